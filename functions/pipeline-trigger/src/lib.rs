@@ -1,0 +1,1 @@
+//! Lambda handler: pipeline-trigger.

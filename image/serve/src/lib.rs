@@ -1,0 +1,1 @@
+//! SageMaker single- and multi-model serving contract over a pluggable model runtime.

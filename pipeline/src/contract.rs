@@ -1,0 +1,84 @@
+//! The job contract between the pipeline definition and `mmp-container`.
+//!
+//! Paths are relative to the ML root: `/opt/ml` on SageMaker, or whatever the
+//! [`ML_ROOT_ENV`] variable names (the local executor gives each job its own folder).
+
+/// Environment variable that re-roots every `/opt/ml` path.
+pub const ML_ROOT_ENV: &str = "MMP_ML_ROOT";
+/// SageMaker's ML root.
+pub const DEFAULT_ML_ROOT: &str = "/opt/ml";
+
+// --- Processing jobs (preprocess, evaluate) ---
+/// Where the preprocess job finds the uploaded dataset (the one CSV object of the input URI).
+pub const PROCESSING_INPUT_DATA: &str = "processing/input/data";
+/// Preprocess output: the train split; also the evaluate job never reads it.
+pub const PROCESSING_TRAIN: &str = "processing/train";
+/// Preprocess output and evaluate input: the test split.
+pub const PROCESSING_TEST: &str = "processing/test";
+/// Evaluate input: the refit job's `model.tar.gz`.
+pub const PROCESSING_MODEL: &str = "processing/model";
+/// Evaluate output folder, holding [`EVALUATION_FILE`].
+pub const PROCESSING_EVALUATION: &str = "processing/evaluation";
+/// The evaluation report's file name (also the PropertyFile's FilePath).
+pub const EVALUATION_FILE: &str = "evaluation.json";
+/// The model archive SageMaker makes of a training job's `model/` folder.
+pub const MODEL_ARCHIVE: &str = "model.tar.gz";
+
+// --- Training jobs (tuning trials and the refit) ---
+/// Hyperparameters, every value a string (some JSON-quoted by the SageMaker SDK).
+pub const HYPERPARAMETERS_FILE: &str = "input/config/hyperparameters.json";
+/// Parent folder of the input channels: `input/data/<channel>/`.
+pub const CHANNELS_DIR: &str = "input/data";
+/// Channel holding the train split.
+pub const TRAIN_CHANNEL: &str = "train";
+/// Refit only: channel holding the best trial's `model.tar.gz`.
+pub const BEST_TRIAL_CHANNEL: &str = "best";
+/// Folder whose contents SageMaker archives as `model.tar.gz`.
+pub const MODEL_DIR: &str = "model";
+/// A failed job writes its reason here and exits non-zero.
+pub const FAILURE_FILE: &str = "output/failure";
+
+// --- Static hyperparameters (names as the original's training scripts take them) ---
+pub const HP_ALGORITHM: &str = "algorithm";
+pub const HP_TARGET: &str = "target";
+pub const HP_TRAIN_FILE: &str = "train-file";
+pub const HP_CROSS_VALIDATION: &str = "cross-validation";
+pub const HP_CV_SCORER: &str = "cv-scorer";
+pub const HP_CV_FOLDS: &str = "cv-folds";
+pub const HP_RANDOM_STATE: &str = "random-state";
+
+// --- Tuning metric ---
+/// The objective metric's name, maximized by the tuner.
+pub const METRIC_NAME: &str = "val_score";
+/// The original's metric line prefix; printed only for scores >= 0, since its regex
+/// `Cross-Validation Score: ([0-9.]+).*$` cannot match a negative number.
+pub const ORIGINAL_METRIC_PREFIX: &str = "Cross-Validation Score: ";
+/// The original's regex, kept for reference and for tests.
+pub const ORIGINAL_METRIC_REGEX: &str = "Cross-Validation Score: ([0-9.]+).*$";
+/// Prefix of the metric line every trial prints, whatever the sign of its score.
+pub const METRIC_PREFIX: &str = "mmp-val-score: ";
+/// The regex the tuning definition uses: matches every score the container prints
+/// (negative, fractional, or in exponent form).
+pub const METRIC_REGEX: &str = r"mmp-val-score: (-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)";
+
+/// The metric line for `score`, formatted so that [`METRIC_REGEX`] captures it exactly.
+pub fn metric_line(score: f64) -> String {
+    format!("{METRIC_PREFIX}{score:.10}")
+}
+
+// --- Processing job arguments ---
+pub const ARG_TARGET: &str = "--target";
+pub const ARG_TEST_SIZE: &str = "--test-size";
+pub const ARG_STRATIFY: &str = "--stratify";
+pub const ARG_RANDOM_STATE: &str = "--random-state";
+pub const ARG_FILE_NAME: &str = "--file-name";
+pub const ARG_REGISTER_METRIC: &str = "--register-metric";
+
+/// Sub-commands of `mmp-container`: SageMaker runs the image with `train` or `serve`;
+/// processing jobs name their sub-command in ContainerEntrypoint.
+pub const CMD_PREPROCESS: &str = "preprocess";
+pub const CMD_TRAIN: &str = "train";
+pub const CMD_EVALUATE: &str = "evaluate";
+pub const CMD_SERVE: &str = "serve";
+/// Name of the container binary, as ContainerEntrypoint spells it.
+pub const CONTAINER_BINARY: &str = "mmp-container";

@@ -1,0 +1,60 @@
+//! Names of the pipeline's parameters, the steps and the property file: what the trigger
+//! passes, what the executor resolves and what the reporter reads back.
+
+pub const DATASET_NAME: &str = "DatasetName";
+/// S3 URI of the uploaded CSV object (the original loaded fixed datasets instead).
+pub const INPUT_DATA_URI: &str = "InputDataUri";
+/// Name of the target column (the original hard-coded `CLASS`).
+pub const TARGET_COLUMN: &str = "TargetColumn";
+pub const STRATIFY_SPLIT: &str = "StratifySplit";
+pub const TEST_SET_SIZE: &str = "TestSetSize";
+pub const RANDOM_STATE: &str = "RandomState";
+pub const CROSS_VALIDATION_SCORER: &str = "CrossValidationScorer";
+pub const MAX_TUNING_JOBS: &str = "MaxTuningJobs";
+pub const MAX_TUNING_PARALLEL_JOBS: &str = "MaxTuningParallelJobs";
+pub const METRIC_FOR_REGISTRATION_THRESHOLD: &str = "MetricForRegistrationThreshold";
+/// Spelled as the original spells it, so that existing callers keep working.
+pub const MIN_THRESHOLD_FOR_REGISTER_METRIC: &str = "MinThesholdForRegisterMetric";
+pub const REGISTER_MODEL_APPROVAL_STATUS: &str = "RegisterModelApprovalStatus";
+pub const PREPROCESSING_INSTANCE: &str = "PreprocessingInstance";
+pub const TRAINING_INSTANCE: &str = "TrainingInstance";
+pub const EVALUATION_INSTANCE: &str = "EvaluationInstance";
+
+pub const DEFAULT_TARGET_COLUMN: &str = "CLASS";
+
+/// The original's scorers, then the regression scorers this project adds.
+pub const CV_SCORERS: [&str; 19] = [
+    "accuracy",
+    "balanced_accuracy",
+    "top_k_accuracy",
+    "average_precision",
+    "f1",
+    "f1_micro",
+    "f1_macro",
+    "f1_weighted",
+    "precision",
+    "recall",
+    "jaccard",
+    "roc_auc",
+    "roc_auc_ovr",
+    "roc_auc_ovo",
+    "roc_auc_ovr_weighted",
+    "roc_auc_ovo_weighted",
+    "r2",
+    "neg_mean_squared_error",
+    "neg_mean_absolute_error",
+];
+
+/// Metrics the registration condition may check: the original's five, then `r2` for regression.
+pub const REGISTRATION_METRICS: [&str; 6] = ["accuracy", "precision", "recall", "f1", "auc", "r2"];
+
+// --- Steps ---
+pub const STEP_PREPROCESS: &str = "PreprocessData";
+pub const STEP_TUNING: &str = "TuningWithCrossValidation";
+pub const STEP_REFIT: &str = "RefitBestModel";
+pub const STEP_EVALUATE: &str = "EvaluateBestModel";
+pub const STEP_CONDITION: &str = "CheckRegistrationMetric";
+pub const STEP_REGISTER: &str = "RegisterBestModel";
+pub const STEP_FAIL: &str = "RegistrationMetricTooLow";
+/// The evaluate step's property file, read by the condition.
+pub const EVALUATION_PROPERTY_FILE: &str = "EvaluationReport";

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Every test of the project: formatting, lints, the Rust test suites (moto-backed ones included)
+# and the offline checks each concern adds under scripts/checks/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+cargo test --workspace --all-features --locked
+
+for check in scripts/checks/*.sh; do
+  [ -e "$check" ] || continue
+  echo "== $check"
+  bash "$check"
+done
+echo "all tests passed"
