@@ -1,0 +1,1 @@
+//! Offline checks of the Terraform configuration against the code it deploys (tests only).
