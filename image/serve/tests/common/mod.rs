@@ -149,3 +149,12 @@ pub async fn expect_error(response: reqwest::Response, status: u16, needle: &str
     assert!(message.contains(needle), "{message:?} lacks {needle:?}");
     body
 }
+
+/// A port nothing listens on right now (for servers started in another process).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
