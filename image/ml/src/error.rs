@@ -40,7 +40,9 @@ pub enum MlError {
         column: String,
         class: String,
     },
-    #[error("{source_name}: row {row}, column `{column}`: regression target `{value}` is not a number")]
+    #[error(
+        "{source_name}: row {row}, column `{column}`: regression target `{value}` is not a number"
+    )]
     NonNumericTarget {
         source_name: String,
         row: usize,

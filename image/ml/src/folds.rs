@@ -15,7 +15,9 @@ pub struct Fold {
 /// The test-fold number of every row.
 pub fn fold_ids(n: usize, classes: Option<&[usize]>, k: usize) -> Result<Vec<usize>> {
     if k < 2 {
-        return Err(MlError::Folds(format!("cv-folds must be at least 2, got {k}")));
+        return Err(MlError::Folds(format!(
+            "cv-folds must be at least 2, got {k}"
+        )));
     }
     if n < k {
         return Err(MlError::Folds(format!(
@@ -102,7 +104,10 @@ mod tests {
     fn stratified_kfold_like_scikit_learn() {
         // Checked against scikit-learn 1.5: StratifiedKFold(3).split(X, [1,1,0,0,0,1,1,0,1]) test folds per row.
         let y = [1, 1, 0, 0, 0, 1, 1, 0, 1];
-        assert_eq!(fold_ids(9, Some(&y), 3).unwrap(), [0, 0, 0, 1, 2, 1, 1, 2, 2]);
+        assert_eq!(
+            fold_ids(9, Some(&y), 3).unwrap(),
+            [0, 0, 0, 1, 2, 1, 1, 2, 2]
+        );
         let f = folds(9, Some(&y), 3).unwrap();
         assert_eq!(f[2].test, [4, 7, 8]);
         assert_eq!(f[2].train.len(), 6);

@@ -309,7 +309,11 @@ pub fn average_precision_ovr(truth: &[usize], proba: ArrayView2<f64>) -> Option<
 
 pub fn r2(truth: &[f64], predicted: &[f64]) -> f64 {
     let mean = truth.iter().sum::<f64>() / truth.len().max(1) as f64;
-    let ss_res: f64 = truth.iter().zip(predicted).map(|(t, p)| (t - p).powi(2)).sum();
+    let ss_res: f64 = truth
+        .iter()
+        .zip(predicted)
+        .map(|(t, p)| (t - p).powi(2))
+        .sum();
     let ss_tot: f64 = truth.iter().map(|t| (t - mean).powi(2)).sum();
     if ss_tot == 0.0 {
         // scikit-learn: 1 for a perfect fit of a constant target, else 0.
@@ -319,11 +323,21 @@ pub fn r2(truth: &[f64], predicted: &[f64]) -> f64 {
 }
 
 pub fn mean_squared_error(truth: &[f64], predicted: &[f64]) -> f64 {
-    truth.iter().zip(predicted).map(|(t, p)| (t - p).powi(2)).sum::<f64>() / truth.len().max(1) as f64
+    truth
+        .iter()
+        .zip(predicted)
+        .map(|(t, p)| (t - p).powi(2))
+        .sum::<f64>()
+        / truth.len().max(1) as f64
 }
 
 pub fn mean_absolute_error(truth: &[f64], predicted: &[f64]) -> f64 {
-    truth.iter().zip(predicted).map(|(t, p)| (t - p).abs()).sum::<f64>() / truth.len().max(1) as f64
+    truth
+        .iter()
+        .zip(predicted)
+        .map(|(t, p)| (t - p).abs())
+        .sum::<f64>()
+        / truth.len().max(1) as f64
 }
 
 #[cfg(test)]

@@ -23,7 +23,10 @@ pub enum Encoding {
     Numeric { fill: f64 },
     /// One model column per category (sorted); a missing value becomes category `fill`
     /// (the most frequent one in training).
-    Categorical { categories: Vec<String>, fill: usize },
+    Categorical {
+        categories: Vec<String>,
+        fill: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -193,10 +196,11 @@ fn fit_column(table: &Table, col: usize) -> Result<Encoding> {
         }
     }
     // Most frequent; ties go to the first in sorted order (scikit-learn's SimpleImputer rule).
-    let (fill, _) = counts
-        .values()
-        .enumerate()
-        .fold((0, 0), |best, (i, &n)| if n > best.1 { (i, n) } else { best });
+    let (fill, _) =
+        counts.values().enumerate().fold(
+            (0, 0),
+            |best, (i, &n)| if n > best.1 { (i, n) } else { best },
+        );
     Ok(Encoding::Categorical {
         categories: counts.keys().map(|k| k.to_string()).collect(),
         fill,
@@ -230,11 +234,8 @@ mod tests {
             [1., 0., 1., 3., 1., 0., 3., 0., 1., 5., 0., 1.]
         );
         let mut out = [9.0; 3];
-        s.encode_row(
-            |i| [Value::Number(2.0), Value::Text("green")][i],
-            &mut out,
-        )
-        .unwrap();
+        s.encode_row(|i| [Value::Number(2.0), Value::Text("green")][i], &mut out)
+            .unwrap();
         assert_eq!(out, [2., 0., 0.], "unknown category encodes as zeros");
         let err = s
             .encode_row(|i| [Value::Text("x"), Value::Missing][i], &mut out)

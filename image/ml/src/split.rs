@@ -59,7 +59,11 @@ pub fn train_test_split(
     Ok(Split { train, test })
 }
 
-fn stratified(codes: &[usize], n_test: usize, rng: &mut ChaCha8Rng) -> Result<(Vec<usize>, Vec<usize>)> {
+fn stratified(
+    codes: &[usize],
+    n_test: usize,
+    rng: &mut ChaCha8Rng,
+) -> Result<(Vec<usize>, Vec<usize>)> {
     let n = codes.len();
     let n_classes = codes.iter().max().map_or(0, |m| m + 1);
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); n_classes];

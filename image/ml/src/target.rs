@@ -47,7 +47,10 @@ pub const MAX_AUTO_INTEGER_CLASSES: usize = 20;
 pub enum Target {
     /// Class codes index into `labels` (sorted numerically when every label is a number,
     /// else as text; for a binary task `labels[1]` is the positive class, as in scikit-learn).
-    Classes { labels: Vec<String>, codes: Vec<usize> },
+    Classes {
+        labels: Vec<String>,
+        codes: Vec<usize>,
+    },
     Values(Vec<f64>),
 }
 
@@ -94,7 +97,10 @@ pub fn read_target(table: &Table, column: usize, task: Option<Task>) -> Result<(
     };
     if task == Task::Regression {
         let Some(values) = numbers else {
-            let bad = raw.iter().position(|v| v.parse::<f64>().is_err()).unwrap_or(0);
+            let bad = raw
+                .iter()
+                .position(|v| v.parse::<f64>().is_err())
+                .unwrap_or(0);
             return Err(MlError::NonNumericTarget {
                 source_name: table.source.clone(),
                 row: table.rows[bad] as usize,

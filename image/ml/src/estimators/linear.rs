@@ -154,7 +154,8 @@ impl Estimator for LinearParams {
             }
             TrainTarget::Values(v) => {
                 let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
-                let sd = (v.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / v.len().max(1) as f64)
+                let sd = (v.iter().map(|a| (a - mean).powi(2)).sum::<f64>()
+                    / v.len().max(1) as f64)
                     .sqrt();
                 let sd = if sd > 0.0 { sd } else { 1.0 };
                 let t = v.iter().map(|a| (a - mean) / sd).collect();
@@ -194,9 +195,9 @@ impl Estimator for LinearParams {
             .state
             .take_best_param()
             .ok_or_else(|| fit_error("the solver returned no parameters"))?;
-        Ok(Fitted::LogisticRegression(scaled.unscale(
-            &params, link, n_scores, y_scale, iterations,
-        )))
+        Ok(Fitted::LogisticRegression(
+            scaled.unscale(&params, link, n_scores, y_scale, iterations),
+        ))
     }
 }
 
@@ -431,11 +432,19 @@ mod tests {
             LinearParams::from_hyperparams(&HyperParams::default()).unwrap(),
             LinearParams::default()
         );
-        for (name, value) in [("penalty", "l1"), ("C", "-1"), ("max-iter", "0"), ("class-weight", "x")] {
+        for (name, value) in [
+            ("penalty", "l1"),
+            ("C", "-1"),
+            ("max-iter", "0"),
+            ("class-weight", "x"),
+        ] {
             let err = LinearParams::from_hyperparams(&HyperParams::from_pairs([(name, value)]))
                 .unwrap_err()
                 .to_string();
-            assert!(err.starts_with(&format!("hyperparameter `{name}`")), "{err}");
+            assert!(
+                err.starts_with(&format!("hyperparameter `{name}`")),
+                "{err}"
+            );
         }
     }
 
@@ -448,7 +457,8 @@ mod tests {
             inverse_c: 1e-9,
             ..LinearParams::default()
         };
-        let Fitted::LogisticRegression(m) = params.fit(x.view(), TrainTarget::Values(&y), 0).unwrap()
+        let Fitted::LogisticRegression(m) =
+            params.fit(x.view(), TrainTarget::Values(&y), 0).unwrap()
         else {
             panic!("wrong family")
         };
@@ -458,7 +468,8 @@ mod tests {
             inverse_c: 5.0,
             ..LinearParams::default()
         };
-        let Fitted::LogisticRegression(m) = params.fit(x.view(), TrainTarget::Values(&y), 0).unwrap()
+        let Fitted::LogisticRegression(m) =
+            params.fit(x.view(), TrainTarget::Values(&y), 0).unwrap()
         else {
             panic!("wrong family")
         };
@@ -468,14 +479,30 @@ mod tests {
 
     #[test]
     fn separates_classes_and_probabilities_sum_to_one() {
-        let x = array![[0.0, 1.0], [1.0, 0.0], [4.0, 5.0], [5.0, 4.0], [9.0, 9.0], [8.0, 9.5]];
+        let x = array![
+            [0.0, 1.0],
+            [1.0, 0.0],
+            [4.0, 5.0],
+            [5.0, 4.0],
+            [9.0, 9.0],
+            [8.0, 9.5]
+        ];
         let codes = [0, 0, 1, 1, 2, 2];
         let fitted = LinearParams::default()
-            .fit(x.view(), TrainTarget::Classes { codes: &codes, n_classes: 3 }, 0)
+            .fit(
+                x.view(),
+                TrainTarget::Classes {
+                    codes: &codes,
+                    n_classes: 3,
+                },
+                0,
+            )
             .unwrap();
         let mut out = [0.0; 3];
         for (row, &c) in x.rows().into_iter().zip(&codes) {
-            fitted.predictor().predict_row(row.as_slice().unwrap(), &mut out);
+            fitted
+                .predictor()
+                .predict_row(row.as_slice().unwrap(), &mut out);
             assert!((out.iter().sum::<f64>() - 1.0).abs() < 1e-12);
             let best = (0..3).max_by(|&a, &b| out[a].total_cmp(&out[b])).unwrap();
             assert_eq!(best, c);

@@ -33,7 +33,10 @@ pub(crate) fn known_algorithms() -> String {
 #[derive(Debug, Clone, Copy)]
 pub enum TrainTarget<'a> {
     /// Class codes `0..n_classes`.
-    Classes { codes: &'a [usize], n_classes: usize },
+    Classes {
+        codes: &'a [usize],
+        n_classes: usize,
+    },
     Values(&'a [f64]),
 }
 
@@ -90,7 +93,9 @@ impl Fitted {
 pub fn from_hyperparams(algorithm: &str, hp: &HyperParams) -> Result<Box<dyn Estimator>> {
     match algorithm {
         "LogisticRegression" => Ok(Box::new(linear::LinearParams::from_hyperparams(hp)?)),
-        "NaiveBayes" => Ok(Box::new(naive_bayes::NaiveBayesParams::from_hyperparams(hp)?)),
+        "NaiveBayes" => Ok(Box::new(naive_bayes::NaiveBayesParams::from_hyperparams(
+            hp,
+        )?)),
         "RandomForest" => Ok(Box::new(random_forest::ForestParams::from_hyperparams(hp)?)),
         other if ALGORITHMS.contains(&other) => Err(MlError::NotImplemented(other.to_string())),
         other => Err(MlError::UnknownAlgorithm(other.to_string())),

@@ -173,10 +173,24 @@ mod tests {
 
     #[test]
     fn predicts_the_nearer_class_with_finite_probabilities() {
-        let x = array![[1.0, 2.0], [2.0, 1.0], [1.5, 2.5], [6.0, 7.0], [7.0, 6.0], [6.5, 8.0]];
+        let x = array![
+            [1.0, 2.0],
+            [2.0, 1.0],
+            [1.5, 2.5],
+            [6.0, 7.0],
+            [7.0, 6.0],
+            [6.5, 8.0]
+        ];
         let codes = [0, 0, 0, 1, 1, 1];
         let fitted = NaiveBayesParams::default()
-            .fit(x.view(), TrainTarget::Classes { codes: &codes, n_classes: 2 }, 0)
+            .fit(
+                x.view(),
+                TrainTarget::Classes {
+                    codes: &codes,
+                    n_classes: 2,
+                },
+                0,
+            )
             .unwrap();
         let mut out = [0.0; 2];
         fitted.predictor().predict_row(&[1.5, 2.0], &mut out);
@@ -190,11 +204,22 @@ mod tests {
     #[test]
     fn regression_is_refused_and_bad_smoothing_named() {
         let err = NaiveBayesParams::default()
-            .fit(array![[1.0], [2.0]].view(), TrainTarget::Values(&[1.0, 2.0]), 0)
+            .fit(
+                array![[1.0], [2.0]].view(),
+                TrainTarget::Values(&[1.0, 2.0]),
+                0,
+            )
             .unwrap_err();
-        assert!(err.to_string().contains("has no regression counterpart"), "{err}");
-        let err = NaiveBayesParams::from_hyperparams(&HyperParams::from_pairs([("var_smoothing", "-1")]))
-            .unwrap_err();
-        assert_eq!(err.to_string(), "hyperparameter `var_smoothing`: -1 must be a number ≥ 0");
+        assert!(
+            err.to_string().contains("has no regression counterpart"),
+            "{err}"
+        );
+        let err =
+            NaiveBayesParams::from_hyperparams(&HyperParams::from_pairs([("var_smoothing", "-1")]))
+                .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "hyperparameter `var_smoothing`: -1 must be a number ≥ 0"
+        );
     }
 }

@@ -137,7 +137,9 @@ impl ForestParams {
 
     fn features_per_split(&self, p: usize, classification: bool) -> usize {
         let k = match (self.max_features, classification) {
-            (MaxFeatures::Default, true) | (MaxFeatures::Sqrt, _) => (p as f64).sqrt().floor() as usize,
+            (MaxFeatures::Default, true) | (MaxFeatures::Sqrt, _) => {
+                (p as f64).sqrt().floor() as usize
+            }
             (MaxFeatures::Log2, _) => (p as f64).log2().floor() as usize,
             (MaxFeatures::Default, false) | (MaxFeatures::All, _) => p,
         };
@@ -227,7 +229,8 @@ impl Estimator for ForestParams {
             labels,
             class_weights,
             n_outputs,
-            mtry: self.features_per_split(p, n_outputs > 1 || matches!(y, TrainTarget::Classes { .. })),
+            mtry: self
+                .features_per_split(p, n_outputs > 1 || matches!(y, TrainTarget::Classes { .. })),
             params: self,
         };
         let mut master = ChaCha8Rng::seed_from_u64(seed);
@@ -326,8 +329,14 @@ impl Builder<'_> {
             {
                 continue;
             }
-            let Some(best) = self.best_split(&rows[start..end], &weights, &stats, &mut features, &mut sorted, &mut rng)
-            else {
+            let Some(best) = self.best_split(
+                &rows[start..end],
+                &weights,
+                &stats,
+                &mut features,
+                &mut sorted,
+                &mut rng,
+            ) else {
                 continue;
             };
             let column = &self.columns[best.feature];
@@ -427,13 +436,18 @@ impl Builder<'_> {
                 Criterion::Entropy => {
                     let h = |s: &Stats| {
                         s.weight * s.weight.ln()
-                            - s.sums.iter().filter(|&&c| c > 0.0).map(|c| c * c.ln()).sum::<f64>()
+                            - s.sums
+                                .iter()
+                                .filter(|&&c| c > 0.0)
+                                .map(|c| c * c.ln())
+                                .sum::<f64>()
                     };
                     -(h(left) + h(right))
                 }
             },
             Labels::Values(_) => {
-                left.sums[0] * left.sums[0] / left.weight + right.sums[0] * right.sums[0] / right.weight
+                left.sums[0] * left.sums[0] / left.weight
+                    + right.sums[0] * right.sums[0] / right.weight
             }
         }
     }
@@ -471,7 +485,10 @@ impl Builder<'_> {
                 let w = weights[row];
                 self.add(&mut left, row, w);
                 self.add(&mut right, row, -w);
-                if sorted[pos].0 <= value + FEATURE_THRESHOLD || pos < min_leaf || n - pos < min_leaf {
+                if sorted[pos].0 <= value + FEATURE_THRESHOLD
+                    || pos < min_leaf
+                    || n - pos < min_leaf
+                {
                     continue;
                 }
                 let score = self.proxy(&left, &right);
@@ -510,7 +527,9 @@ mod tests {
     use ndarray::Array2;
 
     fn data() -> (Array2<f64>, Vec<usize>) {
-        let x = Array2::from_shape_fn((60, 3), |(i, j)| ((i * 7 + j * 13) % 17) as f64 + (i / 30) as f64 * 10.0 * f64::from(u8::from(j == 1)));
+        let x = Array2::from_shape_fn((60, 3), |(i, j)| {
+            ((i * 7 + j * 13) % 17) as f64 + (i / 30) as f64 * 10.0 * f64::from(u8::from(j == 1))
+        });
         let y = (0..60).map(|i| i / 30).collect();
         (x, y)
     }
@@ -549,14 +568,20 @@ mod tests {
             let err = ForestParams::from_hyperparams(&HyperParams::from_pairs([(name, value)]))
                 .unwrap_err()
                 .to_string();
-            assert!(err.starts_with(&format!("hyperparameter `{name}`")), "{err}");
+            assert!(
+                err.starts_with(&format!("hyperparameter `{name}`")),
+                "{err}"
+            );
         }
     }
 
     #[test]
     fn learns_a_separable_rule_and_is_deterministic() {
         let (x, y) = data();
-        let target = TrainTarget::Classes { codes: &y, n_classes: 2 };
+        let target = TrainTarget::Classes {
+            codes: &y,
+            n_classes: 2,
+        };
         let params = ForestParams {
             n_estimators: 20,
             ..ForestParams::default()
@@ -583,7 +608,8 @@ mod tests {
             max_depth: Some(1),
             ..ForestParams::default()
         };
-        let Fitted::RandomForest(f) = params.fit(x.view(), TrainTarget::Values(&y), 1).unwrap() else {
+        let Fitted::RandomForest(f) = params.fit(x.view(), TrainTarget::Values(&y), 1).unwrap()
+        else {
             panic!("wrong family")
         };
         assert_eq!(f.trees[0].left.len(), 3, "one split at depth 1");
