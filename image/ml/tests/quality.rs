@@ -1,5 +1,6 @@
 //! Our 5-fold CV scores with default hyperparameters against scikit-learn's on the same folds
 //! (reference numbers: scripts/dev/reference_cv_scores.json, made by the script beside it).
+#![allow(clippy::unwrap_used)] // test helpers too: a failure is the test failing
 
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,5 @@
 //! A temporary ML root laid out as /opt/ml, and the built binary run against it.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is the test failing
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -256,9 +256,9 @@ impl Standardized {
         for k in 0..n_scores {
             let block = &params[k * (p + 1)..(k + 1) * (p + 1)];
             let mut b = block[p];
-            for j in 0..p {
-                let w = block[j] / self.scale[j];
-                b -= w * self.mean[j];
+            for ((v, scale), mean) in block[..p].iter().zip(&self.scale).zip(&self.mean) {
+                let w = v / scale;
+                b -= w * mean;
                 weights.push(w * y_sd);
             }
             intercepts.push(b * y_sd + y_mean);
@@ -273,6 +273,10 @@ impl Standardized {
     }
 }
 
+/// The last evaluation: parameters, cost, gradient (argmin asks for cost and gradient of the
+/// same point separately).
+type Evaluated = (Vec<f64>, f64, Vec<f64>);
+
 /// The averaged, weighted objective in standardized space.
 struct Problem<'a> {
     z: &'a Array2<f64>,
@@ -284,7 +288,7 @@ struct Problem<'a> {
     sum_weights: f64,
     link: Link,
     n_scores: usize,
-    cache: RefCell<Option<(Vec<f64>, f64, Vec<f64>)>>,
+    cache: RefCell<Option<Evaluated>>,
 }
 
 impl Problem<'_> {
