@@ -344,7 +344,7 @@ impl Db {
         let mut stmt = conn.prepare(
             "SELECT step_name, job_name, status, failure_reason, job_dir, log_path, definition_name,
                     hyperparameters, objective, started_ms, ended_ms
-             FROM exec_jobs WHERE execution_id = ?1 ORDER BY started_ms, rowid",
+             FROM exec_jobs WHERE execution_id = ?1 ORDER BY job_name",
         )?;
         let rows = stmt.query_map(params![execution_id], |r| {
             let step: String = r.get(0)?;

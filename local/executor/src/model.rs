@@ -116,7 +116,7 @@ pub struct StepInfo {
     /// FinalHyperParameterTuningJobObjectiveMetric}`, `PropertyFiles.<name>`, `Outcome`,
     /// `ModelPackageArn`. `Null` until the step succeeds.
     pub outputs: serde_json::Value,
-    /// The jobs the step ran (one, or every tuning trial), in start order.
+    /// The jobs the step ran (one, or every tuning trial), by name (trials in trial order).
     pub jobs: Vec<JobInfo>,
 }
 

@@ -257,7 +257,7 @@ fn run_recorded(run: &Run, step: &StepDef) -> StepEnd {
         }
         StepEnd::Stopped => db.end_step(id, &step.name, StepStatus::Stopped, None, None),
     };
-    tracing::info!(execution = %id, step = %step.name, end = ?end, "step ended");
+    tracing::info!(execution = %id, step = %step.name, succeeded = matches!(end, StepEnd::Succeeded(_)), "step ended");
     match recorded {
         Ok(()) => end,
         Err(e) => StepEnd::Failed(format!("cannot record the step's end: {e}")),

@@ -134,9 +134,11 @@ fn parse_definition(v: &Value, index: usize) -> Result<Definition, String> {
     let maximize = match objective.get("Type").and_then(Value::as_str) {
         Some("Maximize") => true,
         Some("Minimize") => false,
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "definition {name}: TuningObjective.Type {other:?} is neither Maximize nor Minimize"
-        )),
+        ))
+        }
     };
     let metric_definitions =
         metric_definitions(v).map_err(|e| format!("definition {name}: {e}"))?;
