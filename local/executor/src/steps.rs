@@ -188,6 +188,7 @@ fn processing(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
             )
             .map_err(client_error)?;
             let dest = reroot(&job.dir, local).map_err(client_error)?;
+            check_input_type(input, &name)?;
             store
                 .download_prefix(uri, &dest)
                 .map_err(|e| client_error(format!("input {name}: {e}")))?;
@@ -376,9 +377,11 @@ pub(crate) fn run_training_job(run: &Run, spec: TrainingSpec) -> Result<Training
                     })?,
             ),
         };
-        let archive = tar_gz_dir(&job.dir.join(contract::MODEL_DIR)).map_err(client_error)?;
+        // Beside the ML root's folders, so the container never sees it.
+        let archive = job.dir.join(contract::MODEL_ARCHIVE);
+        tar_gz_dir(&job.dir.join(contract::MODEL_DIR), &archive).map_err(client_error)?;
         store
-            .put_uri(&artifact_uri, &archive)
+            .put_file_uri(&artifact_uri, &archive)
             .map_err(client_error)?;
         Ok(objective)
     })();
@@ -389,6 +392,22 @@ pub(crate) fn run_training_job(run: &Run, spec: TrainingSpec) -> Result<Training
         metrics,
         objective,
     })
+}
+
+/// Only uncompressed S3Prefix inputs are run locally.
+fn check_input_type(input: &Value, name: &str) -> Result<(), JobEnd> {
+    let field = |k: &str| input.pointer(&format!("/S3Input/{k}")).map(text);
+    if let Some(t) = field("S3DataType").filter(|t| t != "S3Prefix") {
+        return Err(client_error(format!(
+            "input {name}: S3DataType {t} is not supported locally (only S3Prefix)"
+        )));
+    }
+    if let Some(c) = field("S3CompressionType").filter(|c| c != "None") {
+        return Err(client_error(format!(
+            "input {name}: S3CompressionType {c} is not supported locally"
+        )));
+    }
+    Ok(())
 }
 
 /// The channels of `InputDataConfig`: (name, S3 URI).
@@ -406,6 +425,12 @@ pub(crate) fn channels(args: &Value) -> Result<Vec<(String, String)>, String> {
             "/DataSource/S3DataSource/S3Uri",
             &format!("channel {name}: S3Uri"),
         )?;
+        let data_type = c.pointer("/DataSource/S3DataSource/S3DataType").map(text);
+        if let Some(t) = data_type.filter(|t| t != "S3Prefix") {
+            return Err(format!(
+                "channel {name}: S3DataType {t} is not supported locally (only S3Prefix)"
+            ));
+        }
         out.push((name.to_string(), uri.to_string()));
     }
     Ok(out)

@@ -3,7 +3,6 @@
 //! an object and a crash leaves no partial one.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -121,15 +120,36 @@ impl Store {
             } else {
                 format!("{prefix}/{relative}")
             };
-            let bytes =
-                fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            self.put(&key, &bytes)?;
+            self.put_file(&key, path)?;
         }
         Ok(files.len())
     }
 
     /// Writes one object atomically.
+    #[cfg(test)]
     pub fn put(&self, key: &str, bytes: &[u8]) -> Result<(), String> {
+        self.put_with(key, |tmp| {
+            use std::io::Write;
+            let mut f = fs::File::create(tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()
+        })
+    }
+
+    /// Copies a local file into the store as one object, atomically, without reading it into
+    /// memory.
+    pub fn put_file(&self, key: &str, src: &Path) -> Result<(), String> {
+        self.put_with(key, |tmp| {
+            fs::copy(src, tmp)?;
+            fs::File::open(tmp)?.sync_all()
+        })
+    }
+
+    fn put_with(
+        &self,
+        key: &str,
+        write: impl FnOnce(&Path) -> std::io::Result<()>,
+    ) -> Result<(), String> {
         let path = self.path_of(key)?;
         let dir = path
             .parent()
@@ -141,20 +161,16 @@ impl Store {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
-        let write = || -> std::io::Result<()> {
-            let mut f = fs::File::create(&tmp)?;
-            f.write_all(bytes)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &path)
-        };
-        write().map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            format!("cannot write {}: {e}", self.uri_of(key))
-        })
+        write(&tmp)
+            .and_then(|()| fs::rename(&tmp, &path))
+            .map_err(|e| {
+                let _ = fs::remove_file(&tmp);
+                format!("cannot write {}: {e}", self.uri_of(key))
+            })
     }
 
-    pub fn put_uri(&self, uri: &str, bytes: &[u8]) -> Result<(), String> {
-        self.put(&self.key_of(uri)?, bytes)
+    pub fn put_file_uri(&self, uri: &str, src: &Path) -> Result<(), String> {
+        self.put_file(&self.key_of(uri)?, src)
     }
 }
 
@@ -191,12 +207,14 @@ fn list_files(
     Ok(())
 }
 
-/// Archives the contents of `dir` (not the folder itself) as a gzipped tar, the way SageMaker
-/// packs `/opt/ml/model` into `model.tar.gz`.
-pub(crate) fn tar_gz_dir(dir: &Path) -> Result<Vec<u8>, String> {
+/// Archives the contents of `dir` (not the folder itself) as the gzipped tar `dest`, the way
+/// SageMaker packs `/opt/ml/model` into `model.tar.gz`.
+pub(crate) fn tar_gz_dir(dir: &Path, dest: &Path) -> Result<(), String> {
     let mut files = Vec::new();
     list_files(dir, "", &mut files).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
-    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let out =
+        fs::File::create(dest).map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
+    let encoder = flate2::write::GzEncoder::new(out, flate2::Compression::default());
     let mut builder = tar::Builder::new(encoder);
     for (relative, path) in &files {
         builder
@@ -206,6 +224,7 @@ pub(crate) fn tar_gz_dir(dir: &Path) -> Result<Vec<u8>, String> {
     builder
         .into_inner()
         .and_then(|gz| gz.finish())
+        .map(drop)
         .map_err(|e| format!("cannot finish the archive of {}: {e}", dir.display()))
 }
 
@@ -277,7 +296,11 @@ mod tests {
             0
         );
 
-        let bytes = tar_gz_dir(src.path()).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let dest = out.path().join("model.tar.gz");
+        tar_gz_dir(src.path(), &dest).unwrap();
+        s.put_file_uri("s3://bkt/m/model.tar.gz", &dest).unwrap();
+        let bytes = fs::read(d.path().join("m/model.tar.gz")).unwrap();
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
         let mut names: Vec<String> = archive
             .entries()
