@@ -321,7 +321,11 @@ pub(crate) fn tuning_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
         return Err(StepEnd::Stopped);
     }
     let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
-    best_trial(&trials, &definitions, results)
+    let mut props = best_trial(&trials, &definitions, results)?;
+    let name = run.job_name(&step.name, None);
+    props["HyperParameterTuningJobArn"] = json!(run.arn("hyper-parameter-tuning-job", &name));
+    props["HyperParameterTuningJobName"] = json!(name);
+    Ok(props)
 }
 
 fn best_trial(

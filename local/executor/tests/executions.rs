@@ -237,6 +237,13 @@ fn the_real_definition_runs_to_a_registered_model() {
     // Six trials, one per algorithm, each with its log; the best has the highest score.
     let tuning = step(&steps, p::STEP_TUNING);
     assert_eq!(tuning.jobs.len(), 6);
+    assert_eq!(
+        tuning.outputs["HyperParameterTuningJobArn"],
+        format!(
+            "arn:aws:sagemaker:us-east-1:000000000000:hyper-parameter-tuning-job/tuningwithcrossvalidation-{}",
+            info.id
+        )
+    );
     let algorithms: std::collections::BTreeSet<_> = tuning
         .jobs
         .iter()
