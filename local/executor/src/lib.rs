@@ -305,6 +305,16 @@ impl Executor {
         Ok(info)
     }
 
+    /// Asks every execution this executor runs to stop (for a clean shutdown: they end as
+    /// Stopped instead of being found interrupted at the next start). Returns their ids.
+    pub fn stop_all(&self) -> Vec<String> {
+        let live = self.inner.lock_live();
+        for flag in live.values() {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        live.keys().cloned().collect()
+    }
+
     /// The configuration the executor was opened with.
     pub fn config(&self) -> &ExecutorConfig {
         &self.inner.config

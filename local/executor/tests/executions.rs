@@ -795,3 +795,20 @@ fn a_killed_process_leaves_its_executions_failed_and_new_ones_run() {
         done.failure_reason
     );
 }
+
+#[test]
+fn stop_all_ends_every_running_execution_as_stopped() {
+    let h = harness(2, &[("FAKE_SLEEP_MS", "30000")]);
+    let a = h.start("wine", &[]);
+    let b = h.start("diabetes", &[]);
+    let mut stopped = h.exec.stop_all();
+    stopped.sort();
+    let mut expected = vec![a.id.clone(), b.id.clone()];
+    expected.sort();
+    assert_eq!(stopped, expected);
+    for id in [&a.id, &b.id] {
+        let (info, _) = h.finish(id);
+        assert_eq!(info.status, ExecutionStatus::Stopped);
+    }
+    assert!(h.exec.stop_all().is_empty());
+}
