@@ -1,27 +1,136 @@
 //! Command-line interface: argument parsing and dispatch to the commands.
 
 use std::io::Write;
+use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use mmp_pipeline::definition::{self, Placeholders};
 
+use crate::commands;
+
 #[derive(Debug, Parser)]
-#[command(
-    name = "mmp",
-    version,
-    about = "The SageMaker multi-model pipeline, whole on one machine"
-)]
+#[command(name = "mmp", version, about = "The SageMaker multi-model pipeline, whole on one machine")]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
     #[command(subcommand)]
     pub command: Command,
 }
 
+#[derive(Debug, Args, Clone)]
+pub struct Global {
+    /// The data folder holding all local state.
+    #[arg(long, global = true, env = "MMP_HOME", default_value = ".mmp")]
+    pub data_dir: PathBuf,
+    /// The pipeline's name (model package groups are `<pipeline>-<dataset>`).
+    #[arg(long, global = true, env = "MMP_PIPELINE_NAME", default_value = crate::system::DEFAULT_PIPELINE_NAME)]
+    pub pipeline_name: String,
+    /// The mmp-container binary (default: beside this binary, else on PATH).
+    #[arg(long, global = true, env = "MMP_CONTAINER_BIN")]
+    pub container_bin: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the system: executor, event bus, endpoint and Function URL, until Ctrl-C.
+    Up(UpArgs),
+    /// Upload a dataset CSV (as to S3): its execution starts on the running system.
+    Upload(UploadArgs),
+    /// List pipeline executions, or the steps of one.
+    Executions(ExecutionsArgs),
+    /// List registered model versions and what is deployed.
+    Models(JsonArg),
+    /// Approve a model version (default: the newest), which deploys it.
+    Approve(ApproveArgs),
+    /// Reject a model version; the newest still-approved version is served instead.
+    Reject(RejectArgs),
+    /// Send rows to a dataset's model through the Function URL.
+    Invoke(InvokeArgs),
     /// The pipeline definition.
     #[command(subcommand)]
     Pipeline(PipelineCommand),
+    /// Upload the sample datasets, run their pipelines in parallel, approve, invoke every
+    /// model and print a summary.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Function URL port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Container processes at once (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub max_parallel_jobs: usize,
+    /// Memory budget of the endpoint's loaded models, in bytes.
+    #[arg(long)]
+    pub model_memory_budget: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// The CSV file.
+    pub file: PathBuf,
+    /// Dataset name: lowercase letters, digits and dashes.
+    #[arg(long)]
+    pub dataset: String,
+    /// Per-dataset settings (pipeline.json) to upload first.
+    #[arg(long)]
+    pub settings: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArg {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecutionsArgs {
+    /// An execution id or ARN: list its steps.
+    pub execution: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// Dataset or model package group name.
+    pub name: String,
+    #[arg(long)]
+    pub version: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RejectArgs {
+    /// Dataset or model package group name.
+    pub name: String,
+    #[arg(long)]
+    pub version: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// Dataset or model package group name.
+    pub name: String,
+    /// CSV rows without a header, in the model's feature order ("\n" separates rows).
+    #[arg(long)]
+    pub csv: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Tuning trials per dataset (default: the pipeline's, 10 per algorithm).
+    #[arg(long)]
+    pub max_tuning_jobs: Option<u32>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Container processes at once (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub max_parallel_jobs: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -32,31 +141,52 @@ pub enum PipelineCommand {
 
 #[derive(Debug, Args)]
 pub struct DefinitionArgs {
-    /// Fill the placeholders: all four values must be given together.
-    #[arg(long, requires_all = ["role_arn", "bucket", "pipeline_name"])]
+    /// Fill the placeholders (with --pipeline-name): the three values go together.
+    #[arg(long, requires_all = ["role_arn", "bucket"])]
     image_uri: Option<String>,
     #[arg(long, requires = "image_uri")]
     role_arn: Option<String>,
     #[arg(long, requires = "image_uri")]
     bucket: Option<String>,
-    #[arg(long, requires = "image_uri")]
-    pipeline_name: Option<String>,
 }
 
 pub fn run(cli: Cli) -> Result<()> {
+    crate::telemetry::init();
+    let g = cli.global;
     match cli.command {
-        Command::Pipeline(PipelineCommand::Definition(args)) => print_definition(&args),
+        Command::Pipeline(PipelineCommand::Definition(args)) => print_definition(&args, &g.pipeline_name),
+        Command::Up(args) => commands::up(&g, &args),
+        Command::Upload(args) => commands::upload(&g, &args),
+        Command::Executions(args) => commands::executions(&g, &args),
+        Command::Models(args) => commands::models(&g, args.json),
+        Command::Approve(args) => commands::set_status(&g, &args.name, args.version, crate::registry::APPROVED),
+        Command::Reject(args) => commands::set_status(&g, &args.name, Some(args.version), crate::registry::REJECTED),
+        Command::Invoke(args) => commands::invoke(&g, &args),
+        Command::Demo(args) => crate::demo::run(&g, &args),
     }
 }
 
-fn print_definition(args: &DefinitionArgs) -> Result<()> {
-    let text = match (
-        &args.image_uri,
-        &args.role_arn,
-        &args.bucket,
-        &args.pipeline_name,
-    ) {
-        (Some(image_uri), Some(role_arn), Some(bucket), Some(pipeline_name)) => {
+impl Global {
+    /// The container binary: the flag, else beside this binary, else `mmp-container` on PATH.
+    pub fn container_bin(&self) -> Result<PathBuf> {
+        if let Some(bin) = &self.container_bin {
+            if !bin.is_file() {
+                bail!("--container-bin {} is not a file", bin.display());
+            }
+            return Ok(bin.clone());
+        }
+        let exe = std::env::current_exe().context("locating this binary")?;
+        let sibling = exe.with_file_name(mmp_pipeline::contract::CONTAINER_BINARY);
+        if sibling.is_file() {
+            return Ok(sibling);
+        }
+        Ok(PathBuf::from(mmp_pipeline::contract::CONTAINER_BINARY))
+    }
+}
+
+fn print_definition(args: &DefinitionArgs, pipeline_name: &str) -> Result<()> {
+    let text = match (&args.image_uri, &args.role_arn, &args.bucket) {
+        (Some(image_uri), Some(role_arn), Some(bucket)) => {
             definition::render(&Placeholders {
                 image_uri,
                 role_arn,

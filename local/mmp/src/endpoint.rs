@@ -128,7 +128,9 @@ impl LocalEndpoint {
                 return Ok(Server { child, base_url });
             }
             if Instant::now() > deadline {
-                return Err(EndpointError::Unavailable("no answer to /ping within 20 s".into()));
+                return Err(EndpointError::Unavailable(
+                    "no answer to /ping within 20 s".into(),
+                ));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -279,19 +281,29 @@ pub fn unpack_archive(archive: &[u8], dir: &Path) -> std::io::Result<()> {
 
 fn sanitize(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
 fn urlencode(name: &str) -> String {
     name.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
 }
 
 fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }

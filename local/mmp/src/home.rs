@@ -10,8 +10,14 @@ pub struct Home {
 }
 
 impl Home {
+    /// Creates the folder tree if needed. The root is made absolute, because jobs run in
+    /// folders of their own.
     pub fn new(root: impl Into<PathBuf>) -> std::io::Result<Self> {
-        let home = Self { root: root.into() };
+        let root = root.into();
+        std::fs::create_dir_all(&root)?;
+        let home = Self {
+            root: root.canonicalize()?,
+        };
         for dir in [home.bucket(), home.jobs(), home.endpoint_cache()] {
             std::fs::create_dir_all(dir)?;
         }

@@ -1,10 +1,21 @@
 //! `mmp`: the whole multi-model pipeline on one machine — the pipeline definition executed
 //! locally, with the model registry, the event bus, the multi-model endpoint and the Function URL.
 
+pub mod adapters;
 pub mod bus;
 pub mod cli;
+pub mod commands;
 pub mod db;
+pub mod demo;
 pub mod endpoint;
+pub mod events;
+pub mod function_url;
+pub mod handlers;
 pub mod home;
 pub mod registry;
+pub mod rules;
+pub mod runtime;
+pub mod samples;
 pub mod store;
+pub mod system;
+pub mod telemetry;

@@ -187,6 +187,15 @@ impl Registry {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// CreateModelPackageGroup, idempotent.
+    pub fn ensure_group(&self, group: &str) -> Result<(), RegistryError> {
+        self.conn().execute(
+            "INSERT OR IGNORE INTO model_package_groups (name, created_ms) VALUES (?1, ?2)",
+            params![group, now_ms()],
+        )?;
+        Ok(())
+    }
+
     pub fn group_exists(&self, group: &str) -> Result<bool, RegistryError> {
         Ok(self
             .conn()

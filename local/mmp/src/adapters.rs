@@ -1,0 +1,343 @@
+//! The local runtime's implementations of the handlers' ports: the same traits the Lambda
+//! binaries implement with the AWS SDK, over the local store, registry, executor and endpoint.
+//! Both pass `mmp_common::contract`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use async_trait::async_trait;
+use mmp_common::ports::{
+    ApprovalStatus, ExecutionDescription, ExecutionStep, ExecutionSummary, Invocation,
+    InvocationOutput, ModelEndpoint, ModelRegistry, ModelRegistryAdmin, ModelVersion,
+    ModelVersionSummary, NewModelVersion, ObjectMeta, ObjectStore, ObjectUri, Parameter,
+    PipelineRunner, PutCondition, StartExecution, StoredObject,
+};
+use mmp_common::PortError;
+use mmp_executor::{ExecutionInfo, Executor, ExecutorError};
+
+use crate::endpoint::{EndpointError, LocalEndpoint};
+use crate::registry::{ModelPackage, Registry, RegistryError};
+use crate::store::{Condition, LocalStore, StoreError};
+
+fn store_error(e: StoreError) -> PortError {
+    match e {
+        StoreError::NotFound(k) => PortError::NotFound(k),
+        StoreError::PreconditionFailed(k) => PortError::PreconditionFailed(k),
+        StoreError::InvalidKey(k) => PortError::Rejected(format!("invalid key {k:?}")),
+        other => PortError::Other(other.to_string()),
+    }
+}
+
+/// [`ObjectStore`] over the bucket folder. File operations run on the blocking pool.
+#[derive(Clone)]
+pub struct StoreAdapter(pub Arc<LocalStore>);
+
+impl StoreAdapter {
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&LocalStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, PortError> {
+        let store = self.0.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| PortError::Other(e.to_string()))?
+            .map_err(store_error)
+    }
+}
+
+#[async_trait]
+impl ObjectStore for StoreAdapter {
+    fn bucket(&self) -> &str {
+        self.0.bucket_name()
+    }
+
+    async fn get(&self, key: &str) -> Result<StoredObject, PortError> {
+        let key = key.to_string();
+        let o = self.blocking(move |s| s.get(&key)).await?;
+        Ok(StoredObject {
+            body: o.body,
+            etag: o.etag,
+        })
+    }
+
+    async fn head(&self, key: &str) -> Result<ObjectMeta, PortError> {
+        let k = key.to_string();
+        let o = self.blocking(move |s| s.get(&k)).await?;
+        Ok(ObjectMeta {
+            key: key.to_string(),
+            etag: o.etag,
+            size: o.body.len() as u64,
+        })
+    }
+
+    async fn put(&self, key: &str, body: Vec<u8>, condition: PutCondition) -> Result<String, PortError> {
+        let condition = match condition {
+            PutCondition::None => Condition::None,
+            PutCondition::IfAbsent => Condition::Absent,
+            PutCondition::IfMatch(etag) => Condition::Matches(etag),
+        };
+        let key = key.to_string();
+        self.blocking(move |s| {
+            // S3 answers If-Match on a missing key with NoSuchKey (404).
+            if let Condition::Matches(_) = &condition {
+                if let Err(StoreError::NotFound(k)) = s.get(&key) {
+                    return Err(StoreError::NotFound(k));
+                }
+            }
+            s.put(&key, &body, condition)
+        })
+        .await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, PortError> {
+        let prefix = prefix.to_string();
+        self.blocking(move |s| {
+            s.list(&prefix)?
+                .into_iter()
+                .map(|key| {
+                    let o = s.get(&key)?;
+                    Ok(ObjectMeta {
+                        key,
+                        etag: o.etag,
+                        size: o.body.len() as u64,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), PortError> {
+        let key = key.to_string();
+        self.blocking(move |s| s.delete(&key)).await
+    }
+
+    async fn copy(&self, source: &ObjectUri, dest_key: &str) -> Result<String, PortError> {
+        if source.bucket != self.0.bucket_name() {
+            return Err(PortError::NotFound(format!("{source}: only bucket {} exists locally", self.0.bucket_name())));
+        }
+        let (from, to) = (source.key.clone(), dest_key.to_string());
+        self.blocking(move |s| s.copy(&from, &to)).await
+    }
+}
+
+fn registry_error(e: RegistryError) -> PortError {
+    match e {
+        RegistryError::NoSuchGroup(g) => PortError::NotFound(format!("model package group {g}")),
+        RegistryError::NoSuchVersion(g, v) => PortError::NotFound(format!("model package {g}/{v}")),
+        RegistryError::BadStatus(_) | RegistryError::BadRequest(_) => PortError::Rejected(e.to_string()),
+        RegistryError::Db(e) => PortError::Other(e.to_string()),
+    }
+}
+
+/// `arn:…:model-package/<group>/<version>` → (group, version).
+pub fn parse_package_arn(arn: &str) -> Option<(&str, i64)> {
+    let (_, rest) = arn.split_once(":model-package/")?;
+    let (group, version) = rest.rsplit_once('/')?;
+    Some((group, version.parse().ok()?))
+}
+
+fn summary(p: &ModelPackage) -> ModelVersionSummary {
+    ModelVersionSummary {
+        arn: p.arn.clone(),
+        group: p.group.clone(),
+        version: u32::try_from(p.version).unwrap_or(u32::MAX),
+        status: ApprovalStatus::parse(&p.approval_status).unwrap_or(ApprovalStatus::PendingManualApproval),
+        created_at_ms: Some(p.created_ms),
+    }
+}
+
+/// [`ModelRegistry`] over the SQLite registry.
+#[derive(Clone)]
+pub struct RegistryAdapter(pub Arc<Registry>);
+
+#[async_trait]
+impl ModelRegistry for RegistryAdapter {
+    async fn list_versions(
+        &self,
+        group: &str,
+        status: Option<ApprovalStatus>,
+    ) -> Result<Vec<ModelVersionSummary>, PortError> {
+        let list = self
+            .0
+            .list(group, status.map(ApprovalStatus::as_str))
+            .map_err(registry_error)?;
+        Ok(list.iter().map(summary).collect())
+    }
+
+    async fn describe_version(&self, arn: &str) -> Result<ModelVersion, PortError> {
+        let (group, version) =
+            parse_package_arn(arn).ok_or_else(|| PortError::NotFound(format!("model package {arn}")))?;
+        let p = self.0.describe(group, version).map_err(registry_error)?;
+        Ok(ModelVersion {
+            summary: summary(&p),
+            model_data_url: p.model_data_url,
+            evaluation_uri: p.metrics_url,
+        })
+    }
+}
+
+#[async_trait]
+impl ModelRegistryAdmin for RegistryAdapter {
+    async fn ensure_group(&self, group: &str) -> Result<(), PortError> {
+        self.0.ensure_group(group).map_err(registry_error)
+    }
+
+    async fn register_version(&self, v: &NewModelVersion) -> Result<ModelVersionSummary, PortError> {
+        if !self.0.group_exists(&v.group).map_err(registry_error)? {
+            return Err(PortError::NotFound(format!("model package group {}", v.group)));
+        }
+        let mut input = serde_json::json!({
+            "ModelPackageGroupName": v.group,
+            "ModelApprovalStatus": v.status.as_str(),
+            "InferenceSpecification": {"Containers": [{"Image": v.image_uri, "ModelDataUrl": v.model_data_url}]},
+        });
+        if let Some(uri) = &v.evaluation_uri {
+            input["ModelMetrics"] = serde_json::json!({"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}});
+        }
+        let p = self.0.create_package(&input).map_err(registry_error)?;
+        Ok(summary(&p))
+    }
+
+    async fn set_status(&self, arn: &str, status: ApprovalStatus) -> Result<(), PortError> {
+        let (group, version) =
+            parse_package_arn(arn).ok_or_else(|| PortError::NotFound(format!("model package {arn}")))?;
+        self.0
+            .set_approval(group, version, status.as_str())
+            .map(|_| ())
+            .map_err(registry_error)
+    }
+}
+
+fn executor_error(e: ExecutorError) -> PortError {
+    match e {
+        ExecutorError::NotFound(_) => PortError::NotFound(e.to_string()),
+        ExecutorError::InvalidParameter { .. } | ExecutorError::Definition(_) => PortError::Rejected(e.to_string()),
+        other => PortError::Other(other.to_string()),
+    }
+}
+
+fn ms(t: std::time::SystemTime) -> Option<i64> {
+    t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_millis() as i64)
+}
+
+/// [`PipelineRunner`] over the local executor, with the pipelines "created" in this runtime.
+#[derive(Clone)]
+pub struct PipelinesAdapter {
+    pub executor: Executor,
+    /// Pipeline name → rendered definition.
+    pub pipelines: Arc<HashMap<String, String>>,
+}
+
+impl PipelinesAdapter {
+    fn describe(info: &ExecutionInfo) -> ExecutionDescription {
+        ExecutionDescription {
+            arn: info.arn.clone(),
+            status: info.status.as_str().to_string(),
+            display_name: None,
+            failure_reason: info.failure_reason.clone(),
+            created_at_ms: ms(info.created),
+            last_modified_at_ms: info.ended.and_then(ms).or_else(|| ms(info.created)),
+        }
+    }
+}
+
+#[async_trait]
+impl PipelineRunner for PipelinesAdapter {
+    async fn start_execution(&self, request: &StartExecution) -> Result<String, PortError> {
+        let definition = self
+            .pipelines
+            .get(&request.pipeline_name)
+            .ok_or_else(|| PortError::NotFound(format!("pipeline {}", request.pipeline_name)))?;
+        let parameters: BTreeMap<String, String> = request
+            .parameters
+            .iter()
+            .map(|p| (p.name.clone(), p.value.clone()))
+            .collect();
+        let info = self
+            .executor
+            .start(&request.pipeline_name, definition, parameters, Some(&request.client_request_token))
+            .map_err(executor_error)?;
+        Ok(info.arn)
+    }
+
+    async fn describe_execution(&self, arn: &str) -> Result<ExecutionDescription, PortError> {
+        let info = self.executor.describe(arn).map_err(executor_error)?;
+        Ok(Self::describe(&info))
+    }
+
+    async fn execution_parameters(&self, arn: &str) -> Result<Vec<Parameter>, PortError> {
+        let info = self.executor.describe(arn).map_err(executor_error)?;
+        Ok(info
+            .parameters
+            .iter()
+            .map(|(k, v)| Parameter::new(k.clone(), v.clone()))
+            .collect())
+    }
+
+    async fn execution_steps(&self, arn: &str) -> Result<Vec<ExecutionStep>, PortError> {
+        let steps = self.executor.steps(arn).map_err(executor_error)?;
+        Ok(steps
+            .into_iter()
+            .map(|s| ExecutionStep {
+                registered_model_package_arn: s.outputs["ModelPackageArn"].as_str().map(str::to_string),
+                name: s.name,
+                status: s.status.as_str().to_string(),
+                started_at_ms: s.started.and_then(ms),
+                ended_at_ms: s.ended.and_then(ms),
+                failure_reason: s.failure_reason,
+            })
+            .collect())
+    }
+
+    async fn list_executions(&self, pipeline_name: &str) -> Result<Vec<ExecutionSummary>, PortError> {
+        if !self.pipelines.contains_key(pipeline_name) {
+            return Err(PortError::NotFound(format!("pipeline {pipeline_name}")));
+        }
+        let list = self.executor.list(Some(pipeline_name)).map_err(executor_error)?;
+        Ok(list
+            .iter()
+            .map(|i| ExecutionSummary {
+                arn: i.arn.clone(),
+                status: i.status.as_str().to_string(),
+                display_name: None,
+                started_at_ms: ms(i.created),
+            })
+            .collect())
+    }
+}
+
+/// [`ModelEndpoint`] over the local multi-model endpoint.
+#[derive(Clone)]
+pub struct EndpointAdapter(pub Arc<LocalEndpoint>);
+
+#[async_trait]
+impl ModelEndpoint for EndpointAdapter {
+    async fn invoke(&self, invocation: &Invocation) -> Result<InvocationOutput, PortError> {
+        let answer = self
+            .0
+            .invoke(
+                &invocation.target_model,
+                &invocation.content_type,
+                invocation.accept.as_deref().unwrap_or("application/json"),
+                invocation.body.clone(),
+            )
+            .await
+            .map_err(|e| match e {
+                EndpointError::ModelNotFound(m) => PortError::NotFound(format!("target model {m}")),
+                EndpointError::LoadFailed { .. } => PortError::Rejected(e.to_string()),
+                EndpointError::Unavailable(_) => PortError::Throttled(e.to_string()),
+                other => PortError::Other(other.to_string()),
+            })?;
+        match answer.status {
+            200..=299 => Ok(InvocationOutput {
+                body: answer.body,
+                content_type: Some(answer.content_type),
+            }),
+            // SageMaker reports a container's error as ModelError carrying its body.
+            400..=499 => Err(PortError::Rejected(String::from_utf8_lossy(&answer.body).into_owned())),
+            _ => Err(PortError::Throttled(String::from_utf8_lossy(&answer.body).into_owned())),
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! The CLI's commands other than `demo`: each opens the data folder, does one thing, prints.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use comfy_table::Table;
+use mmp_common::naming;
+use mmp_common::routing::RoutingTable;
+use mmp_executor::{Executor, ExecutorConfig};
+
+use crate::cli::{ExecutionsArgs, Global, InvokeArgs, UpArgs, UploadArgs};
+use crate::home::Home;
+use crate::runtime::{Runtime, RuntimeInfo, RuntimeOptions};
+use crate::store::Condition;
+use crate::system::{format_ms, System, BUCKET_NAME};
+
+pub fn open_system(g: &Global) -> Result<System> {
+    let home = Home::new(&g.data_dir).with_context(|| format!("creating {}", g.data_dir.display()))?;
+    System::open(home, &g.pipeline_name)
+}
+
+fn tokio_runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+pub fn up(g: &Global, args: &UpArgs) -> Result<()> {
+    let system = open_system(g)?;
+    let options = RuntimeOptions {
+        container_bin: g.container_bin()?,
+        max_parallel_jobs: args.max_parallel_jobs,
+        function_url_port: args.port,
+        model_memory_budget_bytes: args.model_memory_budget,
+    };
+    tokio_runtime()?.block_on(async move {
+        let runtime = Runtime::start(system, options).await?;
+        println!("mmp is up (data folder {})", g.data_dir.display());
+        println!("  Function URL: {}", runtime.function_url());
+        println!("  bucket:       s3://{BUCKET_NAME}/ = {}", runtime.system.home.bucket().display());
+        println!("Upload with `mmp upload FILE --dataset NAME`; Ctrl-C stops.");
+        tokio::signal::ctrl_c().await?;
+        println!("stopping…");
+        runtime.shutdown().await;
+        Ok(())
+    })
+}
+
+pub fn upload(g: &Global, args: &UploadArgs) -> Result<()> {
+    naming::validate_dataset_name(&args.dataset)?;
+    let file_name = args
+        .file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow!("{} has no file name", args.file.display()))?;
+    if !file_name.ends_with(".csv") {
+        bail!("{}: datasets are CSV files ending in .csv", args.file.display());
+    }
+    let system = open_system(g)?;
+    if let Some(settings) = &args.settings {
+        let body = read(settings)?;
+        let key = naming::dataset_settings_key(&args.dataset);
+        system.store.put(&key, &body, Condition::None)?;
+        println!("uploaded {}", system.store.uri_of(&key));
+    }
+    let body = read(&args.file)?;
+    let key = format!("datasets/{}/{file_name}", args.dataset);
+    system.store.put(&key, &body, Condition::None)?;
+    println!("uploaded {}", system.store.uri_of(&key));
+    if running(&system.home).is_none() {
+        println!("no `mmp up` is running: the execution starts when one does");
+    }
+    Ok(())
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// The running `mmp up` of this data folder, if any.
+pub fn running(home: &Home) -> Option<RuntimeInfo> {
+    let info: RuntimeInfo = serde_json::from_slice(&std::fs::read(home.runtime_file()).ok()?).ok()?;
+    Path::new(&format!("/proc/{}", info.pid)).exists().then_some(info)
+}
+
+fn executor(g: &Global, system: &System) -> Result<Executor> {
+    Ok(Executor::open(
+        ExecutorConfig {
+            db_path: system.home.database(),
+            bucket_root: system.home.bucket(),
+            bucket_name: BUCKET_NAME.to_string(),
+            jobs_root: system.home.jobs(),
+            container_bin: g.container_bin()?,
+            region: system.account.region.clone(),
+            account: system.account.id.clone(),
+            ..ExecutorConfig::default()
+        },
+        system.executor_hooks(),
+    )?)
+}
+
+fn ms(t: std::time::SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+pub fn executions(g: &Global, args: &ExecutionsArgs) -> Result<()> {
+    let system = open_system(g)?;
+    let executor = executor(g, &system)?;
+    if let Some(id) = &args.execution {
+        let steps = executor.steps(id)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&steps)?);
+            return Ok(());
+        }
+        let mut table = Table::new();
+        table.set_header(["step", "type", "status", "jobs", "failure reason"]);
+        for s in &steps {
+            table.add_row([
+                s.name.clone(),
+                s.step_type.clone(),
+                s.status.to_string(),
+                s.jobs.len().to_string(),
+                s.failure_reason.clone().unwrap_or_default(),
+            ]);
+        }
+        println!("{table}");
+        return Ok(());
+    }
+    let list = executor.list(Some(&g.pipeline_name))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    let mut table = Table::new();
+    table.set_header(["execution", "dataset", "status", "started", "seconds", "failure reason"]);
+    for e in &list {
+        let seconds = e
+            .ended
+            .map(|end| format!("{:.1}", (ms(end) - ms(e.created)) as f64 / 1000.0))
+            .unwrap_or_default();
+        table.add_row([
+            e.id.clone(),
+            e.parameters.get(mmp_pipeline::parameters::DATASET_NAME).cloned().unwrap_or_default(),
+            e.status.to_string(),
+            format_ms(ms(e.created)),
+            seconds,
+            e.failure_reason.clone().unwrap_or_default(),
+        ]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
+/// A dataset's or group's model package group name.
+fn group_of(system: &System, name: &str) -> Result<String> {
+    if system.registry.group_exists(name)? {
+        return Ok(name.to_string());
+    }
+    let group = naming::group_name(&system.pipeline_name, name)?;
+    if system.registry.group_exists(&group)? {
+        Ok(group)
+    } else {
+        bail!("no model package group {name} or {group}: has the dataset's pipeline registered a model?")
+    }
+}
+
+pub fn routing_table(system: &System) -> Result<RoutingTable> {
+    match system.store.get(naming::DEFAULT_ROUTING_KEY) {
+        Ok(o) => Ok(RoutingTable::from_slice(naming::DEFAULT_ROUTING_KEY, &o.body)?),
+        Err(crate::store::StoreError::NotFound(_)) => Ok(RoutingTable::new()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn models(g: &Global, json: bool) -> Result<()> {
+    let system = open_system(g)?;
+    let routes = routing_table(&system)?;
+    let mut rows = Vec::new();
+    for group in system.registry.groups()? {
+        for p in system.registry.list(&group, None)? {
+            let deployed = routes
+                .routes
+                .values()
+                .any(|r| r.group == p.group && i64::from(r.version) == p.version);
+            rows.push((p, deployed));
+        }
+    }
+    if json {
+        let out: Vec<_> = rows
+            .iter()
+            .map(|(p, deployed)| serde_json::json!({"package": p, "deployed": deployed}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    let mut table = Table::new();
+    table.set_header(["group", "version", "status", "algorithm", "registered", "deployed"]);
+    for (p, deployed) in &rows {
+        table.add_row([
+            p.group.clone(),
+            p.version.to_string(),
+            p.approval_status.clone(),
+            p.metadata["algorithm"].as_str().unwrap_or_default().to_string(),
+            format_ms(p.created_ms),
+            if *deployed { "yes".into() } else { String::new() },
+        ]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
+pub fn set_status(g: &Global, name: &str, version: Option<i64>, status: &str) -> Result<()> {
+    let system = open_system(g)?;
+    let group = group_of(&system, name)?;
+    let version = match version {
+        Some(v) => v,
+        None => system
+            .registry
+            .list(&group, None)?
+            .first()
+            .map(|p| p.version)
+            .ok_or_else(|| anyhow!("group {group} has no versions"))?,
+    };
+    let p = system.registry.set_approval(&group, version, status)?;
+    println!("{} version {} is now {}", p.group, p.version, p.approval_status);
+    if running(&system.home).is_none() {
+        println!("no `mmp up` is running: the deployment happens when one does");
+    }
+    Ok(())
+}
+
+pub fn invoke(g: &Global, args: &InvokeArgs) -> Result<()> {
+    let home = Home::new(&g.data_dir)?;
+    let info = running(&home).ok_or_else(|| anyhow!("no `mmp up` is running for {}", g.data_dir.display()))?;
+    let body = serde_json::json!({"model": args.name, "data": args.csv.replace("\\n", "\n")});
+    let answer = tokio_runtime()?.block_on(async {
+        let response = reqwest::Client::new().post(&info.function_url).json(&body).send().await?;
+        let status = response.status();
+        let text = response.text().await?;
+        anyhow::Ok((status, text))
+    })?;
+    println!("{}", answer.1);
+    if !answer.0.is_success() {
+        bail!("the Function URL answered {}", answer.0);
+    }
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! The four Lambda handlers, run in-process over the local adapters: the event bus delivers
+//! to [`Handlers::deliver`], the Function URL calls the invoker. Each handler's configuration
+//! is read through the same `from_env` code the Lambda binaries use, from the local values.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use mmp_common::config::{self, Env};
+use mmp_common::events::S3Event;
+
+use crate::adapters::{EndpointAdapter, PipelinesAdapter, RegistryAdapter, StoreAdapter};
+use crate::rules::{METRICS_REPORTER, MODEL_DEPLOYER, PIPELINE_TRIGGER};
+use crate::system::{System, BUCKET_NAME};
+
+/// The endpoint's name in the local world.
+pub const LOCAL_ENDPOINT_NAME: &str = "mmp-local-endpoint";
+
+pub struct Handlers {
+    pub store: StoreAdapter,
+    pub registry: RegistryAdapter,
+    pub pipelines: PipelinesAdapter,
+    pub endpoint: EndpointAdapter,
+    trigger: pipeline_trigger::TriggerConfig,
+}
+
+impl Handlers {
+    pub fn new(
+        system: &System,
+        store: StoreAdapter,
+        registry: RegistryAdapter,
+        pipelines: PipelinesAdapter,
+        endpoint: EndpointAdapter,
+    ) -> Result<Self> {
+        let values: HashMap<&str, String> = HashMap::from([
+            (config::ENV_BUCKET, BUCKET_NAME.to_string()),
+            (config::ENV_PIPELINE_NAME, system.pipeline_name.clone()),
+            (config::ENV_ENDPOINT_NAME, LOCAL_ENDPOINT_NAME.to_string()),
+        ]);
+        let env = Env::new(move |name: &str| values.get(name).cloned());
+        Ok(Self {
+            trigger: pipeline_trigger::TriggerConfig::from_env(&env)?,
+            store,
+            registry,
+            pipelines,
+            endpoint,
+        })
+    }
+
+    /// Delivers one event to the named function, as Lambda would invoke it.
+    pub async fn deliver(&self, target: &str, event: serde_json::Value) -> Result<(), String> {
+        match target {
+            PIPELINE_TRIGGER => {
+                let event: S3Event = serde_json::from_value(event).map_err(|e| e.to_string())?;
+                pipeline_trigger::handle_event(&self.store, &self.pipelines, &self.trigger, &event)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            MODEL_DEPLOYER | METRICS_REPORTER => Err(format!("{target} is not wired yet")),
+            other => Err(format!("no function named {other}")),
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The running system: the executor, the endpoint, the event dispatcher and the Function URL,
+//! around the state [`System`] keeps. `mmp up` and `mmp demo` start one.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use mmp_executor::{Executor, ExecutorConfig};
+use mmp_pipeline::definition::{render, Placeholders};
+use tokio::sync::watch;
+
+use crate::adapters::{EndpointAdapter, PipelinesAdapter, RegistryAdapter, StoreAdapter};
+use crate::bus::{self, Deliver};
+use crate::endpoint::{EndpointConfig, LocalEndpoint};
+use crate::handlers::Handlers;
+use crate::system::{System, BUCKET_NAME};
+
+/// What `mmp up` and `mmp demo` are started with.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    pub container_bin: PathBuf,
+    /// Container processes at once over all executions (0: one per core).
+    pub max_parallel_jobs: usize,
+    /// Function URL port on loopback (0: any free port).
+    pub function_url_port: u16,
+    pub model_memory_budget_bytes: Option<u64>,
+}
+
+/// Where a running runtime can be reached, recorded in the data folder for other commands.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RuntimeInfo {
+    pub pid: u32,
+    pub function_url: String,
+}
+
+pub struct Runtime {
+    pub system: Arc<System>,
+    pub executor: Executor,
+    pub endpoint: Arc<LocalEndpoint>,
+    pub function_url: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// The image URI the local definition names: the container binary itself.
+pub const LOCAL_IMAGE: &str = "mmp-container";
+pub const LOCAL_ROLE: &str = "arn:aws:iam::000000000000:role/mmp-local";
+
+impl Runtime {
+    pub async fn start(system: System, options: RuntimeOptions) -> Result<Self> {
+        let system = Arc::new(system);
+        let home = &system.home;
+        let executor = Executor::open(
+            ExecutorConfig {
+                db_path: home.database(),
+                bucket_root: home.bucket(),
+                bucket_name: BUCKET_NAME.to_string(),
+                jobs_root: home.jobs(),
+                container_bin: options.container_bin.clone(),
+                max_parallel_jobs: options.max_parallel_jobs,
+                region: system.account.region.clone(),
+                account: system.account.id.clone(),
+                job_env: Vec::new(),
+            },
+            system.executor_hooks(),
+        )
+        .context("opening the executor")?;
+        let definition = render(&Placeholders {
+            image_uri: LOCAL_IMAGE,
+            role_arn: LOCAL_ROLE,
+            bucket: BUCKET_NAME,
+            pipeline_name: &system.pipeline_name,
+        });
+        let pipelines = PipelinesAdapter {
+            executor: executor.clone(),
+            pipelines: Arc::new(HashMap::from([(system.pipeline_name.clone(), definition)])),
+        };
+        let endpoint = Arc::new(LocalEndpoint::new(
+            EndpointConfig {
+                container_bin: options.container_bin.clone(),
+                cache_dir: home.endpoint_cache(),
+                model_prefix: mmp_common::naming::DEFAULT_MODELS_PREFIX.to_string(),
+                memory_budget_bytes: options.model_memory_budget_bytes,
+                log_file: home.root().join("endpoint.log"),
+            },
+            system.store.clone(),
+        ));
+        let handlers = Arc::new(Handlers::new(
+            &system,
+            StoreAdapter(system.store.clone()),
+            RegistryAdapter(system.registry.clone()),
+            pipelines,
+            EndpointAdapter(endpoint.clone()),
+        )?);
+
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let dispatch_handlers = handlers.clone();
+        let deliver: Deliver = Arc::new(move |target, event| {
+            let handlers = dispatch_handlers.clone();
+            Box::pin(async move { handlers.deliver(&target, event).await })
+        });
+        tasks.push(tokio::spawn(bus::run_dispatcher(system.outbox.clone(), deliver, stop_rx.clone())));
+
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.function_url_port))
+            .await
+            .context("binding the Function URL")?;
+        let function_url = listener.local_addr()?;
+        let app = crate::function_url::router(handlers.clone());
+        let mut shutdown = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = shutdown.changed().await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the Function URL server stopped");
+            }
+        }));
+
+        let info = RuntimeInfo {
+            pid: std::process::id(),
+            function_url: format!("http://{function_url}/"),
+        };
+        std::fs::write(home.runtime_file(), serde_json::to_vec_pretty(&info)?)?;
+        Ok(Self {
+            system,
+            executor,
+            endpoint,
+            function_url,
+            stop,
+            tasks,
+        })
+    }
+
+    pub fn function_url(&self) -> String {
+        format!("http://{}/", self.function_url)
+    }
+
+    /// Stops the dispatcher and the Function URL, lets executions in flight end as Stopped.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        self.executor.stop_all();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        let _ = std::fs::remove_file(self.system.home.runtime_file());
+    }
+}
