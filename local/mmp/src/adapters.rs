@@ -71,7 +71,12 @@ impl ObjectStore for StoreAdapter {
         })
     }
 
-    async fn put(&self, key: &str, body: Vec<u8>, condition: PutCondition) -> Result<String, PortError> {
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        condition: PutCondition,
+    ) -> Result<String, PortError> {
         let condition = match condition {
             PutCondition::None => Condition::None,
             PutCondition::IfAbsent => Condition::Absent,
@@ -115,7 +120,10 @@ impl ObjectStore for StoreAdapter {
 
     async fn copy(&self, source: &ObjectUri, dest_key: &str) -> Result<String, PortError> {
         if source.bucket != self.0.bucket_name() {
-            return Err(PortError::NotFound(format!("{source}: only bucket {} exists locally", self.0.bucket_name())));
+            return Err(PortError::NotFound(format!(
+                "{source}: only bucket {} exists locally",
+                self.0.bucket_name()
+            )));
         }
         let (from, to) = (source.key.clone(), dest_key.to_string());
         self.blocking(move |s| s.copy(&from, &to)).await
@@ -126,7 +134,9 @@ fn registry_error(e: RegistryError) -> PortError {
     match e {
         RegistryError::NoSuchGroup(g) => PortError::NotFound(format!("model package group {g}")),
         RegistryError::NoSuchVersion(g, v) => PortError::NotFound(format!("model package {g}/{v}")),
-        RegistryError::BadStatus(_) | RegistryError::BadRequest(_) => PortError::Rejected(e.to_string()),
+        RegistryError::BadStatus(_) | RegistryError::BadRequest(_) => {
+            PortError::Rejected(e.to_string())
+        }
         RegistryError::Db(e) => PortError::Other(e.to_string()),
     }
 }
@@ -143,7 +153,8 @@ fn summary(p: &ModelPackage) -> ModelVersionSummary {
         arn: p.arn.clone(),
         group: p.group.clone(),
         version: u32::try_from(p.version).unwrap_or(u32::MAX),
-        status: ApprovalStatus::parse(&p.approval_status).unwrap_or(ApprovalStatus::PendingManualApproval),
+        status: ApprovalStatus::parse(&p.approval_status)
+            .unwrap_or(ApprovalStatus::PendingManualApproval),
         created_at_ms: Some(p.created_ms),
     }
 }
@@ -167,8 +178,8 @@ impl ModelRegistry for RegistryAdapter {
     }
 
     async fn describe_version(&self, arn: &str) -> Result<ModelVersion, PortError> {
-        let (group, version) =
-            parse_package_arn(arn).ok_or_else(|| PortError::NotFound(format!("model package {arn}")))?;
+        let (group, version) = parse_package_arn(arn)
+            .ok_or_else(|| PortError::NotFound(format!("model package {arn}")))?;
         let p = self.0.describe(group, version).map_err(registry_error)?;
         Ok(ModelVersion {
             summary: summary(&p),
@@ -184,9 +195,15 @@ impl ModelRegistryAdmin for RegistryAdapter {
         self.0.ensure_group(group).map_err(registry_error)
     }
 
-    async fn register_version(&self, v: &NewModelVersion) -> Result<ModelVersionSummary, PortError> {
+    async fn register_version(
+        &self,
+        v: &NewModelVersion,
+    ) -> Result<ModelVersionSummary, PortError> {
         if !self.0.group_exists(&v.group).map_err(registry_error)? {
-            return Err(PortError::NotFound(format!("model package group {}", v.group)));
+            return Err(PortError::NotFound(format!(
+                "model package group {}",
+                v.group
+            )));
         }
         let mut input = serde_json::json!({
             "ModelPackageGroupName": v.group,
@@ -201,8 +218,8 @@ impl ModelRegistryAdmin for RegistryAdapter {
     }
 
     async fn set_status(&self, arn: &str, status: ApprovalStatus) -> Result<(), PortError> {
-        let (group, version) =
-            parse_package_arn(arn).ok_or_else(|| PortError::NotFound(format!("model package {arn}")))?;
+        let (group, version) = parse_package_arn(arn)
+            .ok_or_else(|| PortError::NotFound(format!("model package {arn}")))?;
         self.0
             .set_approval(group, version, status.as_str())
             .map(|_| ())
@@ -213,13 +230,17 @@ impl ModelRegistryAdmin for RegistryAdapter {
 fn executor_error(e: ExecutorError) -> PortError {
     match e {
         ExecutorError::NotFound(_) => PortError::NotFound(e.to_string()),
-        ExecutorError::InvalidParameter { .. } | ExecutorError::Definition(_) => PortError::Rejected(e.to_string()),
+        ExecutorError::InvalidParameter { .. } | ExecutorError::Definition(_) => {
+            PortError::Rejected(e.to_string())
+        }
         other => PortError::Other(other.to_string()),
     }
 }
 
 fn ms(t: std::time::SystemTime) -> Option<i64> {
-    t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_millis() as i64)
+    t.duration_since(UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_millis() as i64)
 }
 
 /// [`PipelineRunner`] over the local executor, with the pipelines "created" in this runtime.
@@ -257,7 +278,12 @@ impl PipelineRunner for PipelinesAdapter {
             .collect();
         let info = self
             .executor
-            .start(&request.pipeline_name, definition, parameters, Some(&request.client_request_token))
+            .start(
+                &request.pipeline_name,
+                definition,
+                parameters,
+                Some(&request.client_request_token),
+            )
             .map_err(executor_error)?;
         Ok(info.arn)
     }
@@ -281,7 +307,9 @@ impl PipelineRunner for PipelinesAdapter {
         Ok(steps
             .into_iter()
             .map(|s| ExecutionStep {
-                registered_model_package_arn: s.outputs["ModelPackageArn"].as_str().map(str::to_string),
+                registered_model_package_arn: s.outputs["ModelPackageArn"]
+                    .as_str()
+                    .map(str::to_string),
                 name: s.name,
                 status: s.status.as_str().to_string(),
                 started_at_ms: s.started.and_then(ms),
@@ -291,11 +319,17 @@ impl PipelineRunner for PipelinesAdapter {
             .collect())
     }
 
-    async fn list_executions(&self, pipeline_name: &str) -> Result<Vec<ExecutionSummary>, PortError> {
+    async fn list_executions(
+        &self,
+        pipeline_name: &str,
+    ) -> Result<Vec<ExecutionSummary>, PortError> {
         if !self.pipelines.contains_key(pipeline_name) {
             return Err(PortError::NotFound(format!("pipeline {pipeline_name}")));
         }
-        let list = self.executor.list(Some(pipeline_name)).map_err(executor_error)?;
+        let list = self
+            .executor
+            .list(Some(pipeline_name))
+            .map_err(executor_error)?;
         Ok(list
             .iter()
             .map(|i| ExecutionSummary {
@@ -336,8 +370,12 @@ impl ModelEndpoint for EndpointAdapter {
                 content_type: Some(answer.content_type),
             }),
             // SageMaker reports a container's error as ModelError carrying its body.
-            400..=499 => Err(PortError::Rejected(String::from_utf8_lossy(&answer.body).into_owned())),
-            _ => Err(PortError::Throttled(String::from_utf8_lossy(&answer.body).into_owned())),
+            400..=499 => Err(PortError::Rejected(
+                String::from_utf8_lossy(&answer.body).into_owned(),
+            )),
+            _ => Err(PortError::Throttled(
+                String::from_utf8_lossy(&answer.body).into_owned(),
+            )),
         }
     }
 }

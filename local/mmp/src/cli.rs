@@ -10,7 +10,11 @@ use mmp_pipeline::definition::{self, Placeholders};
 use crate::commands;
 
 #[derive(Debug, Parser)]
-#[command(name = "mmp", version, about = "The SageMaker multi-model pipeline, whole on one machine")]
+#[command(
+    name = "mmp",
+    version,
+    about = "The SageMaker multi-model pipeline, whole on one machine"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -154,13 +158,22 @@ pub fn run(cli: Cli) -> Result<()> {
     crate::telemetry::init();
     let g = cli.global;
     match cli.command {
-        Command::Pipeline(PipelineCommand::Definition(args)) => print_definition(&args, &g.pipeline_name),
+        Command::Pipeline(PipelineCommand::Definition(args)) => {
+            print_definition(&args, &g.pipeline_name)
+        }
         Command::Up(args) => commands::up(&g, &args),
         Command::Upload(args) => commands::upload(&g, &args),
         Command::Executions(args) => commands::executions(&g, &args),
         Command::Models(args) => commands::models(&g, args.json),
-        Command::Approve(args) => commands::set_status(&g, &args.name, args.version, crate::registry::APPROVED),
-        Command::Reject(args) => commands::set_status(&g, &args.name, Some(args.version), crate::registry::REJECTED),
+        Command::Approve(args) => {
+            commands::set_status(&g, &args.name, args.version, crate::registry::APPROVED)
+        }
+        Command::Reject(args) => commands::set_status(
+            &g,
+            &args.name,
+            Some(args.version),
+            crate::registry::REJECTED,
+        ),
         Command::Invoke(args) => commands::invoke(&g, &args),
         Command::Demo(args) => crate::demo::run(&g, &args),
     }
@@ -186,14 +199,12 @@ impl Global {
 
 fn print_definition(args: &DefinitionArgs, pipeline_name: &str) -> Result<()> {
     let text = match (&args.image_uri, &args.role_arn, &args.bucket) {
-        (Some(image_uri), Some(role_arn), Some(bucket)) => {
-            definition::render(&Placeholders {
-                image_uri,
-                role_arn,
-                bucket,
-                pipeline_name,
-            })
-        }
+        (Some(image_uri), Some(role_arn), Some(bucket)) => definition::render(&Placeholders {
+            image_uri,
+            role_arn,
+            bucket,
+            pipeline_name,
+        }),
         _ => definition::template(),
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;

@@ -15,12 +15,15 @@ use crate::store::Condition;
 use crate::system::{format_ms, System, BUCKET_NAME};
 
 pub fn open_system(g: &Global) -> Result<System> {
-    let home = Home::new(&g.data_dir).with_context(|| format!("creating {}", g.data_dir.display()))?;
+    let home =
+        Home::new(&g.data_dir).with_context(|| format!("creating {}", g.data_dir.display()))?;
     System::open(home, &g.pipeline_name)
 }
 
 fn tokio_runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 pub fn up(g: &Global, args: &UpArgs) -> Result<()> {
@@ -35,7 +38,10 @@ pub fn up(g: &Global, args: &UpArgs) -> Result<()> {
         let runtime = Runtime::start(system, options).await?;
         println!("mmp is up (data folder {})", g.data_dir.display());
         println!("  Function URL: {}", runtime.function_url());
-        println!("  bucket:       s3://{BUCKET_NAME}/ = {}", runtime.system.home.bucket().display());
+        println!(
+            "  bucket:       s3://{BUCKET_NAME}/ = {}",
+            runtime.system.home.bucket().display()
+        );
         println!("Upload with `mmp upload FILE --dataset NAME`; Ctrl-C stops.");
         tokio::signal::ctrl_c().await?;
         println!("stopping…");
@@ -52,7 +58,10 @@ pub fn upload(g: &Global, args: &UploadArgs) -> Result<()> {
         .and_then(|n| n.to_str())
         .ok_or_else(|| anyhow!("{} has no file name", args.file.display()))?;
     if !file_name.ends_with(".csv") {
-        bail!("{}: datasets are CSV files ending in .csv", args.file.display());
+        bail!(
+            "{}: datasets are CSV files ending in .csv",
+            args.file.display()
+        );
     }
     let system = open_system(g)?;
     if let Some(settings) = &args.settings {
@@ -77,8 +86,11 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 
 /// The running `mmp up` of this data folder, if any.
 pub fn running(home: &Home) -> Option<RuntimeInfo> {
-    let info: RuntimeInfo = serde_json::from_slice(&std::fs::read(home.runtime_file()).ok()?).ok()?;
-    Path::new(&format!("/proc/{}", info.pid)).exists().then_some(info)
+    let info: RuntimeInfo =
+        serde_json::from_slice(&std::fs::read(home.runtime_file()).ok()?).ok()?;
+    Path::new(&format!("/proc/{}", info.pid))
+        .exists()
+        .then_some(info)
 }
 
 fn executor(g: &Global, system: &System) -> Result<Executor> {
@@ -98,7 +110,9 @@ fn executor(g: &Global, system: &System) -> Result<Executor> {
 }
 
 fn ms(t: std::time::SystemTime) -> i64 {
-    t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 pub fn executions(g: &Global, args: &ExecutionsArgs) -> Result<()> {
@@ -130,7 +144,14 @@ pub fn executions(g: &Global, args: &ExecutionsArgs) -> Result<()> {
         return Ok(());
     }
     let mut table = Table::new();
-    table.set_header(["execution", "dataset", "status", "started", "seconds", "failure reason"]);
+    table.set_header([
+        "execution",
+        "dataset",
+        "status",
+        "started",
+        "seconds",
+        "failure reason",
+    ]);
     for e in &list {
         let seconds = e
             .ended
@@ -138,7 +159,10 @@ pub fn executions(g: &Global, args: &ExecutionsArgs) -> Result<()> {
             .unwrap_or_default();
         table.add_row([
             e.id.clone(),
-            e.parameters.get(mmp_pipeline::parameters::DATASET_NAME).cloned().unwrap_or_default(),
+            e.parameters
+                .get(mmp_pipeline::parameters::DATASET_NAME)
+                .cloned()
+                .unwrap_or_default(),
             e.status.to_string(),
             format_ms(ms(e.created)),
             seconds,
@@ -164,7 +188,10 @@ fn group_of(system: &System, name: &str) -> Result<String> {
 
 pub fn routing_table(system: &System) -> Result<RoutingTable> {
     match system.store.get(naming::DEFAULT_ROUTING_KEY) {
-        Ok(o) => Ok(RoutingTable::from_slice(naming::DEFAULT_ROUTING_KEY, &o.body)?),
+        Ok(o) => Ok(RoutingTable::from_slice(
+            naming::DEFAULT_ROUTING_KEY,
+            &o.body,
+        )?),
         Err(crate::store::StoreError::NotFound(_)) => Ok(RoutingTable::new()),
         Err(e) => Err(e.into()),
     }
@@ -192,15 +219,29 @@ pub fn models(g: &Global, json: bool) -> Result<()> {
         return Ok(());
     }
     let mut table = Table::new();
-    table.set_header(["group", "version", "status", "algorithm", "registered", "deployed"]);
+    table.set_header([
+        "group",
+        "version",
+        "status",
+        "algorithm",
+        "registered",
+        "deployed",
+    ]);
     for (p, deployed) in &rows {
         table.add_row([
             p.group.clone(),
             p.version.to_string(),
             p.approval_status.clone(),
-            p.metadata["algorithm"].as_str().unwrap_or_default().to_string(),
+            p.metadata["algorithm"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
             format_ms(p.created_ms),
-            if *deployed { "yes".into() } else { String::new() },
+            if *deployed {
+                "yes".into()
+            } else {
+                String::new()
+            },
         ]);
     }
     println!("{table}");
@@ -220,7 +261,10 @@ pub fn set_status(g: &Global, name: &str, version: Option<i64>, status: &str) ->
             .ok_or_else(|| anyhow!("group {group} has no versions"))?,
     };
     let p = system.registry.set_approval(&group, version, status)?;
-    println!("{} version {} is now {}", p.group, p.version, p.approval_status);
+    println!(
+        "{} version {} is now {}",
+        p.group, p.version, p.approval_status
+    );
     if running(&system.home).is_none() {
         println!("no `mmp up` is running: the deployment happens when one does");
     }
@@ -229,10 +273,15 @@ pub fn set_status(g: &Global, name: &str, version: Option<i64>, status: &str) ->
 
 pub fn invoke(g: &Global, args: &InvokeArgs) -> Result<()> {
     let home = Home::new(&g.data_dir)?;
-    let info = running(&home).ok_or_else(|| anyhow!("no `mmp up` is running for {}", g.data_dir.display()))?;
+    let info = running(&home)
+        .ok_or_else(|| anyhow!("no `mmp up` is running for {}", g.data_dir.display()))?;
     let body = serde_json::json!({"model": args.name, "data": args.csv.replace("\\n", "\n")});
     let answer = tokio_runtime()?.block_on(async {
-        let response = reqwest::Client::new().post(&info.function_url).json(&body).send().await?;
+        let response = reqwest::Client::new()
+            .post(&info.function_url)
+            .json(&body)
+            .send()
+            .await?;
         let status = response.status();
         let text = response.text().await?;
         anyhow::Ok((status, text))

@@ -94,9 +94,11 @@ async fn demo(system: System, options: RuntimeOptions, args: &DemoArgs) -> Resul
     let system = runtime.system.clone();
     for sample in &SAMPLES {
         if let Some(settings) = settings_for(sample, args.max_tuning_jobs)? {
-            system
-                .store
-                .put(&naming::dataset_settings_key(sample.name), &settings, Condition::None)?;
+            system.store.put(
+                &naming::dataset_settings_key(sample.name),
+                &settings,
+                Condition::None,
+            )?;
         }
         system.store.put(
             &format!("datasets/{}/{}", sample.name, sample.file_name),
@@ -116,7 +118,9 @@ async fn demo(system: System, options: RuntimeOptions, args: &DemoArgs) -> Resul
         let group = naming::group_name(&system.pipeline_name, dataset)?;
         if let Some(newest) = system.registry.list(&group, None)?.first() {
             if newest.approval_status != APPROVED {
-                system.registry.set_approval(&group, newest.version, APPROVED)?;
+                system
+                    .registry
+                    .set_approval(&group, newest.version, APPROVED)?;
             }
             expected.push((dataset.clone(), newest.version));
         }
@@ -140,7 +144,10 @@ fn runtime_dir(system: &System) -> String {
 }
 
 /// Waits for one execution per sample to end, drawing a progress bar for each.
-async fn watch_executions(runtime: &Runtime, pipeline: &str) -> Result<BTreeMap<String, ExecutionInfo>> {
+async fn watch_executions(
+    runtime: &Runtime,
+    pipeline: &str,
+) -> Result<BTreeMap<String, ExecutionInfo>> {
     let bars = MultiProgress::new();
     let style = ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos:>3}/{len:3} {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -162,18 +169,34 @@ async fn watch_executions(runtime: &Runtime, pipeline: &str) -> Result<BTreeMap<
                 b
             });
             let steps = runtime.executor.steps(&e.id)?;
-            let trials = steps.iter().find(|s| s.step_type == "Tuning").map(|s| s.jobs.len()).unwrap_or(0);
-            let total: u64 = e.parameters.get(p::MAX_TUNING_JOBS).and_then(|v| v.parse().ok()).unwrap_or(1);
+            let trials = steps
+                .iter()
+                .find(|s| s.step_type == "Tuning")
+                .map(|s| s.jobs.len())
+                .unwrap_or(0);
+            let total: u64 = e
+                .parameters
+                .get(p::MAX_TUNING_JOBS)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1);
             bar.set_length(total);
             bar.set_position(trials as u64);
-            let current = steps.last().map(|s| format!("{} {}", s.name, s.status)).unwrap_or_default();
+            let current = steps
+                .last()
+                .map(|s| format!("{} {}", s.name, s.status))
+                .unwrap_or_default();
             if e.status.is_terminal() {
-                bar.finish_with_message(format!("{} {}", e.status, e.failure_reason.clone().unwrap_or_default()));
+                bar.finish_with_message(format!(
+                    "{} {}",
+                    e.status,
+                    e.failure_reason.clone().unwrap_or_default()
+                ));
             } else {
                 bar.set_message(current);
             }
         }
-        let done = by_dataset.len() == SAMPLES.len() && by_dataset.values().all(|e| e.status.is_terminal());
+        let done = by_dataset.len() == SAMPLES.len()
+            && by_dataset.values().all(|e| e.status.is_terminal());
         if done {
             return Ok(by_dataset);
         }
@@ -189,7 +212,10 @@ async fn wait_for_routes(system: &System, expected: &[(String, i64)]) -> Result<
     loop {
         let table = routing_table(system)?;
         let all = expected.iter().all(|(dataset, version)| {
-            table.routes.get(dataset).is_some_and(|r| i64::from(r.version) == *version)
+            table
+                .routes
+                .get(dataset)
+                .is_some_and(|r| i64::from(r.version) == *version)
         });
         if all {
             return Ok(());
@@ -219,29 +245,47 @@ async fn summarize(runtime: &Runtime, dataset: &str, e: &ExecutionInfo) -> Resul
         failure_reason: e.failure_reason.clone(),
         seconds,
         trials: tuning.map(|s| s.jobs.len()).unwrap_or(0),
-        best_algorithm: best.and_then(|b| b["TrainingJobDefinitionName"].as_str()).map(str::to_string),
-        cv_score: best.and_then(|b| b["FinalHyperParameterTuningJobObjectiveMetric"]["Value"].as_f64()),
-        registration_metric: e.parameters.get(p::METRIC_FOR_REGISTRATION_THRESHOLD).cloned(),
+        best_algorithm: best
+            .and_then(|b| b["TrainingJobDefinitionName"].as_str())
+            .map(str::to_string),
+        cv_score: best
+            .and_then(|b| b["FinalHyperParameterTuningJobObjectiveMetric"]["Value"].as_f64()),
+        registration_metric: e
+            .parameters
+            .get(p::METRIC_FOR_REGISTRATION_THRESHOLD)
+            .cloned(),
         registration_value: None,
         model_version: None,
         predictions: None,
         invoke_ms: None,
     };
     let evaluate = steps.iter().find(|s| s.name == p::STEP_EVALUATE);
-    summary.registration_value = evaluate
-        .and_then(|s| s.outputs["PropertyFiles"][p::EVALUATION_PROPERTY_FILE]["register_metric"]["value"].as_f64());
+    summary.registration_value = evaluate.and_then(|s| {
+        s.outputs["PropertyFiles"][p::EVALUATION_PROPERTY_FILE]["register_metric"]["value"].as_f64()
+    });
     let table = routing_table(system)?;
     let Some(route) = table.routes.get(dataset) else {
         return Ok(summary);
     };
     summary.model_version = Some(route.version);
     let sample = SAMPLES.iter().find(|s| s.name == dataset);
-    let target = e.parameters.get(p::TARGET_COLUMN).cloned().unwrap_or_default();
-    let rows = sample.map(|s| s.feature_rows(&target, 3)).unwrap_or_default().join("\n");
+    let target = e
+        .parameters
+        .get(p::TARGET_COLUMN)
+        .cloned()
+        .unwrap_or_default();
+    let rows = sample
+        .map(|s| s.feature_rows(&target, 3))
+        .unwrap_or_default()
+        .join("\n");
     let body = serde_json::json!({"model": dataset, "data": rows});
     let client = reqwest::Client::new();
     let started = Instant::now();
-    let response = client.post(runtime.function_url()).json(&body).send().await?;
+    let response = client
+        .post(runtime.function_url())
+        .json(&body)
+        .send()
+        .await?;
     summary.invoke_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
     let status = response.status();
     let answer: Value = response.json().await.unwrap_or(Value::Null);
@@ -256,11 +300,20 @@ async fn summarize(runtime: &Runtime, dataset: &str, e: &ExecutionInfo) -> Resul
 fn print_table(s: &DemoSummary) {
     let mut table = Table::new();
     table.set_header([
-        "dataset", "status", "seconds", "trials", "best algorithm", "CV score", "metric", "version", "invoke ms",
+        "dataset",
+        "status",
+        "seconds",
+        "trials",
+        "best algorithm",
+        "CV score",
+        "metric",
+        "version",
+        "invoke ms",
         "predictions (first 3 rows)",
     ]);
     for d in &s.datasets {
-        let opt = |v: Option<f64>, digits: usize| v.map(|x| format!("{x:.digits$}")).unwrap_or_default();
+        let opt =
+            |v: Option<f64>, digits: usize| v.map(|x| format!("{x:.digits$}")).unwrap_or_default();
         let metric = match (&d.registration_metric, d.registration_value) {
             (Some(m), Some(v)) => format!("{m} {v:.4}"),
             _ => String::new(),
@@ -278,11 +331,17 @@ fn print_table(s: &DemoSummary) {
             metric,
             d.model_version.map(|v| v.to_string()).unwrap_or_default(),
             opt(d.invoke_ms, 1),
-            d.predictions.as_ref().map(short_predictions).unwrap_or_default(),
+            d.predictions
+                .as_ref()
+                .map(short_predictions)
+                .unwrap_or_default(),
         ]);
     }
     println!("{table}");
-    println!("data folder {}; wall time {:.1} s", s.data_dir, s.wall_seconds);
+    println!(
+        "data folder {}; wall time {:.1} s",
+        s.data_dir, s.wall_seconds
+    );
 }
 
 /// Labels or values only, for the table.
@@ -291,7 +350,10 @@ fn short_predictions(v: &Value) -> String {
     items
         .iter()
         .map(|p| match (p.get("label"), p.as_f64(), p.get("value")) {
-            (Some(l), _, _) => l.as_str().map(str::to_string).unwrap_or_else(|| l.to_string()),
+            (Some(l), _, _) => l
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| l.to_string()),
             (_, Some(x), _) => format!("{x:.1}"),
             (_, _, Some(x)) => x.as_f64().map(|x| format!("{x:.1}")).unwrap_or_default(),
             _ => p.to_string(),

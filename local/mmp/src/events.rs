@@ -38,7 +38,14 @@ fn form_encode(key: &str) -> String {
 }
 
 /// An `ObjectCreated:Put` notification for one object.
-pub fn object_created(account: &Account, bucket: &str, key: &str, size: u64, etag: &str, sequencer: u64) -> Value {
+pub fn object_created(
+    account: &Account,
+    bucket: &str,
+    key: &str,
+    size: u64,
+    etag: &str,
+    sequencer: u64,
+) -> Value {
     json!({ "Records": [{
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
@@ -68,7 +75,12 @@ pub fn object_created(account: &Account, bucket: &str, key: &str, size: u64, eta
 }
 
 /// An EventBridge event from SageMaker.
-pub fn sagemaker_event(account: &Account, detail_type: &str, resource: &str, detail: Value) -> Value {
+pub fn sagemaker_event(
+    account: &Account,
+    detail_type: &str,
+    resource: &str,
+    detail: Value,
+) -> Value {
     json!({
         "version": "0",
         "id": uuid::Uuid::new_v4().to_string(),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use anyhow::Result;
 use mmp_common::config::{self, Env};
-use mmp_common::events::S3Event;
+use mmp_common::events::{EventBridgeEvent, ModelPackageStateChange, S3Event};
 
 use crate::adapters::{EndpointAdapter, PipelinesAdapter, RegistryAdapter, StoreAdapter};
 use crate::rules::{METRICS_REPORTER, MODEL_DEPLOYER, PIPELINE_TRIGGER};
@@ -21,6 +21,7 @@ pub struct Handlers {
     pub pipelines: PipelinesAdapter,
     pub endpoint: EndpointAdapter,
     trigger: pipeline_trigger::TriggerConfig,
+    deployer: model_deployer::DeployerConfig,
 }
 
 impl Handlers {
@@ -39,6 +40,7 @@ impl Handlers {
         let env = Env::new(move |name: &str| values.get(name).cloned());
         Ok(Self {
             trigger: pipeline_trigger::TriggerConfig::from_env(&env)?,
+            deployer: model_deployer::DeployerConfig::from_env(&env)?,
             store,
             registry,
             pipelines,
@@ -56,7 +58,15 @@ impl Handlers {
                     .map(|_| ())
                     .map_err(|e| e.to_string())
             }
-            MODEL_DEPLOYER | METRICS_REPORTER => Err(format!("{target} is not wired yet")),
+            MODEL_DEPLOYER => {
+                let event: EventBridgeEvent<ModelPackageStateChange> =
+                    serde_json::from_value(event).map_err(|e| e.to_string())?;
+                model_deployer::handle_event(&self.store, &self.registry, &self.deployer, &event)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            METRICS_REPORTER => Err(format!("{target} is not wired yet")),
             other => Err(format!("no function named {other}")),
         }
     }

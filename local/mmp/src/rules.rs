@@ -42,7 +42,8 @@ impl Rules {
                     .map(|p| (p, *target))
             })
             .collect::<Result<_>>()?;
-        let filter: Value = serde_json::from_str(NOTIFICATION_FILTER).context("events/patterns/s3-dataset-upload.json")?;
+        let filter: Value = serde_json::from_str(NOTIFICATION_FILTER)
+            .context("events/patterns/s3-dataset-upload.json")?;
         let field = |name: &str| filter[name].as_str().unwrap_or_default().to_string();
         Ok(Self {
             rules,

@@ -102,7 +102,11 @@ impl Runtime {
             let handlers = dispatch_handlers.clone();
             Box::pin(async move { handlers.deliver(&target, event).await })
         });
-        tasks.push(tokio::spawn(bus::run_dispatcher(system.outbox.clone(), deliver, stop_rx.clone())));
+        tasks.push(tokio::spawn(bus::run_dispatcher(
+            system.outbox.clone(),
+            deliver,
+            stop_rx.clone(),
+        )));
 
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.function_url_port))
             .await

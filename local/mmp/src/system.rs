@@ -13,12 +13,12 @@ use mmp_executor::{ExecutionInfo, ExecutionStatus, ExecutorHooks};
 use serde_json::{json, Value};
 
 use crate::bus::Outbox;
+use crate::db;
 use crate::events::{self, Account};
 use crate::home::Home;
 use crate::registry::{ModelPackage, Registry};
 use crate::rules::Rules;
 use crate::store::LocalStore;
-use crate::db;
 
 /// The local bucket's name, as it appears in `s3://` URIs.
 pub const BUCKET_NAME: &str = "mmp-local";
@@ -38,13 +38,15 @@ pub struct System {
 impl System {
     pub fn open(home: Home, pipeline_name: &str) -> Result<Self> {
         let database = home.database();
-        let open = || db::open(&database).with_context(|| format!("opening {}", database.display()));
+        let open =
+            || db::open(&database).with_context(|| format!("opening {}", database.display()));
         let account = Account::default();
         let outbox = Arc::new(Outbox::new(open()?));
         let rules = Arc::new(Rules::load()?);
 
         let sequencer = AtomicU64::new(db::now_ms() as u64);
-        let (notify_outbox, notify_rules, notify_account) = (outbox.clone(), rules.clone(), account.clone());
+        let (notify_outbox, notify_rules, notify_account) =
+            (outbox.clone(), rules.clone(), account.clone());
         let store = LocalStore::new(BUCKET_NAME, home.bucket(), open()?).with_notifications(Arc::new(
             move |key: &str, size: u64, etag: &str| {
                 if let Some(target) = notify_rules.object_created_target(key) {
@@ -58,12 +60,12 @@ impl System {
         ));
 
         let (reg_outbox, reg_rules, reg_account) = (outbox.clone(), rules.clone(), account.clone());
-        let registry = Registry::new(open()?, &account.region, &account.id).with_listener(Arc::new(
-            move |package: &ModelPackage, _previous: Option<&str>| {
+        let registry = Registry::new(open()?, &account.region, &account.id).with_listener(
+            Arc::new(move |package: &ModelPackage, _previous: Option<&str>| {
                 let event = model_package_event(&reg_account, package);
                 publish(&reg_outbox, &reg_rules, &event);
-            },
-        ));
+            }),
+        );
 
         Ok(Self {
             home,
@@ -130,7 +132,11 @@ fn system_time_iso(t: std::time::SystemTime) -> String {
 }
 
 /// "SageMaker Model Building Pipeline Execution Status Change".
-pub fn execution_event(account: &Account, e: &ExecutionInfo, previous: Option<ExecutionStatus>) -> Value {
+pub fn execution_event(
+    account: &Account,
+    e: &ExecutionInfo,
+    previous: Option<ExecutionStatus>,
+) -> Value {
     let pipeline_arn = e
         .arn
         .split("/execution/")
@@ -157,14 +163,22 @@ struct Hooks {
 }
 
 impl ExecutorHooks for Hooks {
-    fn register_model(&self, _execution: &ExecutionInfo, arguments: &Value) -> Result<String, String> {
+    fn register_model(
+        &self,
+        _execution: &ExecutionInfo,
+        arguments: &Value,
+    ) -> Result<String, String> {
         self.registry
             .create_package(arguments)
             .map(|p| p.arn)
             .map_err(|e| e.to_string())
     }
 
-    fn execution_status_changed(&self, execution: &ExecutionInfo, previous: Option<ExecutionStatus>) {
+    fn execution_status_changed(
+        &self,
+        execution: &ExecutionInfo,
+        previous: Option<ExecutionStatus>,
+    ) {
         let event = execution_event(&self.account, execution, previous);
         publish(&self.outbox, &self.rules, &event);
     }
