@@ -43,11 +43,21 @@ pub fn up(g: &Global, args: &UpArgs) -> Result<()> {
             runtime.system.home.bucket().display()
         );
         println!("Upload with `mmp upload FILE --dataset NAME`; Ctrl-C stops.");
-        tokio::signal::ctrl_c().await?;
+        stop_signal().await?;
         println!("stopping…");
         runtime.shutdown().await;
         Ok(())
     })
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+async fn stop_signal() -> Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    Ok(())
 }
 
 pub fn upload(g: &Global, args: &UploadArgs) -> Result<()> {

@@ -1,0 +1,216 @@
+//! Drives the `mmp` binary as a user would: `mmp up` as a child process, the other commands
+//! against the same data folder.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::new_without_default)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub fn mmp_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_mmp"))
+}
+
+/// The container binary beside `mmp`, built on demand when only this package's tests were built.
+pub fn container_bin() -> PathBuf {
+    let bin = mmp_bin().with_file_name("mmp-container");
+    if !bin.is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "mmp-container"])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building mmp-container failed");
+    }
+    assert!(bin.is_file(), "{} is missing", bin.display());
+    bin
+}
+
+/// A data folder for one test.
+pub struct World {
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    pub fn new() -> Self {
+        container_bin();
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(mmp_bin());
+        cmd.arg("--data-dir").arg(self.data_dir()).args(args);
+        cmd.env_remove("MMP_HOME").env("RUST_LOG", "warn");
+        cmd
+    }
+
+    /// Runs a command; returns (success, stdout, stderr).
+    pub fn run(&self, args: &[&str]) -> (bool, String, String) {
+        let out = self.command(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.run(args);
+        assert!(ok, "mmp {args:?} failed:\n{out}\n{err}");
+        out
+    }
+
+    pub fn json(&self, args: &[&str]) -> Value {
+        let out = self.ok(args);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("mmp {args:?}: {e}: {out}"))
+    }
+
+    /// Starts `mmp up` and waits for its Function URL.
+    pub fn up(&self) -> Up {
+        let mut child = self
+            .command(&["up", "--max-parallel-jobs", "2"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let mut url = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(u) = line.trim().strip_prefix("Function URL:") {
+                url = Some(u.trim().to_string());
+                break;
+            }
+        }
+        // Keep draining so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Up {
+            child,
+            url: url.expect("mmp up printed its Function URL"),
+        }
+    }
+
+    /// Writes `settings` as the dataset's pipeline.json and uploads `csv` as its data.
+    pub fn upload(&self, dataset: &str, file_name: &str, csv: &str, settings: &str) {
+        let dir = self.data_dir().join("inputs").join(dataset);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(file_name);
+        std::fs::write(&file, csv).unwrap();
+        let settings_file = dir.join("pipeline.json");
+        std::fs::write(&settings_file, settings).unwrap();
+        self.ok(&[
+            "upload",
+            file.to_str().unwrap(),
+            "--dataset",
+            dataset,
+            "--settings",
+            settings_file.to_str().unwrap(),
+        ]);
+    }
+
+    pub fn executions(&self) -> Vec<Value> {
+        self.json(&["executions", "--json"])
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Waits until `dataset` has `count` executions, all ended; returns them newest first.
+    pub fn wait_executions(&self, dataset: &str, count: usize, timeout: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let list: Vec<Value> = self
+                .executions()
+                .into_iter()
+                .filter(|e| e["parameters"]["DatasetName"] == dataset)
+                .collect();
+            let ended = list
+                .iter()
+                .all(|e| e["status"] != "Executing" && e["status"] != "Stopping");
+            if list.len() >= count && ended {
+                return list;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "executions of {dataset} did not end: {list:?}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    pub fn models(&self) -> Vec<Value> {
+        self.json(&["models", "--json"])
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn routing_table(&self) -> Value {
+        let path = self.data_dir().join("bucket/endpoint/routing.json");
+        std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null)
+    }
+
+    /// Waits until the routing table sends `dataset` to `version` (None: no route).
+    pub fn wait_route(&self, dataset: &str, version: Option<u64>) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let table = self.routing_table();
+            let now = table["routes"][dataset]["version"].as_u64();
+            if now == version {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "route of {dataset} is {now:?}, not {version:?}: {table}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A running `mmp up`.
+pub struct Up {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Up {
+    /// `kill -9`.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        // SIGTERM-less stop is fine for tests: state must survive it anyway.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A sample dataset from the repository.
+pub fn sample(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../datasets")
+        .join(name)
+        .join(format!("{name}.csv"));
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// A small tuning budget, so a test's execution takes seconds.
+pub const FAST: &str = r#"{"max_tuning_jobs": 3, "max_parallel_tuning_jobs": 2}"#;
