@@ -12,7 +12,10 @@
 # Environment: DURATION (10s), CONNECTIONS (8), MODELS (1000), SERVER_CPUS (0), CLIENT_CPUS (1),
 #   ARTIFACT  a model folder mmp-container serve can load (unset: the fake model only),
 #   ROW       one CSV row for it (default: the first breast-cancer row without its target),
-#   MLSERVER_VENV  a venv with mlserver + mlserver-sklearn (unset or absent: MLServer skipped).
+#   MLSERVER_VENV  a venv with MLServer and its scikit-learn runtime (unset: MLServer skipped):
+#     python3 -m venv "$MLSERVER_VENV" && "$MLSERVER_VENV/bin/pip" install mlserver==1.7.1 \
+#       mlserver-sklearn==1.7.1 "uvloop<0.22" scikit-learn joblib pandas
+#     (uvloop 0.22+ breaks MLServer 1.7.1's inference workers: "no current event loop").
 # Needs: wrk (Debian package), curl, python3 for MLServer's model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,13 +46,13 @@ if [ -n "${ARTIFACT:-}" ]; then
 fi
 
 wait_for() { # URL
-  for _ in $(seq 1 200); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
+  for _ in $(seq 1 600); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
   echo "no answer from $1" >&2; return 1
 }
 
 start() { # PORT COMMAND...: starts a server pinned to SERVER_CPUS, one worker
   local port=$1; shift
-  SAGEMAKER_BIND_TO_PORT=$port MMP_SERVE_WORKERS=1 MMP_ML_ROOT=$work/empty-root RUST_LOG=warn \
+  SAGEMAKER_BIND_TO_PORT=$port MMP_SERVE_WORKERS=1 MMP_ML_ROOT=$work/empty-root \
     taskset -c "$SERVER_CPUS" "$@" >"$work/server-$port.log" 2>&1 &
   pids+=($!)
   wait_for "http://127.0.0.1:$port/ping"
@@ -118,7 +121,7 @@ PY
   SERVER_LOG="$work/mlserver.log"
   taskset -c "$SERVER_CPUS" "$MLSERVER_VENV/bin/mlserver" start "$work/mlserver" >"$SERVER_LOG" 2>&1 &
   pids+=($!)
-  for _ in $(seq 1 600); do curl -sf -o /dev/null http://127.0.0.1:18090/v2/models/rf/ready && break; sleep 0.1; done
+  wait_for http://127.0.0.1:18090/v2/models/rf/ready || { tail -20 "$SERVER_LOG" >&2; exit 1; }
   v2="{\"inputs\":[{\"name\":\"predict\",\"shape\":[1,30],\"datatype\":\"FP64\",\"data\":[${ROW}]}]}"
   measure "MLServer $("$MLSERVER_VENV/bin/mlserver" --version 2>/dev/null | awk '{print $NF}') sklearn runtime, RandomForest 100 trees (V2 JSON)" \
     "http://127.0.0.1:18090/v2/models/rf/infer" application/json "$v2"
