@@ -196,5 +196,5 @@ echo "Cold loads and memory, mmp-container serve, $MODELS copies of the RandomFo
 "$release/examples/load_client" --base "http://127.0.0.1:18082" --artifact "$ARTIFACT" \
   --row "$ROW" --count "$MODELS" --pid "$container_pid"
 # The server's own view: time from the load request's arrival to the model being served.
-grep 'model loaded' "$work/server-18082.log" | grep -o 'elapsed_us=[0-9]*' | cut -d= -f2 | sort -n |
+sed 's/\x1b\[[0-9;]*m//g' "$work/server-18082.log" | grep 'model loaded' | grep -o 'elapsed_us=[0-9]*' | cut -d= -f2 | sort -n |
   awk '{v[NR] = $1} END {printf "server-side load (read artifact, build model, publish), %d loads: p50 %.2f ms, p99 %.2f ms\n", NR, v[int(NR * 0.5 + 0.5)] / 1000, v[int(NR * 0.99 + 0.5)] / 1000}'

@@ -57,6 +57,8 @@ impl Format {
 
 /// Parses a request body in `format`.
 pub fn parse(format: Format, body: &[u8]) -> Result<Rows, InputError> {
+    // Spreadsheet exports often start with a UTF-8 byte-order mark; it is not data.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let rows = match format {
         Format::Csv => parse_csv(body)?,
         Format::Json => parse_json(body)?,
@@ -348,6 +350,14 @@ mod tests {
         assert_eq!(second.rows.len(), 2);
         assert_eq!(second.rows[1].len(), 201);
         assert_eq!(second.rows[1][199], n(199.0));
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_data() {
+        let csv = parse(Format::Csv, b"\xEF\xBB\xBF1,2").unwrap();
+        assert_eq!(csv.rows, vec![vec![n(1.0), n(2.0)]]);
+        let json = parse(Format::Json, b"\xEF\xBB\xBF[[1, 2]]").unwrap();
+        assert_eq!(json.rows, csv.rows);
     }
 
     #[test]
