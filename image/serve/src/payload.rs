@@ -1,6 +1,8 @@
 //! Request payloads → [`Rows`]: headerless CSV (the original's format) and JSON (rows as
 //! arrays, or records naming their columns).
 
+use std::cell::RefCell;
+
 use serde_json::Value;
 
 use crate::port::{Cell, InputError, Rows};
@@ -55,6 +57,8 @@ impl Format {
 
 /// Parses a request body in `format`.
 pub fn parse(format: Format, body: &[u8]) -> Result<Rows, InputError> {
+    // Spreadsheet exports often start with a UTF-8 byte-order mark; it is not data.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let rows = match format {
         Format::Csv => parse_csv(body)?,
         Format::Json => parse_json(body)?,
@@ -95,38 +99,101 @@ fn cell(field: &str) -> Cell {
     }
 }
 
+/// A CSV reader and its buffers, kept per worker thread: building csv-core's parser
+/// tables costs more than parsing a one-row payload.
+struct CsvScratch {
+    reader: csv_core::Reader,
+    fields: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+thread_local! {
+    static CSV_SCRATCH: RefCell<CsvScratch> = RefCell::new(CsvScratch {
+        reader: csv_core::Reader::new(),
+        fields: Vec::new(),
+        ends: Vec::new(),
+    });
+}
+
 fn parse_csv(body: &[u8]) -> Result<Rows, InputError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(body.len().clamp(64, 64 * 1024))
-        .from_reader(body);
-    let mut record = csv::ByteRecord::new();
-    let mut rows: Vec<Vec<Cell>> = Vec::new();
-    loop {
-        let row = rows.len();
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(err) => return Err(at(row, None, format!("unreadable CSV: {err}"))),
+    CSV_SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut scratch) => scratch.parse(body),
+        // Only reachable if parsing re-entered itself on this thread; stay correct anyway.
+        Err(_) => CsvScratch {
+            reader: csv_core::Reader::new(),
+            fields: Vec::new(),
+            ends: Vec::new(),
         }
-        let mut cells = Vec::with_capacity(record.len());
-        for (column, field) in record.iter().enumerate() {
-            let text = std::str::from_utf8(field).map_err(|_| {
-                at(
-                    row,
-                    Some(column.to_string()),
-                    "the field is not valid UTF-8",
-                )
-            })?;
-            cells.push(cell(text));
-        }
-        push_row(&mut rows, cells)?;
-    }
-    Ok(Rows {
-        columns: None,
-        rows,
+        .parse(body),
     })
+}
+
+impl CsvScratch {
+    fn parse(&mut self, body: &[u8]) -> Result<Rows, InputError> {
+        use csv_core::ReadRecordResult;
+        self.reader.reset();
+        // Unquoting only shrinks a field, so the body's length always suffices.
+        self.fields.resize(body.len().max(1), 0);
+        if self.ends.len() < 64 {
+            self.ends.resize(64, 0);
+        }
+        let mut rows: Vec<Vec<Cell>> = Vec::new();
+        let (mut input, mut written, mut ended) = (body, 0, 0);
+        loop {
+            let (result, read, out, ends) = self.reader.read_record(
+                input,
+                &mut self.fields[written..],
+                &mut self.ends[ended..],
+            );
+            input = &input[read..];
+            written += out;
+            ended += ends;
+            match result {
+                // An empty input slice tells the reader the body is over.
+                ReadRecordResult::InputEmpty => {}
+                ReadRecordResult::OutputFull => {
+                    let len = self.fields.len();
+                    self.fields.resize(len * 2, 0);
+                }
+                ReadRecordResult::OutputEndsFull => {
+                    let len = self.ends.len();
+                    self.ends.resize(len * 2, 0);
+                }
+                ReadRecordResult::Record => {
+                    let row = rows.len();
+                    let cells = self.record(row, written, ended)?;
+                    push_row(&mut rows, cells)?;
+                    (written, ended) = (0, 0);
+                }
+                ReadRecordResult::End => break,
+            }
+        }
+        Ok(Rows {
+            columns: None,
+            rows,
+        })
+    }
+
+    /// The cells of the record whose fields fill `fields[..written]`, split at `ends[..ended]`.
+    fn record(&self, row: usize, written: usize, ended: usize) -> Result<Vec<Cell>, InputError> {
+        let fields = &self.fields[..written];
+        let mut start = 0;
+        self.ends[..ended]
+            .iter()
+            .enumerate()
+            .map(|(column, &end)| {
+                let field = &fields[start..end];
+                start = end;
+                std::str::from_utf8(field).map(cell).map_err(|_| {
+                    at(
+                        row,
+                        Some(column.to_string()),
+                        "the field is not valid UTF-8",
+                    )
+                })
+            })
+            .collect()
+    }
 }
 
 /// Appends a row, refusing one whose width differs from row 0's.
@@ -271,6 +338,26 @@ mod tests {
                 vec![n(-300.0), Cell::Missing, Cell::Text("x,y".into())],
             ]
         );
+    }
+
+    #[test]
+    fn csv_reader_is_reset_between_payloads() {
+        // An unterminated quote must not leak into the next payload on this thread.
+        let first = parse(Format::Csv, b"1,\"open").unwrap();
+        assert_eq!(first.rows, vec![vec![n(1.0), Cell::Text("open".into())]]);
+        let wide: String = (0..200).map(|i| format!("{i},")).collect::<String>() + "x\n";
+        let second = parse(Format::Csv, format!("{wide}{wide}").as_bytes()).unwrap();
+        assert_eq!(second.rows.len(), 2);
+        assert_eq!(second.rows[1].len(), 201);
+        assert_eq!(second.rows[1][199], n(199.0));
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_data() {
+        let csv = parse(Format::Csv, b"\xEF\xBB\xBF1,2").unwrap();
+        assert_eq!(csv.rows, vec![vec![n(1.0), n(2.0)]]);
+        let json = parse(Format::Json, b"\xEF\xBB\xBF[[1, 2]]").unwrap();
+        assert_eq!(json.rows, csv.rows);
     }
 
     #[test]

@@ -110,6 +110,14 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     }
 }
 
+/// The `X-Amzn-SageMaker-Target-Model` header, or "" when absent or not text.
+fn target_model(headers: &HeaderMap) -> &str {
+    headers
+        .get(TARGET_MODEL_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+}
+
 fn body_error(rejection: BytesRejection) -> ApiError {
     let status = rejection.status();
     let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -186,7 +194,7 @@ async fn load_model(
         memory_bytes = loaded.memory_bytes,
         used_bytes = state.table.used_bytes(),
         elapsed_us = started.elapsed().as_micros() as u64,
-        target_model = ?headers.get(TARGET_MODEL_HEADER),
+        target_model = target_model(&headers),
         "model loaded"
     );
     Ok(json_response(StatusCode::OK, &ModelInfo::from(&*loaded)))
@@ -307,7 +315,7 @@ async fn invoke_model(
 ) -> Result<Response, ApiError> {
     tracing::debug!(
         model = %name,
-        target_model = ?headers.get(TARGET_MODEL_HEADER),
+        target_model = target_model(&headers),
         "invoke"
     );
     let model = state

@@ -72,11 +72,8 @@ async fn sigterm_lets_the_request_in_flight_finish() {
         }
     });
     tokio::time::sleep(Duration::from_millis(150)).await;
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
 
     assert_eq!(in_flight.await.unwrap(), (200, "yes\n".to_owned()));
     let status = tokio::task::spawn_blocking(move || child.wait())

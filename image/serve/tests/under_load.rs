@@ -133,3 +133,46 @@ async fn stopping_finishes_in_flight_requests_then_refuses_new_ones() {
     let after = reqwest::Client::new().get(server.url("/ping")).send().await;
     assert!(after.is_err(), "a stopped server accepts no connection");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_models_load_concurrently_list_and_answer() {
+    let config = mmp_serve::ServeConfig {
+        list_page_size: 300,
+        ..mmp_serve::ServeConfig::default()
+    };
+    let server = Arc::new(TestServer::start_with(config, |_| {}).await);
+    // One artifact folder serves every name, as SageMaker may unpack one archive for many.
+    let dir = server.model_dir("shared", &FakeSpec::regressor(&["a"]));
+    let loads: Vec<_> = (0..16)
+        .map(|worker| {
+            let (server, dir) = (Arc::clone(&server), dir.clone());
+            tokio::spawn(async move {
+                for i in (worker..1000).step_by(16) {
+                    let response = server.load(&format!("model-{i:04}"), &dir).await;
+                    assert_eq!(response.status(), 200);
+                }
+            })
+        })
+        .collect();
+    for load in loads {
+        load.await.unwrap();
+    }
+    let mut listed = 0;
+    let mut path = "/models".to_owned();
+    loop {
+        let (status, body) = common::json(server.get(&path).await).await;
+        assert_eq!(status, 200);
+        listed += body["models"].as_array().unwrap().len();
+        match body["nextPageToken"].as_str() {
+            Some(token) => path = format!("/models?next_page_token={token}"),
+            None => break,
+        }
+    }
+    assert_eq!(listed, 1000);
+    for i in [0, 499, 999] {
+        let response = server
+            .invoke(&format!("model-{i:04}"), "text/csv", "7")
+            .await;
+        assert_eq!(response.text().await.unwrap(), "7\n");
+    }
+}
