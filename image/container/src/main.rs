@@ -51,7 +51,7 @@ enum Command {
         #[arg(long, default_value = "auc")]
         register_metric: String,
     },
-    /// Endpoint: serve models (wired to mmp-serve by the lead).
+    /// Endpoint: SageMaker's single- and multi-model serving contract (port from SAGEMAKER_BIND_TO_PORT).
     Serve,
 }
 
@@ -134,9 +134,9 @@ fn run(root: &MlRoot, command: Command) -> anyhow::Result<()> {
             )?;
             tracing::info!(register_metric = %report["register_metric"], "evaluation written");
         }
-        Command::Serve => anyhow::bail!(
-            "`serve` is not wired in this build yet: the lead connects it to mmp-serve with mmp_container::MmpModelLoader"
-        ),
+        Command::Serve => {
+            mmp_serve::run_from_env(std::sync::Arc::new(mmp_container::MmpModelLoader))?
+        }
     }
     Ok(())
 }
