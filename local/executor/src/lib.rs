@@ -95,6 +95,13 @@ pub trait ExecutorHooks: Send + Sync + 'static {
         execution: &ExecutionInfo,
         previous: Option<ExecutionStatus>,
     );
+
+    /// Every step status change: when the step starts (Executing) and when it ends, for the
+    /// "SageMaker Model Building Pipeline Execution Step Status Change" event. `execution` is
+    /// the execution as it started. Does nothing unless implemented.
+    fn step_status_changed(&self, execution: &ExecutionInfo, step: &StepInfo) {
+        let _ = (execution, step);
+    }
 }
 
 /// The executor. Cheap to clone; every clone drives the same executions.

@@ -26,6 +26,7 @@ const WAIT: Duration = Duration::from_secs(120);
 struct Hooks {
     registered: Mutex<Vec<(ExecutionInfo, Value)>>,
     changes: Mutex<Vec<(String, Option<ExecutionStatus>, ExecutionStatus)>>,
+    step_changes: Mutex<Vec<(String, StepStatus)>>,
 }
 
 impl ExecutorHooks for Hooks {
@@ -51,6 +52,13 @@ impl ExecutorHooks for Hooks {
             .lock()
             .unwrap()
             .push((execution.id.clone(), previous, execution.status));
+    }
+
+    fn step_status_changed(&self, _: &ExecutionInfo, step: &StepInfo) {
+        self.step_changes
+            .lock()
+            .unwrap()
+            .push((step.name.clone(), step.status));
     }
 }
 
@@ -333,6 +341,19 @@ fn the_real_definition_runs_to_a_registered_model() {
         "arn:aws:sagemaker:us-east-1:000000000000:model-package/x/1"
     );
 
+    let step_changes = h.hooks.step_changes.lock().unwrap();
+    assert_eq!(step_changes.len(), 12, "{step_changes:?}");
+    let preprocess: Vec<_> = step_changes
+        .iter()
+        .filter(|c| c.0 == p::STEP_PREPROCESS)
+        .collect();
+    assert_eq!(
+        preprocess,
+        [
+            &(p::STEP_PREPROCESS.to_string(), StepStatus::Executing),
+            &(p::STEP_PREPROCESS.to_string(), StepStatus::Succeeded)
+        ]
+    );
     let changes = h.hooks.changes.lock().unwrap();
     assert_eq!(
         *changes,
