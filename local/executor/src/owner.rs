@@ -13,7 +13,10 @@ pub(crate) fn new_owner() -> String {
     let pid = std::process::id();
     let start = start_time(pid).unwrap_or_else(|| UNKNOWN.to_string());
     let boot = boot_id().unwrap_or_else(|| UNKNOWN.to_string());
-    format!("{pid}:{start}:{boot}:{}", NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{pid}:{start}:{boot}:{}",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// The pid part of an owner tag.
