@@ -327,3 +327,29 @@ impl Executor {
         &self.inner.config
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_executor_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync + Clone + 'static>() {}
+        shareable::<Executor>();
+    }
+
+    #[test]
+    fn execution_ids_look_like_sagemakers() {
+        let ids: std::collections::BTreeSet<String> =
+            (0..100).map(|_| new_execution_id()).collect();
+        assert_eq!(ids.len(), 100);
+        for id in ids {
+            assert_eq!(id.len(), 12);
+            assert!(
+                id.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+                "{id}"
+            );
+        }
+    }
+}

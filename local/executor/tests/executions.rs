@@ -500,7 +500,7 @@ fn trials_run_in_parallel_up_to_the_smaller_bound() {
         let dir = markers.path().to_str().unwrap();
         let h = harness(
             cores,
-            &[("FAKE_SLEEP_MS", "400"), ("FAKE_PARALLEL_DIR", dir)],
+            &[("FAKE_SLEEP_MS", "800"), ("FAKE_PARALLEL_DIR", dir)],
         );
         let info = h.start("wine", &[(p::MAX_TUNING_PARALLEL_JOBS, max_parallel)]);
         let (info, _) = h.finish(&info.id);
