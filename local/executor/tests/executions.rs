@@ -206,6 +206,7 @@ fn the_real_definition_runs_to_a_registered_model() {
         info.failure_reason
     );
     assert!(info.ended.is_some());
+    assert_eq!(h.exec.describe(&info.arn).unwrap(), info, "by ARN as by id");
     assert_eq!(
         info.parameters[p::TARGET_COLUMN],
         "CLASS",
