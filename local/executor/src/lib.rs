@@ -104,6 +104,15 @@ pub trait ExecutorHooks: Send + Sync + 'static {
     }
 }
 
+/// StartPipelineExecution's optional fields.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartOptions<'a> {
+    /// Idempotency: a token already used for the pipeline returns that execution.
+    pub client_request_token: Option<&'a str>,
+    pub display_name: Option<&'a str>,
+    pub description: Option<&'a str>,
+}
+
 /// The executor. Cheap to clone; every clone drives the same executions.
 #[derive(Clone)]
 pub struct Executor {
@@ -209,6 +218,21 @@ impl Executor {
         parameters: BTreeMap<String, String>,
         client_request_token: Option<&str>,
     ) -> Result<ExecutionInfo, ExecutorError> {
+        let options = StartOptions {
+            client_request_token,
+            ..StartOptions::default()
+        };
+        self.start_with(pipeline_name, definition, parameters, &options)
+    }
+
+    /// [`Executor::start`] with StartPipelineExecution's optional fields.
+    pub fn start_with(
+        &self,
+        pipeline_name: &str,
+        definition: &str,
+        parameters: BTreeMap<String, String>,
+        options: &StartOptions,
+    ) -> Result<ExecutionInfo, ExecutorError> {
         let pipeline = Pipeline::parse(definition)?;
         let bound = pipeline.bind_parameters(&parameters)?;
         let texts: BTreeMap<String, String> = bound
@@ -229,7 +253,9 @@ impl Executor {
             pipeline_name,
             parameters: &texts,
             definition,
-            client_request_token,
+            client_request_token: options.client_request_token,
+            display_name: options.display_name,
+            description: options.description,
             owner: &self.inner.owner,
             created: SystemTime::now(),
         })?;

@@ -95,6 +95,9 @@ pub struct ExecutionInfo {
     /// Every parameter of the definition with the value the execution uses (defaults filled in).
     pub parameters: BTreeMap<String, String>,
     pub client_request_token: Option<String>,
+    /// `PipelineExecutionDisplayName` and `PipelineExecutionDescription`, when given.
+    pub display_name: Option<String>,
+    pub description: Option<String>,
     pub created: SystemTime,
     pub ended: Option<SystemTime>,
 }

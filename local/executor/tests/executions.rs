@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use mmp_executor::{
     ExecutionInfo, ExecutionStatus, Executor, ExecutorConfig, ExecutorError, ExecutorHooks,
-    JobStatus, StepInfo, StepStatus,
+    JobStatus, StartOptions, StepInfo, StepStatus,
 };
 use mmp_pipeline::definition::{render, Placeholders};
 use mmp_pipeline::parameters as p;
@@ -580,14 +580,22 @@ fn a_repeated_client_request_token_returns_the_same_execution() {
     let token = "0123456789abcdef0123456789abcdef";
     let start = |pipeline: &str| {
         let given = params("wine", &uri, &[]);
+        let options = StartOptions {
+            client_request_token: Some(token),
+            display_name: Some("upload-1"),
+            description: Some("wine.csv arrived"),
+        };
         h.exec
-            .start(pipeline, &definition(), given, Some(token))
+            .start_with(pipeline, &definition(), given, &options)
             .unwrap()
     };
     let first = start(PIPELINE);
     let again = start(PIPELINE);
     assert_eq!(first.id, again.id);
     assert_eq!(again.client_request_token.as_deref(), Some(token));
+    let described = h.exec.describe(&first.id).unwrap();
+    assert_eq!(described.display_name.as_deref(), Some("upload-1"));
+    assert_eq!(described.description.as_deref(), Some("wine.csv arrived"));
     let other = start("other");
     assert_ne!(other.id, first.id);
     assert_eq!(h.exec.list(Some(PIPELINE)).unwrap().len(), 1);
