@@ -102,6 +102,13 @@ pub struct ExecutionInfo {
     pub ended: Option<SystemTime>,
 }
 
+impl ExecutionInfo {
+    /// When the execution last changed status (`LastModifiedTime`).
+    pub fn last_modified(&self) -> SystemTime {
+        self.ended.unwrap_or(self.created)
+    }
+}
+
 /// One step of an execution that has started (steps of a condition branch not taken, and
 /// steps never reached because another failed, are not listed, as in SageMaker).
 #[derive(Debug, Clone, PartialEq, Serialize)]

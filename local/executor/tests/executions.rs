@@ -207,6 +207,7 @@ fn the_real_definition_runs_to_a_registered_model() {
     );
     assert!(info.ended.is_some());
     assert_eq!(h.exec.describe(&info.arn).unwrap(), info, "by ARN as by id");
+    assert_eq!(info.last_modified(), info.ended.unwrap());
     assert_eq!(
         info.parameters[p::TARGET_COLUMN],
         "CLASS",
