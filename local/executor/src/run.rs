@@ -205,9 +205,15 @@ fn schedule(run: &Run) -> (ExecutionStatus, Option<String>) {
 
 /// All dependencies succeeded (a branch step's condition also chose its branch).
 fn ready(step: &StepDef, state: &BTreeMap<&str, State>) -> bool {
-    step.depends_on
-        .iter()
-        .all(|d| matches!(state.get(d.as_str()), Some(State::Succeeded { .. })))
+    let branch_taken = step.gate.as_ref().is_none_or(|g| {
+        matches!(state.get(g.condition.as_str()),
+            Some(State::Succeeded { outcome: Some(o) }) if *o == g.when)
+    });
+    branch_taken
+        && step
+            .depends_on
+            .iter()
+            .all(|d| matches!(state.get(d.as_str()), Some(State::Succeeded { .. })))
 }
 
 /// Marks as skipped the steps of branches not taken and every step depending on a skipped one.

@@ -843,3 +843,55 @@ fn stop_all_ends_every_running_execution_as_stopped() {
     }
     assert!(h.exec.stop_all().is_empty());
 }
+
+fn training_step(name: &str) -> Value {
+    serde_json::json!({"Name": name, "Type": "Training", "Arguments": {
+        "AlgorithmSpecification": {"TrainingImage": "i", "TrainingInputMode": "File",
+            "MetricDefinitions": [{"Name": "val_score", "Regex": mmp_pipeline::contract::METRIC_REGEX}]},
+        "HyperParameters": {"algorithm": name, "train-file": "data.csv", "cross-validation": "true"},
+        "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": format!("s3://{BUCKET}/datasets/custom/")}}}],
+        "OutputDataConfig": {"S3OutputPath": format!("s3://{BUCKET}/out/{name}")},
+    }})
+}
+
+#[test]
+fn independent_steps_run_at_once_and_dependents_wait_for_both() {
+    let h = harness(2, &[("FAKE_SLEEP_MS", "700")]);
+    h.upload("custom", "a,CLASS\n1,0\n");
+    std::fs::rename(
+        h.bucket().join("datasets/custom/custom.csv"),
+        h.bucket().join("datasets/custom/data.csv"),
+    )
+    .unwrap();
+    let definition = serde_json::json!({"Version": "2020-12-01", "Parameters": [], "Steps": [
+        training_step("A"),
+        training_step("B"),
+        {"Name": "Done", "Type": "Fail", "DependsOn": ["A", "B"], "Arguments": {"ErrorMessage":
+            {"Std:Join": {"On": " ", "Values": ["A's model is",
+                {"Get": "Steps.A.ModelArtifacts.S3ModelArtifacts"}]}}}},
+    ]});
+    let info = h
+        .exec
+        .start("custom", &definition.to_string(), BTreeMap::new(), None)
+        .unwrap();
+    let (info, steps) = h.finish(&info.id);
+    let a_job = &step(&steps, "A").jobs[0];
+    assert_eq!(
+        info.failure_reason.unwrap(),
+        format!(
+            "A's model is s3://{BUCKET}/out/A/{}/output/model.tar.gz",
+            a_job.name
+        )
+    );
+    let (a, b, done) = (step(&steps, "A"), step(&steps, "B"), step(&steps, "Done"));
+    assert!(
+        a.started.unwrap() < b.ended.unwrap() && b.started.unwrap() < a.ended.unwrap(),
+        "A and B overlapped"
+    );
+    assert!(done.started.unwrap() >= a.ended.unwrap().max(b.ended.unwrap()));
+    assert_eq!(
+        a.outputs["FinalMetricDataList"][0]["MetricName"],
+        "val_score"
+    );
+}
