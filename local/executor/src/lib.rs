@@ -138,7 +138,17 @@ impl Inner {
 
     /// Records the end of an execution and tells the hooks.
     pub fn finish(&self, id: &str, status: ExecutionStatus, reason: Option<&str>) {
-        match self.db.end_execution(id, status, reason) {
+        // The end must be recorded, or the execution stays Executing until the next start:
+        // ride out a busy database (other parts of mmp share it) for a while.
+        let mut ended = self.db.end_execution(id, status, reason);
+        for pause in [1, 5, 30] {
+            if ended.is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(pause));
+            ended = self.db.end_execution(id, status, reason);
+        }
+        match ended {
             Ok(Some((before, after))) => {
                 tracing::info!(execution = %id, status = %after.status, reason = ?after.failure_reason, "execution ended");
                 self.hooks
