@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS exec_executions (
     parameters TEXT NOT NULL,
     definition TEXT NOT NULL,
     client_request_token TEXT,
+    display_name TEXT,
+    description TEXT,
     owner TEXT NOT NULL,
     created_ms INTEGER NOT NULL,
     ended_ms INTEGER
@@ -69,6 +71,8 @@ pub(crate) struct NewExecution<'a> {
     pub parameters: &'a BTreeMap<String, String>,
     pub definition: &'a str,
     pub client_request_token: Option<&'a str>,
+    pub display_name: Option<&'a str>,
+    pub description: Option<&'a str>,
     pub owner: &'a str,
     pub created: SystemTime,
 }
@@ -99,6 +103,7 @@ impl Db {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
+        add_missing_columns(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -134,8 +139,8 @@ impl Db {
         let parameters = serde_json::to_string(new.parameters).unwrap_or_default();
         tx.execute(
             "INSERT INTO exec_executions (id, arn, pipeline_name, status, parameters, definition,
-                 client_request_token, owner, created_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 client_request_token, display_name, description, owner, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 new.id,
                 new.arn,
@@ -144,6 +149,8 @@ impl Db {
                 parameters,
                 new.definition,
                 new.client_request_token,
+                new.display_name,
+                new.description,
                 new.owner,
                 to_millis(new.created),
             ],
@@ -414,6 +421,27 @@ impl Db {
     }
 }
 
+/// Columns added after the first version of the schema, for databases made by it.
+const ADDED_COLUMNS: [(&str, &str); 2] = [
+    ("exec_executions", "display_name TEXT"),
+    ("exec_executions", "description TEXT"),
+];
+
+fn add_missing_columns(conn: &Connection) -> Result<(), ExecutorError> {
+    for (table, column) in ADDED_COLUMNS {
+        let name = column.split_whitespace().next().unwrap_or(column);
+        let present: bool = conn.query_row(
+            &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
+            params![name],
+            |r| r.get(0),
+        )?;
+        if !present {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column}"))?;
+        }
+    }
+    Ok(())
+}
+
 fn corrupt(id: &str, reason: String) -> ExecutorError {
     ExecutorError::Corrupt {
         id: id.to_string(),
@@ -422,7 +450,7 @@ fn corrupt(id: &str, reason: String) -> ExecutorError {
 }
 
 const SELECT_EXECUTION: &str = "SELECT id, arn, pipeline_name, status, failure_reason, parameters,
-    client_request_token, created_ms, ended_ms FROM exec_executions";
+    client_request_token, created_ms, ended_ms, display_name, description FROM exec_executions";
 
 /// A row of [`SELECT_EXECUTION`]; the inner result reports values this crate did not write.
 fn execution_from_row(r: &Row) -> rusqlite::Result<Result<ExecutionInfo, ExecutorError>> {
@@ -445,6 +473,35 @@ fn execution_from_row(r: &Row) -> rusqlite::Result<Result<ExecutionInfo, Executo
         client_request_token: r.get(6)?,
         created: from_millis(r.get(7)?),
         ended: r.get::<_, Option<i64>>(8)?.map(from_millis),
+        display_name: r.get(9)?,
+        description: r.get(10)?,
         id,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upgrades_a_database_of_the_first_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE exec_executions (id TEXT PRIMARY KEY, arn TEXT NOT NULL,
+                pipeline_name TEXT NOT NULL, status TEXT NOT NULL, failure_reason TEXT,
+                parameters TEXT NOT NULL, definition TEXT NOT NULL, client_request_token TEXT,
+                owner TEXT NOT NULL, created_ms INTEGER NOT NULL, ended_ms INTEGER);
+             INSERT INTO exec_executions VALUES ('abc', 'arn', 'p', 'Succeeded', NULL, '{}', '{}',
+                NULL, '1:2:3', 5, 6);",
+        )
+        .unwrap();
+        drop(old);
+        let db = Db::open(&path).unwrap();
+        let info = db.execution("abc").unwrap();
+        assert_eq!(info.status, ExecutionStatus::Succeeded);
+        assert_eq!(info.display_name, None);
+        Db::open(&path).unwrap();
+    }
 }

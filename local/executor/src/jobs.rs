@@ -12,6 +12,8 @@ use mmp_pipeline::contract;
 
 /// The log file of every job, in its folder.
 pub(crate) const LOG_FILE: &str = "job.log";
+/// How often a running job checks for a stop request or its run-time limit.
+const STOP_CHECK: Duration = Duration::from_millis(50);
 /// SageMaker keeps at most this much of a failure reason.
 const MAX_REASON: usize = 1024;
 
@@ -105,9 +107,10 @@ pub(crate) fn run(spec: &JobSpec, slots: &Slots) -> JobEnd {
         }
     };
     let started = Instant::now();
-    // Poll rather than block so that a stop request or the run-time limit can end the job;
-    // the interval grows so short jobs end quickly and long ones cost nothing.
-    let mut interval = Duration::from_millis(2);
+    // Poll rather than block so that a stop request or the run-time limit can end the job.
+    // The interval starts at a millisecond (short jobs end without delay) and grows to
+    // STOP_CHECK (long jobs cost nothing).
+    let mut interval = Duration::from_millis(1);
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
@@ -130,7 +133,9 @@ pub(crate) fn run(spec: &JobSpec, slots: &Slots) -> JobEnd {
             }
         }
         std::thread::sleep(interval);
-        interval = (interval * 2).min(Duration::from_millis(100));
+        if started.elapsed() > Duration::from_millis(20) {
+            interval = (interval * 3 / 2).min(STOP_CHECK);
+        }
     };
     if status.success() {
         return JobEnd::Completed;

@@ -95,6 +95,22 @@ pub trait ExecutorHooks: Send + Sync + 'static {
         execution: &ExecutionInfo,
         previous: Option<ExecutionStatus>,
     );
+
+    /// Every step status change: when the step starts (Executing) and when it ends, for the
+    /// "SageMaker Model Building Pipeline Execution Step Status Change" event. `execution` is
+    /// the execution as it started. Does nothing unless implemented.
+    fn step_status_changed(&self, execution: &ExecutionInfo, step: &StepInfo) {
+        let _ = (execution, step);
+    }
+}
+
+/// StartPipelineExecution's optional fields.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartOptions<'a> {
+    /// Idempotency: a token already used for the pipeline returns that execution.
+    pub client_request_token: Option<&'a str>,
+    pub display_name: Option<&'a str>,
+    pub description: Option<&'a str>,
 }
 
 /// The executor. Cheap to clone; every clone drives the same executions.
@@ -122,7 +138,17 @@ impl Inner {
 
     /// Records the end of an execution and tells the hooks.
     pub fn finish(&self, id: &str, status: ExecutionStatus, reason: Option<&str>) {
-        match self.db.end_execution(id, status, reason) {
+        // The end must be recorded, or the execution stays Executing until the next start:
+        // ride out a busy database (other parts of mmp share it) for a while.
+        let mut ended = self.db.end_execution(id, status, reason);
+        for pause in [1, 5, 30] {
+            if ended.is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(pause));
+            ended = self.db.end_execution(id, status, reason);
+        }
+        match ended {
             Ok(Some((before, after))) => {
                 tracing::info!(execution = %id, status = %after.status, reason = ?after.failure_reason, "execution ended");
                 self.hooks
@@ -202,6 +228,21 @@ impl Executor {
         parameters: BTreeMap<String, String>,
         client_request_token: Option<&str>,
     ) -> Result<ExecutionInfo, ExecutorError> {
+        let options = StartOptions {
+            client_request_token,
+            ..StartOptions::default()
+        };
+        self.start_with(pipeline_name, definition, parameters, &options)
+    }
+
+    /// [`Executor::start`] with StartPipelineExecution's optional fields.
+    pub fn start_with(
+        &self,
+        pipeline_name: &str,
+        definition: &str,
+        parameters: BTreeMap<String, String>,
+        options: &StartOptions,
+    ) -> Result<ExecutionInfo, ExecutorError> {
         let pipeline = Pipeline::parse(definition)?;
         let bound = pipeline.bind_parameters(&parameters)?;
         let texts: BTreeMap<String, String> = bound
@@ -222,7 +263,9 @@ impl Executor {
             pipeline_name,
             parameters: &texts,
             definition,
-            client_request_token,
+            client_request_token: options.client_request_token,
+            display_name: options.display_name,
+            description: options.description,
             owner: &self.inner.owner,
             created: SystemTime::now(),
         })?;
@@ -318,5 +361,31 @@ impl Executor {
     /// The configuration the executor was opened with.
     pub fn config(&self) -> &ExecutorConfig {
         &self.inner.config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_executor_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync + Clone + 'static>() {}
+        shareable::<Executor>();
+    }
+
+    #[test]
+    fn execution_ids_look_like_sagemakers() {
+        let ids: std::collections::BTreeSet<String> =
+            (0..100).map(|_| new_execution_id()).collect();
+        assert_eq!(ids.len(), 100);
+        for id in ids {
+            assert_eq!(id.len(), 12);
+            assert!(
+                id.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+                "{id}"
+            );
+        }
     }
 }

@@ -95,8 +95,18 @@ pub struct ExecutionInfo {
     /// Every parameter of the definition with the value the execution uses (defaults filled in).
     pub parameters: BTreeMap<String, String>,
     pub client_request_token: Option<String>,
+    /// `PipelineExecutionDisplayName` and `PipelineExecutionDescription`, when given.
+    pub display_name: Option<String>,
+    pub description: Option<String>,
     pub created: SystemTime,
     pub ended: Option<SystemTime>,
+}
+
+impl ExecutionInfo {
+    /// When the execution last changed status (`LastModifiedTime`).
+    pub fn last_modified(&self) -> SystemTime {
+        self.ended.unwrap_or(self.created)
+    }
 }
 
 /// One step of an execution that has started (steps of a condition branch not taken, and

@@ -1,15 +1,22 @@
 //! Which process owns an execution, and whether that process still lives. An owner is
-//! `<pid>:<start time>:<nonce>`; the start time (Linux: field 22 of `/proc/<pid>/stat`) tells a
-//! live process from a later one that reused its pid.
+//! `<pid>:<start time>:<boot id>:<nonce>`: the start time (Linux: field 22 of
+//! `/proc/<pid>/stat`) tells a live process from a later one that reused its pid, and the boot
+//! id (`/proc/sys/kernel/random/boot_id`) a process of this boot from one before a reboot.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+
+const UNKNOWN: &str = "unknown";
 
 /// A fresh owner tag for one opened executor of this process.
 pub(crate) fn new_owner() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let pid = std::process::id();
-    let start = start_time(pid).unwrap_or_else(|| "unknown".to_string());
-    format!("{pid}:{start}:{}", NEXT.fetch_add(1, Ordering::Relaxed))
+    let start = start_time(pid).unwrap_or_else(|| UNKNOWN.to_string());
+    let boot = boot_id().unwrap_or_else(|| UNKNOWN.to_string());
+    format!(
+        "{pid}:{start}:{boot}:{}",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// The pid part of an owner tag.
@@ -21,16 +28,26 @@ pub(crate) fn pid_of(owner: &str) -> Option<u32> {
 /// to tell, and only this process counts as alive.
 pub(crate) fn is_alive(owner: &str) -> bool {
     let mut parts = owner.split(':');
-    let (Some(pid), Some(start)) = (parts.next(), parts.next()) else {
+    let (Some(pid), Some(start), Some(boot)) = (parts.next(), parts.next(), parts.next()) else {
         return false;
     };
     let Ok(pid) = pid.parse::<u32>() else {
         return false;
     };
-    if pid == std::process::id() {
-        return start_time(pid).is_none_or(|s| s == start);
+    let this_boot = boot_id().unwrap_or_else(|| UNKNOWN.to_string());
+    if boot != this_boot {
+        return false;
     }
-    start_time(pid).is_some_and(|s| s == start)
+    match start_time(pid) {
+        Some(now) => now == start,
+        // No /proc: only this process can be vouched for.
+        None => pid == std::process::id() && start == UNKNOWN,
+    }
+}
+
+fn boot_id() -> Option<String> {
+    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    Some(id.trim().to_string())
 }
 
 fn start_time(pid: u32) -> Option<String> {
@@ -48,18 +65,22 @@ mod tests {
     #[test]
     fn this_process_is_alive_and_a_dead_one_is_not() {
         let me = new_owner();
-        assert!(is_alive(&me));
+        assert!(is_alive(&me), "{me}");
         assert_eq!(pid_of(&me), Some(std::process::id()));
-        if start_time(std::process::id()).is_some() {
-            let mut child = std::process::Command::new("true").spawn().unwrap();
-            let pid = child.id();
-            let start = start_time(pid).unwrap_or_default();
-            child.wait().unwrap();
-            assert!(!is_alive(&format!("{pid}:{start}:0")));
-            // Same pid, another start time: a reused pid is not the owner.
-            let reused = format!("{}:1:0", std::process::id());
-            assert!(!is_alive(&reused));
-        }
         assert!(!is_alive("garbage"));
+        let Some(start) = start_time(std::process::id()) else {
+            return; // no /proc: nothing more to tell apart
+        };
+        let boot = boot_id().unwrap_or_else(|| UNKNOWN.to_string());
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let child_start = start_time(pid).unwrap_or_default();
+        child.wait().unwrap();
+        assert!(!is_alive(&format!("{pid}:{child_start}:{boot}:0")));
+        // Same pid, another start time: a reused pid is not the owner.
+        assert!(!is_alive(&format!("{}:1:{boot}:0", std::process::id())));
+        // Same pid and start time before a reboot.
+        let me = std::process::id();
+        assert!(!is_alive(&format!("{me}:{start}:another-boot:0")));
     }
 }

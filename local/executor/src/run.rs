@@ -161,7 +161,9 @@ fn schedule(run: &Run) -> (ExecutionStatus, Option<String>) {
                         running += 1;
                         let tx = tx.clone();
                         scope.spawn(move || {
-                            let end = run_recorded(run, step);
+                            // Whatever happens, the scheduler must hear back, or it waits forever.
+                            let end = catch_unwind(AssertUnwindSafe(|| run_recorded(run, step)))
+                                .unwrap_or_else(|_| StepEnd::Failed(PANICKED.into()));
                             let _ = tx.send((step.name.clone(), end));
                         });
                     }
@@ -203,9 +205,15 @@ fn schedule(run: &Run) -> (ExecutionStatus, Option<String>) {
 
 /// All dependencies succeeded (a branch step's condition also chose its branch).
 fn ready(step: &StepDef, state: &BTreeMap<&str, State>) -> bool {
-    step.depends_on
-        .iter()
-        .all(|d| matches!(state.get(d.as_str()), Some(State::Succeeded { .. })))
+    let branch_taken = step.gate.as_ref().is_none_or(|g| {
+        matches!(state.get(g.condition.as_str()),
+            Some(State::Succeeded { outcome: Some(o) }) if *o == g.when)
+    });
+    branch_taken
+        && step
+            .depends_on
+            .iter()
+            .all(|d| matches!(state.get(d.as_str()), Some(State::Succeeded { .. })))
 }
 
 /// Marks as skipped the steps of branches not taken and every step depending on a skipped one.
@@ -243,9 +251,9 @@ fn run_recorded(run: &Run, step: &StepDef) -> StepEnd {
         return StepEnd::Failed(e.to_string());
     }
     tracing::info!(execution = %id, step = %step.name, "step started");
-    let end = catch_unwind(AssertUnwindSafe(|| steps::run_step(run, step))).unwrap_or_else(|_| {
-        StepEnd::Failed("internal error: the executor panicked while running this step".into())
-    });
+    tell_hooks(run, &step.name);
+    let end = catch_unwind(AssertUnwindSafe(|| steps::run_step(run, step)))
+        .unwrap_or_else(|_| StepEnd::Failed(PANICKED.into()));
     let recorded = match &end {
         StepEnd::Succeeded(props) => {
             run.lock_properties()
@@ -258,8 +266,25 @@ fn run_recorded(run: &Run, step: &StepDef) -> StepEnd {
         StepEnd::Stopped => db.end_step(id, &step.name, StepStatus::Stopped, None, None),
     };
     tracing::info!(execution = %id, step = %step.name, succeeded = matches!(end, StepEnd::Succeeded(_)), "step ended");
+    tell_hooks(run, &step.name);
     match recorded {
         Ok(()) => end,
         Err(e) => StepEnd::Failed(format!("cannot record the step's end: {e}")),
+    }
+}
+
+const PANICKED: &str = "internal error: the executor panicked while running this step";
+
+/// Tells the hooks the step's state as recorded.
+fn tell_hooks(run: &Run, step: &str) {
+    match run.inner.db.steps(&run.info.id) {
+        Ok(steps) => {
+            if let Some(info) = steps.into_iter().find(|s| s.name == step) {
+                run.inner.hooks.step_status_changed(&run.info, &info);
+            }
+        }
+        Err(e) => {
+            tracing::error!(execution = %run.info.id, step, error = %e, "cannot read the step back")
+        }
     }
 }

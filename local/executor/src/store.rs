@@ -169,8 +169,9 @@ impl Store {
             })
     }
 
-    pub fn put_file_uri(&self, uri: &str, src: &Path) -> Result<(), String> {
-        self.put_file(&self.key_of(uri)?, src)
+    /// Archives the contents of `dir` as the object at `uri` (written straight into the store).
+    pub fn put_tar_gz(&self, uri: &str, dir: &Path) -> Result<(), String> {
+        self.put_with(&self.key_of(uri)?, |tmp| write_tar_gz(dir, tmp))
     }
 }
 
@@ -207,25 +208,18 @@ fn list_files(
     Ok(())
 }
 
-/// Archives the contents of `dir` (not the folder itself) as the gzipped tar `dest`, the way
+/// Writes the contents of `dir` (not the folder itself) to `dest` as a gzipped tar, the way
 /// SageMaker packs `/opt/ml/model` into `model.tar.gz`.
-pub(crate) fn tar_gz_dir(dir: &Path, dest: &Path) -> Result<(), String> {
+fn write_tar_gz(dir: &Path, dest: &Path) -> std::io::Result<()> {
     let mut files = Vec::new();
-    list_files(dir, "", &mut files).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
-    let out =
-        fs::File::create(dest).map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
+    list_files(dir, "", &mut files)?;
+    let out = fs::File::create(dest)?;
     let encoder = flate2::write::GzEncoder::new(out, flate2::Compression::default());
     let mut builder = tar::Builder::new(encoder);
     for (relative, path) in &files {
-        builder
-            .append_path_with_name(path, relative)
-            .map_err(|e| format!("cannot archive {}: {e}", path.display()))?;
+        builder.append_path_with_name(path, relative)?;
     }
-    builder
-        .into_inner()
-        .and_then(|gz| gz.finish())
-        .map(drop)
-        .map_err(|e| format!("cannot finish the archive of {}: {e}", dir.display()))
+    builder.into_inner()?.finish()?.sync_all()
 }
 
 #[cfg(test)]
@@ -296,10 +290,7 @@ mod tests {
             0
         );
 
-        let out = tempfile::tempdir().unwrap();
-        let dest = out.path().join("model.tar.gz");
-        tar_gz_dir(src.path(), &dest).unwrap();
-        s.put_file_uri("s3://bkt/m/model.tar.gz", &dest).unwrap();
+        s.put_tar_gz("s3://bkt/m/model.tar.gz", src.path()).unwrap();
         let bytes = fs::read(d.path().join("m/model.tar.gz")).unwrap();
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
         let mut names: Vec<String> = archive

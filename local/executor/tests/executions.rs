@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use mmp_executor::{
     ExecutionInfo, ExecutionStatus, Executor, ExecutorConfig, ExecutorError, ExecutorHooks,
-    JobStatus, StepInfo, StepStatus,
+    JobStatus, StartOptions, StepInfo, StepStatus,
 };
 use mmp_pipeline::definition::{render, Placeholders};
 use mmp_pipeline::parameters as p;
@@ -26,6 +26,7 @@ const WAIT: Duration = Duration::from_secs(120);
 struct Hooks {
     registered: Mutex<Vec<(ExecutionInfo, Value)>>,
     changes: Mutex<Vec<(String, Option<ExecutionStatus>, ExecutionStatus)>>,
+    step_changes: Mutex<Vec<(String, StepStatus)>>,
 }
 
 impl ExecutorHooks for Hooks {
@@ -51,6 +52,13 @@ impl ExecutorHooks for Hooks {
             .lock()
             .unwrap()
             .push((execution.id.clone(), previous, execution.status));
+    }
+
+    fn step_status_changed(&self, _: &ExecutionInfo, step: &StepInfo) {
+        self.step_changes
+            .lock()
+            .unwrap()
+            .push((step.name.clone(), step.status));
     }
 }
 
@@ -198,6 +206,8 @@ fn the_real_definition_runs_to_a_registered_model() {
         info.failure_reason
     );
     assert!(info.ended.is_some());
+    assert_eq!(h.exec.describe(&info.arn).unwrap(), info, "by ARN as by id");
+    assert_eq!(info.last_modified(), info.ended.unwrap());
     assert_eq!(
         info.parameters[p::TARGET_COLUMN],
         "CLASS",
@@ -333,6 +343,19 @@ fn the_real_definition_runs_to_a_registered_model() {
         "arn:aws:sagemaker:us-east-1:000000000000:model-package/x/1"
     );
 
+    let step_changes = h.hooks.step_changes.lock().unwrap();
+    assert_eq!(step_changes.len(), 12, "{step_changes:?}");
+    let preprocess: Vec<_> = step_changes
+        .iter()
+        .filter(|c| c.0 == p::STEP_PREPROCESS)
+        .collect();
+    assert_eq!(
+        preprocess,
+        [
+            &(p::STEP_PREPROCESS.to_string(), StepStatus::Executing),
+            &(p::STEP_PREPROCESS.to_string(), StepStatus::Succeeded)
+        ]
+    );
     let changes = h.hooks.changes.lock().unwrap();
     assert_eq!(
         *changes,
@@ -479,7 +502,7 @@ fn trials_run_in_parallel_up_to_the_smaller_bound() {
         let dir = markers.path().to_str().unwrap();
         let h = harness(
             cores,
-            &[("FAKE_SLEEP_MS", "400"), ("FAKE_PARALLEL_DIR", dir)],
+            &[("FAKE_SLEEP_MS", "800"), ("FAKE_PARALLEL_DIR", dir)],
         );
         let info = h.start("wine", &[(p::MAX_TUNING_PARALLEL_JOBS, max_parallel)]);
         let (info, _) = h.finish(&info.id);
@@ -558,14 +581,22 @@ fn a_repeated_client_request_token_returns_the_same_execution() {
     let token = "0123456789abcdef0123456789abcdef";
     let start = |pipeline: &str| {
         let given = params("wine", &uri, &[]);
+        let options = StartOptions {
+            client_request_token: Some(token),
+            display_name: Some("upload-1"),
+            description: Some("wine.csv arrived"),
+        };
         h.exec
-            .start(pipeline, &definition(), given, Some(token))
+            .start_with(pipeline, &definition(), given, &options)
             .unwrap()
     };
     let first = start(PIPELINE);
     let again = start(PIPELINE);
     assert_eq!(first.id, again.id);
     assert_eq!(again.client_request_token.as_deref(), Some(token));
+    let described = h.exec.describe(&first.id).unwrap();
+    assert_eq!(described.display_name.as_deref(), Some("upload-1"));
+    assert_eq!(described.description.as_deref(), Some("wine.csv arrived"));
     let other = start("other");
     assert_ne!(other.id, first.id);
     assert_eq!(h.exec.list(Some(PIPELINE)).unwrap().len(), 1);
@@ -811,4 +842,56 @@ fn stop_all_ends_every_running_execution_as_stopped() {
         assert_eq!(info.status, ExecutionStatus::Stopped);
     }
     assert!(h.exec.stop_all().is_empty());
+}
+
+fn training_step(name: &str) -> Value {
+    serde_json::json!({"Name": name, "Type": "Training", "Arguments": {
+        "AlgorithmSpecification": {"TrainingImage": "i", "TrainingInputMode": "File",
+            "MetricDefinitions": [{"Name": "val_score", "Regex": mmp_pipeline::contract::METRIC_REGEX}]},
+        "HyperParameters": {"algorithm": name, "train-file": "data.csv", "cross-validation": "true"},
+        "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": format!("s3://{BUCKET}/datasets/custom/")}}}],
+        "OutputDataConfig": {"S3OutputPath": format!("s3://{BUCKET}/out/{name}")},
+    }})
+}
+
+#[test]
+fn independent_steps_run_at_once_and_dependents_wait_for_both() {
+    let h = harness(2, &[("FAKE_SLEEP_MS", "700")]);
+    h.upload("custom", "a,CLASS\n1,0\n");
+    std::fs::rename(
+        h.bucket().join("datasets/custom/custom.csv"),
+        h.bucket().join("datasets/custom/data.csv"),
+    )
+    .unwrap();
+    let definition = serde_json::json!({"Version": "2020-12-01", "Parameters": [], "Steps": [
+        training_step("A"),
+        training_step("B"),
+        {"Name": "Done", "Type": "Fail", "DependsOn": ["A", "B"], "Arguments": {"ErrorMessage":
+            {"Std:Join": {"On": " ", "Values": ["A's model is",
+                {"Get": "Steps.A.ModelArtifacts.S3ModelArtifacts"}]}}}},
+    ]});
+    let info = h
+        .exec
+        .start("custom", &definition.to_string(), BTreeMap::new(), None)
+        .unwrap();
+    let (info, steps) = h.finish(&info.id);
+    let a_job = &step(&steps, "A").jobs[0];
+    assert_eq!(
+        info.failure_reason.unwrap(),
+        format!(
+            "A's model is s3://{BUCKET}/out/A/{}/output/model.tar.gz",
+            a_job.name
+        )
+    );
+    let (a, b, done) = (step(&steps, "A"), step(&steps, "B"), step(&steps, "Done"));
+    assert!(
+        a.started.unwrap() < b.ended.unwrap() && b.started.unwrap() < a.ended.unwrap(),
+        "A and B overlapped"
+    );
+    assert!(done.started.unwrap() >= a.ended.unwrap().max(b.ended.unwrap()));
+    assert_eq!(
+        a.outputs["FinalMetricDataList"][0]["MetricName"],
+        "val_score"
+    );
 }

@@ -12,7 +12,6 @@ use crate::definition::StepDef;
 use crate::expr::{string_map, text};
 use crate::jobs::{self, JobEnd};
 use crate::run::{Run, StepEnd};
-use crate::store::tar_gz_dir;
 
 pub(crate) struct TrainingSpec<'a> {
     pub step: &'a str,
@@ -55,25 +54,14 @@ pub(crate) fn run_training_job(run: &Run, spec: TrainingSpec) -> Result<Training
     );
     let mut metrics = Vec::new();
     let outcome = (|| -> Result<Option<f64>, JobEnd> {
-        let config_dir = job.dir.join(contract::HYPERPARAMETERS_FILE);
-        let config_dir = config_dir.parent().unwrap_or(&job.dir);
-        fs::create_dir_all(config_dir).map_err(client_error)?;
-        let write_json = |name: &str, v: &Value| {
-            fs::write(config_dir.join(name), v.to_string()).map_err(client_error)
-        };
-        write_json("hyperparameters.json", &json!(spec.hyperparameters))?;
-        let channel_config: serde_json::Map<String, Value> = spec
-            .channels
-            .iter()
-            .map(|(c, _)| {
-                (c.clone(), json!({"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}))
-            })
-            .collect();
-        write_json("inputdataconfig.json", &Value::Object(channel_config))?;
-        write_json(
-            "resourceconfig.json",
-            &json!({"current_host": "algo-1", "hosts": ["algo-1"]}),
-        )?;
+        // Only what the contract reads: SageMaker's inputdataconfig.json and
+        // resourceconfig.json would cost two more files per trial and nobody reads them.
+        let hyperparameters = job.dir.join(contract::HYPERPARAMETERS_FILE);
+        if let Some(dir) = hyperparameters.parent() {
+            fs::create_dir_all(dir).map_err(client_error)?;
+        }
+        fs::write(&hyperparameters, json!(spec.hyperparameters).to_string())
+            .map_err(client_error)?;
         for (channel, uri) in &spec.channels {
             let dest = job.dir.join(contract::CHANNELS_DIR).join(channel);
             fs::create_dir_all(&dest).map_err(client_error)?;
@@ -102,11 +90,8 @@ pub(crate) fn run_training_job(run: &Run, spec: TrainingSpec) -> Result<Training
                     })?,
             ),
         };
-        // Beside the ML root's folders, so the container never sees it.
-        let archive = job.dir.join(contract::MODEL_ARCHIVE);
-        tar_gz_dir(&job.dir.join(contract::MODEL_DIR), &archive).map_err(client_error)?;
         store
-            .put_file_uri(&artifact_uri, &archive)
+            .put_tar_gz(&artifact_uri, &job.dir.join(contract::MODEL_DIR))
             .map_err(client_error)?;
         Ok(objective)
     })();
