@@ -1,0 +1,325 @@
+//! The Terraform configuration, parsed with a real HCL parser and checked as data: structure,
+//! provider pinning, variables, least-privilege policies, the pipeline definition template.
+
+mod common;
+
+use common::*;
+use mmp_infra_check::config::{attribute, nested};
+use mmp_infra_check::expr::{call, object_keys, text, traversal_path};
+use mmp_infra_check::iam;
+use mmp_infra_check::template;
+
+#[test]
+fn every_file_parses_and_each_concern_has_its_file() {
+    let config = config();
+    let names: Vec<&str> = config.files.iter().map(|f| f.name.as_str()).collect();
+    for concern in [
+        "versions",
+        "variables",
+        "storage",
+        "images",
+        "pipeline",
+        "endpoint",
+        "functions",
+        "events",
+        "iam",
+        "outputs",
+    ] {
+        assert!(
+            names.contains(&format!("{concern}.tf").as_str()),
+            "infra/{concern}.tf is missing; files: {names:?}"
+        );
+    }
+}
+
+#[test]
+fn only_the_aws_provider_is_used_and_its_version_is_pinned() {
+    let config = config();
+    let (_, terraform) = config.blocks("terraform").next().expect("terraform block");
+    let providers = nested(terraform, "required_providers")
+        .next()
+        .expect("required_providers");
+    let names: Vec<&str> = providers.body().attributes().map(|a| a.key()).collect();
+    assert_eq!(names, ["aws"], "only the aws provider may be required");
+    let aws = providers
+        .body()
+        .attributes()
+        .next()
+        .map(|a| a.expr())
+        .unwrap();
+    let source = mmp_infra_check::expr::object_get(aws, "source").and_then(text);
+    let version = mmp_infra_check::expr::object_get(aws, "version").and_then(text);
+    assert_eq!(source, Some("hashicorp/aws"));
+    let version = version.expect("the aws provider's version is pinned");
+    assert!(
+        version.starts_with("~> 6."),
+        "pin the aws provider to a major line: {version}"
+    );
+
+    for (kind, name, _) in config.resources() {
+        assert!(
+            kind.starts_with("aws_") || kind == "terraform_data",
+            "resource {kind}.{name} needs a provider other than aws"
+        );
+    }
+    for (kind, name, _) in config.data_sources() {
+        assert!(
+            kind.starts_with("aws_"),
+            "data {kind}.{name} needs a provider other than aws"
+        );
+    }
+}
+
+#[test]
+fn every_variable_has_a_description_a_type_and_validates_scalars() {
+    let config = config();
+    let mut count = 0;
+    for (file, block) in config.blocks("variable") {
+        count += 1;
+        let name = block.labels().first().map(|l| l.as_str()).unwrap_or("?");
+        let description = attribute(block, "description").and_then(text);
+        assert!(
+            description.is_some_and(|d| d.len() > 10),
+            "{file}: variable {name} needs a description"
+        );
+        let ty = attribute(block, "type")
+            .map(mmp_infra_check::expr::source)
+            .unwrap_or_else(|| panic!("{file}: variable {name} needs a type"));
+        if ty == "string" || ty == "number" {
+            let free_text = ["function_log_level"];
+            assert!(
+                nested(block, "validation").next().is_some() || free_text.contains(&name),
+                "{file}: variable {name} ({ty}) needs a validation block"
+            );
+        }
+    }
+    assert!(count >= 10, "only {count} variables found");
+}
+
+#[test]
+fn no_policy_grants_wildcard_actions_or_star_resources_that_could_be_narrowed() {
+    let config = config();
+    let mut documents = 0;
+    for (kind, name, block) in config.data_sources() {
+        if kind != "aws_iam_policy_document" {
+            continue;
+        }
+        documents += 1;
+        let statements = iam::statements(block).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!statements.is_empty(), "policy {name} has no statement");
+        let problems: Vec<String> = statements.iter().flat_map(iam::breadth_problems).collect();
+        assert!(problems.is_empty(), "policy {name}: {problems:#?}");
+        for s in &statements {
+            assert!(
+                s.sid.is_some(),
+                "policy {name}: every statement says its purpose in a sid"
+            );
+        }
+    }
+    assert!(documents >= 8, "only {documents} policy documents found");
+}
+
+#[test]
+fn the_pipeline_definition_template_gets_exactly_its_placeholders() {
+    let config = config();
+    let definition = resource_attr(
+        &config,
+        "aws_sagemaker_pipeline",
+        "this",
+        "pipeline_definition",
+    );
+    let args = call(definition, "templatefile").expect("pipeline_definition = templatefile(...)");
+    let path = args
+        .first()
+        .and_then(text)
+        .expect("a literal template path");
+    assert_eq!(path, "${path.module}/pipeline-definition.json");
+    let vars = args
+        .get(1)
+        .and_then(object_keys)
+        .expect("template variables as an object");
+
+    let text = read("infra/pipeline-definition.json");
+    let placeholders = template::placeholders(&text)
+        .unwrap_or_else(|e| panic!("infra/pipeline-definition.json: {e}"));
+    let mut vars_sorted = vars.clone();
+    vars_sorted.sort();
+    assert_eq!(
+        vars_sorted, placeholders,
+        "templatefile variables vs the file's ${{...}}"
+    );
+    for expected in ["bucket", "image_uri", "pipeline_name", "role_arn"] {
+        assert!(
+            placeholders.iter().any(|p| p == expected),
+            "${{{expected}}} is not used"
+        );
+    }
+
+    let rendered = template::render(
+        &text,
+        &[
+            (
+                "image_uri",
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com/mmp-container@sha256:00",
+            ),
+            (
+                "role_arn",
+                "arn:aws:iam::123456789012:role/mmp-sagemaker-pipeline",
+            ),
+            ("bucket", "mmp-123456789012-us-east-1"),
+            ("pipeline_name", "mmp"),
+        ],
+    );
+    let json: serde_json::Value = serde_json::from_str(&rendered)
+        .unwrap_or_else(|e| panic!("the rendered pipeline definition is not JSON: {e}"));
+    assert!(
+        json["Steps"].as_array().is_some_and(|s| !s.is_empty()),
+        "no Steps"
+    );
+}
+
+/// The API call the pipeline service makes (with the pipeline's role) for each step type.
+fn action_for_step_type(step_type: &str) -> Option<&'static str> {
+    match step_type {
+        "Processing" => Some("sagemaker:CreateProcessingJob"),
+        "Training" => Some("sagemaker:CreateTrainingJob"),
+        "Tuning" => Some("sagemaker:CreateHyperParameterTuningJob"),
+        "RegisterModel" => Some("sagemaker:CreateModelPackage"),
+        "Model" => Some("sagemaker:CreateModel"),
+        "Transform" => Some("sagemaker:CreateTransformJob"),
+        "Lambda" => Some("lambda:InvokeFunction"),
+        _ => None,
+    }
+}
+
+#[test]
+fn the_pipeline_role_can_run_every_step_of_the_definition_and_pass_only_itself() {
+    let config = config();
+    let statements = policy(&config, "sagemaker_pipeline");
+    let actions = iam::allowed_actions(&statements);
+
+    let definition: serde_json::Value = serde_json::from_str(&template::render(
+        &read("infra/pipeline-definition.json"),
+        &[],
+    ))
+    .expect("pipeline definition is JSON");
+    let steps = definition["Steps"].as_array().expect("Steps");
+    for step in steps {
+        let step_type = step["Type"].as_str().unwrap_or("?");
+        if let Some(action) = action_for_step_type(step_type) {
+            assert!(
+                actions.iter().any(|a| a == action),
+                "step {} ({step_type}) needs {action} on the pipeline role",
+                step["Name"]
+            );
+        }
+    }
+
+    let pass = statements
+        .iter()
+        .find(|s| s.actions.iter().any(|a| a == "iam:PassRole"))
+        .expect("the pipeline passes its role to its jobs");
+    assert_eq!(pass.resources, ["aws_iam_role.sagemaker_pipeline.arn"]);
+    assert!(
+        pass.conditions
+            .iter()
+            .any(|(_, v)| v == "iam:PassedToService"),
+        "PassRole is limited to SageMaker"
+    );
+}
+
+#[test]
+fn the_function_url_uses_iam_auth_unless_opened_on_purpose() {
+    let config = config();
+    let (_, variable) = config
+        .blocks("variable")
+        .find(|(_, b)| {
+            b.labels()
+                .first()
+                .is_some_and(|l| l.as_str() == "function_url_auth_type")
+        })
+        .expect("variable function_url_auth_type");
+    assert_eq!(
+        attribute(variable, "default").and_then(text),
+        Some("AWS_IAM")
+    );
+    let auth = resource_attr(
+        &config,
+        "aws_lambda_function_url",
+        "invoker",
+        "authorization_type",
+    );
+    assert_eq!(
+        traversal_path(auth),
+        Some(vec!["var".into(), "function_url_auth_type".into()])
+    );
+    for public in ["invoker_public_url", "invoker_public_invoke"] {
+        let count = resource_attr(&config, "aws_lambda_permission", public, "count");
+        let count = mmp_infra_check::expr::source(count);
+        assert!(
+            count.contains("var.function_url_auth_type == \"NONE\""),
+            "{public} must exist only when the URL is opened: count = {count}"
+        );
+    }
+    let url = config
+        .resource("aws_lambda_function_url", "invoker")
+        .unwrap();
+    assert!(
+        nested(url, "cors").next().is_some(),
+        "the Function URL sets CORS"
+    );
+}
+
+#[test]
+fn uploads_of_csv_files_under_datasets_start_the_trigger() {
+    let config = config();
+    let notification = config
+        .resource("aws_s3_bucket_notification", "datasets")
+        .expect("bucket notification");
+    let target = nested(notification, "lambda_function")
+        .next()
+        .expect("lambda_function");
+    let prefix = attribute(target, "filter_prefix").and_then(traversal_path);
+    assert_eq!(prefix, Some(vec!["local".into(), "prefix_datasets".into()]));
+    assert_eq!(
+        config.local("prefix_datasets").and_then(text),
+        Some("datasets/")
+    );
+    assert_eq!(
+        attribute(target, "filter_suffix").and_then(text),
+        Some(".csv")
+    );
+    let function = attribute(target, "lambda_function_arn").and_then(traversal_path);
+    assert_eq!(
+        function,
+        Some(
+            ["aws_lambda_function", "function", "pipeline-trigger", "arn"]
+                .map(String::from)
+                .to_vec()
+        )
+    );
+}
+
+#[test]
+fn the_bucket_layout_matches_the_architecture() {
+    let config = config();
+    let expect = [
+        ("prefix_datasets", "datasets/"),
+        ("prefix_pipelines", "pipelines/"),
+        ("prefix_endpoint_model", "endpoint/models/"),
+        ("key_routing_table", "endpoint/routing.json"),
+        ("prefix_reports", "reports/"),
+    ];
+    let architecture = read("docs/architecture.md");
+    for (local, value) in expect {
+        assert_eq!(
+            config.local(local).and_then(text),
+            Some(value),
+            "local.{local}"
+        );
+        assert!(
+            architecture.contains(&format!("`{value}")),
+            "docs/architecture.md does not name {value}"
+        );
+    }
+}
