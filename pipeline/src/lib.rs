@@ -6,5 +6,6 @@
 //! functions, `mmp` and the infra checks all read these constants instead of spelling them.
 
 pub mod contract;
+pub mod definition;
 pub mod parameters;
 pub mod search_space;

@@ -1,0 +1,1 @@
+//! Executes a SageMaker Pipeline definition on one machine, running every job with `mmp-container`.

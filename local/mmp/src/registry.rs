@@ -1,0 +1,345 @@
+//! The model registry: model package groups and their versions, with approval status,
+//! metrics and artifact, kept in SQLite. Approval changes are reported to a listener, which
+//! turns them into "SageMaker Model Package State Change" events.
+
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+
+use crate::db::now_ms;
+
+pub const APPROVED: &str = "Approved";
+pub const REJECTED: &str = "Rejected";
+pub const PENDING: &str = "PendingManualApproval";
+const STATUSES: [&str; 3] = [APPROVED, REJECTED, PENDING];
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("model package group {0} does not exist")]
+    NoSuchGroup(String),
+    #[error("model package {0} version {1} does not exist")]
+    NoSuchVersion(String, i64),
+    #[error("{0:?} is not an approval status (Approved, Rejected, PendingManualApproval)")]
+    BadStatus(String),
+    #[error("model package request: {0}")]
+    BadRequest(String),
+    #[error("registry database: {0}")]
+    Db(#[from] rusqlite::Error),
+}
+
+/// One model package version.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ModelPackage {
+    pub group: String,
+    pub version: i64,
+    pub arn: String,
+    pub approval_status: String,
+    pub description: Option<String>,
+    pub model_data_url: String,
+    pub metrics_url: Option<String>,
+    pub metadata: Value,
+    pub created_ms: i64,
+    pub modified_ms: i64,
+}
+
+/// Called after an approval status changes (or a version is created), with the version
+/// as it now is and its status before.
+pub type Listener = Arc<dyn Fn(&ModelPackage, Option<&str>) + Send + Sync>;
+
+pub struct Registry {
+    conn: Mutex<Connection>,
+    region: String,
+    account: String,
+    listener: Option<Listener>,
+}
+
+impl Registry {
+    pub fn new(conn: Connection, region: &str, account: &str) -> Self {
+        Self {
+            conn: Mutex::new(conn),
+            region: region.to_string(),
+            account: account.to_string(),
+            listener: None,
+        }
+    }
+
+    pub fn with_listener(mut self, listener: Listener) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn package_arn(&self, group: &str, version: i64) -> String {
+        format!(
+            "arn:aws:sagemaker:{}:{}:model-package/{group}/{version}",
+            self.region, self.account
+        )
+    }
+
+    pub fn group_arn(&self, group: &str) -> String {
+        format!(
+            "arn:aws:sagemaker:{}:{}:model-package-group/{group}",
+            self.region, self.account
+        )
+    }
+
+    /// Registers a new version from CreateModelPackage's input (as the RegisterModel step
+    /// resolves it); creates the group on first use, as the SageMaker SDK's step does.
+    pub fn create_package(&self, input: &Value) -> Result<ModelPackage, RegistryError> {
+        let field = |name: &str| {
+            input.get(name).and_then(Value::as_str).ok_or_else(|| {
+                RegistryError::BadRequest(format!("{name} is missing or not a string"))
+            })
+        };
+        let group = field("ModelPackageGroupName")?;
+        let status = input
+            .get("ModelApprovalStatus")
+            .and_then(Value::as_str)
+            .unwrap_or(PENDING);
+        check_status(status)?;
+        let model_data_url = input
+            .pointer("/InferenceSpecification/Containers/0/ModelDataUrl")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                RegistryError::BadRequest(
+                    "InferenceSpecification.Containers[0].ModelDataUrl is missing".into(),
+                )
+            })?;
+        let metrics_url = input
+            .pointer("/ModelMetrics/ModelQuality/Statistics/S3Uri")
+            .and_then(Value::as_str);
+        let description = input.get("ModelPackageDescription").and_then(Value::as_str);
+        let metadata = input
+            .get("CustomerMetadataProperties")
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Default::default()));
+        let now = now_ms();
+        let version = {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO model_package_groups (name, created_ms) VALUES (?1, ?2)",
+                params![group, now],
+            )?;
+            let version: i64 = tx.query_row(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM model_packages WHERE group_name = ?1",
+                params![group],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "INSERT INTO model_packages (group_name, version, approval_status, description,
+                     model_data_url, metrics_url, metadata, created_ms, modified_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                params![
+                    group,
+                    version,
+                    status,
+                    description,
+                    model_data_url,
+                    metrics_url,
+                    metadata.to_string(),
+                    now
+                ],
+            )?;
+            tx.commit()?;
+            version
+        };
+        let package = self.describe(group, version)?;
+        if let Some(listen) = &self.listener {
+            listen(&package, None);
+        }
+        Ok(package)
+    }
+
+    pub fn describe(&self, group: &str, version: i64) -> Result<ModelPackage, RegistryError> {
+        self.conn()
+            .query_row(
+                &format!("{SELECT} WHERE group_name = ?1 AND version = ?2"),
+                params![group, version],
+                |r| self.row(r),
+            )
+            .optional()?
+            .ok_or_else(|| RegistryError::NoSuchVersion(group.to_string(), version))
+    }
+
+    /// A group's versions, newest first, optionally only those with `status`.
+    pub fn list(
+        &self,
+        group: &str,
+        status: Option<&str>,
+    ) -> Result<Vec<ModelPackage>, RegistryError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "{SELECT} WHERE group_name = ?1 AND (?2 IS NULL OR approval_status = ?2) ORDER BY version DESC"
+        ))?;
+        let rows = stmt.query_map(params![group, status], |r| self.row(r))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn groups(&self) -> Result<Vec<String>, RegistryError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT name FROM model_package_groups ORDER BY name")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn group_exists(&self, group: &str) -> Result<bool, RegistryError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT 1 FROM model_package_groups WHERE name = ?1",
+                params![group],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// UpdateModelPackage's approval: sets the status and reports the change.
+    pub fn set_approval(
+        &self,
+        group: &str,
+        version: i64,
+        status: &str,
+    ) -> Result<ModelPackage, RegistryError> {
+        check_status(status)?;
+        let previous = {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let previous: Option<String> = tx
+                .query_row(
+                    "SELECT approval_status FROM model_packages WHERE group_name = ?1 AND version = ?2",
+                    params![group, version],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(previous) = previous else {
+                return Err(RegistryError::NoSuchVersion(group.to_string(), version));
+            };
+            tx.execute(
+                "UPDATE model_packages SET approval_status = ?3, modified_ms = ?4
+                 WHERE group_name = ?1 AND version = ?2",
+                params![group, version, status, now_ms()],
+            )?;
+            tx.commit()?;
+            previous
+        };
+        let package = self.describe(group, version)?;
+        if let Some(listen) = &self.listener {
+            listen(&package, Some(&previous));
+        }
+        Ok(package)
+    }
+
+    fn row(&self, r: &rusqlite::Row<'_>) -> rusqlite::Result<ModelPackage> {
+        let group: String = r.get(0)?;
+        let version: i64 = r.get(1)?;
+        let metadata: String = r.get(6)?;
+        Ok(ModelPackage {
+            arn: self.package_arn(&group, version),
+            group,
+            version,
+            approval_status: r.get(2)?,
+            description: r.get(3)?,
+            model_data_url: r.get(4)?,
+            metrics_url: r.get(5)?,
+            metadata: serde_json::from_str(&metadata).unwrap_or(Value::Null),
+            created_ms: r.get(7)?,
+            modified_ms: r.get(8)?,
+        })
+    }
+}
+
+const SELECT: &str = "SELECT group_name, version, approval_status, description, model_data_url,
+    metrics_url, metadata, created_ms, modified_ms FROM model_packages";
+
+fn check_status(status: &str) -> Result<(), RegistryError> {
+    if STATUSES.contains(&status) {
+        Ok(())
+    } else {
+        Err(RegistryError::BadStatus(status.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn registry() -> (tempfile::TempDir, Registry) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::db::open(&dir.path().join("db")).unwrap();
+        (dir, Registry::new(conn, "us-east-1", "000000000000"))
+    }
+
+    fn input(group: &str, status: &str) -> Value {
+        json!({
+            "ModelPackageGroupName": group,
+            "ModelApprovalStatus": status,
+            "InferenceSpecification": {"Containers": [{"Image": "i", "ModelDataUrl": "s3://b/m.tar.gz"}]},
+            "ModelMetrics": {"ModelQuality": {"Statistics": {"S3Uri": "s3://b/e.json"}}},
+            "CustomerMetadataProperties": {"algorithm": "RandomForest"},
+        })
+    }
+
+    #[test]
+    fn versions_count_up_per_group_and_list_newest_first() {
+        let (_d, r) = registry();
+        r.create_package(&input("mmp-a", PENDING)).unwrap();
+        r.create_package(&input("mmp-a", APPROVED)).unwrap();
+        let b = r.create_package(&input("mmp-b", PENDING)).unwrap();
+        assert_eq!(b.version, 1);
+        assert_eq!(
+            b.arn,
+            "arn:aws:sagemaker:us-east-1:000000000000:model-package/mmp-b/1"
+        );
+        let versions: Vec<i64> = r
+            .list("mmp-a", None)
+            .unwrap()
+            .iter()
+            .map(|p| p.version)
+            .collect();
+        assert_eq!(versions, [2, 1]);
+        let approved = r.list("mmp-a", Some(APPROVED)).unwrap();
+        assert_eq!((approved.len(), approved[0].version), (1, 2));
+        assert_eq!(approved[0].metadata["algorithm"], "RandomForest");
+        assert_eq!(r.groups().unwrap(), ["mmp-a", "mmp-b"]);
+    }
+
+    #[test]
+    fn approval_changes_are_reported_with_the_previous_status() {
+        let (_d, r) = registry();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let r = r.with_listener(Arc::new(move |p: &ModelPackage, prev: Option<&str>| {
+            sink.lock()
+                .unwrap()
+                .push((p.approval_status.clone(), prev.map(str::to_string)));
+        }));
+        r.create_package(&input("mmp-a", PENDING)).unwrap();
+        r.set_approval("mmp-a", 1, APPROVED).unwrap();
+        assert!(matches!(
+            r.set_approval("mmp-a", 9, APPROVED),
+            Err(RegistryError::NoSuchVersion(..))
+        ));
+        assert!(matches!(
+            r.set_approval("mmp-a", 1, "Maybe"),
+            Err(RegistryError::BadStatus(_))
+        ));
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[1], (APPROVED.to_string(), Some(PENDING.to_string())));
+    }
+
+    #[test]
+    fn a_request_without_an_artifact_is_refused_by_name() {
+        let (_d, r) = registry();
+        let err = r
+            .create_package(&json!({"ModelPackageGroupName": "g"}))
+            .unwrap_err();
+        assert!(err.to_string().contains("ModelDataUrl"), "{err}");
+    }
+}

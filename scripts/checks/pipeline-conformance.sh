@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Checks the generated pipeline definition against the SageMaker API model (botocore), with the
+# conformance checker that ships beside the project in ../shared (skipped where it is absent).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+checker=../shared/conformance/check_pipeline_definition.py
+if [ ! -f "$checker" ]; then
+  echo "skip: $checker not found (it ships beside the project in CI)"
+  exit 0
+fi
+rendered=$(mktemp --suffix=.json)
+trap 'rm -f "$rendered"' EXIT
+cargo run -q -p mmp -- pipeline definition \
+  --image-uri 123456789012.dkr.ecr.us-east-1.amazonaws.com/mmp:latest \
+  --role-arn arn:aws:iam::123456789012:role/mmp-sagemaker \
+  --bucket mmp-artifacts --pipeline-name mmp >"$rendered"
+python3 "$checker" "$rendered"
