@@ -64,7 +64,7 @@ data "aws_iam_policy_document" "sagemaker_pipeline" {
   statement {
     sid       = "ReadWriteJobData"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
-    resources = ["${local.bucket_arn}/${local.prefix_pipelines}*"]
+    resources = ["${local.bucket_arn}/${local.prefix_pipeline_runs}*"]
   }
 
   statement {
@@ -75,7 +75,7 @@ data "aws_iam_policy_document" "sagemaker_pipeline" {
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["${local.prefix_datasets}*", "${local.prefix_pipelines}*"]
+      values   = ["${local.prefix_datasets}*", "${local.prefix_pipeline_runs}*"]
     }
   }
 
@@ -324,7 +324,7 @@ data "aws_iam_policy_document" "model_deployer" {
   statement {
     sid       = "ReadRegisteredArtifacts"
     actions   = ["s3:GetObject"]
-    resources = ["${local.bucket_arn}/${local.prefix_pipelines}*"]
+    resources = ["${local.bucket_arn}/${local.prefix_pipeline_runs}*"]
   }
 
   statement {
@@ -364,7 +364,7 @@ data "aws_iam_policy_document" "metrics_reporter" {
   statement {
     sid       = "ReadEvaluationReports"
     actions   = ["s3:GetObject"]
-    resources = ["${local.bucket_arn}/${local.prefix_pipelines}*"]
+    resources = ["${local.bucket_arn}/${local.prefix_pipeline_runs}*"]
   }
 
   statement {

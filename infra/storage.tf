@@ -5,8 +5,10 @@
 locals {
   bucket_name = "${var.project_name}-${local.account_id}-${local.region}"
 
-  prefix_datasets       = "datasets/"
-  prefix_pipelines      = "pipelines/"
+  prefix_datasets  = "datasets/"
+  prefix_pipelines = "pipelines/"
+  # Where this pipeline's executions keep their job data: pipelines/<pipeline>/<execution-id>/<step>/.
+  prefix_pipeline_runs  = "${local.prefix_pipelines}${local.pipeline_name}/"
   prefix_endpoint       = "endpoint/"
   prefix_endpoint_model = "endpoint/models/"
   key_routing_table     = "endpoint/routing.json"

@@ -192,18 +192,40 @@ fn action_for_step_type(step_type: &str) -> Option<&'static str> {
     }
 }
 
+/// Every step of a definition, with the steps nested in conditions.
+fn all_steps(steps: &[serde_json::Value]) -> Vec<&serde_json::Value> {
+    let mut out = Vec::new();
+    for step in steps {
+        out.push(step);
+        for branch in ["IfSteps", "ElseSteps"] {
+            if let Some(nested) = step["Arguments"][branch].as_array() {
+                out.extend(all_steps(nested));
+            }
+        }
+    }
+    out
+}
+
+fn definition_json() -> serde_json::Value {
+    serde_json::from_str(&read("infra/pipeline-definition.json"))
+        .expect("infra/pipeline-definition.json is JSON (placeholders sit inside strings)")
+}
+
 #[test]
 fn the_pipeline_role_can_run_every_step_of_the_definition_and_pass_only_itself() {
     let config = config();
     let statements = policy(&config, "sagemaker_pipeline");
     let actions = iam::allowed_actions(&statements);
 
-    let definition: serde_json::Value = serde_json::from_str(&template::render(
-        &read("infra/pipeline-definition.json"),
-        &[],
-    ))
-    .expect("pipeline definition is JSON");
-    let steps = definition["Steps"].as_array().expect("Steps");
+    let definition = definition_json();
+    let steps = all_steps(definition["Steps"].as_array().expect("Steps"));
+    let types: Vec<&str> = steps.iter().filter_map(|s| s["Type"].as_str()).collect();
+    for expected in ["Processing", "Tuning", "Training", "RegisterModel"] {
+        assert!(
+            types.contains(&expected),
+            "no {expected} step found in {types:?}"
+        );
+    }
     for step in steps {
         let step_type = step["Type"].as_str().unwrap_or("?");
         if let Some(action) = action_for_step_type(step_type) {
@@ -225,6 +247,76 @@ fn the_pipeline_role_can_run_every_step_of_the_definition_and_pass_only_itself()
             .iter()
             .any(|(_, v)| v == "iam:PassedToService"),
         "PassRole is limited to SageMaker"
+    );
+}
+
+/// Collects every S3 location the definition builds in the bucket, as its parts from the bucket
+/// on (`["${bucket}", "pipelines", ...]`); parts known only at run time read `<runtime>`.
+fn bucket_paths(value: &serde_json::Value, out: &mut Vec<Vec<String>>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(parts) = map.get("Std:Join").and_then(|j| j["Values"].as_array()) {
+                if parts.get(1).and_then(|p| p.as_str()) == Some("${bucket}") {
+                    out.push(
+                        parts
+                            .iter()
+                            .skip(1)
+                            .map(|p| p.as_str().map_or_else(|| "<runtime>".into(), String::from))
+                            .collect(),
+                    );
+                    return;
+                }
+            }
+            map.values().for_each(|v| bucket_paths(v, out));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| bucket_paths(v, out)),
+        serde_json::Value::String(s) if s.contains("${bucket}") => {
+            let from_bucket = s.split_once("s3://").map_or(s.as_str(), |(_, rest)| rest);
+            out.push(from_bucket.split('/').map(String::from).collect());
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_bucket_path_of_the_definition_is_inside_the_job_data_grant() {
+    let mut paths = Vec::new();
+    bucket_paths(&definition_json(), &mut paths);
+    assert!(paths.len() >= 5, "only {} bucket paths found", paths.len());
+    for path in &paths {
+        let head: Vec<&str> = path.iter().take(3).map(String::as_str).collect();
+        assert_eq!(
+            head,
+            ["${bucket}", "pipelines", "${pipeline_name}"],
+            "a job path outside pipelines/<pipeline>/: {path:?}"
+        );
+    }
+
+    let config = config();
+    assert_eq!(
+        config.local("prefix_pipeline_runs").and_then(text),
+        Some("${local.prefix_pipelines}${local.pipeline_name}/")
+    );
+    let statements = policy(&config, "sagemaker_pipeline");
+    let job_data = statements
+        .iter()
+        .find(|s| s.actions.iter().any(|a| a == "s3:PutObject"))
+        .expect("the pipeline role writes job data");
+    assert_eq!(
+        job_data.resources,
+        ["${local.bucket_arn}/${local.prefix_pipeline_runs}*"]
+    );
+    // Uploads are read (the input URI is a pipeline parameter), never written.
+    let on_datasets: Vec<&String> = statements
+        .iter()
+        .filter(|s| s.resources.iter().any(|r| r.contains("prefix_datasets")))
+        .flat_map(|s| &s.actions)
+        .collect();
+    assert!(
+        on_datasets
+            .iter()
+            .all(|a| *a == "s3:GetObject" || *a == "s3:ListBucket" || *a == "s3:GetBucketLocation"),
+        "the pipeline role may only read datasets/: {on_datasets:?}"
     );
 }
 
