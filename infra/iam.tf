@@ -131,6 +131,7 @@ data "aws_iam_policy_document" "sagemaker_pipeline" {
       "sagemaker:DescribeHyperParameterTuningJob",
       "sagemaker:StopHyperParameterTuningJob",
       "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
+      # The pipeline service tags the jobs it starts with their execution.
       "sagemaker:AddTags",
     ]
     resources = [
@@ -152,6 +153,24 @@ data "aws_iam_policy_document" "sagemaker_pipeline" {
     resources = [
       local.model_package_group_arn_pattern,
       "${local.model_package_arn_pattern}/*",
+    ]
+  }
+
+  statement {
+    # The definition's PipelineExperimentConfig: one experiment named after the pipeline, one
+    # trial per execution, the jobs' trial components associated with it.
+    sid = "TrackExecutionsAsExperiments"
+    actions = [
+      "sagemaker:CreateExperiment",
+      "sagemaker:DescribeExperiment",
+      "sagemaker:CreateTrial",
+      "sagemaker:DescribeTrial",
+      "sagemaker:AssociateTrialComponent",
+    ]
+    resources = [
+      "${local.sagemaker_arn_prefix}:experiment/${local.pipeline_name}",
+      "${local.sagemaker_arn_prefix}:experiment-trial/*",
+      "${local.sagemaker_arn_prefix}:experiment-trial-component/*",
     ]
   }
 

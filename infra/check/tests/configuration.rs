@@ -238,6 +238,15 @@ fn the_pipeline_role_can_run_every_step_of_the_definition_and_pass_only_itself()
         }
     }
 
+    if definition.get("PipelineExperimentConfig").is_some() {
+        for action in ["sagemaker:CreateExperiment", "sagemaker:CreateTrial"] {
+            assert!(
+                actions.iter().any(|a| a == action),
+                "PipelineExperimentConfig needs {action} on the pipeline role"
+            );
+        }
+    }
+
     let pass = statements
         .iter()
         .find(|s| s.actions.iter().any(|a| a == "iam:PassRole"))
