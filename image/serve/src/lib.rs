@@ -2,6 +2,25 @@
 //!
 //! The server knows nothing of estimators: it parses payloads into [`port::Rows`], asks a
 //! [`port::ModelLoader`] for models and a [`port::Model`] for predictions. `mmp-container`
-//! wires the ML crate's models into this port.
+//! wires the ML crate's models into this port and calls [`run_from_env`].
+//!
+//! Tests and benchmarks run it in-process: [`ServeConfig`] → [`AppState`] →
+//! [`serve_with_shutdown`] on a listener of their own.
 
+mod config;
+mod error;
+mod payload;
 pub mod port;
+mod render;
+mod routes;
+mod server;
+mod table;
+
+pub use config::{
+    ServeConfig, DEFAULT_LIST_PAGE_SIZE, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_PORT,
+    LIST_PAGE_SIZE_ENV, MAX_REQUEST_ENV, MEMORY_BUDGET_ENV, PORT_ENV, WORKERS_ENV,
+};
+pub use error::{ApiError, ServeError};
+pub use routes::{router, AppState, TARGET_MODEL_HEADER};
+pub use server::{build_state, run, run_from_env, serve, serve_with_shutdown, shutdown_signal};
+pub use table::LoadedModel;

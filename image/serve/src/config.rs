@@ -1,0 +1,167 @@
+//! Server settings, read once from the environment.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use mmp_pipeline::contract::{DEFAULT_ML_ROOT, ML_ROOT_ENV};
+
+use crate::ServeError;
+
+/// Port SageMaker asks the container to listen on (multi-container endpoints set it).
+pub const PORT_ENV: &str = "SAGEMAKER_BIND_TO_PORT";
+/// Total bytes the loaded models may claim (their `Model::memory_bytes`); unset means no limit.
+pub const MEMORY_BUDGET_ENV: &str = "MMP_MODEL_MEMORY_BUDGET_BYTES";
+/// Largest request body accepted, in bytes.
+pub const MAX_REQUEST_ENV: &str = "MMP_MAX_REQUEST_BYTES";
+/// Models per page of `GET /models`.
+pub const LIST_PAGE_SIZE_ENV: &str = "MMP_LIST_PAGE_SIZE";
+/// Tokio worker threads; unset means one per core.
+pub const WORKERS_ENV: &str = "MMP_SERVE_WORKERS";
+
+pub const DEFAULT_PORT: u16 = 8080;
+/// SageMaker's own InvokeEndpoint payload limit is 6 MB (decimal).
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 6_000_000;
+pub const DEFAULT_LIST_PAGE_SIZE: usize = 1000;
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServeConfig {
+    pub bind: SocketAddr,
+    /// The ML root; single-model mode serves `<ml_root>/model` when that folder exists.
+    pub ml_root: PathBuf,
+    pub memory_budget_bytes: Option<usize>,
+    pub max_request_bytes: usize,
+    pub list_page_size: usize,
+    pub worker_threads: Option<usize>,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from((Ipv4Addr::UNSPECIFIED, DEFAULT_PORT)),
+            ml_root: PathBuf::from(DEFAULT_ML_ROOT),
+            memory_budget_bytes: None,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            list_page_size: DEFAULT_LIST_PAGE_SIZE,
+            worker_threads: None,
+        }
+    }
+}
+
+impl ServeConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ServeError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, or a map in tests). Empty values
+    /// count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ServeError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let mut config = Self::default();
+        if let Some(port) = get(PORT_ENV) {
+            config.bind.set_port(parse_number(PORT_ENV, &port)?);
+        }
+        if let Some(root) = get(ML_ROOT_ENV) {
+            config.ml_root = PathBuf::from(root);
+        }
+        if let Some(budget) = get(MEMORY_BUDGET_ENV) {
+            config.memory_budget_bytes = Some(parse_number(MEMORY_BUDGET_ENV, &budget)?);
+        }
+        if let Some(limit) = get(MAX_REQUEST_ENV) {
+            config.max_request_bytes = parse_positive(MAX_REQUEST_ENV, &limit)?;
+        }
+        if let Some(size) = get(LIST_PAGE_SIZE_ENV) {
+            config.list_page_size = parse_positive(LIST_PAGE_SIZE_ENV, &size)?;
+        }
+        if let Some(workers) = get(WORKERS_ENV) {
+            config.worker_threads = Some(parse_positive(WORKERS_ENV, &workers)?);
+        }
+        Ok(config)
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(var: &'static str, value: &str) -> Result<T, ServeError>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .trim()
+        .parse()
+        .map_err(|err: T::Err| ServeError::Config {
+            var,
+            value: value.to_owned(),
+            reason: err.to_string(),
+        })
+}
+
+fn parse_positive(var: &'static str, value: &str) -> Result<usize, ServeError> {
+    match parse_number(var, value)? {
+        0 => Err(ServeError::Config {
+            var,
+            value: value.to_owned(),
+            reason: "must be at least 1".to_owned(),
+        }),
+        n => Ok(n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<ServeConfig, ServeError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ServeConfig::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_sagemaker_contract() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.bind.port(), 8080);
+        assert_eq!(c.ml_root, PathBuf::from("/opt/ml"));
+        assert_eq!(c.memory_budget_bytes, None);
+        assert_eq!(c.max_request_bytes, DEFAULT_MAX_REQUEST_BYTES);
+    }
+
+    #[test]
+    fn reads_every_variable() {
+        let c = config(&[
+            (PORT_ENV, "9001"),
+            (ML_ROOT_ENV, "/tmp/ml"),
+            (MEMORY_BUDGET_ENV, "1048576"),
+            (MAX_REQUEST_ENV, "100"),
+            (LIST_PAGE_SIZE_ENV, "7"),
+            (WORKERS_ENV, "3"),
+            ("UNRELATED", "x"),
+        ])
+        .unwrap();
+        assert_eq!(c.bind.port(), 9001);
+        assert_eq!(c.ml_root, PathBuf::from("/tmp/ml"));
+        assert_eq!(c.memory_budget_bytes, Some(1_048_576));
+        assert_eq!(c.max_request_bytes, 100);
+        assert_eq!(c.list_page_size, 7);
+        assert_eq!(c.worker_threads, Some(3));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = config(&[(PORT_ENV, "eighty")]).unwrap_err();
+        assert!(err.to_string().contains(PORT_ENV), "{err}");
+        let err = config(&[(MAX_REQUEST_ENV, "0")]).unwrap_err();
+        assert!(err.to_string().contains("at least 1"), "{err}");
+        let err = config(&[(MEMORY_BUDGET_ENV, "-5")]).unwrap_err();
+        assert!(err.to_string().contains(MEMORY_BUDGET_ENV), "{err}");
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let c = config(&[(PORT_ENV, " "), (MEMORY_BUDGET_ENV, "")]).unwrap();
+        assert_eq!(c.bind.port(), 8080);
+        assert_eq!(c.memory_budget_bytes, None);
+    }
+}
