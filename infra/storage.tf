@@ -71,7 +71,10 @@ resource "aws_s3_bucket_lifecycle_configuration" "data" {
     id     = "abort-incomplete-uploads-and-expire-old-versions"
     status = "Enabled"
 
-    filter {}
+    # The whole bucket ("filter {}" draws a provider warning since 5.90).
+    filter {
+      prefix = ""
+    }
 
     abort_incomplete_multipart_upload {
       days_after_initiation = 1

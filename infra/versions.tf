@@ -8,7 +8,7 @@ terraform {
       source = "hashicorp/aws"
       # 6.x: aws_lambda_permission.invoked_via_function_url (needed by public Function URLs
       # since October 2025) and aws_region.region.
-      version = "~> 6.40"
+      version = "~> 6.42"
     }
   }
 }
