@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod expr;
+pub mod functions;
 pub mod iam;
 pub mod template;
 
