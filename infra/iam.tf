@@ -68,8 +68,15 @@ data "aws_iam_policy_document" "sagemaker_pipeline" {
   }
 
   statement {
+    sid       = "LocateBucket"
+    actions   = ["s3:GetBucketLocation"]
+    resources = [local.bucket_arn]
+  }
+
+  statement {
+    # A request for GetBucketLocation carries no s3:prefix, hence its own statement above.
     sid       = "ListJobPrefixes"
-    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    actions   = ["s3:ListBucket"]
     resources = [local.bucket_arn]
 
     condition {
