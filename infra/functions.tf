@@ -110,9 +110,10 @@ resource "aws_lambda_function" "function" {
 resource "aws_lambda_function_event_invoke_config" "function" {
   for_each = { for name, f in local.functions : name => f if f.async }
 
-  function_name                = aws_lambda_function.function[each.key].function_name
-  maximum_retry_attempts       = 2
-  maximum_event_age_in_seconds = var.event_max_age_seconds
+  function_name          = aws_lambda_function.function[each.key].function_name
+  maximum_retry_attempts = 2
+  # Lambda keeps asynchronous events at most 6 hours, EventBridge up to 24.
+  maximum_event_age_in_seconds = min(var.event_max_age_seconds, 21600)
 }
 
 # --- The prediction Function URL ---
