@@ -46,6 +46,8 @@ pub const HP_CROSS_VALIDATION: &str = "cross-validation";
 pub const HP_CV_SCORER: &str = "cv-scorer";
 pub const HP_CV_FOLDS: &str = "cv-folds";
 pub const HP_RANDOM_STATE: &str = "random-state";
+/// Optional: `binary`, `multiclass` or `regression`; detected from the target when absent.
+pub const HP_TASK: &str = "task";
 
 // --- Tuning metric ---
 /// The objective metric's name, maximized by the tuner.
@@ -73,6 +75,8 @@ pub const ARG_STRATIFY: &str = "--stratify";
 pub const ARG_RANDOM_STATE: &str = "--random-state";
 pub const ARG_FILE_NAME: &str = "--file-name";
 pub const ARG_REGISTER_METRIC: &str = "--register-metric";
+/// Optional on preprocess and train: the task, when detection from the target is not wanted.
+pub const ARG_TASK: &str = "--task";
 
 /// Sub-commands of `mmp-container`: SageMaker runs the image with `train` or `serve`;
 /// processing jobs name their sub-command in ContainerEntrypoint.

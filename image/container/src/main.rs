@@ -1,1 +1,142 @@
-fn main() {}
+//! `mmp-container`: the one binary every job of the pipeline runs.
+//!
+//! Metric lines go to stdout (the tuner reads them from the job's log); logs go to stderr.
+//! A failing job writes its reason to `output/failure` under the ML root and exits with 1.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mmp_container::jobs::{evaluate, preprocess, train};
+use mmp_container::paths::MlRoot;
+use mmp_ml::target::Task;
+use mmp_pipeline::contract::FAILURE_FILE;
+
+#[derive(Parser)]
+#[command(
+    name = "mmp-container",
+    version,
+    about = "Runs one SageMaker job of the mmp pipeline. Paths are under MMP_ML_ROOT (default /opt/ml)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Processing job: split the uploaded CSV into train/ and test/.
+    Preprocess {
+        #[arg(long)]
+        target: String,
+        #[arg(long, default_value = "0.2")]
+        test_size: f64,
+        #[arg(long, default_value = "True")]
+        stratify: String,
+        #[arg(long, default_value = "42")]
+        random_state: u64,
+        #[arg(long, default_value = "dataset.csv")]
+        file_name: String,
+        /// binary, multiclass or regression; detected from the target when absent.
+        #[arg(long)]
+        task: Option<String>,
+    },
+    /// Training job (tuning trial or refit), configured by input/config/hyperparameters.json.
+    Train,
+    /// Processing job: score the model on the test split into evaluation/evaluation.json.
+    Evaluate {
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long, default_value = "dataset.csv")]
+        file_name: String,
+        #[arg(long, default_value = "auc")]
+        register_metric: String,
+    },
+    /// Endpoint: SageMaker's single- and multi-model serving contract (port from SAGEMAKER_BIND_TO_PORT).
+    Serve,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let root = MlRoot::from_env();
+    match run(&root, cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let reason = format!("{e:#}");
+            tracing::error!("{reason}");
+            let failure = root.path(FAILURE_FILE);
+            if let Some(parent) = failure.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            if let Err(write) = std::fs::write(&failure, &reason) {
+                tracing::error!("could not write {}: {write}", failure.display());
+            }
+            eprintln!("{reason}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(root: &MlRoot, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Preprocess {
+            target,
+            test_size,
+            stratify,
+            random_state,
+            file_name,
+            task,
+        } => {
+            let args = preprocess::PreprocessArgs {
+                target,
+                test_size,
+                stratify: mmp_container::jobs::parse_bool(&stratify)
+                    .map_err(|e| e.context("--stratify"))?,
+                random_state,
+                file_name,
+                task: task.as_deref().map(Task::parse).transpose()?,
+            };
+            let s = preprocess::run(root, &args)?;
+            tracing::info!(
+                task = s.task.name(),
+                train = s.train_rows,
+                test = s.test_rows,
+                stratified = s.stratified,
+                "split written"
+            );
+        }
+        Command::Train => match train::run(root)? {
+            train::TrainOutcome::Trial { algorithm, score } => {
+                tracing::info!(algorithm, score, "trial scored")
+            }
+            train::TrainOutcome::Refit { algorithm, task } => {
+                tracing::info!(algorithm, task = task.name(), "model written")
+            }
+        },
+        Command::Evaluate {
+            target,
+            file_name,
+            register_metric,
+        } => {
+            let report = evaluate::run(
+                root,
+                &evaluate::EvaluateArgs {
+                    target,
+                    file_name,
+                    register_metric,
+                },
+            )?;
+            tracing::info!(register_metric = %report["register_metric"], "evaluation written");
+        }
+        Command::Serve => {
+            mmp_serve::run_from_env(std::sync::Arc::new(mmp_container::MmpModelLoader))?
+        }
+    }
+    Ok(())
+}

@@ -1,1 +1,322 @@
-//! Executes a SageMaker Pipeline definition on one machine, running every job with `mmp-container`.
+//! Executes a SageMaker Pipeline definition on one machine, running every job with
+//! `mmp-container`.
+//!
+//! The executor reads the same pipeline JSON that Terraform deploys, resolves its expressions
+//! (`Get`, `Std:Join`, `Std:JsonGet`, property files), runs its steps in dependency order
+//! (independent steps at once) and runs each job as a `mmp-container` process in a folder laid
+//! out as SageMaker lays out `/opt/ml`. State lives in SQLite. See `docs/executor.md`.
+//!
+//! Threads, not async: every execution runs on its own thread, steps on scoped threads, and a
+//! counting semaphore bounds the container processes of all executions together.
+
+mod condition;
+mod db;
+mod definition;
+mod error;
+mod expr;
+mod jobs;
+mod model;
+mod owner;
+mod run;
+mod steps;
+mod store;
+mod tuning;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use rand::Rng;
+
+pub use error::ExecutorError;
+pub use model::{ExecutionInfo, ExecutionStatus, JobInfo, JobStatus, StepInfo, StepStatus};
+
+use db::{Db, NewExecution};
+use definition::{parameter_text, Pipeline};
+use store::Store;
+
+/// Where the executor keeps things and how it runs jobs.
+#[derive(Debug, Clone)]
+pub struct ExecutorConfig {
+    /// The SQLite file (shared with the rest of mmp; this crate's tables start with `exec_`).
+    pub db_path: PathBuf,
+    /// The local store: S3 key `a/b` of the local bucket is the file `<bucket_root>/a/b`.
+    pub bucket_root: PathBuf,
+    /// The bucket name in the `s3://` URIs of the rendered definition.
+    pub bucket_name: String,
+    /// One folder per job: `<jobs_root>/<execution id>/<job name>/`, laid out as `/opt/ml`.
+    pub jobs_root: PathBuf,
+    /// The `mmp-container` binary.
+    pub container_bin: PathBuf,
+    /// Bound on container processes running at once, over all executions; 0 means the number
+    /// of cores.
+    pub max_parallel_jobs: usize,
+    /// Region and account in the ARNs the executor makes.
+    pub region: String,
+    pub account: String,
+    /// Extra environment for every job (e.g. `RUST_LOG`); the executor's own environment is
+    /// inherited, and `MMP_ML_ROOT` is always the job's folder.
+    pub job_env: Vec<(String, String)>,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        Self {
+            db_path: PathBuf::from("mmp.db"),
+            bucket_root: PathBuf::from("bucket"),
+            bucket_name: "mmp".into(),
+            jobs_root: PathBuf::from("jobs"),
+            container_bin: PathBuf::from(mmp_pipeline::contract::CONTAINER_BINARY),
+            max_parallel_jobs: 0,
+            region: "us-east-1".into(),
+            account: "000000000000".into(),
+            job_env: Vec::new(),
+        }
+    }
+}
+
+/// What the executor asks of the rest of mmp.
+pub trait ExecutorHooks: Send + Sync + 'static {
+    /// RegisterModel step: create a model package version in the group and return its ARN.
+    /// `arguments` are the step's Arguments with every expression resolved (the shape of
+    /// CreateModelPackage's input). An `Err` fails the step with that reason.
+    fn register_model(
+        &self,
+        execution: &ExecutionInfo,
+        arguments: &serde_json::Value,
+    ) -> Result<String, String>;
+
+    /// Every execution status change (start: `previous` is `None`), for the "SageMaker Model
+    /// Building Pipeline Execution Status Change" event.
+    fn execution_status_changed(
+        &self,
+        execution: &ExecutionInfo,
+        previous: Option<ExecutionStatus>,
+    );
+}
+
+/// The executor. Cheap to clone; every clone drives the same executions.
+#[derive(Clone)]
+pub struct Executor {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub config: ExecutorConfig,
+    pub hooks: Arc<dyn ExecutorHooks>,
+    pub db: Db,
+    pub store: Store,
+    pub slots: jobs::Slots,
+    owner: String,
+    /// Executions this executor is running, with their stop flags.
+    live: Mutex<HashMap<String, Arc<AtomicBool>>>,
+    ended: Condvar,
+}
+
+impl Inner {
+    pub fn max_parallel(&self) -> usize {
+        effective_parallelism(self.config.max_parallel_jobs)
+    }
+
+    /// Records the end of an execution and tells the hooks.
+    pub fn finish(&self, id: &str, status: ExecutionStatus, reason: Option<&str>) {
+        match self.db.end_execution(id, status, reason) {
+            Ok(Some((before, after))) => {
+                tracing::info!(execution = %id, status = %after.status, reason = ?after.failure_reason, "execution ended");
+                self.hooks
+                    .execution_status_changed(&after, Some(before.status));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(execution = %id, error = %e, "cannot record the end of the execution")
+            }
+        }
+        self.lock_live().remove(id);
+        self.ended.notify_all();
+    }
+
+    fn lock_live(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<AtomicBool>>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn effective_parallelism(configured: usize) -> usize {
+    if configured > 0 {
+        configured
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
+/// SageMaker's execution ids: 12 lowercase letters and digits.
+fn new_execution_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..12)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+impl Executor {
+    /// Opens (or creates) the state database and marks as Failed every execution left
+    /// Executing by a process that no longer runs (a crash or `kill -9`).
+    pub fn open(
+        config: ExecutorConfig,
+        hooks: Arc<dyn ExecutorHooks>,
+    ) -> Result<Self, ExecutorError> {
+        std::fs::create_dir_all(&config.jobs_root).map_err(|e| {
+            ExecutorError::io(format!("cannot create {}", config.jobs_root.display()), e)
+        })?;
+        let db = Db::open(&config.db_path)?;
+        let inner = Arc::new(Inner {
+            store: Store::new(config.bucket_root.clone(), config.bucket_name.clone()),
+            slots: jobs::Slots::new(effective_parallelism(config.max_parallel_jobs)),
+            owner: owner::new_owner(),
+            live: Mutex::new(HashMap::new()),
+            ended: Condvar::new(),
+            hooks,
+            db,
+            config,
+        });
+        for (id, dead_owner) in inner.db.orphaned(owner::is_alive)? {
+            let pid = owner::pid_of(&dead_owner).map_or_else(|| "?".to_string(), |p| p.to_string());
+            let reason = format!(
+                "interrupted: the process running this execution (pid {pid}) ended before it finished"
+            );
+            tracing::warn!(execution = %id, "{reason}");
+            inner.finish(&id, ExecutionStatus::Failed, Some(&reason));
+        }
+        Ok(Self { inner })
+    }
+
+    /// Starts an execution of `definition` (the rendered pipeline JSON) and returns at once;
+    /// the execution runs on a thread of its own. Parameters are checked against the
+    /// definition first. A `client_request_token` already used for this pipeline returns that
+    /// execution instead of starting another.
+    pub fn start(
+        &self,
+        pipeline_name: &str,
+        definition: &str,
+        parameters: BTreeMap<String, String>,
+        client_request_token: Option<&str>,
+    ) -> Result<ExecutionInfo, ExecutorError> {
+        let pipeline = Pipeline::parse(definition)?;
+        let bound = pipeline.bind_parameters(&parameters)?;
+        let texts: BTreeMap<String, String> = bound
+            .iter()
+            .map(|(k, v)| (k.clone(), parameter_text(v)))
+            .collect();
+        let id = new_execution_id();
+        let config = &self.inner.config;
+        let arn = format!(
+            "arn:aws:sagemaker:{}:{}:pipeline/{}/execution/{id}",
+            config.region,
+            config.account,
+            pipeline_name.to_ascii_lowercase()
+        );
+        let (info, created) = self.inner.db.insert_execution(&NewExecution {
+            id: &id,
+            arn: &arn,
+            pipeline_name,
+            parameters: &texts,
+            definition,
+            client_request_token,
+            owner: &self.inner.owner,
+            created: SystemTime::now(),
+        })?;
+        if !created {
+            return Ok(info);
+        }
+        tracing::info!(execution = %id, pipeline = %pipeline_name, "execution started");
+        self.inner.hooks.execution_status_changed(&info, None);
+        let stop = Arc::new(AtomicBool::new(false));
+        self.inner.lock_live().insert(id.clone(), stop.clone());
+        let run = Arc::new(run::Run::new(
+            self.inner.clone(),
+            info.clone(),
+            pipeline,
+            bound,
+            stop,
+        ));
+        let spawned = std::thread::Builder::new()
+            .name(format!("execution-{id}"))
+            .spawn(move || run::execute(run));
+        if let Err(e) = spawned {
+            self.inner.finish(
+                &id,
+                ExecutionStatus::Failed,
+                Some(&format!("cannot start a thread for the execution: {e}")),
+            );
+            return self.describe(&id);
+        }
+        Ok(info)
+    }
+
+    /// An execution, by id or ARN.
+    pub fn describe(&self, execution_id: &str) -> Result<ExecutionInfo, ExecutorError> {
+        self.inner.db.execution(execution_id)
+    }
+
+    /// Executions, newest first, of one pipeline or of all.
+    pub fn list(&self, pipeline_name: Option<&str>) -> Result<Vec<ExecutionInfo>, ExecutorError> {
+        self.inner.db.executions(pipeline_name)
+    }
+
+    /// The execution's steps that have started, in start order, with their jobs.
+    pub fn steps(&self, execution_id: &str) -> Result<Vec<StepInfo>, ExecutorError> {
+        let info = self.describe(execution_id)?;
+        self.inner.db.steps(&info.id)
+    }
+
+    /// Waits until the execution ends or `timeout` passes, and returns it as it then is (the
+    /// caller checks `status`). Executions run by another process are polled.
+    pub fn wait(
+        &self,
+        execution_id: &str,
+        timeout: Duration,
+    ) -> Result<ExecutionInfo, ExecutorError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let info = self.describe(execution_id)?;
+            let now = Instant::now();
+            if info.status.is_terminal() || now >= deadline {
+                return Ok(info);
+            }
+            let live = self.inner.lock_live();
+            let pause = (deadline - now).min(Duration::from_millis(200));
+            if live.contains_key(&info.id) {
+                let _ = self.inner.ended.wait_timeout(live, pause);
+            } else {
+                drop(live);
+                std::thread::sleep(pause.min(Duration::from_millis(50)));
+            }
+        }
+    }
+
+    /// Asks a running execution of this executor to stop: running jobs are killed, no new
+    /// step starts, and it ends as Stopped. Returns the execution as it is now.
+    pub fn stop(&self, execution_id: &str) -> Result<ExecutionInfo, ExecutorError> {
+        let info = self.describe(execution_id)?;
+        if let Some(flag) = self.inner.lock_live().get(&info.id) {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(info)
+    }
+
+    /// Asks every execution this executor runs to stop (for a clean shutdown: they end as
+    /// Stopped instead of being found interrupted at the next start). Returns their ids.
+    pub fn stop_all(&self) -> Vec<String> {
+        let live = self.inner.lock_live();
+        for flag in live.values() {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        live.keys().cloned().collect()
+    }
+
+    /// The configuration the executor was opened with.
+    pub fn config(&self) -> &ExecutorConfig {
+        &self.inner.config
+    }
+}

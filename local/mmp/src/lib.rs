@@ -4,6 +4,7 @@
 pub mod bus;
 pub mod cli;
 pub mod db;
+pub mod endpoint;
 pub mod home;
 pub mod registry;
 pub mod store;

@@ -1,0 +1,238 @@
+//! The training job: a tuning trial (`cross-validation=true`: k-fold CV, metric line,
+//! `model/trial.json`) or the refit (`cross-validation=false`: fit on every row and write
+//! the model artifact to `model/`, taking algorithm and hyperparameters from the best
+//! trial's archive in the `best` channel when there is one).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use mmp_ml::cv::cross_val_score;
+use mmp_ml::estimators::from_hyperparams;
+use mmp_ml::hyperparams::HyperParams;
+use mmp_ml::model::{read_archive, Model, TrainingData};
+use mmp_ml::scorer::Scorer;
+use mmp_ml::table::Table;
+use mmp_ml::target::Task;
+use mmp_pipeline::contract::{
+    metric_line, BEST_TRIAL_CHANNEL, CHANNELS_DIR, HP_ALGORITHM, HP_CROSS_VALIDATION, HP_CV_FOLDS,
+    HP_CV_SCORER, HP_RANDOM_STATE, HP_TARGET, HP_TASK, HP_TRAIN_FILE, HYPERPARAMETERS_FILE,
+    MODEL_ARCHIVE, MODEL_DIR, ORIGINAL_METRIC_PREFIX, TRAIN_CHANNEL,
+};
+use mmp_pipeline::parameters::DEFAULT_TARGET_COLUMN;
+use serde_json::json;
+
+use crate::paths::{data_file, MlRoot};
+
+/// The file every trial (and the refit) writes into `model/`: algorithm and hyperparameters.
+pub const TRIAL_FILE: &str = "trial.json";
+/// Folds when `cv-folds` is not given.
+pub const DEFAULT_CV_FOLDS: usize = 5;
+/// `random-state` when not given (the pipeline's default RandomState).
+pub const DEFAULT_RANDOM_STATE: u64 = 42;
+/// Hyperparameters that describe the job rather than the family: a refit keeps its own.
+const STATIC: [&str; 8] = [
+    HP_ALGORITHM,
+    HP_TARGET,
+    HP_TRAIN_FILE,
+    HP_CROSS_VALIDATION,
+    HP_CV_SCORER,
+    HP_CV_FOLDS,
+    HP_RANDOM_STATE,
+    HP_TASK,
+];
+
+/// What the job did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrainOutcome {
+    Trial { algorithm: String, score: f64 },
+    Refit { algorithm: String, task: Task },
+}
+
+/// The lines a trial prints for the tuner: always the `mmp-val-score` line (matched by
+/// `METRIC_REGEX`), and the original's line when the score is not negative (its regex
+/// `Cross-Validation Score: ([0-9.]+).*$` cannot match a minus sign).
+pub fn metric_lines(score: f64) -> Vec<String> {
+    let mut lines = vec![metric_line(score)];
+    if score >= 0.0 {
+        lines.push(format!("{ORIGINAL_METRIC_PREFIX}{score:.10}"));
+    }
+    lines
+}
+
+pub fn run(root: &MlRoot) -> anyhow::Result<TrainOutcome> {
+    let hp_path = root.path(HYPERPARAMETERS_FILE);
+    let text = std::fs::read_to_string(&hp_path)
+        .with_context(|| format!("reading hyperparameters {}", hp_path.display()))?;
+    let own = HyperParams::from_json(&text)?;
+    let cross_validation = own.flag(HP_CROSS_VALIDATION)?.unwrap_or(false);
+    let channels = root.path(CHANNELS_DIR);
+    let best = channels.join(BEST_TRIAL_CHANNEL);
+    let hp = if !cross_validation && best.is_dir() {
+        merge_best_trial(&own, &best)?
+    } else {
+        own
+    };
+    let algorithm = hp
+        .get(HP_ALGORITHM)
+        .context("hyperparameter `algorithm` is required")?
+        .trim()
+        .to_string();
+    // Parse the family's hyperparameters before reading any data: a bad value fails fast.
+    let estimator = from_hyperparams(&algorithm, &hp)?;
+    let target = hp.get(HP_TARGET).unwrap_or(DEFAULT_TARGET_COLUMN).trim();
+    let task = hp.get(HP_TASK).map(Task::parse).transpose()?;
+    let seed = hp
+        .parse::<u64>(HP_RANDOM_STATE)?
+        .unwrap_or(DEFAULT_RANDOM_STATE);
+    let train_file = data_file(&channels.join(TRAIN_CHANNEL), hp.get(HP_TRAIN_FILE))
+        .map_err(anyhow::Error::msg)?;
+    let table = Table::read(&train_file)?;
+    let data = TrainingData::from_table(&table, target, task)?;
+    estimator.supports(data.task)?;
+    let model_dir = root.path(MODEL_DIR);
+    std::fs::create_dir_all(&model_dir)
+        .with_context(|| format!("creating {}", model_dir.display()))?;
+    tracing::info!(
+        algorithm,
+        task = data.task.name(),
+        rows = data.x.nrows(),
+        features = data.schema.features.len(),
+        cross_validation,
+        "training"
+    );
+    if cross_validation {
+        let scorer_name = hp
+            .get(HP_CV_SCORER)
+            .map(str::trim)
+            .unwrap_or(match data.task {
+                Task::Regression => "r2",
+                _ => "roc_auc",
+            });
+        let scorer = Scorer::parse(scorer_name)?;
+        scorer.check(scorer_name, data.task)?;
+        let k = hp.parse::<usize>(HP_CV_FOLDS)?.unwrap_or(DEFAULT_CV_FOLDS);
+        let scores = cross_val_score(estimator.as_ref(), &data, scorer, k, seed)?;
+        for line in metric_lines(scores.mean) {
+            println!("{line}");
+        }
+        let trial = json!({
+            "algorithm": algorithm,
+            "hyperparameters": hp.to_map(),
+            "task": data.task,
+            "cv_scorer": scorer_name,
+            "cv_folds": k,
+            "cv_fold_scores": scores.folds,
+            "cv_score": scores.mean,
+        });
+        super::write_json(&model_dir.join(TRIAL_FILE), &trial)?;
+        return Ok(TrainOutcome::Trial {
+            algorithm,
+            score: scores.mean,
+        });
+    }
+    let model = Model::fit(estimator.as_ref(), &data, hp.to_map(), seed)?;
+    model.save(&model_dir)?;
+    let trial =
+        json!({ "algorithm": algorithm, "hyperparameters": hp.to_map(), "task": data.task });
+    super::write_json(&model_dir.join(TRIAL_FILE), &trial)?;
+    Ok(TrainOutcome::Refit {
+        algorithm,
+        task: data.task,
+    })
+}
+
+/// The best trial's algorithm and family hyperparameters, with this job's own static ones
+/// (target, file, seed...) on top.
+fn merge_best_trial(own: &HyperParams, channel: &Path) -> anyhow::Result<HyperParams> {
+    let archive = channel.join(MODEL_ARCHIVE);
+    let trial_bytes = if archive.is_file() {
+        read_archive(&archive)?
+            .remove(TRIAL_FILE)
+            .with_context(|| {
+                format!(
+                    "{}: no {TRIAL_FILE} in the best trial's archive",
+                    archive.display()
+                )
+            })?
+    } else {
+        let unpacked = channel.join(TRIAL_FILE);
+        std::fs::read(&unpacked).with_context(|| {
+            format!(
+                "{}: the best-trial channel holds neither {MODEL_ARCHIVE} nor {TRIAL_FILE}",
+                channel.display()
+            )
+        })?
+    };
+    let trial: serde_json::Value =
+        serde_json::from_slice(&trial_bytes).context("the best trial's trial.json is not JSON")?;
+    let algorithm = trial["algorithm"]
+        .as_str()
+        .context("the best trial's trial.json names no algorithm")?;
+    let mut merged: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(map) = trial["hyperparameters"].as_object() {
+        for (k, v) in map {
+            if let Some(s) = v.as_str() {
+                merged.insert(k.clone(), s.to_string());
+            }
+        }
+    }
+    for (k, v) in own.iter() {
+        if STATIC.contains(&k) || !merged.contains_key(k) {
+            merged.insert(k.to_string(), v.to_string());
+        }
+    }
+    merged.insert(HP_ALGORITHM.to_string(), algorithm.to_string());
+    merged.insert(HP_CROSS_VALIDATION.to_string(), "false".to_string());
+    tracing::info!(algorithm, "refitting the best trial");
+    Ok(HyperParams::from_pairs(
+        merged.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mmp_pipeline::contract::{METRIC_REGEX, ORIGINAL_METRIC_REGEX};
+    use regex::Regex;
+
+    fn captured(regex: &Regex, lines: &[String]) -> Option<f64> {
+        lines
+            .iter()
+            .find_map(|l| regex.captures(l))
+            .map(|c| c[1].parse().unwrap())
+    }
+
+    #[test]
+    fn every_score_gets_a_line_the_tuner_reads_exactly() {
+        let ours = Regex::new(METRIC_REGEX).unwrap();
+        let original = Regex::new(ORIGINAL_METRIC_REGEX).unwrap();
+        for score in [
+            0.987_654_321_0,
+            0.0,
+            1.0,
+            12.25,
+            -0.5,
+            -3_254.123_456_789,
+            -1e-12,
+        ] {
+            let lines = metric_lines(score);
+            let read = captured(&ours, &lines).unwrap();
+            assert!((read - score).abs() < 1e-9, "{lines:?}");
+            match captured(&original, &lines) {
+                Some(v) => {
+                    assert!(score >= 0.0);
+                    assert!((v - score).abs() < 1e-9, "{lines:?}");
+                }
+                None => assert!(score < 0.0, "{lines:?}"),
+            }
+        }
+        // The original's regex misreads a negative score as positive; that is why no
+        // original line is printed for one.
+        let misread = captured(&original, &["Cross-Validation Score: -0.5".to_string()]);
+        assert_eq!(
+            misread, None,
+            "[0-9.]+ cannot start at a minus sign right after the prefix"
+        );
+    }
+}

@@ -1,0 +1,370 @@
+//! Every contract path, driven through the built binary in temporary ML roots.
+#![allow(clippy::unwrap_used)] // test helpers too: a failure is the test failing
+
+mod common;
+
+use common::{preprocess, Root, DATASETS};
+use mmp_pipeline::contract::{METRIC_REGEX, ORIGINAL_METRIC_REGEX};
+use regex::Regex;
+
+const FAMILIES: [&str; 3] = ["LogisticRegression", "NaiveBayes", "RandomForest"];
+
+fn trial_hyperparameters<'a>(
+    algorithm: &'a str,
+    target: &'a str,
+    scorer: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    let mut hp = vec![
+        ("algorithm", algorithm),
+        ("target", target),
+        ("train-file", "dataset.csv"),
+        ("cross-validation", "True"),
+        ("cv-scorer", scorer),
+        ("cv-folds", "5"),
+        ("random-state", "42"),
+    ];
+    if algorithm == "RandomForest" {
+        hp.push(("n-estimators", "50"));
+    }
+    hp
+}
+
+#[test]
+fn preprocess_is_deterministic_and_stratified() {
+    let (a, b, c) = (Root::new(), Root::new(), Root::new());
+    preprocess(&a, "breast-cancer", "CLASS");
+    preprocess(&b, "breast-cancer", "CLASS");
+    assert_eq!(
+        a.read("processing/train/dataset.csv"),
+        b.read("processing/train/dataset.csv")
+    );
+    assert_eq!(
+        a.read("processing/test/dataset.csv"),
+        b.read("processing/test/dataset.csv")
+    );
+    let test = a.read("processing/test/dataset.csv");
+    assert_eq!(
+        test.lines().count(),
+        1 + 114,
+        "header + ceil(0.2 × 569) rows"
+    );
+    // 357 of 569 rows are class 1: a stratified test split of 114 keeps 72 of them.
+    let ones = test.lines().skip(1).filter(|l| l.ends_with(",1")).count();
+    assert_eq!(ones, 72);
+    c.write(
+        "processing/input/data/dataset.csv",
+        std::fs::read(common::dataset("breast-cancer")).unwrap(),
+    );
+    c.ok(&[
+        "preprocess",
+        "--target",
+        "CLASS",
+        "--test-size",
+        "0.2",
+        "--stratify",
+        "False",
+        "--random-state",
+        "7",
+        "--file-name",
+        "dataset.csv",
+    ]);
+    assert_ne!(
+        a.read("processing/test/dataset.csv"),
+        c.read("processing/test/dataset.csv")
+    );
+}
+
+#[test]
+fn trials_print_metric_lines_and_record_themselves() {
+    let ours = Regex::new(METRIC_REGEX).unwrap();
+    let original = Regex::new(ORIGINAL_METRIC_REGEX).unwrap();
+    for (dataset, target, _) in DATASETS {
+        let root = Root::new();
+        preprocess(&root, dataset, target);
+        let scorer = if dataset == "diabetes" {
+            "neg_mean_squared_error"
+        } else {
+            "roc_auc"
+        };
+        for (i, family) in FAMILIES.into_iter().enumerate() {
+            if dataset == "diabetes" && family == "NaiveBayes" {
+                continue;
+            }
+            // Alternate the SDK's quoted form and the plain form.
+            root.hyperparameters(&trial_hyperparameters(family, target, scorer), i % 2 == 0);
+            let stdout = root.ok(&["train"]);
+            let score: f64 = stdout
+                .lines()
+                .find_map(|l| ours.captures(l))
+                .map(|c| c[1].parse().unwrap())
+                .unwrap_or_else(|| panic!("no metric line in {stdout:?}"));
+            let trial = root.json("model/trial.json");
+            assert_eq!(trial["algorithm"], family);
+            assert_eq!(trial["hyperparameters"]["target"], target, "unquoted");
+            assert_eq!(trial["cv_fold_scores"].as_array().unwrap().len(), 5);
+            assert!((trial["cv_score"].as_f64().unwrap() - score).abs() < 1e-9);
+            if dataset == "diabetes" {
+                assert!(score < 0.0, "negated MSE");
+                assert!(!stdout.lines().any(|l| original.is_match(l)), "{stdout}");
+            } else {
+                assert!(score > 0.9, "{dataset} {family}: {score}");
+                let theirs: f64 = stdout
+                    .lines()
+                    .find_map(|l| original.captures(l))
+                    .map(|c| c[1].parse().unwrap())
+                    .unwrap();
+                assert!((theirs - score).abs() < 1e-9);
+            }
+        }
+    }
+}
+
+#[test]
+fn refit_from_the_best_trial_then_evaluate_every_task() {
+    for (dataset, target, register) in DATASETS {
+        let root = Root::new();
+        preprocess(&root, dataset, target);
+        let scorer = if dataset == "diabetes" {
+            "r2"
+        } else {
+            "roc_auc"
+        };
+        root.hyperparameters(&trial_hyperparameters("RandomForest", target, scorer), true);
+        root.ok(&["train"]);
+        // SageMaker archives the trial's model/ folder; the refit gets it in the `best` channel.
+        root.archive_model_to("input/data/best/model.tar.gz");
+        std::fs::remove_dir_all(root.path("model")).unwrap();
+        root.hyperparameters(
+            &[
+                ("target", target),
+                ("cross-validation", "False"),
+                ("random-state", "42"),
+            ],
+            false,
+        );
+        root.ok(&["train"]);
+        let manifest = root.json("model/manifest.json");
+        assert_eq!(
+            manifest["family"], "RandomForest",
+            "algorithm taken from the best trial"
+        );
+        assert_eq!(manifest["hyperparameters"]["n-estimators"], "50");
+        assert_eq!(manifest["format_version"], 1);
+        root.archive_model_to("processing/model/model.tar.gz");
+        root.ok(&[
+            "evaluate",
+            "--target",
+            target,
+            "--file-name",
+            "dataset.csv",
+            "--register-metric",
+            register,
+        ]);
+        let report = root.json("processing/evaluation/evaluation.json");
+        let (section, key) = match dataset {
+            "breast-cancer" => ("binary_classification_metrics", "auc"),
+            "wine" => ("multiclass_classification_metrics", "weighted_f1"),
+            _ => ("regression_metrics", "r2"),
+        };
+        let metrics = &report[section];
+        assert_eq!(report["register_metric"], metrics[key], "{dataset}");
+        assert_eq!(metrics[key]["standard_deviation"], "NaN");
+        let value = metrics[key]["value"].as_f64().unwrap();
+        match dataset {
+            "breast-cancer" => {
+                assert!(value > 0.95);
+                for k in ["accuracy", "precision", "recall", "f1", "auc"] {
+                    assert!(metrics[k]["value"].is_number(), "{k}");
+                }
+                let cm = &metrics["confusion_matrix"];
+                let total: u64 = ["0", "1"]
+                    .iter()
+                    .flat_map(|a| ["0", "1"].map(|p| cm[a][p].as_u64().unwrap()))
+                    .sum();
+                assert_eq!(total, 114);
+                let roc = &metrics["receiver_operating_characteristic_curve"];
+                assert_eq!(roc["false_positive_rates"][0], 0.0);
+                let pr = &metrics["precision_recall_curve"];
+                assert_eq!(pr["precisions"].as_array().unwrap().last().unwrap(), 1.0);
+            }
+            "wine" => {
+                assert!(value > 0.9);
+                assert!(
+                    metrics["confusion_matrix"]["class_0"]["class_0"]
+                        .as_u64()
+                        .unwrap()
+                        > 0
+                );
+                for k in [
+                    "accuracy",
+                    "weighted_recall",
+                    "weighted_precision",
+                    "weighted_f0_5",
+                    "weighted_f2",
+                    "accuracy_best_constant_classifier",
+                    "weighted_f1_best_constant_classifier",
+                    "auc",
+                ] {
+                    assert!(metrics[k]["value"].is_number(), "{k}");
+                }
+            }
+            _ => {
+                assert!(value > 0.2 && value < 0.8, "diabetes r2 {value}");
+                let mse = metrics["mse"]["value"].as_f64().unwrap();
+                assert!((metrics["rmse"]["value"].as_f64().unwrap() - mse.sqrt()).abs() < 1e-9);
+            }
+        }
+    }
+}
+
+#[test]
+fn failures_write_a_clear_reason_and_exit_non_zero() {
+    let root = Root::new();
+    preprocess(&root, "breast-cancer", "CLASS");
+    let trial = |alg: &'static str| trial_hyperparameters(alg, "CLASS", "roc_auc");
+    for alg in ["NeuralNet", "XGBoost", "LightGBM"] {
+        root.hyperparameters(&trial(alg), true);
+        assert_eq!(
+            root.fails(&["train"]),
+            format!("algorithm `{alg}` is part of the search space but not implemented in this build of mmp-container")
+        );
+    }
+    let mut hp = trial("LogisticRegression");
+    hp.push(("C", "lots"));
+    root.hyperparameters(&hp, true);
+    assert_eq!(
+        root.fails(&["train"]),
+        "hyperparameter `C`: `lots` is not a valid number"
+    );
+    let mut hp = trial("LogisticRegression");
+    hp[1] = ("target", "Label");
+    root.hyperparameters(&hp, false);
+    assert!(root
+        .fails(&["train"])
+        .contains("no column named `Label` (columns: mean radius,"));
+    let mut hp = trial("LogisticRegression");
+    hp[4] = ("cv-scorer", "r2");
+    root.hyperparameters(&hp, false);
+    assert!(root
+        .fails(&["train"])
+        .starts_with("scorer or metric `r2` does not apply to a binary task"));
+    let mut hp = trial("NaiveBayes");
+    hp.push(("task", "regression"));
+    hp[4] = ("cv-scorer", "r2");
+    root.hyperparameters(&hp, false);
+    assert!(root
+        .fails(&["train"])
+        .contains("has no regression counterpart"));
+
+    // Bad data files, each with its message naming file, row and column.
+    let cases: [(&[u8], &str); 6] = [
+        (b"", "the file is empty (a header row is required)"),
+        (
+            b"a,b,CLASS\n1,2,0\n3,4\n",
+            "row 3: has 2 fields, the header has 3",
+        ),
+        (
+            b"a,b,CLASS\n1,2,0\n3,4,0\n",
+            "target column `CLASS` has only one class (0); classification needs two or more",
+        ),
+        (b"a,b,CLASS\n1,2,0\n3,\xff,1\n", "row 3: not valid UTF-8"),
+        (
+            b"a,b,CLASS\n1,2,0\n3,x,1\n5,6,\n",
+            "row 4, column `CLASS`: the target is missing",
+        ),
+        (b"a,b\n1,2\n", "no column named `CLASS` (columns: a, b)"),
+    ];
+    root.hyperparameters(&trial("LogisticRegression"), false);
+    for (bytes, expected) in cases {
+        root.write("input/data/train/dataset.csv", bytes);
+        let reason = root.fails(&["train"]);
+        assert!(
+            reason.contains("dataset.csv") && reason.contains(expected),
+            "{reason:?} lacks {expected:?}"
+        );
+    }
+    root.write(
+        "input/data/train/dataset.csv",
+        b"a,b,y\n1,2,3.5\n3,4,high\n",
+    );
+    let mut hp = trial("LogisticRegression");
+    hp[1] = ("target", "y");
+    hp[4] = ("cv-scorer", "r2");
+    hp.push(("task", "regression"));
+    root.hyperparameters(&hp, false);
+    assert!(root
+        .fails(&["train"])
+        .ends_with("dataset.csv: row 3, column `y`: regression target `high` is not a number"));
+
+    // Preprocess: no such target, and a bad --stratify.
+    let args = [
+        "preprocess",
+        "--target",
+        "Label",
+        "--file-name",
+        "dataset.csv",
+    ];
+    assert!(root.fails(&args).contains("no column named `Label`"));
+    let args = [
+        "preprocess",
+        "--target",
+        "CLASS",
+        "--stratify",
+        "maybe",
+        "--file-name",
+        "dataset.csv",
+    ];
+    assert!(root.fails(&args).starts_with("--stratify"));
+
+    assert!(root.fails(&["serve"]).contains("MmpModelLoader"));
+}
+
+#[test]
+fn evaluate_refuses_what_does_not_apply_and_unknown_formats() {
+    let root = Root::new();
+    preprocess(&root, "breast-cancer", "CLASS");
+    root.hyperparameters(
+        &[
+            ("algorithm", "NaiveBayes"),
+            ("target", "CLASS"),
+            ("cross-validation", "false"),
+        ],
+        true,
+    );
+    root.ok(&["train"]);
+    root.archive_model_to("processing/model/model.tar.gz");
+    let evaluate = |metric: &str| {
+        vec![
+            "evaluate".to_string(),
+            "--target".into(),
+            "CLASS".into(),
+            "--file-name".into(),
+            "dataset.csv".into(),
+            "--register-metric".into(),
+            metric.into(),
+        ]
+    };
+    let args = evaluate("r2");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert!(root
+        .fails(&args)
+        .starts_with("scorer or metric `r2` does not apply to a binary task"));
+    let args = evaluate("auc");
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args[2] = "Other";
+    assert!(root
+        .fails(&args)
+        .contains("the model was trained to predict `CLASS`"));
+    // A manifest from a future format.
+    let manifest = root
+        .read("model/manifest.json")
+        .replace("\"format_version\":1", "\"format_version\":2");
+    root.write("model/manifest.json", manifest);
+    root.archive_model_to("processing/model/model.tar.gz");
+    let args = evaluate("auc");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(
+        root.fails(&args),
+        "model artifact: format version 2 is not supported by this build (it reads version 1)"
+    );
+}

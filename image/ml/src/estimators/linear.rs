@@ -1,0 +1,515 @@
+//! LogisticRegression, and its regression counterpart (L2-penalized least squares, i.e.
+//! ridge regression with `alpha = 1/C`).
+//!
+//! The objective is scikit-learn's (`solver="lbfgs"`): `C · Σ wᵢ·loss(xᵢ) + ½‖w‖²` with the
+//! intercept unpenalized, the binary logistic loss for two classes and the multinomial one
+//! for more, and `wᵢ` the balanced class weight when `class-weight=balanced`. It is minimized
+//! with argmin's L-BFGS. linfa-logistic minimizes the same loss but takes no sample or class
+//! weights, which `class-weight=balanced` needs. The solver works on standardized columns
+//! (with the penalty rescaled so the optimum is the same), which lets it converge on raw,
+//! badly scaled data where scikit-learn stops at `max_iter` with a ConvergenceWarning.
+//!
+//! | name | default | range | meaning |
+//! |---|---|---|---|
+//! | `penalty` | `l2` | `l2`, `None` | L2 penalty on the coefficients, or none |
+//! | `C` | `1.0` | > 0 | inverse penalty strength |
+//! | `class-weight` | `None` | `balanced`, `None` | weight classes by n / (k · nᶜ); ignored for regression |
+//! | `max-iter` | `100` | ≥ 1 | L-BFGS iterations at most |
+
+use std::cell::RefCell;
+
+use argmin::core::{CostFunction, Executor, Gradient};
+use argmin::solver::linesearch::MoreThuenteLineSearch;
+use argmin::solver::quasinewton::LBFGS;
+use ndarray::{Array2, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use super::{balanced_weights, parse_class_weight, Estimator, Fitted, Predictor, TrainTarget};
+use crate::error::{MlError, Result};
+use crate::hyperparams::{is_none, HyperParams};
+
+const FAMILY: &str = "LogisticRegression";
+/// Gradient-norm tolerance of the solver (on the averaged, standardized objective).
+const TOLERANCE: f64 = 1e-6;
+/// L-BFGS history length (scipy's default, which scikit-learn uses).
+const HISTORY: usize = 10;
+
+/// Checked LogisticRegression hyperparameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearParams {
+    /// Penalty weight `1/C`, or 0 with `penalty=None`.
+    pub inverse_c: f64,
+    pub balanced: bool,
+    pub max_iter: u64,
+}
+
+impl Default for LinearParams {
+    fn default() -> Self {
+        LinearParams {
+            inverse_c: 1.0,
+            balanced: false,
+            max_iter: 100,
+        }
+    }
+}
+
+impl LinearParams {
+    pub fn from_hyperparams(hp: &HyperParams) -> Result<LinearParams> {
+        let penalize = match hp.get("penalty").map(str::trim) {
+            None | Some("l2") => true,
+            Some(v) if is_none(v) => false,
+            Some(v) => {
+                return Err(MlError::hp(
+                    "penalty",
+                    format!("`{v}` is not supported (expected `l2` or `None`)"),
+                ))
+            }
+        };
+        let c = hp.parse::<f64>("C")?.unwrap_or(1.0);
+        if !(c > 0.0 && c.is_finite()) {
+            return Err(MlError::hp("C", format!("{c} must be a positive number")));
+        }
+        let max_iter = hp.parse::<u64>("max-iter")?.unwrap_or(100);
+        if max_iter == 0 {
+            return Err(MlError::hp("max-iter", "must be at least 1"));
+        }
+        Ok(LinearParams {
+            inverse_c: if penalize { 1.0 / c } else { 0.0 },
+            balanced: parse_class_weight(hp)?,
+            max_iter,
+        })
+    }
+}
+
+/// Which loss, and so how outputs read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Link {
+    /// One score; P(class 1) = sigmoid(score).
+    Logistic,
+    /// One score per class; probabilities = softmax(scores).
+    Softmax,
+    /// One score, the predicted value.
+    Identity,
+}
+
+/// A fitted linear model in the original feature space: `scores = W·x + b`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinearModel {
+    pub link: Link,
+    pub n_features: usize,
+    /// Row-major, one row of `n_features` per score.
+    pub weights: Vec<f64>,
+    pub intercepts: Vec<f64>,
+    /// Solver iterations used (diagnostic).
+    pub iterations: u64,
+}
+
+impl Predictor for LinearModel {
+    fn predict_row(&self, x: &[f64], out: &mut [f64]) {
+        let p = self.n_features;
+        let score = |k: usize| -> f64 {
+            let w = &self.weights[k * p..(k + 1) * p];
+            self.intercepts[k] + w.iter().zip(x).map(|(a, b)| a * b).sum::<f64>()
+        };
+        match self.link {
+            Link::Identity => out[0] = score(0),
+            Link::Logistic => {
+                let p1 = sigmoid(score(0));
+                out[0] = 1.0 - p1;
+                out[1] = p1;
+            }
+            Link::Softmax => {
+                for (k, o) in out.iter_mut().enumerate() {
+                    *o = score(k);
+                }
+                softmax_in_place(out);
+            }
+        }
+    }
+}
+
+impl Estimator for LinearParams {
+    fn family(&self) -> &'static str {
+        FAMILY
+    }
+
+    fn fit(&self, x: ArrayView2<f64>, y: TrainTarget<'_>, _seed: u64) -> Result<Fitted> {
+        let scaled = Standardized::new(x);
+        let (link, targets, sample_weights, y_scale) = match y {
+            TrainTarget::Classes { codes, n_classes } => {
+                let weights = if self.balanced {
+                    let per_class = balanced_weights(codes, n_classes);
+                    codes.iter().map(|&c| per_class[c]).collect()
+                } else {
+                    vec![1.0; codes.len()]
+                };
+                let link = if n_classes == 2 {
+                    Link::Logistic
+                } else {
+                    Link::Softmax
+                };
+                let t = codes.iter().map(|&c| c as f64).collect();
+                (link, t, weights, (0.0, 1.0))
+            }
+            TrainTarget::Values(v) => {
+                let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
+                let sd = (v.iter().map(|a| (a - mean).powi(2)).sum::<f64>()
+                    / v.len().max(1) as f64)
+                    .sqrt();
+                let sd = if sd > 0.0 { sd } else { 1.0 };
+                let t = v.iter().map(|a| (a - mean) / sd).collect();
+                (Link::Identity, t, vec![1.0; v.len()], (mean, sd))
+            }
+        };
+        let n_scores = match (link, y) {
+            (Link::Softmax, TrainTarget::Classes { n_classes, .. }) => n_classes,
+            _ => 1,
+        };
+        let problem = Problem {
+            z: &scaled.z,
+            penalty: scaled
+                .scale
+                .iter()
+                .map(|s| self.inverse_c / (s * s))
+                .collect(),
+            targets,
+            sum_weights: sample_weights.iter().sum(),
+            sample_weights,
+            link,
+            n_scores,
+            cache: RefCell::new(None),
+        };
+        let p = scaled.z.ncols();
+        let solver = LBFGS::new(MoreThuenteLineSearch::new(), HISTORY)
+            .with_tolerance_grad(TOLERANCE)
+            .and_then(|s| s.with_tolerance_cost(0.0))
+            .map_err(fit_error)?;
+        let init = vec![0.0; n_scores * (p + 1)];
+        let mut result = Executor::new(problem, solver)
+            .configure(|state| state.param(init).max_iters(self.max_iter))
+            .run()
+            .map_err(fit_error)?;
+        let iterations = result.state.iter;
+        let params = result
+            .state
+            .take_best_param()
+            .ok_or_else(|| fit_error("the solver returned no parameters"))?;
+        Ok(Fitted::LogisticRegression(
+            scaled.unscale(&params, link, n_scores, y_scale, iterations),
+        ))
+    }
+}
+
+fn fit_error(e: impl std::fmt::Display) -> MlError {
+    MlError::Fit {
+        family: FAMILY.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Columns standardized to mean 0 and standard deviation 1 (constant columns left at scale 1).
+struct Standardized {
+    z: Array2<f64>,
+    mean: Vec<f64>,
+    scale: Vec<f64>,
+}
+
+impl Standardized {
+    fn new(x: ArrayView2<f64>) -> Self {
+        let n = x.nrows().max(1) as f64;
+        let mean: Vec<f64> = x.columns().into_iter().map(|c| c.sum() / n).collect();
+        let scale: Vec<f64> = x
+            .columns()
+            .into_iter()
+            .zip(&mean)
+            .map(|(c, m)| {
+                let sd = (c.iter().map(|v| (v - m).powi(2)).sum::<f64>() / n).sqrt();
+                if sd > 1e-12 {
+                    sd
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        let mut z = x.to_owned();
+        for mut row in z.rows_mut() {
+            for ((v, m), s) in row.iter_mut().zip(&mean).zip(&scale) {
+                *v = (*v - m) / s;
+            }
+        }
+        Standardized { z, mean, scale }
+    }
+
+    /// Maps standardized-space parameters back to weights on the raw features.
+    fn unscale(
+        &self,
+        params: &[f64],
+        link: Link,
+        n_scores: usize,
+        (y_mean, y_sd): (f64, f64),
+        iterations: u64,
+    ) -> LinearModel {
+        let p = self.mean.len();
+        let mut weights = Vec::with_capacity(n_scores * p);
+        let mut intercepts = Vec::with_capacity(n_scores);
+        for k in 0..n_scores {
+            let block = &params[k * (p + 1)..(k + 1) * (p + 1)];
+            let mut b = block[p];
+            for ((v, scale), mean) in block[..p].iter().zip(&self.scale).zip(&self.mean) {
+                let w = v / scale;
+                b -= w * mean;
+                weights.push(w * y_sd);
+            }
+            intercepts.push(b * y_sd + y_mean);
+        }
+        LinearModel {
+            link,
+            n_features: p,
+            weights,
+            intercepts,
+            iterations,
+        }
+    }
+}
+
+/// The last evaluation: parameters, cost, gradient (argmin asks for cost and gradient of the
+/// same point separately).
+type Evaluated = (Vec<f64>, f64, Vec<f64>);
+
+/// The averaged, weighted objective in standardized space.
+struct Problem<'a> {
+    z: &'a Array2<f64>,
+    /// Per-column penalty weight `(1/C) / scale²`, so that the penalty is `½(1/C)‖w_raw‖²`.
+    penalty: Vec<f64>,
+    /// Class code (classification) or standardized value (regression).
+    targets: Vec<f64>,
+    sample_weights: Vec<f64>,
+    sum_weights: f64,
+    link: Link,
+    n_scores: usize,
+    cache: RefCell<Option<Evaluated>>,
+}
+
+impl Problem<'_> {
+    fn evaluate(&self, params: &[f64]) -> (f64, Vec<f64>) {
+        if let Some((p, cost, grad)) = self.cache.borrow().as_ref() {
+            if p == params {
+                return (*cost, grad.clone());
+            }
+        }
+        let p = self.z.ncols();
+        let stride = p + 1;
+        let mut grad = vec![0.0; params.len()];
+        let mut loss = 0.0;
+        let mut scores = vec![0.0; self.n_scores];
+        let mut dscore = vec![0.0; self.n_scores];
+        for ((row, &t), &w) in self
+            .z
+            .rows()
+            .into_iter()
+            .zip(&self.targets)
+            .zip(&self.sample_weights)
+        {
+            let Some(row) = row.to_slice() else {
+                unreachable!("standardized rows are contiguous")
+            };
+            for (k, s) in scores.iter_mut().enumerate() {
+                let block = &params[k * stride..(k + 1) * stride];
+                *s = block[p] + block[..p].iter().zip(row).map(|(a, b)| a * b).sum::<f64>();
+            }
+            match self.link {
+                Link::Logistic => {
+                    let sign = if t > 0.5 { 1.0 } else { -1.0 };
+                    let m = sign * scores[0];
+                    loss += w * softplus(-m);
+                    dscore[0] = w * -sign * sigmoid(-m);
+                }
+                Link::Softmax => {
+                    let lse = log_sum_exp(&scores);
+                    let class = t as usize;
+                    loss += w * (lse - scores[class]);
+                    for (k, d) in dscore.iter_mut().enumerate() {
+                        let indicator = if k == class { 1.0 } else { 0.0 };
+                        *d = w * ((scores[k] - lse).exp() - indicator);
+                    }
+                }
+                Link::Identity => {
+                    let r = scores[0] - t;
+                    loss += w * 0.5 * r * r;
+                    dscore[0] = w * r;
+                }
+            }
+            for (k, &d) in dscore.iter().enumerate() {
+                let g = &mut grad[k * stride..(k + 1) * stride];
+                for (gj, &zj) in g[..p].iter_mut().zip(row) {
+                    *gj += d * zj;
+                }
+                g[p] += d;
+            }
+        }
+        let norm = 1.0 / self.sum_weights;
+        loss *= norm;
+        for v in grad.iter_mut() {
+            *v *= norm;
+        }
+        for k in 0..self.n_scores {
+            for j in 0..p {
+                let wj = params[k * stride + j];
+                loss += 0.5 * norm * self.penalty[j] * wj * wj;
+                grad[k * stride + j] += norm * self.penalty[j] * wj;
+            }
+        }
+        *self.cache.borrow_mut() = Some((params.to_vec(), loss, grad.clone()));
+        (loss, grad)
+    }
+}
+
+impl CostFunction for Problem<'_> {
+    type Param = Vec<f64>;
+    type Output = f64;
+    fn cost(&self, params: &Vec<f64>) -> Result<f64, argmin::core::Error> {
+        Ok(self.evaluate(params).0)
+    }
+}
+
+impl Gradient for Problem<'_> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+    fn gradient(&self, params: &Vec<f64>) -> Result<Vec<f64>, argmin::core::Error> {
+        Ok(self.evaluate(params).1)
+    }
+}
+
+pub(crate) fn sigmoid(t: f64) -> f64 {
+    if t >= 0.0 {
+        1.0 / (1.0 + (-t).exp())
+    } else {
+        let e = t.exp();
+        e / (1.0 + e)
+    }
+}
+
+fn softplus(t: f64) -> f64 {
+    t.max(0.0) + (-t.abs()).exp().ln_1p()
+}
+
+pub(crate) fn log_sum_exp(v: &[f64]) -> f64 {
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !max.is_finite() {
+        return max;
+    }
+    max + v.iter().map(|a| (a - max).exp()).sum::<f64>().ln()
+}
+
+/// Replaces log-scores with probabilities, stably.
+pub(crate) fn softmax_in_place(v: &mut [f64]) {
+    let lse = log_sum_exp(v);
+    for a in v.iter_mut() {
+        *a = (*a - lse).exp();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn parses_and_checks_hyperparameters() {
+        let hp = HyperParams::from_pairs([
+            ("penalty", "None"),
+            ("C", "0.5"),
+            ("class-weight", "balanced"),
+            ("max-iter", "50"),
+        ]);
+        let p = LinearParams::from_hyperparams(&hp).unwrap();
+        assert_eq!(
+            p,
+            LinearParams {
+                inverse_c: 0.0,
+                balanced: true,
+                max_iter: 50
+            }
+        );
+        assert_eq!(
+            LinearParams::from_hyperparams(&HyperParams::default()).unwrap(),
+            LinearParams::default()
+        );
+        for (name, value) in [
+            ("penalty", "l1"),
+            ("C", "-1"),
+            ("max-iter", "0"),
+            ("class-weight", "x"),
+        ] {
+            let err = LinearParams::from_hyperparams(&HyperParams::from_pairs([(name, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(&format!("hyperparameter `{name}`")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn ridge_counterpart_matches_the_closed_form() {
+        // y = 1 + 2x exactly; with C large the fit recovers it.
+        let x = array![[0.0], [1.0], [2.0], [3.0]];
+        let y = [1.0, 3.0, 5.0, 7.0];
+        let params = LinearParams {
+            inverse_c: 1e-9,
+            ..LinearParams::default()
+        };
+        let Fitted::LogisticRegression(m) =
+            params.fit(x.view(), TrainTarget::Values(&y), 0).unwrap()
+        else {
+            panic!("wrong family")
+        };
+        assert!((m.weights[0] - 2.0).abs() < 1e-6 && (m.intercepts[0] - 1.0).abs() < 1e-6);
+        // With alpha = 1/C = 5: w = Sxy / (Sxx + alpha) = 10 / (5 + 5) = 1, b = ȳ - w·x̄ = 2.5.
+        let params = LinearParams {
+            inverse_c: 5.0,
+            ..LinearParams::default()
+        };
+        let Fitted::LogisticRegression(m) =
+            params.fit(x.view(), TrainTarget::Values(&y), 0).unwrap()
+        else {
+            panic!("wrong family")
+        };
+        assert!((m.weights[0] - 1.0).abs() < 1e-6, "{m:?}");
+        assert!((m.intercepts[0] - 2.5).abs() < 1e-6, "{m:?}");
+    }
+
+    #[test]
+    fn separates_classes_and_probabilities_sum_to_one() {
+        let x = array![
+            [0.0, 1.0],
+            [1.0, 0.0],
+            [4.0, 5.0],
+            [5.0, 4.0],
+            [9.0, 9.0],
+            [8.0, 9.5]
+        ];
+        let codes = [0, 0, 1, 1, 2, 2];
+        let fitted = LinearParams::default()
+            .fit(
+                x.view(),
+                TrainTarget::Classes {
+                    codes: &codes,
+                    n_classes: 3,
+                },
+                0,
+            )
+            .unwrap();
+        let mut out = [0.0; 3];
+        for (row, &c) in x.rows().into_iter().zip(&codes) {
+            fitted
+                .predictor()
+                .predict_row(row.as_slice().unwrap(), &mut out);
+            assert!((out.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+            let best = (0..3).max_by(|&a, &b| out[a].total_cmp(&out[b])).unwrap();
+            assert_eq!(best, c);
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The model families and the one trait they share.
+//!
+//! A family turns its hyperparameters (strings) into a checked parameter set once
+//! ([`from_hyperparams`]); that set is an [`Estimator`], which fits a [`Fitted`] model. A
+//! fitted model predicts one row at a time into a caller-owned buffer ([`Predictor`]), so
+//! serving a one-row request allocates nothing.
+//!
+//! Adding a family (part 2: NeuralNet, XGBoost, LightGBM): a module with its parameter set
+//! implementing [`Estimator`] and its fitted model implementing [`Predictor`], a
+//! [`Fitted`] variant, and an arm in [`from_hyperparams`].
+
+pub mod linear;
+pub mod naive_bayes;
+pub mod random_forest;
+
+use ndarray::ArrayView2;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{MlError, Result};
+use crate::hyperparams::HyperParams;
+use crate::target::Task;
+
+pub use mmp_pipeline::search_space::ALGORITHMS;
+
+/// Families this build fits.
+pub const IMPLEMENTED: [&str; 3] = ["LogisticRegression", "NaiveBayes", "RandomForest"];
+
+pub(crate) fn known_algorithms() -> String {
+    ALGORITHMS.join(", ")
+}
+
+/// What a model is fitted to.
+#[derive(Debug, Clone, Copy)]
+pub enum TrainTarget<'a> {
+    /// Class codes `0..n_classes`.
+    Classes {
+        codes: &'a [usize],
+        n_classes: usize,
+    },
+    Values(&'a [f64]),
+}
+
+impl TrainTarget<'_> {
+    pub fn task(&self) -> Task {
+        match self {
+            TrainTarget::Classes { n_classes: 2, .. } => Task::Binary,
+            TrainTarget::Classes { .. } => Task::Multiclass,
+            TrainTarget::Values(_) => Task::Regression,
+        }
+    }
+}
+
+/// A family's checked hyperparameters: fits a model to encoded rows.
+pub trait Estimator: std::fmt::Debug + Send + Sync {
+    /// The family's name, as in [`ALGORITHMS`].
+    fn family(&self) -> &'static str;
+    /// Fails early for a task the family cannot do.
+    fn supports(&self, task: Task) -> Result<()> {
+        let _ = task;
+        Ok(())
+    }
+    /// Fits on the rows of `x` (`seed` drives any randomness).
+    fn fit(&self, x: ArrayView2<f64>, y: TrainTarget<'_>, seed: u64) -> Result<Fitted>;
+}
+
+/// A fitted model's prediction of one encoded row.
+pub trait Predictor {
+    /// Writes class probabilities (classification, `out.len()` = number of classes) or the
+    /// predicted value (regression, `out.len()` = 1).
+    fn predict_row(&self, x: &[f64], out: &mut [f64]);
+}
+
+/// Every fitted model this build knows, as stored in the artifact's payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "family")]
+pub enum Fitted {
+    LogisticRegression(linear::LinearModel),
+    NaiveBayes(naive_bayes::GaussianNbModel),
+    RandomForest(random_forest::Forest),
+}
+
+impl Fitted {
+    pub fn predictor(&self) -> &dyn Predictor {
+        match self {
+            Fitted::LogisticRegression(m) => m,
+            Fitted::NaiveBayes(m) => m,
+            Fitted::RandomForest(m) => m,
+        }
+    }
+}
+
+/// Parses the family's own hyperparameters into its checked parameter set.
+pub fn from_hyperparams(algorithm: &str, hp: &HyperParams) -> Result<Box<dyn Estimator>> {
+    match algorithm {
+        "LogisticRegression" => Ok(Box::new(linear::LinearParams::from_hyperparams(hp)?)),
+        "NaiveBayes" => Ok(Box::new(naive_bayes::NaiveBayesParams::from_hyperparams(
+            hp,
+        )?)),
+        "RandomForest" => Ok(Box::new(random_forest::ForestParams::from_hyperparams(hp)?)),
+        other if ALGORITHMS.contains(&other) => Err(MlError::NotImplemented(other.to_string())),
+        other => Err(MlError::UnknownAlgorithm(other.to_string())),
+    }
+}
+
+/// Balanced class weights, as scikit-learn's `class_weight="balanced"`: n / (k · n_c).
+pub(crate) fn balanced_weights(codes: &[usize], n_classes: usize) -> Vec<f64> {
+    let mut counts = vec![0usize; n_classes];
+    for &c in codes {
+        counts[c] += 1;
+    }
+    let n = codes.len() as f64;
+    counts
+        .iter()
+        .map(|&c| {
+            if c == 0 {
+                0.0
+            } else {
+                n / (n_classes as f64 * c as f64)
+            }
+        })
+        .collect()
+}
+
+/// `class-weight`: `balanced` or `None`.
+pub(crate) fn parse_class_weight(hp: &HyperParams) -> Result<bool> {
+    match hp.get("class-weight").map(str::trim) {
+        None => Ok(false),
+        Some(v) if crate::hyperparams::is_none(v) => Ok(false),
+        Some("balanced") => Ok(true),
+        Some(v) => Err(MlError::hp(
+            "class-weight",
+            format!("`{v}` is not `balanced` or `None`"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_but_unimplemented_families_fail_clearly() {
+        let hp = HyperParams::default();
+        for name in ["NeuralNet", "XGBoost", "LightGBM"] {
+            assert_eq!(
+                from_hyperparams(name, &hp).unwrap_err().to_string(),
+                format!("algorithm `{name}` is part of the search space but not implemented in this build of mmp-container")
+            );
+        }
+        assert!(from_hyperparams("Nope", &hp)
+            .unwrap_err()
+            .to_string()
+            .starts_with("unknown algorithm `Nope` (known: RandomForest, NeuralNet"));
+        for name in IMPLEMENTED {
+            assert_eq!(from_hyperparams(name, &hp).unwrap().family(), name);
+        }
+    }
+
+    #[test]
+    fn balanced_weights_like_scikit_learn() {
+        assert_eq!(balanced_weights(&[0, 0, 0, 1], 2), [4.0 / 6.0, 2.0]);
+    }
+}

@@ -1,0 +1,225 @@
+//! NaiveBayes: Gaussian naive Bayes, fitted by linfa-bayes.
+//!
+//! linfa-bayes fits the class priors, means and variances exactly as scikit-learn's
+//! `GaussianNB` (variances smoothed by `var_smoothing × the largest feature variance`). Its
+//! probability normalization exponentiates the joint log-likelihoods without shifting them
+//! first, which underflows to NaN for rows far from every class; so this module keeps the fitted
+//! statistics and predicts with a log-sum-exp softmax, with the constant terms precomputed.
+//!
+//! There is no regression counterpart: a regression job with `algorithm=NaiveBayes` fails with
+//! a clear reason.
+//!
+//! | name | default | range | meaning |
+//! |---|---|---|---|
+//! | `var_smoothing` | `1e-9` | ≥ 0 | share of the largest feature variance added to every variance |
+
+use std::collections::HashMap;
+
+use linfa::traits::Fit;
+use linfa::DatasetBase;
+use linfa_bayes::GaussianNb;
+use ndarray::{Array1, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use super::linear::softmax_in_place;
+use super::{Estimator, Fitted, Predictor, TrainTarget};
+use crate::error::{MlError, Result};
+use crate::hyperparams::HyperParams;
+use crate::target::Task;
+
+const FAMILY: &str = "NaiveBayes";
+
+/// Checked NaiveBayes hyperparameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NaiveBayesParams {
+    pub var_smoothing: f64,
+}
+
+impl Default for NaiveBayesParams {
+    fn default() -> Self {
+        NaiveBayesParams {
+            var_smoothing: 1e-9,
+        }
+    }
+}
+
+impl NaiveBayesParams {
+    pub fn from_hyperparams(hp: &HyperParams) -> Result<NaiveBayesParams> {
+        let var_smoothing = hp.parse::<f64>("var_smoothing")?.unwrap_or(1e-9);
+        if !(var_smoothing >= 0.0 && var_smoothing.is_finite()) {
+            return Err(MlError::hp(
+                "var_smoothing",
+                format!("{var_smoothing} must be a number ≥ 0"),
+            ));
+        }
+        Ok(NaiveBayesParams { var_smoothing })
+    }
+}
+
+/// Per class: the log prior plus the normalizing constant, the means, and 1/variance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GaussianNbModel {
+    /// `ln prior − ½ Σ ln(2π σ²)` per class.
+    pub constants: Vec<f64>,
+    /// Row-major `n_classes × n_features`.
+    pub means: Vec<f64>,
+    pub inverse_variances: Vec<f64>,
+    pub n_features: usize,
+}
+
+impl Predictor for GaussianNbModel {
+    fn predict_row(&self, x: &[f64], out: &mut [f64]) {
+        let p = self.n_features;
+        for (c, o) in out.iter_mut().enumerate() {
+            let means = &self.means[c * p..(c + 1) * p];
+            let inv = &self.inverse_variances[c * p..(c + 1) * p];
+            let quad: f64 = x
+                .iter()
+                .zip(means)
+                .zip(inv)
+                .map(|((v, m), i)| (v - m) * (v - m) * i)
+                .sum();
+            *o = self.constants[c] - 0.5 * quad;
+        }
+        softmax_in_place(out);
+    }
+}
+
+/// linfa-bayes' serialized model, read back for its fitted statistics.
+#[derive(Deserialize)]
+struct LinfaModel {
+    class_info: HashMap<String, LinfaClass>,
+}
+
+#[derive(Deserialize)]
+struct LinfaClass {
+    prior: f64,
+    theta: Array1<f64>,
+    sigma: Array1<f64>,
+}
+
+impl Estimator for NaiveBayesParams {
+    fn family(&self) -> &'static str {
+        FAMILY
+    }
+
+    fn supports(&self, task: Task) -> Result<()> {
+        if task == Task::Regression {
+            return Err(MlError::NotApplicable {
+                name: "NaiveBayes".into(),
+                task: task.name().into(),
+                hint: ": Gaussian naive Bayes is a classifier and has no regression counterpart"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn fit(&self, x: ArrayView2<f64>, y: TrainTarget<'_>, _seed: u64) -> Result<Fitted> {
+        self.supports(y.task())?;
+        let TrainTarget::Classes { codes, n_classes } = y else {
+            unreachable!("supports() rejected regression")
+        };
+        let dataset = DatasetBase::new(x, Array1::from_iter(codes.iter().copied()));
+        let fitted: GaussianNb<f64, usize> = GaussianNb::params()
+            .var_smoothing(self.var_smoothing)
+            .fit(&dataset)
+            .map_err(fit_error)?;
+        let stats: LinfaModel = serde_json::to_value(&fitted)
+            .and_then(serde_json::from_value)
+            .map_err(fit_error)?;
+        let p = x.ncols();
+        let mut model = GaussianNbModel {
+            constants: vec![f64::NEG_INFINITY; n_classes],
+            means: vec![0.0; n_classes * p],
+            inverse_variances: vec![1.0; n_classes * p],
+            n_features: p,
+        };
+        for (label, info) in stats.class_info {
+            let c: usize = label.parse().map_err(fit_error)?;
+            let log_norm: f64 = info
+                .sigma
+                .iter()
+                .map(|s| (2.0 * std::f64::consts::PI * s).ln())
+                .sum();
+            model.constants[c] = info.prior.ln() - 0.5 * log_norm;
+            model.means[c * p..(c + 1) * p].copy_from_slice(
+                info.theta
+                    .as_slice()
+                    .ok_or_else(|| fit_error("non-contiguous means"))?,
+            );
+            for (dst, s) in model.inverse_variances[c * p..(c + 1) * p]
+                .iter_mut()
+                .zip(&info.sigma)
+            {
+                *dst = 1.0 / s;
+            }
+        }
+        Ok(Fitted::NaiveBayes(model))
+    }
+}
+
+fn fit_error(e: impl std::fmt::Display) -> MlError {
+    MlError::Fit {
+        family: FAMILY.to_string(),
+        message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn predicts_the_nearer_class_with_finite_probabilities() {
+        let x = array![
+            [1.0, 2.0],
+            [2.0, 1.0],
+            [1.5, 2.5],
+            [6.0, 7.0],
+            [7.0, 6.0],
+            [6.5, 8.0]
+        ];
+        let codes = [0, 0, 0, 1, 1, 1];
+        let fitted = NaiveBayesParams::default()
+            .fit(
+                x.view(),
+                TrainTarget::Classes {
+                    codes: &codes,
+                    n_classes: 2,
+                },
+                0,
+            )
+            .unwrap();
+        let mut out = [0.0; 2];
+        fitted.predictor().predict_row(&[1.5, 2.0], &mut out);
+        assert!(out[0] > 0.999 && (out[0] + out[1] - 1.0).abs() < 1e-12);
+        // Far from both classes the probabilities are still finite and sum to one.
+        fitted.predictor().predict_row(&[1e6, -1e6], &mut out);
+        assert!(out.iter().all(|p| p.is_finite()));
+        assert!((out[0] + out[1] - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn regression_is_refused_and_bad_smoothing_named() {
+        let err = NaiveBayesParams::default()
+            .fit(
+                array![[1.0], [2.0]].view(),
+                TrainTarget::Values(&[1.0, 2.0]),
+                0,
+            )
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("has no regression counterpart"),
+            "{err}"
+        );
+        let err =
+            NaiveBayesParams::from_hyperparams(&HyperParams::from_pairs([("var_smoothing", "-1")]))
+                .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "hyperparameter `var_smoothing`: -1 must be a number ≥ 0"
+        );
+    }
+}

@@ -1,0 +1,622 @@
+//! RandomForest: bootstrap-aggregated CART trees, as scikit-learn's `RandomForestClassifier`
+//! and `RandomForestRegressor` build them.
+//!
+//! Written here rather than taken from a crate: of the pure-Rust forests, smartcore's has no
+//! class probabilities (needed for ROC AUC) and no sample weights (needed for
+//! `class-weight=balanced`), linfa-ensemble samples features per tree (not per split) and only
+//! votes, and linfa-trees has no regression trees. This one follows scikit-learn's
+//! algorithm: a bootstrap sample per tree (drawn counts become sample weights, times the
+//! balanced class weight), `max-features` candidate features drawn per split (features
+//! constant in the node do not count), the best threshold midway between neighbouring
+//! distinct values, leaves holding the weighted class distribution (averaged over trees for
+//! `predict_proba`) or the weighted mean.
+//!
+//! Trees grow on all cores; each tree has its own seed drawn from `random-state`, so the
+//! forest is the same whatever the number of threads.
+//!
+//! | name | default | range | meaning |
+//! |---|---|---|---|
+//! | `n-estimators` | `100` | ≥ 1 | trees |
+//! | `criterion` | `gini` | `gini`, `entropy` | split quality (classification; regression always uses squared error) |
+//! | `max-depth` | `None` | ≥ 1 or `None` | depth limit |
+//! | `min-samples-split` | `2` | ≥ 2 | rows a node needs to be split |
+//! | `min-samples-leaf` | `1` | ≥ 1 | rows each child must keep |
+//! | `max-features` | `sqrt` (classification), `None` (regression) | `sqrt`, `log2`, `None` (all) | candidate features per split |
+//! | `class-weight` | `None` | `balanced`, `None` | weight classes by n / (k · nᶜ); ignored for regression |
+
+use ndarray::ArrayView2;
+use rand::seq::SliceRandom;
+use rand::{Rng, RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::{balanced_weights, parse_class_weight, Estimator, Fitted, Predictor, TrainTarget};
+use crate::error::{MlError, Result};
+use crate::hyperparams::{is_none, HyperParams};
+
+const FAMILY: &str = "RandomForest";
+/// Values closer than this are one value (scikit-learn's FEATURE_THRESHOLD).
+const FEATURE_THRESHOLD: f64 = 1e-7;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Criterion {
+    Gini,
+    Entropy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxFeatures {
+    /// `sqrt` for classification, all features for regression (scikit-learn's defaults).
+    Default,
+    Sqrt,
+    Log2,
+    All,
+}
+
+/// Checked RandomForest hyperparameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForestParams {
+    pub n_estimators: usize,
+    pub criterion: Criterion,
+    pub max_depth: Option<usize>,
+    pub min_samples_split: usize,
+    pub min_samples_leaf: usize,
+    pub max_features: MaxFeatures,
+    pub balanced: bool,
+}
+
+impl Default for ForestParams {
+    fn default() -> Self {
+        ForestParams {
+            n_estimators: 100,
+            criterion: Criterion::Gini,
+            max_depth: None,
+            min_samples_split: 2,
+            min_samples_leaf: 1,
+            max_features: MaxFeatures::Default,
+            balanced: false,
+        }
+    }
+}
+
+impl ForestParams {
+    pub fn from_hyperparams(hp: &HyperParams) -> Result<ForestParams> {
+        let d = ForestParams::default();
+        let n_estimators = hp.parse::<usize>("n-estimators")?.unwrap_or(d.n_estimators);
+        if n_estimators == 0 {
+            return Err(MlError::hp("n-estimators", "must be at least 1"));
+        }
+        let criterion = match hp.get("criterion").map(str::trim) {
+            None | Some("gini") => Criterion::Gini,
+            Some("entropy") => Criterion::Entropy,
+            Some(v) => {
+                return Err(MlError::hp(
+                    "criterion",
+                    format!("`{v}` is not `gini` or `entropy`"),
+                ))
+            }
+        };
+        let max_depth = hp.parse_or_none::<usize>("max-depth")?.unwrap_or(None);
+        if max_depth == Some(0) {
+            return Err(MlError::hp("max-depth", "must be at least 1 or None"));
+        }
+        let min_samples_split = hp
+            .parse::<usize>("min-samples-split")?
+            .unwrap_or(d.min_samples_split);
+        if min_samples_split < 2 {
+            return Err(MlError::hp("min-samples-split", "must be at least 2"));
+        }
+        let min_samples_leaf = hp
+            .parse::<usize>("min-samples-leaf")?
+            .unwrap_or(d.min_samples_leaf);
+        if min_samples_leaf == 0 {
+            return Err(MlError::hp("min-samples-leaf", "must be at least 1"));
+        }
+        let max_features = match hp.get("max-features").map(str::trim) {
+            None => MaxFeatures::Default,
+            Some("sqrt") => MaxFeatures::Sqrt,
+            Some("log2") => MaxFeatures::Log2,
+            Some(v) if is_none(v) => MaxFeatures::All,
+            Some(v) => {
+                return Err(MlError::hp(
+                    "max-features",
+                    format!("`{v}` is not `sqrt`, `log2` or `None`"),
+                ))
+            }
+        };
+        Ok(ForestParams {
+            n_estimators,
+            criterion,
+            max_depth,
+            min_samples_split,
+            min_samples_leaf,
+            max_features,
+            balanced: parse_class_weight(hp)?,
+        })
+    }
+
+    fn features_per_split(&self, p: usize, classification: bool) -> usize {
+        let k = match (self.max_features, classification) {
+            (MaxFeatures::Default, true) | (MaxFeatures::Sqrt, _) => {
+                (p as f64).sqrt().floor() as usize
+            }
+            (MaxFeatures::Log2, _) => (p as f64).log2().floor() as usize,
+            (MaxFeatures::Default, false) | (MaxFeatures::All, _) => p,
+        };
+        k.clamp(1, p.max(1))
+    }
+}
+
+/// One tree as flat arrays; node 0 is the root and `left[i] == 0` marks a leaf.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    pub feature: Vec<u32>,
+    pub threshold: Vec<f64>,
+    pub left: Vec<u32>,
+    pub right: Vec<u32>,
+    /// `n_outputs` values per node: class distribution, or the mean.
+    pub value: Vec<f64>,
+}
+
+impl Tree {
+    #[inline]
+    fn leaf_of(&self, x: &[f64]) -> usize {
+        let mut node = 0usize;
+        while self.left[node] != 0 {
+            node = if x[self.feature[node] as usize] <= self.threshold[node] {
+                self.left[node] as usize
+            } else {
+                self.right[node] as usize
+            };
+        }
+        node
+    }
+}
+
+/// A fitted forest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Forest {
+    /// Number of classes, or 1 for regression.
+    pub n_outputs: usize,
+    pub trees: Vec<Tree>,
+}
+
+impl Predictor for Forest {
+    fn predict_row(&self, x: &[f64], out: &mut [f64]) {
+        out.fill(0.0);
+        let k = self.n_outputs;
+        for tree in &self.trees {
+            let leaf = tree.leaf_of(x);
+            for (o, v) in out.iter_mut().zip(&tree.value[leaf * k..(leaf + 1) * k]) {
+                *o += v;
+            }
+        }
+        let n = self.trees.len().max(1) as f64;
+        for o in out.iter_mut() {
+            *o /= n;
+        }
+    }
+}
+
+impl Estimator for ForestParams {
+    fn family(&self) -> &'static str {
+        FAMILY
+    }
+
+    fn fit(&self, x: ArrayView2<f64>, y: TrainTarget<'_>, seed: u64) -> Result<Fitted> {
+        let (n, p) = x.dim();
+        if n == 0 || p == 0 {
+            return Err(MlError::Fit {
+                family: FAMILY.into(),
+                message: format!("cannot fit on {n} rows × {p} features"),
+            });
+        }
+        // Column-major copy: split search scans one feature over a node's rows.
+        let columns: Vec<Vec<f64>> = x.columns().into_iter().map(|c| c.to_vec()).collect();
+        let (labels, n_outputs, class_weights) = match y {
+            TrainTarget::Classes { codes, n_classes } => {
+                let w = if self.balanced {
+                    balanced_weights(codes, n_classes)
+                } else {
+                    vec![1.0; n_classes]
+                };
+                (Labels::Classes(codes), n_classes, w)
+            }
+            TrainTarget::Values(v) => (Labels::Values(v), 1, Vec::new()),
+        };
+        let builder = Builder {
+            columns: &columns,
+            labels,
+            class_weights,
+            n_outputs,
+            mtry: self
+                .features_per_split(p, n_outputs > 1 || matches!(y, TrainTarget::Classes { .. })),
+            params: self,
+        };
+        let mut master = ChaCha8Rng::seed_from_u64(seed);
+        let seeds: Vec<u64> = (0..self.n_estimators).map(|_| master.next_u64()).collect();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |t| t.get())
+            .min(seeds.len());
+        let chunk = seeds.len().div_ceil(threads);
+        let trees: Vec<Tree> = std::thread::scope(|scope| {
+            let handles: Vec<_> = seeds
+                .chunks(chunk)
+                .map(|part| {
+                    let builder = &builder;
+                    scope.spawn(move || part.iter().map(|&s| builder.tree(s)).collect::<Vec<_>>())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h.join() {
+                    Ok(trees) => trees,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        });
+        Ok(Fitted::RandomForest(Forest { n_outputs, trees }))
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Labels<'a> {
+    Classes(&'a [usize]),
+    Values(&'a [f64]),
+}
+
+struct Builder<'a> {
+    columns: &'a [Vec<f64>],
+    labels: Labels<'a>,
+    class_weights: Vec<f64>,
+    n_outputs: usize,
+    mtry: usize,
+    params: &'a ForestParams,
+}
+
+/// Weighted label statistics of a set of rows.
+#[derive(Clone)]
+struct Stats {
+    weight: f64,
+    /// Classification: weight per class. Regression: [Σw·y, Σw·y²].
+    sums: Vec<f64>,
+}
+
+struct Best {
+    feature: usize,
+    threshold: f64,
+    score: f64,
+}
+
+impl Builder<'_> {
+    fn tree(&self, seed: u64) -> Tree {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let n = self.columns[0].len();
+        let mut counts = vec![0u32; n];
+        for _ in 0..n {
+            counts[rng.gen_range(0..n)] += 1;
+        }
+        let mut rows: Vec<usize> = (0..n).filter(|&i| counts[i] > 0).collect();
+        let weights: Vec<f64> = (0..n)
+            .map(|i| {
+                let class_weight = match self.labels {
+                    Labels::Classes(c) => self.class_weights[c[i]],
+                    Labels::Values(_) => 1.0,
+                };
+                counts[i] as f64 * class_weight
+            })
+            .collect();
+        let mut tree = Tree {
+            feature: Vec::new(),
+            threshold: Vec::new(),
+            left: Vec::new(),
+            right: Vec::new(),
+            value: Vec::new(),
+        };
+        let mut features: Vec<usize> = (0..self.columns.len()).collect();
+        let mut sorted: Vec<(f64, usize)> = Vec::with_capacity(rows.len());
+        // (node, start, end, depth)
+        let mut stack = vec![(self.push_node(&mut tree), 0usize, rows.len(), 0usize)];
+        while let Some((node, start, end, depth)) = stack.pop() {
+            let stats = self.stats(&rows[start..end], &weights);
+            self.set_value(&mut tree, node, &stats);
+            let count = end - start;
+            let p = self.params;
+            if p.max_depth.is_some_and(|d| depth >= d)
+                || count < p.min_samples_split
+                || count < 2 * p.min_samples_leaf
+                || self.impurity(&stats) <= 1e-7
+            {
+                continue;
+            }
+            let Some(best) = self.best_split(
+                &rows[start..end],
+                &weights,
+                &stats,
+                &mut features,
+                &mut sorted,
+                &mut rng,
+            ) else {
+                continue;
+            };
+            let column = &self.columns[best.feature];
+            let mid = partition(&mut rows[start..end], |&i| column[i] <= best.threshold) + start;
+            let left = self.push_node(&mut tree);
+            let right = self.push_node(&mut tree);
+            tree.feature[node] = best.feature as u32;
+            tree.threshold[node] = best.threshold;
+            tree.left[node] = left as u32;
+            tree.right[node] = right as u32;
+            stack.push((right, mid, end, depth + 1));
+            stack.push((left, start, mid, depth + 1));
+        }
+        tree
+    }
+
+    fn push_node(&self, tree: &mut Tree) -> usize {
+        tree.feature.push(0);
+        tree.threshold.push(0.0);
+        tree.left.push(0);
+        tree.right.push(0);
+        tree.value.extend(std::iter::repeat_n(0.0, self.n_outputs));
+        tree.left.len() - 1
+    }
+
+    fn set_value(&self, tree: &mut Tree, node: usize, stats: &Stats) {
+        let k = self.n_outputs;
+        let out = &mut tree.value[node * k..(node + 1) * k];
+        match self.labels {
+            Labels::Classes(_) => {
+                for (o, s) in out.iter_mut().zip(&stats.sums) {
+                    *o = s / stats.weight;
+                }
+            }
+            Labels::Values(_) => out[0] = stats.sums[0] / stats.weight,
+        }
+    }
+
+    fn empty_stats(&self) -> Stats {
+        let len = match self.labels {
+            Labels::Classes(_) => self.n_outputs,
+            Labels::Values(_) => 2,
+        };
+        Stats {
+            weight: 0.0,
+            sums: vec![0.0; len],
+        }
+    }
+
+    #[inline]
+    fn add(&self, stats: &mut Stats, row: usize, w: f64) {
+        stats.weight += w;
+        match self.labels {
+            Labels::Classes(c) => stats.sums[c[row]] += w,
+            Labels::Values(v) => {
+                stats.sums[0] += w * v[row];
+                stats.sums[1] += w * v[row] * v[row];
+            }
+        }
+    }
+
+    fn stats(&self, rows: &[usize], weights: &[f64]) -> Stats {
+        let mut s = self.empty_stats();
+        for &r in rows {
+            self.add(&mut s, r, weights[r]);
+        }
+        s
+    }
+
+    fn impurity(&self, s: &Stats) -> f64 {
+        match self.labels {
+            Labels::Classes(_) => match self.params.criterion {
+                Criterion::Gini => 1.0 - s.sums.iter().map(|c| (c / s.weight).powi(2)).sum::<f64>(),
+                Criterion::Entropy => -s
+                    .sums
+                    .iter()
+                    .filter(|&&c| c > 0.0)
+                    .map(|c| (c / s.weight) * (c / s.weight).log2())
+                    .sum::<f64>(),
+            },
+            Labels::Values(_) => {
+                let mean = s.sums[0] / s.weight;
+                s.sums[1] / s.weight - mean * mean
+            }
+        }
+    }
+
+    /// Larger is better; equals −(weighted child impurity) up to a per-node constant.
+    #[inline]
+    fn proxy(&self, left: &Stats, right: &Stats) -> f64 {
+        match self.labels {
+            Labels::Classes(_) => match self.params.criterion {
+                Criterion::Gini => {
+                    left.sums.iter().map(|c| c * c).sum::<f64>() / left.weight
+                        + right.sums.iter().map(|c| c * c).sum::<f64>() / right.weight
+                }
+                Criterion::Entropy => {
+                    let h = |s: &Stats| {
+                        s.weight * s.weight.ln()
+                            - s.sums
+                                .iter()
+                                .filter(|&&c| c > 0.0)
+                                .map(|c| c * c.ln())
+                                .sum::<f64>()
+                    };
+                    -(h(left) + h(right))
+                }
+            },
+            Labels::Values(_) => {
+                left.sums[0] * left.sums[0] / left.weight
+                    + right.sums[0] * right.sums[0] / right.weight
+            }
+        }
+    }
+
+    fn best_split(
+        &self,
+        rows: &[usize],
+        weights: &[f64],
+        total: &Stats,
+        features: &mut [usize],
+        sorted: &mut Vec<(f64, usize)>,
+        rng: &mut ChaCha8Rng,
+    ) -> Option<Best> {
+        features.shuffle(rng);
+        let min_leaf = self.params.min_samples_leaf;
+        let n = rows.len();
+        let mut best: Option<Best> = None;
+        let mut visited = 0;
+        for &f in features.iter() {
+            if visited >= self.mtry {
+                break;
+            }
+            let column = &self.columns[f];
+            sorted.clear();
+            sorted.extend(rows.iter().map(|&r| (column[r], r)));
+            sorted.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+            if sorted[n - 1].0 <= sorted[0].0 + FEATURE_THRESHOLD {
+                continue; // constant here: does not count towards max-features
+            }
+            visited += 1;
+            let mut left = self.empty_stats();
+            let mut right = total.clone();
+            for pos in 1..n {
+                let (value, row) = sorted[pos - 1];
+                let w = weights[row];
+                self.add(&mut left, row, w);
+                self.add(&mut right, row, -w);
+                if sorted[pos].0 <= value + FEATURE_THRESHOLD
+                    || pos < min_leaf
+                    || n - pos < min_leaf
+                {
+                    continue;
+                }
+                let score = self.proxy(&left, &right);
+                if best.as_ref().is_none_or(|b| score > b.score) {
+                    let mut threshold = value / 2.0 + sorted[pos].0 / 2.0;
+                    if threshold >= sorted[pos].0 || !threshold.is_finite() {
+                        threshold = value;
+                    }
+                    best = Some(Best {
+                        feature: f,
+                        threshold,
+                        score,
+                    });
+                }
+            }
+        }
+        best
+    }
+}
+
+/// Moves rows where `keep` holds to the front; returns how many there are.
+fn partition(rows: &mut [usize], keep: impl Fn(&usize) -> bool) -> usize {
+    let mut next = 0;
+    for i in 0..rows.len() {
+        if keep(&rows[i]) {
+            rows.swap(next, i);
+            next += 1;
+        }
+    }
+    next
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    fn data() -> (Array2<f64>, Vec<usize>) {
+        let x = Array2::from_shape_fn((60, 3), |(i, j)| {
+            ((i * 7 + j * 13) % 17) as f64 + (i / 30) as f64 * 10.0 * f64::from(u8::from(j == 1))
+        });
+        let y = (0..60).map(|i| i / 30).collect();
+        (x, y)
+    }
+
+    #[test]
+    fn parses_and_checks_hyperparameters() {
+        let hp = HyperParams::from_pairs([
+            ("n-estimators", "50"),
+            ("criterion", "entropy"),
+            ("max-depth", "5"),
+            ("min-samples-split", "3"),
+            ("min-samples-leaf", "2"),
+            ("max-features", "None"),
+            ("class-weight", "balanced"),
+        ]);
+        assert_eq!(
+            ForestParams::from_hyperparams(&hp).unwrap(),
+            ForestParams {
+                n_estimators: 50,
+                criterion: Criterion::Entropy,
+                max_depth: Some(5),
+                min_samples_split: 3,
+                min_samples_leaf: 2,
+                max_features: MaxFeatures::All,
+                balanced: true,
+            }
+        );
+        for (name, value) in [
+            ("n-estimators", "0"),
+            ("criterion", "mse"),
+            ("max-depth", "0"),
+            ("min-samples-split", "1"),
+            ("min-samples-leaf", "0"),
+            ("max-features", "auto"),
+        ] {
+            let err = ForestParams::from_hyperparams(&HyperParams::from_pairs([(name, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(&format!("hyperparameter `{name}`")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn learns_a_separable_rule_and_is_deterministic() {
+        let (x, y) = data();
+        let target = TrainTarget::Classes {
+            codes: &y,
+            n_classes: 2,
+        };
+        let params = ForestParams {
+            n_estimators: 20,
+            ..ForestParams::default()
+        };
+        let a = params.fit(x.view(), target, 3).unwrap();
+        assert_eq!(a, params.fit(x.view(), target, 3).unwrap());
+        assert_ne!(a, params.fit(x.view(), target, 4).unwrap());
+        let mut out = [0.0; 2];
+        let mut correct = 0;
+        for (row, &c) in x.rows().into_iter().zip(&y) {
+            a.predictor().predict_row(row.as_slice().unwrap(), &mut out);
+            assert!((out[0] + out[1] - 1.0).abs() < 1e-12);
+            correct += usize::from((out[1] > 0.5) == (c == 1));
+        }
+        assert!(correct >= 58, "{correct}/60");
+    }
+
+    #[test]
+    fn depth_limit_and_regression_means() {
+        let x = Array2::from_shape_fn((8, 1), |(i, _)| i as f64);
+        let y: Vec<f64> = (0..8).map(|i| if i < 4 { 1.0 } else { 5.0 }).collect();
+        let params = ForestParams {
+            n_estimators: 1,
+            max_depth: Some(1),
+            ..ForestParams::default()
+        };
+        let Fitted::RandomForest(f) = params.fit(x.view(), TrainTarget::Values(&y), 1).unwrap()
+        else {
+            panic!("wrong family")
+        };
+        assert_eq!(f.trees[0].left.len(), 3, "one split at depth 1");
+        let mut out = [0.0];
+        f.predict_row(&[0.0], &mut out);
+        assert_eq!(out[0], 1.0);
+        f.predict_row(&[7.0], &mut out);
+        assert_eq!(out[0], 5.0);
+    }
+}

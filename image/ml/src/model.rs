@@ -1,0 +1,327 @@
+//! A fitted model with everything needed to use it on raw rows, and its artifact.
+//!
+//! The artifact is a folder (what a training job writes to `model/`, and what SageMaker
+//! archives as `model.tar.gz` and the multi-model server unpacks) holding:
+//!
+//! - `manifest.json`: `format_version` (currently [`FORMAT_VERSION`]), `family`, `task`,
+//!   `target`, `features` (name and encoding of every input column, in order), `classes`
+//!   (labels as they appeared in the data, in the model's class order; absent for
+//!   regression), `hyperparameters`, `payload` (the payload's file name);
+//! - `model.json`: the family's fitted parameters (tagged with `family`).
+//!
+//! A manifest with another format version is refused with a clear error.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use ndarray::{Array2, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{MlError, Result};
+use crate::estimators::{Estimator, Fitted, TrainTarget};
+use crate::schema::{Schema, Value};
+use crate::table::Table;
+use crate::target::{read_target, Target, Task};
+
+/// The artifact format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+pub const MANIFEST_FILE: &str = "manifest.json";
+pub const PAYLOAD_FILE: &str = "model.json";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub family: String,
+    pub task: Task,
+    pub target: String,
+    #[serde(flatten)]
+    pub schema: Schema,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<String>>,
+    #[serde(default)]
+    pub hyperparameters: BTreeMap<String, String>,
+    pub payload: String,
+}
+
+/// Predictions for many rows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Predictions {
+    /// One row of class probabilities per input row, columns in `classes` order.
+    Proba(Array2<f64>),
+    Values(Vec<f64>),
+}
+
+/// Training data read from a table: encoded features and the target.
+#[derive(Debug, Clone)]
+pub struct TrainingData {
+    pub task: Task,
+    pub target_name: String,
+    pub schema: Schema,
+    pub x: Array2<f64>,
+    pub target: Target,
+}
+
+impl TrainingData {
+    /// Learns the encoding from `table` and encodes it; `task` is detected unless given.
+    pub fn from_table(table: &Table, target: &str, task: Option<Task>) -> Result<TrainingData> {
+        let column = table.column(target)?;
+        let (task, target_values) = read_target(table, column, task)?;
+        let schema = Schema::fit(table, column)?;
+        let x = schema.encode_table(table)?;
+        Ok(TrainingData {
+            task,
+            target_name: target.to_string(),
+            schema,
+            x,
+            target: target_values,
+        })
+    }
+
+    pub fn train_target(&self) -> TrainTarget<'_> {
+        match &self.target {
+            Target::Classes { labels, codes } => TrainTarget::Classes {
+                codes,
+                n_classes: labels.len(),
+            },
+            Target::Values(v) => TrainTarget::Values(v),
+        }
+    }
+
+    pub fn classes(&self) -> Option<&[String]> {
+        match &self.target {
+            Target::Classes { labels, .. } => Some(labels),
+            Target::Values(_) => None,
+        }
+    }
+}
+
+/// A fitted model, ready to predict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub manifest: Manifest,
+    pub fitted: Fitted,
+    width: usize,
+}
+
+impl Model {
+    /// Fits `estimator` on all of `data`.
+    pub fn fit(
+        estimator: &dyn Estimator,
+        data: &TrainingData,
+        hyperparameters: BTreeMap<String, String>,
+        seed: u64,
+    ) -> Result<Model> {
+        estimator.supports(data.task)?;
+        let fitted = estimator.fit(data.x.view(), data.train_target(), seed)?;
+        Ok(Model {
+            manifest: Manifest {
+                format_version: FORMAT_VERSION,
+                family: estimator.family().to_string(),
+                task: data.task,
+                target: data.target_name.clone(),
+                schema: data.schema.clone(),
+                classes: data.classes().map(<[String]>::to_vec),
+                hyperparameters,
+                payload: PAYLOAD_FILE.to_string(),
+            },
+            width: data.schema.width(),
+            fitted,
+        })
+    }
+
+    pub fn task(&self) -> Task {
+        self.manifest.task
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.manifest.schema
+    }
+
+    pub fn classes(&self) -> Option<&[String]> {
+        self.manifest.classes.as_deref()
+    }
+
+    /// Number of model columns an encoded row has.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Number of values [`Model::predict_encoded_row`] writes: classes, or 1.
+    pub fn n_outputs(&self) -> usize {
+        self.classes().map_or(1, <[String]>::len)
+    }
+
+    /// Predicts one encoded row into `out` (length [`Model::n_outputs`]).
+    #[inline]
+    pub fn predict_encoded_row(&self, x: &[f64], out: &mut [f64]) {
+        self.fitted.predictor().predict_row(x, out);
+    }
+
+    /// Encodes one raw row (`value(i)` is input column i) into `scratch` and predicts it.
+    pub fn predict_row<'a>(
+        &self,
+        value: impl FnMut(usize) -> Value<'a>,
+        scratch: &mut [f64],
+        out: &mut [f64],
+    ) -> std::result::Result<(), (usize, String)> {
+        self.schema().encode_row(value, scratch)?;
+        self.predict_encoded_row(scratch, out);
+        Ok(())
+    }
+
+    /// Predicts encoded rows.
+    pub fn predict_encoded(&self, x: ArrayView2<f64>) -> Predictions {
+        let k = self.n_outputs();
+        let mut out = Array2::zeros((x.nrows(), k));
+        let mut scratch = vec![0.0; x.ncols()];
+        for (row, mut o) in x.rows().into_iter().zip(out.rows_mut()) {
+            let input: &[f64] = match row.as_slice() {
+                Some(s) => s,
+                None => {
+                    scratch
+                        .iter_mut()
+                        .zip(row.iter())
+                        .for_each(|(d, s)| *d = *s);
+                    &scratch
+                }
+            };
+            match o.as_slice_mut() {
+                Some(dst) => self.predict_encoded_row(input, dst),
+                None => unreachable!("rows of a fresh array are contiguous"),
+            }
+        }
+        if self.manifest.task == Task::Regression {
+            Predictions::Values(out.into_raw_vec_and_offset().0)
+        } else {
+            Predictions::Proba(out)
+        }
+    }
+
+    /// Encodes and predicts the rows of a table (feature columns found by name).
+    pub fn predict_table(&self, table: &Table) -> Result<Predictions> {
+        let x = self.schema().encode_table(table)?;
+        Ok(self.predict_encoded(x.view()))
+    }
+
+    /// Writes `manifest.json` and `model.json` into `dir`.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| MlError::io(dir, e))?;
+        write_json(&dir.join(MANIFEST_FILE), &self.manifest)?;
+        write_json(&dir.join(PAYLOAD_FILE), &self.fitted)
+    }
+
+    /// Loads from an unpacked artifact folder.
+    pub fn load(dir: &Path) -> Result<Model> {
+        let read = |name: &str| -> Result<Vec<u8>> {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|e| MlError::io(path, e))
+        };
+        let manifest = read(MANIFEST_FILE)?;
+        let manifest = parse_manifest(&manifest)?;
+        let payload = read(&manifest.payload)?;
+        Self::from_parts(manifest, &payload)
+    }
+
+    /// Loads from a `model.tar.gz`.
+    pub fn load_archive(path: &Path) -> Result<Model> {
+        let files = read_archive(path)?;
+        let get = |name: &str| {
+            files.get(name).ok_or_else(|| {
+                MlError::Artifact(format!("{}: no {name} in the archive", path.display()))
+            })
+        };
+        let manifest = parse_manifest(get(MANIFEST_FILE)?)?;
+        let payload = get(&manifest.payload)?;
+        Self::from_parts(manifest, payload)
+    }
+
+    fn from_parts(manifest: Manifest, payload: &[u8]) -> Result<Model> {
+        let fitted: Fitted = serde_json::from_slice(payload)
+            .map_err(|e| MlError::Artifact(format!("{}: {e}", manifest.payload)))?;
+        let family = match &fitted {
+            Fitted::LogisticRegression(_) => "LogisticRegression",
+            Fitted::NaiveBayes(_) => "NaiveBayes",
+            Fitted::RandomForest(_) => "RandomForest",
+        };
+        if family != manifest.family {
+            return Err(MlError::Artifact(format!(
+                "the manifest says {} but the payload holds a {family} model",
+                manifest.family
+            )));
+        }
+        Ok(Model {
+            width: manifest.schema.width(),
+            manifest,
+            fitted,
+        })
+    }
+}
+
+fn parse_manifest(bytes: &[u8]) -> Result<Manifest> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| MlError::Artifact(format!("{MANIFEST_FILE} is not JSON: {e}")))?;
+    let version = value
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64);
+    match version {
+        Some(v) if v == u64::from(FORMAT_VERSION) => {}
+        Some(v) => {
+            return Err(MlError::UnsupportedFormat {
+                found: u32::try_from(v).unwrap_or(u32::MAX),
+                supported: FORMAT_VERSION,
+            })
+        }
+        None => {
+            return Err(MlError::Artifact(format!(
+                "{MANIFEST_FILE} has no format_version"
+            )))
+        }
+    }
+    serde_json::from_value(value).map_err(|e| MlError::Artifact(format!("{MANIFEST_FILE}: {e}")))
+}
+
+pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let bytes = serde_json::to_vec(value)
+        .map_err(|e| MlError::Artifact(format!("{}: {e}", path.display())))?;
+    std::fs::write(path, bytes).map_err(|e| MlError::io(path, e))
+}
+
+/// Every regular file of a `.tar.gz`, by its path inside the archive (without `./`).
+pub fn read_archive(path: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
+    let file = std::fs::File::open(path).map_err(|e| MlError::io(path, e))?;
+    let bad = |e: std::io::Error| {
+        MlError::Artifact(format!("{}: not a readable .tar.gz: {e}", path.display()))
+    };
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut files = BTreeMap::new();
+    for entry in archive.entries().map_err(bad)? {
+        let mut entry = entry.map_err(bad)?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let name = entry.path().map_err(bad)?.to_string_lossy().to_string();
+        let name = name.trim_start_matches("./").to_string();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).map_err(bad)?;
+        files.insert(name, bytes);
+    }
+    Ok(files)
+}
+
+/// Archives the files of `dir` (top level, as SageMaker does) into a `.tar.gz` at `path`.
+pub fn write_archive(dir: &Path, path: &Path) -> Result<()> {
+    let file = std::fs::File::create(path).map_err(|e| MlError::io(path, e))?;
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        file,
+        flate2::Compression::default(),
+    ));
+    builder
+        .append_dir_all(".", dir)
+        .map_err(|e| MlError::io(dir, e))?;
+    builder
+        .into_inner()
+        .and_then(|gz| gz.finish())
+        .map_err(|e| MlError::io(path, e))?;
+    Ok(())
+}

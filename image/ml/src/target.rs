@@ -1,0 +1,234 @@
+//! The target column: task detection and class labels, kept exactly as they appear in the data.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{MlError, Result};
+use crate::schema::is_missing;
+use crate::table::Table;
+
+/// What kind of prediction the model makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    Binary,
+    Multiclass,
+    Regression,
+}
+
+impl Task {
+    pub fn parse(s: &str) -> Result<Task> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "binary" => Ok(Task::Binary),
+            "multiclass" => Ok(Task::Multiclass),
+            "regression" => Ok(Task::Regression),
+            _ => Err(MlError::UnknownTask(s.to_string())),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Binary => "binary",
+            Task::Multiclass => "multiclass",
+            Task::Regression => "regression",
+        }
+    }
+
+    pub fn is_classification(self) -> bool {
+        self != Task::Regression
+    }
+}
+
+/// A numeric target with at most this many distinct whole-number values is taken for class
+/// labels when the task is not given (e.g. 0..9 digits); anything else numeric is regression.
+pub const MAX_AUTO_INTEGER_CLASSES: usize = 20;
+
+/// The target column, encoded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// Class codes index into `labels` (sorted numerically when every label is a number,
+    /// else as text; for a binary task `labels[1]` is the positive class, as in scikit-learn).
+    Classes {
+        labels: Vec<String>,
+        codes: Vec<usize>,
+    },
+    Values(Vec<f64>),
+}
+
+impl Target {
+    pub fn len(&self) -> usize {
+        match self {
+            Target::Classes { codes, .. } => codes.len(),
+            Target::Values(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Class codes, or `None` for a regression target.
+    pub fn codes(&self) -> Option<&[usize]> {
+        match self {
+            Target::Classes { codes, .. } => Some(codes),
+            Target::Values(_) => None,
+        }
+    }
+}
+
+/// Reads the target column of `table`, detecting the task unless `task` is given.
+pub fn read_target(table: &Table, column: usize, task: Option<Task>) -> Result<(Task, Target)> {
+    let name = &table.header[column];
+    let mut raw: Vec<&str> = Vec::with_capacity(table.len());
+    for (i, record) in table.records.iter().enumerate() {
+        let v = record.get(column).unwrap_or("").trim();
+        if is_missing(v) {
+            return Err(MlError::MissingTarget {
+                source_name: table.source.clone(),
+                row: table.rows[i] as usize,
+                column: name.clone(),
+            });
+        }
+        raw.push(v);
+    }
+    let numbers: Option<Vec<f64>> = raw.iter().map(|v| v.parse::<f64>().ok()).collect();
+    let task = match task {
+        Some(t) => t,
+        None => detect(&raw, numbers.as_deref()),
+    };
+    if task == Task::Regression {
+        let Some(values) = numbers else {
+            let bad = raw
+                .iter()
+                .position(|v| v.parse::<f64>().is_err())
+                .unwrap_or(0);
+            return Err(MlError::NonNumericTarget {
+                source_name: table.source.clone(),
+                row: table.rows[bad] as usize,
+                column: name.clone(),
+                value: raw[bad].to_string(),
+            });
+        };
+        return Ok((task, Target::Values(values)));
+    }
+    let labels = sorted_labels(&raw);
+    if labels.len() < 2 {
+        return Err(MlError::OneClass {
+            source_name: table.source.clone(),
+            column: name.clone(),
+            class: labels.first().cloned().unwrap_or_default(),
+        });
+    }
+    if task == Task::Binary && labels.len() != 2 {
+        return Err(MlError::TaskMismatch {
+            source_name: table.source.clone(),
+            column: name.clone(),
+            message: format!(
+                "task is binary but the target has {} classes ({})",
+                labels.len(),
+                labels.join(", ")
+            ),
+        });
+    }
+    let codes = encode_labels(&raw, &labels);
+    let task = if labels.len() == 2 {
+        Task::Binary
+    } else {
+        Task::Multiclass
+    };
+    Ok((task, Target::Classes { labels, codes }))
+}
+
+fn detect(raw: &[&str], numbers: Option<&[f64]>) -> Task {
+    let distinct = sorted_labels(raw).len();
+    match numbers {
+        None => {
+            if distinct <= 2 {
+                Task::Binary
+            } else {
+                Task::Multiclass
+            }
+        }
+        Some(_) if distinct <= 2 => Task::Binary,
+        Some(values)
+            if distinct <= MAX_AUTO_INTEGER_CLASSES && values.iter().all(|v| v.fract() == 0.0) =>
+        {
+            Task::Multiclass
+        }
+        Some(_) => Task::Regression,
+    }
+}
+
+/// Distinct labels, numerically sorted when all are numbers, else sorted as text.
+pub fn sorted_labels(raw: &[&str]) -> Vec<String> {
+    let mut distinct: Vec<&str> = raw.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let numeric: Option<Vec<f64>> = distinct.iter().map(|v| v.parse::<f64>().ok()).collect();
+    if let Some(nums) = numeric {
+        let mut pairs: Vec<(f64, &str)> = nums.into_iter().zip(distinct).collect();
+        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        pairs.into_iter().map(|(_, s)| s.to_string()).collect()
+    } else {
+        distinct.into_iter().map(str::to_string).collect()
+    }
+}
+
+fn encode_labels(raw: &[&str], labels: &[String]) -> Vec<usize> {
+    let index: std::collections::HashMap<&str, usize> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_str(), i))
+        .collect();
+    raw.iter().map(|v| index[v]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn target(text: &str, task: Option<Task>) -> Result<(Task, Target)> {
+        let t = Table::from_reader(Path::new("d.csv"), text.as_bytes()).unwrap();
+        read_target(&t, t.column("y").unwrap(), task)
+    }
+
+    #[test]
+    fn detects_tasks_and_keeps_labels() {
+        let (task, t) = target("x,y\n1,1\n2,0\n3,1\n", None).unwrap();
+        assert_eq!(task, Task::Binary);
+        assert_eq!(
+            t,
+            Target::Classes {
+                labels: vec!["0".into(), "1".into()],
+                codes: vec![1, 0, 1]
+            }
+        );
+        let (task, t) = target("x,y\n1,b\n2,a\n3,c\n", None).unwrap();
+        assert_eq!(task, Task::Multiclass);
+        assert_eq!(t.codes().unwrap(), [1, 0, 2]);
+        let (task, _) = target("x,y\n1,10\n2,2\n3,9\n", None).unwrap();
+        assert_eq!(task, Task::Multiclass, "numeric labels sort numerically");
+        let (task, t) = target("x,y\n1,1.5\n2,2.25\n3,9\n", None).unwrap();
+        assert_eq!(task, Task::Regression);
+        assert_eq!(t, Target::Values(vec![1.5, 2.25, 9.0]));
+        let (task, _) = target("x,y\n1,1\n2,0\n3,1\n", Some(Task::Regression)).unwrap();
+        assert_eq!(task, Task::Regression);
+    }
+
+    #[test]
+    fn names_bad_targets() {
+        let msg = |r: Result<(Task, Target)>| r.unwrap_err().to_string();
+        assert_eq!(
+            msg(target("x,y\n1,a\n2,a\n", None)),
+            "d.csv: target column `y` has only one class (a); classification needs two or more"
+        );
+        assert_eq!(
+            msg(target("x,y\n1,2\n2,high\n", Some(Task::Regression))),
+            "d.csv: row 3, column `y`: regression target `high` is not a number"
+        );
+        assert_eq!(
+            msg(target("x,y\n1,2\n2,\n", None)),
+            "d.csv: row 3, column `y`: the target is missing"
+        );
+    }
+}

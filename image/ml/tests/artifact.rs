@@ -1,0 +1,125 @@
+//! save → load → identical predictions, for every family and task, from a folder and from a
+//! model.tar.gz; and the artifact's refusals.
+#![allow(clippy::unwrap_used)] // test helpers too: a failure is the test failing
+
+use std::path::Path;
+
+use mmp_ml::estimators::{from_hyperparams, IMPLEMENTED};
+use mmp_ml::hyperparams::HyperParams;
+use mmp_ml::model::{write_archive, Model, TrainingData, MANIFEST_FILE};
+use mmp_ml::table::Table;
+use mmp_ml::target::Task;
+
+fn dataset(name: &str) -> Table {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../datasets")
+        .join(name)
+        .join(format!("{name}.csv"));
+    Table::read(&path).unwrap()
+}
+
+#[test]
+fn every_family_and_task_round_trips_with_identical_predictions() {
+    let mut checked = 0;
+    for (name, target) in [
+        ("breast-cancer", "CLASS"),
+        ("wine", "CLASS"),
+        ("diabetes", "progression"),
+    ] {
+        let table = dataset(name);
+        let data = TrainingData::from_table(&table, target, None).unwrap();
+        for family in IMPLEMENTED {
+            let hp = HyperParams::from_pairs([("n-estimators", "20")]);
+            let estimator = from_hyperparams(family, &hp).unwrap();
+            if estimator.supports(data.task).is_err() {
+                assert_eq!((family, data.task), ("NaiveBayes", Task::Regression));
+                continue;
+            }
+            let model = Model::fit(estimator.as_ref(), &data, hp.to_map(), 42).unwrap();
+            let before = model.predict_table(&table).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            model.save(dir.path()).unwrap();
+            let from_dir = Model::load(dir.path()).unwrap();
+            assert_eq!(from_dir, model, "{name} {family}");
+            assert_eq!(
+                from_dir.predict_table(&table).unwrap(),
+                before,
+                "{name} {family}"
+            );
+            let archive = dir.path().join("model.tar.gz");
+            let packed = tempfile::tempdir().unwrap();
+            model.save(packed.path()).unwrap();
+            write_archive(packed.path(), &archive).unwrap();
+            let from_archive = Model::load_archive(&archive).unwrap();
+            assert_eq!(
+                from_archive.predict_table(&table).unwrap(),
+                before,
+                "{name} {family}"
+            );
+            assert_eq!(
+                from_archive.classes(),
+                data.classes(),
+                "labels come back unchanged"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 8);
+}
+
+#[test]
+fn string_labels_and_categorical_features_survive_the_round_trip() {
+    let csv = b"colour,size,kind\nred,1.0,apple\ngreen,,pear\nred,1.2,apple\nyellow,3.1,banana\ngreen,2.0,pear\nyellow,3.3,banana\n";
+    let table = Table::from_reader(Path::new("fruit.csv"), &csv[..]).unwrap();
+    let data = TrainingData::from_table(&table, "kind", None).unwrap();
+    assert_eq!(data.task, Task::Multiclass);
+    let estimator = from_hyperparams("LogisticRegression", &HyperParams::default()).unwrap();
+    let model = Model::fit(estimator.as_ref(), &data, Default::default(), 0).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    model.save(dir.path()).unwrap();
+    let loaded = Model::load(dir.path()).unwrap();
+    assert_eq!(loaded.classes().unwrap(), ["apple", "banana", "pear"]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join(MANIFEST_FILE)).unwrap()).unwrap();
+    assert_eq!(manifest["features"][0]["kind"], "categorical");
+    assert_eq!(manifest["features"][1]["kind"], "numeric");
+    assert_eq!(
+        loaded.predict_table(&table).unwrap(),
+        model.predict_table(&table).unwrap()
+    );
+}
+
+#[test]
+fn broken_artifacts_are_refused_clearly() {
+    let table = dataset("breast-cancer");
+    let data = TrainingData::from_table(&table, "CLASS", None).unwrap();
+    let estimator = from_hyperparams("NaiveBayes", &HyperParams::default()).unwrap();
+    let model = Model::fit(estimator.as_ref(), &data, Default::default(), 0).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    model.save(dir.path()).unwrap();
+    let manifest_path = dir.path().join(MANIFEST_FILE);
+    let manifest = std::fs::read_to_string(&manifest_path).unwrap();
+    std::fs::write(
+        &manifest_path,
+        manifest.replace("\"format_version\":1", "\"format_version\":7"),
+    )
+    .unwrap();
+    assert_eq!(
+        Model::load(dir.path()).unwrap_err().to_string(),
+        "model artifact: format version 7 is not supported by this build (it reads version 1)"
+    );
+    std::fs::write(
+        &manifest_path,
+        manifest.replace("\"NaiveBayes\"", "\"RandomForest\""),
+    )
+    .unwrap();
+    assert_eq!(
+        Model::load(dir.path()).unwrap_err().to_string(),
+        "model artifact: the manifest says RandomForest but the payload holds a NaiveBayes model"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    assert!(Model::load(empty.path())
+        .unwrap_err()
+        .to_string()
+        .contains("manifest.json"));
+}

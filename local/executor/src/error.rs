@@ -1,0 +1,39 @@
+//! The crate's one error type.
+
+/// What can go wrong when calling the [`crate::Executor`] API. Failures inside an execution
+/// (a job failing, an expression that cannot be resolved) are not errors of the API: they end
+/// the execution as `Failed` with the reason in [`crate::ExecutionInfo::failure_reason`].
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutorError {
+    #[error("state database: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("invalid pipeline definition: {0}")]
+    Definition(String),
+    #[error("parameter {name}: {reason}")]
+    InvalidParameter { name: String, reason: String },
+    #[error("no pipeline execution with id or ARN {0}")]
+    NotFound(String),
+    #[error("corrupt state for execution {id}: {reason}")]
+    Corrupt { id: String, reason: String },
+}
+
+impl ExecutorError {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn parameter(name: &str, reason: impl Into<String>) -> Self {
+        Self::InvalidParameter {
+            name: name.to_string(),
+            reason: reason.into(),
+        }
+    }
+}

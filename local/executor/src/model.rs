@@ -1,0 +1,205 @@
+//! What the API returns: executions, steps and jobs, with SageMaker's status names.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+/// A pipeline execution's status, as `DescribePipelineExecution` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum ExecutionStatus {
+    Executing,
+    Stopping,
+    Stopped,
+    Failed,
+    Succeeded,
+}
+
+/// A step's status, as `ListPipelineExecutionSteps` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum StepStatus {
+    Starting,
+    Executing,
+    Stopping,
+    Stopped,
+    Failed,
+    Succeeded,
+}
+
+/// A job's status, as `DescribeTrainingJob`/`DescribeProcessingJob` name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum JobStatus {
+    InProgress,
+    Completed,
+    Failed,
+    Stopped,
+}
+
+macro_rules! names {
+    ($t:ty { $($v:ident),* }) => {
+        impl $t {
+            pub fn as_str(&self) -> &'static str {
+                match self { $(Self::$v => stringify!($v)),* }
+            }
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $(stringify!($v) => Some(Self::$v),)* _ => None }
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+names!(ExecutionStatus {
+    Executing,
+    Stopping,
+    Stopped,
+    Failed,
+    Succeeded
+});
+names!(StepStatus {
+    Starting,
+    Executing,
+    Stopping,
+    Stopped,
+    Failed,
+    Succeeded
+});
+names!(JobStatus {
+    InProgress,
+    Completed,
+    Failed,
+    Stopped
+});
+
+impl ExecutionStatus {
+    /// Stopped, Failed and Succeeded never change again.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Self::Stopped | Self::Failed | Self::Succeeded)
+    }
+}
+
+/// One pipeline execution.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExecutionInfo {
+    /// `arn:aws:sagemaker:<region>:<account>:pipeline/<name>/execution/<id>`
+    pub arn: String,
+    /// 12 lowercase letters and digits, as SageMaker makes them.
+    pub id: String,
+    pub pipeline_name: String,
+    pub status: ExecutionStatus,
+    pub failure_reason: Option<String>,
+    /// Every parameter of the definition with the value the execution uses (defaults filled in).
+    pub parameters: BTreeMap<String, String>,
+    pub client_request_token: Option<String>,
+    pub created: SystemTime,
+    pub ended: Option<SystemTime>,
+}
+
+/// One step of an execution that has started (steps of a condition branch not taken, and
+/// steps never reached because another failed, are not listed, as in SageMaker).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepInfo {
+    pub name: String,
+    /// The definition's `Type`: Processing, Training, Tuning, Condition, Fail, RegisterModel.
+    pub step_type: String,
+    pub status: StepStatus,
+    pub started: Option<SystemTime>,
+    pub ended: Option<SystemTime>,
+    pub failure_reason: Option<String>,
+    /// The step's properties, shaped as SageMaker's `Steps.<name>.…` references read them:
+    /// `ProcessingOutputConfig.Outputs.<name>.S3Output.S3Uri`, `ModelArtifacts.S3ModelArtifacts`,
+    /// `BestTrainingJob.{TrainingJobName,TrainingJobDefinitionName,
+    /// FinalHyperParameterTuningJobObjectiveMetric}`, `PropertyFiles.<name>`, `Outcome`,
+    /// `ModelPackageArn`. `Null` until the step succeeds.
+    pub outputs: serde_json::Value,
+    /// The jobs the step ran (one, or every tuning trial), by name (trials in trial order).
+    pub jobs: Vec<JobInfo>,
+}
+
+/// One container run: a processing job, a training job or a tuning trial.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobInfo {
+    pub name: String,
+    pub status: JobStatus,
+    /// The job's folder, laid out as `/opt/ml`.
+    pub job_dir: PathBuf,
+    /// The container's stdout and stderr, interleaved.
+    pub log_path: PathBuf,
+    pub failure_reason: Option<String>,
+    /// Tuning trials: the training job definition the trial ran.
+    pub definition_name: Option<String>,
+    /// Training jobs: the hyperparameters the job was given.
+    pub hyperparameters: Option<BTreeMap<String, String>>,
+    /// Tuning trials: the objective metric's final value.
+    pub objective: Option<f64>,
+    pub started: Option<SystemTime>,
+    pub ended: Option<SystemTime>,
+}
+
+pub(crate) fn to_millis(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+pub(crate) fn from_millis(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+/// RFC 3339 in UTC with milliseconds, the form `Execution.StartDateTime` resolves to.
+pub(crate) fn rfc3339(t: SystemTime) -> String {
+    let ms = to_millis(t);
+    let (secs, millis) = (ms.div_euclid(1000), ms.rem_euclid(1000));
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_times_as_rfc3339() {
+        assert_eq!(rfc3339(from_millis(0)), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339(from_millis(1_709_251_199_123)),
+            "2024-02-29T23:59:59.123Z"
+        );
+    }
+
+    #[test]
+    fn status_names_round_trip() {
+        for s in [
+            ExecutionStatus::Executing,
+            ExecutionStatus::Failed,
+            ExecutionStatus::Succeeded,
+        ] {
+            assert_eq!(ExecutionStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(StepStatus::parse("Nope"), None);
+    }
+}

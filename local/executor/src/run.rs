@@ -1,0 +1,265 @@
+//! One execution: the scheduler that starts every step whose dependencies succeeded (several
+//! at once when independent), follows condition branches, and ends the execution.
+
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::SystemTime;
+
+use serde_json::{json, Value};
+
+use crate::definition::{Pipeline, StepDef};
+use crate::expr::Scope;
+use crate::model::{rfc3339, ExecutionInfo, ExecutionStatus, StepStatus};
+use crate::steps;
+use crate::Inner;
+
+/// How a step ended.
+#[derive(Debug)]
+pub(crate) enum StepEnd {
+    Succeeded(Value),
+    Failed(String),
+    /// A Fail step: the execution fails with exactly this message.
+    FailStep(String),
+    Stopped,
+}
+
+/// Everything a running execution's steps share.
+pub(crate) struct Run {
+    pub inner: Arc<Inner>,
+    pub info: ExecutionInfo,
+    pub pipeline: Pipeline,
+    pub parameters: BTreeMap<String, Value>,
+    pub stop: Arc<AtomicBool>,
+    properties: Mutex<BTreeMap<String, Value>>,
+}
+
+impl Scope for Run {
+    fn parameter(&self, name: &str) -> Option<Value> {
+        self.parameters.get(name).cloned()
+    }
+
+    fn execution(&self, property: &str) -> Option<Value> {
+        Some(match property {
+            "PipelineExecutionId" => json!(self.info.id),
+            "PipelineExecutionArn" => json!(self.info.arn),
+            "PipelineName" => json!(self.info.pipeline_name),
+            "StartDateTime" => json!(rfc3339(self.info.created)),
+            "CurrentDateTime" => json!(rfc3339(SystemTime::now())),
+            _ => return None,
+        })
+    }
+
+    fn step_properties(&self, step: &str) -> Option<Value> {
+        self.lock_properties().get(step).cloned()
+    }
+}
+
+impl Run {
+    pub fn new(
+        inner: Arc<Inner>,
+        info: ExecutionInfo,
+        pipeline: Pipeline,
+        parameters: BTreeMap<String, Value>,
+        stop: Arc<AtomicBool>,
+    ) -> Self {
+        Self {
+            inner,
+            info,
+            pipeline,
+            parameters,
+            stop,
+            properties: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn lock_properties(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Value>> {
+        self.properties.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A SageMaker-valid job name (at most 63 characters): `<step>-<execution id>[-<nnn>]`.
+    pub fn job_name(&self, step: &str, trial: Option<usize>) -> String {
+        let suffix = match trial {
+            Some(n) => format!("-{}-{n:03}", self.info.id),
+            None => format!("-{}", self.info.id),
+        };
+        let room = 63usize.saturating_sub(suffix.len());
+        let step: String = step
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .take(room)
+            .collect();
+        format!("{step}{suffix}")
+    }
+
+    /// `<jobs_root>/<execution id>/<job name>`
+    pub fn job_dir(&self, job_name: &str) -> PathBuf {
+        self.inner
+            .config
+            .jobs_root
+            .join(&self.info.id)
+            .join(job_name)
+    }
+
+    pub fn arn(&self, kind: &str, name: &str) -> String {
+        format!(
+            "arn:aws:sagemaker:{}:{}:{kind}/{}",
+            self.inner.config.region,
+            self.inner.config.account,
+            name.to_ascii_lowercase()
+        )
+    }
+
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum State {
+    Pending,
+    Running,
+    Succeeded { outcome: Option<bool> },
+    Failed,
+    Skipped,
+}
+
+/// Runs the execution to its end and records how it ended.
+pub(crate) fn execute(run: Arc<Run>) {
+    let (status, reason) = match catch_unwind(AssertUnwindSafe(|| schedule(&run))) {
+        Ok(end) => end,
+        Err(_) => (
+            ExecutionStatus::Failed,
+            Some("internal error: the executor panicked while running this execution".into()),
+        ),
+    };
+    run.inner.finish(&run.info.id, status, reason.as_deref());
+}
+
+fn schedule(run: &Run) -> (ExecutionStatus, Option<String>) {
+    let steps = &run.pipeline.steps;
+    let mut state: BTreeMap<&str, State> = steps
+        .iter()
+        .map(|s| (s.name.as_str(), State::Pending))
+        .collect();
+    let mut failure: Option<String> = None;
+    let mut stopped = false;
+    let (tx, rx) = mpsc::channel::<(String, StepEnd)>();
+    std::thread::scope(|scope| {
+        let mut running = 0usize;
+        loop {
+            if run.stopped() {
+                stopped = true;
+            }
+            if failure.is_none() && !stopped {
+                skip_unreachable(steps, &mut state);
+                for step in steps {
+                    if state[step.name.as_str()] == State::Pending && ready(step, &state) {
+                        state.insert(&step.name, State::Running);
+                        running += 1;
+                        let tx = tx.clone();
+                        scope.spawn(move || {
+                            let end = run_recorded(run, step);
+                            let _ = tx.send((step.name.clone(), end));
+                        });
+                    }
+                }
+            }
+            if running == 0 {
+                break;
+            }
+            let Ok((name, end)) = rx.recv() else { break };
+            running -= 1;
+            let new_state = match end {
+                StepEnd::Succeeded(props) => State::Succeeded {
+                    outcome: props.get("Outcome").and_then(Value::as_bool),
+                },
+                StepEnd::Failed(reason) => {
+                    failure.get_or_insert(format!("Step {name} failed: {reason}"));
+                    State::Failed
+                }
+                StepEnd::FailStep(message) => {
+                    failure.get_or_insert(message);
+                    State::Failed
+                }
+                StepEnd::Stopped => {
+                    stopped = true;
+                    State::Failed
+                }
+            };
+            if let Some(s) = steps.iter().find(|s| s.name == name) {
+                state.insert(&s.name, new_state);
+            }
+        }
+    });
+    match (failure, stopped) {
+        (Some(reason), _) => (ExecutionStatus::Failed, Some(reason)),
+        (None, true) => (ExecutionStatus::Stopped, None),
+        (None, false) => (ExecutionStatus::Succeeded, None),
+    }
+}
+
+/// All dependencies succeeded (a branch step's condition also chose its branch).
+fn ready(step: &StepDef, state: &BTreeMap<&str, State>) -> bool {
+    step.depends_on
+        .iter()
+        .all(|d| matches!(state.get(d.as_str()), Some(State::Succeeded { .. })))
+}
+
+/// Marks as skipped the steps of branches not taken and every step depending on a skipped one.
+fn skip_unreachable<'a>(steps: &'a [StepDef], state: &mut BTreeMap<&'a str, State>) {
+    loop {
+        let mut changed = false;
+        for step in steps {
+            if state[step.name.as_str()] != State::Pending {
+                continue;
+            }
+            let branch_not_taken = step.gate.as_ref().is_some_and(|g| {
+                matches!(state.get(g.condition.as_str()),
+                    Some(State::Succeeded { outcome: Some(o) }) if *o != g.when)
+            });
+            let after_skipped = step
+                .depends_on
+                .iter()
+                .any(|d| state.get(d.as_str()) == Some(&State::Skipped));
+            if branch_not_taken || after_skipped {
+                state.insert(&step.name, State::Skipped);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+}
+
+/// Runs one step with its state recorded before and after.
+fn run_recorded(run: &Run, step: &StepDef) -> StepEnd {
+    let db = &run.inner.db;
+    let (id, kind) = (&run.info.id, step.kind.as_str());
+    if let Err(e) = db.start_step(id, &step.name, kind) {
+        return StepEnd::Failed(e.to_string());
+    }
+    tracing::info!(execution = %id, step = %step.name, "step started");
+    let end = catch_unwind(AssertUnwindSafe(|| steps::run_step(run, step))).unwrap_or_else(|_| {
+        StepEnd::Failed("internal error: the executor panicked while running this step".into())
+    });
+    let recorded = match &end {
+        StepEnd::Succeeded(props) => {
+            run.lock_properties()
+                .insert(step.name.clone(), props.clone());
+            db.end_step(id, &step.name, StepStatus::Succeeded, None, Some(props))
+        }
+        StepEnd::Failed(reason) | StepEnd::FailStep(reason) => {
+            db.end_step(id, &step.name, StepStatus::Failed, Some(reason), None)
+        }
+        StepEnd::Stopped => db.end_step(id, &step.name, StepStatus::Stopped, None, None),
+    };
+    tracing::info!(execution = %id, step = %step.name, succeeded = matches!(end, StepEnd::Succeeded(_)), "step ended");
+    match recorded {
+        Ok(()) => end,
+        Err(e) => StepEnd::Failed(format!("cannot record the step's end: {e}")),
+    }
+}

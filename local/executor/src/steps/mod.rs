@@ -1,0 +1,201 @@
+//! What each step type does. Processing and Training steps run one job each (`processing`,
+//! `training`); a Tuning step runs many (`crate::tuning`); Condition, Fail and RegisterModel
+//! run none.
+
+mod processing;
+mod training;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use mmp_pipeline::contract;
+use serde_json::{json, Value};
+
+use crate::condition;
+use crate::db::NewJob;
+use crate::definition::{StepDef, StepType};
+use crate::expr::{resolve, text};
+use crate::jobs::{self, JobEnd, JobSpec};
+use crate::model::JobStatus;
+use crate::run::{Run, StepEnd};
+use crate::tuning;
+
+pub(crate) use training::{
+    channels, metric_definitions, output_path, run_training_job, TrainingResult, TrainingSpec,
+};
+
+pub(crate) fn run_step(run: &Run, step: &StepDef) -> StepEnd {
+    if run.stopped() {
+        return StepEnd::Stopped;
+    }
+    let result = match step.kind {
+        StepType::Processing => processing::processing_step(run, step),
+        StepType::Training => training::training_step(run, step),
+        StepType::Tuning => tuning::tuning_step(run, step),
+        StepType::Condition => condition_step(run, step),
+        StepType::Fail => fail_step(run, step),
+        StepType::RegisterModel => register_step(run, step),
+    };
+    match result {
+        Ok(props) => StepEnd::Succeeded(props),
+        Err(end) => end,
+    }
+}
+
+/// The step's arguments with every expression resolved.
+pub(crate) fn resolved_arguments(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
+    resolve(&step.arguments, run).map_err(|e| StepEnd::Failed(e.0))
+}
+
+pub(crate) fn failed<T>(msg: impl Into<String>) -> Result<T, StepEnd> {
+    Err(StepEnd::Failed(msg.into()))
+}
+
+/// The container path `/opt/ml/...` inside a job's folder.
+pub(crate) fn reroot(job_dir: &Path, local_path: &str) -> Result<PathBuf, String> {
+    let rest = Path::new(local_path)
+        .strip_prefix(contract::DEFAULT_ML_ROOT)
+        .map_err(|_| {
+            format!(
+                "LocalPath {local_path} is not under {}",
+                contract::DEFAULT_ML_ROOT
+            )
+        })?;
+    if rest
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_)))
+    {
+        return Err(format!("LocalPath {local_path} is not a plain path"));
+    }
+    Ok(job_dir.join(rest))
+}
+
+pub(crate) fn max_runtime(args: &Value) -> Option<Duration> {
+    args.pointer("/StoppingCondition/MaxRuntimeInSeconds")
+        .and_then(|v| v.as_u64().or_else(|| text(v).parse().ok()))
+        .map(Duration::from_secs)
+}
+
+pub(crate) fn str_field<'v>(v: &'v Value, pointer: &str, what: &str) -> Result<&'v str, String> {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{what} is missing or not a string"))
+}
+
+/// A job being run for a step: its row in the state database from start to end.
+pub(crate) struct Job<'a> {
+    run: &'a Run,
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+impl<'a> Job<'a> {
+    pub fn start(
+        run: &'a Run,
+        step: &str,
+        name: String,
+        definition_name: Option<&str>,
+        hyperparameters: Option<&BTreeMap<String, String>>,
+    ) -> Result<Self, String> {
+        let dir = run.job_dir(&name);
+        fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        run.inner
+            .db
+            .start_job(&NewJob {
+                execution_id: &run.info.id,
+                step_name: step,
+                job_name: &name,
+                job_dir: &dir,
+                log_path: &jobs::log_path(&dir),
+                definition_name,
+                hyperparameters,
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(Self { run, name, dir })
+    }
+
+    /// Runs the container with `args` in the job's folder.
+    pub fn exec(&self, args: &[String], max_runtime: Option<Duration>) -> JobEnd {
+        let config = &self.run.inner.config;
+        let spec = JobSpec {
+            dir: &self.dir,
+            program: &config.container_bin,
+            args,
+            env: &config.job_env,
+            max_runtime,
+            stop: &self.run.stop,
+        };
+        jobs::run(&spec, &self.run.inner.slots)
+    }
+
+    /// Records the job's end; returns the reason for a failure, `Stopped` for a stop.
+    pub fn end(&self, outcome: Result<Option<f64>, JobEnd>) -> Result<Option<f64>, StepEnd> {
+        let (status, reason, objective) = match &outcome {
+            Ok(objective) => (JobStatus::Completed, None, *objective),
+            Err(JobEnd::Stopped) => (JobStatus::Stopped, None, None),
+            Err(JobEnd::Failed(r)) => (JobStatus::Failed, Some(r.as_str()), None),
+            Err(JobEnd::Completed) => (JobStatus::Completed, None, None),
+        };
+        if let Err(e) =
+            self.run
+                .inner
+                .db
+                .end_job(&self.run.info.id, &self.name, status, reason, objective)
+        {
+            tracing::error!(job = %self.name, error = %e, "cannot record the job's end");
+        }
+        match outcome {
+            Ok(objective) => Ok(objective),
+            Err(JobEnd::Stopped) => Err(StepEnd::Stopped),
+            Err(JobEnd::Failed(r)) => {
+                Err(StepEnd::Failed(format!("job {} failed: {r}", self.name)))
+            }
+            Err(JobEnd::Completed) => Ok(None),
+        }
+    }
+}
+
+pub(crate) fn client_error(e: impl std::fmt::Display) -> JobEnd {
+    JobEnd::Failed(format!("ClientError: {e}"))
+}
+
+fn condition_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
+    let args = resolved_arguments(run, step)?;
+    let outcome = condition::all_hold(args.get("Conditions").unwrap_or(&Value::Null))
+        .map_err(StepEnd::Failed)?;
+    Ok(json!({ "Outcome": outcome }))
+}
+
+fn fail_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
+    let args = resolved_arguments(run, step)?;
+    let message = args.get("ErrorMessage").map(text).unwrap_or_default();
+    Err(StepEnd::FailStep(message))
+}
+
+fn register_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
+    let args = resolved_arguments(run, step)?;
+    match run.inner.hooks.register_model(&run.info, &args) {
+        Ok(arn) => Ok(json!({ "ModelPackageArn": arn })),
+        Err(reason) => failed(format!("registering the model failed: {reason}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reroots_container_paths() {
+        let dir = Path::new("/jobs/j");
+        assert_eq!(
+            reroot(dir, "/opt/ml/processing/train").unwrap(),
+            dir.join("processing/train")
+        );
+        assert!(reroot(dir, "/tmp/x")
+            .unwrap_err()
+            .contains("not under /opt/ml"));
+        assert!(reroot(dir, "/opt/ml/../etc").is_err());
+    }
+}

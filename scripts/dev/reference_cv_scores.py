@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Dev-only: scikit-learn's 5-fold cross-validation scores of the implemented families, with
+default hyperparameters, on the sample datasets. The Rust test `image/ml/tests/quality.rs`
+checks mmp-ml's scores against the JSON this writes. CI never runs this script.
+
+Folds: cross_val_score(cv=5), i.e. StratifiedKFold(5) for classifiers and KFold(5) for
+regressors, unshuffled (mmp-ml makes the very same folds). Scores: roc_auc (binary),
+roc_auc_ovr (macro one-vs-rest, multiclass), r2 (regression). Randomized families are scored
+with random_state 0..4; the test accepts mmp-ml's score within max(tolerance, max - min) of
+their mean.
+
+Usage: pip install scikit-learn==1.5.2 pandas; python3 scripts/dev/reference_cv_scores.py
+"""
+import json
+import os
+import sys
+import warnings
+
+import pandas as pd
+import sklearn
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import cross_val_score
+from sklearn.naive_bayes import GaussianNB
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+OUT = os.path.join(os.path.dirname(__file__), "reference_cv_scores.json")
+SEEDS = range(5)
+DATASETS = [
+    # (dataset, file, target, task, scorer)
+    ("breast-cancer", "breast-cancer.csv", "CLASS", "binary", "roc_auc"),
+    ("wine", "wine.csv", "CLASS", "multiclass", "roc_auc_ovr"),
+    ("diabetes", "diabetes.csv", "progression", "regression", "r2"),
+]
+
+
+def families(task):
+    """Default-hyperparameter estimators per family; a list of several means one per seed."""
+    if task == "regression":
+        return {
+            # LogisticRegression's regression counterpart: L2 least squares, alpha = 1/C = 1.
+            "LogisticRegression": [Ridge(alpha=1.0)],
+            "RandomForest": [RandomForestRegressor(random_state=s) for s in SEEDS],
+        }
+    return {
+        "LogisticRegression": [LogisticRegression()],
+        "NaiveBayes": [GaussianNB()],
+        "RandomForest": [RandomForestClassifier(random_state=s) for s in SEEDS],
+    }
+
+
+def main():
+    result = {
+        "scikit_learn": sklearn.__version__,
+        "folds": "cross_val_score(cv=5): StratifiedKFold(5) / KFold(5), unshuffled",
+        "datasets": {},
+    }
+    for name, file, target, task, scorer in DATASETS:
+        df = pd.read_csv(os.path.join(ROOT, "datasets", name, file))
+        x, y = df.drop(columns=[target]), df[target]
+        entry = {"target": target, "task": task, "scorer": scorer, "families": {}}
+        for family, estimators in families(task).items():
+            scores = []
+            for est in estimators:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    scores.append(float(cross_val_score(est, x, y, cv=5, scoring=scorer).mean()))
+            entry["families"][family] = {
+                "estimator": repr(estimators[0]),
+                "scores": scores,
+                "mean": sum(scores) / len(scores),
+                "spread": max(scores) - min(scores),
+            }
+            print(f"{name:14} {family:20} {entry['families'][family]['mean']:.4f} "
+                  f"(spread {entry['families'][family]['spread']:.4f})", file=sys.stderr)
+        result["datasets"][name] = entry
+    with open(OUT, "w") as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
