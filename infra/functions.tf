@@ -10,8 +10,10 @@ locals {
       description = "Starts one pipeline execution per CSV uploaded under datasets/."
       async       = true
       environment = {
-        MMP_BUCKET        = aws_s3_bucket.data.id
-        MMP_PIPELINE_NAME = aws_sagemaker_pipeline.this.pipeline_name
+        MMP_BUCKET                        = aws_s3_bucket.data.id
+        MMP_PIPELINE_NAME                 = aws_sagemaker_pipeline.this.pipeline_name
+        MMP_TRIGGER_CLAIMS_PREFIX         = local.prefix_trigger_claims
+        MMP_TRIGGER_CLAIM_TIMEOUT_SECONDS = tostring(var.trigger_claim_timeout_seconds)
       }
     }
     "model-deployer" = {

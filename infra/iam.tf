@@ -326,6 +326,14 @@ data "aws_iam_policy_document" "pipeline_trigger" {
   }
 
   statement {
+    # One claim per upload (conditional put), so a duplicate event starts nothing; a claim
+    # whose execution failed to start is deleted so that a retry may take it.
+    sid       = "ClaimUploads"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${local.bucket_arn}/${local.prefix_trigger_claims}*"]
+  }
+
+  statement {
     sid       = "StartExecutions"
     actions   = ["sagemaker:StartPipelineExecution"]
     resources = [aws_sagemaker_pipeline.this.arn]

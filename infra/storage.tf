@@ -13,6 +13,8 @@ locals {
   prefix_endpoint_model = "endpoint/models/"
   key_routing_table     = "endpoint/routing.json"
   prefix_reports        = "reports/"
+  # The trigger's idempotency claims: one small object per upload it started an execution for.
+  prefix_trigger_claims = "triggers/"
 
   # The S3 URI the endpoint's model loads artifacts from (TargetModel is relative to it).
   multi_model_uri = "s3://${aws_s3_bucket.data.id}/${local.prefix_endpoint_model}"
@@ -86,6 +88,20 @@ resource "aws_s3_bucket_lifecycle_configuration" "data" {
 
     expiration {
       expired_object_delete_marker = true
+    }
+  }
+
+  rule {
+    # A claim only has to outlive the duplicate deliveries of its upload's event.
+    id     = "expire-trigger-claims"
+    status = "Enabled"
+
+    filter {
+      prefix = local.prefix_trigger_claims
+    }
+
+    expiration {
+      days = 30
     }
   }
 

@@ -197,6 +197,17 @@ variable "function_timeout_seconds" {
   }
 }
 
+variable "trigger_claim_timeout_seconds" {
+  description = "How long the pipeline trigger's claim on an upload holds before a retried event may take it over (the claim is what makes duplicate upload events start one execution)."
+  type        = number
+  default     = 120
+
+  validation {
+    condition     = var.trigger_claim_timeout_seconds >= 10 && var.trigger_claim_timeout_seconds <= 3600
+    error_message = "trigger_claim_timeout_seconds must be between 10 and 3600."
+  }
+}
+
 variable "function_log_level" {
   description = "RUST_LOG filter of the functions (tracing's EnvFilter syntax)."
   type        = string
