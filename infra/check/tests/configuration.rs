@@ -425,3 +425,130 @@ fn the_bucket_layout_matches_the_architecture() {
         );
     }
 }
+
+#[test]
+fn the_outputs_name_the_url_the_bucket_the_pipeline_and_the_endpoint() {
+    let config = config();
+    let outputs: Vec<&str> = config
+        .blocks("output")
+        .filter_map(|(_, b)| b.labels().first().map(|l| l.as_str()))
+        .collect();
+    for expected in ["function_url", "bucket", "pipeline_name", "endpoint_name"] {
+        assert!(
+            outputs.contains(&expected),
+            "output {expected} is missing: {outputs:?}"
+        );
+    }
+    for (file, block) in config.blocks("output") {
+        assert!(
+            attribute(block, "description").and_then(text).is_some(),
+            "{file}: every output says what it is"
+        );
+    }
+}
+
+#[test]
+fn the_endpoint_serves_the_multi_model_prefix_its_role_alone_can_read() {
+    let config = config();
+    let model = config
+        .resource("aws_sagemaker_model", "multi_model")
+        .expect("model");
+    let container = nested(model, "primary_container")
+        .next()
+        .expect("primary_container");
+    assert_eq!(
+        attribute(container, "mode").and_then(text),
+        Some("MultiModel")
+    );
+    assert_eq!(
+        attribute(container, "model_data_url").and_then(traversal_path),
+        Some(vec!["local".into(), "multi_model_uri".into()])
+    );
+    let uri = config
+        .local("multi_model_uri")
+        .and_then(text)
+        .expect("local.multi_model_uri");
+    assert!(uri.ends_with("/${local.prefix_endpoint_model}"), "{uri}");
+
+    let statements = policy(&config, "sagemaker_endpoint");
+    let reads: Vec<&iam::Statement> = statements
+        .iter()
+        .filter(|s| s.actions.iter().any(|a| a == "s3:GetObject"))
+        .collect();
+    assert_eq!(reads.len(), 1);
+    assert_eq!(
+        reads[0].resources,
+        ["${local.bucket_arn}/${local.prefix_endpoint_model}*"]
+    );
+    let s3_writes = iam::allowed_actions(&statements)
+        .into_iter()
+        .filter(|a| a.starts_with("s3:") && !a.starts_with("s3:Get") && !a.starts_with("s3:List"))
+        .count();
+    assert_eq!(s3_writes, 0, "the endpoint never writes to the bucket");
+}
+
+#[test]
+fn autoscaling_tracks_invocations_per_instance_and_cpu() {
+    let config = config();
+    let target = config
+        .resource("aws_appautoscaling_target", "endpoint")
+        .expect("target");
+    assert_eq!(
+        attribute(target, "scalable_dimension").and_then(text),
+        Some("sagemaker:variant:DesiredInstanceCount")
+    );
+    let tracking = |name: &str| {
+        let policy = config
+            .resource("aws_appautoscaling_policy", name)
+            .unwrap_or_else(|| panic!("aws_appautoscaling_policy.{name}"));
+        assert_eq!(
+            attribute(policy, "policy_type").and_then(text),
+            Some("TargetTrackingScaling")
+        );
+        let resource = attribute(policy, "resource_id").and_then(traversal_path);
+        assert_eq!(
+            resource,
+            Some(
+                ["aws_appautoscaling_target", "endpoint", "resource_id"]
+                    .map(String::from)
+                    .to_vec()
+            )
+        );
+        nested(policy, "target_tracking_scaling_policy_configuration")
+            .next()
+            .map(|c| mmp_infra_check::expr::source(&hcl::Expression::from(c.body().clone())))
+            .unwrap_or_default()
+    };
+    assert!(tracking("invocations").contains("SageMakerVariantInvocationsPerInstance"));
+    assert!(tracking("cpu").contains("CPUUtilization"));
+}
+
+#[test]
+fn events_are_retried_and_dead_lettered() {
+    let config = config();
+    let target = config
+        .resource("aws_cloudwatch_event_target", "rule")
+        .expect("event target");
+    let retry = nested(target, "retry_policy").next().expect("retry_policy");
+    assert!(attribute(retry, "maximum_retry_attempts").is_some());
+    assert!(attribute(retry, "maximum_event_age_in_seconds").is_some());
+    let dlq = nested(target, "dead_letter_config")
+        .next()
+        .expect("dead_letter_config");
+    assert_eq!(
+        attribute(dlq, "arn").and_then(traversal_path),
+        Some(
+            ["aws_sqs_queue", "dead_letter", "arn"]
+                .map(String::from)
+                .to_vec()
+        )
+    );
+    // The queue accepts EventBridge's undelivered events only from this project's rules.
+    let queue_policy = policy(&config, "dead_letter");
+    let allow = queue_policy
+        .iter()
+        .find(|s| s.allow)
+        .expect("an allow statement");
+    assert_eq!(allow.principal_types, ["Service"]);
+    assert!(allow.conditions.iter().any(|(_, v)| v == "aws:SourceArn"));
+}
