@@ -1,1 +1,24 @@
-//! Configuration, naming rules, routing table, event types, ports and adapters shared by the Lambda functions and the local runtime.
+//! Configuration, naming rules, routing table, event types, ports and adapters shared by the
+//! Lambda functions and the local runtime.
+//!
+//! The handlers are generic over the ports in [`ports`]; the Lambda binaries wire the AWS SDK
+//! adapters in `aws` (feature `aws`), the local runtime (`mmp`) wires its own. Both run the same
+//! [`contract`] suite (feature `contract-tests`) against their adapters.
+
+pub mod config;
+pub mod emf;
+pub mod error;
+pub mod events;
+pub mod naming;
+pub mod pattern;
+pub mod ports;
+pub mod retry;
+pub mod routing;
+pub mod telemetry;
+
+#[cfg(feature = "aws")]
+pub mod aws;
+#[cfg(feature = "contract-tests")]
+pub mod contract;
+
+pub use error::PortError;

@@ -1,0 +1,180 @@
+//! Test support (feature `moto`): starts moto's server on a free loopback port, points SDK
+//! clients at it, and kills it on drop. Needs `moto_server` on PATH (`pip install "moto[server]"`).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_s3::config::Credentials;
+
+/// The region every moto-backed test uses.
+pub const REGION: &str = "us-east-1";
+/// The account moto reports.
+pub const ACCOUNT: &str = "123456789012";
+
+/// A running `moto_server`, killed when dropped.
+#[derive(Debug)]
+pub struct MotoServer {
+    child: Child,
+    address: SocketAddr,
+}
+
+/// Why moto could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum MotoError {
+    #[error("cannot start `moto_server` (install it with `pip install \"moto[server]\"`): {0}")]
+    Spawn(std::io::Error),
+    #[error("moto_server did not answer on {0} within 60 s")]
+    NotReady(SocketAddr),
+    #[error("moto API request failed: {0}")]
+    Api(String),
+}
+
+impl MotoServer {
+    /// Starts a server on a free loopback port and waits until it answers.
+    pub fn start() -> Result<MotoServer, MotoError> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(MotoError::Spawn)?
+            .port();
+        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(MotoError::Spawn)?;
+        let server = MotoServer { child, address };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if server.request("GET", "/moto-api/data.json", "").is_ok() {
+                return Ok(server);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(MotoError::NotReady(address))
+    }
+
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// SDK configuration pointing at this server, with dummy credentials.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(self.endpoint_url())
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+            .load()
+            .await
+    }
+
+    /// An S3 client using path-style addressing (moto has no virtual hosts on loopback).
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(&self.sdk_config().await)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    pub async fn sagemaker(&self) -> aws_sdk_sagemaker::Client {
+        aws_sdk_sagemaker::Client::new(&self.sdk_config().await)
+    }
+
+    pub async fn sagemaker_runtime(&self) -> aws_sdk_sagemakerruntime::Client {
+        aws_sdk_sagemakerruntime::Client::new(&self.sdk_config().await)
+    }
+
+    /// Creates a bucket.
+    pub async fn create_bucket(&self, bucket: &str) -> Result<(), MotoError> {
+        self.s3()
+            .await
+            .create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| MotoError::Api(format!("{e:?}")))?;
+        Ok(())
+    }
+
+    /// Creates a pipeline whose definition declares `parameters` (names only, all strings).
+    pub async fn create_pipeline(&self, name: &str, parameters: &[&str]) -> Result<(), MotoError> {
+        let declared: Vec<serde_json::Value> = parameters
+            .iter()
+            .map(|name| serde_json::json!({"Name": name, "Type": "String"}))
+            .collect();
+        let definition =
+            serde_json::json!({"Version": "2020-12-01", "Parameters": declared, "Steps": []});
+        self.sagemaker()
+            .await
+            .create_pipeline()
+            .pipeline_name(name)
+            .pipeline_definition(definition.to_string())
+            .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/mmp-test"))
+            .client_request_token(format!("create-{name}-0000000000000000000000000"))
+            .send()
+            .await
+            .map_err(|e| MotoError::Api(format!("{e:?}")))?;
+        Ok(())
+    }
+
+    /// Queues bodies InvokeEndpoint will answer with, in order (moto's own API; a request
+    /// identical to an earlier one gets that earlier answer again).
+    pub fn queue_endpoint_results(&self, bodies: &[(&str, &str)]) -> Result<(), MotoError> {
+        let results: Vec<serde_json::Value> = bodies
+            .iter()
+            .map(|(body, content_type)| {
+                serde_json::json!({"Body": body, "ContentType": content_type, "InvokedProductionVariant": "AllTraffic"})
+            })
+            .collect();
+        let payload =
+            serde_json::json!({"account_id": ACCOUNT, "region": REGION, "results": results});
+        self.request(
+            "POST",
+            "/moto-api/static/sagemaker/endpoint-results",
+            &payload.to_string(),
+        )
+        .map(|_| ())
+    }
+
+    /// A minimal HTTP/1.0 request to moto's own API; returns the body of a 2xx answer.
+    fn request(&self, method: &str, path: &str, body: &str) -> Result<String, MotoError> {
+        let api = |error: std::io::Error| MotoError::Api(error.to_string());
+        let mut stream =
+            TcpStream::connect_timeout(&self.address, Duration::from_secs(2)).map_err(api)?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(api)?;
+        let request = format!(
+            "{method} {path} HTTP/1.0\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.address,
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).map_err(api)?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).map_err(api)?;
+        let status_ok = response
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|status| status.starts_with('2'));
+        if !status_ok {
+            return Err(MotoError::Api(
+                response.lines().next().unwrap_or_default().to_string(),
+            ));
+        }
+        Ok(response
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_string())
+            .unwrap_or_default())
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

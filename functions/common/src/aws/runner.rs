@@ -1,0 +1,168 @@
+//! [`PipelineRunner`] over SageMaker Pipelines.
+
+use async_trait::async_trait;
+use aws_sdk_sagemaker::types::{SortOrder, SortPipelineExecutionsBy};
+
+use super::error::classify;
+use super::millis;
+use crate::ports::{
+    ExecutionDescription, ExecutionStep, ExecutionSummary, Parameter, PipelineRunner,
+    StartExecution,
+};
+use crate::PortError;
+
+/// Pipeline executions through the SageMaker API.
+#[derive(Debug, Clone)]
+pub struct SageMakerPipelines {
+    client: aws_sdk_sagemaker::Client,
+}
+
+impl SageMakerPipelines {
+    pub fn new(client: aws_sdk_sagemaker::Client) -> Self {
+        SageMakerPipelines { client }
+    }
+}
+
+#[async_trait]
+impl PipelineRunner for SageMakerPipelines {
+    async fn start_execution(&self, request: &StartExecution) -> Result<String, PortError> {
+        let context = format!("StartPipelineExecution {}", request.pipeline_name);
+        let mut call = self
+            .client
+            .start_pipeline_execution()
+            .pipeline_name(&request.pipeline_name)
+            .client_request_token(&request.client_request_token)
+            .set_pipeline_execution_display_name(request.display_name.clone())
+            .set_pipeline_execution_description(request.description.clone());
+        for parameter in &request.parameters {
+            call = call.pipeline_parameters(
+                aws_sdk_sagemaker::types::Parameter::builder()
+                    .name(&parameter.name)
+                    .value(&parameter.value)
+                    .build(),
+            );
+        }
+        let output = call.send().await.map_err(|e| classify(e, &context))?;
+        output
+            .pipeline_execution_arn
+            .ok_or_else(|| PortError::Other(format!("{context}: no execution ARN returned")))
+    }
+
+    async fn describe_execution(&self, arn: &str) -> Result<ExecutionDescription, PortError> {
+        let context = format!("DescribePipelineExecution {arn}");
+        let output = self
+            .client
+            .describe_pipeline_execution()
+            .pipeline_execution_arn(arn)
+            .send()
+            .await
+            .map_err(|e| classify(e, &context))?;
+        Ok(ExecutionDescription {
+            arn: output
+                .pipeline_execution_arn
+                .clone()
+                .unwrap_or_else(|| arn.to_string()),
+            status: output
+                .pipeline_execution_status
+                .as_ref()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            display_name: output.pipeline_execution_display_name.clone(),
+            failure_reason: output
+                .failure_reason
+                .clone()
+                .filter(|reason| !reason.is_empty()),
+            created_at_ms: millis(output.creation_time.as_ref()),
+            last_modified_at_ms: millis(output.last_modified_time.as_ref()),
+        })
+    }
+
+    async fn execution_parameters(&self, arn: &str) -> Result<Vec<Parameter>, PortError> {
+        let context = format!("ListPipelineParametersForExecution {arn}");
+        let mut pages = self
+            .client
+            .list_pipeline_parameters_for_execution()
+            .pipeline_execution_arn(arn)
+            .into_paginator()
+            .send();
+        let mut parameters = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify(e, &context))?;
+            parameters.extend(
+                page.pipeline_parameters
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|p| {
+                        Some(Parameter {
+                            name: p.name?,
+                            value: p.value.unwrap_or_default(),
+                        })
+                    }),
+            );
+        }
+        Ok(parameters)
+    }
+
+    async fn execution_steps(&self, arn: &str) -> Result<Vec<ExecutionStep>, PortError> {
+        let context = format!("ListPipelineExecutionSteps {arn}");
+        let mut pages = self
+            .client
+            .list_pipeline_execution_steps()
+            .pipeline_execution_arn(arn)
+            .into_paginator()
+            .send();
+        let mut steps = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify(e, &context))?;
+            for step in page.pipeline_execution_steps.unwrap_or_default() {
+                steps.push(ExecutionStep {
+                    name: step.step_name.unwrap_or_default(),
+                    status: step
+                        .step_status
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    started_at_ms: millis(step.start_time.as_ref()),
+                    ended_at_ms: millis(step.end_time.as_ref()),
+                    failure_reason: step.failure_reason.filter(|reason| !reason.is_empty()),
+                    registered_model_package_arn: step
+                        .metadata
+                        .and_then(|metadata| metadata.register_model)
+                        .and_then(|register| register.arn),
+                });
+            }
+        }
+        Ok(steps)
+    }
+
+    async fn list_executions(
+        &self,
+        pipeline_name: &str,
+    ) -> Result<Vec<ExecutionSummary>, PortError> {
+        let context = format!("ListPipelineExecutions {pipeline_name}");
+        let mut pages = self
+            .client
+            .list_pipeline_executions()
+            .pipeline_name(pipeline_name)
+            .sort_by(SortPipelineExecutionsBy::CreationTime)
+            .sort_order(SortOrder::Descending)
+            .into_paginator()
+            .send();
+        let mut executions = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify(e, &context))?;
+            for summary in page.pipeline_execution_summaries.unwrap_or_default() {
+                executions.push(ExecutionSummary {
+                    arn: summary.pipeline_execution_arn.unwrap_or_default(),
+                    status: summary
+                        .pipeline_execution_status
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    display_name: summary.pipeline_execution_display_name,
+                    started_at_ms: millis(summary.start_time.as_ref()),
+                });
+            }
+        }
+        executions.sort_by_key(|summary| std::cmp::Reverse(summary.started_at_ms));
+        Ok(executions)
+    }
+}

@@ -1,0 +1,434 @@
+//! The port contract: generic async checks that any implementation of the ports must pass.
+//! The AWS adapters run them against moto; the local runtime runs them against its adapters.
+//! Each function panics with a message naming the broken rule.
+//!
+//! Not covered here: [`PipelineRunner::execution_steps`] (moto does not implement it) and the
+//! endpoint (its answers depend on the model served).
+
+use futures_util::future::join_all;
+
+use crate::ports::{
+    ApprovalStatus, ModelRegistryAdmin, NewModelVersion, ObjectStore, ObjectUri, Parameter,
+    PipelineRunner, PutCondition, StartExecution,
+};
+use crate::PortError;
+
+fn ok<T>(result: Result<T, PortError>, what: &str) -> T {
+    match result {
+        Ok(value) => value,
+        Err(error) => panic!("{what}: unexpected error {error:?}"),
+    }
+}
+
+fn expect_err<T: std::fmt::Debug>(result: Result<T, PortError>, what: &str) -> PortError {
+    match result {
+        Ok(value) => panic!("{what}: expected an error, got {value:?}"),
+        Err(error) => error,
+    }
+}
+
+/// The object store contract, using only keys under `prefix` (which must end in `/` and be
+/// empty when called).
+pub async fn object_store<S: ObjectStore + ?Sized>(store: &S, prefix: &str) {
+    let key = format!("{prefix}doc.json");
+
+    // Missing objects.
+    let error = expect_err(store.get(&key).await, "get of a missing key");
+    assert!(
+        error.is_not_found(),
+        "get of a missing key must be NotFound, got {error:?}"
+    );
+    let error = expect_err(store.head(&key).await, "head of a missing key");
+    assert!(
+        error.is_not_found(),
+        "head of a missing key must be NotFound, got {error:?}"
+    );
+
+    // Unconditional put, then get and head agree on the ETag.
+    let etag1 = ok(
+        store.put(&key, b"one".to_vec(), PutCondition::None).await,
+        "put",
+    );
+    let object = ok(store.get(&key).await, "get after put");
+    assert_eq!(object.body, b"one", "get returns what was put");
+    assert_eq!(object.etag, etag1, "get's ETag equals put's");
+    let meta = ok(store.head(&key).await, "head after put");
+    assert_eq!(
+        (meta.key.as_str(), meta.etag.as_str(), meta.size),
+        (key.as_str(), etag1.as_str(), 3)
+    );
+
+    // If-None-Match: * fails on an existing key and leaves it alone.
+    let error = expect_err(
+        store
+            .put(&key, b"other".to_vec(), PutCondition::IfAbsent)
+            .await,
+        "IfAbsent on existing",
+    );
+    assert!(
+        error.is_precondition_failed(),
+        "IfAbsent on an existing key must be PreconditionFailed, got {error:?}"
+    );
+    assert_eq!(
+        ok(store.get(&key).await, "get").body,
+        b"one",
+        "a failed IfAbsent must not write"
+    );
+    let fresh = format!("{prefix}fresh");
+    ok(
+        store
+            .put(&fresh, b"new".to_vec(), PutCondition::IfAbsent)
+            .await,
+        "IfAbsent on a new key",
+    );
+
+    // If-Match: the current ETag wins, a stale one fails.
+    let etag2 = ok(
+        store
+            .put(&key, b"two".to_vec(), PutCondition::IfMatch(etag1.clone()))
+            .await,
+        "IfMatch current",
+    );
+    assert_ne!(etag1, etag2, "a different body gets a different ETag");
+    let error = expect_err(
+        store
+            .put(
+                &key,
+                b"three".to_vec(),
+                PutCondition::IfMatch(etag1.clone()),
+            )
+            .await,
+        "stale",
+    );
+    assert!(
+        error.is_precondition_failed(),
+        "a stale IfMatch must be PreconditionFailed, got {error:?}"
+    );
+    assert_eq!(
+        ok(store.get(&key).await, "get").body,
+        b"two",
+        "a failed IfMatch must not write"
+    );
+
+    // List: only the prefix, sorted, every page.
+    for name in ["list/b", "list/a", "list/c/d", "listing"] {
+        ok(
+            store
+                .put(
+                    &format!("{prefix}{name}"),
+                    name.as_bytes().to_vec(),
+                    PutCondition::None,
+                )
+                .await,
+            "put",
+        );
+    }
+    let listed: Vec<String> = ok(store.list(&format!("{prefix}list/")).await, "list")
+        .into_iter()
+        .map(|meta| meta.key)
+        .collect();
+    let expected: Vec<String> = ["list/a", "list/b", "list/c/d"]
+        .iter()
+        .map(|name| format!("{prefix}{name}"))
+        .collect();
+    assert_eq!(
+        listed, expected,
+        "list returns exactly the keys under the prefix, sorted"
+    );
+    let all = ok(store.list(prefix).await, "list all");
+    assert_eq!(all.len(), 6, "list of the whole prefix: {all:?}");
+    assert!(
+        all.windows(2).all(|pair| pair[0].key < pair[1].key),
+        "list is sorted by key"
+    );
+    assert!(ok(store.list(&format!("{prefix}nothing/")).await, "list empty").is_empty());
+
+    // Copy within the store's bucket.
+    let source = ObjectUri {
+        bucket: store.bucket().to_string(),
+        key: key.clone(),
+    };
+    let copy_key = format!("{prefix}copy/doc.json");
+    let copy_etag = ok(store.copy(&source, &copy_key).await, "copy");
+    let copied = ok(store.get(&copy_key).await, "get copy");
+    assert_eq!(copied.body, b"two", "the copy has the source's bytes");
+    assert_eq!(copied.etag, copy_etag, "copy returns the copy's ETag");
+    let missing = ObjectUri {
+        bucket: store.bucket().to_string(),
+        key: format!("{prefix}missing"),
+    };
+    let error = expect_err(
+        store.copy(&missing, &copy_key).await,
+        "copy of a missing source",
+    );
+    assert!(
+        error.is_not_found(),
+        "copy of a missing source must be NotFound, got {error:?}"
+    );
+
+    // Delete, twice.
+    ok(store.delete(&key).await, "delete");
+    assert!(
+        expect_err(store.get(&key).await, "get deleted").is_not_found(),
+        "a deleted key is gone"
+    );
+    ok(store.delete(&key).await, "delete of a missing key succeeds");
+
+    concurrent_creates(store, &format!("{prefix}race/create")).await;
+    concurrent_increments(store, &format!("{prefix}race/counter")).await;
+}
+
+/// Eight simultaneous `IfAbsent` puts of one key: exactly one wins.
+async fn concurrent_creates<S: ObjectStore + ?Sized>(store: &S, key: &str) {
+    let attempts = (0..8).map(|n| {
+        store.put(
+            key,
+            format!("writer {n}").into_bytes(),
+            PutCondition::IfAbsent,
+        )
+    });
+    let outcomes = join_all(attempts).await;
+    let winners = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+    assert_eq!(
+        winners, 1,
+        "exactly one concurrent IfAbsent put wins: {outcomes:?}"
+    );
+    for outcome in outcomes.iter().filter_map(|outcome| outcome.as_ref().err()) {
+        assert!(
+            outcome.is_precondition_failed(),
+            "the losers get PreconditionFailed, got {outcome:?}"
+        );
+    }
+}
+
+/// Eight concurrent read-modify-write loops with `IfMatch`: no increment is lost.
+async fn concurrent_increments<S: ObjectStore + ?Sized>(store: &S, key: &str) {
+    ok(
+        store.put(key, b"0".to_vec(), PutCondition::IfAbsent).await,
+        "create counter",
+    );
+    let increment = || async {
+        loop {
+            let object = ok(store.get(key).await, "read counter");
+            let value: u32 = String::from_utf8_lossy(&object.body)
+                .parse()
+                .unwrap_or(u32::MAX);
+            let next = (value + 1).to_string().into_bytes();
+            match store
+                .put(key, next, PutCondition::IfMatch(object.etag))
+                .await
+            {
+                Ok(_) => return,
+                Err(error) if error.is_precondition_failed() => continue,
+                Err(error) => panic!("increment: unexpected error {error:?}"),
+            }
+        }
+    };
+    join_all((0..8).map(|_| increment())).await;
+    let body = ok(store.get(key).await, "read counter").body;
+    assert_eq!(body, b"8", "eight IfMatch increments leave 8");
+}
+
+/// The registry contract. `group` must not exist yet; `model_data_url` and `evaluation_uri`
+/// are stored as given.
+pub async fn model_registry<R: ModelRegistryAdmin + ?Sized>(
+    registry: &R,
+    group: &str,
+    image_uri: &str,
+) {
+    assert!(
+        ok(
+            registry.list_versions(group, None).await,
+            "list of an unknown group"
+        )
+        .is_empty(),
+        "an unknown group has no versions"
+    );
+    ok(registry.ensure_group(group).await, "ensure_group");
+    ok(
+        registry.ensure_group(group).await,
+        "ensure_group is idempotent",
+    );
+
+    let statuses = [
+        ApprovalStatus::Approved,
+        ApprovalStatus::PendingManualApproval,
+        ApprovalStatus::Approved,
+        ApprovalStatus::Rejected,
+    ];
+    let mut arns = Vec::new();
+    for (index, status) in statuses.iter().enumerate() {
+        let version = NewModelVersion {
+            group: group.to_string(),
+            model_data_url: format!("s3://contract-models/{group}/{index}/model.tar.gz"),
+            evaluation_uri: Some(format!(
+                "s3://contract-models/{group}/{index}/evaluation.json"
+            )),
+            status: *status,
+            image_uri: image_uri.to_string(),
+        };
+        let summary = ok(
+            registry.register_version(&version).await,
+            "register_version",
+        );
+        assert_eq!(
+            summary.version as usize,
+            index + 1,
+            "versions are numbered 1, 2, 3… in order"
+        );
+        assert_eq!(summary.status, *status);
+        assert_eq!(summary.group, group);
+        arns.push(summary.arn);
+    }
+
+    let versions = |status| async move {
+        ok(registry.list_versions(group, status).await, "list_versions")
+            .into_iter()
+            .map(|summary| summary.version)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        versions(None).await,
+        vec![4, 3, 2, 1],
+        "all versions, newest first"
+    );
+    assert_eq!(
+        versions(Some(ApprovalStatus::Approved)).await,
+        vec![3, 1],
+        "Approved versions, newest first"
+    );
+    assert_eq!(versions(Some(ApprovalStatus::Rejected)).await, vec![4]);
+
+    let described = ok(
+        registry.describe_version(&arns[2]).await,
+        "describe_version",
+    );
+    assert_eq!(described.summary.version, 3);
+    assert_eq!(described.summary.status, ApprovalStatus::Approved);
+    assert_eq!(
+        described.model_data_url,
+        format!("s3://contract-models/{group}/2/model.tar.gz")
+    );
+    assert_eq!(
+        described.evaluation_uri,
+        Some(format!("s3://contract-models/{group}/2/evaluation.json"))
+    );
+
+    // Rejecting the newest Approved version rolls back to the previous one; approving an
+    // older pending version makes it the newest Approved one.
+    ok(
+        registry
+            .set_status(&arns[2], ApprovalStatus::Rejected)
+            .await,
+        "reject v3",
+    );
+    assert_eq!(versions(Some(ApprovalStatus::Approved)).await, vec![1]);
+    ok(
+        registry
+            .set_status(&arns[1], ApprovalStatus::Approved)
+            .await,
+        "approve v2",
+    );
+    assert_eq!(versions(Some(ApprovalStatus::Approved)).await, vec![2, 1]);
+    ok(
+        registry
+            .set_status(&arns[0], ApprovalStatus::Rejected)
+            .await,
+        "reject v1",
+    );
+    ok(
+        registry
+            .set_status(&arns[1], ApprovalStatus::Rejected)
+            .await,
+        "reject v2",
+    );
+    assert!(
+        versions(Some(ApprovalStatus::Approved)).await.is_empty(),
+        "no Approved version left"
+    );
+
+    let unknown = arns[0].replace(group, &format!("{group}-unknown"));
+    let error = expect_err(
+        registry.describe_version(&unknown).await,
+        "describe of an unknown version",
+    );
+    assert!(
+        error.is_not_found(),
+        "describe of an unknown version must be NotFound, got {error:?}"
+    );
+}
+
+/// The pipeline executor contract. `pipeline` must exist and accept the parameters
+/// `DatasetName` and `InputDataUri`.
+pub async fn pipeline_runner<P: PipelineRunner + ?Sized>(runner: &P, pipeline: &str) {
+    use mmp_pipeline::parameters::{DATASET_NAME, INPUT_DATA_URI};
+
+    let parameters = vec![
+        Parameter::new(DATASET_NAME, "contract"),
+        Parameter::new(
+            INPUT_DATA_URI,
+            "s3://contract-bucket/datasets/contract/data.csv",
+        ),
+    ];
+    let request = StartExecution {
+        pipeline_name: pipeline.to_string(),
+        client_request_token: "contract-token-1".to_string(),
+        display_name: Some("contract-1".to_string()),
+        description: Some("contract test".to_string()),
+        parameters: parameters.clone(),
+    };
+    let arn = ok(runner.start_execution(&request).await, "start_execution");
+    assert!(
+        arn.contains(pipeline),
+        "the execution ARN names its pipeline: {arn}"
+    );
+
+    let described = ok(runner.describe_execution(&arn).await, "describe_execution");
+    assert_eq!(described.arn, arn);
+    assert!(
+        ["Executing", "Stopping", "Stopped", "Failed", "Succeeded"]
+            .contains(&described.status.as_str()),
+        "execution status is one of SageMaker's: {}",
+        described.status
+    );
+
+    let actual = ok(
+        runner.execution_parameters(&arn).await,
+        "execution_parameters",
+    );
+    for expected in &parameters {
+        assert!(
+            actual.contains(expected),
+            "the execution runs with {expected:?}; it has {actual:?}"
+        );
+    }
+
+    let listed = ok(runner.list_executions(pipeline).await, "list_executions");
+    assert!(
+        listed.iter().any(|summary| summary.arn == arn),
+        "the new execution is listed: {listed:?}"
+    );
+
+    let unknown = arn.replace(pipeline, &format!("{pipeline}-unknown"));
+    let error = expect_err(
+        runner.describe_execution(&unknown).await,
+        "describe of an unknown execution",
+    );
+    assert!(
+        error.is_not_found(),
+        "describe of an unknown execution must be NotFound, got {error:?}"
+    );
+
+    let missing = StartExecution {
+        pipeline_name: format!("{pipeline}-unknown"),
+        ..request
+    };
+    let error = expect_err(
+        runner.start_execution(&missing).await,
+        "start of an unknown pipeline",
+    );
+    assert!(
+        error.is_not_found(),
+        "start of an unknown pipeline must be NotFound, got {error:?}"
+    );
+}

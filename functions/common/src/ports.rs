@@ -1,0 +1,465 @@
+//! The ports (traits) the handlers use. Every method is async through `async_trait`, so that the
+//! traits stay dyn-compatible (`Arc<dyn ObjectStore>` works) and every future is `Send` (the
+//! local runtime can `tokio::spawn` handlers). Implementations: the AWS SDK adapters in
+//! `crate::aws` (feature `aws`) and the local runtime's own; both must pass [`crate::contract`].
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::PortError;
+
+// ---------------------------------------------------------------- object store
+
+/// An object read from the store, with its entity tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    pub body: Vec<u8>,
+    /// Opaque: pass it back unchanged in [`PutCondition::IfMatch`]. Equal for equal versions.
+    pub etag: String,
+}
+
+/// A listed or inspected object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub key: String,
+    pub etag: String,
+    pub size: u64,
+}
+
+/// The condition a write is made under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutCondition {
+    /// Write whatever is there.
+    None,
+    /// `If-None-Match: *`: only create; fail with [`PortError::PreconditionFailed`] if the key exists.
+    IfAbsent,
+    /// `If-Match: <etag>`: only replace this version; fail with
+    /// [`PortError::PreconditionFailed`] if the key changed (or with `NotFound` if it is gone).
+    IfMatch(String),
+}
+
+/// `s3://bucket/key`: an object anywhere, for copies from outside the store's own bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectUri {
+    pub bucket: String,
+    pub key: String,
+}
+
+impl ObjectUri {
+    /// Parses `s3://bucket/key`; `None` if it is not of that shape (empty bucket or key).
+    pub fn parse(uri: &str) -> Option<ObjectUri> {
+        let rest = uri.strip_prefix("s3://")?;
+        let (bucket, key) = rest.split_once('/')?;
+        if bucket.is_empty() || key.is_empty() {
+            return None;
+        }
+        Some(ObjectUri {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for ObjectUri {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// One bucket (S3) or one folder tree (local): keys are `/`-separated, with no leading `/`.
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// The bucket this store reads and writes (`s3://<bucket>/<key>` names its objects).
+    fn bucket(&self) -> &str;
+    /// The object's bytes and ETag; [`PortError::NotFound`] if there is none.
+    async fn get(&self, key: &str) -> Result<StoredObject, PortError>;
+    /// The object's ETag and size, without the body; `NotFound` if there is none.
+    async fn head(&self, key: &str) -> Result<ObjectMeta, PortError>;
+    /// Writes the object under `condition` and returns its new ETag.
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        condition: PutCondition,
+    ) -> Result<String, PortError>;
+    /// Every object whose key starts with `prefix`, sorted by key (all pages).
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, PortError>;
+    /// Deletes the object; deleting a missing key succeeds.
+    async fn delete(&self, key: &str) -> Result<(), PortError>;
+    /// Copies `source` to `dest_key` in this store and returns the copy's ETag;
+    /// `NotFound` if the source does not exist.
+    async fn copy(&self, source: &ObjectUri, dest_key: &str) -> Result<String, PortError>;
+}
+
+// ---------------------------------------------------------------- model registry
+
+/// A model package's approval status, spelled as SageMaker spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ApprovalStatus {
+    Approved,
+    Rejected,
+    PendingManualApproval,
+}
+
+impl ApprovalStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::Approved => "Approved",
+            ApprovalStatus::Rejected => "Rejected",
+            ApprovalStatus::PendingManualApproval => "PendingManualApproval",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<ApprovalStatus> {
+        match value {
+            "Approved" => Some(ApprovalStatus::Approved),
+            "Rejected" => Some(ApprovalStatus::Rejected),
+            "PendingManualApproval" => Some(ApprovalStatus::PendingManualApproval),
+            _ => None,
+        }
+    }
+}
+
+/// One version of a model package group, as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelVersionSummary {
+    /// The model package ARN.
+    pub arn: String,
+    pub group: String,
+    /// 1, 2, 3… in registration order.
+    pub version: u32,
+    pub status: ApprovalStatus,
+    /// Registration time, milliseconds since the Unix epoch, if known.
+    pub created_at_ms: Option<i64>,
+}
+
+/// One version, described: what the deployer copies and the reporter reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelVersion {
+    pub summary: ModelVersionSummary,
+    /// `s3://…/model.tar.gz` of the inference container.
+    pub model_data_url: String,
+    /// `s3://…/evaluation.json` (model quality statistics), if registered with one.
+    pub evaluation_uri: Option<String>,
+}
+
+/// The model registry (SageMaker model package groups, or the local SQLite registry).
+#[async_trait]
+pub trait ModelRegistry: Send + Sync {
+    /// The group's versions, newest (highest version number) first, only those with `status`
+    /// if given. An unknown group has no versions: an empty list, not an error.
+    async fn list_versions(
+        &self,
+        group: &str,
+        status: Option<ApprovalStatus>,
+    ) -> Result<Vec<ModelVersionSummary>, PortError>;
+    /// One version by ARN; `NotFound` if there is none.
+    async fn describe_version(&self, arn: &str) -> Result<ModelVersion, PortError>;
+}
+
+/// What registering a version needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewModelVersion {
+    pub group: String,
+    pub model_data_url: String,
+    pub evaluation_uri: Option<String>,
+    pub status: ApprovalStatus,
+    /// The inference image (SageMaker needs one; the local registry may ignore it).
+    pub image_uri: String,
+}
+
+/// Writes to the registry: the pipeline's register step and approvals. No handler uses this;
+/// the contract suite and the tests use it to set up state.
+#[async_trait]
+pub trait ModelRegistryAdmin: ModelRegistry {
+    /// Creates the group if it does not exist (idempotent).
+    async fn ensure_group(&self, group: &str) -> Result<(), PortError>;
+    /// Registers a new version (the group must exist) and returns it.
+    async fn register_version(
+        &self,
+        version: &NewModelVersion,
+    ) -> Result<ModelVersionSummary, PortError>;
+    /// Changes a version's approval status.
+    async fn set_status(&self, arn: &str, status: ApprovalStatus) -> Result<(), PortError>;
+}
+
+// ---------------------------------------------------------------- pipeline executor
+
+/// A pipeline parameter, name and value as strings (SageMaker's shape).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Parameter {
+    pub name: String,
+    pub value: String,
+}
+
+impl Parameter {
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Parameter {
+        Parameter {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// A request to start one execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartExecution {
+    pub pipeline_name: String,
+    /// Idempotency token (SageMaker deduplicates on it; max 128 characters).
+    pub client_request_token: String,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub parameters: Vec<Parameter>,
+}
+
+/// An execution as described.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionDescription {
+    pub arn: String,
+    /// `Executing`, `Stopping`, `Stopped`, `Failed` or `Succeeded`.
+    pub status: String,
+    pub display_name: Option<String>,
+    pub failure_reason: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub created_at_ms: Option<i64>,
+    pub last_modified_at_ms: Option<i64>,
+}
+
+/// An execution as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionSummary {
+    pub arn: String,
+    pub status: String,
+    pub display_name: Option<String>,
+    pub started_at_ms: Option<i64>,
+}
+
+/// One step of an execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionStep {
+    pub name: String,
+    /// `Starting`, `Executing`, `Stopping`, `Stopped`, `Failed` or `Succeeded`.
+    pub status: String,
+    pub started_at_ms: Option<i64>,
+    pub ended_at_ms: Option<i64>,
+    pub failure_reason: Option<String>,
+    /// The register step's model package ARN (step metadata `RegisterModel.Arn`).
+    pub registered_model_package_arn: Option<String>,
+}
+
+/// The pipeline executor (SageMaker Pipelines, or the local executor).
+#[async_trait]
+pub trait PipelineRunner: Send + Sync {
+    /// Starts an execution and returns its ARN; `NotFound` if the pipeline does not exist.
+    async fn start_execution(&self, request: &StartExecution) -> Result<String, PortError>;
+    /// `NotFound` if there is no such execution.
+    async fn describe_execution(&self, arn: &str) -> Result<ExecutionDescription, PortError>;
+    /// The parameters the execution runs with (defaults included where the executor reports them).
+    async fn execution_parameters(&self, arn: &str) -> Result<Vec<Parameter>, PortError>;
+    /// The execution's steps, in the order the executor reports them.
+    async fn execution_steps(&self, arn: &str) -> Result<Vec<ExecutionStep>, PortError>;
+    /// The pipeline's executions, newest first; `NotFound` if the pipeline does not exist.
+    async fn list_executions(
+        &self,
+        pipeline_name: &str,
+    ) -> Result<Vec<ExecutionSummary>, PortError>;
+}
+
+// ---------------------------------------------------------------- endpoint
+
+/// One request to the multi-model endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// The artifact name relative to the multi-model prefix (`TargetModel`).
+    pub target_model: String,
+    pub content_type: String,
+    pub accept: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// The endpoint's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvocationOutput {
+    pub body: Vec<u8>,
+    pub content_type: Option<String>,
+}
+
+/// The multi-model endpoint (SageMaker, or the local endpoint).
+///
+/// Errors: `NotFound` (no endpoint, or no such target model), `Throttled` (throttling,
+/// service unavailable: retry), `Rejected` (the model container answered with an error).
+#[async_trait]
+pub trait ModelEndpoint: Send + Sync {
+    async fn invoke(&self, invocation: &Invocation) -> Result<InvocationOutput, PortError>;
+}
+
+// ---------------------------------------------------------------- metrics
+
+/// Where CloudWatch Embedded Metric Format documents go: stdout in Lambda (CloudWatch Logs
+/// extracts them), anywhere the local runtime likes.
+pub trait MetricSink: Send + Sync {
+    fn emit(&self, document: &serde_json::Value);
+}
+
+/// Writes each document as one line on stdout (what Lambda needs for EMF).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StdoutMetricSink;
+
+impl MetricSink for StdoutMetricSink {
+    fn emit(&self, document: &serde_json::Value) {
+        println!("{document}");
+    }
+}
+
+/// Keeps every document in memory (tests, and the local runtime if it wants them).
+#[derive(Debug, Default)]
+pub struct MemoryMetricSink {
+    documents: std::sync::Mutex<Vec<serde_json::Value>>,
+}
+
+impl MemoryMetricSink {
+    pub fn documents(&self) -> Vec<serde_json::Value> {
+        match self.documents.lock() {
+            Ok(documents) => documents.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+impl MetricSink for MemoryMetricSink {
+    fn emit(&self, document: &serde_json::Value) {
+        match self.documents.lock() {
+            Ok(mut documents) => documents.push(document.clone()),
+            Err(poisoned) => poisoned.into_inner().push(document.clone()),
+        }
+    }
+}
+
+// Blanket impls so handlers can take `&S`, `Arc<S>` or `Arc<dyn Port>` alike.
+macro_rules! forward_object_store {
+    ($ty:ty) => {
+        #[async_trait]
+        impl<T: ObjectStore + ?Sized> ObjectStore for $ty {
+            fn bucket(&self) -> &str {
+                (**self).bucket()
+            }
+            async fn get(&self, key: &str) -> Result<StoredObject, PortError> {
+                (**self).get(key).await
+            }
+            async fn head(&self, key: &str) -> Result<ObjectMeta, PortError> {
+                (**self).head(key).await
+            }
+            async fn put(
+                &self,
+                key: &str,
+                body: Vec<u8>,
+                condition: PutCondition,
+            ) -> Result<String, PortError> {
+                (**self).put(key, body, condition).await
+            }
+            async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, PortError> {
+                (**self).list(prefix).await
+            }
+            async fn delete(&self, key: &str) -> Result<(), PortError> {
+                (**self).delete(key).await
+            }
+            async fn copy(&self, source: &ObjectUri, dest_key: &str) -> Result<String, PortError> {
+                (**self).copy(source, dest_key).await
+            }
+        }
+    };
+}
+forward_object_store!(std::sync::Arc<T>);
+forward_object_store!(Box<T>);
+
+macro_rules! forward_registry {
+    ($ty:ty) => {
+        #[async_trait]
+        impl<T: ModelRegistry + ?Sized> ModelRegistry for $ty {
+            async fn list_versions(
+                &self,
+                group: &str,
+                status: Option<ApprovalStatus>,
+            ) -> Result<Vec<ModelVersionSummary>, PortError> {
+                (**self).list_versions(group, status).await
+            }
+            async fn describe_version(&self, arn: &str) -> Result<ModelVersion, PortError> {
+                (**self).describe_version(arn).await
+            }
+        }
+    };
+}
+forward_registry!(std::sync::Arc<T>);
+forward_registry!(Box<T>);
+
+macro_rules! forward_pipeline_runner {
+    ($ty:ty) => {
+        #[async_trait]
+        impl<T: PipelineRunner + ?Sized> PipelineRunner for $ty {
+            async fn start_execution(&self, request: &StartExecution) -> Result<String, PortError> {
+                (**self).start_execution(request).await
+            }
+            async fn describe_execution(
+                &self,
+                arn: &str,
+            ) -> Result<ExecutionDescription, PortError> {
+                (**self).describe_execution(arn).await
+            }
+            async fn execution_parameters(&self, arn: &str) -> Result<Vec<Parameter>, PortError> {
+                (**self).execution_parameters(arn).await
+            }
+            async fn execution_steps(&self, arn: &str) -> Result<Vec<ExecutionStep>, PortError> {
+                (**self).execution_steps(arn).await
+            }
+            async fn list_executions(
+                &self,
+                pipeline_name: &str,
+            ) -> Result<Vec<ExecutionSummary>, PortError> {
+                (**self).list_executions(pipeline_name).await
+            }
+        }
+    };
+}
+forward_pipeline_runner!(std::sync::Arc<T>);
+forward_pipeline_runner!(Box<T>);
+
+macro_rules! forward_endpoint {
+    ($ty:ty) => {
+        #[async_trait]
+        impl<T: ModelEndpoint + ?Sized> ModelEndpoint for $ty {
+            async fn invoke(&self, invocation: &Invocation) -> Result<InvocationOutput, PortError> {
+                (**self).invoke(invocation).await
+            }
+        }
+    };
+}
+forward_endpoint!(std::sync::Arc<T>);
+forward_endpoint!(Box<T>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_uri_parses_and_prints() {
+        let uri = ObjectUri::parse("s3://bucket/a/b.tar.gz").unwrap();
+        assert_eq!(uri.bucket, "bucket");
+        assert_eq!(uri.key, "a/b.tar.gz");
+        assert_eq!(uri.to_string(), "s3://bucket/a/b.tar.gz");
+        assert_eq!(ObjectUri::parse("s3://bucket/"), None);
+        assert_eq!(ObjectUri::parse("https://bucket/key"), None);
+        assert_eq!(ObjectUri::parse("s3:///key"), None);
+    }
+
+    #[test]
+    fn approval_status_round_trips() {
+        for status in [
+            ApprovalStatus::Approved,
+            ApprovalStatus::Rejected,
+            ApprovalStatus::PendingManualApproval,
+        ] {
+            assert_eq!(ApprovalStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(ApprovalStatus::parse("approved"), None);
+    }
+}

@@ -1,0 +1,246 @@
+//! `datasets/<dataset>/pipeline.json`: optional per-dataset pipeline settings.
+//!
+//! | field | pipeline parameter | valid values |
+//! |---|---|---|
+//! | `target_column` | `TargetColumn` | non-empty column name |
+//! | `scorer` | `CrossValidationScorer` | one of `mmp_pipeline::parameters::CV_SCORERS` |
+//! | `registration_metric` | `MetricForRegistrationThreshold` | one of `REGISTRATION_METRICS` |
+//! | `registration_threshold` | `MinThesholdForRegisterMetric` | a finite number |
+//! | `approval_status` | `RegisterModelApprovalStatus` | `Approved` or `PendingManualApproval` |
+//! | `max_tuning_jobs` | `MaxTuningJobs` | 1 or more |
+//! | `max_parallel_tuning_jobs` | `MaxTuningParallelJobs` | 1 or more, at most `max_tuning_jobs` |
+//! | `stratify_split` | `StratifySplit` | `true` / `false` (use `false` for regression) |
+//! | `test_set_size` | `TestSetSize` | strictly between 0 and 1 |
+//! | `random_state` | `RandomState` | a non-negative integer |
+//!
+//! Every field is optional; an absent field leaves the pipeline's default.
+
+use mmp_common::ports::Parameter;
+use mmp_pipeline::parameters as p;
+use serde::Deserialize;
+
+/// The settings file, as written by the user.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSettings {
+    pub target_column: Option<String>,
+    pub scorer: Option<String>,
+    pub registration_metric: Option<String>,
+    pub registration_threshold: Option<f64>,
+    pub approval_status: Option<String>,
+    pub max_tuning_jobs: Option<u32>,
+    pub max_parallel_tuning_jobs: Option<u32>,
+    pub stratify_split: Option<bool>,
+    pub test_set_size: Option<f64>,
+    pub random_state: Option<u64>,
+}
+
+/// A settings file that cannot be used, naming the file and the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{key}: not valid settings JSON: {reason}")]
+    Malformed { key: String, reason: String },
+    #[error("{key}: field `{field}`: {reason}")]
+    Invalid {
+        key: String,
+        field: &'static str,
+        reason: String,
+    },
+}
+
+impl DatasetSettings {
+    /// Parses and checks the file at `key`.
+    pub fn parse(key: &str, bytes: &[u8]) -> Result<DatasetSettings, SettingsError> {
+        let settings: DatasetSettings =
+            serde_json::from_slice(bytes).map_err(|error| SettingsError::Malformed {
+                key: key.to_string(),
+                reason: error.to_string(),
+            })?;
+        settings.check(key)?;
+        Ok(settings)
+    }
+
+    fn check(&self, key: &str) -> Result<(), SettingsError> {
+        let invalid = |field: &'static str, reason: String| {
+            Err(SettingsError::Invalid {
+                key: key.to_string(),
+                field,
+                reason,
+            })
+        };
+        if let Some(target) = &self.target_column {
+            if target.trim().is_empty() {
+                return invalid("target_column", "must not be empty".into());
+            }
+        }
+        if let Some(scorer) = &self.scorer {
+            if !p::CV_SCORERS.contains(&scorer.as_str()) {
+                return invalid(
+                    "scorer",
+                    format!("`{scorer}` is not one of {}", p::CV_SCORERS.join(", ")),
+                );
+            }
+        }
+        if let Some(metric) = &self.registration_metric {
+            if !p::REGISTRATION_METRICS.contains(&metric.as_str()) {
+                return invalid(
+                    "registration_metric",
+                    format!(
+                        "`{metric}` is not one of {}",
+                        p::REGISTRATION_METRICS.join(", ")
+                    ),
+                );
+            }
+        }
+        if let Some(threshold) = self.registration_threshold {
+            if !threshold.is_finite() {
+                return invalid("registration_threshold", "must be a finite number".into());
+            }
+        }
+        if let Some(status) = &self.approval_status {
+            if status != "Approved" && status != "PendingManualApproval" {
+                return invalid(
+                    "approval_status",
+                    format!("`{status}` is not Approved or PendingManualApproval"),
+                );
+            }
+        }
+        if self.max_tuning_jobs == Some(0) {
+            return invalid("max_tuning_jobs", "must be at least 1".into());
+        }
+        if let Some(parallel) = self.max_parallel_tuning_jobs {
+            if parallel == 0 {
+                return invalid("max_parallel_tuning_jobs", "must be at least 1".into());
+            }
+            if let Some(total) = self.max_tuning_jobs {
+                if parallel > total {
+                    return invalid(
+                        "max_parallel_tuning_jobs",
+                        format!("{parallel} is more than max_tuning_jobs ({total})"),
+                    );
+                }
+            }
+        }
+        if let Some(size) = self.test_set_size {
+            if !(size > 0.0 && size < 1.0) {
+                return invalid(
+                    "test_set_size",
+                    format!("{size} is not strictly between 0 and 1"),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The pipeline parameters these settings set, in a fixed order.
+    pub fn parameters(&self) -> Vec<Parameter> {
+        let mut parameters = Vec::new();
+        let mut set = |name: &str, value: Option<String>| {
+            if let Some(value) = value {
+                parameters.push(Parameter::new(name, value));
+            }
+        };
+        set(p::TARGET_COLUMN, self.target_column.clone());
+        set(p::CROSS_VALIDATION_SCORER, self.scorer.clone());
+        set(
+            p::METRIC_FOR_REGISTRATION_THRESHOLD,
+            self.registration_metric.clone(),
+        );
+        set(
+            p::MIN_THRESHOLD_FOR_REGISTER_METRIC,
+            self.registration_threshold.map(|v| v.to_string()),
+        );
+        set(
+            p::REGISTER_MODEL_APPROVAL_STATUS,
+            self.approval_status.clone(),
+        );
+        set(
+            p::MAX_TUNING_JOBS,
+            self.max_tuning_jobs.map(|v| v.to_string()),
+        );
+        set(
+            p::MAX_TUNING_PARALLEL_JOBS,
+            self.max_parallel_tuning_jobs.map(|v| v.to_string()),
+        );
+        // The pipeline's StratifySplit is the original's string enum `True`/`False`.
+        set(
+            p::STRATIFY_SPLIT,
+            self.stratify_split
+                .map(|v| if v { "True" } else { "False" }.to_string()),
+        );
+        set(p::TEST_SET_SIZE, self.test_set_size.map(|v| v.to_string()));
+        set(p::RANDOM_STATE, self.random_state.map(|v| v.to_string()));
+        parameters
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "datasets/diabetes/pipeline.json";
+
+    fn error(json: &str) -> String {
+        DatasetSettings::parse(KEY, json.as_bytes())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn full_settings_become_parameters() {
+        let settings = DatasetSettings::parse(
+            KEY,
+            br#"{"target_column": "progression", "scorer": "r2", "registration_metric": "r2",
+                 "registration_threshold": 0.3, "approval_status": "Approved", "max_tuning_jobs": 12,
+                 "max_parallel_tuning_jobs": 3, "stratify_split": false, "test_set_size": 0.25, "random_state": 7}"#,
+        )
+        .unwrap();
+        let pairs: Vec<(String, String)> = settings
+            .parameters()
+            .into_iter()
+            .map(|p| (p.name, p.value))
+            .collect();
+        let expected = [
+            ("TargetColumn", "progression"),
+            ("CrossValidationScorer", "r2"),
+            ("MetricForRegistrationThreshold", "r2"),
+            ("MinThesholdForRegisterMetric", "0.3"),
+            ("RegisterModelApprovalStatus", "Approved"),
+            ("MaxTuningJobs", "12"),
+            ("MaxTuningParallelJobs", "3"),
+            ("StratifySplit", "False"),
+            ("TestSetSize", "0.25"),
+            ("RandomState", "7"),
+        ];
+        assert_eq!(pairs, expected.map(|(n, v)| (n.to_string(), v.to_string())));
+        assert!(DatasetSettings::parse(KEY, b"{}")
+            .unwrap()
+            .parameters()
+            .is_empty());
+    }
+
+    #[test]
+    fn bad_settings_name_the_file_and_field() {
+        let message = error(r#"{"target": "x"}"#);
+        assert!(
+            message.contains(KEY) && message.contains("unknown field `target`"),
+            "{message}"
+        );
+        let message = error(r#"{"scorer": "r3"}"#);
+        assert!(
+            message.contains("field `scorer`") && message.contains("`r3`"),
+            "{message}"
+        );
+        assert!(error(r#"{"registration_metric": "mse"}"#).contains("field `registration_metric`"));
+        assert!(error(r#"{"approval_status": "Rejected"}"#).contains("field `approval_status`"));
+        assert!(error(r#"{"max_tuning_jobs": 0}"#).contains("field `max_tuning_jobs`"));
+        assert!(
+            error(r#"{"max_tuning_jobs": 2, "max_parallel_tuning_jobs": 3}"#)
+                .contains("max_parallel_tuning_jobs")
+        );
+        assert!(error(r#"{"test_set_size": 1.0}"#).contains("field `test_set_size`"));
+        assert!(error(r#"{"target_column": " "}"#).contains("field `target_column`"));
+        assert!(error(r#"{"max_tuning_jobs": -1}"#).contains(KEY));
+        assert!(error("not json").contains("not valid settings JSON"));
+    }
+}
