@@ -1,0 +1,132 @@
+# What starts what: an upload starts the trigger (S3 notification); registry and pipeline
+# events reach the deployer and the reporter through EventBridge rules whose patterns are the
+# files the local event bus reads (events/patterns/).
+
+locals {
+  # Values the pattern files may name as ${...} placeholders.
+  pattern_vars = {
+    pipeline_name = local.pipeline_name
+  }
+
+  event_rules = {
+    "model-package-state-change" = {
+      description = "A model version of this pipeline's groups was approved or rejected."
+      function    = "model-deployer"
+    }
+    "pipeline-execution-status-change" = {
+      description = "An execution of this pipeline reached a final status."
+      function    = "metrics-reporter"
+    }
+  }
+}
+
+# --- Upload -> pipeline trigger ---
+
+resource "aws_lambda_permission" "trigger_from_bucket" {
+  statement_id   = "AllowDatasetUploads"
+  action         = "lambda:InvokeFunction"
+  function_name  = aws_lambda_function.function["pipeline-trigger"].function_name
+  principal      = "s3.amazonaws.com"
+  source_arn     = aws_s3_bucket.data.arn
+  source_account = local.account_id
+}
+
+resource "aws_s3_bucket_notification" "datasets" {
+  bucket = aws_s3_bucket.data.id
+
+  lambda_function {
+    lambda_function_arn = aws_lambda_function.function["pipeline-trigger"].arn
+    events              = ["s3:ObjectCreated:*"]
+    filter_prefix       = local.prefix_datasets
+    filter_suffix       = ".csv"
+  }
+
+  depends_on = [aws_lambda_permission.trigger_from_bucket]
+}
+
+# --- EventBridge -> deployer, reporter ---
+
+resource "aws_cloudwatch_event_rule" "rule" {
+  for_each = local.event_rules
+
+  name          = "${var.project_name}-${each.key}"
+  description   = each.value.description
+  event_pattern = templatefile("${path.module}/../events/patterns/${each.key}.json", local.pattern_vars)
+}
+
+resource "aws_cloudwatch_event_target" "rule" {
+  for_each = local.event_rules
+
+  rule      = aws_cloudwatch_event_rule.rule[each.key].name
+  target_id = each.value.function
+  arn       = aws_lambda_function.function[each.value.function].arn
+
+  retry_policy {
+    maximum_retry_attempts       = var.event_max_retry_attempts
+    maximum_event_age_in_seconds = var.event_max_age_seconds
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.dead_letter.arn
+  }
+}
+
+resource "aws_lambda_permission" "from_rule" {
+  for_each = local.event_rules
+
+  statement_id  = "AllowEventBridge-${each.key}"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.function[each.value.function].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.rule[each.key].arn
+}
+
+# --- Dead letters: events EventBridge could not deliver, invocations that kept failing ---
+
+resource "aws_sqs_queue" "dead_letter" {
+  name                      = "${var.project_name}-dead-letters"
+  message_retention_seconds = var.dead_letter_retention_seconds
+  sqs_managed_sse_enabled   = true
+}
+
+data "aws_iam_policy_document" "dead_letter" {
+  statement {
+    sid       = "EventBridgeRulesSendUndeliveredEvents"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dead_letter.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [for rule in aws_cloudwatch_event_rule.rule : rule.arn]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [aws_sqs_queue.dead_letter.arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "dead_letter" {
+  queue_url = aws_sqs_queue.dead_letter.id
+  policy    = data.aws_iam_policy_document.dead_letter.json
+}
