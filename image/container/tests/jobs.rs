@@ -318,6 +318,8 @@ fn failures_write_a_clear_reason_and_exit_non_zero() {
         "dataset.csv",
     ];
     assert!(root.fails(&args).starts_with("--stratify"));
+    // Processing jobs also leave the reason as their exit message.
+    assert!(root.read("output/message").starts_with("--stratify"));
 }
 
 #[test]
