@@ -136,6 +136,14 @@ impl LocalEndpoint {
         }
     }
 
+    /// Stops the serving process (SIGKILL: it holds nothing that needs a graceful end).
+    pub async fn stop(&self) {
+        if let Some(mut server) = self.server.lock().await.take() {
+            let _ = server.child.kill().await;
+        }
+        self.loaded.lock().await.clear();
+    }
+
     /// InvokeEndpoint with TargetModel.
     pub async fn invoke(
         &self,

@@ -20,6 +20,7 @@ pub struct Handlers {
     pub registry: RegistryAdapter,
     pub pipelines: PipelinesAdapter,
     pub endpoint: EndpointAdapter,
+    pub invoker: endpoint_invoker::Invoker<StoreAdapter, EndpointAdapter>,
     trigger: pipeline_trigger::TriggerConfig,
     deployer: model_deployer::DeployerConfig,
 }
@@ -41,6 +42,11 @@ impl Handlers {
         Ok(Self {
             trigger: pipeline_trigger::TriggerConfig::from_env(&env)?,
             deployer: model_deployer::DeployerConfig::from_env(&env)?,
+            invoker: endpoint_invoker::Invoker::new(
+                store.clone(),
+                endpoint.clone(),
+                endpoint_invoker::InvokerConfig::from_env(&env)?,
+            ),
             store,
             registry,
             pipelines,

@@ -151,6 +151,7 @@ impl Runtime {
         for task in self.tasks {
             let _ = task.await;
         }
+        self.endpoint.stop().await;
         let _ = std::fs::remove_file(self.system.home.runtime_file());
     }
 }

@@ -13,7 +13,7 @@ const MINUTES: Duration = Duration::from_secs(600);
 #[test]
 fn upload_registers_approve_deploys_reject_rolls_back() {
     let world = World::new();
-    let _up = world.up();
+    let up = world.up();
     let csv = sample("breast-cancer");
     world.upload("breast-cancer", "breast-cancer.csv", &csv, FAST);
     let runs = world.wait_executions("breast-cancer", 1, MINUTES);
@@ -33,6 +33,28 @@ fn upload_registers_approve_deploys_reject_rolls_back() {
 
     world.ok(&["approve", "breast-cancer"]);
     world.wait_route("breast-cancer", Some(1));
+
+    // Through the Function URL, the same predictions as the container gives directly.
+    let rows = harness::feature_rows(&csv, "CLASS", 5);
+    let served = harness::post_json(
+        &up.url,
+        &serde_json::json!({"model": "breast-cancer", "data": rows}),
+    );
+    assert_eq!(served["version"], 1, "{served}");
+    let artifact = models[0]["package"]["model_data_url"].as_str().unwrap();
+    let direct = harness::predict_directly(&world, artifact, &rows);
+    assert_eq!(served["predictions"], direct, "Function URL vs container");
+    let labels: Vec<&str> = direct["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels.len(), 5);
+    assert!(
+        labels.iter().all(|l| *l == "0" || *l == "1"),
+        "labels come back as in the data: {labels:?}"
+    );
 
     // A new upload (other bytes: one row fewer) trains version 2.
     let fewer: String = csv.lines().take(500).map(|l| format!("{l}\n")).collect();

@@ -1,7 +1,12 @@
 //! Drives the `mmp` binary as a user would: `mmp up` as a child process, the other commands
 //! against the same data folder.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::new_without_default)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::new_without_default
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -196,8 +201,18 @@ impl Up {
 }
 
 impl Drop for Up {
+    /// SIGTERM, so that `mmp up` stops its serving process too; SIGKILL if it lingers.
     fn drop(&mut self) {
-        // SIGTERM-less stop is fine for tests: state must survive it anyway.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -214,3 +229,89 @@ pub fn sample(name: &str) -> String {
 
 /// A small tuning budget, so a test's execution takes seconds.
 pub const FAST: &str = r#"{"max_tuning_jobs": 3, "max_parallel_tuning_jobs": 2}"#;
+
+/// The first `n` data rows of `csv` without the header and the `target` column.
+pub fn feature_rows(csv: &str, target: &str, n: usize) -> String {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = header.iter().position(|h| *h == target).unwrap();
+    lines
+        .take(n)
+        .map(|l| {
+            l.split(',')
+                .enumerate()
+                .filter(|(i, _)| *i != at)
+                .map(|(_, v)| v)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// POSTs JSON and returns the JSON answer (any status).
+pub fn post_json(url: &str, body: &Value) -> Value {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let response = reqwest::Client::new()
+            .post(url)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        response.json::<Value>().await.unwrap()
+    })
+}
+
+/// Serves the registered artifact with `mmp-container serve` in single-model mode and asks
+/// it for `rows`' predictions, as JSON.
+pub fn predict_directly(world: &World, model_data_url: &str, rows: &str) -> Value {
+    let key = model_data_url.strip_prefix("s3://mmp-local/").unwrap();
+    let archive = std::fs::read(world.data_dir().join("bucket").join(key)).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    tar::Archive::new(flate2::read::GzDecoder::new(archive.as_slice()))
+        .unpack(root.path().join("model"))
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(container_bin())
+        .arg("serve")
+        .env("MMP_ML_ROOT", root.path())
+        .env("SAGEMAKER_BIND_TO_PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answer = rt.block_on(async {
+        let client = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        for _ in 0..200 {
+            if client.get(format!("{base}/ping")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let response = client
+            .post(format!("{base}/invocations"))
+            .header("content-type", "text/csv")
+            .header("accept", "application/json")
+            .body(rows.to_string())
+            .send()
+            .await
+            .unwrap();
+        response.json::<Value>().await.unwrap()
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    answer
+}
