@@ -9,6 +9,10 @@ pub const PIPELINE_TRIGGER: &str = "pipeline-trigger";
 pub const MODEL_DEPLOYER: &str = "model-deployer";
 pub const METRICS_REPORTER: &str = "metrics-reporter";
 
+/// The placeholder the rule files use for the pipeline's name (Terraform's `templatefile`
+/// fills it the same way).
+const PIPELINE_NAME_PLACEHOLDER: &str = "${pipeline_name}";
+
 /// The rule files and the function each rule targets.
 const RULES: [(&str, &str, &str); 2] = [
     (
@@ -33,11 +37,11 @@ pub struct Rules {
 }
 
 impl Rules {
-    pub fn load() -> Result<Self> {
+    pub fn load(pipeline_name: &str) -> Result<Self> {
         let rules = RULES
             .iter()
             .map(|(file, text, target)| {
-                Pattern::from_json(text)
+                Pattern::from_json(&text.replace(PIPELINE_NAME_PLACEHOLDER, pipeline_name))
                     .with_context(|| format!("events/patterns/{file}"))
                     .map(|p| (p, *target))
             })
@@ -64,5 +68,52 @@ impl Rules {
     /// The function notified of a new object at `key`, if the filter selects it.
     pub fn object_created_target(&self, key: &str) -> Option<&'static str> {
         (key.starts_with(&self.prefix) && key.ends_with(&self.suffix)).then_some(PIPELINE_TRIGGER)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn package_event(group: &str, status: &str) -> Value {
+        json!({
+            "source": "aws.sagemaker",
+            "detail-type": "SageMaker Model Package State Change",
+            "detail": {"ModelPackageGroupName": group, "ModelApprovalStatus": status},
+        })
+    }
+
+    #[test]
+    fn approvals_of_this_pipelines_groups_reach_the_deployer() {
+        let rules = Rules::load("mmp").unwrap();
+        assert_eq!(
+            rules.targets(&package_event("mmp-wine", "Approved")),
+            [MODEL_DEPLOYER]
+        );
+        assert_eq!(
+            rules.targets(&package_event("mmp-wine", "Rejected")),
+            [MODEL_DEPLOYER]
+        );
+        assert!(rules
+            .targets(&package_event("mmp-wine", "PendingManualApproval"))
+            .is_empty());
+        assert!(rules
+            .targets(&package_event("other-wine", "Approved"))
+            .is_empty());
+    }
+
+    #[test]
+    fn only_csv_uploads_under_datasets_start_the_trigger() {
+        let rules = Rules::load("mmp").unwrap();
+        assert_eq!(
+            rules.object_created_target("datasets/wine/wine.csv"),
+            Some(PIPELINE_TRIGGER)
+        );
+        assert_eq!(
+            rules.object_created_target("datasets/wine/pipeline.json"),
+            None
+        );
+        assert_eq!(rules.object_created_target("endpoint/routing.json"), None);
     }
 }

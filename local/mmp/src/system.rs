@@ -42,7 +42,7 @@ impl System {
             || db::open(&database).with_context(|| format!("opening {}", database.display()));
         let account = Account::default();
         let outbox = Arc::new(Outbox::new(open()?));
-        let rules = Arc::new(Rules::load()?);
+        let rules = Arc::new(Rules::load(pipeline_name)?);
 
         let sequencer = AtomicU64::new(db::now_ms() as u64);
         let (notify_outbox, notify_rules, notify_account) =
