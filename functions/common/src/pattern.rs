@@ -8,6 +8,10 @@
 
 use serde_json::Value;
 
+/// The placeholder rule files use for the pipeline's name (filled by Terraform's
+/// `templatefile` and by [`Pattern::from_rule_file`]).
+pub const PIPELINE_NAME_PLACEHOLDER: &str = "${pipeline_name}";
+
 /// A pattern that uses something this matcher does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PatternError {
@@ -44,6 +48,12 @@ impl Pattern {
             Node::Object(root) => Ok(Pattern { root }),
             Node::Leaf(_) => Err(invalid("", "a pattern must be a JSON object")),
         }
+    }
+
+    /// Parses a rule file of `events/patterns/`, filling the placeholder for the pipeline's
+    /// name as Terraform's `templatefile` does.
+    pub fn from_rule_file(text: &str, pipeline_name: &str) -> Result<Pattern, PatternError> {
+        Pattern::from_json(&text.replace(PIPELINE_NAME_PLACEHOLDER, pipeline_name))
     }
 
     /// Parses a pattern from JSON text.

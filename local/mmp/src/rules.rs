@@ -9,10 +9,6 @@ pub const PIPELINE_TRIGGER: &str = "pipeline-trigger";
 pub const MODEL_DEPLOYER: &str = "model-deployer";
 pub const METRICS_REPORTER: &str = "metrics-reporter";
 
-/// The placeholder the rule files use for the pipeline's name (Terraform's `templatefile`
-/// fills it the same way).
-const PIPELINE_NAME_PLACEHOLDER: &str = "${pipeline_name}";
-
 /// The rule files and the function each rule targets.
 const RULES: [(&str, &str, &str); 2] = [
     (
@@ -28,7 +24,8 @@ const RULES: [(&str, &str, &str); 2] = [
 ];
 
 /// The bucket notification's filter (S3 filters by key prefix and suffix).
-const NOTIFICATION_FILTER: &str = include_str!("../../../events/patterns/s3-dataset-upload.json");
+const NOTIFICATION_FILTER: &str =
+    include_str!("../../../events/patterns/dataset-object-created.json");
 
 pub struct Rules {
     rules: Vec<(Pattern, &'static str)>,
@@ -41,18 +38,18 @@ impl Rules {
         let rules = RULES
             .iter()
             .map(|(file, text, target)| {
-                Pattern::from_json(&text.replace(PIPELINE_NAME_PLACEHOLDER, pipeline_name))
+                Pattern::from_rule_file(text, pipeline_name)
                     .with_context(|| format!("events/patterns/{file}"))
                     .map(|p| (p, *target))
             })
             .collect::<Result<_>>()?;
         let filter: Value = serde_json::from_str(NOTIFICATION_FILTER)
-            .context("events/patterns/s3-dataset-upload.json")?;
+            .context("events/patterns/dataset-object-created.json")?;
         let field = |name: &str| filter[name].as_str().unwrap_or_default().to_string();
         Ok(Self {
             rules,
-            prefix: field("prefix"),
-            suffix: field("suffix"),
+            prefix: field("filter_prefix"),
+            suffix: field("filter_suffix"),
         })
     }
 
