@@ -76,7 +76,10 @@ async fn serve_with_grace(
     tokio::select! {
         served = server => served,
         () = deadline => {
-            tracing::warn!(grace_seconds = grace.as_secs_f64(), "requests still running after the grace period; exiting anyway");
+            tracing::warn!(
+                grace_seconds = grace.as_secs_f64(),
+                "requests still running after the grace period; exiting anyway"
+            );
             Ok(())
         }
     }

@@ -26,7 +26,8 @@ fn child_server() {
 
 /// A server process with a loaded model `slow` whose predictions take `sleep_ms`.
 struct ChildServer {
-    child: Child,
+    /// `None` once the test has waited for it.
+    child: Option<Child>,
     base: String,
     client: reqwest::Client,
     _root: tempfile::TempDir,
@@ -52,7 +53,7 @@ impl ChildServer {
             .spawn()
             .unwrap();
         let server = Self {
-            child,
+            child: Some(child),
             base: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),
             _root: root,
@@ -96,17 +97,29 @@ impl ChildServer {
     }
 
     fn sigterm(&self) {
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        let id = self.child.as_ref().unwrap().id();
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(id).unwrap());
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     }
 
     /// Waits for the process to exit and asserts it exited cleanly.
     async fn exits_cleanly(mut self) {
-        let status = tokio::task::spawn_blocking(move || self.child.wait())
+        let mut child = self.child.take().unwrap();
+        let status = tokio::task::spawn_blocking(move || child.wait())
             .await
             .unwrap()
             .unwrap();
         assert!(status.success(), "the server exited with {status}");
+    }
+}
+
+/// A failed test leaves no server behind.
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
