@@ -2,6 +2,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use mmp_pipeline::contract::{DEFAULT_ML_ROOT, ML_ROOT_ENV};
 
@@ -17,11 +18,15 @@ pub const MAX_REQUEST_ENV: &str = "MMP_MAX_REQUEST_BYTES";
 pub const LIST_PAGE_SIZE_ENV: &str = "MMP_LIST_PAGE_SIZE";
 /// Tokio worker threads; unset means one per core.
 pub const WORKERS_ENV: &str = "MMP_SERVE_WORKERS";
+/// Seconds requests in flight get to finish after SIGTERM before the server exits anyway.
+pub const SHUTDOWN_GRACE_ENV: &str = "MMP_SHUTDOWN_GRACE_SECONDS";
 
 pub const DEFAULT_PORT: u16 = 8080;
 /// SageMaker's own InvokeEndpoint payload limit is 6 MB (decimal).
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 6_000_000;
 pub const DEFAULT_LIST_PAGE_SIZE: usize = 1000;
+/// Docker's `stop` waits 10 s before SIGKILL; finish before it.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +38,7 @@ pub struct ServeConfig {
     pub max_request_bytes: usize,
     pub list_page_size: usize,
     pub worker_threads: Option<usize>,
+    pub shutdown_grace: Duration,
 }
 
 impl Default for ServeConfig {
@@ -44,6 +50,7 @@ impl Default for ServeConfig {
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             list_page_size: DEFAULT_LIST_PAGE_SIZE,
             worker_threads: None,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
 }
@@ -77,6 +84,9 @@ impl ServeConfig {
         if let Some(workers) = get(WORKERS_ENV) {
             config.worker_threads = Some(parse_positive(WORKERS_ENV, &workers)?);
         }
+        if let Some(grace) = get(SHUTDOWN_GRACE_ENV) {
+            config.shutdown_grace = parse_seconds(SHUTDOWN_GRACE_ENV, &grace)?;
+        }
         Ok(config)
     }
 }
@@ -93,6 +103,15 @@ where
             value: value.to_owned(),
             reason: err.to_string(),
         })
+}
+
+fn parse_seconds(var: &'static str, value: &str) -> Result<Duration, ServeError> {
+    let seconds: f64 = parse_number(var, value)?;
+    Duration::try_from_secs_f64(seconds).map_err(|err| ServeError::Config {
+        var,
+        value: value.to_owned(),
+        reason: format!("must be a number of seconds, 0 or more: {err}"),
+    })
 }
 
 fn parse_positive(var: &'static str, value: &str) -> Result<usize, ServeError> {
@@ -137,6 +156,7 @@ mod tests {
             (MAX_REQUEST_ENV, "100"),
             (LIST_PAGE_SIZE_ENV, "7"),
             (WORKERS_ENV, "3"),
+            (SHUTDOWN_GRACE_ENV, "2.5"),
             ("UNRELATED", "x"),
         ])
         .unwrap();
@@ -146,6 +166,7 @@ mod tests {
         assert_eq!(c.max_request_bytes, 100);
         assert_eq!(c.list_page_size, 7);
         assert_eq!(c.worker_threads, Some(3));
+        assert_eq!(c.shutdown_grace, Duration::from_millis(2500));
     }
 
     #[test]
@@ -156,6 +177,8 @@ mod tests {
         assert!(err.to_string().contains("at least 1"), "{err}");
         let err = config(&[(MEMORY_BUDGET_ENV, "-5")]).unwrap_err();
         assert!(err.to_string().contains(MEMORY_BUDGET_ENV), "{err}");
+        let err = config(&[(SHUTDOWN_GRACE_ENV, "-1")]).unwrap_err();
+        assert!(err.to_string().contains("0 or more"), "{err}");
     }
 
     #[test]

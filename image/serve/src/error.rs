@@ -150,12 +150,58 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// "row 3, column "age": not a number" — the place first, so it reads well in a log.
+/// "row 3, column age: not a number": the place first, so it reads well in a log (unless the
+/// model's message already starts with it).
 fn describe_input_error(input: &InputError) -> String {
+    let names_its_row = input.row.is_some_and(|row| {
+        input
+            .message
+            .strip_prefix(&format!("row {row}"))
+            .is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_digit()))
+    });
+    if names_its_row {
+        return input.message.clone();
+    }
     match (input.row, input.column.as_deref()) {
         (Some(row), Some(column)) => format!("row {row}, column {column}: {}", input.message),
         (Some(row), None) => format!("row {row}: {}", input.message),
         (None, Some(column)) => format!("column {column}: {}", input.message),
         (None, None) => input.message.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(row: Option<usize>, column: Option<&str>, message: &str) -> InputError {
+        InputError {
+            row,
+            column: column.map(str::to_owned),
+            message: message.to_owned(),
+        }
+    }
+
+    #[test]
+    fn input_errors_lead_with_their_place_once() {
+        let cases = [
+            (
+                input(Some(3), Some("age"), "not a number"),
+                "row 3, column age: not a number",
+            ),
+            (input(Some(1), None, "too short"), "row 1: too short"),
+            (
+                input(None, Some("b"), "missing column"),
+                "column b: missing column",
+            ),
+            (input(None, None, "no rows"), "no rows"),
+            (
+                input(Some(0), None, "row 0 has 31 values"),
+                "row 0 has 31 values",
+            ),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(describe_input_error(&error), expected);
+        }
     }
 }

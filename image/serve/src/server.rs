@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use mmp_pipeline::contract::MODEL_DIR;
@@ -19,7 +20,8 @@ pub fn run_from_env(loader: Arc<dyn ModelLoader>) -> Result<(), ServeError> {
     run(ServeConfig::from_env()?, loader)
 }
 
-/// Serves with `config` until SIGTERM or SIGINT, then lets in-flight requests finish.
+/// Serves with `config` until SIGTERM or SIGINT, then lets in-flight requests finish for at
+/// most `config.shutdown_grace`.
 pub fn run(config: ServeConfig, loader: Arc<dyn ModelLoader>) -> Result<(), ServeError> {
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all().thread_name("mmp-serve");
@@ -27,7 +29,7 @@ pub fn run(config: ServeConfig, loader: Arc<dyn ModelLoader>) -> Result<(), Serv
         runtime.worker_threads(workers);
     }
     let runtime = runtime.build().map_err(ServeError::Runtime)?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         let state = build_state(loader, &config).await?;
         let listener = TcpListener::bind(config.bind)
             .await
@@ -42,12 +44,45 @@ pub fn run(config: ServeConfig, loader: Arc<dyn ModelLoader>) -> Result<(), Serv
             max_request_bytes = config.max_request_bytes,
             "serving"
         );
-        serve(listener, Arc::new(state))
+        serve_with_grace(listener, Arc::new(state), config.shutdown_grace)
             .await
             .map_err(ServeError::Server)?;
         tracing::info!("server stopped");
         Ok(())
-    })
+    });
+    // A request still stuck in a model past the grace period must not keep the process alive.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    result
+}
+
+/// Serves until SIGTERM or SIGINT, then waits at most `grace` for requests in flight.
+async fn serve_with_grace(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    grace: Duration,
+) -> io::Result<()> {
+    let (signalled, mut on_signal) = tokio::sync::watch::channel(false);
+    let server = serve_with_shutdown(listener, state, async move {
+        shutdown_signal().await;
+        let _ = signalled.send(true);
+    });
+    let deadline = async move {
+        if on_signal.wait_for(|signalled| *signalled).await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = server => served,
+        () = deadline => {
+            tracing::warn!(
+                grace_seconds = grace.as_secs_f64(),
+                "requests still running after the grace period; exiting anyway"
+            );
+            Ok(())
+        }
+    }
 }
 
 /// The state for `config`: single-model mode when `<ml_root>/model` holds files (a folder

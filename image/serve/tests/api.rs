@@ -471,3 +471,82 @@ async fn an_invalid_single_model_stops_the_start() {
         .unwrap();
     assert!(err.to_string().contains("single-model mode"), "{err}");
 }
+
+/// A small deterministic generator (xorshift), so a failure replays exactly.
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Bytes drawn mostly from what CSV and JSON parsers care about.
+    fn payload(&mut self) -> Vec<u8> {
+        const PIECES: &[&[u8]] = &[
+            b",",
+            b"\"",
+            b"\n",
+            b"\r\n",
+            b"[",
+            b"]",
+            b"{",
+            b"}",
+            b":",
+            b"1",
+            b"-2.5e3",
+            b"nan",
+            b"null",
+            b"true",
+            b"\"a\"",
+            b" ",
+            b"\xff",
+            b"\xc3\xa9",
+            b"1e999",
+            b"\\",
+        ];
+        let len = (self.next() % 64) as usize;
+        (0..len)
+            .flat_map(|_| PIECES[(self.next() % PIECES.len() as u64) as usize].to_vec())
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arbitrary_payloads_get_an_answer_never_a_crash() {
+    let server = TestServer::start().await;
+    server
+        .load_ok("c", &FakeSpec::classifier(&["a", "b"]))
+        .await;
+    let mut noise = Noise(0x9E37_79B9_7F4A_7C15);
+    let deep = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
+    let mut payloads: Vec<Vec<u8>> = (0..400).map(|_| noise.payload()).collect();
+    // Once as CSV, once as JSON (even indexes are CSV).
+    payloads.push(deep.clone().into_bytes());
+    payloads.push(deep.into_bytes());
+    for (i, body) in payloads.into_iter().enumerate() {
+        let content_type = if i % 2 == 0 {
+            "text/csv"
+        } else {
+            "application/json"
+        };
+        let response = server
+            .client
+            .post(server.url("/models/c/invoke"))
+            .header("content-type", content_type)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        assert!(
+            status == 200 || status == 400,
+            "{content_type} {:?} answered {status}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let response = server.invoke("c", "text/csv", "1,2").await;
+    assert_eq!(response.text().await.unwrap(), "yes\n", "still serving");
+}
