@@ -37,6 +37,8 @@ pub const BEST_TRIAL_CHANNEL: &str = "best";
 pub const MODEL_DIR: &str = "model";
 /// A failed job writes its reason here and exits non-zero.
 pub const FAILURE_FILE: &str = "output/failure";
+/// A processing job's exit message (DescribeProcessingJob's ExitMessage: its first 1 KB).
+pub const PROCESSING_MESSAGE_FILE: &str = "output/message";
 
 // --- Static hyperparameters (names as the original's training scripts take them) ---
 pub const HP_ALGORITHM: &str = "algorithm";

@@ -19,7 +19,8 @@ fn main() -> anyhow::Result<()> {
         .map(|v| v.parse())
         .transpose()?
         .unwrap_or(200_000);
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/breast-cancer/breast-cancer.csv");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../datasets/breast-cancer/breast-cancer.csv");
     let table = Table::read(&path)?;
     let data = TrainingData::from_table(&table, "CLASS", None)?;
     let target = table.column("CLASS")?;
@@ -50,7 +51,11 @@ fn main() -> anyhow::Result<()> {
         }
         let per = started.elapsed().as_secs_f64() / rounds as f64;
         assert_eq!(sink, rounds);
-        println!("| {family} | {:.2} µs | {:.2} ms |", per * 1e6, load.as_secs_f64() * 1e3);
+        println!(
+            "| {family} | {:.2} µs | {:.2} ms |",
+            per * 1e6,
+            load.as_secs_f64() * 1e3
+        );
     }
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! `mmp-container`: the one binary every job of the pipeline runs.
 //!
 //! Metric lines go to stdout (the tuner reads them from the job's log); logs go to stderr.
-//! A failing job writes its reason to `output/failure` under the ML root and exits with 1.
+//! A failing job writes its reason to `output/failure` under the ML root (processing jobs
+//! also to `output/message`) and exits with 1.
 
 use std::process::ExitCode;
 
@@ -9,7 +10,7 @@ use clap::{Parser, Subcommand};
 use mmp_container::jobs::{evaluate, preprocess, train};
 use mmp_container::paths::MlRoot;
 use mmp_ml::target::Task;
-use mmp_pipeline::contract::FAILURE_FILE;
+use mmp_pipeline::contract::{FAILURE_FILE, PROCESSING_MESSAGE_FILE};
 
 #[derive(Parser)]
 #[command(
@@ -65,21 +66,34 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let root = MlRoot::from_env();
+    // Training jobs report failure through output/failure (FailureReason); processing jobs
+    // through output/message (ExitMessage). Every job writes the first; processing jobs both.
+    let processing = matches!(
+        cli.command,
+        Command::Preprocess { .. } | Command::Evaluate { .. }
+    );
     match run(&root, cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let reason = format!("{e:#}");
             tracing::error!("{reason}");
-            let failure = root.path(FAILURE_FILE);
-            if let Some(parent) = failure.parent() {
-                let _ = std::fs::create_dir_all(parent);
-            }
-            if let Err(write) = std::fs::write(&failure, &reason) {
-                tracing::error!("could not write {}: {write}", failure.display());
+            write_reason(&root, FAILURE_FILE, &reason);
+            if processing {
+                write_reason(&root, PROCESSING_MESSAGE_FILE, &reason);
             }
             eprintln!("{reason}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn write_reason(root: &MlRoot, relative: &str, reason: &str) {
+    let path = root.path(relative);
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    if let Err(e) = std::fs::write(&path, reason) {
+        tracing::error!("could not write {}: {e}", path.display());
     }
 }
 

@@ -15,8 +15,14 @@ pub enum MlError {
     EmptyFile { path: PathBuf },
     #[error("{path}: the file has a header row but no data rows")]
     NoRows { path: PathBuf },
-    #[error("{path}: row {row}: not valid UTF-8 (byte {byte} of the file)")]
-    NotUtf8 { path: PathBuf, row: u64, byte: u64 },
+    #[error("{path}: row {row}{column}: not valid UTF-8 (the record starts at byte {byte})")]
+    NotUtf8 {
+        path: PathBuf,
+        row: u64,
+        /// `, column `name`` when known, else empty.
+        column: String,
+        byte: u64,
+    },
     #[error("{path}: row {row}: has {found} fields, the header has {expected}")]
     Ragged {
         path: PathBuf,

@@ -36,7 +36,7 @@ impl Table {
             .from_reader(reader);
         let header: Vec<String> = csv
             .headers()
-            .map_err(|e| csv_error(path, e))?
+            .map_err(|e| csv_error(path, e, &[]))?
             .iter()
             .map(|h| h.trim().to_string())
             .collect();
@@ -53,7 +53,7 @@ impl Table {
                     rows.push(record.position().map_or(0, |p| p.line()));
                     records.push(record.clone());
                 }
-                Err(e) => return Err(csv_error(path, e)),
+                Err(e) => return Err(csv_error(path, e, &header)),
             }
         }
         if records.is_empty() {
@@ -97,23 +97,27 @@ impl Table {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| MlError::io(parent, e))?;
         }
-        let mut out = csv::Writer::from_path(path).map_err(|e| csv_error(path, e))?;
+        let mut out = csv::Writer::from_path(path).map_err(|e| csv_error(path, e, &[]))?;
         out.write_record(&self.header)
-            .map_err(|e| csv_error(path, e))?;
+            .map_err(|e| csv_error(path, e, &[]))?;
         for &i in indices {
             out.write_record(&self.records[i])
-                .map_err(|e| csv_error(path, e))?;
+                .map_err(|e| csv_error(path, e, &[]))?;
         }
         out.flush().map_err(|e| MlError::io(path, e))
     }
 }
 
-fn csv_error(path: &Path, e: csv::Error) -> MlError {
+/// Maps a csv error to ours; `header` names the column of a bad field once it is known.
+fn csv_error(path: &Path, e: csv::Error, header: &[String]) -> MlError {
     match e.into_kind() {
         csv::ErrorKind::Io(source) => MlError::io(path, source),
-        csv::ErrorKind::Utf8 { pos, .. } => MlError::NotUtf8 {
+        csv::ErrorKind::Utf8 { pos, err } => MlError::NotUtf8 {
             path: path.into(),
             row: pos.as_ref().map_or(0, |p| p.line()),
+            column: header
+                .get(err.field())
+                .map_or_else(String::new, |name| format!(", column `{name}`")),
             byte: pos.as_ref().map_or(0, |p| p.byte()),
         },
         csv::ErrorKind::UnequalLengths {
@@ -165,7 +169,10 @@ mod tests {
             msg(read(b"a,b\n1,2\n3,4,5\n")),
             "data.csv: row 3: has 3 fields, the header has 2"
         );
-        assert!(msg(read(b"a,b\n1,2\n3,\xff\n")).starts_with("data.csv: row 3: not valid UTF-8"));
+        assert_eq!(
+            msg(read(b"a,b\n1,2\n3,\xff\n")),
+            "data.csv: row 3, column `b`: not valid UTF-8 (the record starts at byte 8)"
+        );
         let t = read(b"a,b\n1,2\n").unwrap();
         assert_eq!(
             t.column("CLASS").unwrap_err().to_string(),

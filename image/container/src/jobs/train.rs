@@ -90,6 +90,14 @@ pub fn run(root: &MlRoot) -> anyhow::Result<TrainOutcome> {
     let table = Table::read(&train_file)?;
     let data = TrainingData::from_table(&table, target, task)?;
     estimator.supports(data.task)?;
+    if data.task == Task::Regression {
+        // The tuner draws these for every dataset; they only mean something for classifiers.
+        for name in ["class-weight", "criterion"] {
+            if let Some(value) = hp.get(name) {
+                tracing::info!(name, value, "does not apply to regression; ignored");
+            }
+        }
+    }
     let model_dir = root.path(MODEL_DIR);
     std::fs::create_dir_all(&model_dir)
         .with_context(|| format!("creating {}", model_dir.display()))?;
