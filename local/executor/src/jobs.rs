@@ -145,10 +145,12 @@ pub(crate) fn run(spec: &JobSpec, slots: &Slots) -> JobEnd {
 
 /// The container's own reason (`output/failure`), else the log's last line, with the exit status.
 fn failure_reason(dir: &Path, status: &str) -> String {
-    let written = fs::read_to_string(dir.join(contract::FAILURE_FILE))
-        .ok()
+    // Training jobs write `output/failure`; processing jobs `output/message` (their ExitMessage).
+    let written = [contract::FAILURE_FILE, contract::PROCESSING_MESSAGE_FILE]
+        .iter()
+        .filter_map(|f| fs::read_to_string(dir.join(f)).ok())
         .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty());
+        .find(|s| !s.is_empty());
     let reason = match written {
         Some(r) => format!("AlgorithmError: {r}"),
         None => {
@@ -258,6 +260,17 @@ mod tests {
             JobEnd::Failed(r) => assert_eq!(r, "AlgorithmError: bad input"),
             other => panic!("{other:?}"),
         }
+        // A processing job's exit message counts too.
+        fs::remove_file(dir.path().join(contract::FAILURE_FILE)).unwrap();
+        fs::write(
+            dir.path().join(contract::PROCESSING_MESSAGE_FILE),
+            "no rows\n",
+        )
+        .unwrap();
+        assert_eq!(
+            failure_reason(dir.path(), "exit status: 3"),
+            "AlgorithmError: no rows"
+        );
         let log = fs::read_to_string(log_path(dir.path())).unwrap();
         assert!(log.starts_with("hello\n"), "{log}");
         assert!(log.contains(&dir.path().display().to_string()));

@@ -1,7 +1,7 @@
 //! The real definition executed with the real `mmp-container` on the sample datasets.
 //!
 //! The binary is `MMP_CONTAINER_BIN` when set; otherwise `mmp-container` in this build's target
-//! folder, built with `$CARGO build -p mmp-container` when missing.
+//! folder, brought up to date with `$CARGO build -p mmp-container`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
@@ -38,7 +38,7 @@ impl ExecutorHooks for Registry {
 }
 
 /// `MMP_CONTAINER_BIN`, or `mmp-container` in the target folder of this test executable
-/// (`target/<profile>/deps/..`), built once with the same profile when missing.
+/// (`target/<profile>/deps/..`), brought up to date once with the same profile.
 fn container_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -48,7 +48,8 @@ fn container_bin() -> PathBuf {
         let exe = std::env::current_exe().unwrap();
         let profile_dir = exe.parent().and_then(Path::parent).unwrap();
         let bin = profile_dir.join(format!("mmp-container{}", std::env::consts::EXE_SUFFIX));
-        if !bin.is_file() {
+        // Always through cargo: a no-op when the binary is fresh, a rebuild when it is stale.
+        {
             let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
                 Some("debug") | None => "dev",
                 Some(other) => other,
