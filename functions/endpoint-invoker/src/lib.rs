@@ -200,8 +200,12 @@ impl<S: ObjectStore, E: ModelEndpoint> Invoker<S, E> {
 /// where they parse, strings otherwise).
 pub fn predictions(body: &[u8]) -> Value {
     let text = String::from_utf8_lossy(body);
-    if let Ok(value) = serde_json::from_str::<Value>(&text) {
-        return value;
+    if let Ok(mut value) = serde_json::from_str::<Value>(&text) {
+        // The model container answers `{"predictions": [...]}`: return the list itself.
+        return match value.get_mut("predictions") {
+            Some(list) => list.take(),
+            None => value,
+        };
     }
     let lines: Vec<Value> = text
         .lines()

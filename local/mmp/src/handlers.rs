@@ -3,10 +3,16 @@
 //! is read through the same `from_env` code the Lambda binaries use, from the local values.
 
 use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Mutex;
 
 use anyhow::Result;
 use mmp_common::config::{self, Env};
-use mmp_common::events::{EventBridgeEvent, ModelPackageStateChange, S3Event};
+use mmp_common::events::{
+    EventBridgeEvent, ModelPackageStateChange, PipelineExecutionStatusChange, S3Event,
+};
+use mmp_common::ports::MetricSink;
 
 use crate::adapters::{EndpointAdapter, PipelinesAdapter, RegistryAdapter, StoreAdapter};
 use crate::rules::{METRICS_REPORTER, MODEL_DEPLOYER, PIPELINE_TRIGGER};
@@ -23,6 +29,29 @@ pub struct Handlers {
     pub invoker: endpoint_invoker::Invoker<StoreAdapter, EndpointAdapter>,
     trigger: pipeline_trigger::TriggerConfig,
     deployer: model_deployer::DeployerConfig,
+    reporter: metrics_reporter::ReporterConfig,
+    metrics: FileMetricSink,
+}
+
+/// Embedded Metric Format documents, one per line, appended to `<data>/metrics.jsonl`
+/// (where Lambda writes them to stdout for CloudWatch Logs to extract).
+pub struct FileMetricSink {
+    path: PathBuf,
+    lock: Mutex<()>,
+}
+
+impl MetricSink for FileMetricSink {
+    fn emit(&self, document: &serde_json::Value) {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .and_then(|mut f| writeln!(f, "{document}"));
+        if let Err(e) = written {
+            tracing::error!(path = %self.path.display(), error = %e, "could not write a metric document");
+        }
+    }
 }
 
 impl Handlers {
@@ -42,6 +71,11 @@ impl Handlers {
         Ok(Self {
             trigger: pipeline_trigger::TriggerConfig::from_env(&env)?,
             deployer: model_deployer::DeployerConfig::from_env(&env)?,
+            reporter: metrics_reporter::ReporterConfig::from_env(&env)?,
+            metrics: FileMetricSink {
+                path: system.home.metrics_file(),
+                lock: Mutex::new(()),
+            },
             invoker: endpoint_invoker::Invoker::new(
                 store.clone(),
                 endpoint.clone(),
@@ -72,7 +106,21 @@ impl Handlers {
                     .map(|_| ())
                     .map_err(|e| e.to_string())
             }
-            METRICS_REPORTER => Err(format!("{target} is not wired yet")),
+            METRICS_REPORTER => {
+                let event: EventBridgeEvent<PipelineExecutionStatusChange> =
+                    serde_json::from_value(event).map_err(|e| e.to_string())?;
+                metrics_reporter::handle_event(
+                    &self.store,
+                    &self.pipelines,
+                    &self.registry,
+                    &self.metrics,
+                    &self.reporter,
+                    &event,
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+            }
             other => Err(format!("no function named {other}")),
         }
     }

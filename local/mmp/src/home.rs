@@ -48,6 +48,11 @@ impl Home {
         self.root.join("endpoint")
     }
 
+    /// CloudWatch Embedded Metric Format documents the metrics reporter emits.
+    pub fn metrics_file(&self) -> PathBuf {
+        self.root.join("metrics.jsonl")
+    }
+
     /// Where a running `mmp up` records its URLs, for the other commands.
     pub fn runtime_file(&self) -> PathBuf {
         self.root.join("runtime.json")

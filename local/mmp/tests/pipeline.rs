@@ -43,7 +43,10 @@ fn upload_registers_approve_deploys_reject_rolls_back() {
     assert_eq!(served["version"], 1, "{served}");
     let artifact = models[0]["package"]["model_data_url"].as_str().unwrap();
     let direct = harness::predict_directly(&world, artifact, &rows);
-    assert_eq!(served["predictions"], direct, "Function URL vs container");
+    assert_eq!(
+        served["predictions"], direct["predictions"],
+        "Function URL vs container"
+    );
     let labels: Vec<&str> = direct["predictions"]
         .as_array()
         .unwrap()
@@ -107,6 +110,29 @@ fn two_datasets_run_in_parallel() {
         .map(|m| m["package"]["group"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(groups, ["mmp-breast-cancer", "mmp-wine"]);
+
+    // The metrics reporter ranks both on the leaderboard and emits their metrics.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let leaderboard = world.data_dir().join("bucket/reports/leaderboard.json");
+    loop {
+        let board: serde_json::Value = std::fs::read(&leaderboard)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        if board["datasets"]["breast-cancer"].is_object() && board["datasets"]["wine"].is_object() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "leaderboard: {board}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(world.data_dir().join("bucket/reports/wine.json").is_file());
+    let metrics = std::fs::read_to_string(world.data_dir().join("metrics.jsonl")).unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.contains("\"_aws\"") && l.contains("wine")),
+        "EMF documents: {metrics}"
+    );
 }
 
 #[test]
