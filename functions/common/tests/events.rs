@@ -1,6 +1,8 @@
 //! The rule patterns in `events/patterns/` and the samples in `events/samples/`: every sample
 //! parses into its type and matches exactly the rules it should.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::PathBuf;
 
 use mmp_common::events::{
