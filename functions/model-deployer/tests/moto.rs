@@ -1,5 +1,6 @@
 //! The deployer against moto: approve, reject, re-approve, duplicate, out-of-order,
 //! withdraw and concurrent events; the routing table and the multi-model prefix end right.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 #![cfg(feature = "moto")]
 
 use std::collections::BTreeMap;

@@ -1,4 +1,5 @@
 //! The trigger against moto's server: S3 for uploads, settings and claims; SageMaker Pipelines.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 #![cfg(feature = "moto")]
 
 use std::collections::HashMap;
@@ -222,7 +223,7 @@ async fn concurrent_first_deliveries_start_exactly_one_execution() {
         Some("wine")
     );
     assert!(
-        all[0].get(p::TARGET_COLUMN).is_none(),
+        !all[0].contains_key(p::TARGET_COLUMN),
         "no pipeline.json: defaults stay"
     );
 }
