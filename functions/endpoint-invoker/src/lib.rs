@@ -45,7 +45,12 @@ pub const ENV_VARS: &[&str] = &[
 ];
 
 /// Every AWS API action this function's adapters call (HeadObject needs s3:GetObject).
-pub const IAM_ACTIONS: &[&str] = &["s3:GetObject", "sagemaker:InvokeEndpoint"];
+pub const IAM_ACTIONS: &[&str] = &[
+    "s3:GetObject",
+    // Without ListBucket, S3 answers a missing key with 403 instead of 404.
+    "s3:ListBucket",
+    "sagemaker:InvokeEndpoint",
+];
 
 /// The invoker's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]

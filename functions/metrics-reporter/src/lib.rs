@@ -33,6 +33,8 @@ pub const ENV_VARS: &[&str] = &[
 /// Every AWS API action this function's adapters call.
 pub const IAM_ACTIONS: &[&str] = &[
     "s3:GetObject",
+    // Without ListBucket, S3 answers a missing key with 403 instead of 404.
+    "s3:ListBucket",
     "s3:PutObject",
     "sagemaker:DescribePipelineExecution",
     "sagemaker:ListPipelineParametersForExecution",

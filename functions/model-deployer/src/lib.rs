@@ -34,6 +34,8 @@ pub const ENV_VARS: &[&str] = &[
 /// Put on the destination; HeadObject needs Get).
 pub const IAM_ACTIONS: &[&str] = &[
     "s3:GetObject",
+    // Without ListBucket, S3 answers a missing key with 403 instead of 404.
+    "s3:ListBucket",
     "s3:PutObject",
     "s3:DeleteObject",
     "sagemaker:ListModelPackages",
