@@ -40,15 +40,23 @@ pub const ENV_VARS: &[&str] = &[
     config::ENV_MODELS_PREFIX,
     ENV_ROUTE_CACHE_TTL_SECONDS,
     ENV_MAX_REQUEST_BYTES,
+    config::ENV_S3_FORCE_PATH_STYLE,
     config::ENV_LOG,
 ];
 
 /// Every AWS API action this function's adapters call (HeadObject needs s3:GetObject).
-pub const IAM_ACTIONS: &[&str] = &["s3:GetObject", "sagemaker:InvokeEndpoint"];
+pub const IAM_ACTIONS: &[&str] = &[
+    "s3:GetObject",
+    // Without ListBucket, S3 answers a missing key with 403 instead of 404.
+    "s3:ListBucket",
+    "sagemaker:InvokeEndpoint",
+];
 
 /// The invoker's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvokerConfig {
+    /// Path-style S3 addressing (emulators only).
+    pub s3_path_style: bool,
     pub bucket: String,
     pub endpoint_name: String,
     pub layout: EndpointLayout,
@@ -61,6 +69,7 @@ impl InvokerConfig {
         let _ = env.optional(config::ENV_LOG, "info"); // read by the log setup
         let max = env.number(ENV_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUEST_BYTES)?;
         Ok(InvokerConfig {
+            s3_path_style: env.flag(config::ENV_S3_FORCE_PATH_STYLE, false)?,
             bucket: env.required(config::ENV_BUCKET)?,
             endpoint_name: env.required(config::ENV_ENDPOINT_NAME)?,
             layout: EndpointLayout::from_env(env)?,
@@ -241,4 +250,29 @@ fn respond(status: StatusCode, body: &Value) -> Response<String> {
         header::HeaderValue::from_static("application/json"),
     );
     response
+}
+
+#[cfg(test)]
+mod config_tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn config_reads_exactly_env_vars() {
+        let values: HashMap<&str, &str> = [
+            (config::ENV_BUCKET, "b"),
+            (config::ENV_ENDPOINT_NAME, "mmp-endpoint"),
+        ]
+        .into();
+        let env = Env::new(|name| values.get(name).map(|v| v.to_string()));
+        InvokerConfig::from_env(&env).unwrap();
+        let mut expected = ENV_VARS.to_vec();
+        expected.sort_unstable();
+        assert_eq!(env.names_read(), expected);
+        let missing = InvokerConfig::from_env(&Env::new(|_| None)).unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "environment variable MMP_BUCKET is not set"
+        );
+    }
 }
