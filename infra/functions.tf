@@ -22,6 +22,8 @@ locals {
       environment = {
         MMP_BUCKET        = aws_s3_bucket.data.id
         MMP_PIPELINE_NAME = aws_sagemaker_pipeline.this.pipeline_name
+        MMP_ROUTING_KEY   = local.key_routing_table
+        MMP_MODELS_PREFIX = local.prefix_endpoint_model
       }
     }
     "endpoint-invoker" = {

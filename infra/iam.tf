@@ -362,8 +362,10 @@ data "aws_iam_policy_document" "model_deployer" {
   }
 
   statement {
+    # Copy in (Get on the source above, Put here), look before copying (Head needs Get),
+    # retire what no route names any more (Delete).
     sid       = "PublishDeployedArtifacts"
-    actions   = ["s3:PutObject", "s3:DeleteObject"]
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
     resources = ["${local.bucket_arn}/${local.prefix_endpoint_model}*"]
   }
 
