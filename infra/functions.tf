@@ -30,8 +30,12 @@ locals {
       description = "Serves predictions: routes {model, data} to the dataset's deployed model on the endpoint."
       async       = false
       environment = {
-        MMP_BUCKET        = aws_s3_bucket.data.id
-        MMP_ENDPOINT_NAME = aws_sagemaker_endpoint.multi_model.name
+        MMP_BUCKET                  = aws_s3_bucket.data.id
+        MMP_ENDPOINT_NAME           = aws_sagemaker_endpoint.multi_model.name
+        MMP_ROUTING_KEY             = local.key_routing_table
+        MMP_MODELS_PREFIX           = local.prefix_endpoint_model
+        MMP_ROUTE_CACHE_TTL_SECONDS = tostring(var.invoker_route_cache_ttl_seconds)
+        MMP_MAX_REQUEST_BYTES       = tostring(var.invoker_max_request_bytes)
       }
     }
     "metrics-reporter" = {
