@@ -18,7 +18,7 @@ struct Function {
 }
 
 /// The function crates that declare ENV_VARS and IAM_ACTIONS.
-const DECLARED: [Function; 2] = [
+const DECLARED: [Function; 3] = [
     Function {
         name: "pipeline-trigger",
         env_vars: pipeline_trigger::ENV_VARS,
@@ -28,6 +28,11 @@ const DECLARED: [Function; 2] = [
         name: "model-deployer",
         env_vars: model_deployer::ENV_VARS,
         iam_actions: model_deployer::IAM_ACTIONS,
+    },
+    Function {
+        name: "endpoint-invoker",
+        env_vars: endpoint_invoker::ENV_VARS,
+        iam_actions: endpoint_invoker::IAM_ACTIONS,
     },
 ];
 
