@@ -1,4 +1,5 @@
 //! The port contract run against the AWS adapters, on moto's server.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 #![cfg(all(feature = "moto", feature = "contract-tests"))]
 
 use mmp_common::aws::moto::MotoServer;

@@ -23,6 +23,8 @@ pub enum RequestError {
     Shape(String),
     #[error("`model` must not be empty")]
     EmptyModel,
+    #[error("`data` has a quoted field that is never closed")]
+    Unterminated,
     #[error("`data` has no rows")]
     NoRows,
     #[error("`data` row {row}: {reason}")]
@@ -74,6 +76,11 @@ pub fn parse_request(body: &[u8]) -> Result<PredictRequest, RequestError> {
 
 /// Checks CSV text: parseable, no empty rows, every row as wide as the first.
 fn csv_rows(text: &str) -> Result<(String, usize), RequestError> {
+    // Escaped quotes are doubled, so an odd count means a quoted field never closes (the csv
+    // reader would silently take the rest of the text as that field).
+    if text.matches('"').count() % 2 == 1 {
+        return Err(RequestError::Unterminated);
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -256,6 +263,9 @@ mod tests {
             message(r#"{"model": "m", "data": "1,2\n,\n"}"#),
             "`data` row 2: is empty"
         );
-        assert!(message(r#"{"model": "m", "data": "\"a,1\n"}"#).contains("`data` row"));
+        assert_eq!(
+            message(r#"{"model": "m", "data": "\"a,1\n"}"#),
+            "`data` has a quoted field that is never closed"
+        );
     }
 }

@@ -1,0 +1,347 @@
+//! The trigger against moto's server: S3 for uploads, settings and claims; SageMaker Pipelines.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+#![cfg(feature = "moto")]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use mmp_common::aws::moto::MotoServer;
+use mmp_common::aws::{S3Store, SageMakerPipelines};
+use mmp_common::events::S3Event;
+use mmp_common::ports::{ObjectStore, PipelineRunner, PutCondition};
+use mmp_pipeline::parameters as p;
+use pipeline_trigger::{
+    handle_event, upload_token, Claim, RecordOutcome, TriggerConfig, TriggerError,
+};
+use serde_json::json;
+
+const BUCKET: &str = "mmp-data";
+const PIPELINE: &str = "mmp";
+
+struct Harness {
+    _moto: MotoServer,
+    store: S3Store,
+    runner: SageMakerPipelines,
+    config: TriggerConfig,
+}
+
+async fn harness() -> Harness {
+    let moto = MotoServer::start().unwrap();
+    moto.create_bucket(BUCKET).await.unwrap();
+    moto.create_pipeline(
+        PIPELINE,
+        &[p::DATASET_NAME, p::INPUT_DATA_URI, p::TARGET_COLUMN],
+    )
+    .await
+    .unwrap();
+    let store = S3Store::new(moto.s3().await, BUCKET);
+    let runner = SageMakerPipelines::new(moto.sagemaker().await);
+    let config = TriggerConfig {
+        bucket: BUCKET.into(),
+        pipeline_name: PIPELINE.into(),
+        claims_prefix: "triggers/".into(),
+        claim_timeout: Duration::from_secs(120),
+    };
+    Harness {
+        _moto: moto,
+        store,
+        runner,
+        config,
+    }
+}
+
+/// Uploads `body` to `key` and returns the S3 event for it (real shape, the upload's ETag).
+async fn upload(h: &Harness, key: &str, body: &str) -> S3Event {
+    let etag = h
+        .store
+        .put(key, body.as_bytes().to_vec(), PutCondition::None)
+        .await
+        .unwrap();
+    event(BUCKET, key, etag.trim_matches('"'))
+}
+
+fn event(bucket: &str, key: &str, etag: &str) -> S3Event {
+    serde_json::from_value(json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-11-26T06:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "AWS:X"}, "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "responseElements": {},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "c",
+               "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
+               "object": {"key": key, "size": 10, "eTag": etag}}
+    }]}))
+    .unwrap()
+}
+
+async fn executions(h: &Harness) -> Vec<HashMap<String, String>> {
+    let mut all = Vec::new();
+    for summary in h.runner.list_executions(PIPELINE).await.unwrap() {
+        let parameters = h.runner.execution_parameters(&summary.arn).await.unwrap();
+        all.push(parameters.into_iter().map(|p| (p.name, p.value)).collect());
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_starts_one_execution_with_settings_and_redelivery_starts_nothing() {
+    let h = harness().await;
+    let settings = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../datasets/diabetes/pipeline.json"
+    ))
+    .unwrap();
+    h.store
+        .put(
+            "datasets/diabetes/pipeline.json",
+            settings,
+            PutCondition::None,
+        )
+        .await
+        .unwrap();
+    let event = upload(
+        &h,
+        "datasets/diabetes/diabetes.csv",
+        "age,progression\n1,2\n",
+    )
+    .await;
+
+    let outcomes = handle_event(&h.store, &h.runner, &h.config, &event)
+        .await
+        .unwrap();
+    let [RecordOutcome::Started {
+        dataset,
+        execution_arn,
+    }] = outcomes.as_slice()
+    else {
+        panic!("{outcomes:?}")
+    };
+    assert_eq!(dataset, "diabetes");
+
+    let all = executions(&h).await;
+    assert_eq!(all.len(), 1);
+    let expected = [
+        (p::DATASET_NAME, "diabetes"),
+        (
+            p::INPUT_DATA_URI,
+            "s3://mmp-data/datasets/diabetes/diabetes.csv",
+        ),
+        (p::TARGET_COLUMN, "progression"),
+        (p::CROSS_VALIDATION_SCORER, "r2"),
+        (p::METRIC_FOR_REGISTRATION_THRESHOLD, "r2"),
+        (p::MIN_THRESHOLD_FOR_REGISTER_METRIC, "0.3"),
+        (p::STRATIFY_SPLIT, "False"),
+    ];
+    for (name, value) in expected {
+        assert_eq!(
+            all[0].get(name).map(String::as_str),
+            Some(value),
+            "parameter {name}"
+        );
+    }
+
+    // Redelivery, sequential and concurrent: nothing new starts.
+    let again = handle_event(&h.store, &h.runner, &h.config, &event)
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        vec![RecordOutcome::AlreadyStarted {
+            dataset: "diabetes".into(),
+            execution_arn: execution_arn.clone()
+        }]
+    );
+    let burst =
+        join_all((0..4).map(|_| handle_event(&h.store, &h.runner, &h.config, &event))).await;
+    assert!(burst.iter().all(|outcome| matches!(
+        outcome.as_deref(),
+        Ok([RecordOutcome::AlreadyStarted { .. }])
+    )));
+    assert_eq!(
+        executions(&h).await.len(),
+        1,
+        "moto does not deduplicate tokens; the claim does"
+    );
+
+    // A new version of the file is a new upload.
+    let replaced = upload(
+        &h,
+        "datasets/diabetes/diabetes.csv",
+        "age,progression\n1,3\n",
+    )
+    .await;
+    let outcomes = handle_event(&h.store, &h.runner, &h.config, &replaced)
+        .await
+        .unwrap();
+    assert!(matches!(
+        outcomes.as_slice(),
+        [RecordOutcome::Started { .. }]
+    ));
+    assert_eq!(executions(&h).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_deliveries_start_exactly_one_execution() {
+    let h = harness().await;
+    let event = upload(&h, "datasets/wine/wine.csv", "a,CLASS\n1,x\n").await;
+    let outcomes =
+        join_all((0..6).map(|_| handle_event(&h.store, &h.runner, &h.config, &event))).await;
+    let started = outcomes
+        .iter()
+        .filter(|o| matches!(o.as_deref(), Ok([RecordOutcome::Started { .. }])))
+        .count();
+    assert_eq!(started, 1, "{outcomes:?}");
+    // The others either saw the recorded execution or were told to retry (claim in flight).
+    for outcome in &outcomes {
+        match outcome {
+            Ok(records) => assert!(matches!(
+                records.as_slice(),
+                [RecordOutcome::Started { .. } | RecordOutcome::AlreadyStarted { .. }]
+            )),
+            Err(TriggerError::Retry {
+                failed,
+                total,
+                first,
+            }) => {
+                assert_eq!((*failed, *total), (1, 1));
+                assert!(first.contains("retry later"), "{first}");
+            }
+        }
+    }
+    // The retries, later, converge without starting anything.
+    let retry = handle_event(&h.store, &h.runner, &h.config, &event)
+        .await
+        .unwrap();
+    assert!(matches!(
+        retry.as_slice(),
+        [RecordOutcome::AlreadyStarted { .. }]
+    ));
+    let all = executions(&h).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        all[0].get(p::DATASET_NAME).map(String::as_str),
+        Some("wine")
+    );
+    assert!(
+        !all[0].contains_key(p::TARGET_COLUMN),
+        "no pipeline.json: defaults stay"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_keys_names_settings_and_buckets_are_skipped_with_the_reason() {
+    let h = harness().await;
+    let reason = |outcomes: Vec<RecordOutcome>| match outcomes.as_slice() {
+        [RecordOutcome::Skipped { reason }] => reason.clone(),
+        other => panic!("expected a skip, got {other:?}"),
+    };
+    let cases = [
+        (
+            "datasets/bad_name/a.csv",
+            "dataset name `bad_name` is invalid",
+        ),
+        ("datasets/a.csv", "is not of the form"),
+        ("datasets/x/y/z.csv", "is not of the form"),
+        ("uploads/x/a.csv", "is not under `datasets/`"),
+        ("datasets/x/a.txt", "does not end in `.csv`"),
+    ];
+    for (key, expected) in cases {
+        let event = upload(&h, key, "a\n1\n").await;
+        let message = reason(
+            handle_event(&h.store, &h.runner, &h.config, &event)
+                .await
+                .unwrap(),
+        );
+        assert!(message.contains(expected), "{key}: {message}");
+    }
+    let other = event("someone-elses", "datasets/x/a.csv", "e");
+    assert!(reason(
+        handle_event(&h.store, &h.runner, &h.config, &other)
+            .await
+            .unwrap()
+    )
+    .contains("someone-elses"));
+
+    h.store
+        .put(
+            "datasets/broken/pipeline.json",
+            br#"{"scorer": "best"}"#.to_vec(),
+            PutCondition::None,
+        )
+        .await
+        .unwrap();
+    let event = upload(&h, "datasets/broken/data.csv", "a\n1\n").await;
+    let message = reason(
+        handle_event(&h.store, &h.runner, &h.config, &event)
+            .await
+            .unwrap(),
+    );
+    assert!(
+        message.contains("datasets/broken/pipeline.json: field `scorer`: `best`"),
+        "{message}"
+    );
+
+    let mut not_created = event.clone();
+    not_created.records[0].event_name = Some("ObjectRemoved:Delete".into());
+    assert!(reason(
+        handle_event(&h.store, &h.runner, &h.config, &not_created)
+            .await
+            .unwrap()
+    )
+    .contains("ObjectRemoved"));
+    assert!(executions(&h).await.is_empty(), "nothing started");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_claims_are_taken_over_and_failed_starts_release_theirs() {
+    let h = harness().await;
+    let event = upload(&h, "datasets/wine/wine.csv", "a\n1\n").await;
+    let record = &event.records[0].s3.object;
+    let token = upload_token(
+        BUCKET,
+        "datasets/wine/wine.csv",
+        record.e_tag.as_deref().unwrap(),
+    );
+    let claim_key = format!("triggers/{token}.json");
+
+    // A delivery that crashed after claiming, long ago.
+    let abandoned = Claim {
+        bucket: BUCKET.into(),
+        key: "datasets/wine/wine.csv".into(),
+        etag: record.e_tag.clone().unwrap(),
+        dataset: "wine".into(),
+        claimed_at_ms: 0,
+        execution_arn: None,
+    };
+    h.store
+        .put(
+            &claim_key,
+            serde_json::to_vec(&abandoned).unwrap(),
+            PutCondition::IfAbsent,
+        )
+        .await
+        .unwrap();
+    let outcomes = handle_event(&h.store, &h.runner, &h.config, &event)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcomes.as_slice(), [RecordOutcome::Started { .. }]),
+        "{outcomes:?}"
+    );
+    let recorded: Claim =
+        serde_json::from_slice(&h.store.get(&claim_key).await.unwrap().body).unwrap();
+    assert!(recorded.execution_arn.is_some());
+
+    // Starting fails (no such pipeline): the event is retried and the claim released.
+    let missing = TriggerConfig {
+        pipeline_name: "no-such-pipeline".into(),
+        ..h.config.clone()
+    };
+    let other = upload(&h, "datasets/diabetes/d.csv", "a\n1\n").await;
+    let error = handle_event(&h.store, &h.runner, &missing, &other)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("no-such-pipeline"), "{error}");
+    let claims = h.store.list("triggers/").await.unwrap();
+    assert_eq!(claims.len(), 1, "only the wine claim is left: {claims:?}");
+}
