@@ -6,7 +6,8 @@
 mod common;
 
 use common::*;
-use mmp_common::{config as env, naming};
+use mmp_common::pattern::Pattern;
+use mmp_common::{config as env, events, naming};
 use mmp_infra_check::expr::{text, traversal_path};
 use mmp_infra_check::{functions, iam};
 
@@ -147,18 +148,14 @@ fn the_keys_terraform_grants_on_are_the_keys_the_code_uses() {
             .unwrap_or_else(|| panic!("local.{name} is not a literal"))
             .to_owned()
     };
-    // Uploads: the notification filter and the trigger's parsing of keys.
+    // Uploads: the grants on datasets/ and the trigger's parsing of keys (the notification's
+    // filter file itself is checked against the naming rule by mmp-common's tests).
     assert_eq!(local("prefix_datasets"), naming::DATASETS_PREFIX);
-    let notification = config
-        .resource("aws_s3_bucket_notification", "datasets")
-        .expect("bucket notification");
-    let filter = mmp_infra_check::config::nested(notification, "lambda_function")
-        .next()
-        .expect("lambda_function");
-    assert_eq!(
-        mmp_infra_check::config::attribute(filter, "filter_suffix").and_then(text),
-        Some(naming::DATASET_SUFFIX)
-    );
+    let filter: serde_json::Value =
+        serde_json::from_str(&read("events/patterns/dataset-object-created.json"))
+            .unwrap_or_else(|e| panic!("dataset-object-created.json: {e}"));
+    assert_eq!(filter["filter_prefix"], naming::DATASETS_PREFIX);
+    assert_eq!(filter["filter_suffix"], naming::DATASET_SUFFIX);
 
     // Every prefix or key a function is told is the local its role's grants are built from,
     // and that local is the code's own default, so the local runtime and AWS agree.
@@ -230,6 +227,94 @@ fn the_keys_terraform_grants_on_are_the_keys_the_code_uses() {
                 .flat_map(|s| &s.resources)
                 .any(|r| r.contains(&format!("${{local.{local_name}}}"))),
             "{function}: no grant on local.{local_name}"
+        );
+    }
+}
+
+/// The sample events of `events/samples/` that EventBridge delivers (they have a detail-type).
+fn eventbridge_samples() -> Vec<(String, serde_json::Value)> {
+    let dir = repo_root().join("events/samples");
+    let mut samples: Vec<(String, serde_json::Value)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{dir:?}: {e}"))
+        .map(|entry| entry.unwrap_or_else(|e| panic!("{e}")).path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p:?}: {e}"));
+            let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{p:?}: {e}"));
+            (
+                p.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+                value,
+            )
+        })
+        .filter(|(_, v): &(String, serde_json::Value)| v.get("detail-type").is_some())
+        .collect();
+    samples.sort_by(|a, b| a.0.cmp(&b.0));
+    samples
+}
+
+#[test]
+fn the_rules_deploy_the_local_bus_patterns_and_route_each_sample_to_its_handler() {
+    let config = config();
+    let rules = functions::event_rules(&config).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rules.len(), 2, "{rules:?}");
+
+    // The handler that parses each kind of event.
+    let handler_of = |detail_type: &str| match detail_type {
+        t if t == events::MODEL_PACKAGE_STATE_CHANGE => Some("model-deployer"),
+        t if t == events::PIPELINE_EXECUTION_STATUS_CHANGE => Some("metrics-reporter"),
+        _ => None,
+    };
+
+    let mut deployed = Vec::new();
+    for rule in &rules {
+        let path = resolve_path(&config, &rule.pattern_path);
+        assert!(
+            path.ends_with(format!("events/patterns/{}.json", rule.name)),
+            "rule {} deploys {path:?}, not the local bus's pattern file",
+            rule.name
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        let pattern = Pattern::from_json(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        deployed.push((rule, pattern));
+    }
+
+    let samples = eventbridge_samples();
+    assert!(
+        samples.len() >= 4,
+        "only {} EventBridge samples",
+        samples.len()
+    );
+    for (name, sample) in &samples {
+        let detail_type = sample["detail-type"].as_str().unwrap_or("?");
+        let targets: Vec<&str> = deployed
+            .iter()
+            .filter(|(_, p)| p.matches(sample))
+            .map(|(r, _)| r.function.as_str())
+            .collect();
+        assert!(targets.len() <= 1, "{name} is delivered twice: {targets:?}");
+        if let Some(target) = targets.first() {
+            assert_eq!(
+                Some(*target),
+                handler_of(detail_type),
+                "{name} ({detail_type}) reaches {target}, which does not handle it"
+            );
+        }
+    }
+    for (rule, pattern) in &deployed {
+        assert!(
+            samples.iter().any(|(_, s)| pattern.matches(s)),
+            "rule {} matches no sample event",
+            rule.name
+        );
+        assert!(
+            samples.iter().any(|(_, s)| !pattern.matches(s)
+                && handler_of(s["detail-type"].as_str().unwrap_or(""))
+                    == Some(rule.function.as_str())),
+            "rule {} lets every sample of its kind through (no filtering is shown)",
+            rule.name
         );
     }
 }
