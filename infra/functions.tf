@@ -42,8 +42,10 @@ locals {
       description = "On a pipeline execution's end, writes the dataset's evaluation report and the leaderboard under reports/."
       async       = true
       environment = {
-        MMP_BUCKET        = aws_s3_bucket.data.id
-        MMP_PIPELINE_NAME = aws_sagemaker_pipeline.this.pipeline_name
+        MMP_BUCKET            = aws_s3_bucket.data.id
+        MMP_PIPELINE_NAME     = aws_sagemaker_pipeline.this.pipeline_name
+        MMP_REPORTS_PREFIX    = local.prefix_reports
+        MMP_METRICS_NAMESPACE = var.project_name
       }
     }
   }

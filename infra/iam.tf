@@ -392,9 +392,19 @@ data "aws_iam_policy_document" "endpoint_invoker" {
 
 data "aws_iam_policy_document" "metrics_reporter" {
   statement {
-    sid       = "ReadExecutions"
-    actions   = ["sagemaker:DescribePipelineExecution", "sagemaker:ListPipelineExecutionSteps"]
+    sid = "ReadExecutions"
+    actions = [
+      "sagemaker:DescribePipelineExecution",
+      "sagemaker:ListPipelineExecutionSteps",
+      "sagemaker:ListPipelineParametersForExecution",
+    ]
     resources = ["${aws_sagemaker_pipeline.this.arn}/execution/*"]
+  }
+
+  statement {
+    sid       = "ReadRegisteredVersions"
+    actions   = ["sagemaker:DescribeModelPackage"]
+    resources = ["${local.model_package_arn_pattern}/*"]
   }
 
   statement {
