@@ -335,7 +335,7 @@ impl MetricSink for MemoryMetricSink {
     }
 }
 
-// Blanket impls so handlers can take `&S`, `Arc<S>` or `Arc<dyn Port>` alike.
+// Blanket impls so handlers and the invoker can hold `&S`, `Arc<S>`, `Box<dyn Port>` alike.
 macro_rules! forward_object_store {
     ($ty:ty) => {
         #[async_trait]
@@ -371,6 +371,7 @@ macro_rules! forward_object_store {
 }
 forward_object_store!(std::sync::Arc<T>);
 forward_object_store!(Box<T>);
+forward_object_store!(&T);
 
 macro_rules! forward_registry {
     ($ty:ty) => {
@@ -391,6 +392,7 @@ macro_rules! forward_registry {
 }
 forward_registry!(std::sync::Arc<T>);
 forward_registry!(Box<T>);
+forward_registry!(&T);
 
 macro_rules! forward_pipeline_runner {
     ($ty:ty) => {
@@ -422,6 +424,7 @@ macro_rules! forward_pipeline_runner {
 }
 forward_pipeline_runner!(std::sync::Arc<T>);
 forward_pipeline_runner!(Box<T>);
+forward_pipeline_runner!(&T);
 
 macro_rules! forward_endpoint {
     ($ty:ty) => {
@@ -435,6 +438,7 @@ macro_rules! forward_endpoint {
 }
 forward_endpoint!(std::sync::Arc<T>);
 forward_endpoint!(Box<T>);
+forward_endpoint!(&T);
 
 #[cfg(test)]
 mod tests {

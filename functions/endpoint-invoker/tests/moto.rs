@@ -1,0 +1,293 @@
+//! The invoker end to end through moto (S3 routing table, sagemaker-runtime InvokeEndpoint),
+//! and every error status with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+#![cfg(feature = "moto")]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use endpoint_invoker::{Invoker, InvokerConfig};
+use http::{Method, StatusCode};
+use mmp_common::aws::moto::MotoServer;
+use mmp_common::aws::{S3Store, SageMakerEndpoint};
+use mmp_common::config::EndpointLayout;
+use mmp_common::ports::{Invocation, InvocationOutput, ModelEndpoint, ObjectStore, PutCondition};
+use mmp_common::retry::Backoff;
+use mmp_common::routing::{Route, RoutingTable};
+use mmp_common::PortError;
+use serde_json::{json, Value};
+
+const BUCKET: &str = "mmp-data";
+
+fn config(ttl: Duration) -> InvokerConfig {
+    InvokerConfig {
+        bucket: BUCKET.into(),
+        endpoint_name: "mmp-endpoint".into(),
+        layout: EndpointLayout::default(),
+        cache_ttl: ttl,
+        max_request_bytes: 1024,
+    }
+}
+
+fn table(versions: &[(&str, u32)]) -> Vec<u8> {
+    let mut table = RoutingTable::new();
+    for (dataset, version) in versions {
+        let group = format!("mmp-{dataset}");
+        table.routes.insert(
+            dataset.to_string(),
+            Route {
+                target_model: mmp_common::naming::artifact_name(&group, *version),
+                model_package_arn: format!(
+                    "arn:aws:sagemaker:us-east-1:123456789012:model-package/{group}/{version}"
+                ),
+                group,
+                version: *version,
+            },
+        );
+    }
+    table.to_vec()
+}
+
+async fn moto_store() -> (MotoServer, S3Store) {
+    let moto = MotoServer::start().unwrap();
+    moto.create_bucket(BUCKET).await.unwrap();
+    let store = S3Store::new(moto.s3().await, BUCKET);
+    (moto, store)
+}
+
+fn json_body(response: &http::Response<String>) -> Value {
+    assert_eq!(response.headers()["content-type"], "application/json");
+    serde_json::from_str(response.body()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predicts_through_sagemaker_runtime_and_lists_models() {
+    let (moto, store) = moto_store().await;
+    store
+        .put(
+            "endpoint/routing.json",
+            table(&[("wine", 3), ("diabetes", 1)]),
+            PutCondition::None,
+        )
+        .await
+        .unwrap();
+    moto.queue_endpoint_results(&[("1\n2\n", "text/csv"), ("[151.2]", "application/json")])
+        .unwrap();
+    let endpoint = SageMakerEndpoint::new(moto.sagemaker_runtime().await, "mmp-endpoint");
+    let invoker = Invoker::new(store, endpoint, config(Duration::from_secs(60)));
+
+    let response = invoker
+        .handle(
+            &Method::POST,
+            br#"{"model": "wine", "data": "1,2,3\n4,5,6"}"#,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "{}", response.body());
+    assert_eq!(
+        json_body(&response),
+        json!({"model": "wine", "group": "mmp-wine", "version": 3, "predictions": [1.0, 2.0]})
+    );
+
+    // By group name, JSON rows; the endpoint's JSON answer passes through.
+    let response = invoker
+        .handle(
+            &Method::POST,
+            br#"{"model": "mmp-diabetes", "data": [[0.03, 0.05]]}"#,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "{}", response.body());
+    assert_eq!(json_body(&response)["predictions"], json!([151.2]));
+
+    let response = invoker.handle(&Method::GET, b"").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let listed = json_body(&response);
+    let models: Vec<(String, u64)> = listed["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["model"].as_str().unwrap().to_string(),
+                m["version"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        models,
+        vec![("diabetes".to_string(), 1), ("wine".to_string(), 3)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_table_is_cached_then_revalidated_by_etag() {
+    let (moto, store) = moto_store().await;
+    store
+        .put(
+            "endpoint/routing.json",
+            table(&[("wine", 1)]),
+            PutCondition::None,
+        )
+        .await
+        .unwrap();
+    let writer = S3Store::new(moto.s3().await, BUCKET);
+    let endpoint = SageMakerEndpoint::new(moto.sagemaker_runtime().await, "mmp-endpoint");
+    let invoker = Invoker::new(store, endpoint, config(Duration::from_millis(300)));
+    let version =
+        |response: http::Response<String>| json_body(&response)["models"][0]["version"].as_u64();
+
+    assert_eq!(version(invoker.handle(&Method::GET, b"").await), Some(1));
+    writer
+        .put(
+            "endpoint/routing.json",
+            table(&[("wine", 2)]),
+            PutCondition::None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        version(invoker.handle(&Method::GET, b"").await),
+        Some(1),
+        "within the TTL the cache answers"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        version(invoker.handle(&Method::GET, b"").await),
+        Some(2),
+        "after the TTL the new ETag is seen"
+    );
+    writer.delete("endpoint/routing.json").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        json_body(&invoker.handle(&Method::GET, b"").await),
+        json!({"models": []})
+    );
+}
+
+/// An endpoint that always fails with one error, counting calls.
+struct Failing {
+    error: PortError,
+    calls: AtomicU32,
+}
+
+#[async_trait]
+impl ModelEndpoint for Failing {
+    async fn invoke(&self, _: &Invocation) -> Result<InvocationOutput, PortError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Err(self.error.clone())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_input_and_failure_gets_its_status_and_message() {
+    let (_moto, store) = moto_store().await;
+    store
+        .put(
+            "endpoint/routing.json",
+            table(&[("wine", 1)]),
+            PutCondition::None,
+        )
+        .await
+        .unwrap();
+    let fast = Backoff {
+        attempts: 3,
+        first_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(2),
+    };
+    let throttled = Failing {
+        error: PortError::Throttled("ThrottlingException".into()),
+        calls: AtomicU32::new(0),
+    };
+    let invoker =
+        Invoker::new(&store, &throttled, config(Duration::from_secs(60))).with_backoff(fast);
+
+    let cases: [(&[u8], StatusCode, &str); 7] = [
+        (
+            b"{",
+            StatusCode::BAD_REQUEST,
+            "request body is not valid JSON",
+        ),
+        (
+            br#"{"model": "wine"}"#,
+            StatusCode::BAD_REQUEST,
+            "missing field `data`",
+        ),
+        (
+            br#"{"model": "wine", "data": "1,2\n3"}"#,
+            StatusCode::BAD_REQUEST,
+            "`data` row 2 has 1 fields; row 1 has 2",
+        ),
+        (
+            br#"{"model": "wine", "data": [[1, {}]]}"#,
+            StatusCode::BAD_REQUEST,
+            "`data` row 1: column 2",
+        ),
+        (
+            br#"{"model": "nope", "data": "1"}"#,
+            StatusCode::NOT_FOUND,
+            "No model found for nope",
+        ),
+        (
+            &[b' '; 2000],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body is 2000 bytes; the limit is 1024",
+        ),
+        (
+            br#"{"model": "wine", "data": "1"}"#,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ThrottlingException",
+        ),
+    ];
+    for (body, status, message) in cases {
+        let response = invoker.handle(&Method::POST, body).await;
+        assert_eq!(response.status(), status, "{}", response.body());
+        let error = json_body(&response)["error"].as_str().unwrap().to_string();
+        assert!(error.contains(message), "{error} should contain {message}");
+    }
+    assert_eq!(
+        throttled.calls.load(Ordering::SeqCst),
+        3,
+        "throttling is retried, then 503"
+    );
+
+    let response = invoker.handle(&Method::DELETE, b"").await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers()["allow"], "GET, POST");
+    assert!(json_body(&response)["error"]
+        .as_str()
+        .unwrap()
+        .contains("method DELETE is not allowed"));
+
+    let model_error = Failing {
+        error: PortError::Rejected("ModelError: bad row".into()),
+        calls: AtomicU32::new(0),
+    };
+    let invoker =
+        Invoker::new(&store, &model_error, config(Duration::from_secs(60))).with_backoff(fast);
+    let response = invoker
+        .handle(&Method::POST, br#"{"model": "wine", "data": "1"}"#)
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    assert!(json_body(&response)["error"]
+        .as_str()
+        .unwrap()
+        .contains("ModelError: bad row"));
+    assert_eq!(
+        model_error.calls.load(Ordering::SeqCst),
+        1,
+        "a model error is not retried"
+    );
+
+    // A corrupt routing table is a 503 naming it.
+    store
+        .put("endpoint/routing.json", b"[]".to_vec(), PutCondition::None)
+        .await
+        .unwrap();
+    let invoker = Invoker::new(&store, &model_error, config(Duration::ZERO));
+    let response = invoker.handle(&Method::GET, b"").await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(json_body(&response)["error"]
+        .as_str()
+        .unwrap()
+        .contains("routing table `endpoint/routing.json`"));
+}
