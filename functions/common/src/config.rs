@@ -21,6 +21,8 @@ pub const ENV_MODELS_PREFIX: &str = "MMP_MODELS_PREFIX";
 pub const ENV_REPORTS_PREFIX: &str = "MMP_REPORTS_PREFIX";
 /// Prefix of the trigger's idempotency claims (default [`naming::DEFAULT_TRIGGER_CLAIMS_PREFIX`]).
 pub const ENV_TRIGGER_CLAIMS_PREFIX: &str = "MMP_TRIGGER_CLAIMS_PREFIX";
+/// `true` to address S3 path-style (S3 emulators on loopback: moto, the benchmarks); default false.
+pub const ENV_S3_FORCE_PATH_STYLE: &str = "MMP_S3_FORCE_PATH_STYLE";
 /// Log filter (tracing `EnvFilter` syntax, default `info`).
 pub const ENV_LOG: &str = "RUST_LOG";
 
@@ -115,6 +117,24 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     /// Seconds, with a default.
     pub fn seconds(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
         self.number(name, default).map(Duration::from_secs)
+    }
+
+    /// A boolean (`true`/`false`, `1`/`0`), with a default.
+    pub fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self
+            .raw(name)
+            .map(|value| value.trim().to_ascii_lowercase())
+        {
+            None => Ok(default),
+            Some(value) if value.is_empty() => Ok(default),
+            Some(value) if value == "true" || value == "1" => Ok(true),
+            Some(value) if value == "false" || value == "0" => Ok(false),
+            Some(value) => Err(ConfigError::Invalid {
+                name,
+                value,
+                reason: "expected true or false".into(),
+            }),
+        }
     }
 
     /// Every name read so far, deduplicated and sorted.

@@ -40,15 +40,23 @@ pub const ENV_VARS: &[&str] = &[
     config::ENV_MODELS_PREFIX,
     ENV_ROUTE_CACHE_TTL_SECONDS,
     ENV_MAX_REQUEST_BYTES,
+    config::ENV_S3_FORCE_PATH_STYLE,
     config::ENV_LOG,
 ];
 
 /// Every AWS API action this function's adapters call (HeadObject needs s3:GetObject).
-pub const IAM_ACTIONS: &[&str] = &["s3:GetObject", "sagemaker:InvokeEndpoint"];
+pub const IAM_ACTIONS: &[&str] = &[
+    "s3:GetObject",
+    // Without ListBucket, S3 answers a missing key with 403 instead of 404.
+    "s3:ListBucket",
+    "sagemaker:InvokeEndpoint",
+];
 
 /// The invoker's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvokerConfig {
+    /// Path-style S3 addressing (emulators only).
+    pub s3_path_style: bool,
     pub bucket: String,
     pub endpoint_name: String,
     pub layout: EndpointLayout,
@@ -61,6 +69,7 @@ impl InvokerConfig {
         let _ = env.optional(config::ENV_LOG, "info"); // read by the log setup
         let max = env.number(ENV_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUEST_BYTES)?;
         Ok(InvokerConfig {
+            s3_path_style: env.flag(config::ENV_S3_FORCE_PATH_STYLE, false)?,
             bucket: env.required(config::ENV_BUCKET)?,
             endpoint_name: env.required(config::ENV_ENDPOINT_NAME)?,
             layout: EndpointLayout::from_env(env)?,

@@ -3,7 +3,7 @@
 use endpoint_invoker::{Invoker, InvokerConfig};
 use lambda_http::{service_fn, Body, Request};
 use mmp_common::aws::{
-    aws_sdk_s3, aws_sdk_sagemakerruntime, load_sdk_config, S3Store, SageMakerEndpoint,
+    aws_sdk_sagemakerruntime, load_sdk_config, s3_client, S3Store, SageMakerEndpoint,
 };
 use mmp_common::config::Env;
 
@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     mmp_common::telemetry::init_json_logging();
     let config = InvokerConfig::from_env(&Env::process())?;
     let sdk = load_sdk_config().await;
-    let store = S3Store::new(aws_sdk_s3::Client::new(&sdk), config.bucket.clone());
+    let store = S3Store::new(s3_client(&sdk, config.s3_path_style), config.bucket.clone());
     let endpoint = SageMakerEndpoint::new(
         aws_sdk_sagemakerruntime::Client::new(&sdk),
         config.endpoint_name.clone(),

@@ -22,6 +22,7 @@ const BUCKET: &str = "mmp-data";
 
 fn config(ttl: Duration) -> InvokerConfig {
     InvokerConfig {
+        s3_path_style: true,
         bucket: BUCKET.into(),
         endpoint_name: "mmp-endpoint".into(),
         layout: EndpointLayout::default(),

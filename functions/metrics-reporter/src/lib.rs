@@ -26,12 +26,15 @@ pub const ENV_VARS: &[&str] = &[
     config::ENV_PIPELINE_NAME,
     config::ENV_REPORTS_PREFIX,
     ENV_METRICS_NAMESPACE,
+    config::ENV_S3_FORCE_PATH_STYLE,
     config::ENV_LOG,
 ];
 
 /// Every AWS API action this function's adapters call.
 pub const IAM_ACTIONS: &[&str] = &[
     "s3:GetObject",
+    // Without ListBucket, S3 answers a missing key with 403 instead of 404.
+    "s3:ListBucket",
     "s3:PutObject",
     "sagemaker:DescribePipelineExecution",
     "sagemaker:ListPipelineParametersForExecution",
@@ -42,6 +45,8 @@ pub const IAM_ACTIONS: &[&str] = &[
 /// The reporter's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReporterConfig {
+    /// Path-style S3 addressing (emulators only).
+    pub s3_path_style: bool,
     pub bucket: String,
     pub pipeline_name: String,
     pub reports_prefix: String,
@@ -52,6 +57,7 @@ impl ReporterConfig {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         let _ = env.optional(config::ENV_LOG, "info"); // read by the log setup
         Ok(ReporterConfig {
+            s3_path_style: env.flag(config::ENV_S3_FORCE_PATH_STYLE, false)?,
             bucket: env.required(config::ENV_BUCKET)?,
             pipeline_name: env.required(config::ENV_PIPELINE_NAME)?,
             reports_prefix: env

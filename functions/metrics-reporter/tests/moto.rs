@@ -82,6 +82,7 @@ async fn finished_executions_become_metrics_reports_and_a_leaderboard() {
     let registry = SageMakerRegistry::new(moto.sagemaker().await);
     let runner = SageMakerPipelines::new(moto.sagemaker().await);
     let config = ReporterConfig {
+        s3_path_style: true,
         bucket: BUCKET.into(),
         pipeline_name: "mmp".into(),
         reports_prefix: "reports/".into(),

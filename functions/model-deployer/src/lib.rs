@@ -26,6 +26,7 @@ pub const ENV_VARS: &[&str] = &[
     config::ENV_PIPELINE_NAME,
     config::ENV_ROUTING_KEY,
     config::ENV_MODELS_PREFIX,
+    config::ENV_S3_FORCE_PATH_STYLE,
     config::ENV_LOG,
 ];
 
@@ -33,6 +34,8 @@ pub const ENV_VARS: &[&str] = &[
 /// Put on the destination; HeadObject needs Get).
 pub const IAM_ACTIONS: &[&str] = &[
     "s3:GetObject",
+    // Without ListBucket, S3 answers a missing key with 403 instead of 404.
+    "s3:ListBucket",
     "s3:PutObject",
     "s3:DeleteObject",
     "sagemaker:ListModelPackages",
@@ -45,6 +48,8 @@ pub const MAX_ATTEMPTS: u32 = 30;
 /// The deployer's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeployerConfig {
+    /// Path-style S3 addressing (emulators only).
+    pub s3_path_style: bool,
     pub bucket: String,
     pub pipeline_name: String,
     pub layout: EndpointLayout,
@@ -54,6 +59,7 @@ impl DeployerConfig {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         let _ = env.optional(config::ENV_LOG, "info"); // read by the log setup
         Ok(DeployerConfig {
+            s3_path_style: env.flag(config::ENV_S3_FORCE_PATH_STYLE, false)?,
             bucket: env.required(config::ENV_BUCKET)?,
             pipeline_name: env.required(config::ENV_PIPELINE_NAME)?,
             layout: EndpointLayout::from_env(env)?,

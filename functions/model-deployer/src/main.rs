@@ -1,7 +1,7 @@
 //! The model-deployer Lambda: model package state change → routing table + multi-model prefix.
 
 use lambda_runtime::{service_fn, LambdaEvent};
-use mmp_common::aws::{aws_sdk_s3, aws_sdk_sagemaker, load_sdk_config, S3Store, SageMakerRegistry};
+use mmp_common::aws::{aws_sdk_sagemaker, load_sdk_config, s3_client, S3Store, SageMakerRegistry};
 use mmp_common::config::Env;
 use mmp_common::events::{EventBridgeEvent, ModelPackageStateChange};
 use model_deployer::{handle_event, DeployerConfig, Deployment};
@@ -11,7 +11,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     mmp_common::telemetry::init_json_logging();
     let config = DeployerConfig::from_env(&Env::process())?;
     let sdk = load_sdk_config().await;
-    let store = S3Store::new(aws_sdk_s3::Client::new(&sdk), config.bucket.clone());
+    let store = S3Store::new(s3_client(&sdk, config.s3_path_style), config.bucket.clone());
     let registry = SageMakerRegistry::new(aws_sdk_sagemaker::Client::new(&sdk));
     let (store, registry, config) = (&store, &registry, &config);
     lambda_runtime::run(service_fn(

@@ -33,6 +33,7 @@ async fn harness() -> Harness {
     let store = S3Store::new(moto.s3().await, BUCKET);
     let registry = SageMakerRegistry::new(moto.sagemaker().await);
     let config = DeployerConfig {
+        s3_path_style: true,
         bucket: BUCKET.into(),
         pipeline_name: "mmp".into(),
         layout: EndpointLayout::default(),

@@ -32,12 +32,15 @@ pub const ENV_VARS: &[&str] = &[
     config::ENV_PIPELINE_NAME,
     config::ENV_TRIGGER_CLAIMS_PREFIX,
     ENV_CLAIM_TIMEOUT_SECONDS,
+    config::ENV_S3_FORCE_PATH_STYLE,
     config::ENV_LOG,
 ];
 
 /// Every AWS API action this function's adapters call.
 pub const IAM_ACTIONS: &[&str] = &[
     "s3:GetObject",
+    // Without ListBucket, S3 answers a missing key with 403 instead of 404.
+    "s3:ListBucket",
     "s3:PutObject",
     "s3:DeleteObject",
     "sagemaker:StartPipelineExecution",
@@ -46,6 +49,8 @@ pub const IAM_ACTIONS: &[&str] = &[
 /// The trigger's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TriggerConfig {
+    /// Path-style S3 addressing (emulators only).
+    pub s3_path_style: bool,
     /// Uploads to other buckets are skipped.
     pub bucket: String,
     pub pipeline_name: String,
@@ -57,6 +62,7 @@ impl TriggerConfig {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         let _ = env.optional(config::ENV_LOG, "info"); // read by the log setup
         Ok(TriggerConfig {
+            s3_path_style: env.flag(config::ENV_S3_FORCE_PATH_STYLE, false)?,
             bucket: env.required(config::ENV_BUCKET)?,
             pipeline_name: env.required(config::ENV_PIPELINE_NAME)?,
             claims_prefix: env.prefix(

@@ -1,9 +1,7 @@
 //! The pipeline-trigger Lambda: S3 ObjectCreated → StartPipelineExecution.
 
 use lambda_runtime::{service_fn, LambdaEvent};
-use mmp_common::aws::{
-    aws_sdk_s3, aws_sdk_sagemaker, load_sdk_config, S3Store, SageMakerPipelines,
-};
+use mmp_common::aws::{aws_sdk_sagemaker, load_sdk_config, s3_client, S3Store, SageMakerPipelines};
 use mmp_common::config::Env;
 use mmp_common::events::S3Event;
 use pipeline_trigger::{handle_event, TriggerConfig};
@@ -13,7 +11,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     mmp_common::telemetry::init_json_logging();
     let config = TriggerConfig::from_env(&Env::process())?;
     let sdk = load_sdk_config().await;
-    let store = S3Store::new(aws_sdk_s3::Client::new(&sdk), config.bucket.clone());
+    let store = S3Store::new(s3_client(&sdk, config.s3_path_style), config.bucket.clone());
     let pipelines = SageMakerPipelines::new(aws_sdk_sagemaker::Client::new(&sdk));
     let (store, pipelines, config) = (&store, &pipelines, &config);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {

@@ -38,6 +38,7 @@ async fn harness() -> Harness {
     let store = S3Store::new(moto.s3().await, BUCKET);
     let runner = SageMakerPipelines::new(moto.sagemaker().await);
     let config = TriggerConfig {
+        s3_path_style: true,
         bucket: BUCKET.into(),
         pipeline_name: PIPELINE.into(),
         claims_prefix: "triggers/".into(),
