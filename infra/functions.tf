@@ -94,7 +94,12 @@ resource "aws_lambda_function" "function" {
   timeout     = var.function_timeout_seconds
 
   environment {
-    variables = merge(each.value.environment, { RUST_LOG = var.function_log_level })
+    # Every function also reads these two: the log filter, and S3 addressing (path style is for
+    # S3 emulators only).
+    variables = merge(each.value.environment, {
+      RUST_LOG                = var.function_log_level
+      MMP_S3_FORCE_PATH_STYLE = "false"
+    })
   }
 
   logging_config {

@@ -320,6 +320,14 @@ resource "aws_iam_role_policy" "function_access" {
 
 data "aws_iam_policy_document" "pipeline_trigger" {
   statement {
+    # Lets a missing key read as "not found" rather than "access denied", which the handlers
+    # treat differently. Key names only, of this bucket only: reading still needs the grants above.
+    sid       = "TellMissingFromForbidden"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+  }
+
+  statement {
     sid       = "ReadDatasetSettings"
     actions   = ["s3:GetObject"]
     resources = ["${local.bucket_arn}/${local.prefix_datasets}*"]
@@ -341,6 +349,14 @@ data "aws_iam_policy_document" "pipeline_trigger" {
 }
 
 data "aws_iam_policy_document" "model_deployer" {
+  statement {
+    # Lets a missing key read as "not found" rather than "access denied", which the handlers
+    # treat differently. Key names only, of this bucket only: reading still needs the grants above.
+    sid       = "TellMissingFromForbidden"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+  }
+
   statement {
     # A list call is authorized against model-package/* of the account and region, not against
     # one group, so it cannot be narrowed further than that.
@@ -378,6 +394,14 @@ data "aws_iam_policy_document" "model_deployer" {
 
 data "aws_iam_policy_document" "endpoint_invoker" {
   statement {
+    # Lets a missing key read as "not found" rather than "access denied", which the handlers
+    # treat differently. Key names only, of this bucket only: reading still needs the grants above.
+    sid       = "TellMissingFromForbidden"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+  }
+
+  statement {
     sid       = "ReadRoutingTable"
     actions   = ["s3:GetObject"]
     resources = ["${local.bucket_arn}/${local.key_routing_table}"]
@@ -391,6 +415,14 @@ data "aws_iam_policy_document" "endpoint_invoker" {
 }
 
 data "aws_iam_policy_document" "metrics_reporter" {
+  statement {
+    # Lets a missing key read as "not found" rather than "access denied", which the handlers
+    # treat differently. Key names only, of this bucket only: reading still needs the grants above.
+    sid       = "TellMissingFromForbidden"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+  }
+
   statement {
     sid = "ReadExecutions"
     actions = [
