@@ -3,10 +3,10 @@
 # files the local event bus reads (events/patterns/).
 
 locals {
-  # Values the pattern files may name as ${...} placeholders.
-  pattern_vars = {
-    pipeline_name = local.pipeline_name
-  }
+  patterns_dir = "${path.module}/../events/patterns"
+
+  # The S3 notification filter, as the local store applies it too.
+  dataset_upload = jsondecode(file("${local.patterns_dir}/dataset-object-created.json"))
 
   event_rules = {
     "model-package-state-change" = {
@@ -36,9 +36,9 @@ resource "aws_s3_bucket_notification" "datasets" {
 
   lambda_function {
     lambda_function_arn = aws_lambda_function.function["pipeline-trigger"].arn
-    events              = ["s3:ObjectCreated:*"]
-    filter_prefix       = local.prefix_datasets
-    filter_suffix       = ".csv"
+    events              = local.dataset_upload.events
+    filter_prefix       = local.dataset_upload.filter_prefix
+    filter_suffix       = local.dataset_upload.filter_suffix
   }
 
   depends_on = [aws_lambda_permission.trigger_from_bucket]
@@ -49,9 +49,11 @@ resource "aws_s3_bucket_notification" "datasets" {
 resource "aws_cloudwatch_event_rule" "rule" {
   for_each = local.event_rules
 
-  name          = "${var.project_name}-${each.key}"
-  description   = each.value.description
-  event_pattern = templatefile("${path.module}/../events/patterns/${each.key}.json", local.pattern_vars)
+  name        = "${var.project_name}-${each.key}"
+  description = each.value.description
+  # Exactly the file the local bus routes with. It names no pipeline, so the handlers skip
+  # events of other pipelines' groups and executions (mmp_common::naming).
+  event_pattern = file("${local.patterns_dir}/${each.key}.json")
 }
 
 resource "aws_cloudwatch_event_target" "rule" {

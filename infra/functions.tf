@@ -22,22 +22,30 @@ locals {
       environment = {
         MMP_BUCKET        = aws_s3_bucket.data.id
         MMP_PIPELINE_NAME = aws_sagemaker_pipeline.this.pipeline_name
+        MMP_ROUTING_KEY   = local.key_routing_table
+        MMP_MODELS_PREFIX = local.prefix_endpoint_model
       }
     }
     "endpoint-invoker" = {
       description = "Serves predictions: routes {model, data} to the dataset's deployed model on the endpoint."
       async       = false
       environment = {
-        MMP_BUCKET        = aws_s3_bucket.data.id
-        MMP_ENDPOINT_NAME = aws_sagemaker_endpoint.multi_model.name
+        MMP_BUCKET                  = aws_s3_bucket.data.id
+        MMP_ENDPOINT_NAME           = aws_sagemaker_endpoint.multi_model.name
+        MMP_ROUTING_KEY             = local.key_routing_table
+        MMP_MODELS_PREFIX           = local.prefix_endpoint_model
+        MMP_ROUTE_CACHE_TTL_SECONDS = tostring(var.invoker_route_cache_ttl_seconds)
+        MMP_MAX_REQUEST_BYTES       = tostring(var.invoker_max_request_bytes)
       }
     }
     "metrics-reporter" = {
       description = "On a pipeline execution's end, writes the dataset's evaluation report and the leaderboard under reports/."
       async       = true
       environment = {
-        MMP_BUCKET        = aws_s3_bucket.data.id
-        MMP_PIPELINE_NAME = aws_sagemaker_pipeline.this.pipeline_name
+        MMP_BUCKET            = aws_s3_bucket.data.id
+        MMP_PIPELINE_NAME     = aws_sagemaker_pipeline.this.pipeline_name
+        MMP_REPORTS_PREFIX    = local.prefix_reports
+        MMP_METRICS_NAMESPACE = var.project_name
       }
     }
   }
@@ -86,7 +94,12 @@ resource "aws_lambda_function" "function" {
   timeout     = var.function_timeout_seconds
 
   environment {
-    variables = merge(each.value.environment, { RUST_LOG = var.function_log_level })
+    # Every function also reads these two: the log filter, and S3 addressing (path style is for
+    # S3 emulators only).
+    variables = merge(each.value.environment, {
+      RUST_LOG                = var.function_log_level
+      MMP_S3_FORCE_PATH_STYLE = "false"
+    })
   }
 
   logging_config {

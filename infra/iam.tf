@@ -320,6 +320,14 @@ resource "aws_iam_role_policy" "function_access" {
 
 data "aws_iam_policy_document" "pipeline_trigger" {
   statement {
+    # Lets a missing key read as "not found" rather than "access denied", which the handlers
+    # treat differently. Key names only, of this bucket only: reading still needs the grants above.
+    sid       = "TellMissingFromForbidden"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+  }
+
+  statement {
     sid       = "ReadDatasetSettings"
     actions   = ["s3:GetObject"]
     resources = ["${local.bucket_arn}/${local.prefix_datasets}*"]
@@ -342,6 +350,14 @@ data "aws_iam_policy_document" "pipeline_trigger" {
 
 data "aws_iam_policy_document" "model_deployer" {
   statement {
+    # Lets a missing key read as "not found" rather than "access denied", which the handlers
+    # treat differently. Key names only, of this bucket only: reading still needs the grants above.
+    sid       = "TellMissingFromForbidden"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+  }
+
+  statement {
     # A list call is authorized against model-package/* of the account and region, not against
     # one group, so it cannot be narrowed further than that.
     sid       = "ListModelVersions"
@@ -362,8 +378,10 @@ data "aws_iam_policy_document" "model_deployer" {
   }
 
   statement {
+    # Copy in (Get on the source above, Put here), look before copying (Head needs Get),
+    # retire what no route names any more (Delete).
     sid       = "PublishDeployedArtifacts"
-    actions   = ["s3:PutObject", "s3:DeleteObject"]
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
     resources = ["${local.bucket_arn}/${local.prefix_endpoint_model}*"]
   }
 
@@ -375,6 +393,14 @@ data "aws_iam_policy_document" "model_deployer" {
 }
 
 data "aws_iam_policy_document" "endpoint_invoker" {
+  statement {
+    # Lets a missing key read as "not found" rather than "access denied", which the handlers
+    # treat differently. Key names only, of this bucket only: reading still needs the grants above.
+    sid       = "TellMissingFromForbidden"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+  }
+
   statement {
     sid       = "ReadRoutingTable"
     actions   = ["s3:GetObject"]
@@ -390,9 +416,27 @@ data "aws_iam_policy_document" "endpoint_invoker" {
 
 data "aws_iam_policy_document" "metrics_reporter" {
   statement {
-    sid       = "ReadExecutions"
-    actions   = ["sagemaker:DescribePipelineExecution", "sagemaker:ListPipelineExecutionSteps"]
+    # Lets a missing key read as "not found" rather than "access denied", which the handlers
+    # treat differently. Key names only, of this bucket only: reading still needs the grants above.
+    sid       = "TellMissingFromForbidden"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+  }
+
+  statement {
+    sid = "ReadExecutions"
+    actions = [
+      "sagemaker:DescribePipelineExecution",
+      "sagemaker:ListPipelineExecutionSteps",
+      "sagemaker:ListPipelineParametersForExecution",
+    ]
     resources = ["${aws_sagemaker_pipeline.this.arn}/execution/*"]
+  }
+
+  statement {
+    sid       = "ReadRegisteredVersions"
+    actions   = ["sagemaker:DescribeModelPackage"]
+    resources = ["${local.model_package_arn_pattern}/*"]
   }
 
   statement {

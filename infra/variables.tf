@@ -208,6 +208,28 @@ variable "trigger_claim_timeout_seconds" {
   }
 }
 
+variable "invoker_route_cache_ttl_seconds" {
+  description = "How long the prediction function keeps the routing table before reading it again: a deployment reaches callers within this time."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.invoker_route_cache_ttl_seconds >= 0 && var.invoker_route_cache_ttl_seconds <= 300
+    error_message = "invoker_route_cache_ttl_seconds must be between 0 and 300."
+  }
+}
+
+variable "invoker_max_request_bytes" {
+  description = "Largest prediction request body accepted; larger ones get 413 (Function URLs and InvokeEndpoint both stop at 6 MB)."
+  type        = number
+  default     = 5242880
+
+  validation {
+    condition     = var.invoker_max_request_bytes >= 1024 && var.invoker_max_request_bytes <= 6291456
+    error_message = "invoker_max_request_bytes must be between 1024 and 6291456."
+  }
+}
+
 variable "function_log_level" {
   description = "RUST_LOG filter of the functions (tracing's EnvFilter syntax)."
   type        = string

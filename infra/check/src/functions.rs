@@ -40,6 +40,21 @@ pub fn names(config: &Config) -> Result<Vec<String>, Error> {
 /// The environment variable names `aws_lambda_function.function["<name>"]` gets: the keys of
 /// `environment.variables`, which may merge `each.value.<field>` with object literals.
 pub fn environment(config: &Config, name: &str) -> Result<Vec<String>, Error> {
+    let mut keys: Vec<String> = environment_values(config, name)?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
+}
+
+/// Each environment variable of the function with the expression that sets it, in the order
+/// written (a later `merge` argument overrides an earlier one, as in Terraform).
+pub fn environment_values<'a>(
+    config: &'a Config,
+    name: &str,
+) -> Result<Vec<(String, &'a Expression)>, Error> {
     let function = config
         .resource("aws_lambda_function", "function")
         .ok_or_else(|| missing("aws_lambda_function.function"))?;
@@ -48,33 +63,33 @@ pub fn environment(config: &Config, name: &str) -> Result<Vec<String>, Error> {
         .ok_or_else(|| missing("aws_lambda_function.function.environment"))?;
     let variables = attribute(environment, "variables")
         .ok_or_else(|| missing("aws_lambda_function.function.environment.variables"))?;
-    let mut keys = object_keys_resolved(config, name, variables)?;
-    keys.sort();
-    keys.dedup();
-    Ok(keys)
+    entries_resolved(config, name, variables)
 }
 
-fn object_keys_resolved(
-    config: &Config,
+fn entries_resolved<'a>(
+    config: &'a Config,
     name: &str,
-    expr: &Expression,
-) -> Result<Vec<String>, Error> {
+    expr: &'a Expression,
+) -> Result<Vec<(String, &'a Expression)>, Error> {
     if let Some(keys) = object_keys(expr) {
-        return Ok(keys);
+        return Ok(keys
+            .into_iter()
+            .filter_map(|k| object_get(expr, &k).map(|v| (k, v)))
+            .collect());
     }
     if let Some(args) = call(expr, "merge") {
-        let mut keys = Vec::new();
+        let mut entries = Vec::new();
         for arg in args {
-            keys.extend(object_keys_resolved(config, name, arg)?);
+            entries.extend(entries_resolved(config, name, arg)?);
         }
-        return Ok(keys);
+        return Ok(entries);
     }
     match traversal_path(expr).as_deref() {
         Some([each, value, field]) if each == "each" && value == "value" => {
             let entry = entry(config, name)?;
             let resolved = object_get(entry, field)
                 .ok_or_else(|| missing(format!("local.functions[\"{name}\"].{field}")))?;
-            object_keys_resolved(config, name, resolved)
+            entries_resolved(config, name, resolved)
         }
         _ => Err(shape("environment variables", expr)),
     }
@@ -218,6 +233,12 @@ data "aws_iam_policy_document" "trigger" {
         assert_eq!(
             environment(&config, "invoker").unwrap(),
             ["MMP_ENDPOINT_NAME", "RUST_LOG"]
+        );
+        let values = environment_values(&config, "trigger").unwrap();
+        let bucket = values.iter().find(|(k, _)| k == "MMP_BUCKET").unwrap().1;
+        assert_eq!(
+            traversal_path(bucket),
+            Some(["aws_s3_bucket", "data", "id"].map(String::from).to_vec())
         );
         assert_eq!(
             environment(&config, "nope"),

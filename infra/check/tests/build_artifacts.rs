@@ -170,9 +170,25 @@ fn each_function_deploys_the_arm64_zip_cargo_lambda_builds_from_its_crate() {
                 .any(|b| b.get("name").and_then(|n| n.as_str()) == Some(name)),
             "functions/{name} must build a binary named {name}"
         );
-        assert!(
-            script.contains(name.as_str()),
-            "build-functions.sh does not build {name}"
-        );
     }
+    // The script builds exactly the functions Terraform deploys, into the paths it deploys.
+    let mut built: Vec<String> = script
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("FUNCTIONS=("))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .expect("build-functions.sh lists its functions as FUNCTIONS=(...)")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    built.sort();
+    let mut deployed = names.clone();
+    deployed.sort();
+    assert_eq!(
+        built, deployed,
+        "built by build-functions.sh vs deployed by Terraform"
+    );
+    assert!(
+        script.contains("target/lambda/$function/bootstrap.zip"),
+        "build-functions.sh checks each target/lambda/<function>/bootstrap.zip"
+    );
 }

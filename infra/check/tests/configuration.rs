@@ -373,7 +373,7 @@ fn the_function_url_uses_iam_auth_unless_opened_on_purpose() {
 }
 
 #[test]
-fn uploads_of_csv_files_under_datasets_start_the_trigger() {
+fn uploads_start_the_trigger_with_the_filter_file_of_the_local_store() {
     let config = config();
     let notification = config
         .resource("aws_s3_bucket_notification", "datasets")
@@ -381,16 +381,40 @@ fn uploads_of_csv_files_under_datasets_start_the_trigger() {
     let target = nested(notification, "lambda_function")
         .next()
         .expect("lambda_function");
-    let prefix = attribute(target, "filter_prefix").and_then(traversal_path);
-    assert_eq!(prefix, Some(vec!["local".into(), "prefix_datasets".into()]));
-    assert_eq!(
-        config.local("prefix_datasets").and_then(text),
-        Some("datasets/")
+    for (attr, field) in [
+        ("events", "events"),
+        ("filter_prefix", "filter_prefix"),
+        ("filter_suffix", "filter_suffix"),
+    ] {
+        assert_eq!(
+            attribute(target, attr).and_then(traversal_path),
+            Some(vec!["local".into(), "dataset_upload".into(), field.into()]),
+            "{attr} comes from the filter file"
+        );
+    }
+    let upload = config
+        .local("dataset_upload")
+        .expect("local.dataset_upload");
+    let args = call(upload, "jsondecode")
+        .and_then(|a| a.first())
+        .and_then(|f| call(f, "file"))
+        .and_then(|a| a.first())
+        .and_then(text)
+        .expect("local.dataset_upload = jsondecode(file(<path>))");
+    let path = resolve_path(&config, args);
+    assert!(
+        path.ends_with("events/patterns/dataset-object-created.json"),
+        "{path:?}"
     );
+    let filter: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}")),
+    )
+    .unwrap_or_else(|e| panic!("{path:?}: {e}"));
     assert_eq!(
-        attribute(target, "filter_suffix").and_then(text),
-        Some(".csv")
+        filter["filter_prefix"],
+        config.local("prefix_datasets").and_then(text).unwrap()
     );
+    assert_eq!(filter["filter_suffix"], ".csv");
     let function = attribute(target, "lambda_function_arn").and_then(traversal_path);
     assert_eq!(
         function,

@@ -71,3 +71,28 @@ pub fn resource_attr<'a>(
         .unwrap_or_else(|| panic!("resource {kind}.{name} is not defined"));
     attribute(block, key).unwrap_or_else(|| panic!("{kind}.{name} has no `{key}`"))
 }
+
+/// A path as Terraform writes it (`${path.module}/..`, `${local.x}` of literal locals), as a
+/// real path.
+pub fn resolve_path(config: &Config, template: &str) -> PathBuf {
+    let mut path = template.to_owned();
+    // Locals may refer to other locals: substitute until none is left.
+    for _ in 0..8 {
+        let Some(start) = path.find("${local.") else {
+            break;
+        };
+        let end = path[start..]
+            .find('}')
+            .map(|e| start + e)
+            .unwrap_or_else(|| panic!("unterminated interpolation in {template}"));
+        let name = &path[start + 8..end];
+        let value = config
+            .local(name)
+            .and_then(mmp_infra_check::expr::text)
+            .unwrap_or_else(|| panic!("local.{name} in {template} is not a literal"));
+        path = format!("{}{}{}", &path[..start], value, &path[end + 1..]);
+    }
+    let path = path.replace("${path.module}", &infra_dir().to_string_lossy());
+    assert!(!path.contains("${"), "cannot resolve {template}");
+    PathBuf::from(path)
+}
