@@ -1,7 +1,6 @@
 //! The rule patterns in `events/patterns/` and the samples in `events/samples/`: every sample
 //! parses into its type and matches exactly the rules it should.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
-#![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
 
