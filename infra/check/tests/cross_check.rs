@@ -271,7 +271,9 @@ fn the_rules_deploy_the_local_bus_patterns_and_route_each_sample_to_its_handler(
             rule.name
         );
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-        let pattern = Pattern::from_json(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        // Filled as Terraform's templatefile fills it; the samples belong to the pipeline `mmp`.
+        let pattern =
+            Pattern::from_rule_file(&text, "mmp").unwrap_or_else(|e| panic!("{path:?}: {e}"));
         deployed.push((rule, pattern));
     }
 
