@@ -33,7 +33,7 @@ def free_port():
 class RuntimeApi(BaseHTTPRequestHandler):
     """One event per cold start; `next` blocks afterwards until the process is killed."""
 
-    state = None  # set per run: {"event": bytes, "served": bool, "done": Event, "body": bytes}
+    state = None  # one subclass per sample sets it: {"event", "served", "done", then "body", "path", "end"}
 
     def log_message(self, *args):
         pass
@@ -42,7 +42,7 @@ class RuntimeApi(BaseHTTPRequestHandler):
         if self.path != PREFIX + "/invocation/next":
             self.send_error(404)
             return
-        state = RuntimeApi.state
+        state = self.state
         if state["served"]:
             state["done"].wait(30)
             time.sleep(30)
@@ -61,7 +61,7 @@ class RuntimeApi(BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
-        state = RuntimeApi.state
+        state = self.state
         state["body"] = body
         state["path"] = self.path
         state["end"] = time.perf_counter()
@@ -100,11 +100,6 @@ def main():
         moto_request(endpoint, "PUT", f"/{BUCKET}/endpoint/models/map.json",
                      json.dumps({"wine": "mmp-wine-v1.tar.gz"}).encode())
 
-        api_port = free_port()
-        server = ThreadingHTTPServer(("127.0.0.1", api_port), RuntimeApi)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-
         with open(os.path.join(HERE, "../../events/samples/function-url-predict.json")) as f:
             event = json.load(f)
         event["body"] = json.dumps({"model": "wine", "data": "13.2,1.78,2.14"})
@@ -113,7 +108,6 @@ def main():
         env = {
             "PATH": os.environ["PATH"],
             "HOME": os.environ.get("HOME", "/tmp"),
-            "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api_port}",
             "AWS_LAMBDA_FUNCTION_NAME": "bench",
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
@@ -138,21 +132,28 @@ def main():
         times = {name: [] for name in commands}
         for _ in range(samples):
             for name, command in commands.items():
-                RuntimeApi.state = {"event": event_bytes, "served": False, "done": threading.Event()}
+                # A fresh Runtime API per sample, so a killed process's late `next` cannot
+                # take the following sample's event.
+                state = {"event": event_bytes, "served": False, "done": threading.Event()}
+                handler = type("SampleRuntimeApi", (RuntimeApi,), {"state": state})
+                server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+                server.daemon_threads = True
+                threading.Thread(target=server.serve_forever, daemon=True).start()
+                run_env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_address[1]}")
                 start = time.perf_counter()
-                process = subprocess.Popen(command, env=env, cwd=HERE,
+                process = subprocess.Popen(command, env=run_env, cwd=HERE,
                                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                finished = RuntimeApi.state["done"].wait(60)
+                finished = state["done"].wait(60)
                 process.kill()
                 _, stderr = process.communicate()
-                state = RuntimeApi.state
+                server.shutdown()
+                server.server_close()
                 if not finished or "/response" not in state.get("path", ""):
                     sys.exit(f"{name}: no response ({state.get('path')}): {stderr.decode()[-2000:]}")
                 answer = json.loads(state["body"])
                 if answer.get("statusCode") != 200:
                     sys.exit(f"{name}: unexpected answer {answer}")
                 times[name].append((state["end"] - start) * 1000)
-        server.shutdown()
     finally:
         moto.kill()
         moto.wait()
