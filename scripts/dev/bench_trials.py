@@ -3,13 +3,19 @@
 original's way (scripts/dev/original_trial.py), side by side in one run on the same machine.
 Reports mean and min wall time and peak resident memory of each, and their ratios.
 
+With `--synthetic N`, the data is N generated rows (20 numeric features, a binary target
+from a noisy non-linear rule, fixed seed): the compute-bound case, where import time no
+longer dominates.
+
 Usage (from the repository root, after `cargo build --release -p mmp-container` and
-`pip install scikit-learn==1.5.2 pandas`):
-    python3 scripts/dev/bench_trials.py [--runs 5] [--python python3]
+`pip install scikit-learn==1.5.2 xgboost lightgbm pandas`):
+    python3 scripts/dev/bench_trials.py [--runs 5] [--python python3] [--synthetic 100000]
 """
 import argparse
 import json
 import os
+import random
+import re
 import shutil
 import subprocess
 import tempfile
@@ -22,7 +28,31 @@ TRIALS = [
     ("NaiveBayes", {}),
     ("RandomForest", {"n-estimators": "100"}),
     ("RandomForest", {"n-estimators": "500", "max-depth": "20"}),
+    ("NeuralNet", {}),
+    ("XGBoost", {}),
+    ("LightGBM", {}),
 ]
+SYNTHETIC_TRIALS = [
+    ("LogisticRegression", {}),
+    ("NaiveBayes", {}),
+    ("RandomForest", {"n-estimators": "100"}),
+    ("NeuralNet", {}),
+    ("XGBoost", {}),
+    ("LightGBM", {}),
+]
+SCORE = re.compile(r"Cross-Validation Score: ([0-9.]+)")
+
+
+def synthetic_csv(path, rows):
+    """20 numeric features on different scales; CLASS from a noisy non-linear rule."""
+    rng = random.Random(7)
+    with open(path, "w") as f:
+        f.write(",".join(f"x{i}" for i in range(20)) + ",CLASS\n")
+        for _ in range(rows):
+            x = [rng.gauss(0, 1) * (1 + i) for i in range(20)]
+            z = x[0] - 0.5 * x[1] + 0.3 * x[2] * x[3] / 12 + (x[4] > 2) - 0.2 * x[5] ** 2 / 36
+            y = int(z + rng.gauss(0, 1) > 0)
+            f.write(",".join(f"{v:.6g}" for v in x) + f",{y}\n")
 
 
 def run(cmd, env):
@@ -34,24 +64,33 @@ def run(cmd, env):
     out = proc.stdout.read().decode()
     proc.stdout.close()
     assert status == 0, f"{cmd} failed"
-    assert "Cross-Validation Score" in out, out
-    return wall, usage.ru_maxrss / 1024
+    score = float(SCORE.search(out).group(1))
+    return wall, usage.ru_maxrss / 1024, score
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--python", default="python3")
+    ap.add_argument("--synthetic", type=int, default=0, help="rows of generated data instead of breast cancer")
+    ap.add_argument("--only", default="", help="comma-separated families to run")
     args = ap.parse_args()
     root = tempfile.mkdtemp()
     os.makedirs(os.path.join(root, "input/config"))
     os.makedirs(os.path.join(root, "input/data/train"))
-    shutil.copy(os.path.join(ROOT, "datasets/breast-cancer/breast-cancer.csv"),
-                os.path.join(root, "input/data/train/dataset.csv"))
+    train = os.path.join(root, "input/data/train/dataset.csv")
+    if args.synthetic:
+        synthetic_csv(train, args.synthetic)
+        trials, data = SYNTHETIC_TRIALS, f"{args.synthetic:,} synthetic rows"
+    else:
+        shutil.copy(os.path.join(ROOT, "datasets/breast-cancer/breast-cancer.csv"), train)
+        trials, data = TRIALS, "breast-cancer"
+    if args.only:
+        trials = [t for t in trials if t[0] in args.only.split(",")]
     env = dict(os.environ, MMP_ML_ROOT=root, RUST_LOG="warn")
-    print(f"| trial (breast-cancer, 5-fold CV) | mmp-container | original (Python) | speed-up | memory ratio |")
-    print(f"|---|---|---|---|---|")
-    for algorithm, extra in TRIALS:
+    print(f"| trial ({data}, 5-fold CV) | mmp-container | original (Python) | speed-up | memory ratio | score (ours / Python) |")
+    print(f"|---|---|---|---|---|---|")
+    for algorithm, extra in trials:
         hp = {"algorithm": algorithm, "target": "CLASS", "cross-validation": "true",
               "cv-scorer": "roc_auc", "random-state": "42", **extra}
         with open(os.path.join(root, "input/config/hyperparameters.json"), "w") as f:
@@ -60,13 +99,13 @@ def main():
         for name, cmd in [("rust", [BINARY, "train"]),
                           ("python", [args.python, os.path.join(ROOT, "scripts/dev/original_trial.py")])]:
             runs = [run(cmd, env) for _ in range(args.runs)]
-            results[name] = (sum(w for w, _ in runs) / len(runs), min(w for w, _ in runs),
-                             max(m for _, m in runs))
+            results[name] = (sum(w for w, _, _ in runs) / len(runs), min(w for w, _, _ in runs),
+                             max(m for _, m, _ in runs), runs[0][2])
         r, p = results["rust"], results["python"]
         label = algorithm + (" " + " ".join(f"{k}={v}" for k, v in extra.items()) if extra else "")
         print(f"| {label} | {r[0]:.3f} s (min {r[1]:.3f}), {r[2]:.0f} MiB "
               f"| {p[0]:.3f} s (min {p[1]:.3f}), {p[2]:.0f} MiB "
-              f"| {p[0] / r[0]:.1f}× | {p[2] / r[2]:.0f}× less |")
+              f"| {p[0] / r[0]:.1f}× | {p[2] / r[2]:.0f}× less | {r[3]:.4f} / {p[3]:.4f} |", flush=True)
     shutil.rmtree(root)
 
 

@@ -4,6 +4,10 @@ scikit-learn, 5-fold cross_val_score, the `Cross-Validation Score:` line), readi
 SageMaker paths as `mmp-container train`. Used only to time the two side by side
 (scripts/dev/bench_trials.py); CI never runs it.
 
+The original's NeuralNet, XGBoost and LightGBM scripts build `MLPClassifier` (on the raw,
+unscaled columns), `XGBClassifier` and `LGBMClassifier` from the same hyperparameter names;
+a regression target uses each library's regressor.
+
 Usage: MMP_ML_ROOT=/tmp/root python3 scripts/dev/original_trial.py
 """
 import json
@@ -25,7 +29,41 @@ def none_or(v, cast):
 
 
 algorithm = hp["algorithm"]
-if algorithm == "RandomForest":
+regression = hp.get("cv-scorer", "roc_auc") in ("r2", "neg_mean_squared_error", "neg_mean_absolute_error")
+if algorithm == "NeuralNet":
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    sizes = tuple(int(s) for s in str(hp.get("hidden-layer-sizes", "100")).split(","))
+    model = (MLPRegressor if regression else MLPClassifier)(
+        hidden_layer_sizes=sizes,
+        activation=hp.get("activation", "relu"),
+        learning_rate_init=float(hp.get("learning-rate-init", 0.001)),
+        alpha=float(hp.get("alpha", 0.0001)),
+        max_iter=int(hp.get("max-iter", 200)),
+        random_state=int(hp.get("random-state", 42)),
+    )
+elif algorithm == "XGBoost":
+    import xgboost
+
+    model = (xgboost.XGBRegressor if regression else xgboost.XGBClassifier)(
+        booster=hp.get("booster", "gbtree"),
+        n_estimators=int(hp.get("n-estimators", 100)),
+        learning_rate=float(hp.get("learning-rate", 0.3)),
+        max_depth=int(hp.get("max-depth", 6)),
+        random_state=int(hp.get("random-state", 42)),
+    )
+elif algorithm == "LightGBM":
+    import lightgbm
+
+    model = (lightgbm.LGBMRegressor if regression else lightgbm.LGBMClassifier)(
+        boosting_type=hp.get("boosting-type", "gbdt"),
+        n_estimators=int(hp.get("n-estimators", 100)),
+        learning_rate=float(hp.get("learning-rate", 0.1)),
+        num_leaves=int(hp.get("num-leaves", 31)),
+        random_state=int(hp.get("random-state", 42)),
+        verbose=-1,
+    )
+elif algorithm == "RandomForest":
     model = RandomForestClassifier(
         n_estimators=int(hp.get("n-estimators", 100)),
         criterion=hp.get("criterion", "gini"),

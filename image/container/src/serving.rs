@@ -152,6 +152,14 @@ fn estimate_memory(model: &MlModel) -> usize {
             .iter()
             .map(|t| t.value.len() + 3 * t.left.len())
             .sum(),
+        Fitted::NeuralNet(m) => {
+            m.means.len() * 2
+                + m.layers
+                    .iter()
+                    .map(|l| l.weights.len() + l.biases.len())
+                    .sum::<usize>()
+        }
+        Fitted::GradientBoosting(b) => b.node_count() * 10,
     };
     let strings: usize = model
         .schema()

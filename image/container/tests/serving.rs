@@ -5,7 +5,7 @@
 mod common;
 
 use mmp_container::MmpModelLoader;
-use mmp_ml::estimators::from_hyperparams;
+use mmp_ml::estimators::{from_hyperparams, IMPLEMENTED};
 use mmp_ml::hyperparams::HyperParams;
 use mmp_ml::model::{Model as MlModel, Predictions, TrainingData};
 use mmp_ml::table::Table;
@@ -90,6 +90,44 @@ fn predicts_labels_by_position_and_by_name_like_the_model() {
     };
     assert_eq!(served.predict(&named).unwrap(), got);
     assert!(served.memory_bytes() > 1000);
+}
+
+#[test]
+fn serves_every_family_of_every_task_as_it_predicted_when_fitted() {
+    let mut served_models = 0;
+    for (dataset, target) in [
+        ("breast-cancer", "CLASS"),
+        ("wine", "CLASS"),
+        ("diabetes", "progression"),
+    ] {
+        for family in IMPLEMENTED {
+            if dataset == "diabetes" && family == "NaiveBayes" {
+                continue;
+            }
+            let (dir, table, model) = fitted(dataset, target, family);
+            let served = MmpModelLoader.load(dir.path()).unwrap();
+            let got = served.predict(&rows_of(&table, target, 4)).unwrap();
+            match model.predict_table(&table).unwrap() {
+                Predictions::Proba(expected) => {
+                    for (r, p) in got.iter().enumerate() {
+                        let Prediction::Label { probabilities, .. } = p else {
+                            panic!("{dataset} {family}: a label")
+                        };
+                        for (j, (_, prob)) in probabilities.iter().enumerate() {
+                            assert_eq!(*prob, expected[[r, j]], "{dataset} {family}");
+                        }
+                    }
+                }
+                Predictions::Values(expected) => {
+                    for (r, p) in got.iter().enumerate() {
+                        assert_eq!(*p, Prediction::Value(expected[r]), "{dataset} {family}");
+                    }
+                }
+            }
+            served_models += 1;
+        }
+    }
+    assert_eq!(served_models, 17);
 }
 
 #[test]

@@ -239,12 +239,8 @@ impl Model {
     fn from_parts(manifest: Manifest, payload: &[u8]) -> Result<Model> {
         let fitted: Fitted = serde_json::from_slice(payload)
             .map_err(|e| MlError::Artifact(format!("{}: {e}", manifest.payload)))?;
-        let family = match &fitted {
-            Fitted::LogisticRegression(_) => "LogisticRegression",
-            Fitted::NaiveBayes(_) => "NaiveBayes",
-            Fitted::RandomForest(_) => "RandomForest",
-        };
-        if family != manifest.family {
+        let family = fitted.family();
+        if !fitted.fits_family(&manifest.family) {
             return Err(MlError::Artifact(format!(
                 "the manifest says {} but the payload holds a {family} model",
                 manifest.family

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use mmp_ml::cv::cross_val_score;
-use mmp_ml::estimators::from_hyperparams;
+use mmp_ml::estimators::{from_hyperparams, IMPLEMENTED};
 use mmp_ml::hyperparams::HyperParams;
 use mmp_ml::model::TrainingData;
 use mmp_ml::scorer::Scorer;
@@ -46,6 +46,10 @@ fn default_hyperparameters_score_like_scikit_learn() {
             AUC_TOLERANCE
         };
         for (family, expected) in entry["families"].as_object().unwrap() {
+            // Entries for information only (e.g. the original's unscaled MLP) are not families.
+            if !IMPLEMENTED.contains(&family.as_str()) {
+                continue;
+            }
             let estimator = from_hyperparams(family, &HyperParams::default()).unwrap();
             let ours = cross_val_score(estimator.as_ref(), &data, scorer, 5, SEED)
                 .unwrap()
@@ -53,7 +57,7 @@ fn default_hyperparameters_score_like_scikit_learn() {
             let theirs = expected["mean"].as_f64().unwrap();
             let allowed = tolerance.max(expected["spread"].as_f64().unwrap());
             report += &format!(
-                "{dataset:14} {family:20} ours {ours:.4} scikit-learn {theirs:.4} diff {:+.4} allowed {allowed:.4}\n",
+                "{dataset:14} {family:20} ours {ours:.4} Python {theirs:.4} diff {:+.4} allowed {allowed:.4}\n",
                 ours - theirs
             );
             assert!(
@@ -65,7 +69,7 @@ fn default_hyperparameters_score_like_scikit_learn() {
     }
     println!("{report}");
     assert_eq!(
-        checked, 8,
+        checked, 17,
         "every dataset × family in the reference was checked"
     );
 }

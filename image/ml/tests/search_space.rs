@@ -1,6 +1,8 @@
-//! Every value of every implemented family's search space (the original's ranges, from
+//! Every value of every implemented family's search space (wide integer ranges: ends and a
+//! stride) (the original's ranges, from
 //! mmp_pipeline::search_space) parses, and fits and scores on a binary, a multiclass and a
-//! regression dataset, so no tuning trial fails on a value the tuner may pick.
+//! regression dataset, so no tuning trial fails on a value the tuner may pick — except the
+//! values the pure-Rust boosting engine lacks, which must fail at once with the reason.
 
 #![allow(clippy::unwrap_used)] // test helpers too: a failure is the test failing
 
@@ -26,9 +28,24 @@ fn data(name: &str, target: &str) -> TrainingData {
 fn values(range: &Range) -> Vec<String> {
     match range {
         Range::Categorical(v) => v.clone(),
-        Range::Integer { min, max } => (*min..=*max).map(|i| i.to_string()).collect(),
+        // Wide integer ranges (LightGBM's num-leaves 10–101): both ends and about ten
+        // evenly spaced values between, which keeps the debug-build test within a minute.
+        Range::Integer { min, max } => {
+            let step = ((max - min) / 10).max(1) as usize;
+            let mut v: Vec<i64> = (*min..=*max).step_by(step).collect();
+            if v.last() != Some(max) {
+                v.push(*max);
+            }
+            v.into_iter().map(|i| i.to_string()).collect()
+        }
     }
 }
+
+/// (family, hyperparameter, value) the default build's boosting engine does not have.
+const NOT_IN_PURE_RUST_ENGINE: [(&str, &str, &str); 2] = [
+    ("XGBoost", "booster", "gblinear"),
+    ("LightGBM", "boosting-type", "dart"),
+];
 
 #[test]
 fn every_search_space_value_fits_and_scores() {
@@ -42,13 +59,27 @@ fn every_search_space_value_fits_and_scores() {
         for param in search_space(family).unwrap() {
             for value in values(&param.range) {
                 let mut pairs = vec![(param.name, value.as_str())];
+                if NOT_IN_PURE_RUST_ENGINE.contains(&(family, param.name, value.as_str())) {
+                    let err = from_hyperparams(family, &HyperParams::from_pairs(pairs))
+                        .unwrap_err()
+                        .to_string();
+                    assert!(err.contains("not available in the pure-Rust"), "{err}");
+                    continue;
+                }
                 // Tree counts only change how many trees grow: fit few, parse them all.
                 if param.name == "n-estimators" {
                     from_hyperparams(family, &HyperParams::from_pairs(pairs)).unwrap();
                     continue;
                 }
-                if family == "RandomForest" {
-                    pairs.push(("n-estimators", "5"));
+                match family {
+                    "RandomForest" | "XGBoost" | "LightGBM" => pairs.push(("n-estimators", "5")),
+                    // Epochs only change how long the MLP trains: fit few, parse them all.
+                    "NeuralNet" if param.name != "max-iter" => pairs.push(("max-iter", "10")),
+                    "NeuralNet" => {
+                        from_hyperparams(family, &HyperParams::from_pairs(pairs)).unwrap();
+                        continue;
+                    }
+                    _ => {}
                 }
                 let estimator = from_hyperparams(family, &HyperParams::from_pairs(pairs))
                     .unwrap_or_else(|e| panic!("{family} {}={value}: {e}", param.name));

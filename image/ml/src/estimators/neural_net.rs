@@ -1,0 +1,588 @@
+//! NeuralNet: a multilayer perceptron trained as scikit-learn's `MLPClassifier` /
+//! `MLPRegressor` train one with their defaults (`solver="adam"`).
+//!
+//! - Inputs are standardized with the training rows' means and standard deviations, learned at
+//!   fit time and stored with the model (an MLP on raw, badly scaled columns such as breast
+//!   cancer's areas barely trains; the original fed scikit-learn's MLP unscaled data).
+//! - Weights and biases start Glorot-uniform (bound √(6/(fan_in+fan_out)), √(2/…) for
+//!   `logistic`), drawn from the job's seed.
+//! - Output: one logistic unit (binary), softmax (multiclass) or identity (regression); loss
+//!   log-loss, cross-entropy or half squared error, plus `alpha`·½‖W‖² per batch row.
+//! - Adam (β₁ 0.9, β₂ 0.999, ε 1e-8, bias-corrected step), mini-batches of min(200, n) rows
+//!   reshuffled every epoch; stops after `max-iter` epochs, or when the epoch loss has not
+//!   improved by 1e-4 for more than 10 epochs.
+//!
+//! The matrix products are ndarray's (matrixmultiply); see docs/container.md for why this is
+//! not on candle.
+//!
+//! | name | default | range | meaning |
+//! |---|---|---|---|
+//! | `hidden-layer-sizes` | `100` | comma-separated sizes ≥ 1, e.g. `50,50` | hidden layers |
+//! | `activation` | `relu` | `relu`, `logistic`, `tanh`, `identity` | hidden activation |
+//! | `learning-rate-init` | `0.001` | > 0 | Adam's step size |
+//! | `alpha` | `0.0001` | ≥ 0 | L2 penalty on the weights |
+//! | `max-iter` | `200` | ≥ 1 | epochs at most |
+
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::linear::softmax_in_place;
+use super::{Estimator, Fitted, Predictor, TrainTarget};
+use crate::error::{MlError, Result};
+use crate::hyperparams::HyperParams;
+
+const FAMILY: &str = "NeuralNet";
+const BATCH_SIZE: usize = 200;
+const TOL: f64 = 1e-4;
+const N_ITER_NO_CHANGE: usize = 10;
+const BETA1: f64 = 0.9;
+const BETA2: f64 = 0.999;
+const EPSILON: f64 = 1e-8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    Relu,
+    Logistic,
+    Tanh,
+    Identity,
+}
+
+impl Activation {
+    fn parse(v: &str) -> Result<Activation> {
+        match v.trim() {
+            "relu" => Ok(Activation::Relu),
+            "logistic" => Ok(Activation::Logistic),
+            "tanh" => Ok(Activation::Tanh),
+            "identity" => Ok(Activation::Identity),
+            other => Err(MlError::hp(
+                "activation",
+                format!("`{other}` is not `relu`, `logistic`, `tanh` or `identity`"),
+            )),
+        }
+    }
+
+    fn apply(self, z: f64) -> f64 {
+        match self {
+            Activation::Relu => z.max(0.0),
+            Activation::Logistic => logistic(z),
+            Activation::Tanh => z.tanh(),
+            Activation::Identity => z,
+        }
+    }
+
+    /// The derivative written in terms of the activation's output `a`.
+    fn derivative_from_output(self, a: f64) -> f64 {
+        match self {
+            Activation::Relu => {
+                if a > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Activation::Logistic => a * (1.0 - a),
+            Activation::Tanh => 1.0 - a * a,
+            Activation::Identity => 1.0,
+        }
+    }
+}
+
+fn logistic(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// Checked NeuralNet hyperparameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlpParams {
+    pub hidden_layer_sizes: Vec<usize>,
+    pub activation: Activation,
+    pub learning_rate_init: f64,
+    pub alpha: f64,
+    pub max_iter: usize,
+}
+
+impl Default for MlpParams {
+    fn default() -> Self {
+        MlpParams {
+            hidden_layer_sizes: vec![100],
+            activation: Activation::Relu,
+            learning_rate_init: 1e-3,
+            alpha: 1e-4,
+            max_iter: 200,
+        }
+    }
+}
+
+impl MlpParams {
+    pub fn from_hyperparams(hp: &HyperParams) -> Result<MlpParams> {
+        let d = MlpParams::default();
+        let hidden_layer_sizes = match hp.get("hidden-layer-sizes") {
+            None => d.hidden_layer_sizes,
+            Some(v) => parse_sizes(v)?,
+        };
+        let activation = match hp.get("activation") {
+            None => d.activation,
+            Some(v) => Activation::parse(v)?,
+        };
+        let learning_rate_init = hp
+            .parse::<f64>("learning-rate-init")?
+            .unwrap_or(d.learning_rate_init);
+        if !(learning_rate_init > 0.0 && learning_rate_init.is_finite()) {
+            return Err(MlError::hp(
+                "learning-rate-init",
+                format!("{learning_rate_init} must be a number > 0"),
+            ));
+        }
+        let alpha = hp.parse::<f64>("alpha")?.unwrap_or(d.alpha);
+        if !(alpha >= 0.0 && alpha.is_finite()) {
+            return Err(MlError::hp(
+                "alpha",
+                format!("{alpha} must be a number ≥ 0"),
+            ));
+        }
+        let max_iter = hp.parse::<usize>("max-iter")?.unwrap_or(d.max_iter);
+        if max_iter == 0 {
+            return Err(MlError::hp("max-iter", "must be at least 1"));
+        }
+        Ok(MlpParams {
+            hidden_layer_sizes,
+            activation,
+            learning_rate_init,
+            alpha,
+            max_iter,
+        })
+    }
+}
+
+/// `100`, `50,50`, `(50, 50)` or `[50, 50]` → sizes.
+fn parse_sizes(v: &str) -> Result<Vec<usize>> {
+    let inner = v
+        .trim()
+        .trim_start_matches(['(', '['])
+        .trim_end_matches([')', ']']);
+    let sizes: Vec<usize> = inner
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<usize>().ok().filter(|&n| n >= 1))
+        .collect::<Option<_>>()
+        .ok_or_else(|| {
+            MlError::hp(
+                "hidden-layer-sizes",
+                format!("`{v}` is not a comma-separated list of layer sizes ≥ 1"),
+            )
+        })?;
+    if sizes.is_empty() {
+        return Err(MlError::hp(
+            "hidden-layer-sizes",
+            format!("`{v}` names no hidden layer"),
+        ));
+    }
+    Ok(sizes)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Output {
+    /// One logistic unit: P(second class).
+    Logistic,
+    Softmax,
+    Identity,
+}
+
+/// One dense layer: `weights` row-major `n_in × n_out`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Layer {
+    pub n_in: usize,
+    pub n_out: usize,
+    pub weights: Vec<f64>,
+    pub biases: Vec<f64>,
+}
+
+/// A fitted perceptron with its input standardization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mlp {
+    /// Per input column: subtracted, then divided by `scales`.
+    pub means: Vec<f64>,
+    pub scales: Vec<f64>,
+    pub activation: Activation,
+    pub output: Output,
+    pub layers: Vec<Layer>,
+}
+
+impl Predictor for Mlp {
+    fn predict_row(&self, x: &[f64], out: &mut [f64]) {
+        let mut current: Vec<f64> = x
+            .iter()
+            .zip(&self.means)
+            .zip(&self.scales)
+            .map(|((v, m), s)| (v - m) / s)
+            .collect();
+        let last = self.layers.len() - 1;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let mut next = layer.biases.clone();
+            for (r, &a) in current.iter().enumerate() {
+                let row = &layer.weights[r * layer.n_out..(r + 1) * layer.n_out];
+                for (n, w) in next.iter_mut().zip(row) {
+                    *n += a * w;
+                }
+            }
+            if i < last {
+                for n in next.iter_mut() {
+                    *n = self.activation.apply(*n);
+                }
+            }
+            current = next;
+        }
+        match self.output {
+            Output::Logistic => {
+                let p = logistic(current[0]);
+                out[0] = 1.0 - p;
+                out[1] = p;
+            }
+            Output::Softmax => {
+                out.copy_from_slice(&current);
+                softmax_in_place(out);
+            }
+            Output::Identity => out[0] = current[0],
+        }
+    }
+}
+
+/// Column means and standard deviations (a constant column keeps scale 1, as StandardScaler).
+fn standardization(x: ArrayView2<f64>) -> (Array1<f64>, Array1<f64>) {
+    let means = x
+        .mean_axis(Axis(0))
+        .unwrap_or_else(|| Array1::zeros(x.ncols()));
+    let scales = x
+        .std_axis(Axis(0), 0.0)
+        .mapv(|s| if s > 1e-12 && s.is_finite() { s } else { 1.0 });
+    (means, scales)
+}
+
+/// Training state of one layer: parameters and Adam's moments.
+struct TrainLayer {
+    w: Array2<f64>,
+    b: Array1<f64>,
+    mw: Array2<f64>,
+    vw: Array2<f64>,
+    mb: Array1<f64>,
+    vb: Array1<f64>,
+}
+
+impl TrainLayer {
+    fn glorot(n_in: usize, n_out: usize, activation: Activation, rng: &mut ChaCha8Rng) -> Self {
+        let factor = if activation == Activation::Logistic {
+            2.0
+        } else {
+            6.0
+        };
+        let bound = (factor / (n_in + n_out) as f64).sqrt();
+        let w = Array2::from_shape_simple_fn((n_in, n_out), || rng.gen_range(-bound..bound));
+        let b = Array1::from_shape_simple_fn(n_out, || rng.gen_range(-bound..bound));
+        TrainLayer {
+            mw: Array2::zeros((n_in, n_out)),
+            vw: Array2::zeros((n_in, n_out)),
+            mb: Array1::zeros(n_out),
+            vb: Array1::zeros(n_out),
+            w,
+            b,
+        }
+    }
+
+    fn adam_step(&mut self, gw: &Array2<f64>, gb: &Array1<f64>, step: f64) {
+        adam(&mut self.w, &mut self.mw, &mut self.vw, gw, step);
+        adam(&mut self.b, &mut self.mb, &mut self.vb, gb, step);
+    }
+}
+
+fn adam<D: ndarray::Dimension>(
+    p: &mut ndarray::Array<f64, D>,
+    m: &mut ndarray::Array<f64, D>,
+    v: &mut ndarray::Array<f64, D>,
+    g: &ndarray::Array<f64, D>,
+    step: f64,
+) {
+    ndarray::Zip::from(p)
+        .and(m)
+        .and(v)
+        .and(g)
+        .for_each(|p, m, v, &g| {
+            *m = BETA1 * *m + (1.0 - BETA1) * g;
+            *v = BETA2 * *v + (1.0 - BETA2) * g * g;
+            *p -= step * *m / (v.sqrt() + EPSILON);
+        });
+}
+
+impl Estimator for MlpParams {
+    fn family(&self) -> &'static str {
+        FAMILY
+    }
+
+    fn fit(&self, x: ArrayView2<f64>, y: TrainTarget<'_>, seed: u64) -> Result<Fitted> {
+        let n = x.nrows();
+        let (means, scales) = standardization(x);
+        let xs = (&x - &means) / &scales;
+        let (output, targets) = encode_targets(y, n);
+        let mut sizes = vec![x.ncols()];
+        sizes.extend(&self.hidden_layer_sizes);
+        sizes.push(targets.ncols());
+
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut layers: Vec<TrainLayer> = sizes
+            .windows(2)
+            .map(|w| TrainLayer::glorot(w[0], w[1], self.activation, &mut rng))
+            .collect();
+
+        let batch = BATCH_SIZE.min(n).max(1);
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut t = 0i32;
+        let mut best_loss = f64::INFINITY;
+        let mut no_improvement = 0usize;
+        for _epoch in 0..self.max_iter {
+            order.shuffle(&mut rng);
+            let mut epoch_loss = 0.0;
+            for chunk in order.chunks(batch) {
+                let xb = xs.select(Axis(0), chunk);
+                let yb = targets.select(Axis(0), chunk);
+                t += 1;
+                let step =
+                    self.learning_rate_init * (1.0 - BETA2.powi(t)).sqrt() / (1.0 - BETA1.powi(t));
+                let loss = self.train_batch(&mut layers, xb, &yb, output, step);
+                epoch_loss += loss * chunk.len() as f64;
+            }
+            epoch_loss /= n as f64;
+            if !epoch_loss.is_finite() {
+                break;
+            }
+            if epoch_loss > best_loss - TOL {
+                no_improvement += 1;
+            } else {
+                no_improvement = 0;
+            }
+            best_loss = best_loss.min(epoch_loss);
+            if no_improvement > N_ITER_NO_CHANGE {
+                break;
+            }
+        }
+        Ok(Fitted::NeuralNet(Mlp {
+            means: means.to_vec(),
+            scales: scales.to_vec(),
+            activation: self.activation,
+            output,
+            layers: layers
+                .into_iter()
+                .map(|l| Layer {
+                    n_in: l.w.nrows(),
+                    n_out: l.w.ncols(),
+                    weights: l.w.iter().copied().collect(),
+                    biases: l.b.to_vec(),
+                })
+                .collect(),
+        }))
+    }
+}
+
+/// The output layer and the targets it fits: a 0/1 column (binary), one-hot rows
+/// (multiclass) or the values (regression).
+fn encode_targets(y: TrainTarget<'_>, n: usize) -> (Output, Array2<f64>) {
+    match y {
+        TrainTarget::Classes {
+            codes,
+            n_classes: 2,
+        } => (
+            Output::Logistic,
+            Array2::from_shape_fn((n, 1), |(i, _)| codes[i] as f64),
+        ),
+        TrainTarget::Classes { codes, n_classes } => (
+            Output::Softmax,
+            Array2::from_shape_fn((n, n_classes), |(i, c)| f64::from(codes[i] == c)),
+        ),
+        TrainTarget::Values(v) => (
+            Output::Identity,
+            Array2::from_shape_fn((n, 1), |(i, _)| v[i]),
+        ),
+    }
+}
+
+impl MlpParams {
+    /// One forward and backward pass and an Adam step; returns the batch's loss.
+    fn train_batch(
+        &self,
+        layers: &mut [TrainLayer],
+        xb: Array2<f64>,
+        yb: &Array2<f64>,
+        output: Output,
+        step: f64,
+    ) -> f64 {
+        let rows = xb.nrows() as f64;
+        let last = layers.len() - 1;
+        let mut activations = vec![xb];
+        for (i, layer) in layers.iter().enumerate() {
+            let mut z = activations[i].dot(&layer.w) + &layer.b;
+            if i < last {
+                z.mapv_inplace(|v| self.activation.apply(v));
+            } else {
+                match output {
+                    Output::Logistic => z.mapv_inplace(logistic),
+                    Output::Softmax => {
+                        for mut row in z.rows_mut() {
+                            if let Some(s) = row.as_slice_mut() {
+                                softmax_in_place(s);
+                            }
+                        }
+                    }
+                    Output::Identity => {}
+                }
+            }
+            activations.push(z);
+        }
+        let Some(out) = activations.last() else {
+            return f64::NAN;
+        };
+        let mut loss = data_loss(out, yb, output);
+        let squared: f64 = layers
+            .iter()
+            .map(|l| l.w.iter().map(|w| w * w).sum::<f64>())
+            .sum();
+        loss += 0.5 * self.alpha * squared / rows;
+
+        // For each output/loss pair used here the gradient with respect to the output
+        // layer's pre-activation is (prediction − target).
+        let mut delta = out - yb;
+        for i in (0..layers.len()).rev() {
+            let gw = (activations[i].t().dot(&delta) + &(&layers[i].w * self.alpha)) / rows;
+            let gb = delta
+                .mean_axis(Axis(0))
+                .unwrap_or_else(|| Array1::zeros(delta.ncols()));
+            if i > 0 {
+                let mut back = delta.dot(&layers[i].w.t());
+                let act = &activations[i];
+                ndarray::Zip::from(&mut back)
+                    .and(act)
+                    .for_each(|d, &a| *d *= self.activation.derivative_from_output(a));
+                delta = back;
+            }
+            layers[i].adam_step(&gw, &gb, step);
+        }
+        loss
+    }
+}
+
+/// Mean loss of a batch: log-loss (binary), cross-entropy (multiclass), half squared error.
+fn data_loss(out: &Array2<f64>, y: &Array2<f64>, output: Output) -> f64 {
+    let rows = out.nrows() as f64;
+    let clip = |p: f64| p.clamp(1e-15, 1.0 - 1e-15);
+    let total: f64 = match output {
+        Output::Logistic => ndarray::Zip::from(out).and(y).fold(0.0, |s, &p, &t| {
+            s - (t * clip(p).ln() + (1.0 - t) * (1.0 - clip(p)).ln())
+        }),
+        Output::Softmax => ndarray::Zip::from(out)
+            .and(y)
+            .fold(0.0, |s, &p, &t| s - t * clip(p).ln()),
+        Output::Identity => {
+            ndarray::Zip::from(out)
+                .and(y)
+                .fold(0.0, |s, &p, &t| s + (p - t) * (p - t))
+                / 2.0
+        }
+    };
+    total / rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn hyperparameters_parse_like_the_original_search_space() {
+        let hp = HyperParams::from_pairs([
+            ("hidden-layer-sizes", "50,50"),
+            ("activation", "logistic"),
+            ("learning-rate-init", "0.01"),
+            ("alpha", "1000"),
+            ("max-iter", "500"),
+        ]);
+        let p = MlpParams::from_hyperparams(&hp).unwrap();
+        assert_eq!(p.hidden_layer_sizes, [50, 50]);
+        assert_eq!(p.activation, Activation::Logistic);
+        assert_eq!(p.max_iter, 500);
+        assert_eq!(
+            MlpParams::from_hyperparams(&HyperParams::default()).unwrap(),
+            MlpParams::default()
+        );
+        assert_eq!(
+            parse_sizes("(50, 50)").unwrap(),
+            parse_sizes("50,50").unwrap()
+        );
+        for (name, value, message) in [
+            (
+                "hidden-layer-sizes",
+                "50,x",
+                "hyperparameter `hidden-layer-sizes`: `50,x` is not a comma-separated list of layer sizes ≥ 1",
+            ),
+            (
+                "activation",
+                "softplus",
+                "hyperparameter `activation`: `softplus` is not `relu`, `logistic`, `tanh` or `identity`",
+            ),
+            ("alpha", "-1", "hyperparameter `alpha`: -1 must be a number ≥ 0"),
+            ("max-iter", "0", "hyperparameter `max-iter`: must be at least 1"),
+        ] {
+            let err = MlpParams::from_hyperparams(&HyperParams::from_pairs([(name, value)]))
+                .unwrap_err();
+            assert_eq!(err.to_string(), message);
+        }
+    }
+
+    #[test]
+    fn learns_xor_which_no_linear_model_can() {
+        let x = array![[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
+        let x = ndarray::concatenate(Axis(0), &[x.view(); 25]).unwrap();
+        let codes: Vec<usize> = (0..100).map(|i| [0, 1, 1, 0][i % 4]).collect();
+        let params = MlpParams {
+            learning_rate_init: 0.01,
+            max_iter: 500,
+            ..MlpParams::default()
+        };
+        let Fitted::NeuralNet(m) = params
+            .fit(
+                x.view(),
+                TrainTarget::Classes {
+                    codes: &codes,
+                    n_classes: 2,
+                },
+                7,
+            )
+            .unwrap()
+        else {
+            panic!("not an MLP")
+        };
+        let mut out = [0.0; 2];
+        for (row, &c) in x.rows().into_iter().zip(&codes).take(4) {
+            m.predict_row(row.as_slice().unwrap(), &mut out);
+            assert!(out[c] > 0.9, "row {row} → {out:?}, want class {c}");
+        }
+    }
+
+    #[test]
+    fn regression_fits_a_line_on_raw_scale() {
+        let x = Array2::from_shape_fn((200, 1), |(i, _)| i as f64 * 10.0);
+        let y: Vec<f64> = (0..200).map(|i| 3.0 * i as f64 + 5.0).collect();
+        let params = MlpParams {
+            learning_rate_init: 0.1,
+            max_iter: 1000,
+            activation: Activation::Identity,
+            ..MlpParams::default()
+        };
+        let fitted = params.fit(x.view(), TrainTarget::Values(&y), 1).unwrap();
+        let mut out = [0.0];
+        fitted.predictor().predict_row(&[1000.0], &mut out);
+        assert!((out[0] - 305.0).abs() < 5.0, "predicted {}", out[0]);
+    }
+}
