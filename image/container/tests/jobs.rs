@@ -177,6 +177,10 @@ fn refit_from_the_best_trial_then_evaluate_every_task() {
         };
         let metrics = &report[section];
         assert_eq!(report["register_metric"], metrics[key], "{dataset}");
+        assert_eq!(
+            report["algorithm"], manifest["family"],
+            "the report names the family"
+        );
         assert_eq!(metrics[key]["standard_deviation"], "NaN");
         let value = metrics[key]["value"].as_f64().unwrap();
         match dataset {

@@ -40,7 +40,9 @@ pub fn run(root: &MlRoot, args: &EvaluateArgs) -> anyhow::Result<serde_json::Val
     let test_file = data_file(&root.path(PROCESSING_TEST), Some(&args.file_name))
         .map_err(anyhow::Error::msg)?;
     let table = Table::read(&test_file)?;
-    let report = evaluate(&model, &table, register)?;
+    let mut report = evaluate(&model, &table, register)?;
+    // Which family won, for the metrics reporter's per-algorithm quality metrics.
+    report["algorithm"] = serde_json::Value::String(model.manifest.family.clone());
     let out = root.path(PROCESSING_EVALUATION).join(EVALUATION_FILE);
     super::write_json(&out, &report).context("writing the evaluation report")?;
     Ok(report)
