@@ -88,7 +88,7 @@ def main():
     if args.only:
         trials = [t for t in trials if t[0] in args.only.split(",")]
     env = dict(os.environ, MMP_ML_ROOT=root, RUST_LOG="warn")
-    print(f"| trial ({data}, 5-fold CV) | mmp-container | original (Python) | speed-up | memory ratio | score (ours / Python) |")
+    print(f"| trial ({data}, 5-fold CV) | mmp-container | original (Python) | speed-up | memory (Python / ours) | score (ours / Python) |")
     print(f"|---|---|---|---|---|---|")
     for algorithm, extra in trials:
         hp = {"algorithm": algorithm, "target": "CLASS", "cross-validation": "true",
@@ -105,7 +105,7 @@ def main():
         label = algorithm + (" " + " ".join(f"{k}={v}" for k, v in extra.items()) if extra else "")
         print(f"| {label} | {r[0]:.3f} s (min {r[1]:.3f}), {r[2]:.0f} MiB "
               f"| {p[0]:.3f} s (min {p[1]:.3f}), {p[2]:.0f} MiB "
-              f"| {p[0] / r[0]:.1f}× | {p[2] / r[2]:.0f}× less | {r[3]:.4f} / {p[3]:.4f} |", flush=True)
+              f"| {p[0] / r[0]:.1f}× | {p[2] / r[2]:.1f}× | {r[3]:.4f} / {p[3]:.4f} |", flush=True)
     shutil.rmtree(root)
 
 

@@ -72,7 +72,8 @@ fn every_search_space_value_fits_and_scores() {
                     continue;
                 }
                 match family {
-                    "RandomForest" | "XGBoost" | "LightGBM" => pairs.push(("n-estimators", "5")),
+                    "RandomForest" => pairs.push(("n-estimators", "5")),
+                    "XGBoost" | "LightGBM" => pairs.push(("n-estimators", "2")),
                     // Epochs only change how long the MLP trains: fit few, parse them all.
                     "NeuralNet" if param.name != "max-iter" => pairs.push(("max-iter", "10")),
                     "NeuralNet" => {
