@@ -10,7 +10,11 @@ if [ ! -f "$checker" ]; then
 fi
 rendered=$(mktemp --suffix=.json)
 trap 'rm -f "$rendered"' EXIT
-cargo run -q -p mmp -- pipeline definition \
+# Built with the whole workspace's features, so that after the test run this builds nothing.
+cargo build -q --workspace --all-features --locked --bin mmp
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+"$target_dir/debug/mmp" pipeline definition \
   --image-uri 123456789012.dkr.ecr.us-east-1.amazonaws.com/mmp:latest \
   --role-arn arn:aws:iam::123456789012:role/mmp-sagemaker \
   --bucket mmp-artifacts --pipeline-name mmp >"$rendered"
