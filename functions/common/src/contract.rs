@@ -432,3 +432,52 @@ pub async fn pipeline_runner<P: PipelineRunner + ?Sized>(runner: &P, pipeline: &
         "start of an unknown pipeline must be NotFound, got {error:?}"
     );
 }
+
+/// An environment for [`config_reads_exactly`]: the lookup of a fixed set of variables.
+pub type TestEnv = crate::config::Env<Box<dyn Fn(&str) -> Option<String>>>;
+
+fn test_env(values: &[(&'static str, &str)]) -> TestEnv {
+    let values: Vec<(String, String)> = values
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    crate::config::Env::new(Box::new(move |name: &str| {
+        values
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }))
+}
+
+/// The configuration contract of a function: with `required` set, `read` succeeds and reads
+/// exactly `env_vars` (the function's `ENV_VARS`, which Terraform must set); with nothing set it
+/// fails naming the first required variable. Returns what `read` parsed.
+pub fn config_reads_exactly<T>(
+    read: impl Fn(&TestEnv) -> Result<T, crate::config::ConfigError>,
+    required: &[(&'static str, &str)],
+    env_vars: &[&str],
+) -> T {
+    let env = test_env(required);
+    let parsed = match read(&env) {
+        Ok(parsed) => parsed,
+        Err(error) => panic!("configuration with {required:?}: {error}"),
+    };
+    let mut expected = env_vars.to_vec();
+    expected.sort_unstable();
+    assert_eq!(
+        env.names_read(),
+        expected,
+        "the variables read are ENV_VARS"
+    );
+    let missing = match read(&test_env(&[])) {
+        Ok(_) => panic!("a configuration with nothing set must fail"),
+        Err(error) => error,
+    };
+    if let Some((first, _)) = required.first() {
+        assert_eq!(
+            missing.to_string(),
+            format!("environment variable {first} is not set")
+        );
+    }
+    parsed
+}

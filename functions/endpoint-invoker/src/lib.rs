@@ -255,24 +255,16 @@ fn respond(status: StatusCode, body: &Value) -> Response<String> {
 #[cfg(test)]
 mod config_tests {
     use super::*;
-    use std::collections::HashMap;
 
     #[test]
     fn config_reads_exactly_env_vars() {
-        let values: HashMap<&str, &str> = [
-            (config::ENV_BUCKET, "b"),
-            (config::ENV_ENDPOINT_NAME, "mmp-endpoint"),
-        ]
-        .into();
-        let env = Env::new(|name| values.get(name).map(|v| v.to_string()));
-        InvokerConfig::from_env(&env).unwrap();
-        let mut expected = ENV_VARS.to_vec();
-        expected.sort_unstable();
-        assert_eq!(env.names_read(), expected);
-        let missing = InvokerConfig::from_env(&Env::new(|_| None)).unwrap_err();
-        assert_eq!(
-            missing.to_string(),
-            "environment variable MMP_BUCKET is not set"
+        let _parsed = mmp_common::contract::config_reads_exactly(
+            InvokerConfig::from_env,
+            &[
+                (config::ENV_BUCKET, "b"),
+                (config::ENV_ENDPOINT_NAME, "mmp-endpoint"),
+            ],
+            ENV_VARS,
         );
     }
 }

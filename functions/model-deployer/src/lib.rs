@@ -298,25 +298,17 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     #[test]
     fn config_reads_exactly_env_vars() {
-        let values: HashMap<&str, &str> = [
-            (config::ENV_BUCKET, "b"),
-            (config::ENV_PIPELINE_NAME, "mmp"),
-        ]
-        .into();
-        let env = Env::new(|name| values.get(name).map(|v| v.to_string()));
-        let parsed = DeployerConfig::from_env(&env).unwrap();
-        assert_eq!(parsed.layout, EndpointLayout::default());
-        let mut expected = ENV_VARS.to_vec();
-        expected.sort_unstable();
-        assert_eq!(env.names_read(), expected);
-        let missing = DeployerConfig::from_env(&Env::new(|_| None)).unwrap_err();
-        assert_eq!(
-            missing.to_string(),
-            "environment variable MMP_BUCKET is not set"
+        let parsed = mmp_common::contract::config_reads_exactly(
+            DeployerConfig::from_env,
+            &[
+                (config::ENV_BUCKET, "b"),
+                (config::ENV_PIPELINE_NAME, "mmp"),
+            ],
+            ENV_VARS,
         );
+        assert_eq!(parsed.layout, EndpointLayout::default());
     }
 }

@@ -234,24 +234,16 @@ where
 #[cfg(test)]
 mod config_tests {
     use super::*;
-    use std::collections::HashMap;
 
     #[test]
     fn config_reads_exactly_env_vars() {
-        let values: HashMap<&str, &str> = [
-            (config::ENV_BUCKET, "b"),
-            (config::ENV_PIPELINE_NAME, "mmp"),
-        ]
-        .into();
-        let env = Env::new(|name| values.get(name).map(|v| v.to_string()));
-        TriggerConfig::from_env(&env).unwrap();
-        let mut expected = ENV_VARS.to_vec();
-        expected.sort_unstable();
-        assert_eq!(env.names_read(), expected);
-        let missing = TriggerConfig::from_env(&Env::new(|_| None)).unwrap_err();
-        assert_eq!(
-            missing.to_string(),
-            "environment variable MMP_BUCKET is not set"
+        let _parsed = mmp_common::contract::config_reads_exactly(
+            TriggerConfig::from_env,
+            &[
+                (config::ENV_BUCKET, "b"),
+                (config::ENV_PIPELINE_NAME, "mmp"),
+            ],
+            ENV_VARS,
         );
     }
 }
