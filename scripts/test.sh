@@ -3,6 +3,8 @@
 # and the offline checks each concern adds under scripts/checks/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# --all-features builds the real XGBoost and LightGBM too; this finds their native parts.
+source scripts/native-boosting-env.sh
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings

@@ -14,6 +14,6 @@ require 'com\.amazonaws\.sagemaker\.capabilities\.accept-bind-to-port=true' "bin
 require '^EXPOSE 8080$' "SageMaker's default port is not exposed"
 require '^ENTRYPOINT \["mmp-container"\]$' "the entry point is not mmp-container"
 require '^CMD \["serve"\]$' "the default command is not serve"
-require 'cargo build --release --locked -p mmp-container' "the image does not build mmp-container in release"
+require 'cargo build --release --locked -p mmp-container --features native-boosting' "the image does not build mmp-container in release with the real XGBoost and LightGBM"
 [ "$fail" = 0 ] && echo "serving image: labels, port, entry point and command present"
 exit "$fail"

@@ -7,7 +7,9 @@
 //!   `target`, `features` (name and encoding of every input column, in order), `classes`
 //!   (labels as they appeared in the data, in the model's class order; absent for
 //!   regression), `hyperparameters`, `payload` (the payload's file name);
-//! - `model.json`: the family's fitted parameters (tagged with `family`).
+//! - the payload: `model.json`, the family's fitted parameters (tagged with `family`), or
+//!   for XGBoost and LightGBM fitted by the real libraries, the library's own model file
+//!   (`xgboost-model.json`, `lightgbm-model.txt`) that the Python packages load as it is.
 //!
 //! A manifest with another format version is refused with a clear error.
 
@@ -123,7 +125,7 @@ impl Model {
                 schema: data.schema.clone(),
                 classes: data.classes().map(<[String]>::to_vec),
                 hyperparameters,
-                payload: PAYLOAD_FILE.to_string(),
+                payload: fitted.payload_file().to_string(),
             },
             width: data.schema.width(),
             fitted,
@@ -204,11 +206,12 @@ impl Model {
         Ok(self.predict_encoded(x.view()))
     }
 
-    /// Writes `manifest.json` and `model.json` into `dir`.
+    /// Writes `manifest.json` and the payload into `dir`.
     pub fn save(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| MlError::io(dir, e))?;
         write_json(&dir.join(MANIFEST_FILE), &self.manifest)?;
-        write_json(&dir.join(PAYLOAD_FILE), &self.fitted)
+        let path = dir.join(&self.manifest.payload);
+        std::fs::write(&path, self.fitted.payload()?).map_err(|e| MlError::io(path, e))
     }
 
     /// Loads from an unpacked artifact folder.
@@ -237,13 +240,19 @@ impl Model {
     }
 
     fn from_parts(manifest: Manifest, payload: &[u8]) -> Result<Model> {
-        let fitted: Fitted = serde_json::from_slice(payload)
-            .map_err(|e| MlError::Artifact(format!("{}: {e}", manifest.payload)))?;
+        let fitted = Fitted::from_payload(&manifest.payload, payload)?;
         let family = fitted.family();
         if !fitted.fits_family(&manifest.family) {
             return Err(MlError::Artifact(format!(
                 "the manifest says {} but the payload holds a {family} model",
                 manifest.family
+            )));
+        }
+        let expected = manifest.classes.as_ref().map_or(1, Vec::len);
+        if let Some(found) = fitted.n_outputs().filter(|&n| n != expected) {
+            return Err(MlError::Artifact(format!(
+                "{} predicts {found} values per row but the manifest expects {expected}",
+                manifest.payload
             )));
         }
         Ok(Model {

@@ -86,7 +86,7 @@ pub struct BoostParams {
     pub goss: bool,
 }
 
-fn positive_fraction(hp: &HyperParams, name: &str) -> Result<Option<f64>> {
+pub(super) fn positive_fraction(hp: &HyperParams, name: &str) -> Result<Option<f64>> {
     match hp.parse::<f64>(name)? {
         Some(v) if !(v > 0.0 && v <= 1.0) => {
             Err(MlError::hp(name, format!("{v} must be in (0, 1]")))
@@ -95,7 +95,7 @@ fn positive_fraction(hp: &HyperParams, name: &str) -> Result<Option<f64>> {
     }
 }
 
-fn non_negative(hp: &HyperParams, name: &str) -> Result<Option<f64>> {
+pub(super) fn non_negative(hp: &HyperParams, name: &str) -> Result<Option<f64>> {
     match hp.parse::<f64>(name)? {
         Some(v) if !(v >= 0.0 && v.is_finite()) => {
             Err(MlError::hp(name, format!("{v} must be a number ≥ 0")))
@@ -104,7 +104,7 @@ fn non_negative(hp: &HyperParams, name: &str) -> Result<Option<f64>> {
     }
 }
 
-fn at_least(hp: &HyperParams, name: &str, min: usize) -> Result<Option<usize>> {
+pub(super) fn at_least(hp: &HyperParams, name: &str, min: usize) -> Result<Option<usize>> {
     match hp.parse::<usize>(name)? {
         Some(v) if v < min => Err(MlError::hp(name, format!("{v} must be at least {min}"))),
         other => Ok(other),

@@ -10,10 +10,13 @@
 //! [`Fitted`] variant, and an arm in [`from_hyperparams`].
 
 pub mod boosting;
+pub mod lightgbm;
 pub mod linear;
 pub mod naive_bayes;
 pub mod neural_net;
 pub mod random_forest;
+pub mod tree_ensemble;
+pub mod xgboost;
 
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
@@ -89,6 +92,52 @@ pub enum Fitted {
     NeuralNet(neural_net::Mlp),
     /// XGBoost or LightGBM fitted by the pure-Rust engine (see [`boosting`]).
     GradientBoosting(boosting::Boosted),
+    /// Fitted by the XGBoost library; stored as XGBoost's own file, not in `model.json`.
+    #[serde(skip)]
+    XGBoost(LibraryModel),
+    /// Fitted by the LightGBM library; stored as LightGBM's own file, not in `model.json`.
+    #[serde(skip)]
+    LightGBM(LibraryModel),
+}
+
+/// A model fitted by XGBoost or LightGBM: the library's own model file (the artifact's
+/// payload, which the Python library loads) and the trees read from it, which predict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LibraryModel {
+    file: Vec<u8>,
+    ensemble: tree_ensemble::TreeEnsemble,
+}
+
+impl LibraryModel {
+    /// Reads an XGBoost JSON model file.
+    pub fn xgboost(file: Vec<u8>) -> Result<LibraryModel> {
+        let ensemble = xgboost::read(&file)?;
+        Ok(LibraryModel { file, ensemble })
+    }
+
+    /// Reads a LightGBM text model file.
+    pub fn lightgbm(file: Vec<u8>) -> Result<LibraryModel> {
+        let text = std::str::from_utf8(&file).map_err(|e| {
+            MlError::Artifact(format!("{}: not UTF-8 text: {e}", lightgbm::PAYLOAD_FILE))
+        })?;
+        let ensemble = lightgbm::read(text)?;
+        Ok(LibraryModel { file, ensemble })
+    }
+
+    /// The library's model file, as written.
+    pub fn file(&self) -> &[u8] {
+        &self.file
+    }
+
+    pub fn ensemble(&self) -> &tree_ensemble::TreeEnsemble {
+        &self.ensemble
+    }
+}
+
+impl Predictor for LibraryModel {
+    fn predict_row(&self, x: &[f64], out: &mut [f64]) {
+        self.ensemble.predict_row(x, out);
+    }
 }
 
 impl Fitted {
@@ -99,6 +148,7 @@ impl Fitted {
             Fitted::RandomForest(m) => m,
             Fitted::NeuralNet(m) => m,
             Fitted::GradientBoosting(m) => m,
+            Fitted::XGBoost(m) | Fitted::LightGBM(m) => m,
         }
     }
 
@@ -110,6 +160,45 @@ impl Fitted {
             Fitted::RandomForest(_) => "RandomForest",
             Fitted::NeuralNet(_) => "NeuralNet",
             Fitted::GradientBoosting(_) => "GradientBoosting",
+            Fitted::XGBoost(_) => "XGBoost",
+            Fitted::LightGBM(_) => "LightGBM",
+        }
+    }
+
+    /// The payload's file name in the artifact: the library's own file for XGBoost and
+    /// LightGBM fitted by the libraries, `model.json` for every other model.
+    pub fn payload_file(&self) -> &'static str {
+        match self {
+            Fitted::XGBoost(_) => xgboost::PAYLOAD_FILE,
+            Fitted::LightGBM(_) => lightgbm::PAYLOAD_FILE,
+            _ => crate::model::PAYLOAD_FILE,
+        }
+    }
+
+    /// The payload's bytes.
+    pub fn payload(&self) -> Result<Vec<u8>> {
+        match self {
+            Fitted::XGBoost(m) | Fitted::LightGBM(m) => Ok(m.file.clone()),
+            other => serde_json::to_vec(other)
+                .map_err(|e| MlError::Artifact(format!("{}: {e}", crate::model::PAYLOAD_FILE))),
+        }
+    }
+
+    /// Reads a payload by its file name (see [`Fitted::payload_file`]).
+    pub fn from_payload(file_name: &str, bytes: &[u8]) -> Result<Fitted> {
+        match file_name {
+            xgboost::PAYLOAD_FILE => Ok(Fitted::XGBoost(LibraryModel::xgboost(bytes.to_vec())?)),
+            lightgbm::PAYLOAD_FILE => Ok(Fitted::LightGBM(LibraryModel::lightgbm(bytes.to_vec())?)),
+            _ => serde_json::from_slice(bytes)
+                .map_err(|e| MlError::Artifact(format!("{file_name}: {e}"))),
+        }
+    }
+
+    /// Number of values the model predicts per row, where the payload itself says so.
+    pub fn n_outputs(&self) -> Option<usize> {
+        match self {
+            Fitted::XGBoost(m) | Fitted::LightGBM(m) => Some(m.ensemble.n_outputs()),
+            _ => None,
         }
     }
 
@@ -132,7 +221,13 @@ pub fn from_hyperparams(algorithm: &str, hp: &HyperParams) -> Result<Box<dyn Est
         )?)),
         "RandomForest" => Ok(Box::new(random_forest::ForestParams::from_hyperparams(hp)?)),
         "NeuralNet" => Ok(Box::new(neural_net::MlpParams::from_hyperparams(hp)?)),
+        #[cfg(feature = "native-boosting")]
+        "XGBoost" => Ok(Box::new(xgboost::XgbParams::from_hyperparams(hp)?)),
+        #[cfg(feature = "native-boosting")]
+        "LightGBM" => Ok(Box::new(lightgbm::LgbmParams::from_hyperparams(hp)?)),
+        #[cfg(not(feature = "native-boosting"))]
         "XGBoost" => Ok(Box::new(boosting::BoostParams::xgboost(hp)?)),
+        #[cfg(not(feature = "native-boosting"))]
         "LightGBM" => Ok(Box::new(boosting::BoostParams::lightgbm(hp)?)),
         other if ALGORITHMS.contains(&other) => Err(MlError::NotImplemented(other.to_string())),
         other => Err(MlError::UnknownAlgorithm(other.to_string())),

@@ -1,0 +1,352 @@
+//! Prediction from a boosted model that XGBoost or LightGBM wrote, in pure Rust.
+//!
+//! The real libraries fit the model (feature `native-boosting`) and their own model file is the
+//! artifact's payload; [`super::xgboost`] and [`super::lightgbm`] read that file into a
+//! [`TreeEnsemble`], which predicts the way each library does. So every build, the default one
+//! included, serves such a model without the C++ library, one row at a time with no allocation
+//! and from any number of threads.
+
+use serde::{Deserialize, Serialize};
+
+/// How a split compares a feature value with its threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Comparison {
+    /// XGBoost: `(value as f32) < threshold`.
+    LessF32,
+    /// LightGBM: `value <= threshold` in f64.
+    LessOrEqual,
+}
+
+/// Which values take a split's default branch instead of the comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Missing {
+    /// NaN is read as 0 first (LightGBM `MissingType::None`); nothing takes the default branch.
+    NoneZeroFill,
+    /// 0 (and NaN, read as 0) takes the default branch (LightGBM `MissingType::Zero`).
+    Zero,
+    /// NaN takes the default branch (XGBoost; LightGBM `MissingType::NaN`).
+    NaN,
+}
+
+/// One split: `left`/`right` ≥ 0 name another split of the tree, < 0 the leaf `!child`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Split {
+    pub feature: u32,
+    pub threshold: f64,
+    pub left: i32,
+    pub right: i32,
+    pub default_left: bool,
+    pub missing: Missing,
+}
+
+/// A tree: its splits (the root is split 0 unless there are none) and leaf values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    /// Output group (class) the tree adds to.
+    pub group: usize,
+    /// Factor on the leaf value (XGBoost DART's tree weights; 1 otherwise).
+    pub weight: f64,
+    pub splits: Vec<Split>,
+    pub leaves: Vec<f64>,
+}
+
+/// What turns the summed margins into the model's outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Link {
+    /// Regression: the margin.
+    Identity,
+    /// Binary classification: `1 / (1 + exp(-scale · margin))` is the positive class.
+    Sigmoid { scale: f64 },
+    /// Multiclass: softmax over the groups.
+    Softmax,
+    /// Multiclass one-against-rest (LightGBM `multiclassova`): a sigmoid per class, normalized.
+    SigmoidEach { scale: f64 },
+}
+
+/// A linear booster (XGBoost `gblinear`): `weights[f · groups + g]`, the bias per group after.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Linear {
+    pub weights: Vec<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TreeEnsemble {
+    pub n_features: usize,
+    /// Margins summed before the link: classes for multiclass, otherwise 1.
+    pub groups: usize,
+    pub base_margin: Vec<f64>,
+    pub comparison: Comparison,
+    pub trees: Vec<Tree>,
+    pub linear: Option<Linear>,
+    /// LightGBM random forest mode: the margin is the trees' mean per group.
+    pub average: bool,
+    pub link: Link,
+}
+
+/// The widest model the stack buffer of [`TreeEnsemble::predict_row`] holds without allocating.
+const STACK_GROUPS: usize = 16;
+
+impl TreeEnsemble {
+    /// Number of values [`TreeEnsemble::predict_row`] writes: classes (2 for binary), or 1.
+    pub fn n_outputs(&self) -> usize {
+        match self.link {
+            Link::Sigmoid { .. } => 2,
+            Link::Identity => 1,
+            Link::Softmax | Link::SigmoidEach { .. } => self.groups,
+        }
+    }
+
+    /// Checks what a reader produced: every child, feature and group in range, trees acyclic.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.groups == 0 || self.base_margin.len() != self.groups {
+            return Err(format!(
+                "{} base margins for {} output groups",
+                self.base_margin.len(),
+                self.groups
+            ));
+        }
+        for (t, tree) in self.trees.iter().enumerate() {
+            if tree.group >= self.groups {
+                return Err(format!(
+                    "tree {t} adds to group {} of {}",
+                    tree.group, self.groups
+                ));
+            }
+            if tree.leaves.is_empty() {
+                return Err(format!("tree {t} has no leaves"));
+            }
+            for (s, split) in tree.splits.iter().enumerate() {
+                if split.feature as usize >= self.n_features {
+                    return Err(format!(
+                        "tree {t} splits on feature {} of {}",
+                        split.feature, self.n_features
+                    ));
+                }
+                for child in [split.left, split.right] {
+                    // Children point forward, so every walk ends at a leaf.
+                    let ok = if child >= 0 {
+                        (child as usize) > s && (child as usize) < tree.splits.len()
+                    } else {
+                        ((!child) as usize) < tree.leaves.len()
+                    };
+                    if !ok {
+                        return Err(format!("tree {t}, split {s}: child {child} out of range"));
+                    }
+                }
+            }
+        }
+        if let Some(linear) = &self.linear {
+            if linear.weights.len() != (self.n_features + 1) * self.groups {
+                return Err(format!(
+                    "{} linear weights for {} features and {} groups",
+                    linear.weights.len(),
+                    self.n_features,
+                    self.groups
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn leaf(&self, tree: &Tree, x: &[f64]) -> f64 {
+        if tree.splits.is_empty() {
+            return tree.leaves[0];
+        }
+        let mut node = 0i32;
+        while node >= 0 {
+            let split = &tree.splits[node as usize];
+            let mut value = x.get(split.feature as usize).copied().unwrap_or(f64::NAN);
+            let default = match split.missing {
+                Missing::NaN => value.is_nan(),
+                Missing::NoneZeroFill => {
+                    if value.is_nan() {
+                        value = 0.0;
+                    }
+                    false
+                }
+                Missing::Zero => {
+                    if value.is_nan() {
+                        value = 0.0;
+                    }
+                    // LightGBM's kZeroThreshold.
+                    value.abs() <= 1e-35
+                }
+            };
+            let left = if default {
+                split.default_left
+            } else {
+                match self.comparison {
+                    Comparison::LessF32 => f64::from(value as f32) < split.threshold,
+                    Comparison::LessOrEqual => value <= split.threshold,
+                }
+            };
+            node = if left { split.left } else { split.right };
+        }
+        tree.leaves[(!node) as usize]
+    }
+
+    /// Writes the model's outputs for one row (`out.len()` = [`TreeEnsemble::n_outputs`]).
+    pub fn predict_row(&self, x: &[f64], out: &mut [f64]) {
+        let mut stack = [0.0; STACK_GROUPS];
+        let mut heap = Vec::new();
+        let margins: &mut [f64] = if self.groups <= STACK_GROUPS {
+            &mut stack[..self.groups]
+        } else {
+            heap.resize(self.groups, 0.0);
+            &mut heap
+        };
+        margins.copy_from_slice(&self.base_margin);
+        match self.comparison {
+            // XGBoost sums in f32, starting from the base margin; so does this, to give the
+            // very same values.
+            Comparison::LessF32 => {
+                for tree in &self.trees {
+                    let leaf = (tree.weight * self.leaf(tree, x)) as f32;
+                    margins[tree.group] = f64::from(margins[tree.group] as f32 + leaf);
+                }
+            }
+            Comparison::LessOrEqual => {
+                let mut sums = [0.0; STACK_GROUPS];
+                let mut heap_sums = Vec::new();
+                let sums: &mut [f64] = if self.groups <= STACK_GROUPS {
+                    &mut sums[..self.groups]
+                } else {
+                    heap_sums.resize(self.groups, 0.0);
+                    &mut heap_sums
+                };
+                for tree in &self.trees {
+                    sums[tree.group] += tree.weight * self.leaf(tree, x);
+                }
+                if self.average && !self.trees.is_empty() {
+                    let per_group = (self.trees.len() / self.groups).max(1) as f64;
+                    sums.iter_mut().for_each(|s| *s /= per_group);
+                }
+                margins
+                    .iter_mut()
+                    .zip(sums.iter())
+                    .for_each(|(m, s)| *m += s);
+            }
+        }
+        if let Some(linear) = &self.linear {
+            let g = self.groups;
+            for (group, m) in margins.iter_mut().enumerate() {
+                let mut sum = linear.weights[self.n_features * g + group] as f32;
+                for f in 0..self.n_features {
+                    let value = x.get(f).copied().unwrap_or(0.0) as f32;
+                    sum += linear.weights[f * g + group] as f32 * value;
+                }
+                *m = f64::from(*m as f32 + sum);
+            }
+        }
+        match self.link {
+            Link::Identity => out[0] = margins[0],
+            Link::Sigmoid { scale } => {
+                let p = sigmoid(scale * margins[0]);
+                out[0] = 1.0 - p;
+                out[1] = p;
+            }
+            Link::Softmax => {
+                let max = margins.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let mut sum = 0.0;
+                for (o, m) in out.iter_mut().zip(margins.iter()) {
+                    *o = (m - max).exp();
+                    sum += *o;
+                }
+                out.iter_mut().for_each(|o| *o /= sum);
+            }
+            Link::SigmoidEach { scale } => {
+                let mut sum = 0.0;
+                for (o, m) in out.iter_mut().zip(margins.iter()) {
+                    *o = sigmoid(scale * m);
+                    sum += *o;
+                }
+                if sum > 0.0 {
+                    out.iter_mut().for_each(|o| *o /= sum);
+                }
+            }
+        }
+    }
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stump(comparison: Comparison, missing: Missing) -> TreeEnsemble {
+        TreeEnsemble {
+            n_features: 1,
+            groups: 1,
+            base_margin: vec![0.5],
+            comparison,
+            trees: vec![Tree {
+                group: 0,
+                weight: 1.0,
+                splits: vec![Split {
+                    feature: 0,
+                    threshold: 1.0,
+                    left: -1,
+                    right: -2,
+                    default_left: false,
+                    missing,
+                }],
+                leaves: vec![10.0, 20.0],
+            }],
+            linear: None,
+            average: false,
+            link: Link::Identity,
+        }
+    }
+
+    fn predict(m: &TreeEnsemble, x: f64) -> f64 {
+        let mut out = [0.0];
+        m.predict_row(&[x], &mut out);
+        out[0]
+    }
+
+    #[test]
+    fn each_library_compares_its_own_way() {
+        let xgb = stump(Comparison::LessF32, Missing::NaN);
+        assert_eq!(predict(&xgb, 1.0), 20.5, "XGBoost: 1 < 1 is false");
+        assert_eq!(predict(&xgb, 0.999_999_999), 20.5, "rounded to f32 first");
+        assert_eq!(
+            predict(&xgb, f64::NAN),
+            20.5,
+            "NaN takes the default (right)"
+        );
+        let lgb = stump(Comparison::LessOrEqual, Missing::NoneZeroFill);
+        assert_eq!(predict(&lgb, 1.0), 10.5, "LightGBM: 1 <= 1");
+        assert_eq!(predict(&lgb, f64::NAN), 10.5, "NaN read as 0");
+        let zero = stump(Comparison::LessOrEqual, Missing::Zero);
+        assert_eq!(
+            predict(&zero, 0.0),
+            20.5,
+            "zero is missing: default (right)"
+        );
+    }
+
+    #[test]
+    fn validation_rejects_children_out_of_range_and_cycles() {
+        let mut m = stump(Comparison::LessOrEqual, Missing::NaN);
+        assert!(m.validate().is_ok());
+        m.trees[0].splits[0].left = 0;
+        assert!(m.validate().unwrap_err().contains("child 0 out of range"));
+        m.trees[0].splits[0].left = -3;
+        assert!(m.validate().is_err());
+    }
+
+    #[test]
+    fn softmax_sums_to_one() {
+        let mut m = stump(Comparison::LessOrEqual, Missing::NaN);
+        m.groups = 3;
+        m.base_margin = vec![0.0, 1.0, 2.0];
+        m.link = Link::Softmax;
+        let mut out = [0.0; 3];
+        m.predict_row(&[5.0], &mut out);
+        assert!((out.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!(out[0] > out[1] && out[1] < out[2]);
+    }
+}
