@@ -10,6 +10,9 @@ longer dominates.
 Usage (from the repository root, after `cargo build --release -p mmp-container` and
 `pip install scikit-learn==1.5.2 xgboost lightgbm pandas`):
     python3 scripts/dev/bench_trials.py [--runs 5] [--python python3] [--synthetic 100000]
+        [--only XGBoost,LightGBM] [--binary PATH]
+The image's build (real XGBoost and LightGBM) is `--features native-boosting`; run it with
+`source scripts/native-boosting-env.sh` first, so that it finds libxgboost.
 """
 import argparse
 import json
@@ -74,6 +77,7 @@ def main():
     ap.add_argument("--python", default="python3")
     ap.add_argument("--synthetic", type=int, default=0, help="rows of generated data instead of breast cancer")
     ap.add_argument("--only", default="", help="comma-separated families to run")
+    ap.add_argument("--binary", default=BINARY, help="the mmp-container to time (e.g. a native-boosting build)")
     args = ap.parse_args()
     root = tempfile.mkdtemp()
     os.makedirs(os.path.join(root, "input/config"))
@@ -96,7 +100,7 @@ def main():
         with open(os.path.join(root, "input/config/hyperparameters.json"), "w") as f:
             json.dump({k: json.dumps(v) for k, v in hp.items()}, f)
         results = {}
-        for name, cmd in [("rust", [BINARY, "train"]),
+        for name, cmd in [("rust", [args.binary, "train"]),
                           ("python", [args.python, os.path.join(ROOT, "scripts/dev/original_trial.py")])]:
             runs = [run(cmd, env) for _ in range(args.runs)]
             results[name] = (sum(w for w, _, _ in runs) / len(runs), min(w for w, _, _ in runs),

@@ -160,6 +160,16 @@ fn estimate_memory(model: &MlModel) -> usize {
                     .sum::<usize>()
         }
         Fitted::GradientBoosting(b) => b.node_count() * 10,
+        // The library's file is kept (a loaded model can be saved again) beside its trees,
+        // a split being about four numbers.
+        Fitted::XGBoost(m) | Fitted::LightGBM(m) => {
+            m.file().len() / 8
+                + m.ensemble()
+                    .trees
+                    .iter()
+                    .map(|t| 4 * t.splits.len() + t.leaves.len())
+                    .sum::<usize>()
+        }
     };
     let strings: usize = model
         .schema()

@@ -236,11 +236,12 @@ fn failures_write_a_clear_reason_and_exit_non_zero() {
     preprocess(&root, "breast-cancer", "CLASS");
     let trial = |alg: &'static str| trial_hyperparameters(alg, "CLASS", "roc_auc");
     let mut hp = trial("XGBoost");
-    hp.push(("booster", "gblinear"));
+    hp.push(("booster", "gbforest"));
     root.hyperparameters(&hp, true);
-    assert!(root
-        .fails(&["train"])
-        .starts_with("hyperparameter `booster`: `gblinear` is not available in the pure-Rust"));
+    assert_eq!(
+        root.fails(&["train"]),
+        "hyperparameter `booster`: `gbforest` is not `gbtree`, `gblinear` or `dart`"
+    );
     let mut hp = trial("NeuralNet");
     hp.push(("hidden-layer-sizes", "50,,x"));
     root.hyperparameters(&hp, true);
