@@ -9,6 +9,9 @@ source scripts/native-boosting-env.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 cargo test --workspace --all-features --locked --no-fail-fast
+# The default build (XGBoost and LightGBM on the pure-Rust booster, what `mmp demo` runs), too.
+cargo clippy -p mmp-ml -p mmp-container --all-targets --locked -- -D warnings
+cargo test -p mmp-ml -p mmp-container --locked --no-fail-fast
 
 for check in scripts/checks/*.sh; do
   [ -e "$check" ] || continue
