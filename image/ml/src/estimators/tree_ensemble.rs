@@ -195,36 +195,28 @@ impl TreeEnsemble {
             heap.resize(self.groups, 0.0);
             &mut heap
         };
-        margins.copy_from_slice(&self.base_margin);
         match self.comparison {
             // XGBoost sums in f32, starting from the base margin; so does this, to give the
             // very same values.
             Comparison::LessF32 => {
+                margins.copy_from_slice(&self.base_margin);
                 for tree in &self.trees {
                     let leaf = (tree.weight * self.leaf(tree, x)) as f32;
                     margins[tree.group] = f64::from(margins[tree.group] as f32 + leaf);
                 }
             }
             Comparison::LessOrEqual => {
-                let mut sums = [0.0; STACK_GROUPS];
-                let mut heap_sums = Vec::new();
-                let sums: &mut [f64] = if self.groups <= STACK_GROUPS {
-                    &mut sums[..self.groups]
-                } else {
-                    heap_sums.resize(self.groups, 0.0);
-                    &mut heap_sums
-                };
                 for tree in &self.trees {
-                    sums[tree.group] += tree.weight * self.leaf(tree, x);
+                    margins[tree.group] += tree.weight * self.leaf(tree, x);
                 }
                 if self.average && !self.trees.is_empty() {
                     let per_group = (self.trees.len() / self.groups).max(1) as f64;
-                    sums.iter_mut().for_each(|s| *s /= per_group);
+                    margins.iter_mut().for_each(|m| *m /= per_group);
                 }
                 margins
                     .iter_mut()
-                    .zip(sums.iter())
-                    .for_each(|(m, s)| *m += s);
+                    .zip(&self.base_margin)
+                    .for_each(|(m, b)| *m += b);
             }
         }
         if let Some(linear) = &self.linear {
