@@ -21,7 +21,7 @@ use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{MlError, Result};
-use crate::estimators::{Estimator, Fitted, TrainTarget};
+use crate::estimators::{lightgbm, xgboost, Estimator, Fitted, TrainTarget};
 use crate::schema::{Schema, Value};
 use crate::table::Table;
 use crate::target::{read_target, Target, Task};
@@ -283,7 +283,18 @@ fn parse_manifest(bytes: &[u8]) -> Result<Manifest> {
             )))
         }
     }
-    serde_json::from_value(value).map_err(|e| MlError::Artifact(format!("{MANIFEST_FILE}: {e}")))
+    let manifest: Manifest = serde_json::from_value(value)
+        .map_err(|e| MlError::Artifact(format!("{MANIFEST_FILE}: {e}")))?;
+    // A payload name is one of the known files, never a path out of the artifact.
+    let known = [PAYLOAD_FILE, xgboost::PAYLOAD_FILE, lightgbm::PAYLOAD_FILE];
+    if !known.contains(&manifest.payload.as_str()) {
+        return Err(MlError::Artifact(format!(
+            "{MANIFEST_FILE}: payload `{}` is not one of {}",
+            manifest.payload,
+            known.join(", ")
+        )));
+    }
+    Ok(manifest)
 }
 
 pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {

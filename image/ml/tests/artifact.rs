@@ -117,6 +117,31 @@ fn broken_artifacts_are_refused_clearly() {
         Model::load(dir.path()).unwrap_err().to_string(),
         "model artifact: the manifest says RandomForest but the payload holds a NaiveBayes model"
     );
+    std::fs::write(
+        &manifest_path,
+        manifest.replace("\"model.json\"", "\"../model.json\""),
+    )
+    .unwrap();
+    assert_eq!(
+        Model::load(dir.path()).unwrap_err().to_string(),
+        "model artifact: manifest.json: payload `../model.json` is not one of model.json, \
+         xgboost-model.json, lightgbm-model.txt"
+    );
+    // A library's file under the wrong name, or one claiming other outputs, is refused too.
+    std::fs::write(
+        &manifest_path,
+        manifest.replace("\"model.json\"", "\"lightgbm-model.txt\""),
+    )
+    .unwrap();
+    std::fs::copy(
+        dir.path().join("model.json"),
+        dir.path().join("lightgbm-model.txt"),
+    )
+    .unwrap();
+    assert!(Model::load(dir.path())
+        .unwrap_err()
+        .to_string()
+        .contains("lightgbm-model.txt: not a LightGBM text model"));
     let empty = tempfile::tempdir().unwrap();
     assert!(Model::load(empty.path())
         .unwrap_err()
