@@ -18,7 +18,10 @@ pub struct MmpModelLoader;
 
 impl ModelLoader for MmpModelLoader {
     fn load(&self, dir: &Path) -> Result<Arc<dyn Model>, LoadError> {
-        let model = MlModel::load(dir).map_err(|e| LoadError(format!("{}: {e}", dir.display())))?;
+        let mut model =
+            MlModel::load(dir).map_err(|e| LoadError(format!("{}: {e}", dir.display())))?;
+        // A served model is never saved again.
+        model.fitted.release_library_file();
         Ok(Arc::new(ServedModel::new(model)))
     }
 }
@@ -160,10 +163,10 @@ fn estimate_memory(model: &MlModel) -> usize {
                     .sum::<usize>()
         }
         Fitted::GradientBoosting(b) => b.node_count() * 10,
-        // The library's file is kept (a loaded model can be saved again) beside its trees,
-        // a split being about four numbers.
+        // The trees read from the library's file (released on load), a split being about
+        // four numbers.
         Fitted::XGBoost(m) | Fitted::LightGBM(m) => {
-            m.file().len() / 8
+            m.file().map_or(0, <[u8]>::len) / 8
                 + m.ensemble()
                     .trees
                     .iter()

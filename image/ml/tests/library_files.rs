@@ -37,7 +37,16 @@ fn files_the_python_libraries_wrote_predict_the_same_here() {
             let dir = tempfile::tempdir().unwrap();
             library_fit(library, task, dir.path());
             let file = std::fs::read(dir.path().join("model")).unwrap();
-            let fitted = Fitted::from_payload(payload, &file).unwrap();
+            let kept = Fitted::from_payload(payload, &file).unwrap();
+            assert_eq!(kept.payload().unwrap(), file, "saved again byte for byte");
+            // What a server holds: the trees without the file, predicting the same.
+            let mut fitted = kept.clone();
+            fitted.release_library_file();
+            assert!(fitted
+                .payload()
+                .unwrap_err()
+                .to_string()
+                .contains("cannot be saved again"));
             let outputs = fitted.n_outputs().unwrap();
             let rows = std::fs::read_to_string(dir.path().join("rows.csv")).unwrap();
             let expected: serde_json::Value = serde_json::from_slice(

@@ -104,7 +104,8 @@ pub enum Fitted {
 /// payload, which the Python library loads) and the trees read from it, which predict.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LibraryModel {
-    file: Vec<u8>,
+    /// `None` once released for serving ([`Fitted::release_library_file`]).
+    file: Option<Vec<u8>>,
     ensemble: tree_ensemble::TreeEnsemble,
 }
 
@@ -112,7 +113,10 @@ impl LibraryModel {
     /// Reads an XGBoost JSON model file.
     pub fn xgboost(file: Vec<u8>) -> Result<LibraryModel> {
         let ensemble = xgboost::read(&file)?;
-        Ok(LibraryModel { file, ensemble })
+        Ok(LibraryModel {
+            file: Some(file),
+            ensemble,
+        })
     }
 
     /// Reads a LightGBM text model file.
@@ -121,12 +125,15 @@ impl LibraryModel {
             MlError::Artifact(format!("{}: not UTF-8 text: {e}", lightgbm::PAYLOAD_FILE))
         })?;
         let ensemble = lightgbm::read(text)?;
-        Ok(LibraryModel { file, ensemble })
+        Ok(LibraryModel {
+            file: Some(file),
+            ensemble,
+        })
     }
 
-    /// The library's model file, as written.
-    pub fn file(&self) -> &[u8] {
-        &self.file
+    /// The library's model file, as written; `None` once released for serving.
+    pub fn file(&self) -> Option<&[u8]> {
+        self.file.as_deref()
     }
 
     pub fn ensemble(&self) -> &tree_ensemble::TreeEnsemble {
@@ -178,9 +185,23 @@ impl Fitted {
     /// The payload's bytes.
     pub fn payload(&self) -> Result<Vec<u8>> {
         match self {
-            Fitted::XGBoost(m) | Fitted::LightGBM(m) => Ok(m.file.clone()),
+            Fitted::XGBoost(m) | Fitted::LightGBM(m) => m.file.clone().ok_or_else(|| {
+                MlError::Artifact(
+                    "the library's model file was released when the model was loaded for \
+                     serving, so it cannot be saved again"
+                        .into(),
+                )
+            }),
             other => serde_json::to_vec(other)
                 .map_err(|e| MlError::Artifact(format!("{}: {e}", crate::model::PAYLOAD_FILE))),
+        }
+    }
+
+    /// Drops what only saving needs: an XGBoost or LightGBM model's own file (LightGBM's text
+    /// is about ten times the size of its trees), for a server holding many models.
+    pub fn release_library_file(&mut self) {
+        if let Fitted::XGBoost(m) | Fitted::LightGBM(m) = self {
+            m.file = None;
         }
     }
 
