@@ -187,3 +187,57 @@ fn multi_model_mode_loads_unpacked_artifacts() {
     let sum = p["0"].as_f64().unwrap() + p["1"].as_f64().unwrap();
     assert!((sum - 1.0).abs() < 1e-9, "{body}");
 }
+
+/// Whether process `pid` still runs (an exited child not yet reaped is a zombie: gone).
+fn running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name in parentheses.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn a_server_told_its_parent_exits_when_the_parent_is_killed() {
+    let root = Root::new();
+    // A shell stands in for `mmp up`: it starts the server naming itself as the parent (the
+    // server's output goes nowhere, so that it holds none of the test's pipes), prints the
+    // server's pid, and waits.
+    let mut parent = Command::new("sh")
+        .arg("-c")
+        .arg(r#"MMP_EXIT_WITH_PARENT=$$ "$0" serve >/dev/null 2>&1 & echo $!; wait"#)
+        .arg(env!("CARGO_BIN_EXE_mmp-container"))
+        .env("MMP_ML_ROOT", root.dir.path())
+        .env("SAGEMAKER_BIND_TO_PORT", "0")
+        .env("MMP_SERVE_WORKERS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut stdout = parent.stdout.take().unwrap();
+    let mut byte = [0u8; 1];
+    while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+        line.push(byte[0] as char);
+    }
+    let server: u32 = line.trim().parse().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let alive_with_parent = running(server);
+    parent.kill().unwrap(); // SIGKILL: the parent gets no chance to stop it
+    parent.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while running(server) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let outlived = running(server);
+    if outlived {
+        let _ = Command::new("kill")
+            .arg("-9")
+            .arg(server.to_string())
+            .status();
+    }
+    assert!(alive_with_parent, "the server runs while its parent does");
+    assert!(!outlived, "the server outlived its parent");
+}

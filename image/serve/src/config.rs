@@ -20,6 +20,9 @@ pub const LIST_PAGE_SIZE_ENV: &str = "MMP_LIST_PAGE_SIZE";
 pub const WORKERS_ENV: &str = "MMP_SERVE_WORKERS";
 /// Seconds requests in flight get to finish after SIGTERM before the server exits anyway.
 pub const SHUTDOWN_GRACE_ENV: &str = "MMP_SHUTDOWN_GRACE_SECONDS";
+/// The process id of a parent the server must not outlive (set by `mmp up`): when the server's
+/// parent is no longer that process (it died, even by SIGKILL), the server shuts down.
+pub const EXIT_WITH_PARENT_ENV: &str = "MMP_EXIT_WITH_PARENT";
 
 pub const DEFAULT_PORT: u16 = 8080;
 /// SageMaker's own InvokeEndpoint payload limit is 6 MB (decimal).
@@ -39,6 +42,8 @@ pub struct ServeConfig {
     pub list_page_size: usize,
     pub worker_threads: Option<usize>,
     pub shutdown_grace: Duration,
+    /// See [`EXIT_WITH_PARENT_ENV`].
+    pub exit_with_parent: Option<u32>,
 }
 
 impl Default for ServeConfig {
@@ -51,6 +56,7 @@ impl Default for ServeConfig {
             list_page_size: DEFAULT_LIST_PAGE_SIZE,
             worker_threads: None,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            exit_with_parent: None,
         }
     }
 }
@@ -86,6 +92,14 @@ impl ServeConfig {
         }
         if let Some(grace) = get(SHUTDOWN_GRACE_ENV) {
             config.shutdown_grace = parse_seconds(SHUTDOWN_GRACE_ENV, &grace)?;
+        }
+        if let Some(parent) = get(EXIT_WITH_PARENT_ENV) {
+            let pid = parse_positive(EXIT_WITH_PARENT_ENV, &parent)?;
+            config.exit_with_parent = Some(u32::try_from(pid).map_err(|_| ServeError::Config {
+                var: EXIT_WITH_PARENT_ENV,
+                value: parent.clone(),
+                reason: "is not a process id".to_owned(),
+            })?);
         }
         Ok(config)
     }

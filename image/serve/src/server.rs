@@ -44,9 +44,14 @@ pub fn run(config: ServeConfig, loader: Arc<dyn ModelLoader>) -> Result<(), Serv
             max_request_bytes = config.max_request_bytes,
             "serving"
         );
-        serve_with_grace(listener, Arc::new(state), config.shutdown_grace)
-            .await
-            .map_err(ServeError::Server)?;
+        serve_with_grace(
+            listener,
+            Arc::new(state),
+            config.shutdown_grace,
+            config.exit_with_parent,
+        )
+        .await
+        .map_err(ServeError::Server)?;
         tracing::info!("server stopped");
         Ok(())
     });
@@ -55,15 +60,22 @@ pub fn run(config: ServeConfig, loader: Arc<dyn ModelLoader>) -> Result<(), Serv
     result
 }
 
-/// Serves until SIGTERM or SIGINT, then waits at most `grace` for requests in flight.
+/// Serves until SIGTERM or SIGINT (or, with `parent`, until that process is no longer the
+/// parent), then waits at most `grace` for requests in flight.
 async fn serve_with_grace(
     listener: TcpListener,
     state: Arc<AppState>,
     grace: Duration,
+    parent: Option<u32>,
 ) -> io::Result<()> {
     let (signalled, mut on_signal) = tokio::sync::watch::channel(false);
     let server = serve_with_shutdown(listener, state, async move {
-        shutdown_signal().await;
+        tokio::select! {
+            () = shutdown_signal() => {}
+            () = parent_gone(parent) => {
+                tracing::warn!(parent = ?parent, "the parent process is gone; shutting down");
+            }
+        }
         let _ = signalled.send(true);
     });
     let deadline = async move {
@@ -81,6 +93,21 @@ async fn serve_with_grace(
                 "requests still running after the grace period; exiting anyway"
             );
             Ok(())
+        }
+    }
+}
+
+/// Completes once `parent` is no longer this process's parent (an orphan is re-parented, so
+/// this also catches a parent killed by SIGKILL, which sends no signal); never without one.
+async fn parent_gone(parent: Option<u32>) {
+    let Some(parent) = parent else {
+        return std::future::pending().await;
+    };
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tick.tick().await;
+        if std::os::unix::process::parent_id() != parent {
+            return;
         }
     }
 }

@@ -101,6 +101,11 @@ impl LocalEndpoint {
         cmd.arg(mmp_pipeline::contract::CMD_SERVE)
             .env("SAGEMAKER_BIND_TO_PORT", port.to_string())
             .env(mmp_pipeline::contract::ML_ROOT_ENV, &self.config.cache_dir)
+            // If this process is killed outright, the server goes with it.
+            .env(
+                mmp_serve::EXIT_WITH_PARENT_ENV,
+                std::process::id().to_string(),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
