@@ -6,7 +6,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use comfy_table::Table;
 use mmp_common::naming;
 use mmp_common::routing::RoutingTable;
-use mmp_executor::{Executor, ExecutorConfig};
+use mmp_executor::Executor;
 
 use crate::cli::{ExecutionsArgs, Global, InvokeArgs, UpArgs, UploadArgs};
 use crate::home::Home;
@@ -104,19 +104,7 @@ pub fn running(home: &Home) -> Option<RuntimeInfo> {
 }
 
 fn executor(g: &Global, system: &System) -> Result<Executor> {
-    Ok(Executor::open(
-        ExecutorConfig {
-            db_path: system.home.database(),
-            bucket_root: system.home.bucket(),
-            bucket_name: BUCKET_NAME.to_string(),
-            jobs_root: system.home.jobs(),
-            container_bin: g.container_bin()?,
-            region: system.account.region.clone(),
-            account: system.account.id.clone(),
-            ..ExecutorConfig::default()
-        },
-        system.executor_hooks(),
-    )?)
+    system.open_executor(g.container_bin()?, 0)
 }
 
 fn ms(t: std::time::SystemTime) -> i64 {

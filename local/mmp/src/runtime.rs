@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use mmp_executor::{Executor, ExecutorConfig};
+use mmp_executor::Executor;
 use mmp_pipeline::definition::{render, Placeholders};
 use tokio::sync::watch;
 
@@ -52,21 +52,8 @@ impl Runtime {
     pub async fn start(system: System, options: RuntimeOptions) -> Result<Self> {
         let system = Arc::new(system);
         let home = &system.home;
-        let executor = Executor::open(
-            ExecutorConfig {
-                db_path: home.database(),
-                bucket_root: home.bucket(),
-                bucket_name: BUCKET_NAME.to_string(),
-                jobs_root: home.jobs(),
-                container_bin: options.container_bin.clone(),
-                max_parallel_jobs: options.max_parallel_jobs,
-                region: system.account.region.clone(),
-                account: system.account.id.clone(),
-                job_env: Vec::new(),
-            },
-            system.executor_hooks(),
-        )
-        .context("opening the executor")?;
+        let executor =
+            system.open_executor(options.container_bin.clone(), options.max_parallel_jobs)?;
         let definition = render(&Placeholders {
             image_uri: LOCAL_IMAGE,
             role_arn: LOCAL_ROLE,

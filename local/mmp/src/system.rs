@@ -4,12 +4,13 @@
 //! or approval, a "Pipeline Execution Status Change" for an execution — routed by the same
 //! rule patterns Terraform deploys.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use mmp_common::events::{MODEL_PACKAGE_STATE_CHANGE, PIPELINE_EXECUTION_STATUS_CHANGE};
-use mmp_executor::{ExecutionInfo, ExecutionStatus, ExecutorHooks};
+use mmp_executor::{ExecutionInfo, ExecutionStatus, Executor, ExecutorConfig, ExecutorHooks};
 use serde_json::{json, Value};
 
 use crate::bus::Outbox;
@@ -78,14 +79,32 @@ impl System {
         })
     }
 
-    /// The executor's hooks: registrations go to the registry, status changes to the bus.
-    pub fn executor_hooks(&self) -> Arc<dyn ExecutorHooks> {
-        Arc::new(Hooks {
+    /// The executor over this data folder, running jobs with `container_bin` (at most
+    /// `max_parallel_jobs` at once, 0: one per core); registrations go to the registry,
+    /// status changes to the bus.
+    pub fn open_executor(
+        &self,
+        container_bin: PathBuf,
+        max_parallel_jobs: usize,
+    ) -> Result<Executor> {
+        let hooks: Arc<dyn ExecutorHooks> = Arc::new(Hooks {
             registry: self.registry.clone(),
             outbox: self.outbox.clone(),
             rules: self.rules.clone(),
             account: self.account.clone(),
-        })
+        });
+        let config = ExecutorConfig {
+            db_path: self.home.database(),
+            bucket_root: self.home.bucket(),
+            bucket_name: BUCKET_NAME.to_string(),
+            jobs_root: self.home.jobs(),
+            container_bin,
+            max_parallel_jobs,
+            region: self.account.region.clone(),
+            account: self.account.id.clone(),
+            job_env: Vec::new(),
+        };
+        Executor::open(config, hooks).context("opening the executor")
     }
 }
 

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use mmp::adapters::{PipelinesAdapter, RegistryAdapter, StoreAdapter};
 use mmp::home::Home;
 use mmp::system::{System, BUCKET_NAME};
-use mmp_executor::{Executor, ExecutorConfig};
 
 fn system(dir: &std::path::Path) -> System {
     System::open(Home::new(dir).unwrap(), "contract").unwrap()
@@ -40,19 +39,7 @@ async fn the_local_registry_keeps_the_registry_contract() {
 async fn the_local_executor_keeps_the_pipeline_runner_contract() {
     let dir = tempfile::tempdir().unwrap();
     let system = system(dir.path());
-    let home = &system.home;
-    let executor = Executor::open(
-        ExecutorConfig {
-            db_path: home.database(),
-            bucket_root: home.bucket(),
-            bucket_name: BUCKET_NAME.to_string(),
-            jobs_root: home.jobs(),
-            container_bin: harness::container_bin(),
-            ..ExecutorConfig::default()
-        },
-        system.executor_hooks(),
-    )
-    .unwrap();
+    let executor = system.open_executor(harness::container_bin(), 0).unwrap();
     let definition = mmp_pipeline::definition::render(&mmp_pipeline::definition::Placeholders {
         image_uri: "mmp-container",
         role_arn: "arn:aws:iam::000000000000:role/r",
