@@ -104,6 +104,16 @@ pub(super) fn non_negative(hp: &HyperParams, name: &str) -> Result<Option<f64>> 
     }
 }
 
+/// `learning-rate`, which must be a finite number > 0.
+pub(super) fn learning_rate(hp: &HyperParams) -> Result<Option<f64>> {
+    match hp.parse::<f64>("learning-rate")? {
+        Some(lr) if !(lr > 0.0 && lr.is_finite()) => {
+            Err(MlError::hp("learning-rate", format!("{lr} must be > 0")))
+        }
+        other => Ok(other),
+    }
+}
+
 pub(super) fn at_least(hp: &HyperParams, name: &str, min: usize) -> Result<Option<usize>> {
     match hp.parse::<usize>(name)? {
         Some(v) if v < min => Err(MlError::hp(name, format!("{v} must be at least {min}"))),
@@ -188,10 +198,7 @@ impl BoostParams {
     }
 
     fn with_learning_rate(mut self, hp: &HyperParams) -> Result<BoostParams> {
-        if let Some(lr) = hp.parse::<f64>("learning-rate")? {
-            if !(lr > 0.0 && lr.is_finite()) {
-                return Err(MlError::hp("learning-rate", format!("{lr} must be > 0")));
-            }
+        if let Some(lr) = learning_rate(hp)? {
             self.learning_rate = lr;
         }
         Ok(self)

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use super::tree_ensemble::{Comparison, Link, Missing, Split, Tree, TreeEnsemble};
+use super::tree_ensemble::{Comparison, Link, Missing, Split, Tree, TreeEnsemble, MAX_GROUPS};
 use crate::error::{MlError, Result};
 
 /// The payload's file name in the artifact.
@@ -86,7 +86,14 @@ pub fn read(text: &str) -> Result<TreeEnsemble> {
     }
     let num_class = header_number(&header, "num_class")?;
     let per_iteration = header_number(&header, "num_tree_per_iteration")?;
-    let n_features = header_number(&header, "max_feature_idx")? + 1;
+    let n_features = header_number(&header, "max_feature_idx")?
+        .checked_add(1)
+        .ok_or_else(|| bad("`max_feature_idx` is out of range"))?;
+    if num_class > MAX_GROUPS {
+        return Err(bad(format_args!(
+            "num_class {num_class} is more than {MAX_GROUPS}"
+        )));
+    }
     let objective = header.get("objective").map(String::as_str).unwrap_or("");
     let mut words = objective.split_whitespace();
     let name = words.next().unwrap_or("");
@@ -197,7 +204,7 @@ mod native {
     use ndarray::ArrayView2;
     use serde_json::{json, Map, Value};
 
-    use super::super::boosting::{at_least, non_negative, positive_fraction};
+    use super::super::boosting::{at_least, learning_rate, non_negative, positive_fraction};
     use super::super::{Estimator, Fitted, LibraryModel, TrainTarget};
     use crate::error::{MlError, Result};
     use crate::hyperparams::HyperParams;
@@ -234,12 +241,7 @@ mod native {
                 "num_iterations",
                 at_least(hp, "n-estimators", 1)?.map(|v| json!(v)),
             );
-            let lr = match hp.parse::<f64>("learning-rate")? {
-                Some(lr) if !(lr > 0.0 && lr.is_finite()) => {
-                    return Err(MlError::hp("learning-rate", format!("{lr} must be > 0")))
-                }
-                other => other,
-            };
+            let lr = learning_rate(hp)?;
             put("learning_rate", lr.map(|v| json!(v)));
             put(
                 "num_leaves",
@@ -375,5 +377,9 @@ Tree=1\nnum_leaves=1\nnum_cat=0\nleaf_value=0.25\nis_linear=0\nshrinkage=1\n\n\n
         );
         assert!(e(BINARY.replace("right_child=1 -3", "right_child=0 -3")).contains("out of range"));
         assert!(e("hello".into()).contains("not a LightGBM text model"));
+        let huge = BINARY
+            .replace("num_class=1", "num_class=100000000000")
+            .replace("binary sigmoid:2", "multiclass");
+        assert!(e(huge).contains("num_class 100000000000 is more than 65536"));
     }
 }

@@ -85,6 +85,8 @@ pub struct TreeEnsemble {
 
 /// The widest model the stack buffer of [`TreeEnsemble::predict_row`] holds without allocating.
 const STACK_GROUPS: usize = 16;
+/// Most outputs (classes) a model file may declare: a bound before anything is allocated.
+pub const MAX_GROUPS: usize = 1 << 16;
 
 impl TreeEnsemble {
     /// Number of values [`TreeEnsemble::predict_row`] writes: classes (2 for binary), or 1.
@@ -98,6 +100,9 @@ impl TreeEnsemble {
 
     /// Checks what a reader produced: every child, feature and group in range, trees acyclic.
     pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.groups > MAX_GROUPS {
+            return Err(format!("{} outputs, more than {MAX_GROUPS}", self.groups));
+        }
         if self.groups == 0 || self.base_margin.len() != self.groups {
             return Err(format!(
                 "{} base margins for {} output groups",
@@ -136,7 +141,11 @@ impl TreeEnsemble {
             }
         }
         if let Some(linear) = &self.linear {
-            if linear.weights.len() != (self.n_features + 1) * self.groups {
+            let expected = self
+                .n_features
+                .checked_add(1)
+                .and_then(|n| n.checked_mul(self.groups));
+            if expected != Some(linear.weights.len()) {
                 return Err(format!(
                     "{} linear weights for {} features and {} groups",
                     linear.weights.len(),

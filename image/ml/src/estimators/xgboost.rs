@@ -9,7 +9,9 @@
 
 use serde::Deserialize;
 
-use super::tree_ensemble::{Comparison, Linear, Link, Missing, Split, Tree, TreeEnsemble};
+use super::tree_ensemble::{
+    Comparison, Linear, Link, Missing, Split, Tree, TreeEnsemble, MAX_GROUPS,
+};
 use crate::error::{MlError, Result};
 
 /// The payload's file name in the artifact.
@@ -91,13 +93,24 @@ fn number(field: &str, text: &str) -> Result<f64> {
         .map_err(|_| bad(format_args!("{field} `{text}` is not a number")))
 }
 
+fn count(field: &str, text: &str) -> Result<usize> {
+    text.trim()
+        .parse::<usize>()
+        .map_err(|_| bad(format_args!("{field} `{text}` is not a whole number")))
+}
+
 /// Reads an XGBoost JSON model file.
 pub fn read(bytes: &[u8]) -> Result<TreeEnsemble> {
     let file: ModelFile = serde_json::from_slice(bytes).map_err(bad)?;
     let learner = file.learner;
     let param = learner.learner_model_param;
-    let n_features = number("num_feature", &param.num_feature)? as usize;
-    let num_class = number("num_class", &param.num_class)? as usize;
+    let n_features = count("num_feature", &param.num_feature)?;
+    let num_class = count("num_class", &param.num_class)?;
+    if num_class > MAX_GROUPS {
+        return Err(bad(format_args!(
+            "num_class {num_class} is more than {MAX_GROUPS}"
+        )));
+    }
     let objective = learner.objective.name.as_str();
     let (groups, link) = match objective {
         "binary:logistic" => (1, Link::Sigmoid { scale: 1.0 }),
@@ -266,7 +279,7 @@ pub use native::XgbParams;
 mod native {
     use ndarray::ArrayView2;
 
-    use super::super::boosting::{at_least, non_negative, positive_fraction};
+    use super::super::boosting::{at_least, learning_rate, non_negative, positive_fraction};
     use super::super::{Estimator, Fitted, LibraryModel, TrainTarget};
     use crate::error::{MlError, Result};
     use crate::hyperparams::HyperParams;
@@ -297,12 +310,7 @@ mod native {
                     params.push((name, v));
                 }
             };
-            let lr = match hp.parse::<f64>("learning-rate")? {
-                Some(lr) if !(lr > 0.0 && lr.is_finite()) => {
-                    return Err(MlError::hp("learning-rate", format!("{lr} must be > 0")))
-                }
-                other => other,
-            };
+            let lr = learning_rate(hp)?;
             put("eta", lr.map(|v| v.to_string()));
             put(
                 "alpha",
@@ -459,6 +467,13 @@ mod tests {
             .contains("categorical"));
         let cycle = BINARY.replace("\"left_children\":[1,-1,-1]", "\"left_children\":[0,-1,-1]");
         assert!(read(cycle.as_bytes()).is_err());
+        let huge = BINARY
+            .replace("binary:logistic", "multi:softprob")
+            .replace("\"num_class\":\"0\"", "\"num_class\":\"100000000000\"");
+        assert!(read(huge.as_bytes())
+            .unwrap_err()
+            .to_string()
+            .contains("num_class 100000000000 is more than 65536"));
         let far = BINARY.replace("\"split_indices\":[1,0,0]", "\"split_indices\":[7,0,0]");
         assert!(read(far.as_bytes())
             .unwrap_err()
