@@ -8,7 +8,8 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
+
+mod python;
 
 use mmp_ml::estimators::from_hyperparams;
 use mmp_ml::hyperparams::HyperParams;
@@ -33,34 +34,11 @@ fn python_predictions(library: &str, model_file: &Path, data: &TrainingData) -> 
         writeln!(text, "{}", cells.join(",")).unwrap();
     }
     std::fs::write(&rows_csv, text).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop.py");
-    let output = Command::new("python3")
-        .arg(&script)
-        .arg(library)
-        .arg(model_file)
-        .arg(&rows_csv)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "python3 {} {library} failed (are xgboost and lightgbm installed? \
-         pip install -r .ci/pip/native.txt):\n{}",
-        script.display(),
-        String::from_utf8_lossy(&output.stderr)
+    let stdout = python::run(
+        "interop.py",
+        &[library.as_ref(), model_file.as_ref(), rows_csv.as_ref()],
     );
-    let values: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let flat: Vec<f64> = match values {
-        serde_json::Value::Array(items) => items
-            .into_iter()
-            .flat_map(|item| match item {
-                serde_json::Value::Array(row) => row,
-                one => vec![one],
-            })
-            .map(|v| v.as_f64().unwrap())
-            .collect(),
-        other => panic!("not a JSON array: {other}"),
-    };
-    flat
+    python::prediction_rows(&stdout).concat()
 }
 
 /// Ours, in the shape the Python library returns: P(class 1) for binary models.

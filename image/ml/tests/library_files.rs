@@ -5,27 +5,9 @@
 //! Needs python3 with `xgboost` and `lightgbm` (CI installs them from .ci/pip/native.txt).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a failure is the test failing
 
-use std::path::Path;
-use std::process::Command;
+mod python;
 
 use mmp_ml::estimators::{lightgbm, xgboost, Fitted};
-
-fn library_fit(library: &str, task: &str, dir: &Path) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/library_files.py");
-    let output = Command::new("python3")
-        .arg(&script)
-        .args([library, task])
-        .arg(dir)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "python3 {} {library} {task} failed (are xgboost and lightgbm installed? \
-         pip install -r .ci/pip/native.txt):\n{}",
-        script.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 #[test]
 fn files_the_python_libraries_wrote_predict_the_same_here() {
@@ -35,7 +17,10 @@ fn files_the_python_libraries_wrote_predict_the_same_here() {
     ] {
         for task in ["binary", "multiclass", "regression"] {
             let dir = tempfile::tempdir().unwrap();
-            library_fit(library, task, dir.path());
+            python::run(
+                "library_files.py",
+                &[library.as_ref(), task.as_ref(), dir.path().as_os_str()],
+            );
             let file = std::fs::read(dir.path().join("model")).unwrap();
             let kept = Fitted::from_payload(payload, &file).unwrap();
             assert_eq!(kept.payload().unwrap(), file, "saved again byte for byte");
@@ -49,26 +34,20 @@ fn files_the_python_libraries_wrote_predict_the_same_here() {
                 .contains("cannot be saved again"));
             let outputs = fitted.n_outputs().unwrap();
             let rows = std::fs::read_to_string(dir.path().join("rows.csv")).unwrap();
-            let expected: serde_json::Value = serde_json::from_slice(
+            let expected = python::prediction_rows(
                 &std::fs::read(dir.path().join("predictions.json")).unwrap(),
-            )
-            .unwrap();
-            let expected = expected.as_array().unwrap();
+            );
             let mut missing = 0;
             let mut worst: f64 = 0.0;
-            for (line, want) in rows.lines().zip(expected) {
+            for (line, want) in rows.lines().zip(&expected) {
                 let x: Vec<f64> = line.split(',').map(|v| v.parse().unwrap()).collect();
                 missing += x.iter().filter(|v| v.is_nan()).count();
                 let mut out = vec![0.0; outputs];
                 fitted.predictor().predict_row(&x, &mut out);
                 // The library's shape: P(class 1) for binary models, else every output.
                 let ours: &[f64] = if task == "binary" { &out[1..] } else { &out };
-                let want: Vec<f64> = match want {
-                    serde_json::Value::Array(v) => v.iter().map(|v| v.as_f64().unwrap()).collect(),
-                    one => vec![one.as_f64().unwrap()],
-                };
                 assert_eq!(ours.len(), want.len(), "{library} {task}");
-                for (a, b) in ours.iter().zip(&want) {
+                for (a, b) in ours.iter().zip(want) {
                     worst = worst.max((a - b).abs() / (1.0 + b.abs()));
                 }
             }
