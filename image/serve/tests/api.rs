@@ -20,7 +20,9 @@ async fn load_describe_list_unload_a_model() {
     let dir = server.model_dir("m1", &FakeSpec::classifier(&["a", "b"]));
     let (status, body) = json(server.load("m1", &dir).await).await;
     assert_eq!(status, 200);
-    let expected = json!({"modelName": "m1", "modelUrl": dir.to_str().unwrap()});
+    // The fake classifier claims 100 bytes of the memory budget.
+    let expected =
+        json!({"modelName": "m1", "modelUrl": dir.to_str().unwrap(), "memoryBytes": 100});
     assert_eq!(body, expected);
 
     let (status, body) = json(server.get("/models/m1").await).await;

@@ -95,6 +95,21 @@ pub(crate) struct Pipeline {
     pub steps: Vec<StepDef>,
 }
 
+/// The steps of a definition in definition order, each with the steps it waits for, for
+/// drawing the step graph.
+pub fn step_graph(definition: &str) -> Result<Vec<crate::StepNode>, ExecutorError> {
+    Ok(Pipeline::parse(definition)?
+        .steps
+        .into_iter()
+        .map(|s| crate::StepNode {
+            name: s.name,
+            step_type: s.kind.as_str().to_string(),
+            depends_on: s.depends_on.into_iter().collect(),
+            branch_of: s.gate.map(|g| (g.condition, g.when)),
+        })
+        .collect())
+}
+
 fn bad(msg: impl Into<String>) -> ExecutorError {
     ExecutorError::Definition(msg.into())
 }
@@ -482,6 +497,25 @@ mod tests {
             })
         );
         assert!(p.step("C").unwrap().arguments.get("IfSteps").is_none());
+    }
+
+    #[test]
+    fn the_step_graph_lists_every_step_with_its_dependencies_and_branch() {
+        let definition = json!({"Steps": [
+            {"Name": "A", "Type": "Processing", "Arguments": {}},
+            {"Name": "C", "Type": "Condition", "DependsOn": ["A"], "Arguments": {
+                "Conditions": [],
+                "IfSteps": [{"Name": "D", "Type": "RegisterModel", "Arguments": {}}],
+                "ElseSteps": [{"Name": "E", "Type": "Fail", "Arguments": {}}]}},
+        ]});
+        let graph = step_graph(&definition.to_string()).unwrap();
+        let names: Vec<_> = graph.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["A", "C", "D", "E"]);
+        assert_eq!(graph[1].depends_on, ["A"]);
+        assert_eq!(graph[2].step_type, "RegisterModel");
+        assert_eq!(graph[2].branch_of, Some(("C".to_string(), true)));
+        assert_eq!(graph[3].branch_of, Some(("C".to_string(), false)));
+        assert!(step_graph(r#"{"Steps": [{"Name": "A", "Type": "Nope"}]}"#).is_err());
     }
 
     #[test]

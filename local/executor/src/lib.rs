@@ -30,8 +30,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rand::Rng;
 
+pub use definition::step_graph;
 pub use error::ExecutorError;
-pub use model::{ExecutionInfo, ExecutionStatus, JobInfo, JobStatus, StepInfo, StepStatus};
+pub use model::{
+    ExecutionInfo, ExecutionStatus, JobInfo, JobStatus, StepInfo, StepNode, StepStatus,
+};
 
 use db::{Db, NewExecution};
 use definition::{parameter_text, Pipeline};

@@ -130,6 +130,18 @@ pub struct StepInfo {
     pub jobs: Vec<JobInfo>,
 }
 
+/// A step of the definition, as the step graph draws it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepNode {
+    pub name: String,
+    /// The definition's `Type`.
+    pub step_type: String,
+    /// Steps it waits for: `DependsOn`, the steps its arguments refer to, its condition step.
+    pub depends_on: Vec<String>,
+    /// For a condition's branch steps: the condition step and the outcome that runs it.
+    pub branch_of: Option<(String, bool)>,
+}
+
 /// One container run: a processing job, a training job or a tuning trial.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobInfo {

@@ -64,6 +64,12 @@ pub struct UpArgs {
     /// Function URL port on 127.0.0.1 (0: any free port).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
+    /// Registry console port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub console_port: u16,
+    /// Do not serve the registry console.
+    #[arg(long, conflicts_with = "console_port")]
+    pub no_console: bool,
     /// Container processes at once (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub max_parallel_jobs: usize,

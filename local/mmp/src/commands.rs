@@ -4,15 +4,13 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use comfy_table::Table;
-use mmp_common::naming;
-use mmp_common::routing::RoutingTable;
 use mmp_executor::Executor;
 
+use crate::actions;
 use crate::cli::{ExecutionsArgs, Global, InvokeArgs, UpArgs, UploadArgs};
 use crate::home::Home;
 use crate::runtime::{Runtime, RuntimeInfo, RuntimeOptions};
-use crate::store::Condition;
-use crate::system::{format_ms, System, BUCKET_NAME};
+use crate::system::{format_ms, unix_ms, System, BUCKET_NAME};
 
 pub fn open_system(g: &Global) -> Result<System> {
     let home =
@@ -32,12 +30,16 @@ pub fn up(g: &Global, args: &UpArgs) -> Result<()> {
         container_bin: g.container_bin()?,
         max_parallel_jobs: args.max_parallel_jobs,
         function_url_port: args.port,
+        console_port: (!args.no_console).then_some(args.console_port),
         model_memory_budget_bytes: args.model_memory_budget,
     };
     tokio_runtime()?.block_on(async move {
         let runtime = Runtime::start(system, options).await?;
         println!("mmp is up (data folder {})", g.data_dir.display());
         println!("  Function URL: {}", runtime.function_url());
+        if let Some(console) = runtime.console_url() {
+            println!("  Console:      {console}");
+        }
         println!(
             "  bucket:       s3://{BUCKET_NAME}/ = {}",
             runtime.system.home.bucket().display()
@@ -61,29 +63,25 @@ async fn stop_signal() -> Result<()> {
 }
 
 pub fn upload(g: &Global, args: &UploadArgs) -> Result<()> {
-    naming::validate_dataset_name(&args.dataset)?;
     let file_name = args
         .file
         .file_name()
         .and_then(|n| n.to_str())
         .ok_or_else(|| anyhow!("{} has no file name", args.file.display()))?;
-    if !file_name.ends_with(".csv") {
-        bail!(
-            "{}: datasets are CSV files ending in .csv",
-            args.file.display()
-        );
-    }
     let system = open_system(g)?;
-    if let Some(settings) = &args.settings {
-        let body = read(settings)?;
-        let key = naming::dataset_settings_key(&args.dataset);
-        system.store.put(&key, &body, Condition::None)?;
-        println!("uploaded {}", system.store.uri_of(&key));
-    }
+    let settings = args.settings.as_deref().map(read).transpose()?;
     let body = read(&args.file)?;
-    let key = format!("datasets/{}/{file_name}", args.dataset);
-    system.store.put(&key, &body, Condition::None)?;
-    println!("uploaded {}", system.store.uri_of(&key));
+    let written = actions::upload_dataset(
+        &system,
+        &args.dataset,
+        file_name,
+        &body,
+        settings.as_deref(),
+    )
+    .with_context(|| format!("uploading {}", args.file.display()))?;
+    for uri in written {
+        println!("uploaded {uri}");
+    }
     if running(&system.home).is_none() {
         println!("no `mmp up` is running: the execution starts when one does");
     }
@@ -105,12 +103,6 @@ pub fn running(home: &Home) -> Option<RuntimeInfo> {
 
 fn executor(g: &Global, system: &System) -> Result<Executor> {
     system.open_executor(g.container_bin()?, 0)
-}
-
-fn ms(t: std::time::SystemTime) -> i64 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 pub fn executions(g: &Global, args: &ExecutionsArgs) -> Result<()> {
@@ -153,7 +145,7 @@ pub fn executions(g: &Global, args: &ExecutionsArgs) -> Result<()> {
     for e in &list {
         let seconds = e
             .ended
-            .map(|end| format!("{:.1}", (ms(end) - ms(e.created)) as f64 / 1000.0))
+            .map(|end| format!("{:.1}", (unix_ms(end) - unix_ms(e.created)) as f64 / 1000.0))
             .unwrap_or_default();
         table.add_row([
             e.id.clone(),
@@ -162,7 +154,7 @@ pub fn executions(g: &Global, args: &ExecutionsArgs) -> Result<()> {
                 .cloned()
                 .unwrap_or_default(),
             e.status.to_string(),
-            format_ms(ms(e.created)),
+            format_ms(unix_ms(e.created)),
             seconds,
             e.failure_reason.clone().unwrap_or_default(),
         ]);
@@ -171,33 +163,9 @@ pub fn executions(g: &Global, args: &ExecutionsArgs) -> Result<()> {
     Ok(())
 }
 
-/// A dataset's or group's model package group name.
-fn group_of(system: &System, name: &str) -> Result<String> {
-    if system.registry.group_exists(name)? {
-        return Ok(name.to_string());
-    }
-    let group = naming::group_name(&system.pipeline_name, name)?;
-    if system.registry.group_exists(&group)? {
-        Ok(group)
-    } else {
-        bail!("no model package group {name} or {group}: has the dataset's pipeline registered a model?")
-    }
-}
-
-pub fn routing_table(system: &System) -> Result<RoutingTable> {
-    match system.store.get(naming::DEFAULT_ROUTING_KEY) {
-        Ok(o) => Ok(RoutingTable::from_slice(
-            naming::DEFAULT_ROUTING_KEY,
-            &o.body,
-        )?),
-        Err(crate::store::StoreError::NotFound(_)) => Ok(RoutingTable::new()),
-        Err(e) => Err(e.into()),
-    }
-}
-
 pub fn models(g: &Global, json: bool) -> Result<()> {
     let system = open_system(g)?;
-    let routes = routing_table(&system)?;
+    let routes = actions::routing_table(&system)?;
     let mut rows = Vec::new();
     for group in system.registry.groups()? {
         for p in system.registry.list(&group, None)? {
@@ -248,17 +216,7 @@ pub fn models(g: &Global, json: bool) -> Result<()> {
 
 pub fn set_status(g: &Global, name: &str, version: Option<i64>, status: &str) -> Result<()> {
     let system = open_system(g)?;
-    let group = group_of(&system, name)?;
-    let version = match version {
-        Some(v) => v,
-        None => system
-            .registry
-            .list(&group, None)?
-            .first()
-            .map(|p| p.version)
-            .ok_or_else(|| anyhow!("group {group} has no versions"))?,
-    };
-    let p = system.registry.set_approval(&group, version, status)?;
+    let p = actions::set_approval(&system, name, version, status)?;
     println!(
         "{} version {} is now {}",
         p.group, p.version, p.approval_status

@@ -14,8 +14,8 @@ use mmp_pipeline::parameters as p;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::actions::routing_table;
 use crate::cli::{DemoArgs, Global};
-use crate::commands::routing_table;
 use crate::home::Home;
 use crate::registry::APPROVED;
 use crate::runtime::{Runtime, RuntimeOptions};
@@ -60,6 +60,7 @@ pub fn run(g: &Global, args: &DemoArgs) -> Result<()> {
         container_bin: g.container_bin()?,
         max_parallel_jobs: args.max_parallel_jobs,
         function_url_port: 0,
+        console_port: None,
         model_memory_budget_bytes: None,
     };
     let summary = tokio::runtime::Builder::new_multi_thread()

@@ -39,6 +39,21 @@ pub struct Invocation {
     pub body: Vec<u8>,
 }
 
+/// A model the serving process holds.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadedModel {
+    pub model_name: String,
+    pub memory_bytes: u64,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ModelPage {
+    models: Vec<LoadedModel>,
+    next_page_token: Option<String>,
+}
+
 pub struct EndpointConfig {
     pub container_bin: PathBuf,
     /// Where archives are unpacked, one folder per target model.
@@ -139,6 +154,46 @@ impl LocalEndpoint {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// The models the serving process holds and the memory each is charged, or `None` when
+    /// no serving process runs (it starts on the first invocation).
+    pub async fn loaded_models(&self) -> Result<Option<Vec<LoadedModel>>, EndpointError> {
+        let base = {
+            let mut server = self.server.lock().await;
+            let Some(s) = server.as_mut() else {
+                return Ok(None);
+            };
+            if s.child.try_wait()?.is_some() {
+                return Ok(None);
+            }
+            s.base_url.clone()
+        };
+        let mut models = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut request = self.http.get(format!("{base}/models"));
+            if let Some(t) = &token {
+                request = request.query(&[("next_page_token", t)]);
+            }
+            let page: ModelPage = request
+                .send()
+                .await
+                .and_then(reqwest::Response::error_for_status)
+                .map_err(|e| EndpointError::Unavailable(e.to_string()))?
+                .json()
+                .await
+                .map_err(|e| EndpointError::Unavailable(e.to_string()))?;
+            models.extend(page.models);
+            match page.next_page_token {
+                Some(t) => token = Some(t),
+                None => return Ok(Some(models)),
+            }
+        }
+    }
+
+    pub fn memory_budget_bytes(&self) -> Option<u64> {
+        self.config.memory_budget_bytes
     }
 
     /// Stops the serving process (SIGKILL: it holds nothing that needs a graceful end).

@@ -1,10 +1,12 @@
 //! `mmp`: the whole multi-model pipeline on one machine — the pipeline definition executed
 //! locally, with the model registry, the event bus, the multi-model endpoint and the Function URL.
 
+pub mod actions;
 pub mod adapters;
 pub mod bus;
 pub mod cli;
 pub mod commands;
+pub mod console;
 pub mod db;
 pub mod demo;
 pub mod endpoint;

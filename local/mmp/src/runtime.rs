@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::adapters::{EndpointAdapter, PipelinesAdapter, RegistryAdapter, StoreAdapter};
 use crate::bus::{self, Deliver};
+use crate::console::ConsoleState;
 use crate::endpoint::{EndpointConfig, LocalEndpoint};
 use crate::handlers::Handlers;
 use crate::system::{System, BUCKET_NAME};
@@ -25,6 +26,8 @@ pub struct RuntimeOptions {
     pub max_parallel_jobs: usize,
     /// Function URL port on loopback (0: any free port).
     pub function_url_port: u16,
+    /// Registry console port on loopback (0: any free port; `None`: no console).
+    pub console_port: Option<u16>,
     pub model_memory_budget_bytes: Option<u64>,
 }
 
@@ -33,6 +36,8 @@ pub struct RuntimeOptions {
 pub struct RuntimeInfo {
     pub pid: u32,
     pub function_url: String,
+    #[serde(default)]
+    pub console_url: Option<String>,
 }
 
 pub struct Runtime {
@@ -40,6 +45,7 @@ pub struct Runtime {
     pub executor: Executor,
     pub endpoint: Arc<LocalEndpoint>,
     pub function_url: SocketAddr,
+    pub console: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -60,6 +66,7 @@ impl Runtime {
             bucket: BUCKET_NAME,
             pipeline_name: &system.pipeline_name,
         });
+        let steps = mmp_executor::step_graph(&definition)?;
         let pipelines = PipelinesAdapter {
             executor: executor.clone(),
             pipelines: Arc::new(HashMap::from([(system.pipeline_name.clone(), definition)])),
@@ -100,21 +107,32 @@ impl Runtime {
             .context("binding the Function URL")?;
         let function_url = listener.local_addr()?;
         let app = crate::function_url::router(handlers.clone());
-        let mut shutdown = stop_rx.clone();
-        tasks.push(tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = shutdown.changed().await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "the Function URL server stopped");
+        tasks.push(serve("the Function URL", listener, app, stop_rx.clone()));
+
+        let console = match options.console_port {
+            None => None,
+            Some(port) => {
+                let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                    .await
+                    .context("binding the console")?;
+                let address = listener.local_addr()?;
+                let app = crate::console::router(Arc::new(ConsoleState {
+                    system: system.clone(),
+                    executor: executor.clone(),
+                    endpoint: endpoint.clone(),
+                    function_url: format!("http://{function_url}/"),
+                    steps,
+                    http: reqwest::Client::new(),
+                }));
+                tasks.push(serve("the console", listener, app, stop_rx.clone()));
+                Some(address)
             }
-        }));
+        };
 
         let info = RuntimeInfo {
             pid: std::process::id(),
             function_url: format!("http://{function_url}/"),
+            console_url: console.map(|a| format!("http://{a}/")),
         };
         std::fs::write(home.runtime_file(), serde_json::to_vec_pretty(&info)?)?;
         Ok(Self {
@@ -122,6 +140,7 @@ impl Runtime {
             executor,
             endpoint,
             function_url,
+            console,
             stop,
             tasks,
         })
@@ -129,6 +148,10 @@ impl Runtime {
 
     pub fn function_url(&self) -> String {
         format!("http://{}/", self.function_url)
+    }
+
+    pub fn console_url(&self) -> Option<String> {
+        self.console.map(|a| format!("http://{a}/"))
     }
 
     /// Stops the dispatcher and the Function URL, lets executions in flight end as Stopped.
@@ -141,4 +164,23 @@ impl Runtime {
         self.endpoint.stop().await;
         let _ = std::fs::remove_file(self.system.home.runtime_file());
     }
+}
+
+/// Serves `app` on `listener` until the stop signal.
+fn serve(
+    what: &'static str,
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.changed().await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "{what} server stopped");
+        }
+    })
 }

@@ -203,6 +203,13 @@ impl ExecutorHooks for Hooks {
     }
 }
 
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms(t: std::time::SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 /// Millisecond timestamps as ISO-8601, for the CLI's tables.
 pub fn format_ms(ms: i64) -> String {
     iso(ms)

@@ -17,12 +17,14 @@ use crate::error::ApiError;
 use crate::port::{LoadError, Model, ModelLoader};
 use crate::table::{LoadedModel, Refusal};
 
-/// `{"modelName", "modelUrl"}`, the contract's description of a loaded model.
+/// `{"modelName", "modelUrl"}`, the contract's description of a loaded model, and the bytes
+/// it is charged against the memory budget (for operators' consoles).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ModelInfo<'a> {
     model_name: &'a str,
     model_url: &'a str,
+    memory_bytes: usize,
 }
 
 impl<'a> From<&'a LoadedModel> for ModelInfo<'a> {
@@ -30,6 +32,7 @@ impl<'a> From<&'a LoadedModel> for ModelInfo<'a> {
         Self {
             model_name: &model.name,
             model_url: &model.url,
+            memory_bytes: model.memory_bytes,
         }
     }
 }

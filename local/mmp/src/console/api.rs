@@ -1,0 +1,389 @@
+//! The console's JSON API: reads of the executor, registry, routing table and endpoint, and
+//! the three things a user does from the page (upload, approve/reject, invoke).
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use mmp_executor::{ExecutionInfo, ExecutorError, JobInfo, StepInfo};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{ApiError, ConsoleState};
+use crate::actions;
+use crate::registry::ModelPackage;
+use crate::system::{unix_ms, BUCKET_NAME};
+
+type Shared = State<Arc<ConsoleState>>;
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Runs SQLite and file reads off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+}
+
+impl From<ExecutorError> for ApiError {
+    fn from(e: ExecutorError) -> Self {
+        match e {
+            ExecutorError::NotFound(_) => Self::NotFound(e.to_string()),
+            _ => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+pub(super) async fn info(State(s): Shared) -> Json<Value> {
+    Json(json!({
+        "pipeline_name": s.system.pipeline_name,
+        "function_url": s.function_url,
+        "bucket": format!("s3://{BUCKET_NAME}/"),
+        "data_dir": s.system.home.root(),
+    }))
+}
+
+#[derive(Serialize)]
+pub(super) struct ExecutionRow {
+    id: String,
+    arn: String,
+    dataset: Option<String>,
+    status: &'static str,
+    created_ms: i64,
+    ended_ms: Option<i64>,
+    failure_reason: Option<String>,
+    parameters: BTreeMap<String, String>,
+}
+
+impl From<ExecutionInfo> for ExecutionRow {
+    fn from(e: ExecutionInfo) -> Self {
+        Self {
+            dataset: e
+                .parameters
+                .get(mmp_pipeline::parameters::DATASET_NAME)
+                .cloned(),
+            status: e.status.as_str(),
+            created_ms: unix_ms(e.created),
+            ended_ms: e.ended.map(unix_ms),
+            id: e.id,
+            arn: e.arn,
+            failure_reason: e.failure_reason,
+            parameters: e.parameters,
+        }
+    }
+}
+
+pub(super) async fn executions(State(s): Shared) -> ApiResult<Json<Vec<ExecutionRow>>> {
+    blocking(move || {
+        let list = s.executor.list(Some(&s.system.pipeline_name))?;
+        Ok(Json(list.into_iter().map(ExecutionRow::from).collect()))
+    })
+    .await
+}
+
+#[derive(Serialize)]
+struct JobRow {
+    name: String,
+    status: &'static str,
+    started_ms: Option<i64>,
+    ended_ms: Option<i64>,
+    failure_reason: Option<String>,
+    /// Tuning trials: the algorithm (training job definition) and the objective.
+    definition_name: Option<String>,
+    objective: Option<f64>,
+    hyperparameters: Option<BTreeMap<String, String>>,
+}
+
+impl From<&JobInfo> for JobRow {
+    fn from(j: &JobInfo) -> Self {
+        Self {
+            name: j.name.clone(),
+            status: j.status.as_str(),
+            started_ms: j.started.map(unix_ms),
+            ended_ms: j.ended.map(unix_ms),
+            failure_reason: j.failure_reason.clone(),
+            definition_name: j.definition_name.clone(),
+            objective: j.objective,
+            hyperparameters: j.hyperparameters.clone(),
+        }
+    }
+}
+
+/// A step of the graph, with how far this execution got with it.
+#[derive(Serialize)]
+struct StepRow {
+    name: String,
+    step_type: String,
+    depends_on: Vec<String>,
+    branch_of: Option<(String, bool)>,
+    /// SageMaker's step status, or `NotStarted` (not reached, or a branch not taken).
+    status: &'static str,
+    started_ms: Option<i64>,
+    ended_ms: Option<i64>,
+    failure_reason: Option<String>,
+    jobs: Vec<JobRow>,
+}
+
+pub(super) async fn execution(State(s): Shared, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    blocking(move || {
+        let execution = s.executor.describe(&id)?;
+        let ran = s.executor.steps(&id)?;
+        let steps: Vec<StepRow> = s
+            .steps
+            .iter()
+            .map(|node| {
+                let run = ran.iter().find(|r| r.name == node.name);
+                StepRow {
+                    name: node.name.clone(),
+                    step_type: node.step_type.clone(),
+                    depends_on: node.depends_on.clone(),
+                    branch_of: node.branch_of.clone(),
+                    status: run.map_or("NotStarted", |r| r.status.as_str()),
+                    started_ms: run.and_then(|r| r.started).map(unix_ms),
+                    ended_ms: run.and_then(|r| r.ended).map(unix_ms),
+                    failure_reason: run.and_then(|r| r.failure_reason.clone()),
+                    jobs: run.map_or_else(Vec::new, |r| r.jobs.iter().map(JobRow::from).collect()),
+                }
+            })
+            .collect();
+        Ok(Json(json!({
+            "execution": ExecutionRow::from(execution),
+            "steps": steps,
+        })))
+    })
+    .await
+}
+
+/// Bytes of log sent at most per request.
+const LOG_CHUNK: u64 = 256 * 1024;
+
+#[derive(Deserialize)]
+pub(super) struct LogQuery {
+    /// Where to read from; absent: the last [`LOG_CHUNK`] bytes.
+    offset: Option<u64>,
+}
+
+/// A job's log from `offset` (or its tail): `{"text", "offset", "next_offset", "size"}`.
+pub(super) async fn job_log(
+    State(s): Shared,
+    Path((id, job)): Path<(String, String)>,
+    Query(q): Query<LogQuery>,
+) -> ApiResult<Json<Value>> {
+    blocking(move || {
+        let steps: Vec<StepInfo> = s.executor.steps(&id)?;
+        let path = steps
+            .iter()
+            .flat_map(|st| &st.jobs)
+            .find(|j| j.name == job)
+            .map(|j| j.log_path.clone())
+            .ok_or_else(|| ApiError::NotFound(format!("execution {id} has no job {job}")))?;
+        let mut file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            // The job is queued: no output yet.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Json(
+                    json!({"text": "", "offset": 0, "next_offset": 0, "size": 0}),
+                ))
+            }
+            Err(e) => return Err(ApiError::Internal(format!("{}: {e}", path.display()))),
+        };
+        let size = file
+            .metadata()
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .len();
+        let start = q.offset.unwrap_or(size.saturating_sub(LOG_CHUNK)).min(size);
+        let mut buf = Vec::new();
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.take(LOG_CHUNK).read_to_end(&mut buf))
+            .map_err(|e| ApiError::Internal(format!("{}: {e}", path.display())))?;
+        Ok(Json(json!({
+            "text": String::from_utf8_lossy(&buf),
+            "offset": start,
+            "next_offset": start + buf.len() as u64,
+            "size": size,
+        })))
+    })
+    .await
+}
+
+#[derive(Serialize)]
+struct VersionRow {
+    #[serde(flatten)]
+    package: ModelPackage,
+    /// The endpoint serves this version for its dataset.
+    deployed: bool,
+}
+
+#[derive(Serialize)]
+pub(super) struct GroupRow {
+    group: String,
+    dataset: Option<String>,
+    /// Newest first.
+    versions: Vec<VersionRow>,
+}
+
+pub(super) async fn models(State(s): Shared) -> ApiResult<Json<Vec<GroupRow>>> {
+    blocking(move || {
+        let routes = actions::routing_table(&s.system)?;
+        let registry = &s.system.registry;
+        let mut groups = Vec::new();
+        for group in registry.groups().map_err(actions::ActionError::from)? {
+            let versions = registry
+                .list(&group, None)
+                .map_err(actions::ActionError::from)?
+                .into_iter()
+                .map(|p| VersionRow {
+                    deployed: routes
+                        .routes
+                        .values()
+                        .any(|r| r.group == p.group && i64::from(r.version) == p.version),
+                    package: p,
+                })
+                .collect();
+            groups.push(GroupRow {
+                dataset: mmp_common::naming::dataset_of_group(&s.system.pipeline_name, &group),
+                group,
+                versions,
+            });
+        }
+        Ok(Json(groups))
+    })
+    .await
+}
+
+/// The version's evaluation report (`evaluation.json`), as the evaluate step wrote it.
+pub(super) async fn evaluation(
+    State(s): Shared,
+    Path((group, version)): Path<(String, i64)>,
+) -> ApiResult<Response> {
+    blocking(move || {
+        let package = s
+            .system
+            .registry
+            .describe(&group, version)
+            .map_err(actions::ActionError::from)?;
+        let uri = package.metrics_url.ok_or_else(|| {
+            ApiError::NotFound(format!("{group} version {version} has no model metrics"))
+        })?;
+        let key = s
+            .system
+            .store
+            .key_of_uri(&uri)
+            .ok_or_else(|| ApiError::NotFound(format!("{uri} is not in the local bucket")))?;
+        let object = s
+            .system
+            .store
+            .get(key)
+            .map_err(|e| ApiError::NotFound(format!("{uri}: {e}")))?;
+        Ok(([(header::CONTENT_TYPE, "application/json")], object.body).into_response())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub(super) struct ApprovalRequest {
+    status: String,
+}
+
+/// Approve or reject, exactly as `mmp approve` / `mmp reject` do.
+pub(super) async fn set_approval(
+    State(s): Shared,
+    Path((group, version)): Path<(String, i64)>,
+    body: Result<Json<ApprovalRequest>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Json<ModelPackage>> {
+    let Json(request) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    blocking(move || {
+        let package = actions::set_approval(&s.system, &group, Some(version), &request.status)?;
+        Ok(Json(package))
+    })
+    .await
+}
+
+pub(super) async fn endpoint(State(s): Shared) -> ApiResult<Json<Value>> {
+    let state = s.clone();
+    let routes = blocking(move || Ok(actions::routing_table(&state.system)?)).await?;
+    let loaded = s
+        .endpoint
+        .loaded_models()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(Json(json!({
+        "routes": routes.routes,
+        "serving": loaded.is_some(),
+        "loaded": loaded.unwrap_or_default(),
+        "memory_budget_bytes": s.endpoint.memory_budget_bytes(),
+        "function_url": s.function_url,
+    })))
+}
+
+/// A form upload: `dataset` (text), `file` (the CSV) and optionally `settings` (pipeline.json).
+pub(super) async fn upload(State(s): Shared, mut form: Multipart) -> ApiResult<Json<Value>> {
+    let bad = |e: axum::extract::multipart::MultipartError| ApiError::BadRequest(e.body_text());
+    let (mut dataset, mut file, mut settings) = (None, None, None);
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        match field.name().unwrap_or_default() {
+            "dataset" => dataset = Some(field.text().await.map_err(bad)?.trim().to_string()),
+            "file" => {
+                let name = field.file_name().unwrap_or_default().to_string();
+                file = Some((name, field.bytes().await.map_err(bad)?));
+            }
+            "settings" => {
+                let body = field.bytes().await.map_err(bad)?;
+                if !body.is_empty() {
+                    settings = Some(body);
+                }
+            }
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "unexpected form field {other:?} (dataset, file, settings)"
+                )))
+            }
+        }
+    }
+    let dataset = dataset
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| ApiError::BadRequest("the dataset name is missing".into()))?;
+    let (file_name, csv) =
+        file.ok_or_else(|| ApiError::BadRequest("no CSV file was chosen".into()))?;
+    if let Some(settings) = &settings {
+        serde_json::from_slice::<Value>(settings)
+            .map_err(|e| ApiError::BadRequest(format!("the settings file is not JSON: {e}")))?;
+    }
+    blocking(move || {
+        let written =
+            actions::upload_dataset(&s.system, &dataset, &file_name, &csv, settings.as_deref())?;
+        Ok(Json(json!({"uploaded": written})))
+    })
+    .await
+}
+
+/// Sends the body to the Function URL as it is and answers with what the Function URL answered.
+pub(super) async fn invoke(State(s): Shared, body: Bytes) -> ApiResult<Response> {
+    let response = s
+        .http
+        .post(&s.function_url)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the Function URL did not answer: {e}")))?;
+    let status = StatusCode::from_u16(response.status().as_u16())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("reading the Function URL's answer: {e}")))?;
+    Ok((status, [(header::CONTENT_TYPE, content_type)], body).into_response())
+}
