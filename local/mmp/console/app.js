@@ -63,7 +63,10 @@ function empty(title, ...hint) {
   return h("div", { class: "empty", "data-testid": "empty" }, h("strong", {}, title), ...hint);
 }
 
-function showBanner(message, kind = "error") {
+/** A message over the page. Failed refreshes are `transient`: the next good one clears them;
+ *  the outcome of something the user did stays until they go to another page. */
+function showBanner(message, kind = "error", transient = false) {
+  $banner.dataset.transient = transient ? "1" : "";
   $banner.textContent = message;
   $banner.className = `banner ${kind === "error" ? "" : "info"}`;
   $banner.hidden = false;
@@ -111,17 +114,18 @@ async function refresh() {
   const view = current;
   try {
     await view.refresh();
-    if (view === current && !$banner.dataset.sticky) clearBanner();
+    if (view === current && $banner.dataset.transient) clearBanner();
   } catch (e) {
-    if (view === current) showBanner(e.message);
+    if (view === current) showBanner(e.message, "error", true);
   }
 }
 
 function route() {
   const hash = location.hash || "#/executions";
   clearInterval(timer);
-  clearBanner();
-  delete $banner.dataset.sticky;
+  // A message meant for the next page (after an upload) stays there; others go.
+  if ($banner.dataset.keepOnce) delete $banner.dataset.keepOnce;
+  else clearBanner();
   const match = routes.map(([re, make]) => [hash.match(re), make]).find(([m]) => m);
   current = match ? match[1](match[0]) : { el: empty("No such page", "Pick one above.") };
   $view.replaceChildren(current.el);
@@ -131,14 +135,6 @@ function route() {
   timer = setInterval(refresh, REFRESH_MS);
 }
 
-window.addEventListener("hashchange", route);
-document.addEventListener("visibilitychange", refresh);
-api("/api/info").then((info) => {
-  document.getElementById("where").replaceChildren(
-    h("div", {}, `pipeline ${info.pipeline_name} · ${info.bucket}`),
-    h("div", {}, "Function URL ", h("code", {}, info.function_url)));
-}).catch((e) => showBanner(e.message));
-route();
 
 // ---- executions -------------------------------------------------------------------------
 
@@ -344,14 +340,12 @@ function arrowDefs() {
 // ---- models -----------------------------------------------------------------------------
 
 async function setApproval(group, version, status) {
-  const verb = status === "Approved" ? "Approve" : "Reject";
   const p = await api(`/api/models/${encodeURIComponent(group)}/${version}/approval`, {
     method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ status }),
   });
   showBanner(status === "Approved"
     ? `${p.group} version ${p.version} approved: the deployer puts it on the endpoint.`
     : `${p.group} version ${p.version} rejected: the endpoint serves the newest still-approved version, if any.`, "info");
-  $banner.dataset.sticky = verb;
 }
 
 function approvalButtons(v, after) {
@@ -371,8 +365,17 @@ function versionRow(v, after, extra = []) {
     h("td", { class: "num" }, v.version),
     h("td", {}, pill(v.approval_status, "approval-status"), v.deployed ? h("span", { class: "badge", "data-testid": "deployed" }, "DEPLOYED") : null),
     h("td", {}, v.metadata.algorithm || ""),
+    gateMetricCell(v),
     h("td", {}, fmtTime(v.created_ms)),
     h("td", {}, approvalButtons(v, after)));
+}
+const VERSION_COLUMNS = ["Version", "Status", "Algorithm", "Test score", "Registered", ""];
+
+/** The metric the registration gate checked, on the held-out test set. */
+function gateMetricCell(v) {
+  const cell = h("td", { class: "num", "data-testid": "test-score", title: "the registration metric on the held-out test set" });
+  evaluationOf(v.group, v.version).then((r) => { cell.textContent = r.error ? "—" : fmtNum(metricValue(r.register_metric)); });
+  return cell;
 }
 
 function modelsView() {
@@ -394,7 +397,7 @@ function modelsView() {
         h("h2", { style: "margin-top:0" }, g.dataset || g.group, " ", h("span", { class: "muted mono" }, g.group), " ",
           h("a", { href: `#/models/${encodeURIComponent(g.group)}`, "data-testid": "compare-link" }, "metrics & comparison →")),
         h("table", {},
-          h("thead", {}, h("tr", {}, ["Version", "Status", "Algorithm", "Registered", ""].map((t) => h("th", {}, t)))),
+          h("thead", {}, h("tr", {}, VERSION_COLUMNS.map((t) => h("th", {}, t)))),
           h("tbody", {}, g.versions.map((v) => versionRow(v, view.refresh)))))));
     },
   };
@@ -405,7 +408,11 @@ const evaluations = new Map();
 async function evaluationOf(group, version) {
   const key = `${group}/${version}`;
   if (!evaluations.has(key)) {
-    evaluations.set(key, api(`/api/models/${encodeURIComponent(group)}/${version}/evaluation`).catch((e) => ({ error: e.message })));
+    // Reports never change once written; failures are not kept, so the next refresh retries.
+    evaluations.set(key, api(`/api/models/${encodeURIComponent(group)}/${version}/evaluation`).catch((e) => {
+      evaluations.delete(key);
+      return { error: e.message };
+    }));
   }
   return evaluations.get(key);
 }
@@ -413,7 +420,8 @@ async function evaluationOf(group, version) {
 const SERIES_COLOURS = ["#1f5fbf", "#d9480f", "#2b8a3e", "#7048e8", "#c2255c", "#0b7285"];
 
 function groupView(group) {
-  let picked = null;
+  let picked = new Set();
+  let touched = false;
   const head = h("div");
   const table = h("div");
   const compare = h("div", { "data-testid": "comparison" });
@@ -440,13 +448,18 @@ function groupView(group) {
         table.replaceChildren(empty("No such model package group", "It appears once an execution registers a model for it."));
         return;
       }
-      if (!picked) picked = new Set(g.versions.slice(0, 2).map((v) => v.version));
+      // Until the user ticks boxes themselves, the newest two versions are compared.
+      if (!touched) picked = new Set(g.versions.slice(0, 2).map((v) => v.version));
       head.replaceChildren(h("h1", {}, g.dataset || g.group, " ", h("span", { class: "muted mono" }, g.group)));
       table.replaceChildren(h("table", { "data-testid": "versions-table" },
-        h("thead", {}, h("tr", {}, ["Compare", "Version", "Status", "Algorithm", "Registered", ""].map((t) => h("th", {}, t)))),
+        h("thead", {}, h("tr", {}, ["Compare", ...VERSION_COLUMNS].map((t) => h("th", {}, t)))),
         h("tbody", {}, g.versions.map((v) => versionRow(v, view.refresh, [h("td", {}, h("input", {
           type: "checkbox", checked: picked.has(v.version), "aria-label": `compare version ${v.version}`,
-          onchange: (e) => { e.target.checked ? picked.add(v.version) : picked.delete(v.version); drawCompare(g.versions); },
+          onchange: (e) => {
+            touched = true;
+            e.target.checked ? picked.add(v.version) : picked.delete(v.version);
+            drawCompare(g.versions);
+          },
         }))])))));
       await drawCompare(g.versions);
     },
@@ -467,26 +480,27 @@ function comparison(versions, reports) {
   const names = [...new Set(sections.flatMap((s) => Object.keys(s.metrics || {})))]
     .filter((n) => sections.some((s) => s.metrics && metricValue(s.metrics[n]) !== null));
   const lowerIsBetter = (n) => ["mae", "mse", "rmse"].includes(n);
-  const rows = [["register metric", sections.map((s) => s.register)], ...names.map((n) => [n, sections.map((s) => metricValue((s.metrics || {})[n]))])];
-  out.push(h("table", { "data-testid": "metrics-table" },
+  const rows = [["registration metric", sections.map((s) => s.register)], ...names.map((n) => [n, sections.map((s) => metricValue((s.metrics || {})[n]))])];
+  const table = h("table", { class: "metrics", "data-testid": "metrics-table" },
     h("thead", {}, h("tr", {}, h("th", {}, "Metric"), versions.map((v) => h("th", { class: "num" }, label(v))))),
     h("tbody", {}, rows.map(([n, values]) => {
       const known = values.filter((v) => v !== null);
-      const best = known.length > 1 ? (lowerIsBetter(n) ? Math.min(...known) : Math.max(...known)) : null;
+      // Mark the best only where the versions differ as shown.
+      const differ = new Set(known.map(fmtNum)).size > 1;
+      const best = differ ? (lowerIsBetter(n) ? Math.min(...known) : Math.max(...known)) : null;
       return h("tr", { "data-metric": n }, h("td", {}, n),
         values.map((v) => h("td", { class: `num ${v !== null && v === best ? "best" : ""}` }, fmtNum(v))));
-    }))));
+    })));
   const curve = (key, xs, ys) => sections.map((s, i) => {
     const c = s.metrics && s.metrics[key];
     return c && c[xs] ? { name: label(versions[i]), colour: SERIES_COLOURS[i % SERIES_COLOURS.length], xs: c[xs], ys: c[ys] } : null;
   }).filter(Boolean);
   const roc = curve("receiver_operating_characteristic_curve", "false_positive_rates", "true_positive_rates");
   const pr = curve("precision_recall_curve", "recalls", "precisions");
-  if (roc.length || pr.length) {
-    out.push(h("div", { class: "row" },
+  // The table and the curves side by side; confusion matrices below.
+  out.push(h("div", { class: "row" }, h("div", { class: "card" }, table),
       roc.length ? h("div", { class: "card", "data-testid": "roc-chart" }, h("h3", {}, "ROC curve"), lineChart(roc, "false positive rate", "true positive rate", true)) : null,
       pr.length ? h("div", { class: "card", "data-testid": "pr-chart" }, h("h3", {}, "Precision–recall curve"), lineChart(pr, "recall", "precision", false)) : null));
-  }
   const matrices = sections.map((s, i) => s.metrics && s.metrics.confusion_matrix
     ? h("div", { class: "card", "data-testid": "confusion-matrix" }, h("h3", {}, `Confusion matrix, ${label(versions[i])}`), confusionTable(s.metrics.confusion_matrix))
     : null).filter(Boolean);
@@ -639,7 +653,7 @@ function uploadView() {
     try {
       const r = await api("/api/datasets", { method: "POST", body: form });
       showBanner(`Uploaded ${r.uploaded.join(" and ")}: its execution is starting.`, "info");
-      $banner.dataset.sticky = "upload";
+      $banner.dataset.keepOnce = "1";
       location.hash = "#/executions";
     } catch (e) {
       showBanner(e.message);
@@ -655,6 +669,18 @@ function uploadView() {
         h("label", {}, "Dataset name", h("small", {}, "Letters, digits and dashes; the model package group is <pipeline>-<dataset>."), name),
         h("label", {}, "CSV file", h("small", {}, "A header row; the target column defaults to CLASS."), file),
         h("label", {}, "Settings (optional)", h("small", {}, "pipeline.json: target column, scorer, registration metric and threshold, tuning budget."), settings),
-        h("div", {}, button))),
+        h("div", {}, button),
+        h("p", { class: "muted" }, "The same bytes uploaded again under the same file name are the same upload and start nothing; give a retraining run another file name."))),
   };
 }
+
+// ---- start ------------------------------------------------------------------------------
+
+window.addEventListener("hashchange", route);
+document.addEventListener("visibilitychange", refresh);
+api("/api/info").then((info) => {
+  document.getElementById("where").replaceChildren(
+    h("div", {}, `pipeline ${info.pipeline_name} · ${info.bucket}`),
+    h("div", {}, "Function URL ", h("code", {}, info.function_url)));
+}).catch((e) => showBanner(e.message));
+route();

@@ -36,6 +36,8 @@ pub fn upload_dataset(
 ) -> Result<Vec<String>, ActionError> {
     let key = format!("{}{dataset}/{file_name}", naming::DATASETS_PREFIX);
     naming::parse_dataset_key(&key)?;
+    // Refused here rather than by the trigger, so the one who uploads sees why.
+    naming::group_name(&system.pipeline_name, dataset)?;
     if csv.is_empty() {
         return Err(ActionError::BadInput(format!("{file_name} is empty")));
     }

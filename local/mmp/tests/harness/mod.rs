@@ -89,11 +89,16 @@ impl World {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
-        let mut url = None;
+        let (mut url, mut console) = (None, None);
+        // The banner ends with the hint about uploading.
         for line in lines.by_ref() {
             let line = line.unwrap();
-            if let Some(u) = line.trim().strip_prefix("Function URL:") {
+            let line = line.trim();
+            if let Some(u) = line.strip_prefix("Function URL:") {
                 url = Some(u.trim().to_string());
+            } else if let Some(u) = line.strip_prefix("Console:") {
+                console = Some(u.trim().to_string());
+            } else if line.starts_with("Upload with") {
                 break;
             }
         }
@@ -102,6 +107,7 @@ impl World {
         Up {
             child,
             url: url.expect("mmp up printed its Function URL"),
+            console: console.expect("mmp up printed its console URL"),
         }
     }
 
@@ -190,6 +196,7 @@ impl World {
 pub struct Up {
     pub child: Child,
     pub url: String,
+    pub console: String,
 }
 
 impl Up {

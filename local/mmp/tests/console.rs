@@ -1,0 +1,334 @@
+//! The registry console `mmp up` serves, used as a person would in a real headless Chromium:
+//! upload a dataset from the page, watch its execution finish, compare and approve the version,
+//! predict from the try-it form. Each stage leaves a screenshot in
+//! `<target>/console-screenshots/`. What the page shows is checked against the CLI's view of
+//! the same data folder.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod browser;
+mod harness;
+
+use std::time::Duration;
+
+use browser::Browser;
+use harness::{feature_rows, sample, World, FAST};
+use serde_json::Value;
+
+const SECONDS: fn(u64) -> Duration = Duration::from_secs;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_watch_approve_and_predict_from_the_console() {
+    let world = World::new();
+    let up = world.up();
+    let page = |hash: &str| format!("{}{hash}", up.console);
+    let b = Browser::start().await;
+
+    // Nothing yet: the page says what to do next.
+    b.goto(&page("#/executions")).await;
+    b.wait_text("[data-testid=empty]", SECONDS(20), |t| {
+        t.contains("No executions yet")
+    })
+    .await;
+    b.shot("01-no-executions").await;
+
+    // Upload from the page, with a small tuning budget in the settings file.
+    let inputs = world.data_dir().join("inputs");
+    std::fs::create_dir_all(&inputs).unwrap();
+    let csv = sample("breast-cancer");
+    let csv_file = inputs.join("breast-cancer.csv");
+    std::fs::write(&csv_file, &csv).unwrap();
+    let settings_file = inputs.join("pipeline.json");
+    std::fs::write(&settings_file, FAST).unwrap();
+    b.goto(&page("#/upload")).await;
+    b.type_into("[data-testid=upload-file]", csv_file.to_str().unwrap())
+        .await;
+    b.type_into(
+        "[data-testid=upload-settings]",
+        settings_file.to_str().unwrap(),
+    )
+    .await;
+    // A name the browser accepts but whose group name SageMaker would refuse: the error says why.
+    let long_name = "a".repeat(70);
+    b.type_into("[data-testid=upload-dataset]", &long_name)
+        .await;
+    b.click("[data-testid=upload-submit]").await;
+    b.wait_text("[data-testid=error-banner]", SECONDS(20), |t| {
+        t.contains("characters") && t.contains("63")
+    })
+    .await;
+    b.type_into("[data-testid=upload-dataset]", "breast-cancer")
+        .await;
+    b.click("[data-testid=upload-submit]").await;
+    b.wait_text("[data-testid=info-banner]", SECONDS(20), |t| {
+        t.contains("datasets/breast-cancer/breast-cancer.csv")
+    })
+    .await;
+
+    // The execution appears on the list; its page follows it to the end.
+    b.click("tr[data-execution]").await;
+    let status = b
+        .wait_text("[data-testid=execution-status]", SECONDS(20), |t| {
+            !t.is_empty()
+        })
+        .await;
+    if status.contains("Executing") {
+        b.shot("02-execution-running").await;
+    }
+    b.wait_text("[data-testid=execution-status]", SECONDS(240), |t| {
+        t == "Succeeded"
+    })
+    .await;
+    assert_eq!(b.count("[data-testid=step-graph] g.node").await, 7);
+    let node_status = |step: &str| format!("[data-testid=step-graph] g.node[data-step={step}]");
+    for (step, status) in [
+        ("PreprocessData", "Succeeded"),
+        ("RegisterBestModel", "Succeeded"),
+        ("RegistrationMetricTooLow", "NotStarted"),
+    ] {
+        let node = b.find(&node_status(step)).await.unwrap();
+        assert_eq!(
+            node.attr("data-status").await.unwrap().as_deref(),
+            Some(status)
+        );
+    }
+    // The tuning step is shown with its trials; a trial's log carries the score the table shows.
+    let executions = world.executions();
+    let id = executions[0]["id"].as_str().unwrap();
+    let steps = world.json(&["executions", id, "--json"]);
+    let trials = steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step_type"] == "Tuning")
+        .unwrap()["jobs"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        b.count("[data-testid=jobs-table] tbody tr").await,
+        trials.len()
+    );
+    let first = trials[0]["name"].as_str().unwrap();
+    b.click(&format!("tr[data-job=\"{first}\"]")).await;
+    let log = b
+        .wait_text("[data-testid=job-log]", SECONDS(20), |t| {
+            t.contains("mmp-val-score:")
+        })
+        .await;
+    let logged: f64 = log
+        .lines()
+        .find_map(|l| l.strip_prefix("mmp-val-score:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let objective = trials[0]["objective"].as_f64().unwrap();
+    assert!((logged - objective).abs() < 1e-6, "{logged} vs {objective}");
+    let row = b
+        .find(&format!("tr[data-job=\"{first}\"]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(row.contains(&format!("{objective:.4}")), "{row}");
+    b.shot("03-execution-succeeded").await;
+
+    // The registered version: metrics from evaluation.json, curves, confusion matrix.
+    b.goto(&page("#/models")).await;
+    b.wait_text("[data-group=mmp-breast-cancer]", SECONDS(20), |t| {
+        t.contains("Pending approval")
+    })
+    .await;
+    b.goto(&page("#/models/mmp-breast-cancer")).await;
+    let accuracy = b
+        .wait_text("tr[data-metric=accuracy]", SECONDS(20), |t| {
+            t.contains("accuracy")
+        })
+        .await;
+    let bucket = world.data_dir().join("bucket");
+    let model = &world.models()[0]["package"];
+    let metrics_key = model["metrics_url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("s3://mmp-local/")
+        .unwrap();
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(bucket.join(metrics_key)).unwrap()).unwrap();
+    let expected = report["binary_classification_metrics"]["accuracy"]["value"]
+        .as_f64()
+        .unwrap();
+    assert!(accuracy.contains(&format!("{expected:.4}")), "{accuracy}");
+    for chart in ["roc-chart", "pr-chart", "confusion-matrix"] {
+        assert!(
+            b.find(&format!(
+                "[data-testid={chart}] svg, [data-testid={chart}] table"
+            ))
+            .await
+            .is_some(),
+            "{chart} is drawn"
+        );
+    }
+    b.shot("04-version-metrics").await;
+
+    // Approve: the same path as `mmp approve`, so the deployer deploys it.
+    b.click("[data-testid=approve-1]").await;
+    b.wait_text("[data-testid=deployed]", SECONDS(60), |t| t == "DEPLOYED")
+        .await;
+    world.wait_route("breast-cancer", Some(1));
+    assert_eq!(world.models()[0]["package"]["approval_status"], "Approved");
+    b.shot("05-approved-and-deployed").await;
+
+    // A second version (uploaded with the CLI): compared side by side, approved, then rejected
+    // from the page, which rolls the endpoint back to version 1.
+    // (Another file name: the same bytes under the same key are one upload, started once.)
+    // Another random state: another split and search, so the versions differ.
+    let reseeded = r#"{"max_tuning_jobs": 3, "max_parallel_tuning_jobs": 2, "random_state": 7}"#;
+    world.upload("breast-cancer", "breast-cancer-again.csv", &csv, reseeded);
+    world.wait_executions("breast-cancer", 2, SECONDS(240));
+    b.wait_text("tr[data-version=\"2\"]", SECONDS(30), |t| {
+        t.contains("Pending approval")
+    })
+    .await;
+    // Newest two are compared by default: a column each, curves overlaid with a legend entry each.
+    b.wait_text("[data-testid=metrics-table] thead", SECONDS(20), |t| {
+        t.contains("V1") && t.contains("V2")
+    })
+    .await;
+    let legend = b
+        .wait_text("[data-testid=roc-chart] .legend", SECONDS(5), |_| true)
+        .await;
+    assert!(legend.contains("v1") && legend.contains("v2"), "{legend}");
+    assert_eq!(b.count("[data-testid=confusion-matrix]").await, 2);
+    // Where the versions differ, exactly one value of the row is marked best.
+    let models = world.models();
+    let report = |version: i64| -> Value {
+        let p = models
+            .iter()
+            .find(|m| m["package"]["version"] == version)
+            .unwrap();
+        let key = p["package"]["metrics_url"].as_str().unwrap();
+        let path = bucket.join(key.strip_prefix("s3://mmp-local/").unwrap());
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let (r1, r2) = (report(1), report(2));
+    let metric = |r: &Value, m: &str| r["binary_classification_metrics"][m]["value"].as_f64();
+    for m in ["accuracy", "auc", "f1", "precision", "recall"] {
+        let (a, c) = (metric(&r1, m).unwrap(), metric(&r2, m).unwrap());
+        let marked = b.count(&format!("tr[data-metric={m}] td.best")).await;
+        let differ = format!("{a:.4}") != format!("{c:.4}");
+        assert_eq!(marked, usize::from(differ), "{m}: {a} vs {c}");
+    }
+    // Tall enough for the whole comparison (the README's picture).
+    b.client.set_window_size(1400, 1250).await.unwrap();
+    b.shot("07-two-versions-compared").await;
+    b.client.set_window_size(1400, 1000).await.unwrap();
+    b.click("[data-testid=approve-2]").await;
+    world.wait_route("breast-cancer", Some(2));
+    b.wait_text("tr[data-version=\"2\"]", SECONDS(20), |t| {
+        t.contains("DEPLOYED")
+    })
+    .await;
+    b.click("[data-testid=reject-2]").await;
+    world.wait_route("breast-cancer", Some(1));
+    b.wait_text("tr[data-version=\"1\"]", SECONDS(20), |t| {
+        t.contains("DEPLOYED")
+    })
+    .await;
+    b.wait_text("tr[data-version=\"2\"]", SECONDS(20), |t| {
+        t.contains("Rejected")
+    })
+    .await;
+
+    // Try it: rows in, the Function URL's predictions out, as `mmp invoke` gets them.
+    b.goto(&page("#/endpoint")).await;
+    b.wait_text("tr[data-dataset=breast-cancer]", SECONDS(20), |t| {
+        t.contains("mmp-breast-cancer")
+    })
+    .await;
+    let rows = feature_rows(&csv, "CLASS", 3);
+    b.type_into("[data-testid=try-rows]", &rows).await;
+    b.click("[data-testid=try-submit]").await;
+    b.wait_text("[data-testid=try-status]", SECONDS(60), |t| t == "200")
+        .await;
+    let shown: Value = serde_json::from_str(
+        &b.wait_text("[data-testid=try-output]", SECONDS(5), |_| true)
+            .await,
+    )
+    .unwrap();
+    let from_cli: Value = serde_json::from_str(&world.ok(&[
+        "invoke",
+        "breast-cancer",
+        "--csv",
+        &rows.replace('\n', "\\n"),
+    ]))
+    .unwrap();
+    assert_eq!(shown, from_cli);
+    // The serving process now holds the model, with its memory.
+    b.wait_text("[data-testid=loaded-table]", SECONDS(20), |t| {
+        t.contains("MiB") || t.contains("KiB")
+    })
+    .await;
+    b.shot("06-endpoint-try-it").await;
+
+    // A row of the wrong width: the model's refusal, in its words.
+    b.type_into("[data-testid=try-rows]", "1,2").await;
+    b.click("[data-testid=try-submit]").await;
+    b.wait_text("[data-testid=try-output]", SECONDS(30), |t| {
+        t.contains("row 0 has 2 values")
+    })
+    .await;
+    let status = b
+        .wait_text("[data-testid=try-status]", SECONDS(5), |_| true)
+        .await;
+    assert_ne!(status, "200");
+
+    // Offline: everything the page loaded came from mmp itself.
+    let loaded = b
+        .client
+        .execute(
+            "return performance.getEntriesByType('resource').map(e => e.name)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let origin = up.console.trim_end_matches('/');
+    for url in loaded.as_array().unwrap() {
+        let url = url.as_str().unwrap();
+        assert!(url.starts_with(origin), "{url} is not served by mmp");
+    }
+    b.close().await;
+}
+
+/// The API refuses changes a page on another site could send, and hosts other than loopback.
+#[tokio::test]
+async fn the_console_api_refuses_cross_site_changes() {
+    let world = World::new();
+    let up = world.up();
+    let http = reqwest::Client::new();
+    let approve = format!("{}api/models/mmp-x/1/approval", up.console);
+    let plain = http
+        .post(&approve)
+        .json(&serde_json::json!({"status": "Approved"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 403);
+    assert!(plain.text().await.unwrap().contains("x-mmp-console"));
+    let with_header = http
+        .post(&approve)
+        .header("x-mmp-console", "1")
+        .json(&serde_json::json!({"status": "Approved"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_header.status(), 404, "it got through to the registry");
+    let rebound = http
+        .get(format!("{}api/models", up.console))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 403);
+}
