@@ -18,4 +18,5 @@ for check in scripts/checks/*.sh; do
   echo "== $check"
   bash "$check"
 done
+echo "console screenshots: $(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/console-screenshots/"
 echo "all tests passed"
