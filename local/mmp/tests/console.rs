@@ -301,34 +301,97 @@ async fn upload_watch_approve_and_predict_from_the_console() {
     b.close().await;
 }
 
-/// The API refuses changes a page on another site could send, and hosts other than loopback.
+/// The API names what is wrong, and refuses changes a page on another site could send and
+/// hosts other than loopback.
 #[tokio::test]
-async fn the_console_api_refuses_cross_site_changes() {
+async fn the_console_api_names_what_is_wrong_and_refuses_cross_site_changes() {
     let world = World::new();
     let up = world.up();
     let http = reqwest::Client::new();
-    let approve = format!("{}api/models/mmp-x/1/approval", up.console);
+    let url = |path: &str| format!("{}api/{path}", up.console);
+    let error = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        (status, body["error"].as_str().unwrap().to_string())
+    };
+
+    let approve = url("models/mmp-x/1/approval");
     let plain = http
         .post(&approve)
         .json(&serde_json::json!({"status": "Approved"}))
         .send()
         .await
         .unwrap();
-    assert_eq!(plain.status(), 403);
-    assert!(plain.text().await.unwrap().contains("x-mmp-console"));
-    let with_header = http
-        .post(&approve)
-        .header("x-mmp-console", "1")
-        .json(&serde_json::json!({"status": "Approved"}))
-        .send()
+    let (status, message) = error(plain).await;
+    assert_eq!(status, 403);
+    assert!(message.contains("x-mmp-console"), "{message}");
+    let change = |request: reqwest::RequestBuilder| request.header("x-mmp-console", "1").send();
+    let (status, message) = error(
+        change(
+            http.post(&approve)
+                .json(&serde_json::json!({"status": "Approved"})),
+        )
         .await
-        .unwrap();
-    assert_eq!(with_header.status(), 404, "it got through to the registry");
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404, "{message}");
+    assert!(
+        message.contains("no model package group mmp-x or mmp-mmp-x"),
+        "{message}"
+    );
     let rebound = http
-        .get(format!("{}api/models", up.console))
+        .get(url("models"))
         .header("host", "evil.example")
         .send()
         .await
         .unwrap();
     assert_eq!(rebound.status(), 403);
+
+    let (status, message) = error(http.get(url("executions/nope")).send().await.unwrap()).await;
+    assert_eq!(status, 404);
+    assert!(message.contains("nope"), "{message}");
+    let (status, _) = error(http.get(url("nothing-here")).send().await.unwrap()).await;
+    assert_eq!(status, 404);
+
+    // Uploads: what is missing or malformed, by name.
+    let form = |dataset: &str, settings: Option<&str>| {
+        let mut form = reqwest::multipart::Form::new().text("dataset", dataset.to_string());
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(b"a,CLASS\n1,0\n".to_vec()).file_name("d.csv"),
+        );
+        if let Some(settings) = settings {
+            form = form.part(
+                "settings",
+                reqwest::multipart::Part::bytes(settings.as_bytes().to_vec())
+                    .file_name("pipeline.json"),
+            );
+        }
+        form
+    };
+    for (form, expected) in [
+        (form("Bad Name", None), "Bad Name"),
+        (
+            form("ok", Some("{not json")),
+            "the settings file is not JSON",
+        ),
+        (
+            reqwest::multipart::Form::new().text("dataset", "ok"),
+            "no CSV file was chosen",
+        ),
+    ] {
+        let (status, message) = error(
+            change(http.post(url("datasets")).multipart(form))
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 400, "{message}");
+        assert!(message.contains(expected), "{message}");
+    }
+    assert!(
+        world.executions().is_empty(),
+        "no refused upload started anything"
+    );
 }

@@ -202,14 +202,25 @@ pub(super) async fn job_log(
         file.seek(SeekFrom::Start(start))
             .and_then(|_| file.take(LOG_CHUNK).read_to_end(&mut buf))
             .map_err(|e| ApiError::Internal(format!("{}: {e}", path.display())))?;
+        // A character cut by the chunk's end is sent with the next chunk, whole.
+        let whole = complete_utf8_prefix(&buf);
         Ok(Json(json!({
-            "text": String::from_utf8_lossy(&buf),
+            "text": String::from_utf8_lossy(whole),
             "offset": start,
-            "next_offset": start + buf.len() as u64,
+            "next_offset": start + whole.len() as u64,
             "size": size,
         })))
     })
     .await
+}
+
+/// `bytes` without a UTF-8 sequence left incomplete at its end (invalid bytes elsewhere stay,
+/// to be shown as replacement characters).
+fn complete_utf8_prefix(bytes: &[u8]) -> &[u8] {
+    match std::str::from_utf8(bytes) {
+        Err(e) if e.error_len().is_none() => &bytes[..e.valid_up_to()],
+        _ => bytes,
+    }
 }
 
 #[derive(Serialize)]
@@ -386,4 +397,19 @@ pub(super) async fn invoke(State(s): Shared, body: Bytes) -> ApiResult<Response>
         .await
         .map_err(|e| ApiError::Unavailable(format!("reading the Function URL's answer: {e}")))?;
     Ok((status, [(header::CONTENT_TYPE, content_type)], body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::complete_utf8_prefix;
+
+    #[test]
+    fn a_character_cut_at_the_end_waits_for_the_next_chunk() {
+        let text = "score é".as_bytes();
+        assert_eq!(complete_utf8_prefix(text), text);
+        let cut = &text[..text.len() - 1];
+        assert_eq!(complete_utf8_prefix(cut), b"score ");
+        // Invalid bytes in the middle are not held back.
+        assert_eq!(complete_utf8_prefix(b"a\xffb"), b"a\xffb");
+    }
 }
