@@ -364,10 +364,15 @@ function versionRow(v, after, extra = []) {
     ...extra,
     h("td", { class: "num" }, v.version),
     h("td", {}, pill(v.approval_status, "approval-status"), v.deployed ? h("span", { class: "badge", "data-testid": "deployed" }, "DEPLOYED") : null),
-    h("td", {}, v.metadata.algorithm || ""),
+    h("td", {}, v.metadata.algorithm || "", executionLink(v)),
     gateMetricCell(v),
     h("td", {}, fmtTime(v.created_ms)),
     h("td", {}, approvalButtons(v, after)));
+}
+/** The execution that registered the version (its ARN is in the version's metadata). */
+function executionLink(v) {
+  const id = String(v.metadata.pipeline_execution || "").split("/execution/")[1];
+  return id ? [" · ", h("a", { href: `#/executions/${encodeURIComponent(id)}`, title: "the execution that registered this version" }, "run")] : null;
 }
 const VERSION_COLUMNS = ["Version", "Status", "Algorithm", "Test score", "Registered", ""];
 
@@ -556,8 +561,8 @@ function endpointView() {
   const loaded = h("div");
   const select = h("select", { id: "try-model", "data-testid": "try-model" });
   const rows = h("textarea", { id: "try-rows", "data-testid": "try-rows", placeholder: "One row per line, features in training order, no header and no target column" });
-  const result = h("div", { "data-testid": "try-result" });
-  const curl = h("pre", { class: "log", hidden: true });
+  const result = h("div", { "data-testid": "try-result" }, h("p", { class: "muted" }, "The Function URL's answer appears here."));
+  const curl = h("pre", { class: "log", hidden: true, title: "the same request from a shell" });
   let functionUrl = "";
 
   async function predict(event) {
@@ -586,11 +591,12 @@ function endpointView() {
     h("h2", {}, "Deployed"), deployed,
     h("h2", {}, "Loaded in the serving process"), loaded,
     h("h2", {}, "Try it"),
-    h("form", { class: "stack card", "data-testid": "try-form", onsubmit: predict },
-      h("label", {}, "Model", select),
-      h("label", {}, "CSV rows", rows),
-      h("div", {}, h("button", { class: "primary", type: "submit", "data-testid": "try-submit" }, "Predict"))),
-    result, h("h3", {}, "The same request from a shell"), curl);
+    h("div", { class: "row" },
+      h("form", { class: "stack card grow", "data-testid": "try-form", onsubmit: predict },
+        h("label", {}, "Model", select),
+        h("label", {}, "CSV rows", rows),
+        h("div", {}, h("button", { class: "primary", type: "submit", "data-testid": "try-submit" }, "Predict"))),
+      h("div", { class: "card grow" }, result, curl)));
 
   return {
     el,
@@ -619,10 +625,11 @@ function endpointView() {
         const budget = e.memory_budget_bytes;
         const used = e.loaded.reduce((t, m) => t + m.memoryBytes, 0);
         loaded.replaceChildren(h("table", { "data-testid": "loaded-table" },
-          h("thead", {}, h("tr", {}, ["Target model", "Memory", budget ? "Share of the budget" : ""].map((t) => h("th", {}, t)))),
+          h("thead", {}, h("tr", {}, ["Target model", "Memory", budget ? "Share of the budget" : null].map((t) => t && h("th", {}, t)))),
           h("tbody", {}, e.loaded.map((m) => h("tr", {}, h("td", { class: "mono" }, m.modelName), h("td", { class: "num" }, fmtBytes(m.memoryBytes)),
-            h("td", {}, budget ? h("div", { class: "meter" }, h("div", { style: `width:${Math.min(100, (100 * m.memoryBytes) / budget)}%` })) : ""))))),
-          h("p", { class: "muted" }, `${fmtBytes(used)} in ${e.loaded.length} model(s)`, budget ? ` of a ${fmtBytes(budget)} budget` : " (no memory budget set)"));
+            budget ? h("td", {}, h("div", { class: "meter" }, h("div", { style: `width:${Math.min(100, (100 * m.memoryBytes) / budget)}%` }))) : null)))),
+          h("p", { class: "muted" }, `${fmtBytes(used)} in ${e.loaded.length} ${e.loaded.length === 1 ? "model" : "models"}`,
+            budget ? ` of a ${fmtBytes(budget)} budget` : " (no memory budget set: `mmp up --model-memory-budget BYTES`)"));
       }
     },
   };

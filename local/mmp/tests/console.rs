@@ -170,6 +170,15 @@ async fn upload_watch_approve_and_predict_from_the_console() {
             "{chart} is drawn"
         );
     }
+    // The version links to the execution that registered it.
+    let run = b
+        .find("tr[data-version=\"1\"] a[href^=\"#/executions/\"]")
+        .await
+        .unwrap();
+    assert_eq!(
+        run.attr("href").await.unwrap().as_deref(),
+        Some(format!("#/executions/{id}").as_str())
+    );
     b.shot("04-version-metrics").await;
 
     // Approve: the same path as `mmp approve`, so the deployer deploys it.
