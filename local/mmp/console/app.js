@@ -191,7 +191,7 @@ function executionView(id) {
       h("h1", {}, "Execution ", h("span", { class: "mono" }, e.id), " ", pill(e.status, "execution-status")),
       h("p", { class: "muted" }, `dataset ${e.dataset || "?"} · started ${fmtTime(e.created_ms)} · `,
         e.ended_ms ? `took ${fmtDuration(e.created_ms, e.ended_ms)}` : `running for ${fmtDuration(e.created_ms)}`),
-      e.failure_reason ? h("div", { class: "banner", "data-testid": "failure-reason" }, e.failure_reason) : null,
+      e.failure_reason ? h("div", { class: "banner inline", "data-testid": "failure-reason" }, e.failure_reason) : null,
       h("details", {}, h("summary", {}, "Parameters"),
         h("dl", { class: "kv" }, Object.entries(e.parameters).map(([k, v]) => [h("dt", {}, k), h("dd", { class: "mono" }, v)])))));
     if (!state.step) {
@@ -481,7 +481,7 @@ function comparison(versions, reports) {
   });
   const label = (v) => `v${v.version} ${v.metadata.algorithm || ""}`;
   const out = [h("h2", {}, "Evaluation on the held-out test set")];
-  sections.forEach((s, i) => s.error && out.push(h("p", { class: "banner" }, `version ${versions[i].version}: ${s.error}`)));
+  sections.forEach((s, i) => s.error && out.push(h("p", { class: "banner inline" }, `version ${versions[i].version}: ${s.error}`)));
   const names = [...new Set(sections.flatMap((s) => Object.keys(s.metrics || {})))]
     .filter((n) => sections.some((s) => s.metrics && metricValue(s.metrics[n]) !== null));
   const lowerIsBetter = (n) => ["mae", "mse", "rmse"].includes(n);
@@ -575,7 +575,7 @@ function endpointView() {
     try {
       response = await fetch("/api/invoke", { method: "POST", headers: { [CHANGE_HEADER]: "1", "content-type": "application/json" }, body });
     } catch {
-      result.replaceChildren(h("p", { class: "banner" }, "mmp is not answering: is `mmp up` still running?"));
+      result.replaceChildren(h("p", { class: "banner inline" }, "mmp is not answering: is `mmp up` still running?"));
       return;
     }
     const text = await response.text();
