@@ -18,6 +18,10 @@ pub enum PortError {
     /// error, or a validation error). Retrying the same request will not help.
     #[error("rejected: {0}")]
     Rejected(String),
+    /// The request's payload is at fault: the model container answered 4xx (rows that do not
+    /// fit the model). The caller should fix its input; retrying will not help.
+    #[error("bad input: {0}")]
+    BadInput(String),
     /// Anything else.
     #[error("{0}")]
     Other(String),

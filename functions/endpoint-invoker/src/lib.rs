@@ -4,8 +4,9 @@
 //!   body) or `"data": [[1.5, 2, "a"], ...]` (JSON rows) → InvokeEndpoint with the route's
 //!   `TargetModel` → `200 {"model", "group", "version", "predictions"}`.
 //! - `GET` → `200 {"models": [...]}`: every deployed dataset with its version.
-//! - Errors are JSON `{"error": "..."}`: 400 bad JSON/CSV (naming the problem), 404 unknown
-//!   model, 405 other methods, 413 too large, 502 the endpoint failed, 503 it stayed
+//! - Errors are JSON `{"error": "..."}`: 400 bad JSON/CSV (naming the problem) or rows the
+//!   model refuses (its own words), 404 unknown model, 405 other methods, 413 too large, 502
+//!   the endpoint failed, 503 it stayed
 //!   throttled or unavailable after retries (or the routing table could not be read).
 //!
 //! The routing table is cached in memory for a short TTL, then revalidated by ETag (a HEAD).
@@ -191,6 +192,16 @@ impl<S: ObjectStore, E: ModelEndpoint> Invoker<S, E> {
                     // The route may have moved since it was cached.
                     self.routes.invalidate().await;
                 }
+                if let PortError::BadInput(detail) = &failure {
+                    tracing::info!(%detail, target_model = %route.target_model, "the model refused the rows");
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        &format!(
+                            "model {dataset} cannot take these rows: {}",
+                            container_message(detail)
+                        ),
+                    );
+                }
                 tracing::error!(%failure, target_model = %route.target_model, "InvokeEndpoint failed");
                 let status = match failure {
                     PortError::Throttled(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -250,6 +261,14 @@ fn respond(status: StatusCode, body: &Value) -> Response<String> {
         header::HeaderValue::from_static("application/json"),
     );
     response
+}
+
+/// The container's own message: the `error` of its JSON answer, else its answer as it is.
+fn container_message(detail: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(detail)
+        .ok()
+        .and_then(|v| v.get("error")?.as_str().map(str::to_string))
+        .unwrap_or_else(|| detail.to_string())
 }
 
 #[cfg(test)]

@@ -279,6 +279,23 @@ async fn every_bad_input_and_failure_gets_its_status_and_message() {
         "a model error is not retried"
     );
 
+    // Rows the model refuses (its container's 4xx) are the caller's to fix: 400, its words.
+    let refused = Failing {
+        error: PortError::BadInput(r#"{"error": "row 0 has 1 values; the model takes 13"}"#.into()),
+        calls: AtomicU32::new(0),
+    };
+    let invoker =
+        Invoker::new(&store, &refused, config(Duration::from_secs(60))).with_backoff(fast);
+    let response = invoker
+        .handle(&Method::POST, br#"{"model": "wine", "data": "1"}"#)
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        json_body(&response)["error"],
+        "model wine cannot take these rows: row 0 has 1 values; the model takes 13"
+    );
+    assert_eq!(refused.calls.load(Ordering::SeqCst), 1, "nor is a refusal");
+
     // A corrupt routing table is a 503 naming it.
     store
         .put("endpoint/routing.json", b"[]".to_vec(), PutCondition::None)

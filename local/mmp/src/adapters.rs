@@ -369,8 +369,9 @@ impl ModelEndpoint for EndpointAdapter {
                 body: answer.body,
                 content_type: Some(answer.content_type),
             }),
-            // SageMaker reports a container's error as ModelError carrying its body.
-            400..=499 => Err(PortError::Rejected(
+            // SageMaker reports a container's 4xx as ModelError carrying its body: the rows
+            // are at fault.
+            400..=499 => Err(PortError::BadInput(
                 String::from_utf8_lossy(&answer.body).into_owned(),
             )),
             _ => Err(PortError::Throttled(

@@ -281,17 +281,17 @@ async fn upload_watch_approve_and_predict_from_the_console() {
     .await;
     b.shot("06-endpoint-try-it").await;
 
-    // A row of the wrong width: the model's refusal, in its words.
+    // A row of the wrong width: a client error, with the model's own words.
     b.type_into("[data-testid=try-rows]", "1,2").await;
     b.click("[data-testid=try-submit]").await;
     b.wait_text("[data-testid=try-output]", SECONDS(30), |t| {
-        t.contains("row 0 has 2 values")
+        t.contains("model breast-cancer cannot take these rows: row 0 has 2 values")
     })
     .await;
     let status = b
         .wait_text("[data-testid=try-status]", SECONDS(5), |_| true)
         .await;
-    assert_ne!(status, "200");
+    assert_eq!(status, "400");
 
     // Offline: everything the page loaded came from mmp itself.
     let loaded = b

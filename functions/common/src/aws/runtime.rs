@@ -1,6 +1,7 @@
 //! [`ModelEndpoint`] over SageMaker Runtime's InvokeEndpoint.
 
 use async_trait::async_trait;
+use aws_sdk_sagemakerruntime::operation::invoke_endpoint::InvokeEndpointError;
 use aws_sdk_sagemakerruntime::primitives::Blob;
 
 use super::error::classify;
@@ -40,10 +41,56 @@ impl ModelEndpoint for SageMakerEndpoint {
             .body(Blob::new(invocation.body.clone()))
             .send()
             .await
-            .map_err(|e| classify(e, &context))?;
+            .map_err(|e| {
+                e.as_service_error()
+                    .and_then(input_refused)
+                    .unwrap_or_else(|| classify(e, &context))
+            })?;
         Ok(InvocationOutput {
             body: output.body.map(Blob::into_inner).unwrap_or_default(),
             content_type: output.content_type,
         })
+    }
+}
+
+/// A ModelError whose container answered 4xx: the rows are at fault, with the container's words.
+fn input_refused(error: &InvokeEndpointError) -> Option<PortError> {
+    let InvokeEndpointError::ModelError(e) = error else {
+        return None;
+    };
+    let status = e.original_status_code()?;
+    (400..500).contains(&status).then(|| {
+        PortError::BadInput(
+            e.original_message()
+                .or(e.message())
+                .unwrap_or("the model refused the input")
+                .to_string(),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_sagemakerruntime::types::error::ModelError;
+
+    use super::*;
+
+    fn model_error(status: i32) -> InvokeEndpointError {
+        InvokeEndpointError::ModelError(
+            ModelError::builder()
+                .original_status_code(status)
+                .original_message("row 0 has 2 values")
+                .message("Received client error (400) from model")
+                .build(),
+        )
+    }
+
+    #[test]
+    fn a_container_4xx_is_the_callers_input_and_a_5xx_is_not() {
+        assert_eq!(
+            input_refused(&model_error(400)),
+            Some(PortError::BadInput("row 0 has 2 values".into()))
+        );
+        assert_eq!(input_refused(&model_error(500)), None);
     }
 }
