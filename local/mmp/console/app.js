@@ -169,7 +169,7 @@ function executionsView() {
 }
 
 function executionView(id) {
-  const state = { step: null, job: null, log: null };
+  const state = { step: null, picked: false, job: null, log: null };
   const head = h("div");
   const graph = h("div", { class: "graph", "data-testid": "step-graph" });
   const steps = h("div");
@@ -180,6 +180,7 @@ function executionView(id) {
   let data = null;
 
   function pickStep(name) {
+    state.picked = true;
     state.step = name;
     state.job = null;
     draw();
@@ -194,8 +195,9 @@ function executionView(id) {
       e.failure_reason ? h("div", { class: "banner inline", "data-testid": "failure-reason" }, e.failure_reason) : null,
       h("details", {}, h("summary", {}, "Parameters"),
         h("dl", { class: "kv" }, Object.entries(e.parameters).map(([k, v]) => [h("dt", {}, k), h("dd", { class: "mono" }, v)])))));
-    if (!state.step) {
-      // What is running or failed, else the step with the most jobs (the tuning trials).
+    if (!state.picked) {
+      // Until a step is clicked, follow what is running or failed, else show the step with
+      // the most jobs (the tuning trials).
       const active = list.find((s) => s.status === "Executing" || s.status === "Failed")
         || [...list].sort((a, b) => b.jobs.length - a.jobs.length).find((s) => s.jobs.length);
       state.step = active ? active.name : null;
