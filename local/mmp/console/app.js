@@ -140,12 +140,20 @@ function route() {
 
 function executionsView() {
   const body = h("div");
+  const filter = h("select", { "data-testid": "dataset-filter", "aria-label": "dataset", onchange: () => refresh() },
+    h("option", { value: "" }, "all datasets"));
   const el = h("section", {}, h("h1", {}, "Pipeline executions"),
-    h("p", { class: "muted" }, "Every upload starts one. Newest first; this page updates itself."), body);
+    h("p", { class: "muted" }, "Every upload starts one. Newest first; this page updates itself. Show ", filter), body);
   return {
     el,
     async refresh() {
-      const list = await api("/api/executions");
+      const q = filter.value ? `?dataset=${encodeURIComponent(filter.value)}` : "";
+      const { executions: list, total, datasets } = await api(`/api/executions${q}`);
+      const options = ["", ...datasets];
+      if ([...filter.options].map((o) => o.value).join() !== options.join()) {
+        const keep = filter.value;
+        filter.replaceChildren(...options.map((d) => h("option", { value: d, selected: d === keep }, d || "all datasets")));
+      }
       if (!list.length) {
         body.replaceChildren(empty("No executions yet",
           "Upload a dataset from the ", h("a", { href: "#/upload" }, "Upload"), " page or with ",
@@ -163,7 +171,8 @@ function executionsView() {
         h("td", {}, pill(e.status, "execution-status")),
         h("td", {}, fmtTime(e.created_ms)),
         h("td", { class: "num" }, fmtDuration(e.created_ms, e.ended_ms)),
-        h("td", {}, e.failure_reason || ""))))));
+        h("td", {}, e.failure_reason || ""))))),
+        total > list.length ? h("p", { class: "muted" }, `The newest ${list.length} of ${total}; `, h("code", {}, "mmp executions"), " lists them all.") : null);
     },
   };
 }

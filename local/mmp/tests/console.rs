@@ -293,6 +293,38 @@ async fn upload_watch_approve_and_predict_from_the_console() {
         .await;
     assert_eq!(status, "400");
 
+    // Both executions are listed; the API pages and filters them.
+    b.goto(&page("#/executions")).await;
+    b.wait_text("[data-testid=dataset-filter]", SECONDS(20), |t| {
+        t.contains("breast-cancer")
+    })
+    .await;
+    assert_eq!(b.count("tr[data-execution]").await, 2);
+    let api = |query: &str| {
+        let url = format!("{}api/executions{query}", up.console);
+        async move {
+            reqwest::get(url)
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let one = api("?limit=1").await;
+    assert_eq!(
+        (one["executions"].as_array().unwrap().len(), &one["total"]),
+        (1, &Value::from(2))
+    );
+    assert_eq!(
+        one["executions"][0]["id"],
+        world.executions()[0]["id"],
+        "newest first"
+    );
+    let other = api("?dataset=wine").await;
+    assert_eq!(other["total"], 0);
+    assert_eq!(other["datasets"], serde_json::json!(["breast-cancer"]));
+
     // Offline: everything the page loaded came from mmp itself.
     let loaded = b
         .client

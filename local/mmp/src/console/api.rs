@@ -79,10 +79,41 @@ impl From<ExecutionInfo> for ExecutionRow {
     }
 }
 
-pub(super) async fn executions(State(s): Shared) -> ApiResult<Json<Vec<ExecutionRow>>> {
+/// Executions listed at most, unless asked for more.
+const EXECUTIONS_SHOWN: usize = 100;
+
+#[derive(Deserialize)]
+pub(super) struct ExecutionsQuery {
+    /// Only this dataset's executions.
+    dataset: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `{"executions": [newest first, at most `limit`], "total", "datasets"}`: `total` counts the
+/// dataset's (or all) executions, `datasets` names every dataset that has one.
+pub(super) async fn executions(
+    State(s): Shared,
+    Query(q): Query<ExecutionsQuery>,
+) -> ApiResult<Json<Value>> {
     blocking(move || {
-        let list = s.executor.list(Some(&s.system.pipeline_name))?;
-        Ok(Json(list.into_iter().map(ExecutionRow::from).collect()))
+        let all: Vec<ExecutionRow> = s
+            .executor
+            .list(Some(&s.system.pipeline_name))?
+            .into_iter()
+            .map(ExecutionRow::from)
+            .collect();
+        let datasets: std::collections::BTreeSet<&str> =
+            all.iter().filter_map(|e| e.dataset.as_deref()).collect();
+        let wanted: Vec<&ExecutionRow> = all
+            .iter()
+            .filter(|e| q.dataset.is_none() || e.dataset == q.dataset)
+            .collect();
+        let shown = &wanted[..wanted.len().min(q.limit.unwrap_or(EXECUTIONS_SHOWN))];
+        Ok(Json(json!({
+            "executions": shown,
+            "total": wanted.len(),
+            "datasets": datasets,
+        })))
     })
     .await
 }
