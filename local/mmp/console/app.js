@@ -188,6 +188,17 @@ function executionView(id) {
     head, h("h2", {}, "Steps"), graph, steps, jobs, logBox);
   let data = null;
 
+  async function stop(event) {
+    event.target.disabled = true;
+    try {
+      await api(`/api/executions/${encodeURIComponent(id)}/stop`, { method: "POST" });
+      showBanner(`Stopping execution ${id}: its running jobs are stopped.`, "info");
+    } catch (e) {
+      showBanner(e.message);
+      event.target.disabled = false;
+    }
+  }
+
   function pickStep(name) {
     state.picked = true;
     state.step = name;
@@ -198,7 +209,8 @@ function executionView(id) {
   function draw() {
     const { execution: e, steps: list } = data;
     head.replaceChildren(h("div", {},
-      h("h1", {}, "Execution ", h("span", { class: "mono" }, e.id), " ", pill(e.status, "execution-status")),
+      h("h1", {}, "Execution ", h("span", { class: "mono" }, e.id), " ", pill(e.status, "execution-status"), " ",
+        e.status === "Executing" ? h("button", { class: "reject", "data-testid": "stop-execution", onclick: stop }, "Stop") : null),
       h("p", { class: "muted" }, `dataset ${e.dataset || "?"} · started ${fmtTime(e.created_ms)} · `,
         e.ended_ms ? `took ${fmtDuration(e.created_ms, e.ended_ms)}` : `running for ${fmtDuration(e.created_ms)}`),
       e.failure_reason ? h("div", { class: "banner inline", "data-testid": "failure-reason" }, e.failure_reason) : null,

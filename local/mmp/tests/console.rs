@@ -325,6 +325,24 @@ async fn upload_watch_approve_and_predict_from_the_console() {
     assert_eq!(other["total"], 0);
     assert_eq!(other["datasets"], serde_json::json!(["breast-cancer"]));
 
+    // Stop: a run with the full tuning budget, stopped from its page, ends Stopped.
+    world.upload("breast-cancer", "breast-cancer-full.csv", &csv, "{}");
+    b.wait_text(
+        "[data-testid=executions-table] tbody tr:first-child",
+        SECONDS(30),
+        |t| t.contains("Executing"),
+    )
+    .await;
+    b.click("[data-testid=executions-table] tbody tr:first-child")
+        .await;
+    b.click("[data-testid=stop-execution]").await;
+    b.wait_text("[data-testid=execution-status]", SECONDS(60), |t| {
+        t == "Stopped"
+    })
+    .await;
+    assert_eq!(world.executions()[0]["status"], "Stopped");
+    assert!(b.find("[data-testid=stop-execution]").await.is_none());
+
     // Offline: everything the page loaded came from mmp itself.
     let loaded = b
         .client

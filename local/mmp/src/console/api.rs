@@ -191,6 +191,14 @@ pub(super) async fn execution(State(s): Shared, Path(id): Path<String>) -> ApiRe
     .await
 }
 
+/// StopPipelineExecution: running jobs are stopped and the execution ends as Stopped.
+pub(super) async fn stop_execution(
+    State(s): Shared,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ExecutionRow>> {
+    blocking(move || Ok(Json(ExecutionRow::from(s.executor.stop(&id)?)))).await
+}
+
 /// Bytes of log sent at most per request.
 const LOG_CHUNK: u64 = 256 * 1024;
 

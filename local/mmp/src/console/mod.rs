@@ -43,6 +43,7 @@ pub fn router(state: Arc<ConsoleState>) -> Router {
         .route("/api/info", get(api::info))
         .route("/api/executions", get(api::executions))
         .route("/api/executions/{id}", get(api::execution))
+        .route("/api/executions/{id}/stop", post(api::stop_execution))
         .route("/api/executions/{id}/jobs/{job}/log", get(api::job_log))
         .route("/api/models", get(api::models))
         .route(
