@@ -226,12 +226,7 @@ impl LocalEndpoint {
             .await
             .map_err(|e| EndpointError::Unavailable(e.to_string()))?;
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("application/octet-stream")
-            .to_string();
+        let content_type = content_type_of(&response);
         let body = response
             .bytes()
             .await
@@ -345,6 +340,16 @@ pub fn unpack_archive(archive: &[u8], dir: &Path) -> std::io::Result<()> {
         std::fs::remove_dir_all(dir)?;
     }
     std::fs::rename(staged, dir)
+}
+
+/// A response's `Content-Type`, `application/octet-stream` when it has none.
+pub fn content_type_of(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_string()
 }
 
 fn sanitize(name: &str) -> String {

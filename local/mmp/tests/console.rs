@@ -412,6 +412,14 @@ async fn the_console_api_names_what_is_wrong_and_refuses_cross_site_changes() {
     assert!(message.contains("nope"), "{message}");
     let (status, _) = error(http.get(url("nothing-here")).send().await.unwrap()).await;
     assert_eq!(status, 404);
+    for (path, expected) in [
+        ("executions/nope/jobs/j/log", "nope"),
+        ("models/mmp-x/1/evaluation", "mmp-x"),
+    ] {
+        let (status, message) = error(http.get(url(path)).send().await.unwrap()).await;
+        assert_eq!(status, 404, "{path}: {message}");
+        assert!(message.contains(expected), "{path}: {message}");
+    }
 
     // Uploads: what is missing or malformed, by name.
     let form = |dataset: &str, settings: Option<&str>| {

@@ -425,12 +425,7 @@ pub(super) async fn invoke(State(s): Shared, body: Bytes) -> ApiResult<Response>
         .map_err(|e| ApiError::Unavailable(format!("the Function URL did not answer: {e}")))?;
     let status = StatusCode::from_u16(response.status().as_u16())
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let content_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/octet-stream")
-        .to_string();
+    let content_type = crate::endpoint::content_type_of(&response);
     let body = response
         .bytes()
         .await
