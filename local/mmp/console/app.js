@@ -95,6 +95,16 @@ async function api(path, init = {}) {
   return body;
 }
 
+/** Whether `data` differs from what was last drawn from `memo`. Unchanged pages are left as
+ *  they are, so a text selection or a click in progress survives the refresh; `running` pages
+ *  are redrawn anyway, so their durations tick. */
+function changed(memo, data, running = false) {
+  const key = JSON.stringify(data);
+  if (key === memo.drawn && !running) return false;
+  memo.drawn = key;
+  return true;
+}
+
 // ---- router -----------------------------------------------------------------------------
 
 const routes = [
@@ -139,6 +149,7 @@ function route() {
 // ---- executions -------------------------------------------------------------------------
 
 function executionsView() {
+  const memo = {};
   const body = h("div");
   const filter = h("select", { "data-testid": "dataset-filter", "aria-label": "dataset", onchange: () => refresh() },
     h("option", { value: "" }, "all datasets"));
@@ -148,7 +159,9 @@ function executionsView() {
     el,
     async refresh() {
       const q = filter.value ? `?dataset=${encodeURIComponent(filter.value)}` : "";
-      const { executions: list, total, datasets } = await api(`/api/executions${q}`);
+      const answer = await api(`/api/executions${q}`);
+      if (!changed(memo, answer, answer.executions.some((e) => e.status === "Executing"))) return;
+      const { executions: list, total, datasets } = answer;
       const options = ["", ...datasets];
       if ([...filter.options].map((o) => o.value).join() !== options.join()) {
         const keep = filter.value;
@@ -179,6 +192,7 @@ function executionsView() {
 
 function executionView(id) {
   const state = { step: null, picked: false, job: null, log: null };
+  const memo = {};
   const head = h("div");
   const graph = h("div", { class: "graph", "data-testid": "step-graph" });
   const steps = h("div");
@@ -292,8 +306,11 @@ function executionView(id) {
   return {
     el,
     async refresh() {
-      data = await api(`/api/executions/${encodeURIComponent(id)}`);
-      draw();
+      const answer = await api(`/api/executions/${encodeURIComponent(id)}`);
+      if (changed(memo, answer, answer.execution.status === "Executing")) {
+        data = answer;
+        draw();
+      }
       await pollLog();
     },
   };
@@ -407,6 +424,7 @@ function gateMetricCell(v) {
 }
 
 function modelsView() {
+  const memo = {};
   const body = h("div");
   const el = h("section", {}, h("h1", {}, "Model registry"),
     h("p", { class: "muted" }, "One model package group per dataset. Approving a version deploys it to the shared endpoint; rejecting the deployed one rolls back."),
@@ -415,6 +433,7 @@ function modelsView() {
     el,
     async refresh() {
       const groups = await api("/api/models");
+      if (!changed(memo, groups)) return;
       if (!groups.length) {
         body.replaceChildren(empty("No model versions yet",
           "A version is registered when an execution's model passes its metric gate. ",
@@ -450,6 +469,7 @@ const SERIES_COLOURS = ["#1f5fbf", "#d9480f", "#2b8a3e", "#7048e8", "#c2255c", "
 function groupView(group) {
   let picked = new Set();
   let touched = false;
+  const memo = {};
   const head = h("div");
   const table = h("div");
   const compare = h("div", { "data-testid": "comparison" });
@@ -471,6 +491,7 @@ function groupView(group) {
     async refresh() {
       const groups = await api("/api/models");
       const g = groups.find((x) => x.group === group);
+      if (!changed(memo, g || null)) return;
       if (!g) {
         head.replaceChildren(h("h1", {}, group));
         table.replaceChildren(empty("No such model package group", "It appears once an execution registers a model for it."));
@@ -587,6 +608,7 @@ function endpointView() {
   const result = h("div", { "data-testid": "try-result" }, h("p", { class: "muted" }, "The Function URL's answer appears here."));
   const curl = h("pre", { class: "log", hidden: true, title: "the same request from a shell" });
   let functionUrl = "";
+  const memo = {};
 
   async function predict(event) {
     event.preventDefault();
@@ -625,6 +647,7 @@ function endpointView() {
     el,
     async refresh() {
       const e = await api("/api/endpoint");
+      if (!changed(memo, e)) return;
       functionUrl = e.function_url;
       const routes = Object.entries(e.routes);
       if (!routes.length) {

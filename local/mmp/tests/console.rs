@@ -86,9 +86,8 @@ async fn upload_watch_approve_and_predict_from_the_console() {
         ("RegisterBestModel", "Succeeded"),
         ("RegistrationMetricTooLow", "NotStarted"),
     ] {
-        let node = b.find(&node_status(step)).await.unwrap();
         assert_eq!(
-            node.attr("data-status").await.unwrap().as_deref(),
+            b.attr(&node_status(step), "data-status").await.as_deref(),
             Some(status)
         );
     }
@@ -126,12 +125,8 @@ async fn upload_watch_approve_and_predict_from_the_console() {
     let objective = trials[0]["objective"].as_f64().unwrap();
     assert!((logged - objective).abs() < 1e-6, "{logged} vs {objective}");
     let row = b
-        .find(&format!("tr[data-job=\"{first}\"]"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .wait_text(&format!("tr[data-job=\"{first}\"]"), SECONDS(5), |_| true)
+        .await;
     assert!(row.contains(&format!("{objective:.4}")), "{row}");
     b.shot("03-execution-succeeded").await;
 
@@ -171,15 +166,17 @@ async fn upload_watch_approve_and_predict_from_the_console() {
         );
     }
     // The version links to the execution that registered it.
-    let run = b
-        .find("tr[data-version=\"1\"] a[href^=\"#/executions/\"]")
-        .await
-        .unwrap();
     assert_eq!(
-        run.attr("href").await.unwrap().as_deref(),
+        b.attr("tr[data-version=\"1\"] a[href^=\"#/executions/\"]", "href")
+            .await
+            .as_deref(),
         Some(format!("#/executions/{id}").as_str())
     );
     b.shot("04-version-metrics").await;
+    // Unchanged data is not redrawn: a row outlives refreshes, so selections and clicks do too.
+    let row = b.find("tr[data-version=\"1\"]").await.unwrap();
+    tokio::time::sleep(SECONDS(4)).await;
+    assert!(row.text().await.is_ok(), "the page redrew unchanged data");
 
     // Approve: the same path as `mmp approve`, so the deployer deploys it.
     b.click("[data-testid=approve-1]").await;

@@ -153,10 +153,36 @@ impl Browser {
         }
     }
 
-    /// Waits for `css`, then clicks it.
+    /// Clicks `css` once it is there. Pages redraw what changed, so an element found may be
+    /// replaced before the click lands: then it is found again.
     pub async fn click(&self, css: &str) {
-        self.wait_text(css, Duration::from_secs(20), |_| true).await;
-        self.find(css).await.unwrap().click().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(element) = self.find(css).await {
+                if element.click().await.is_ok() {
+                    return;
+                }
+            }
+            if Instant::now() > deadline {
+                let shot = self.shot("timeout").await;
+                panic!("could not click {css}; see {}", shot.display());
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    /// The attribute `name` of `css` (found again if it is replaced while being read).
+    pub async fn attr(&self, css: &str, name: &str) -> Option<String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(element) = self.find(css).await {
+                if let Ok(value) = element.attr(name).await {
+                    return value;
+                }
+            }
+            assert!(Instant::now() < deadline, "no {css} to read {name} of");
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
     }
 
     /// Replaces the value of the input or textarea `css` by typing `text`.
