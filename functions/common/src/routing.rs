@@ -84,6 +84,13 @@ impl RoutingTable {
             .map(|(dataset, route)| (dataset.as_str(), route))
     }
 
+    /// Whether a route serves this version of this group.
+    pub fn serves(&self, group: &str, version: i64) -> bool {
+        self.routes
+            .values()
+            .any(|route| route.group == group && i64::from(route.version) == version)
+    }
+
     /// Whether any route points at this artifact.
     pub fn references(&self, target_model: &str) -> bool {
         self.routes
@@ -149,6 +156,9 @@ mod tests {
         assert!(table.resolve("mmp-diabetes").is_none());
         assert!(table.references("mmp-wine-v2.tar.gz"));
         assert!(!table.references("mmp-wine-v1.tar.gz"));
+        assert!(table.serves("mmp-wine", 2));
+        assert!(!table.serves("mmp-wine", 1));
+        assert!(!table.serves("mmp-diabetes", 2));
     }
 
     #[test]

@@ -229,7 +229,7 @@ function executionView(id) {
         e.ended_ms ? `took ${fmtDuration(e.created_ms, e.ended_ms)}` : `running for ${fmtDuration(e.created_ms)}`),
       e.failure_reason ? h("div", { class: "banner inline", "data-testid": "failure-reason" }, e.failure_reason) : null,
       h("details", {}, h("summary", {}, "Parameters"),
-        h("dl", { class: "kv" }, Object.entries(e.parameters).map(([k, v]) => [h("dt", {}, k), h("dd", { class: "mono" }, v)])))));
+        h("dl", { class: "kv" }, Object.entries(data.parameters).map(([k, v]) => [h("dt", {}, k), h("dd", { class: "mono" }, v)])))));
     if (!state.picked) {
       // Until a step is clicked, follow what is running or failed, else show the step with
       // the most jobs (the tuning trials).

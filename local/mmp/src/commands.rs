@@ -169,10 +169,7 @@ pub fn models(g: &Global, json: bool) -> Result<()> {
     let mut rows = Vec::new();
     for group in system.registry.groups()? {
         for p in system.registry.list(&group, None)? {
-            let deployed = routes
-                .routes
-                .values()
-                .any(|r| r.group == p.group && i64::from(r.version) == p.version);
+            let deployed = routes.serves(&p.group, p.version);
             rows.push((p, deployed));
         }
     }

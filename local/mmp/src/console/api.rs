@@ -45,7 +45,6 @@ pub(super) async fn info(State(s): Shared) -> Json<Value> {
         "pipeline_name": s.system.pipeline_name,
         "function_url": s.function_url,
         "bucket": format!("s3://{BUCKET_NAME}/"),
-        "data_dir": s.system.home.root(),
     }))
 }
 
@@ -58,7 +57,6 @@ pub(super) struct ExecutionRow {
     created_ms: i64,
     ended_ms: Option<i64>,
     failure_reason: Option<String>,
-    parameters: BTreeMap<String, String>,
 }
 
 impl From<ExecutionInfo> for ExecutionRow {
@@ -74,7 +72,6 @@ impl From<ExecutionInfo> for ExecutionRow {
             id: e.id,
             arn: e.arn,
             failure_reason: e.failure_reason,
-            parameters: e.parameters,
         }
     }
 }
@@ -164,6 +161,8 @@ struct StepRow {
 pub(super) async fn execution(State(s): Shared, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     blocking(move || {
         let execution = s.executor.describe(&id)?;
+        // Only here, not in the list: every parameter with the value the execution used.
+        let parameters = execution.parameters.clone();
         let ran = s.executor.steps(&id)?;
         let steps: Vec<StepRow> = s
             .steps
@@ -185,6 +184,7 @@ pub(super) async fn execution(State(s): Shared, Path(id): Path<String>) -> ApiRe
             .collect();
         Ok(Json(json!({
             "execution": ExecutionRow::from(execution),
+            "parameters": parameters,
             "steps": steps,
         })))
     })
@@ -289,10 +289,7 @@ pub(super) async fn models(State(s): Shared) -> ApiResult<Json<Vec<GroupRow>>> {
                 .map_err(actions::ActionError::from)?
                 .into_iter()
                 .map(|p| VersionRow {
-                    deployed: routes
-                        .routes
-                        .values()
-                        .any(|r| r.group == p.group && i64::from(r.version) == p.version),
+                    deployed: routes.serves(&p.group, p.version),
                     package: p,
                 })
                 .collect();
