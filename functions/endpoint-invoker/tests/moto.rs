@@ -259,48 +259,48 @@ async fn every_bad_input_and_failure_gets_its_status_and_message() {
         .unwrap()
         .contains("method DELETE is not allowed"));
 
-    let model_error = Failing {
-        error: PortError::Rejected("ModelError: bad row".into()),
-        calls: AtomicU32::new(0),
-    };
-    let invoker =
-        Invoker::new(&store, &model_error, config(Duration::from_secs(60))).with_backoff(fast);
-    let response = invoker
-        .handle(&Method::POST, br#"{"model": "wine", "data": "1"}"#)
-        .await;
-    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
-    assert!(json_body(&response)["error"]
-        .as_str()
-        .unwrap()
-        .contains("ModelError: bad row"));
-    assert_eq!(
-        model_error.calls.load(Ordering::SeqCst),
-        1,
-        "a model error is not retried"
-    );
-
-    // Rows the model refuses (its container's 4xx) are the caller's to fix: 400, its words.
-    let refused = Failing {
-        error: PortError::BadInput(r#"{"error": "row 0 has 1 values; the model takes 13"}"#.into()),
-        calls: AtomicU32::new(0),
-    };
-    let invoker =
-        Invoker::new(&store, &refused, config(Duration::from_secs(60))).with_backoff(fast);
-    let response = invoker
-        .handle(&Method::POST, br#"{"model": "wine", "data": "1"}"#)
-        .await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(
-        json_body(&response)["error"],
-        "model wine cannot take these rows: row 0 has 1 values; the model takes 13"
-    );
-    assert_eq!(refused.calls.load(Ordering::SeqCst), 1, "nor is a refusal");
+    // A model error is a 502 and is not retried; rows the model refuses (its container's 4xx)
+    // are the caller's to fix: 400, in the model's words, not retried either.
+    for (error, status, expected) in [
+        (
+            PortError::Rejected("ModelError: bad row".into()),
+            StatusCode::BAD_GATEWAY,
+            "ModelError: bad row",
+        ),
+        (
+            PortError::BadInput(r#"{"error": "row 0 has 1 values; the model takes 13"}"#.into()),
+            StatusCode::BAD_REQUEST,
+            "model wine cannot take these rows: row 0 has 1 values; the model takes 13",
+        ),
+    ] {
+        let failing = Failing {
+            error,
+            calls: AtomicU32::new(0),
+        };
+        let invoker =
+            Invoker::new(&store, &failing, config(Duration::from_secs(60))).with_backoff(fast);
+        let response = invoker
+            .handle(&Method::POST, br#"{"model": "wine", "data": "1"}"#)
+            .await;
+        assert_eq!(response.status(), status);
+        let message = json_body(&response)["error"].as_str().unwrap().to_string();
+        assert!(message.contains(expected), "{message}");
+        assert_eq!(
+            failing.calls.load(Ordering::SeqCst),
+            1,
+            "{expected}: not retried"
+        );
+    }
 
     // A corrupt routing table is a 503 naming it.
     store
         .put("endpoint/routing.json", b"[]".to_vec(), PutCondition::None)
         .await
         .unwrap();
+    let model_error = Failing {
+        error: PortError::Rejected("ModelError: bad row".into()),
+        calls: AtomicU32::new(0),
+    };
     let invoker = Invoker::new(&store, &model_error, config(Duration::ZERO));
     let response = invoker.handle(&Method::GET, b"").await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);

@@ -11,7 +11,7 @@ const $banner = document.getElementById("banner");
 
 /** Builds an element: attributes (on* are listeners) and children (strings, nodes, arrays). */
 function h(tag, attrs = {}, ...children) {
-  const svg = ["svg", "g", "rect", "path", "line", "text", "polyline", "circle", "title"].includes(tag);
+  const svg = ["svg", "g", "rect", "path", "line", "text", "polyline", "title"].includes(tag);
   const el = svg ? document.createElementNS("http://www.w3.org/2000/svg", tag) : document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === null || v === undefined || v === false) continue;

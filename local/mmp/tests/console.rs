@@ -409,6 +409,14 @@ async fn the_console_api_names_what_is_wrong_and_refuses_cross_site_changes() {
     assert!(message.contains("nope"), "{message}");
     let (status, _) = error(http.get(url("nothing-here")).send().await.unwrap()).await;
     assert_eq!(status, 404);
+    let (status, message) = error(
+        change(http.post(url("executions/nope/stop")))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404, "{message}");
+    assert!(message.contains("nope"), "{message}");
     for (path, expected) in [
         ("executions/nope/jobs/j/log", "nope"),
         ("models/mmp-x/1/evaluation", "mmp-x"),
