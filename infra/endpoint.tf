@@ -50,6 +50,8 @@ resource "aws_sagemaker_endpoint" "multi_model" {
 # --- Autoscaling: instances follow the invocation rate and the CPU load ---
 
 resource "aws_appautoscaling_target" "endpoint" {
+  count = var.endpoint_autoscaling ? 1 : 0
+
   service_namespace  = "sagemaker"
   resource_id        = "endpoint/${aws_sagemaker_endpoint.multi_model.name}/variant/${local.variant_name}"
   scalable_dimension = "sagemaker:variant:DesiredInstanceCount"
@@ -64,11 +66,13 @@ resource "aws_appautoscaling_target" "endpoint" {
 }
 
 resource "aws_appautoscaling_policy" "invocations" {
+  count = var.endpoint_autoscaling ? 1 : 0
+
   name               = "${var.project_name}-invocations-per-instance"
   policy_type        = "TargetTrackingScaling"
-  service_namespace  = aws_appautoscaling_target.endpoint.service_namespace
-  resource_id        = aws_appautoscaling_target.endpoint.resource_id
-  scalable_dimension = aws_appautoscaling_target.endpoint.scalable_dimension
+  service_namespace  = aws_appautoscaling_target.endpoint[0].service_namespace
+  resource_id        = aws_appautoscaling_target.endpoint[0].resource_id
+  scalable_dimension = aws_appautoscaling_target.endpoint[0].scalable_dimension
 
   target_tracking_scaling_policy_configuration {
     target_value       = var.target_invocations_per_instance
@@ -82,11 +86,13 @@ resource "aws_appautoscaling_policy" "invocations" {
 }
 
 resource "aws_appautoscaling_policy" "cpu" {
+  count = var.endpoint_autoscaling ? 1 : 0
+
   name               = "${var.project_name}-cpu-utilization"
   policy_type        = "TargetTrackingScaling"
-  service_namespace  = aws_appautoscaling_target.endpoint.service_namespace
-  resource_id        = aws_appautoscaling_target.endpoint.resource_id
-  scalable_dimension = aws_appautoscaling_target.endpoint.scalable_dimension
+  service_namespace  = aws_appautoscaling_target.endpoint[0].service_namespace
+  resource_id        = aws_appautoscaling_target.endpoint[0].resource_id
+  scalable_dimension = aws_appautoscaling_target.endpoint[0].scalable_dimension
 
   target_tracking_scaling_policy_configuration {
     target_value       = var.target_cpu_utilization

@@ -5,6 +5,8 @@
 # infra/check's tests hold the two together.
 
 locals {
+  lambda_zip_dir = coalesce(var.lambda_zip_dir, "${path.module}/../target/lambda")
+
   functions = {
     "pipeline-trigger" = {
       description = "Starts one pipeline execution per CSV uploaded under datasets/."
@@ -86,9 +88,9 @@ resource "aws_lambda_function" "function" {
   runtime       = "provided.al2023"
   architectures = ["arm64"]
   handler       = "bootstrap"
-  filename      = "${path.module}/../target/lambda/${each.key}/bootstrap.zip"
+  filename      = "${local.lambda_zip_dir}/${each.key}/bootstrap.zip"
   # filebase64sha256 fails the plan with a clear message when the zip was not built.
-  source_code_hash = filebase64sha256("${path.module}/../target/lambda/${each.key}/bootstrap.zip")
+  source_code_hash = filebase64sha256("${local.lambda_zip_dir}/${each.key}/bootstrap.zip")
 
   memory_size = var.function_memory_mb
   timeout     = var.function_timeout_seconds

@@ -134,6 +134,12 @@ variable "max_endpoint_instances" {
   }
 }
 
+variable "endpoint_autoscaling" {
+  description = "Scale the endpoint's instances between min_endpoint_instances and max_endpoint_instances by load. Off, the endpoint keeps min_endpoint_instances (also how the offline apply against an AWS emulator runs, which lacks application-autoscaling's tag API)."
+  type        = bool
+  default     = true
+}
+
 variable "target_invocations_per_instance" {
   description = "Autoscaling target: average invocations per instance per minute."
   type        = number
@@ -157,6 +163,12 @@ variable "target_cpu_utilization" {
 }
 
 # --- Functions ---
+
+variable "lambda_zip_dir" {
+  description = "Folder holding <function>/bootstrap.zip for each function (scripts/build-functions.sh writes them). Null means target/lambda of this repository."
+  type        = string
+  default     = null
+}
 
 variable "function_url_auth_type" {
   description = "Authorization of the prediction Function URL: AWS_IAM (callers sign with SigV4 and need the invoke policy from the outputs) or NONE (anyone on the internet may call it)."
