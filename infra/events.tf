@@ -5,8 +5,9 @@
 locals {
   patterns_dir = "${path.module}/../events/patterns"
 
-  # The S3 notification filter, as the local store applies it too.
-  dataset_upload = jsondecode(file("${local.patterns_dir}/dataset-object-created.json"))
+  # The S3 notification filter, as the local store applies it too (templated like the rules, so
+  # a placeholder there is filled rather than deployed literally).
+  dataset_upload = jsondecode(templatefile("${local.patterns_dir}/dataset-object-created.json", { pipeline_name = local.pipeline_name }))
 
   event_rules = {
     "model-package-state-change" = {
@@ -51,9 +52,10 @@ resource "aws_cloudwatch_event_rule" "rule" {
 
   name        = "${var.project_name}-${each.key}"
   description = each.value.description
-  # Exactly the file the local bus routes with. It names no pipeline, so the handlers skip
-  # events of other pipelines' groups and executions (mmp_common::naming).
-  event_pattern = file("${local.patterns_dir}/${each.key}.json")
+  # The file the local bus routes with, its ${pipeline_name} filled as the bus fills it: the
+  # approval rule matches only this pipeline's groups (<pipeline>-*). The execution rule names
+  # no pipeline (its events carry only the ARN), so the reporter skips other pipelines' events.
+  event_pattern = templatefile("${local.patterns_dir}/${each.key}.json", { pipeline_name = local.pipeline_name })
 }
 
 resource "aws_cloudwatch_event_target" "rule" {
