@@ -159,14 +159,53 @@ resource "aws_lambda_permission" "invoker_public_url" {
   function_url_auth_type = "NONE"
 }
 
-resource "aws_lambda_permission" "invoker_public_invoke" {
+# The second grant (lambda:InvokeFunction, only when invoked through the Function URL) needs
+# the provider's 6.x `invoked_via_function_url`; the checks validate with 5.100, so the AWS CLI
+# adds it instead, on every provider version alike, and removes it on destroy.
+resource "terraform_data" "invoker_public_invoke" {
   count = var.function_url_auth_type == "NONE" ? 1 : 0
 
-  statement_id             = "AllowPublicInvokeViaFunctionUrl"
-  action                   = "lambda:InvokeFunction"
-  function_name            = aws_lambda_function.function["endpoint-invoker"].function_name
-  principal                = "*"
-  invoked_via_function_url = true
+  # Destroy-time commands may only read self: everything they need is in input.
+  input = {
+    function_name = aws_lambda_function.function["endpoint-invoker"].function_name
+    statement_id  = "AllowPublicInvokeViaFunctionUrl"
+    region        = local.region
+  }
+  triggers_replace = [aws_lambda_function.function["endpoint-invoker"].arn]
+
+  # remove-then-add makes a re-run converge; a CLI without the flag fails the apply loudly.
+  provisioner "local-exec" {
+    interpreter = ["bash", "-c"]
+    command     = <<-EOT
+      set -euo pipefail
+      aws lambda remove-permission --region "$REGION" --function-name "$FUNCTION" --statement-id "$SID" >/dev/null 2>&1 || true
+      aws lambda add-permission --region "$REGION" --function-name "$FUNCTION" --statement-id "$SID" \
+        --action lambda:InvokeFunction --principal '*' --invoked-via-function-url >/dev/null
+    EOT
+    environment = {
+      REGION   = self.input.region
+      FUNCTION = self.input.function_name
+      SID      = self.input.statement_id
+    }
+  }
+
+  provisioner "local-exec" {
+    when        = destroy
+    interpreter = ["bash", "-c"]
+    command     = <<-EOT
+      set -uo pipefail
+      if ! out=$(aws lambda remove-permission --region "$REGION" --function-name "$FUNCTION" --statement-id "$SID" 2>&1); then
+        case "$out" in *ResourceNotFoundException*) ;; *) echo "$out" >&2; exit 1 ;; esac
+      fi
+    EOT
+    environment = {
+      REGION   = self.input.region
+      FUNCTION = self.input.function_name
+      SID      = self.input.statement_id
+    }
+  }
+
+  depends_on = [aws_lambda_permission.invoker_public_url]
 }
 
 # With AWS_IAM, callers in this account need an identity policy like this one: attach it to
