@@ -74,6 +74,12 @@ resource "aws_appautoscaling_policy" "invocations" {
   resource_id        = aws_appautoscaling_target.endpoint[0].resource_id
   scalable_dimension = aws_appautoscaling_target.endpoint[0].scalable_dimension
 
+  lifecycle {
+    # Deregistering the target (on every endpoint configuration switch) deletes its policies:
+    # they are created again with it.
+    replace_triggered_by = [aws_appautoscaling_target.endpoint]
+  }
+
   target_tracking_scaling_policy_configuration {
     target_value       = var.target_invocations_per_instance
     scale_in_cooldown  = 300
@@ -93,6 +99,11 @@ resource "aws_appautoscaling_policy" "cpu" {
   service_namespace  = aws_appautoscaling_target.endpoint[0].service_namespace
   resource_id        = aws_appautoscaling_target.endpoint[0].resource_id
   scalable_dimension = aws_appautoscaling_target.endpoint[0].scalable_dimension
+
+  lifecycle {
+    # As above: replaced together with the scalable target.
+    replace_triggered_by = [aws_appautoscaling_target.endpoint]
+  }
 
   target_tracking_scaling_policy_configuration {
     target_value       = var.target_cpu_utilization
