@@ -321,10 +321,16 @@ resource "aws_iam_role_policy" "function_access" {
 data "aws_iam_policy_document" "pipeline_trigger" {
   statement {
     # Lets a missing key read as "not found" rather than "access denied", which the handlers
-    # treat differently. Key names only, of this bucket only: reading still needs the grants above.
+    # treat differently. Key names only, under the prefixes this function reads.
     sid       = "TellMissingFromForbidden"
     actions   = ["s3:ListBucket"]
     resources = [local.bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.prefix_datasets}*", "${local.prefix_trigger_claims}*"]
+    }
   }
 
   statement {
@@ -351,10 +357,16 @@ data "aws_iam_policy_document" "pipeline_trigger" {
 data "aws_iam_policy_document" "model_deployer" {
   statement {
     # Lets a missing key read as "not found" rather than "access denied", which the handlers
-    # treat differently. Key names only, of this bucket only: reading still needs the grants above.
+    # treat differently. Key names only, under the prefixes this function reads.
     sid       = "TellMissingFromForbidden"
     actions   = ["s3:ListBucket"]
     resources = [local.bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.prefix_pipeline_runs}*", "${local.prefix_endpoint}*"]
+    }
   }
 
   statement {
@@ -395,10 +407,16 @@ data "aws_iam_policy_document" "model_deployer" {
 data "aws_iam_policy_document" "endpoint_invoker" {
   statement {
     # Lets a missing key read as "not found" rather than "access denied", which the handlers
-    # treat differently. Key names only, of this bucket only: reading still needs the grants above.
+    # treat differently. Key names only, under the prefixes this function reads.
     sid       = "TellMissingFromForbidden"
     actions   = ["s3:ListBucket"]
     resources = [local.bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.prefix_endpoint}*"]
+    }
   }
 
   statement {
@@ -417,10 +435,16 @@ data "aws_iam_policy_document" "endpoint_invoker" {
 data "aws_iam_policy_document" "metrics_reporter" {
   statement {
     # Lets a missing key read as "not found" rather than "access denied", which the handlers
-    # treat differently. Key names only, of this bucket only: reading still needs the grants above.
+    # treat differently. Key names only, under the prefixes this function reads.
     sid       = "TellMissingFromForbidden"
     actions   = ["s3:ListBucket"]
     resources = [local.bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.prefix_pipeline_runs}*", "${local.prefix_reports}*"]
+    }
   }
 
   statement {
