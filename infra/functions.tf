@@ -9,8 +9,9 @@ locals {
 
   functions = {
     "pipeline-trigger" = {
-      description = "Starts one pipeline execution per CSV uploaded under datasets/."
-      async       = true
+      description          = "Starts one pipeline execution per CSV uploaded under datasets/."
+      async                = true
+      reserved_concurrency = null
       environment = {
         MMP_BUCKET                        = aws_s3_bucket.data.id
         MMP_PIPELINE_NAME                 = aws_sagemaker_pipeline.this.pipeline_name
@@ -19,8 +20,9 @@ locals {
       }
     }
     "model-deployer" = {
-      description = "On a model approval change, puts the newest approved version of the group on the multi-model endpoint."
-      async       = true
+      description          = "On a model approval change, puts the newest approved version of the group on the multi-model endpoint."
+      async                = true
+      reserved_concurrency = null
       environment = {
         MMP_BUCKET        = aws_s3_bucket.data.id
         MMP_PIPELINE_NAME = aws_sagemaker_pipeline.this.pipeline_name
@@ -29,8 +31,9 @@ locals {
       }
     }
     "endpoint-invoker" = {
-      description = "Serves predictions: routes {model, data} to the dataset's deployed model on the endpoint."
-      async       = false
+      description          = "Serves predictions: routes {model, data} to the dataset's deployed model on the endpoint."
+      async                = false
+      reserved_concurrency = var.invoker_reserved_concurrency
       environment = {
         MMP_BUCKET                  = aws_s3_bucket.data.id
         MMP_ENDPOINT_NAME           = aws_sagemaker_endpoint.multi_model.name
@@ -41,8 +44,9 @@ locals {
       }
     }
     "metrics-reporter" = {
-      description = "On a pipeline execution's end, writes the dataset's evaluation report and the leaderboard under reports/."
-      async       = true
+      description          = "On a pipeline execution's end, writes the dataset's evaluation report and the leaderboard under reports/."
+      async                = true
+      reserved_concurrency = null
       environment = {
         MMP_BUCKET            = aws_s3_bucket.data.id
         MMP_PIPELINE_NAME     = aws_sagemaker_pipeline.this.pipeline_name
@@ -74,7 +78,7 @@ resource "aws_cloudwatch_log_group" "function" {
 
 resource "aws_lambda_function" "function" {
   #checkov:skip=CKV_AWS_50:X-Ray tracing is off: its write actions need a `*` resource, and the JSON logs carry the request ids.
-  #checkov:skip=CKV_AWS_115:No reserved concurrency: new accounts have 10 concurrent executions and reserving any fails the apply; the handlers are idempotent and the deployer's routing table uses conditional writes.
+  #checkov:skip=CKV_AWS_115:Only the invoker may reserve concurrency (invoker_reserved_concurrency, default unreserved: new accounts have 10 concurrent executions and any reservation fails the apply there); the event-driven functions are idempotent and the deployer's routing table uses conditional writes.
   #checkov:skip=CKV_AWS_116:The endpoint invoker is called synchronously (Function URL), where a dead-letter queue never receives anything; the three asynchronous functions have one (dynamic block below).
   #checkov:skip=CKV_AWS_117:No VPC: the functions call only public AWS APIs, and a VPC would need NAT gateways or endpoints that cost at idle.
   #checkov:skip=CKV_AWS_173:The environment holds resource names only, no secrets; Lambda encrypts it at rest with an AWS managed key.
@@ -94,6 +98,8 @@ resource "aws_lambda_function" "function" {
 
   memory_size = var.function_memory_mb
   timeout     = var.function_timeout_seconds
+  # -1 is unreserved.
+  reserved_concurrent_executions = coalesce(each.value.reserved_concurrency, -1)
 
   environment {
     # Every function also reads these two: the log filter, and S3 addressing (path style is for

@@ -170,6 +170,17 @@ variable "lambda_zip_dir" {
   default     = null
 }
 
+variable "invoker_reserved_concurrency" {
+  description = "Concurrent executions reserved for the prediction function (also its ceiling, which caps what callers can spend on the endpoint). Null leaves it unreserved: accounts start with 10 concurrent executions, and AWS refuses a reservation that leaves fewer than 10 unreserved."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.invoker_reserved_concurrency == null || try(var.invoker_reserved_concurrency >= 1 && floor(var.invoker_reserved_concurrency) == var.invoker_reserved_concurrency, false)
+    error_message = "invoker_reserved_concurrency must be null (unreserved) or a whole number >= 1."
+  }
+}
+
 variable "function_url_auth_type" {
   description = "Authorization of the prediction Function URL: AWS_IAM (callers sign with SigV4 and need the invoke policy from the outputs) or NONE (anyone on the internet may call it)."
   type        = string
@@ -291,5 +302,40 @@ variable "dead_letter_retention_seconds" {
   validation {
     condition     = var.dead_letter_retention_seconds >= 60 && var.dead_letter_retention_seconds <= 1209600
     error_message = "dead_letter_retention_seconds must be between 60 and 1209600 (14 days)."
+  }
+}
+
+# --- Monitoring ---
+
+variable "alarm_topic_arn" {
+  description = "SNS topic the CloudWatch alarms notify (on alarm and on recovery). Null creates the alarms without actions: they still show in the console and on the dashboard."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\\.fifo)?$", var.alarm_topic_arn))
+    error_message = "alarm_topic_arn must be null or an SNS topic ARN (arn:<partition>:sns:<region>:<account>:<topic>)."
+  }
+}
+
+variable "alarm_period_seconds" {
+  description = "Period over which each alarm evaluates its metric."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = contains([60, 300, 900, 3600], var.alarm_period_seconds)
+    error_message = "alarm_period_seconds must be 60, 300, 900 or 3600."
+  }
+}
+
+variable "endpoint_latency_alarm_ms" {
+  description = "The endpoint's p99 ModelLatency (time the model container takes to answer) above which the latency alarm fires, in milliseconds."
+  type        = number
+  default     = 2000
+
+  validation {
+    condition     = var.endpoint_latency_alarm_ms >= 1 && var.endpoint_latency_alarm_ms <= 60000
+    error_message = "endpoint_latency_alarm_ms must be between 1 and 60000 (InvokeEndpoint times out after 60 s)."
   }
 }
