@@ -2,7 +2,7 @@
 # target/lambda/<name>/bootstrap.zip for each; run it before `terraform apply`.
 #
 # Each function's environment is exactly the set of variables its crate reads (its ENV_VARS);
-# infra/check's tests hold the two together.
+# infra/tests/functions.tftest.hcl holds the two together as rendered.
 
 locals {
   lambda_zip_dir = coalesce(var.lambda_zip_dir, "${path.module}/../target/lambda")

@@ -1,6 +1,7 @@
 # Every role grants only what its code calls, on the resources it touches. Statements are
-# one per purpose; infra/check's tests compare each function's actions with its crate's
-# IAM_ACTIONS and refuse `*` actions and `*` resources where AWS allows narrowing.
+# one per purpose; infra/tests/iam.tftest.hcl compares each function's rendered actions with its
+# crate's IAM_ACTIONS, and infra/check refuses `*` actions and `*` resources where AWS allows
+# narrowing.
 
 locals {
   bucket_arn = aws_s3_bucket.data.arn
