@@ -3,7 +3,7 @@
 use endpoint_invoker::{Invoker, InvokerConfig};
 use lambda_http::{service_fn, Body, Request};
 use mmp_common::aws::{
-    aws_sdk_sagemakerruntime, load_sdk_config, s3_client, S3Store, SageMakerEndpoint,
+    load_sdk_config, s3_client, sagemaker_runtime_client, S3Store, SageMakerEndpoint,
 };
 use mmp_common::config::Env;
 
@@ -13,10 +13,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = InvokerConfig::from_env(&Env::process())?;
     let sdk = load_sdk_config().await;
     let store = S3Store::new(s3_client(&sdk, config.s3_path_style), config.bucket.clone());
-    let endpoint = SageMakerEndpoint::new(
-        aws_sdk_sagemakerruntime::Client::new(&sdk),
-        config.endpoint_name.clone(),
-    );
+    let endpoint =
+        SageMakerEndpoint::new(sagemaker_runtime_client(&sdk), config.endpoint_name.clone());
     let invoker = &Invoker::new(store, endpoint, config);
     lambda_http::run(service_fn(move |request: Request| async move {
         let response = invoker

@@ -1,5 +1,6 @@
 //! The invoker end to end through moto (S3 routing table, sagemaker-runtime InvokeEndpoint),
-//! and every error status with its message.
+//! and every error status with its message. The handler's clients record its AWS calls;
+//! `iam_actions_are_exactly_what_the_handler_calls` holds them against `IAM_ACTIONS`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 #![cfg(feature = "moto")]
 
@@ -7,9 +8,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use endpoint_invoker::{Invoker, InvokerConfig};
+use endpoint_invoker::{Invoker, InvokerConfig, IAM_ACTIONS};
 use http::{Method, StatusCode};
-use mmp_common::aws::moto::MotoServer;
+use mmp_common::aws::moto::{IamRecorder, MotoServer};
 use mmp_common::aws::{S3Store, SageMakerEndpoint};
 use mmp_common::config::EndpointLayout;
 use mmp_common::ports::{Invocation, InvocationOutput, ModelEndpoint, ObjectStore, PutCondition};
@@ -19,6 +20,16 @@ use mmp_common::PortError;
 use serde_json::{json, Value};
 
 const BUCKET: &str = "mmp-data";
+
+mmp_common::moto_scenarios! {
+    crate: "endpoint-invoker",
+    iam_actions: IAM_ACTIONS,
+    scenarios: [
+        predicts_through_sagemaker_runtime_and_lists_models,
+        routing_table_is_cached_then_revalidated_by_etag,
+        every_bad_input_and_failure_gets_its_status_and_message,
+    ]
+}
 
 fn config(ttl: Duration) -> InvokerConfig {
     InvokerConfig {
@@ -50,11 +61,13 @@ fn table(versions: &[(&str, u32)]) -> Vec<u8> {
     table.to_vec()
 }
 
-async fn moto_store() -> (MotoServer, S3Store) {
+/// moto with the bucket, the handler's store (recorded) and the test's own (not recorded).
+async fn moto_store(recorder: &IamRecorder) -> (MotoServer, S3Store, S3Store) {
     let moto = MotoServer::start().unwrap();
     moto.create_bucket(BUCKET).await.unwrap();
-    let store = S3Store::new(moto.s3().await, BUCKET);
-    (moto, store)
+    let store = S3Store::new(moto.s3_recorded(recorder).await, BUCKET);
+    let seed = S3Store::new(moto.s3().await, BUCKET);
+    (moto, store, seed)
 }
 
 fn json_body(response: &http::Response<String>) -> Value {
@@ -62,20 +75,21 @@ fn json_body(response: &http::Response<String>) -> Value {
     serde_json::from_str(response.body()).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn predicts_through_sagemaker_runtime_and_lists_models() {
-    let (moto, store) = moto_store().await;
-    store
-        .put(
-            "endpoint/routing.json",
-            table(&[("wine", 3), ("diabetes", 1)]),
-            PutCondition::None,
-        )
-        .await
-        .unwrap();
+async fn predicts_through_sagemaker_runtime_and_lists_models(recorder: &IamRecorder) {
+    let (moto, store, seed) = moto_store(recorder).await;
+    seed.put(
+        "endpoint/routing.json",
+        table(&[("wine", 3), ("diabetes", 1)]),
+        PutCondition::None,
+    )
+    .await
+    .unwrap();
     moto.queue_endpoint_results(&[("1\n2\n", "text/csv"), ("[151.2]", "application/json")])
         .unwrap();
-    let endpoint = SageMakerEndpoint::new(moto.sagemaker_runtime().await, "mmp-endpoint");
+    let endpoint = SageMakerEndpoint::new(
+        moto.sagemaker_runtime_recorded(recorder).await,
+        "mmp-endpoint",
+    );
     let invoker = Invoker::new(store, endpoint, config(Duration::from_secs(60)));
 
     let response = invoker
@@ -120,32 +134,31 @@ async fn predicts_through_sagemaker_runtime_and_lists_models() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn routing_table_is_cached_then_revalidated_by_etag() {
-    let (moto, store) = moto_store().await;
-    store
-        .put(
-            "endpoint/routing.json",
-            table(&[("wine", 1)]),
-            PutCondition::None,
-        )
-        .await
-        .unwrap();
-    let writer = S3Store::new(moto.s3().await, BUCKET);
-    let endpoint = SageMakerEndpoint::new(moto.sagemaker_runtime().await, "mmp-endpoint");
+async fn routing_table_is_cached_then_revalidated_by_etag(recorder: &IamRecorder) {
+    let (moto, store, seed) = moto_store(recorder).await;
+    seed.put(
+        "endpoint/routing.json",
+        table(&[("wine", 1)]),
+        PutCondition::None,
+    )
+    .await
+    .unwrap();
+    let endpoint = SageMakerEndpoint::new(
+        moto.sagemaker_runtime_recorded(recorder).await,
+        "mmp-endpoint",
+    );
     let invoker = Invoker::new(store, endpoint, config(Duration::from_millis(300)));
     let version =
         |response: http::Response<String>| json_body(&response)["models"][0]["version"].as_u64();
 
     assert_eq!(version(invoker.handle(&Method::GET, b"").await), Some(1));
-    writer
-        .put(
-            "endpoint/routing.json",
-            table(&[("wine", 2)]),
-            PutCondition::None,
-        )
-        .await
-        .unwrap();
+    seed.put(
+        "endpoint/routing.json",
+        table(&[("wine", 2)]),
+        PutCondition::None,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         version(invoker.handle(&Method::GET, b"").await),
         Some(1),
@@ -157,7 +170,7 @@ async fn routing_table_is_cached_then_revalidated_by_etag() {
         Some(2),
         "after the TTL the new ETag is seen"
     );
-    writer.delete("endpoint/routing.json").await.unwrap();
+    seed.delete("endpoint/routing.json").await.unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(
         json_body(&invoker.handle(&Method::GET, b"").await),
@@ -179,17 +192,15 @@ impl ModelEndpoint for Failing {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_bad_input_and_failure_gets_its_status_and_message() {
-    let (_moto, store) = moto_store().await;
-    store
-        .put(
-            "endpoint/routing.json",
-            table(&[("wine", 1)]),
-            PutCondition::None,
-        )
-        .await
-        .unwrap();
+async fn every_bad_input_and_failure_gets_its_status_and_message(recorder: &IamRecorder) {
+    let (_moto, store, seed) = moto_store(recorder).await;
+    seed.put(
+        "endpoint/routing.json",
+        table(&[("wine", 1)]),
+        PutCondition::None,
+    )
+    .await
+    .unwrap();
     let fast = Backoff {
         attempts: 3,
         first_delay: Duration::from_millis(1),
@@ -293,8 +304,7 @@ async fn every_bad_input_and_failure_gets_its_status_and_message() {
     }
 
     // A corrupt routing table is a 503 naming it.
-    store
-        .put("endpoint/routing.json", b"[]".to_vec(), PutCondition::None)
+    seed.put("endpoint/routing.json", b"[]".to_vec(), PutCondition::None)
         .await
         .unwrap();
     let model_error = Failing {

@@ -3,7 +3,7 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use metrics_reporter::{handle_event, Reported, ReporterConfig};
 use mmp_common::aws::{
-    aws_sdk_sagemaker, load_sdk_config, s3_client, S3Store, SageMakerPipelines, SageMakerRegistry,
+    load_sdk_config, s3_client, sagemaker_client, S3Store, SageMakerPipelines, SageMakerRegistry,
 };
 use mmp_common::config::Env;
 use mmp_common::events::{EventBridgeEvent, PipelineExecutionStatusChange};
@@ -15,7 +15,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = ReporterConfig::from_env(&Env::process())?;
     let sdk = load_sdk_config().await;
     let store = S3Store::new(s3_client(&sdk, config.s3_path_style), config.bucket.clone());
-    let sagemaker = aws_sdk_sagemaker::Client::new(&sdk);
+    let sagemaker = sagemaker_client(&sdk);
     let pipelines = SageMakerPipelines::new(sagemaker.clone());
     let registry = SageMakerRegistry::new(sagemaker);
     let (store, pipelines, registry, config) = (&store, &pipelines, &registry, &config);

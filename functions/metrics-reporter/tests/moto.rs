@@ -1,13 +1,15 @@
 //! The reporter against moto: execution, parameters, registry and reports on moto's server.
 //! moto does not implement ListPipelineExecutionSteps, so that one call comes from a test
-//! double wrapping the real adapter; everything else is the AWS adapters.
+//! double wrapping the real adapter; everything else is the AWS adapters. The handler's
+//! clients record its AWS calls (the double records the call it stands in for);
+//! `iam_actions_are_exactly_what_the_handler_calls` holds them against `IAM_ACTIONS`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 #![cfg(feature = "moto")]
 
 use async_trait::async_trait;
 use metrics_reporter::report::{DatasetReport, Leaderboard};
-use metrics_reporter::{handle_event, Reported, ReporterConfig};
-use mmp_common::aws::moto::MotoServer;
+use metrics_reporter::{handle_event, Reported, ReporterConfig, IAM_ACTIONS};
+use mmp_common::aws::moto::{iam_actions, IamRecorder, MotoServer};
 use mmp_common::aws::{S3Store, SageMakerPipelines, SageMakerRegistry};
 use mmp_common::events::{EventBridgeEvent, PipelineExecutionStatusChange};
 use mmp_common::ports::{
@@ -21,10 +23,18 @@ use serde_json::json;
 
 const BUCKET: &str = "mmp-data";
 
+mmp_common::moto_scenarios! {
+    crate: "metrics-reporter",
+    iam_actions: IAM_ACTIONS,
+    scenarios: [finished_executions_become_metrics_reports_and_a_leaderboard]
+}
+
 /// The real adapter, with the steps moto cannot list.
 struct WithSteps {
     inner: SageMakerPipelines,
     steps: Vec<ExecutionStep>,
+    /// Records the ListPipelineExecutionSteps the real adapter would have called.
+    recorder: IamRecorder,
 }
 
 #[async_trait]
@@ -39,6 +49,11 @@ impl PipelineRunner for WithSteps {
         self.inner.execution_parameters(arn).await
     }
     async fn execution_steps(&self, _: &str) -> Result<Vec<ExecutionStep>, PortError> {
+        let operation = "ListPipelineExecutionSteps";
+        for action in iam_actions("SageMaker", operation, false) {
+            self.recorder
+                .record(&action, &format!("{operation} (test double)"));
+        }
         Ok(self.steps.clone())
     }
     async fn list_executions(
@@ -71,16 +86,19 @@ fn event(arn: &str, status: &str) -> EventBridgeEvent<PipelineExecutionStatusCha
     .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn finished_executions_become_metrics_reports_and_a_leaderboard() {
+async fn finished_executions_become_metrics_reports_and_a_leaderboard(recorder: &IamRecorder) {
     let moto = MotoServer::start().unwrap();
     moto.create_bucket(BUCKET).await.unwrap();
     moto.create_pipeline("mmp", &[DATASET_NAME, INPUT_DATA_URI])
         .await
         .unwrap();
-    let store = S3Store::new(moto.s3().await, BUCKET);
-    let registry = SageMakerRegistry::new(moto.sagemaker().await);
-    let runner = SageMakerPipelines::new(moto.sagemaker().await);
+    // The handler's clients (recorded), and the test's own for set-up and checks.
+    let store = S3Store::new(moto.s3_recorded(recorder).await, BUCKET);
+    let registry = SageMakerRegistry::new(moto.sagemaker_recorded(recorder).await);
+    let runner = SageMakerPipelines::new(moto.sagemaker_recorded(recorder).await);
+    let seed = S3Store::new(moto.s3().await, BUCKET);
+    let admin_registry = SageMakerRegistry::new(moto.sagemaker().await);
+    let admin_runner = SageMakerPipelines::new(moto.sagemaker().await);
     let config = ReporterConfig {
         s3_path_style: true,
         bucket: BUCKET.into(),
@@ -97,7 +115,7 @@ async fn finished_executions_become_metrics_reports_and_a_leaderboard() {
         description: None,
         parameters: vec![Parameter::new(DATASET_NAME, "diabetes")],
     };
-    let arn = runner.start_execution(&start("one")).await.unwrap();
+    let arn = admin_runner.start_execution(&start("one")).await.unwrap();
     let evaluation = json!({
         "regression_metrics": {"r2": {"value": 0.48, "standard_deviation": "NaN"},
                                "mse": {"value": 2900.5, "standard_deviation": "NaN"}},
@@ -105,16 +123,15 @@ async fn finished_executions_become_metrics_reports_and_a_leaderboard() {
         "algorithm": "RandomForest"
     });
     let eval_key = "pipelines/mmp/one/EvaluateBestModel/evaluation.json";
-    store
-        .put(
-            eval_key,
-            evaluation.to_string().into_bytes(),
-            PutCondition::None,
-        )
-        .await
-        .unwrap();
-    registry.ensure_group("mmp-diabetes").await.unwrap();
-    let version = registry
+    seed.put(
+        eval_key,
+        evaluation.to_string().into_bytes(),
+        PutCondition::None,
+    )
+    .await
+    .unwrap();
+    admin_registry.ensure_group("mmp-diabetes").await.unwrap();
+    let version = admin_registry
         .register_version(&NewModelVersion {
             group: "mmp-diabetes".into(),
             model_data_url: format!(
@@ -132,6 +149,7 @@ async fn finished_executions_become_metrics_reports_and_a_leaderboard() {
             step("EvaluateBestModel", "Succeeded", None),
             step(STEP_REGISTER, "Succeeded", Some(&version.arn)),
         ],
+        recorder: recorder.clone(),
     };
 
     let metrics = MemoryMetricSink::default();
@@ -174,11 +192,11 @@ async fn finished_executions_become_metrics_reports_and_a_leaderboard() {
     .await
     .unwrap();
     let report: DatasetReport =
-        serde_json::from_slice(&store.get("reports/diabetes.json").await.unwrap().body).unwrap();
+        serde_json::from_slice(&seed.get("reports/diabetes.json").await.unwrap().body).unwrap();
     assert_eq!(report.history.len(), 1);
     assert_eq!(report.latest.execution_arn, arn);
     let board: Leaderboard =
-        serde_json::from_slice(&store.get("reports/leaderboard.json").await.unwrap().body).unwrap();
+        serde_json::from_slice(&seed.get("reports/leaderboard.json").await.unwrap().body).unwrap();
     assert_eq!(
         board.datasets["diabetes"]
             .quality
@@ -189,10 +207,11 @@ async fn finished_executions_become_metrics_reports_and_a_leaderboard() {
     );
 
     // A failed execution (no registration) is reported, and does not touch the leaderboard.
-    let failed_arn = pipelines.start_execution(&start("two")).await.unwrap();
+    let failed_arn = admin_runner.start_execution(&start("two")).await.unwrap();
     let failing = WithSteps {
         inner: pipelines.inner.clone(),
         steps: vec![step("TuningWithCrossValidation", "Failed", None)],
+        recorder: recorder.clone(),
     };
     let outcome = handle_event(
         &store,
@@ -212,10 +231,10 @@ async fn finished_executions_become_metrics_reports_and_a_leaderboard() {
         vec!["TuningWithCrossValidation".to_string()]
     );
     let report: DatasetReport =
-        serde_json::from_slice(&store.get("reports/diabetes.json").await.unwrap().body).unwrap();
+        serde_json::from_slice(&seed.get("reports/diabetes.json").await.unwrap().body).unwrap();
     assert_eq!(report.history.len(), 2);
     let board: Leaderboard =
-        serde_json::from_slice(&store.get("reports/leaderboard.json").await.unwrap().body).unwrap();
+        serde_json::from_slice(&seed.get("reports/leaderboard.json").await.unwrap().body).unwrap();
     assert_eq!(board.datasets["diabetes"].execution_arn, arn);
 
     // Not terminal, or another pipeline: ignored.

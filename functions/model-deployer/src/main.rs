@@ -1,7 +1,7 @@
 //! The model-deployer Lambda: model package state change → routing table + multi-model prefix.
 
 use lambda_runtime::{service_fn, LambdaEvent};
-use mmp_common::aws::{aws_sdk_sagemaker, load_sdk_config, s3_client, S3Store, SageMakerRegistry};
+use mmp_common::aws::{load_sdk_config, s3_client, sagemaker_client, S3Store, SageMakerRegistry};
 use mmp_common::config::Env;
 use mmp_common::events::{EventBridgeEvent, ModelPackageStateChange};
 use model_deployer::{handle_event, DeployerConfig, Deployment};
@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = DeployerConfig::from_env(&Env::process())?;
     let sdk = load_sdk_config().await;
     let store = S3Store::new(s3_client(&sdk, config.s3_path_style), config.bucket.clone());
-    let registry = SageMakerRegistry::new(aws_sdk_sagemaker::Client::new(&sdk));
+    let registry = SageMakerRegistry::new(sagemaker_client(&sdk));
     let (store, registry, config) = (&store, &registry, &config);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent<ModelPackageStateChange>>| async move {

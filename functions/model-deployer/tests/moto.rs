@@ -1,12 +1,14 @@
 //! The deployer against moto: approve, reject, re-approve, duplicate, out-of-order,
 //! withdraw and concurrent events; the routing table and the multi-model prefix end right.
+//! The handler's clients record its AWS calls; `iam_actions_are_exactly_what_the_handler_calls`
+//! holds them against `IAM_ACTIONS`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 #![cfg(feature = "moto")]
 
 use std::collections::BTreeMap;
 
 use futures_util::future::join_all;
-use mmp_common::aws::moto::MotoServer;
+use mmp_common::aws::moto::{IamRecorder, MotoServer};
 use mmp_common::aws::{S3Store, SageMakerRegistry};
 use mmp_common::config::EndpointLayout;
 use mmp_common::events::{EventBridgeEvent, ModelPackageStateChange};
@@ -15,23 +17,39 @@ use mmp_common::ports::{
     ObjectStore, PutCondition,
 };
 use mmp_common::routing::{self, RoutingTable};
-use model_deployer::{handle_event, DeployerConfig, Deployment};
+use model_deployer::{handle_event, DeployerConfig, Deployment, IAM_ACTIONS};
 use serde_json::json;
 
 const BUCKET: &str = "mmp-data";
 
+mmp_common::moto_scenarios! {
+    crate: "model-deployer",
+    iam_actions: IAM_ACTIONS,
+    scenarios: [
+        approve_reject_reapprove_duplicate_out_of_order_and_withdraw,
+        concurrent_approvals_across_groups_lose_no_update,
+        a_bad_model_data_url_and_a_corrupt_table_are_reported,
+    ]
+}
+
 struct Harness {
     _moto: MotoServer,
+    /// The handler's clients (recorded).
     store: S3Store,
     registry: SageMakerRegistry,
+    /// The test's own, for registering, approving and checking (not recorded).
+    seed: S3Store,
+    admin: SageMakerRegistry,
     config: DeployerConfig,
 }
 
-async fn harness() -> Harness {
+async fn harness(recorder: &IamRecorder) -> Harness {
     let moto = MotoServer::start().unwrap();
     moto.create_bucket(BUCKET).await.unwrap();
-    let store = S3Store::new(moto.s3().await, BUCKET);
-    let registry = SageMakerRegistry::new(moto.sagemaker().await);
+    let store = S3Store::new(moto.s3_recorded(recorder).await, BUCKET);
+    let registry = SageMakerRegistry::new(moto.sagemaker_recorded(recorder).await);
+    let seed = S3Store::new(moto.s3().await, BUCKET);
+    let admin = SageMakerRegistry::new(moto.sagemaker().await);
     let config = DeployerConfig {
         s3_path_style: true,
         bucket: BUCKET.into(),
@@ -42,16 +60,18 @@ async fn harness() -> Harness {
         _moto: moto,
         store,
         registry,
+        seed,
+        admin,
         config,
     }
 }
 
 /// Registers a version whose archive holds `<group> v<n>`.
 async fn register(h: &Harness, group: &str, status: ApprovalStatus) -> ModelVersionSummary {
-    h.registry.ensure_group(group).await.unwrap();
-    let n = h.registry.list_versions(group, None).await.unwrap().len() + 1;
+    h.admin.ensure_group(group).await.unwrap();
+    let n = h.admin.list_versions(group, None).await.unwrap().len() + 1;
     let key = format!("pipelines/mmp/{group}-{n}/RefitBestModel/output/model.tar.gz");
-    h.store
+    h.seed
         .put(
             &key,
             format!("{group} v{n}").into_bytes(),
@@ -66,7 +86,7 @@ async fn register(h: &Harness, group: &str, status: ApprovalStatus) -> ModelVers
         status,
         image_uri: "123456789012.dkr.ecr.us-east-1.amazonaws.com/mmp:latest".into(),
     };
-    h.registry.register_version(&version).await.unwrap()
+    h.admin.register_version(&version).await.unwrap()
 }
 
 fn event(
@@ -86,7 +106,7 @@ fn event(
 }
 
 async fn table(h: &Harness) -> RoutingTable {
-    routing::load(&h.store, &h.config.layout.routing_key)
+    routing::load(&h.seed, &h.config.layout.routing_key)
         .await
         .unwrap()
         .0
@@ -105,8 +125,8 @@ async fn routes(h: &Harness) -> BTreeMap<String, u32> {
 /// Artifact name → content, under the multi-model prefix.
 async fn artifacts(h: &Harness) -> BTreeMap<String, String> {
     let mut found = BTreeMap::new();
-    for meta in h.store.list(&h.config.layout.models_prefix).await.unwrap() {
-        let body = h.store.get(&meta.key).await.unwrap().body;
+    for meta in h.seed.list(&h.config.layout.models_prefix).await.unwrap() {
+        let body = h.seed.get(&meta.key).await.unwrap().body;
         let name = meta
             .key
             .trim_start_matches(&h.config.layout.models_prefix)
@@ -123,9 +143,8 @@ fn map<V: Clone>(pairs: &[(&str, V)]) -> BTreeMap<String, V> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn approve_reject_reapprove_duplicate_out_of_order_and_withdraw() {
-    let h = harness().await;
+async fn approve_reject_reapprove_duplicate_out_of_order_and_withdraw(recorder: &IamRecorder) {
+    let h = harness(recorder).await;
     let h = &h;
     let deploy = |e| async move {
         handle_event(&h.store, &h.registry, &h.config, &e)
@@ -167,7 +186,7 @@ async fn approve_reject_reapprove_duplicate_out_of_order_and_withdraw() {
     assert_eq!(routes(h).await, map(&[("wine", 2)]));
 
     // Reject v2: rolls back to v1 (re-copied).
-    h.registry
+    h.admin
         .set_status(&v2.arn, ApprovalStatus::Rejected)
         .await
         .unwrap();
@@ -179,7 +198,7 @@ async fn approve_reject_reapprove_duplicate_out_of_order_and_withdraw() {
     );
 
     // Re-approve v2.
-    h.registry
+    h.admin
         .set_status(&v2.arn, ApprovalStatus::Approved)
         .await
         .unwrap();
@@ -187,11 +206,11 @@ async fn approve_reject_reapprove_duplicate_out_of_order_and_withdraw() {
     assert_eq!(routes(h).await, map(&[("wine", 2)]));
 
     // Reject everything: the route is withdrawn (the original crashed here).
-    h.registry
+    h.admin
         .set_status(&v1.arn, ApprovalStatus::Rejected)
         .await
         .unwrap();
-    h.registry
+    h.admin
         .set_status(&v2.arn, ApprovalStatus::Rejected)
         .await
         .unwrap();
@@ -217,9 +236,8 @@ async fn approve_reject_reapprove_duplicate_out_of_order_and_withdraw() {
     assert!(routes(h).await.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_approvals_across_groups_lose_no_update() {
-    let h = &harness().await;
+async fn concurrent_approvals_across_groups_lose_no_update(recorder: &IamRecorder) {
+    let h = &harness(recorder).await;
     let groups = ["mmp-wine", "mmp-diabetes", "mmp-breast-cancer", "mmp-iris"];
     let mut events = Vec::new();
     for group in groups {
@@ -258,13 +276,8 @@ async fn concurrent_approvals_across_groups_lose_no_update() {
     // Concurrent rejections of the newest versions roll every group back to v2.
     let mut rejections = Vec::new();
     for group in groups {
-        let newest = h
-            .registry
-            .list_versions(group, None)
-            .await
-            .unwrap()
-            .remove(0);
-        h.registry
+        let newest = h.admin.list_versions(group, None).await.unwrap().remove(0);
+        h.admin
             .set_status(&newest.arn, ApprovalStatus::Rejected)
             .await
             .unwrap();
@@ -292,10 +305,9 @@ async fn concurrent_approvals_across_groups_lose_no_update() {
         .all(|content| content.ends_with("v2")));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_model_data_url_and_a_corrupt_table_are_reported() {
-    let h = harness().await;
-    h.registry.ensure_group("mmp-wine").await.unwrap();
+async fn a_bad_model_data_url_and_a_corrupt_table_are_reported(recorder: &IamRecorder) {
+    let h = harness(recorder).await;
+    h.admin.ensure_group("mmp-wine").await.unwrap();
     let bad = NewModelVersion {
         group: "mmp-wine".into(),
         model_data_url: "https://example.com/model.tar.gz".into(),
@@ -303,7 +315,7 @@ async fn a_bad_model_data_url_and_a_corrupt_table_are_reported() {
         status: ApprovalStatus::Approved,
         image_uri: "image".into(),
     };
-    let version = h.registry.register_version(&bad).await.unwrap();
+    let version = h.admin.register_version(&bad).await.unwrap();
     let error = handle_event(
         &h.store,
         &h.registry,
@@ -314,9 +326,9 @@ async fn a_bad_model_data_url_and_a_corrupt_table_are_reported() {
     .unwrap_err();
     assert!(error.to_string().contains("not an s3:// URI"), "{error}");
 
-    let h = harness().await;
+    let h = harness(recorder).await;
     let good = register(&h, "mmp-wine", ApprovalStatus::Approved).await;
-    h.store
+    h.seed
         .put(
             "endpoint/routing.json",
             b"{not json".to_vec(),

@@ -1,4 +1,6 @@
 //! The trigger against moto's server: S3 for uploads, settings and claims; SageMaker Pipelines.
+//! The handler's clients record its AWS calls; `iam_actions_are_exactly_what_the_handler_calls`
+//! holds them against `IAM_ACTIONS`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 #![cfg(feature = "moto")]
 
@@ -6,27 +8,42 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use mmp_common::aws::moto::MotoServer;
+use mmp_common::aws::moto::{IamRecorder, MotoServer};
 use mmp_common::aws::{S3Store, SageMakerPipelines};
 use mmp_common::events::S3Event;
 use mmp_common::ports::{ObjectStore, PipelineRunner, PutCondition};
 use mmp_pipeline::parameters as p;
 use pipeline_trigger::{
-    handle_event, upload_token, Claim, RecordOutcome, TriggerConfig, TriggerError,
+    handle_event, upload_token, Claim, RecordOutcome, TriggerConfig, TriggerError, IAM_ACTIONS,
 };
 use serde_json::json;
 
 const BUCKET: &str = "mmp-data";
 const PIPELINE: &str = "mmp";
 
+mmp_common::moto_scenarios! {
+    crate: "pipeline-trigger",
+    iam_actions: IAM_ACTIONS,
+    scenarios: [
+        upload_starts_one_execution_with_settings_and_redelivery_starts_nothing,
+        concurrent_first_deliveries_start_exactly_one_execution,
+        bad_keys_names_settings_and_buckets_are_skipped_with_the_reason,
+        abandoned_claims_are_taken_over_and_failed_starts_release_theirs,
+    ]
+}
+
 struct Harness {
     _moto: MotoServer,
+    /// The handler's clients (recorded).
     store: S3Store,
     runner: SageMakerPipelines,
+    /// The test's own, for uploads and checks (not recorded).
+    seed: S3Store,
+    admin: SageMakerPipelines,
     config: TriggerConfig,
 }
 
-async fn harness() -> Harness {
+async fn harness(recorder: &IamRecorder) -> Harness {
     let moto = MotoServer::start().unwrap();
     moto.create_bucket(BUCKET).await.unwrap();
     moto.create_pipeline(
@@ -35,8 +52,10 @@ async fn harness() -> Harness {
     )
     .await
     .unwrap();
-    let store = S3Store::new(moto.s3().await, BUCKET);
-    let runner = SageMakerPipelines::new(moto.sagemaker().await);
+    let store = S3Store::new(moto.s3_recorded(recorder).await, BUCKET);
+    let runner = SageMakerPipelines::new(moto.sagemaker_recorded(recorder).await);
+    let seed = S3Store::new(moto.s3().await, BUCKET);
+    let admin = SageMakerPipelines::new(moto.sagemaker().await);
     let config = TriggerConfig {
         s3_path_style: true,
         bucket: BUCKET.into(),
@@ -48,6 +67,8 @@ async fn harness() -> Harness {
         _moto: moto,
         store,
         runner,
+        seed,
+        admin,
         config,
     }
 }
@@ -55,7 +76,7 @@ async fn harness() -> Harness {
 /// Uploads `body` to `key` and returns the S3 event for it (real shape, the upload's ETag).
 async fn upload(h: &Harness, key: &str, body: &str) -> S3Event {
     let etag = h
-        .store
+        .seed
         .put(key, body.as_bytes().to_vec(), PutCondition::None)
         .await
         .unwrap();
@@ -77,22 +98,23 @@ fn event(bucket: &str, key: &str, etag: &str) -> S3Event {
 
 async fn executions(h: &Harness) -> Vec<HashMap<String, String>> {
     let mut all = Vec::new();
-    for summary in h.runner.list_executions(PIPELINE).await.unwrap() {
-        let parameters = h.runner.execution_parameters(&summary.arn).await.unwrap();
+    for summary in h.admin.list_executions(PIPELINE).await.unwrap() {
+        let parameters = h.admin.execution_parameters(&summary.arn).await.unwrap();
         all.push(parameters.into_iter().map(|p| (p.name, p.value)).collect());
     }
     all
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn upload_starts_one_execution_with_settings_and_redelivery_starts_nothing() {
-    let h = harness().await;
+async fn upload_starts_one_execution_with_settings_and_redelivery_starts_nothing(
+    recorder: &IamRecorder,
+) {
+    let h = harness(recorder).await;
     let settings = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../datasets/diabetes/pipeline.json"
     ))
     .unwrap();
-    h.store
+    h.seed
         .put(
             "datasets/diabetes/pipeline.json",
             settings,
@@ -181,9 +203,8 @@ async fn upload_starts_one_execution_with_settings_and_redelivery_starts_nothing
     assert_eq!(executions(&h).await.len(), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_first_deliveries_start_exactly_one_execution() {
-    let h = harness().await;
+async fn concurrent_first_deliveries_start_exactly_one_execution(recorder: &IamRecorder) {
+    let h = harness(recorder).await;
     let event = upload(&h, "datasets/wine/wine.csv", "a,CLASS\n1,x\n").await;
     let outcomes =
         join_all((0..6).map(|_| handle_event(&h.store, &h.runner, &h.config, &event))).await;
@@ -229,9 +250,8 @@ async fn concurrent_first_deliveries_start_exactly_one_execution() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_keys_names_settings_and_buckets_are_skipped_with_the_reason() {
-    let h = harness().await;
+async fn bad_keys_names_settings_and_buckets_are_skipped_with_the_reason(recorder: &IamRecorder) {
+    let h = harness(recorder).await;
     let reason = |outcomes: Vec<RecordOutcome>| match outcomes.as_slice() {
         [RecordOutcome::Skipped { reason }] => reason.clone(),
         other => panic!("expected a skip, got {other:?}"),
@@ -263,7 +283,7 @@ async fn bad_keys_names_settings_and_buckets_are_skipped_with_the_reason() {
     )
     .contains("someone-elses"));
 
-    h.store
+    h.seed
         .put(
             "datasets/broken/pipeline.json",
             br#"{"scorer": "best"}"#.to_vec(),
@@ -293,9 +313,8 @@ async fn bad_keys_names_settings_and_buckets_are_skipped_with_the_reason() {
     assert!(executions(&h).await.is_empty(), "nothing started");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn abandoned_claims_are_taken_over_and_failed_starts_release_theirs() {
-    let h = harness().await;
+async fn abandoned_claims_are_taken_over_and_failed_starts_release_theirs(recorder: &IamRecorder) {
+    let h = harness(recorder).await;
     let event = upload(&h, "datasets/wine/wine.csv", "a\n1\n").await;
     let record = &event.records[0].s3.object;
     let token = upload_token(
@@ -314,7 +333,7 @@ async fn abandoned_claims_are_taken_over_and_failed_starts_release_theirs() {
         claimed_at_ms: 0,
         execution_arn: None,
     };
-    h.store
+    h.seed
         .put(
             &claim_key,
             serde_json::to_vec(&abandoned).unwrap(),
@@ -330,7 +349,7 @@ async fn abandoned_claims_are_taken_over_and_failed_starts_release_theirs() {
         "{outcomes:?}"
     );
     let recorded: Claim =
-        serde_json::from_slice(&h.store.get(&claim_key).await.unwrap().body).unwrap();
+        serde_json::from_slice(&h.seed.get(&claim_key).await.unwrap().body).unwrap();
     assert!(recorded.execution_arn.is_some());
 
     // Starting fails (no such pipeline): the event is retried and the claim released.
@@ -343,6 +362,6 @@ async fn abandoned_claims_are_taken_over_and_failed_starts_release_theirs() {
         .await
         .unwrap_err();
     assert!(error.to_string().contains("no-such-pipeline"), "{error}");
-    let claims = h.store.list("triggers/").await.unwrap();
+    let claims = h.seed.list("triggers/").await.unwrap();
     assert_eq!(claims.len(), 1, "only the wine claim is left: {claims:?}");
 }

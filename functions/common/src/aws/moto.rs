@@ -1,5 +1,8 @@
 //! Test support (feature `moto`): starts moto's server on a free loopback port, points SDK
 //! clients at it, and kills it on drop. Needs `moto_server` on PATH (`pip install "moto[server]"`).
+//!
+//! The handler under test gets `*_recorded` clients, whose [`IamRecorder`] sees every AWS call
+//! it makes; set-up and checks use the plain clients, so they record nothing.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -8,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::config::Credentials;
+
+pub use super::recorder::{iam_actions, IamRecorder};
 
 /// The region every moto-backed test uses.
 pub const REGION: &str = "us-east-1";
@@ -72,20 +77,46 @@ impl MotoServer {
             .await
     }
 
-    /// An S3 client using path-style addressing (moto has no virtual hosts on loopback).
+    /// An S3 client for setting up and checking, recording nothing (path-style: moto has no
+    /// virtual hosts on loopback).
     pub async fn s3(&self) -> aws_sdk_s3::Client {
-        let config = aws_sdk_s3::config::Builder::from(&self.sdk_config().await)
-            .force_path_style(true)
+        super::s3_client(&self.sdk_config().await, true)
+    }
+
+    pub async fn sagemaker(&self) -> aws_sdk_sagemaker::Client {
+        super::sagemaker_client(&self.sdk_config().await)
+    }
+
+    pub async fn sagemaker_runtime(&self) -> aws_sdk_sagemakerruntime::Client {
+        super::sagemaker_runtime_client(&self.sdk_config().await)
+    }
+
+    /// An S3 client for the handler under test: built as the Lambda binaries build theirs,
+    /// with `recorder` attached.
+    pub async fn s3_recorded(&self, recorder: &IamRecorder) -> aws_sdk_s3::Client {
+        let config = super::s3_config(&self.sdk_config().await, true)
+            .interceptor(recorder.clone())
             .build();
         aws_sdk_s3::Client::from_conf(config)
     }
 
-    pub async fn sagemaker(&self) -> aws_sdk_sagemaker::Client {
-        aws_sdk_sagemaker::Client::new(&self.sdk_config().await)
+    /// A SageMaker client for the handler under test, with `recorder` attached.
+    pub async fn sagemaker_recorded(&self, recorder: &IamRecorder) -> aws_sdk_sagemaker::Client {
+        let config = super::sagemaker_config(&self.sdk_config().await)
+            .interceptor(recorder.clone())
+            .build();
+        aws_sdk_sagemaker::Client::from_conf(config)
     }
 
-    pub async fn sagemaker_runtime(&self) -> aws_sdk_sagemakerruntime::Client {
-        aws_sdk_sagemakerruntime::Client::new(&self.sdk_config().await)
+    /// A SageMaker Runtime client for the handler under test, with `recorder` attached.
+    pub async fn sagemaker_runtime_recorded(
+        &self,
+        recorder: &IamRecorder,
+    ) -> aws_sdk_sagemakerruntime::Client {
+        let config = super::sagemaker_runtime_config(&self.sdk_config().await)
+            .interceptor(recorder.clone())
+            .build();
+        aws_sdk_sagemakerruntime::Client::from_conf(config)
     }
 
     /// Creates a bucket.
@@ -177,4 +208,33 @@ impl Drop for MotoServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Declares a crate's moto scenarios (`async fn name(recorder: &IamRecorder)`, each building
+/// its handler's clients with `recorder`): one test each, in module `scenario`, and
+/// `iam_actions_are_exactly_what_the_handler_calls`, which runs them all in sequence with one
+/// recorder (so it aggregates under cargo-nextest's process per test too) and fails if the
+/// handler called an action `iam_actions` lacks, or `iam_actions` grants one no call needed.
+#[macro_export]
+macro_rules! moto_scenarios {
+    (crate: $crate_name:literal, iam_actions: $iam_actions:expr, scenarios: [$($scenario:ident),+ $(,)?]) => {
+        mod scenario {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(&$crate::aws::moto::IamRecorder::default()).await;
+                }
+            )+
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn iam_actions_are_exactly_what_the_handler_calls() {
+            let recorder = $crate::aws::moto::IamRecorder::default();
+            $( $scenario(&recorder).await; )+
+            println!("{} called:\n{}", $crate_name, recorder.summary());
+            if let Err(problems) = recorder.check($crate_name, $iam_actions) {
+                panic!("{problems}");
+            }
+        }
+    };
 }
