@@ -1,22 +1,39 @@
 #!/usr/bin/env bash
 # Every test of the project: formatting, lints, the Rust test suites (moto-backed ones included)
-# and the offline checks each concern adds under scripts/checks/.
+# and the checks each concern adds under scripts/checks/ (Terraform validated and tested with
+# the real provider, then applied to an AWS emulator and driven end to end).
+# Needs what .ci/run installs; run `bash .ci/run` on a fresh machine, which installs it first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # --all-features builds the real XGBoost and LightGBM too; this finds their native parts.
 source scripts/native-boosting-env.sh
+# Terraform's AWS provider from a local mirror when no registry is reachable.
+source scripts/terraform-offline-env.sh
 
+step() { echo "== $* ($(date -u +%H:%M:%S))"; }
+
+step fmt
 cargo fmt --all -- --check
+step clippy, all features
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
-cargo test --workspace --all-features --locked --no-fail-fast
+# One build of every test and binary with all features; nextest runs the test binaries side by
+# side (cargo test runs them one after another). There are no doctests.
+step tests, all features
+cargo nextest run --workspace --all-features --locked --no-fail-fast
 # The default build (XGBoost and LightGBM on the pure-Rust booster, what `mmp demo` runs), too.
+step clippy and tests, default build of mmp-ml and mmp-container
 cargo clippy -p mmp-ml -p mmp-container --all-targets --locked -- -D warnings
-cargo test -p mmp-ml -p mmp-container --locked --no-fail-fast
+cargo nextest run -p mmp-ml -p mmp-container --locked --no-fail-fast
 
+# The checks use the binaries of the all-features build (the functions with their AWS adapters).
+step binaries for the checks
+cargo build --workspace --all-features --locked --bins
+MMP_BIN_DIR="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug"
+export MMP_BIN_DIR
 for check in scripts/checks/*.sh; do
   [ -e "$check" ] || continue
-  echo "== $check"
+  step "$check"
   bash "$check"
 done
-echo "console screenshots: $(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/console-screenshots/"
-echo "all tests passed"
+echo "console screenshots: $MMP_BIN_DIR/../console-screenshots/"
+echo "all tests passed ($(date -u +%H:%M:%S))"

@@ -4,7 +4,8 @@
 # (infra/tests/*.tftest.hcl: what the configuration renders, against the code's contract).
 #
 # The code contract (each function crate's ENV_VARS and IAM_ACTIONS, as JSON) is generated from
-# the Rust code; MMP_CODE_CONTRACT=FILE uses a file instead. MMP_TF_DATA_DIR keeps Terraform's
+# the Rust code (MMP_BIN_DIR/code-contract when scripts/test.sh built it); MMP_CODE_CONTRACT=FILE
+# uses a file instead. MMP_TF_DATA_DIR keeps Terraform's
 # working data (default: a temporary folder, removed afterwards); nothing is written to infra/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,6 +32,10 @@ terraform -chdir=infra validate -no-color
 
 if [ -n "${MMP_CODE_CONTRACT:-}" ]; then
   contract=$MMP_CODE_CONTRACT
+elif [ -x "${MMP_BIN_DIR:-}/code-contract" ]; then
+  # scripts/test.sh has built it already.
+  contract=$work/code-contract.json
+  "$MMP_BIN_DIR/code-contract" >"$contract"
 else
   contract=$work/code-contract.json
   echo "terraform: code contract from the crates (cargo run -p mmp-infra-check --bin code-contract)"

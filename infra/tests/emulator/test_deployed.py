@@ -323,9 +323,7 @@ class DeployedSystem(unittest.TestCase):
         role = self.functions[crate]["Role"].rsplit("/", 1)[1]
         policies = {}
         for name in self.iam.list_role_policies(RoleName=role)["PolicyNames"]:
-            document = self.iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-            if isinstance(document, str):
-                document = json.loads(document)
+            document = as_json(self.iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
             statements = document["Statement"]
             policies[name] = [s for s in (statements if isinstance(statements, list) else [statements])
                               if s["Effect"] == "Allow"]
@@ -379,6 +377,50 @@ class DeployedSystem(unittest.TestCase):
         path.write_text(definition)
         out = run([sys.executable, str(CONFORMANCE), str(path)], env=os.environ)
         self.assertIn("0 problems", out)
+
+    def pipeline_role_statements(self):
+        role = self.sm.describe_pipeline(PipelineName=self.pipeline)["RoleArn"].rsplit("/", 1)[1]
+        return [s for name in self.iam.list_role_policies(RoleName=role)["PolicyNames"]
+                for s in listify(as_json(self.iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])["Statement"])
+                if s["Effect"] == "Allow"]
+
+    def test_the_pipeline_role_can_run_every_step_of_the_definition_and_pass_only_itself(self):
+        definition = json.loads(self.sm.describe_pipeline(PipelineName=self.pipeline)["PipelineDefinition"])
+        statements = self.pipeline_role_statements()
+        granted = {a for s in statements for a in listify(s["Action"])}
+        # The call the pipeline service makes with the pipeline's role for each step type.
+        needs = {"Processing": "sagemaker:CreateProcessingJob", "Training": "sagemaker:CreateTrainingJob",
+                 "Tuning": "sagemaker:CreateHyperParameterTuningJob", "RegisterModel": "sagemaker:CreateModelPackage",
+                 "Model": "sagemaker:CreateModel", "Transform": "sagemaker:CreateTransformJob",
+                 "Lambda": "lambda:InvokeFunction"}
+        steps = all_steps(definition["Steps"])
+        self.assertLessEqual({"Processing", "Tuning", "Training", "RegisterModel"}, {s["Type"] for s in steps})
+        for step in steps:
+            if step["Type"] in needs:
+                self.assertIn(needs[step["Type"]], granted, f"step {step['Name']} ({step['Type']})")
+        if "PipelineExperimentConfig" in definition:
+            self.assertLessEqual({"sagemaker:CreateExperiment", "sagemaker:CreateTrial"}, granted)
+        passes = [s for s in statements if "iam:PassRole" in listify(s["Action"])]
+        role_arn = self.sm.describe_pipeline(PipelineName=self.pipeline)["RoleArn"]
+        self.assertEqual([listify(s["Resource"]) for s in passes], [[role_arn]], "PassRole: its own role only")
+        self.assertEqual(passes[0]["Condition"], {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}})
+
+    def test_every_bucket_location_of_the_definition_is_inside_the_job_data_grant(self):
+        definition = json.loads(self.sm.describe_pipeline(PipelineName=self.pipeline)["PipelineDefinition"])
+        paths = bucket_paths(definition, self.bucket)
+        self.assertGreaterEqual(len(paths), 5)
+        for path in paths:
+            self.assertEqual(path[:2], ["pipelines", self.pipeline], f"a job location outside pipelines/<pipeline>/: {path}")
+        statements = self.pipeline_role_statements()
+        job_data = f"arn:aws:s3:::{self.bucket}/pipelines/{self.pipeline}/"
+        for action in ("s3:GetObject", "s3:PutObject"):
+            self.assertTrue(any(action in listify(s["Action"]) and f"{job_data}*" in listify(s["Resource"])
+                                for s in statements), f"the pipeline role lacks {action} on {job_data}*")
+        # Uploads are read (the input URI is a pipeline parameter), never written.
+        datasets = f"arn:aws:s3:::{self.bucket}/datasets/"
+        on_datasets = {a for s in statements for a in listify(s["Action"])
+                       if any(r.startswith(datasets) for r in listify(s["Resource"]))}
+        self.assertEqual(on_datasets, {"s3:GetObject"}, "the pipeline role may only read datasets/")
 
     # --- Events: what each deployed rule routes ---
 
@@ -546,6 +588,39 @@ class DeployedSystem(unittest.TestCase):
 
 def listify(value):
     return value if isinstance(value, list) else [value]
+
+
+def as_json(document):
+    """A policy document as IAM's API returns it (moto: text; boto3 against AWS: decoded)."""
+    return json.loads(document) if isinstance(document, str) else document
+
+
+def all_steps(steps):
+    """Every step of a definition, with the steps nested in conditions."""
+    out = []
+    for step in steps:
+        out.append(step)
+        for branch in ("IfSteps", "ElseSteps"):
+            out.extend(all_steps(step.get("Arguments", {}).get(branch, [])))
+    return out
+
+
+def bucket_paths(value, bucket):
+    """Every location the definition builds in the bucket, as its parts after the bucket
+    (parts known only at run time read `<runtime>`)."""
+    out = []
+    if isinstance(value, dict):
+        values = value.get("Std:Join", {}).get("Values")
+        if isinstance(values, list) and len(values) > 1 and values[1] == bucket:
+            return [[p if isinstance(p, str) else "<runtime>" for p in values[2:]]]
+        for v in value.values():
+            out.extend(bucket_paths(v, bucket))
+    elif isinstance(value, list):
+        for v in value:
+            out.extend(bucket_paths(v, bucket))
+    elif isinstance(value, str) and f"s3://{bucket}/" in value:
+        out.append(value.split(f"s3://{bucket}/", 1)[1].split("/"))
+    return out
 
 
 def main():
