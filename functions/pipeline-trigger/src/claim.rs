@@ -41,6 +41,11 @@ pub struct Claim {
     pub dataset: String,
     pub claimed_at_ms: i64,
     pub execution_arn: Option<String>,
+    /// Which delivery wrote the claim (random). A conditional put can land and still answer
+    /// 412 when the SDK retries it after a lost response; finding its own id, the delivery
+    /// knows the claim is its own instead of waiting for the timeout.
+    #[serde(default)]
+    pub claimant: String,
 }
 
 impl Claim {
@@ -52,6 +57,7 @@ impl Claim {
             dataset: dataset.to_string(),
             claimed_at_ms: now_ms(),
             execution_arn: None,
+            claimant: uuid::Uuid::new_v4().to_string(),
         }
     }
 
@@ -86,7 +92,7 @@ where
     {
         Ok(etag) => etag,
         Err(PortError::PreconditionFailed(_)) => {
-            match take_over(store, claim_key, timeout).await? {
+            match take_over(store, claim_key, &claim.claimant, timeout).await? {
                 TakeOver::Done(arn) => return Ok(Started::Before(arn)),
                 TakeOver::Mine(etag) => etag,
             }
@@ -130,6 +136,7 @@ enum TakeOver {
 async fn take_over<S: ObjectStore + ?Sized>(
     store: &S,
     claim_key: &str,
+    claimant: &str,
     timeout: Duration,
 ) -> Result<TakeOver, PortError> {
     let object = match store.get(claim_key).await {
@@ -147,6 +154,13 @@ async fn take_over<S: ObjectStore + ?Sized>(
     if let Some(arn) = existing.execution_arn {
         return Ok(TakeOver::Done(arn));
     }
+    if existing.claimant == claimant {
+        tracing::info!(
+            claim_key,
+            "the claim answered 412 is this delivery's own (a retried put)"
+        );
+        return Ok(TakeOver::Mine(object.etag));
+    }
     let age_ms = now_ms().saturating_sub(existing.claimed_at_ms);
     let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
     if age_ms < timeout_ms {
@@ -156,6 +170,7 @@ async fn take_over<S: ObjectStore + ?Sized>(
     }
     let renewed = Claim {
         claimed_at_ms: now_ms(),
+        claimant: claimant.to_string(),
         ..existing
     };
     match store

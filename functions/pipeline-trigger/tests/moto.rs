@@ -11,7 +11,10 @@ use futures_util::future::join_all;
 use mmp_common::aws::moto::{IamRecorder, MotoServer};
 use mmp_common::aws::{S3Store, SageMakerPipelines};
 use mmp_common::events::S3Event;
-use mmp_common::ports::{ObjectStore, PipelineRunner, PutCondition};
+use mmp_common::ports::{
+    ObjectMeta, ObjectStore, ObjectUri, PipelineRunner, PutCondition, StoredObject,
+};
+use mmp_common::PortError;
 use mmp_pipeline::parameters as p;
 use pipeline_trigger::{
     handle_event, upload_token, Claim, RecordOutcome, TriggerConfig, TriggerError, IAM_ACTIONS,
@@ -29,6 +32,7 @@ mmp_common::moto_scenarios! {
         concurrent_first_deliveries_start_exactly_one_execution,
         bad_keys_names_settings_and_buckets_are_skipped_with_the_reason,
         abandoned_claims_are_taken_over_and_failed_starts_release_theirs,
+        a_claim_that_landed_but_answered_412_is_taken_as_its_own,
     ]
 }
 
@@ -332,6 +336,7 @@ async fn abandoned_claims_are_taken_over_and_failed_starts_release_theirs(record
         dataset: "wine".into(),
         claimed_at_ms: 0,
         execution_arn: None,
+        claimant: "a-crashed-delivery".into(),
     };
     h.seed
         .put(
@@ -364,4 +369,59 @@ async fn abandoned_claims_are_taken_over_and_failed_starts_release_theirs(record
     assert!(error.to_string().contains("no-such-pipeline"), "{error}");
     let claims = h.seed.list("triggers/").await.unwrap();
     assert_eq!(claims.len(), 1, "only the wine claim is left: {claims:?}");
+}
+
+/// S3 as the SDK sees it when a conditional put's response is lost: the put lands, the SDK
+/// retries it, and the retry answers 412 because the object now exists.
+struct LostFirstResponse<'a>(&'a S3Store);
+
+#[async_trait::async_trait]
+impl ObjectStore for LostFirstResponse<'_> {
+    fn bucket(&self) -> &str {
+        self.0.bucket()
+    }
+    async fn get(&self, key: &str) -> Result<StoredObject, PortError> {
+        self.0.get(key).await
+    }
+    async fn head(&self, key: &str) -> Result<ObjectMeta, PortError> {
+        self.0.head(key).await
+    }
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        condition: PutCondition,
+    ) -> Result<String, PortError> {
+        let if_absent = matches!(condition, PutCondition::IfAbsent);
+        let etag = self.0.put(key, body, condition).await?;
+        if if_absent {
+            return Err(PortError::PreconditionFailed(format!(
+                "{key} exists (the retry of a put that landed)"
+            )));
+        }
+        Ok(etag)
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, PortError> {
+        self.0.list(prefix).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), PortError> {
+        self.0.delete(key).await
+    }
+    async fn copy(&self, source: &ObjectUri, dest_key: &str) -> Result<String, PortError> {
+        self.0.copy(source, dest_key).await
+    }
+}
+
+async fn a_claim_that_landed_but_answered_412_is_taken_as_its_own(recorder: &IamRecorder) {
+    let h = harness(recorder).await;
+    let event = upload(&h, "datasets/wine/wine.csv", "a,CLASS\n1,x\n").await;
+    let store = LostFirstResponse(&h.store);
+    let outcome = handle_event(&store, &h.runner, &h.config, &event)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome.as_slice(), [RecordOutcome::Started { .. }]),
+        "the delivery must find its own claim and start, not wait for the timeout: {outcome:?}"
+    );
+    assert_eq!(executions(&h).await.len(), 1);
 }
