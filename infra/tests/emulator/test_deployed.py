@@ -173,20 +173,24 @@ class Deployed:
         self.moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port),
                                       "-c", str(self.tls["cert"]), "-k", str(self.tls["key"])],
                                      stdout=open(work / "moto.log", "wb"), stderr=subprocess.STDOUT)
-        self._wait_for_moto()
-        self.session = boto3.session.Session(region_name=REGION, aws_access_key_id="testing",
-                                             aws_secret_access_key="testing", aws_session_token="testing")
-        self.contract = json.loads(run([str(bin_dir / "code-contract")], env=os.environ))["functions"]
-        self.matcher = bin_dir / "event-matches"
+        try:
+            self._wait_for_moto()
+            self.session = boto3.session.Session(region_name=REGION, aws_access_key_id="testing",
+                                                 aws_secret_access_key="testing", aws_session_token="testing")
+            self.contract = json.loads(run([str(bin_dir / "code-contract")], env=os.environ))["functions"]
+            self.matcher = bin_dir / "event-matches"
 
-        # The zips Terraform deploys: each function's binary as `bootstrap`.
-        self.zips = {}
-        for name in FUNCTIONS:
-            binary = bin_dir / name
-            if not binary.is_file():
-                raise RuntimeError(f"{binary} is missing: build it with `cargo build -p {name} --features aws`")
-            self.zips[name] = lambda_zip(binary, work / "lambda" / name)
-        self._apply()
+            # The zips Terraform deploys: each function's binary as `bootstrap`.
+            self.zips = {}
+            for name in FUNCTIONS:
+                binary = bin_dir / name
+                if not binary.is_file():
+                    raise RuntimeError(f"{binary} is missing: build it with `cargo build -p {name} --features aws`")
+                self.zips[name] = lambda_zip(binary, work / "lambda" / name)
+            self._apply()
+        except BaseException:
+            self.close()
+            raise
 
     def client(self, service):
         return self.session.client(service, endpoint_url=self.endpoint, verify=str(self.tls["ca"]))
