@@ -10,6 +10,9 @@ use crate::ServeError;
 
 /// Port SageMaker asks the container to listen on (multi-container endpoints set it).
 pub const PORT_ENV: &str = "SAGEMAKER_BIND_TO_PORT";
+/// IP address to listen on; unset means every interface, as SageMaker expects. `mmp up` sets
+/// it to `127.0.0.1` so that its local serving process is reachable from this machine only.
+pub const BIND_ADDRESS_ENV: &str = "MMP_BIND_ADDRESS";
 /// Total bytes the loaded models may claim (their `Model::memory_bytes`); unset means no limit.
 pub const MEMORY_BUDGET_ENV: &str = "MMP_MODEL_MEMORY_BUDGET_BYTES";
 /// Largest request body accepted, in bytes.
@@ -72,6 +75,9 @@ impl ServeConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ServeError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let mut config = Self::default();
+        if let Some(ip) = get(BIND_ADDRESS_ENV) {
+            config.bind.set_ip(parse_number(BIND_ADDRESS_ENV, &ip)?);
+        }
         if let Some(port) = get(PORT_ENV) {
             config.bind.set_port(parse_number(PORT_ENV, &port)?);
         }
@@ -155,7 +161,7 @@ mod tests {
     #[test]
     fn defaults_follow_the_sagemaker_contract() {
         let c = config(&[]).unwrap();
-        assert_eq!(c.bind.port(), 8080);
+        assert_eq!(c.bind, SocketAddr::from(([0, 0, 0, 0], 8080)));
         assert_eq!(c.ml_root, PathBuf::from("/opt/ml"));
         assert_eq!(c.memory_budget_bytes, None);
         assert_eq!(c.max_request_bytes, DEFAULT_MAX_REQUEST_BYTES);
@@ -165,6 +171,7 @@ mod tests {
     fn reads_every_variable() {
         let c = config(&[
             (PORT_ENV, "9001"),
+            (BIND_ADDRESS_ENV, "127.0.0.1"),
             (ML_ROOT_ENV, "/tmp/ml"),
             (MEMORY_BUDGET_ENV, "1048576"),
             (MAX_REQUEST_ENV, "100"),
@@ -174,7 +181,7 @@ mod tests {
             ("UNRELATED", "x"),
         ])
         .unwrap();
-        assert_eq!(c.bind.port(), 9001);
+        assert_eq!(c.bind, SocketAddr::from(([127, 0, 0, 1], 9001)));
         assert_eq!(c.ml_root, PathBuf::from("/tmp/ml"));
         assert_eq!(c.memory_budget_bytes, Some(1_048_576));
         assert_eq!(c.max_request_bytes, 100);
@@ -185,6 +192,8 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
+        let err = config(&[(BIND_ADDRESS_ENV, "localhost")]).unwrap_err();
+        assert!(err.to_string().contains(BIND_ADDRESS_ENV), "{err}");
         let err = config(&[(PORT_ENV, "eighty")]).unwrap_err();
         assert!(err.to_string().contains(PORT_ENV), "{err}");
         let err = config(&[(MAX_REQUEST_ENV, "0")]).unwrap_err();

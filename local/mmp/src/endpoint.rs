@@ -114,7 +114,10 @@ impl LocalEndpoint {
             .open(&self.config.log_file)?;
         let mut cmd = Command::new(&self.config.container_bin);
         cmd.arg(mmp_pipeline::contract::CMD_SERVE)
-            .env("SAGEMAKER_BIND_TO_PORT", port.to_string())
+            .env(mmp_serve::PORT_ENV, port.to_string())
+            // Loopback only: anyone who reaches the server can load any local folder as a
+            // model, unload models and invoke them. (SageMaker's image keeps 0.0.0.0.)
+            .env(mmp_serve::BIND_ADDRESS_ENV, "127.0.0.1")
             .env(mmp_pipeline::contract::ML_ROOT_ENV, &self.config.cache_dir)
             // If this process is killed outright, the server goes with it.
             .env(

@@ -112,3 +112,46 @@ async fn a_full_budget_unloads_the_least_recently_used_model() {
     );
     endpoint.stop().await;
 }
+
+/// The machine's address on its outward interface (no packet is sent: a UDP `connect` only
+/// picks the route), or `None` on a machine without one.
+fn outward_address() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_local_serving_process_listens_on_loopback_only() {
+    let world = World::new();
+    let system = System::open(Home::new(world.data_dir()).unwrap(), "mmp").unwrap();
+    let endpoint = LocalEndpoint::new(
+        EndpointConfig {
+            container_bin: harness::container_bin(),
+            cache_dir: world.data_dir().join("endpoint-bind"),
+            model_prefix: "endpoint/models/".into(),
+            memory_budget_bytes: None,
+            log_file: world.data_dir().join("endpoint-bind.log"),
+        },
+        system.store.clone(),
+    );
+    let base = endpoint.base_url().await.unwrap();
+    let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    // 127.0.0.2 is this machine too, but not the address the server is bound to; and the
+    // machine's own network address must not reach it either.
+    let mut others: Vec<std::net::IpAddr> = vec!["127.0.0.2".parse().unwrap()];
+    others.extend(outward_address());
+    for ip in others {
+        let reached = std::net::TcpStream::connect_timeout(
+            &std::net::SocketAddr::new(ip, port),
+            Duration::from_secs(2),
+        );
+        assert!(
+            reached.is_err(),
+            "the serving process answers on {ip}:{port}: it must listen on 127.0.0.1 only"
+        );
+    }
+    endpoint.stop().await;
+}
