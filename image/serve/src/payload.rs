@@ -86,16 +86,30 @@ fn at(row: usize, column: Option<String>, message: impl Into<String>) -> InputEr
 }
 
 /// A field as the training data's CSV reader would see it: empty is missing, numbers are
-/// numbers (NaN counts as missing), anything else is text.
-fn cell(field: &str) -> Cell {
+/// numbers (NaN counts as missing), anything else is text. A number that is not finite
+/// (`inf`, `-Infinity`, `1e400`, which overflows to infinity) is refused: no model was trained
+/// on one, and predicting from it gives a confident label with no probabilities.
+fn cell(row: usize, column: impl FnOnce() -> String, field: &str) -> Result<Cell, InputError> {
     let field = field.trim();
     if field.is_empty() {
-        return Cell::Missing;
+        return Ok(Cell::Missing);
     }
     match field.parse::<f64>() {
-        Ok(n) if n.is_nan() => Cell::Missing,
-        Ok(n) => Cell::Number(n),
-        Err(_) => Cell::Text(field.to_owned()),
+        Ok(n) if n.is_nan() => Ok(Cell::Missing),
+        Ok(n) => number(row, column, n),
+        Err(_) => Ok(Cell::Text(field.to_owned())),
+    }
+}
+
+fn number(row: usize, column: impl FnOnce() -> String, n: f64) -> Result<Cell, InputError> {
+    if n.is_finite() {
+        Ok(Cell::Number(n))
+    } else {
+        Err(at(
+            row,
+            Some(column()),
+            format!("{n} is not a finite number"),
+        ))
     }
 }
 
@@ -184,13 +198,14 @@ impl CsvScratch {
             .map(|(column, &end)| {
                 let field = &fields[start..end];
                 start = end;
-                std::str::from_utf8(field).map(cell).map_err(|_| {
+                let text = std::str::from_utf8(field).map_err(|_| {
                     at(
                         row,
                         Some(column.to_string()),
                         "the field is not valid UTF-8",
                     )
-                })
+                })?;
+                cell(row, || column.to_string(), text)
             })
             .collect()
     }
@@ -213,14 +228,39 @@ fn push_row(rows: &mut Vec<Vec<Cell>>, cells: Vec<Cell>) -> Result<(), InputErro
     Ok(())
 }
 
+/// How many numbers too large for an `f64` are located (to name their row and column) before
+/// the payload is refused as a whole.
+const OUT_OF_RANGE_RETRIES: usize = 8;
+
 fn parse_json(body: &[u8]) -> Result<Rows, InputError> {
-    let value: Value = serde_json::from_slice(body).map_err(|err| {
-        whole(format!(
-            "invalid JSON at line {} column {}: {err}",
-            err.line(),
-            err.column()
-        ))
-    })?;
+    let mut quoted: Option<Vec<u8>> = None;
+    let mut retries = 0;
+    let value: Value = loop {
+        let text = quoted.as_deref().unwrap_or(body);
+        match serde_json::from_slice(text) {
+            Ok(value) => break value,
+            Err(err) => {
+                // serde_json refuses `1e400` outright; quoted, it reaches the cell rules, which
+                // refuse it naming its row and column.
+                let requoted = (retries < OUT_OF_RANGE_RETRIES)
+                    .then(|| quote_out_of_range(text, &err))
+                    .flatten();
+                match requoted {
+                    Some(next) => {
+                        quoted = Some(next);
+                        retries += 1;
+                    }
+                    None => {
+                        return Err(whole(format!(
+                            "invalid JSON at line {} column {}: {err}",
+                            err.line(),
+                            err.column()
+                        )))
+                    }
+                }
+            }
+        }
+    };
     // `{"instances": [...]}` is the SageMaker/TensorFlow Serving envelope; accept it too.
     let value = match value {
         Value::Object(mut map) if map.contains_key("instances") => {
@@ -245,6 +285,43 @@ fn parse_json(body: &[u8]) -> Result<Rows, InputError> {
     }
 }
 
+/// `text` with the number serde_json found out of range (`err`) put in quotes, or `None`
+/// when `err` is another error.
+fn quote_out_of_range(text: &[u8], err: &serde_json::Error) -> Option<Vec<u8>> {
+    if !err.is_syntax() || !err.to_string().starts_with("number out of range") {
+        return None;
+    }
+    // serde_json's line is 1-based, its column the 1-based byte of the error in that line.
+    let line_start = if err.line() <= 1 {
+        0
+    } else {
+        text.iter()
+            .enumerate()
+            .filter(|(_, &b)| b == b'\n')
+            .nth(err.line() - 2)?
+            .0
+            + 1
+    };
+    let is_number_byte =
+        |b: &u8| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E');
+    let at = (line_start + err.column()).min(text.len());
+    let start = text[..at]
+        .iter()
+        .rposition(|b| !is_number_byte(b))
+        .map_or(0, |i| i + 1);
+    let end = at + text[at..].iter().take_while(|b| is_number_byte(b)).count();
+    if start >= end {
+        return None;
+    }
+    let mut quoted = Vec::with_capacity(text.len() + 2);
+    quoted.extend_from_slice(&text[..start]);
+    quoted.push(b'"');
+    quoted.extend_from_slice(&text[start..end]);
+    quoted.push(b'"');
+    quoted.extend_from_slice(&text[end..]);
+    Some(quoted)
+}
+
 fn json_cell(
     row: usize,
     column: impl FnOnce() -> String,
@@ -252,9 +329,12 @@ fn json_cell(
 ) -> Result<Cell, InputError> {
     match value {
         Value::Null => Ok(Cell::Missing),
-        Value::Number(n) => Ok(n.as_f64().map_or(Cell::Missing, Cell::Number)),
+        Value::Number(n) => match n.as_f64() {
+            Some(n) => number(row, column, n),
+            None => Ok(Cell::Missing),
+        },
         // Strings go through the CSV rules so "3.5" means what it means in the training data.
-        Value::String(s) => Ok(cell(&s)),
+        Value::String(s) => cell(row, column, &s),
         Value::Bool(b) => Ok(Cell::Text(if b { "True" } else { "False" }.to_owned())),
         Value::Array(_) | Value::Object(_) => Err(at(
             row,

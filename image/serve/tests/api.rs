@@ -552,3 +552,37 @@ async fn arbitrary_payloads_get_an_answer_never_a_crash() {
     let response = server.invoke("c", "text/csv", "1,2").await;
     assert_eq!(response.text().await.unwrap(), "yes\n", "still serving");
 }
+
+#[tokio::test]
+async fn non_finite_cells_are_400_naming_row_and_column() {
+    let server = TestServer::start().await;
+    server
+        .load_ok("c", &FakeSpec::classifier(&["a", "b"]))
+        .await;
+    for (content_type, body, column) in [
+        ("text/csv", "1,2\n3,inf\n", "1"),
+        ("text/csv", "1,2\n3,-inf\n", "1"),
+        ("text/csv", "1,2\n3,1e400\n", "1"),
+        ("text/csv", "1,2\n3,-Infinity\n", "1"),
+        ("application/json", "[[1, 2], [3, \"inf\"]]", "1"),
+        ("application/json", "[[1, 2], [3, \"1e400\"]]", "1"),
+        ("application/json", "[[1, 2], [3, 1e400]]", "1"),
+        ("application/json", "[[1, 2], [3, -1e400]]", "1"),
+        (
+            "application/json",
+            "[{\"a\": 1, \"b\": 2}, {\"a\": 3, \"b\": 1e400}]",
+            "b",
+        ),
+    ] {
+        let (status, answer) = json(server.invoke("c", content_type, body).await).await;
+        assert_eq!(
+            (status, answer["row"].clone(), answer["column"].clone()),
+            (400, json!(1), json!(column)),
+            "{content_type} {body}: {answer}"
+        );
+        assert!(
+            answer["error"].as_str().unwrap().contains("finite"),
+            "{body}: {answer}"
+        );
+    }
+}
