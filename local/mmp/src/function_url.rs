@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::Method;
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
@@ -22,10 +23,37 @@ pub fn router(handlers: Arc<Handlers>) -> Router {
         .with_state(handlers)
 }
 
-async fn invoke(State(handlers): State<Arc<Handlers>>, method: Method, body: Bytes) -> Response {
+async fn invoke(
+    State(handlers): State<Arc<Handlers>>,
+    method: Method,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return refused(&rejection),
+    };
     handlers
         .invoker
         .handle(&method, &body)
         .await
+        .into_response()
+}
+
+/// A body the Function URL refuses before the handler sees it (over its 6 MB, or unreadable),
+/// answered in the invoker's error shape, `{"error": "..."}`, rather than axum's plain text.
+fn refused(rejection: &BytesRejection) -> Response {
+    let status = rejection.status();
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!(
+            "request body is over the Function URL's limit of {FUNCTION_URL_PAYLOAD_LIMIT} bytes"
+        )
+    } else {
+        rejection.body_text()
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({ "error": message }).to_string(),
+    )
         .into_response()
 }
