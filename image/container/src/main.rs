@@ -57,8 +57,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Colour only on a terminal: a job's stderr is what SageMaker sends to CloudWatch (and
+    // what `mmp` keeps under `jobs/`), where escapes are noise.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

@@ -391,3 +391,18 @@ fn evaluate_refuses_what_does_not_apply_and_unknown_formats() {
         "model artifact: format version 2 is not supported by this build (it reads version 1)"
     );
 }
+
+/// What a job writes to stderr is what SageMaker sends to CloudWatch (and `mmp` keeps under
+/// `jobs/`): colour escapes are for terminals only.
+#[test]
+fn logs_to_a_pipe_carry_no_colour_escapes() {
+    let root = Root::new();
+    let out = root.run(&["train"]);
+    assert!(!out.status.success(), "train without hyperparameters fails");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ERROR"),
+        "the failure is logged: {stderr:?}"
+    );
+    assert!(!stderr.contains("\x1b["), "colour escapes in {stderr:?}");
+}
