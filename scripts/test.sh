@@ -16,14 +16,15 @@ step fmt
 cargo fmt --all -- --check
 step clippy, all features
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
-# One build of every test and binary with all features; nextest runs the test binaries side by
-# side (cargo test runs them one after another). There are no doctests.
+# One test binary at a time (each runs its tests in parallel): the browser and whole-pipeline
+# tests wait on real processes, and running them beside the others on 2 cores (nextest) made
+# their waits time out.
 step tests, all features
-cargo nextest run --workspace --all-features --locked --no-fail-fast
+cargo test --workspace --all-features --locked --no-fail-fast
 # The default build (XGBoost and LightGBM on the pure-Rust booster, what `mmp demo` runs), too.
 step clippy and tests, default build of mmp-ml and mmp-container
 cargo clippy -p mmp-ml -p mmp-container --all-targets --locked -- -D warnings
-cargo nextest run -p mmp-ml -p mmp-container --locked --no-fail-fast
+cargo test -p mmp-ml -p mmp-container --locked --no-fail-fast
 
 # The checks use the binaries of the all-features build (the functions with their AWS adapters).
 step binaries for the checks

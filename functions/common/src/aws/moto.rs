@@ -1,5 +1,6 @@
 //! Test support (feature `moto`): starts moto's server on a free loopback port, points SDK
-//! clients at it, and kills it on drop. Needs `moto_server` on PATH (`pip install "moto[server]"`).
+//! clients at it, and kills it on drop. Needs moto's server installed for `python3`
+//! (`pip install "moto[server]"`).
 //!
 //! The handler under test gets `*_recorded` clients, whose [`IamRecorder`] sees every AWS call
 //! it makes; set-up and checks use the plain clients, so they record nothing.
@@ -19,7 +20,7 @@ pub const REGION: &str = "us-east-1";
 /// The account moto reports.
 pub const ACCOUNT: &str = "123456789012";
 
-/// A running `moto_server`, killed when dropped.
+/// A running moto server, killed when dropped.
 #[derive(Debug)]
 pub struct MotoServer {
     child: Child,
@@ -29,13 +30,34 @@ pub struct MotoServer {
 /// Why moto could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum MotoError {
-    #[error("cannot start `moto_server` (install it with `pip install \"moto[server]\"`): {0}")]
+    #[error("cannot start moto's server with python3 (install it with `pip install \"moto[server]\"`): {0}")]
     Spawn(std::io::Error),
-    #[error("moto_server did not answer on {0} within 60 s")]
+    #[error("moto's server did not answer on {0} within 60 s (is `moto[server]` installed for python3?)")]
     NotReady(SocketAddr),
     #[error("moto API request failed: {0}")]
     Api(String),
 }
+
+/// moto's server (what `moto_server` runs), with one change: requests carrying S3 preconditions
+/// (`If-Match`, `If-None-Match`) are served one at a time. moto checks a precondition and then
+/// writes without a lock, so two concurrent conditional puts can both succeed, which S3 never
+/// lets happen; the tests of concurrent writers test the adapters, not that race.
+const MOTO_SERVER: &str = r#"
+import sys, threading
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+app = DomainDispatcherApplication(create_backend_app)
+preconditions = threading.Lock()
+
+def serve(environ, start_response):
+    if "HTTP_IF_MATCH" in environ or "HTTP_IF_NONE_MATCH" in environ:
+        with preconditions:
+            return list(app(environ, start_response))
+    return app(environ, start_response)
+
+run_simple(sys.argv[1], int(sys.argv[2]), serve, threaded=True)
+"#;
 
 impl MotoServer {
     /// Starts a server on a free loopback port and waits until it answers.
@@ -45,8 +67,9 @@ impl MotoServer {
             .map_err(MotoError::Spawn)?
             .port();
         let address = SocketAddr::from(([127, 0, 0, 1], port));
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        // The python3 that `pip install "moto[server]"` installed moto for (.ci/run's).
+        let child = Command::new("python3")
+            .args(["-c", MOTO_SERVER, "127.0.0.1", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
