@@ -26,9 +26,11 @@ step clippy and tests, default build of mmp-ml and mmp-container
 cargo clippy -p mmp-ml -p mmp-container --all-targets --locked -- -D warnings
 cargo test -p mmp-ml -p mmp-container --locked --no-fail-fast
 
-# The checks use the binaries of the all-features build (the functions with their AWS adapters).
+# The checks use the function binaries the all-features test build made (with their AWS
+# adapters), and mmp-infra-check's two tools. (A `cargo build --bins` of the workspace would
+# build everything again: without the dev-dependencies, features unify differently.)
 step binaries for the checks
-cargo build --workspace --all-features --locked --bins
+cargo build --locked -p mmp-infra-check --bins
 MMP_BIN_DIR="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug"
 export MMP_BIN_DIR
 for check in scripts/checks/*.sh; do
