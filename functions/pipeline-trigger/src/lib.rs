@@ -8,6 +8,7 @@
 //! between starting and recording the start.
 
 pub mod claim;
+pub mod rejected;
 pub mod settings;
 
 use std::time::Duration;
@@ -20,6 +21,7 @@ use mmp_common::PortError;
 use mmp_pipeline::parameters::{DATASET_NAME, INPUT_DATA_URI};
 
 pub use claim::{upload_token, Claim};
+pub use rejected::{rejected_upload_key, rejected_uploads_prefix, RejectedUpload};
 pub use settings::{DatasetSettings, SettingsError};
 
 /// How long an unfinished claim blocks redeliveries before one may take it over.
