@@ -237,6 +237,59 @@ impl Db {
         Ok(Some((before, after)))
     }
 
+    /// The definition the execution was started with.
+    pub fn definition(&self, id: &str) -> Result<String, ExecutorError> {
+        self.conn()
+            .query_row(
+                "SELECT definition FROM exec_executions WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| ExecutorError::NotFound(id.to_string()))
+    }
+
+    /// RetryPipelineExecution: a Failed or Stopped execution is Executing again under `owner`
+    /// (its failure reason and end cleared). Returns it before and after; refused for any
+    /// other status, in the same transaction, so two retries cannot both resume it.
+    pub fn restart_execution(
+        &self,
+        id: &str,
+        owner: &str,
+    ) -> Result<(ExecutionInfo, ExecutionInfo), ExecutorError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let before = tx
+            .query_row(
+                &format!("{SELECT_EXECUTION} WHERE id = ?1"),
+                params![id],
+                execution_from_row,
+            )
+            .optional()?
+            .ok_or_else(|| ExecutorError::NotFound(id.to_string()))??;
+        if !matches!(
+            before.status,
+            ExecutionStatus::Failed | ExecutionStatus::Stopped
+        ) {
+            return Err(ExecutorError::NotRetryable {
+                id: before.id,
+                status: before.status.as_str().to_string(),
+            });
+        }
+        tx.execute(
+            "UPDATE exec_executions SET status = ?2, failure_reason = NULL, ended_ms = NULL, owner = ?3
+             WHERE id = ?1",
+            params![id, ExecutionStatus::Executing.as_str(), owner],
+        )?;
+        let after = tx.query_row(
+            &format!("{SELECT_EXECUTION} WHERE id = ?1"),
+            params![id],
+            execution_from_row,
+        )??;
+        tx.commit()?;
+        Ok((before, after))
+    }
+
     /// Executions left Executing whose owner is not alive, with their owners.
     pub fn orphaned(
         &self,

@@ -18,6 +18,9 @@ pub enum ExecutorError {
     InvalidParameter { name: String, reason: String },
     #[error("no pipeline execution with id or ARN {0}")]
     NotFound(String),
+    /// RetryPipelineExecution of an execution that is not Failed or Stopped.
+    #[error("execution {id} is {status}: only a Failed or Stopped execution can be retried")]
+    NotRetryable { id: String, status: String },
     #[error("corrupt state for execution {id}: {reason}")]
     Corrupt { id: String, reason: String },
 }

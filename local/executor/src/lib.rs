@@ -277,6 +277,54 @@ impl Executor {
         }
         tracing::info!(execution = %id, pipeline = %pipeline_name, "execution started");
         self.inner.hooks.execution_status_changed(&info, None);
+        self.launch(info, pipeline, bound, BTreeMap::new())
+    }
+
+    /// RetryPipelineExecution: a Failed or Stopped execution resumes under the same id and
+    /// ARN, with the definition and parameters it started with. Steps that succeeded are kept
+    /// (their properties feed the steps after them); failed, stopped and never-reached steps
+    /// run again, each job in a fresh folder. Any other status is refused
+    /// ([`ExecutorError::NotRetryable`]).
+    pub fn retry(&self, execution_id: &str) -> Result<ExecutionInfo, ExecutorError> {
+        let id = self.describe(execution_id)?.id;
+        let pipeline = Pipeline::parse(&self.inner.db.definition(&id)?)?;
+        let (before, info) = self.inner.db.restart_execution(&id, &self.inner.owner)?;
+        let kept: BTreeMap<String, serde_json::Value> = match self.inner.db.steps(&id) {
+            Ok(steps) => steps
+                .into_iter()
+                .filter(|s| s.status == StepStatus::Succeeded)
+                .map(|s| (s.name, s.outputs))
+                .collect(),
+            Err(e) => {
+                self.inner
+                    .finish(&id, ExecutionStatus::Failed, Some(&e.to_string()));
+                return Err(e);
+            }
+        };
+        let bound = match pipeline.bind_parameters(&info.parameters) {
+            Ok(bound) => bound,
+            Err(e) => {
+                self.inner
+                    .finish(&id, ExecutionStatus::Failed, Some(&e.to_string()));
+                return Err(e);
+            }
+        };
+        tracing::info!(execution = %id, kept = kept.len(), "execution retried");
+        self.inner
+            .hooks
+            .execution_status_changed(&info, Some(before.status));
+        self.launch(info, pipeline, bound, kept)
+    }
+
+    /// Runs the execution on a thread of its own; `kept` are the steps that already succeeded.
+    fn launch(
+        &self,
+        info: ExecutionInfo,
+        pipeline: Pipeline,
+        bound: BTreeMap<String, serde_json::Value>,
+        kept: BTreeMap<String, serde_json::Value>,
+    ) -> Result<ExecutionInfo, ExecutorError> {
+        let id = info.id.clone();
         let stop = Arc::new(AtomicBool::new(false));
         self.inner.lock_live().insert(id.clone(), stop.clone());
         let run = Arc::new(run::Run::new(
@@ -285,6 +333,7 @@ impl Executor {
             pipeline,
             bound,
             stop,
+            kept,
         ));
         let spawned = std::thread::Builder::new()
             .name(format!("execution-{id}"))

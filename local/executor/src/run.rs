@@ -64,6 +64,7 @@ impl Run {
         pipeline: Pipeline,
         parameters: BTreeMap<String, Value>,
         stop: Arc<AtomicBool>,
+        kept: BTreeMap<String, Value>,
     ) -> Self {
         Self {
             inner,
@@ -71,7 +72,7 @@ impl Run {
             pipeline,
             parameters,
             stop,
-            properties: Mutex::new(BTreeMap::new()),
+            properties: Mutex::new(kept),
         }
     }
 
@@ -140,9 +141,19 @@ pub(crate) fn execute(run: Arc<Run>) {
 
 fn schedule(run: &Run) -> (ExecutionStatus, Option<String>) {
     let steps = &run.pipeline.steps;
+    // A retried execution starts with the steps that succeeded before already done.
+    let kept = run.lock_properties().clone();
     let mut state: BTreeMap<&str, State> = steps
         .iter()
-        .map(|s| (s.name.as_str(), State::Pending))
+        .map(|s| {
+            let state = match kept.get(&s.name) {
+                Some(props) => State::Succeeded {
+                    outcome: props.get("Outcome").and_then(Value::as_bool),
+                },
+                None => State::Pending,
+            };
+            (s.name.as_str(), state)
+        })
         .collect();
     let mut failure: Option<String> = None;
     let mut stopped = false;

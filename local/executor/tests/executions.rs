@@ -895,3 +895,107 @@ fn independent_steps_run_at_once_and_dependents_wait_for_both() {
         "val_score"
     );
 }
+
+#[test]
+fn a_failed_execution_retried_once_its_cause_is_fixed_succeeds_keeping_its_succeeded_steps() {
+    let every_algorithm = ALGORITHMS.join(",");
+    let h = harness(3, &[("FAKE_FAIL_ALGORITHMS", &every_algorithm)]);
+    let info = h.start("wine", &[]);
+    let (failed, steps) = h.finish(&info.id);
+    assert_eq!(failed.status, ExecutionStatus::Failed);
+    let preprocess = step(&steps, p::STEP_PREPROCESS).clone();
+    assert_eq!(preprocess.status, StepStatus::Succeeded);
+    assert_eq!(step(&steps, p::STEP_TUNING).status, StepStatus::Failed);
+
+    // The cause fixed: the same state, now run by an executor whose trials succeed.
+    let hooks = Arc::new(Hooks::default());
+    let fixed = Executor::open(config(h.dir.path(), 3, &[]), hooks.clone()).unwrap();
+    let retried = fixed.retry(&failed.arn).unwrap();
+    assert_eq!(
+        (retried.id.as_str(), retried.arn.as_str(), retried.status),
+        (
+            info.id.as_str(),
+            info.arn.as_str(),
+            ExecutionStatus::Executing
+        )
+    );
+    assert_eq!(retried.failure_reason, None);
+    let ended = fixed.wait(&info.id, WAIT).unwrap();
+    assert_eq!(ended.status, ExecutionStatus::Succeeded, "{ended:?}");
+    let steps = fixed.steps(&info.id).unwrap();
+    assert_eq!(
+        step(&steps, p::STEP_PREPROCESS),
+        &preprocess,
+        "the succeeded step is kept, not run again"
+    );
+    assert_eq!(step(&steps, p::STEP_TUNING).status, StepStatus::Succeeded);
+    assert_eq!(step(&steps, p::STEP_REGISTER).status, StepStatus::Succeeded);
+    assert_eq!(hooks.registered.lock().unwrap().len(), 1);
+    let changes = hooks.changes.lock().unwrap().clone();
+    assert_eq!(
+        changes.first(),
+        Some(&(
+            info.id.clone(),
+            Some(ExecutionStatus::Failed),
+            ExecutionStatus::Executing
+        ))
+    );
+    assert_eq!(
+        changes.last().map(|c| c.2),
+        Some(ExecutionStatus::Succeeded)
+    );
+
+    let refused = fixed.retry(&info.id).unwrap_err();
+    assert!(
+        matches!(&refused, ExecutorError::NotRetryable { status, .. } if status == "Succeeded"),
+        "{refused}"
+    );
+    assert!(refused
+        .to_string()
+        .contains("only a Failed or Stopped execution can be retried"));
+}
+
+#[test]
+fn a_running_execution_is_not_retried_and_a_stopped_one_resumes() {
+    let h = harness(2, &[("FAKE_SLEEP_MS", "30000")]);
+    let info = h.start("wine", &[]);
+    let started = std::time::Instant::now();
+    while !h
+        .exec
+        .steps(&info.id)
+        .unwrap()
+        .iter()
+        .any(|s| s.name == p::STEP_TUNING)
+    {
+        assert!(started.elapsed() < WAIT);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let refused = h.exec.retry(&info.id).unwrap_err();
+    assert!(
+        matches!(&refused, ExecutorError::NotRetryable { status, .. } if status == "Executing"),
+        "{refused}"
+    );
+    h.exec.stop(&info.id).unwrap();
+    let (stopped, _) = h.finish(&info.id);
+    assert_eq!(stopped.status, ExecutionStatus::Stopped);
+
+    let resumed = Executor::open(config(h.dir.path(), 2, &[]), Arc::new(Hooks::default())).unwrap();
+    resumed.retry(&info.id).unwrap();
+    let ended = resumed.wait(&info.id, WAIT).unwrap();
+    assert_eq!(ended.status, ExecutionStatus::Succeeded, "{ended:?}");
+    let steps = resumed.steps(&info.id).unwrap();
+    assert_eq!(step(&steps, p::STEP_TUNING).status, StepStatus::Succeeded);
+    assert!(step(&steps, p::STEP_TUNING)
+        .jobs
+        .iter()
+        .all(|j| j.status == JobStatus::Completed));
+}
+
+#[test]
+fn retrying_an_unknown_execution_is_not_found() {
+    let h = harness(1, &[]);
+    assert!(matches!(
+        h.exec.retry("nosuchexecut"),
+        Err(ExecutorError::NotFound(_))
+    ));
+}

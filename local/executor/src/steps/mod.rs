@@ -100,6 +100,13 @@ impl<'a> Job<'a> {
         hyperparameters: Option<&BTreeMap<String, String>>,
     ) -> Result<Self, String> {
         let dir = run.job_dir(&name);
+        // A retried execution runs its jobs again under the same names: each starts from an
+        // empty folder, as a new SageMaker job does, not beside the failed attempt's files.
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot clear {}: {e}", dir.display())),
+        }
         fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         run.inner
             .db
