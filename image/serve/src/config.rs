@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use mmp_pipeline::contract::{DEFAULT_ML_ROOT, ML_ROOT_ENV};
 
+use crate::http::Timeouts;
 use crate::ServeError;
 
 /// Port SageMaker asks the container to listen on (multi-container endpoints set it).
@@ -26,6 +27,13 @@ pub const SHUTDOWN_GRACE_ENV: &str = "MMP_SHUTDOWN_GRACE_SECONDS";
 /// The process id of a parent the server must not outlive (set by `mmp up`): when the server's
 /// parent is no longer that process (it died, even by SIGKILL), the server shuts down.
 pub const EXIT_WITH_PARENT_ENV: &str = "MMP_EXIT_WITH_PARENT";
+/// Seconds a client has to send a request's headers before its connection is closed.
+pub const HEADER_READ_TIMEOUT_ENV: &str = "MMP_HEADER_READ_TIMEOUT_SECONDS";
+/// Seconds a client has to send a request's whole body (408 when it passes).
+pub const BODY_READ_TIMEOUT_ENV: &str = "MMP_BODY_READ_TIMEOUT_SECONDS";
+/// Seconds one prediction may compute before the request is answered 504 (the model keeps
+/// its thread until it returns; see `routes::invoke`).
+pub const PREDICT_TIMEOUT_ENV: &str = "MMP_PREDICT_TIMEOUT_SECONDS";
 
 pub const DEFAULT_PORT: u16 = 8080;
 /// SageMaker's own InvokeEndpoint payload limit is 6 MB (decimal).
@@ -33,6 +41,8 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 6_000_000;
 pub const DEFAULT_LIST_PAGE_SIZE: usize = 1000;
 /// Docker's `stop` waits 10 s before SIGKILL; finish before it.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+/// SageMaker gives an invocation 60 s; answer before it gives up.
+pub const DEFAULT_PREDICT_TIMEOUT: Duration = Duration::from_secs(55);
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +57,10 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// See [`EXIT_WITH_PARENT_ENV`].
     pub exit_with_parent: Option<u32>,
+    /// See [`HEADER_READ_TIMEOUT_ENV`] and [`BODY_READ_TIMEOUT_ENV`].
+    pub timeouts: Timeouts,
+    /// See [`PREDICT_TIMEOUT_ENV`].
+    pub predict_timeout: Duration,
 }
 
 impl Default for ServeConfig {
@@ -60,6 +74,8 @@ impl Default for ServeConfig {
             worker_threads: None,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             exit_with_parent: None,
+            timeouts: Timeouts::default(),
+            predict_timeout: DEFAULT_PREDICT_TIMEOUT,
         }
     }
 }
@@ -99,6 +115,15 @@ impl ServeConfig {
         if let Some(grace) = get(SHUTDOWN_GRACE_ENV) {
             config.shutdown_grace = parse_seconds(SHUTDOWN_GRACE_ENV, &grace)?;
         }
+        if let Some(seconds) = get(HEADER_READ_TIMEOUT_ENV) {
+            config.timeouts.header_read = parse_timeout(HEADER_READ_TIMEOUT_ENV, &seconds)?;
+        }
+        if let Some(seconds) = get(BODY_READ_TIMEOUT_ENV) {
+            config.timeouts.body_read = parse_timeout(BODY_READ_TIMEOUT_ENV, &seconds)?;
+        }
+        if let Some(seconds) = get(PREDICT_TIMEOUT_ENV) {
+            config.predict_timeout = parse_timeout(PREDICT_TIMEOUT_ENV, &seconds)?;
+        }
         if let Some(parent) = get(EXIT_WITH_PARENT_ENV) {
             let pid = parse_positive(EXIT_WITH_PARENT_ENV, &parent)?;
             config.exit_with_parent = Some(u32::try_from(pid).map_err(|_| ServeError::Config {
@@ -132,6 +157,18 @@ fn parse_seconds(var: &'static str, value: &str) -> Result<Duration, ServeError>
         value: value.to_owned(),
         reason: format!("must be a number of seconds, 0 or more: {err}"),
     })
+}
+
+/// A timeout: more than 0 seconds (0 would refuse every request).
+fn parse_timeout(var: &'static str, value: &str) -> Result<Duration, ServeError> {
+    match parse_seconds(var, value)? {
+        Duration::ZERO => Err(ServeError::Config {
+            var,
+            value: value.to_owned(),
+            reason: "must be more than 0 seconds".to_owned(),
+        }),
+        timeout => Ok(timeout),
+    }
 }
 
 fn parse_positive(var: &'static str, value: &str) -> Result<usize, ServeError> {
@@ -178,6 +215,9 @@ mod tests {
             (LIST_PAGE_SIZE_ENV, "7"),
             (WORKERS_ENV, "3"),
             (SHUTDOWN_GRACE_ENV, "2.5"),
+            (HEADER_READ_TIMEOUT_ENV, "4"),
+            (BODY_READ_TIMEOUT_ENV, "5.5"),
+            (PREDICT_TIMEOUT_ENV, "0.25"),
             ("UNRELATED", "x"),
         ])
         .unwrap();
@@ -188,6 +228,9 @@ mod tests {
         assert_eq!(c.list_page_size, 7);
         assert_eq!(c.worker_threads, Some(3));
         assert_eq!(c.shutdown_grace, Duration::from_millis(2500));
+        assert_eq!(c.timeouts.header_read, Duration::from_secs(4));
+        assert_eq!(c.timeouts.body_read, Duration::from_millis(5500));
+        assert_eq!(c.predict_timeout, Duration::from_millis(250));
     }
 
     #[test]
@@ -202,6 +245,8 @@ mod tests {
         assert!(err.to_string().contains(MEMORY_BUDGET_ENV), "{err}");
         let err = config(&[(SHUTDOWN_GRACE_ENV, "-1")]).unwrap_err();
         assert!(err.to_string().contains("0 or more"), "{err}");
+        let err = config(&[(PREDICT_TIMEOUT_ENV, "0")]).unwrap_err();
+        assert!(err.to_string().contains(PREDICT_TIMEOUT_ENV), "{err}");
     }
 
     #[test]

@@ -9,7 +9,10 @@
 
 mod config;
 mod error;
-mod payload;
+pub mod http;
+// Public only for the fuzz targets in fuzz/ (not an API of the crate).
+#[doc(hidden)]
+pub mod payload;
 pub mod port;
 mod render;
 mod routes;
@@ -17,9 +20,10 @@ mod server;
 mod table;
 
 pub use config::{
-    ServeConfig, BIND_ADDRESS_ENV, DEFAULT_LIST_PAGE_SIZE, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_PORT,
-    DEFAULT_SHUTDOWN_GRACE, EXIT_WITH_PARENT_ENV, LIST_PAGE_SIZE_ENV, MAX_REQUEST_ENV,
-    MEMORY_BUDGET_ENV, PORT_ENV, SHUTDOWN_GRACE_ENV, WORKERS_ENV,
+    ServeConfig, BIND_ADDRESS_ENV, BODY_READ_TIMEOUT_ENV, DEFAULT_LIST_PAGE_SIZE,
+    DEFAULT_MAX_REQUEST_BYTES, DEFAULT_PORT, DEFAULT_PREDICT_TIMEOUT, DEFAULT_SHUTDOWN_GRACE,
+    EXIT_WITH_PARENT_ENV, HEADER_READ_TIMEOUT_ENV, LIST_PAGE_SIZE_ENV, MAX_REQUEST_ENV,
+    MEMORY_BUDGET_ENV, PORT_ENV, PREDICT_TIMEOUT_ENV, SHUTDOWN_GRACE_ENV, WORKERS_ENV,
 };
 pub use error::{ApiError, ServeError};
 pub use routes::{router, AppState, TARGET_MODEL_HEADER};

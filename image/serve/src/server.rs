@@ -5,7 +5,6 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use mmp_pipeline::contract::MODEL_DIR;
 use tokio::net::TcpListener;
 
@@ -157,15 +156,8 @@ pub async fn serve_with_shutdown(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    // Small request/response pairs: send each response at once instead of waiting on Nagle.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!(%err, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let timeouts = state.timeouts();
+    crate::http::serve_with_timeouts(listener, router(state), timeouts, shutdown).await
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM (what SageMaker and Docker send).

@@ -2,11 +2,12 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::{body_error, target_model, AppState};
@@ -14,10 +15,6 @@ use crate::error::ApiError;
 use crate::payload::{self, Format};
 use crate::port::{Prediction, Rows};
 use crate::table::LoadedModel;
-
-/// Payloads of at least this many rows are predicted on the blocking pool so a big batch
-/// cannot stall the workers that answer everyone else.
-const INLINE_ROWS_LIMIT: usize = 256;
 
 pub(super) async fn invoke_model(
     State(state): State<Arc<AppState>>,
@@ -34,7 +31,7 @@ pub(super) async fn invoke_model(
         .table
         .get(&name)
         .ok_or(ApiError::ModelNotLoaded(name))?;
-    predict(model, &headers, body).await
+    predict(model, &headers, body, state.predict_timeout).await
 }
 
 pub(super) async fn invocations(
@@ -47,7 +44,7 @@ pub(super) async fn invocations(
             "the ML root has no model/ folder; this server runs in multi-model mode".to_owned(),
         )
     })?;
-    predict(model, &headers, body).await
+    predict(model, &headers, body, state.predict_timeout).await
 }
 
 /// Parses the payload, predicts, and renders the answer in the format asked for.
@@ -55,6 +52,7 @@ async fn predict(
     model: Arc<LoadedModel>,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    deadline: Duration,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(body_error)?;
     let request_format = match headers.get(header::CONTENT_TYPE) {
@@ -75,12 +73,29 @@ async fn predict(
             }))
         })?;
     let rows = payload::parse(request_format, &body)?;
-    let predictions = if rows.rows.len() < INLINE_ROWS_LIMIT {
-        run_model(&model, &rows)?
-    } else {
-        tokio::task::spawn_blocking(move || run_model(&model, &rows))
-            .await
-            .map_err(|err| ApiError::Internal(format!("the prediction task failed: {err}")))??
+    // Always off the async workers, so a slow or stuck model cannot starve /ping, other
+    // requests or the shutdown signal; past the deadline the request is answered and the
+    // model's thread is left to finish (or to die with the process).
+    let name = model.name.clone();
+    let task = tokio::task::spawn_blocking(move || run_model(&model, &rows));
+    let predictions = match tokio::time::timeout(deadline, task).await {
+        Ok(joined) => joined
+            .map_err(|err| ApiError::Internal(format!("the prediction task failed: {err}")))??,
+        Err(_) => {
+            tracing::error!(
+                model = %name,
+                deadline_seconds = deadline.as_secs_f64(),
+                "prediction still running at its deadline"
+            );
+            return Err(ApiError::Body {
+                status: StatusCode::GATEWAY_TIMEOUT,
+                message: format!(
+                    "model \"{name}\" did not finish its prediction within {} s \
+                     (MMP_PREDICT_TIMEOUT_SECONDS)",
+                    deadline.as_secs_f64()
+                ),
+            });
+        }
     };
     let body = crate::render::render(response_format, &predictions);
     Ok((

@@ -5,6 +5,7 @@ mod invoke;
 mod models;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::rejection::BytesRejection;
 use axum::extract::DefaultBodyLimit;
@@ -15,6 +16,7 @@ use axum::Router;
 use serde::Serialize;
 
 use crate::error::ApiError;
+use crate::http::{body_timeout, Timeouts};
 use crate::payload::Format;
 use crate::port::ModelLoader;
 use crate::table::{LoadedModel, ModelTable};
@@ -34,6 +36,8 @@ pub struct AppState {
     single: Option<Arc<LoadedModel>>,
     list_page_size: usize,
     max_request_bytes: usize,
+    timeouts: Timeouts,
+    predict_timeout: Duration,
 }
 
 impl AppState {
@@ -44,6 +48,8 @@ impl AppState {
             single: None,
             list_page_size: config.list_page_size,
             max_request_bytes: config.max_request_bytes,
+            timeouts: config.timeouts,
+            predict_timeout: config.predict_timeout,
         }
     }
 
@@ -59,6 +65,11 @@ impl AppState {
 
     pub fn loader(&self) -> &Arc<dyn ModelLoader> {
         &self.loader
+    }
+
+    /// The read timeouts [`crate::serve_with_shutdown`] serves with.
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
     }
 
     /// Bytes the loaded models claim, against the budget.
@@ -118,6 +129,15 @@ pub(crate) fn target_model(headers: &HeaderMap) -> &str {
 }
 
 pub(crate) fn body_error(rejection: BytesRejection) -> ApiError {
+    if let Some(timeout) = body_timeout(&rejection) {
+        return ApiError::Body {
+            status: StatusCode::REQUEST_TIMEOUT,
+            message: format!(
+                "the request body did not arrive within {} s (MMP_BODY_READ_TIMEOUT_SECONDS)",
+                timeout.as_secs_f64()
+            ),
+        };
+    }
     let status = rejection.status();
     let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
         "the request body is larger than the configured limit (MMP_MAX_REQUEST_BYTES)".to_owned()
