@@ -12,6 +12,13 @@
 //!   (`xgboost-model.json`, `lightgbm-model.txt`) that the Python packages load as it is.
 //!
 //! A manifest with another format version is refused with a clear error.
+//!
+//! [`Model::load`] reads a folder that may come from anyone who can publish an archive, so it
+//! reads only regular files directly inside it (a symbolic link, even to a file inside, a
+//! folder, a FIFO or a device is refused without being opened or followed), at most
+//! [`MAX_MANIFEST_BYTES`] of `manifest.json` and [`MAX_PAYLOAD_BYTES`] of the payload, and its
+//! errors name files by their name in the folder, never by a path of the machine, and never
+//! repeat what a refused file holds.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -30,6 +37,11 @@ use crate::target::{read_target, Target, Task};
 pub const FORMAT_VERSION: u32 = 1;
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const PAYLOAD_FILE: &str = "model.json";
+/// The largest `manifest.json` [`Model::load`] reads (a manifest lists the features; this is
+/// room for hundreds of thousands).
+pub const MAX_MANIFEST_BYTES: u64 = 16 << 20;
+/// The largest payload [`Model::load`] reads (1 GiB: it is held in memory while parsed).
+pub const MAX_PAYLOAD_BYTES: u64 = 1 << 30;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -216,13 +228,9 @@ impl Model {
 
     /// Loads from an unpacked artifact folder.
     pub fn load(dir: &Path) -> Result<Model> {
-        let read = |name: &str| -> Result<Vec<u8>> {
-            let path = dir.join(name);
-            std::fs::read(&path).map_err(|e| MlError::io(path, e))
-        };
-        let manifest = read(MANIFEST_FILE)?;
+        let manifest = read_model_file(dir, MANIFEST_FILE, MAX_MANIFEST_BYTES)?;
         let manifest = parse_manifest(&manifest)?;
-        let payload = read(&manifest.payload)?;
+        let payload = read_model_file(dir, &manifest.payload, MAX_PAYLOAD_BYTES)?;
         Self::from_parts(manifest, &payload)
     }
 
@@ -295,6 +303,57 @@ fn parse_manifest(bytes: &[u8]) -> Result<Manifest> {
         )));
     }
     Ok(manifest)
+}
+
+/// The bytes of `name`, a regular file directly in `dir` of at most `cap` bytes. Errors name
+/// the file, not its path.
+fn read_model_file(dir: &Path, name: &str, cap: u64) -> Result<Vec<u8>> {
+    let path = dir.join(name);
+    let cannot = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            MlError::Artifact(format!("no {name} in the model folder"))
+        } else {
+            // An io::Error from std::fs carries the OS reason, not the path.
+            MlError::Artifact(format!("cannot read {name}: {e}"))
+        }
+    };
+    let not_regular = || MlError::Artifact(format!("{name} is not a regular file"));
+    let too_large = || MlError::Artifact(format!("{name} exceeds {cap} bytes"));
+    // symlink_metadata does not follow a link: a link is refused before anything is opened
+    // (opening a FIFO would block, reading /dev/zero would never end).
+    let before = std::fs::symlink_metadata(&path).map_err(cannot)?;
+    if !before.file_type().is_file() {
+        return Err(not_regular());
+    }
+    if before.len() > cap {
+        return Err(too_large());
+    }
+    let file = std::fs::File::open(&path).map_err(cannot)?;
+    let opened = file.metadata().map_err(cannot)?;
+    // Swapped for something else between the look and the open: refuse that too.
+    if !opened.is_file() || !same_file(&before, &opened) {
+        return Err(not_regular());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(opened.len().min(cap)).unwrap_or(0));
+    // One byte past the cap tells a file that grew after the look from one that fits.
+    file.take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > cap {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
+    true
 }
 
 pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {

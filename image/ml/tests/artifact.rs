@@ -148,3 +148,71 @@ fn broken_artifacts_are_refused_clearly() {
         .to_string()
         .contains("manifest.json"));
 }
+
+/// A NaiveBayes model saved in a fresh folder.
+fn saved_model() -> tempfile::TempDir {
+    let table = dataset("breast-cancer");
+    let data = TrainingData::from_table(&table, "CLASS", None).unwrap();
+    let estimator = from_hyperparams("NaiveBayes", &HyperParams::default()).unwrap();
+    let model = Model::fit(estimator.as_ref(), &data, Default::default(), 0).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    model.save(dir.path()).unwrap();
+    dir
+}
+
+#[cfg(unix)]
+#[test]
+fn a_manifest_symlinked_outside_the_folder_is_refused_without_echoing_it() {
+    let dir = saved_model();
+    let outside = tempfile::tempdir().unwrap();
+    // A JSON file elsewhere on the machine, whose values a parse error would repeat.
+    let secret = outside.path().join("secret.json");
+    let manifest = std::fs::read_to_string(dir.path().join(MANIFEST_FILE)).unwrap();
+    std::fs::write(
+        &secret,
+        manifest.replace("\"binary\"", "\"secret-value-7f3a\""),
+    )
+    .unwrap();
+    std::fs::remove_file(dir.path().join(MANIFEST_FILE)).unwrap();
+    std::os::unix::fs::symlink(&secret, dir.path().join(MANIFEST_FILE)).unwrap();
+    let error = Model::load(dir.path()).unwrap_err().to_string();
+    assert_eq!(error, "model artifact: manifest.json is not a regular file");
+    for leak in [
+        "secret-value-7f3a",
+        secret.to_str().unwrap(),
+        dir.path().to_str().unwrap(),
+    ] {
+        assert!(!error.contains(leak), "{error}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_payload_symlinked_to_dev_zero_is_refused_without_reading_it() {
+    let dir = saved_model();
+    std::fs::remove_file(dir.path().join("model.json")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("model.json")).unwrap();
+    assert_eq!(
+        Model::load(dir.path()).unwrap_err().to_string(),
+        "model artifact: model.json is not a regular file"
+    );
+}
+
+#[test]
+fn a_payload_over_the_cap_is_refused_without_reading_it() {
+    let dir = saved_model();
+    // Sparse: a length past the cap without writing a gigabyte.
+    std::fs::File::options()
+        .write(true)
+        .open(dir.path().join("model.json"))
+        .unwrap()
+        .set_len(mmp_ml::model::MAX_PAYLOAD_BYTES + 1)
+        .unwrap();
+    assert_eq!(
+        Model::load(dir.path()).unwrap_err().to_string(),
+        format!(
+            "model artifact: model.json exceeds {} bytes",
+            mmp_ml::model::MAX_PAYLOAD_BYTES
+        )
+    );
+}
