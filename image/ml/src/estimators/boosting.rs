@@ -360,6 +360,74 @@ pub struct Boosted {
 
 impl Boosted {
     /// Tree nodes over all boosters (a node is about ten numbers).
+    /// Checks a read payload, so that predicting can neither panic nor loop: one booster
+    /// per output kind, and in every tree each child (left, right, missing) is a later node.
+    pub(crate) fn validate(&self) -> std::result::Result<(), String> {
+        let boosters = self.boosters.len();
+        let fits = match self.output {
+            BoostOutput::Binary | BoostOutput::Regression => boosters == 1,
+            BoostOutput::OneVsRest => (2..=super::tree_ensemble::MAX_GROUPS).contains(&boosters),
+        };
+        if !fits {
+            return Err(format!("{boosters} boosters for {:?} output", self.output));
+        }
+        for (b, booster) in self.boosters.iter().enumerate() {
+            let trees = &booster.0.trees;
+            if let Some(n) = booster.0.prediction_iteration.filter(|&n| n > trees.len()) {
+                return Err(format!(
+                    "booster {b} predicts with {n} trees but has {}",
+                    trees.len()
+                ));
+            }
+            for (t, tree) in trees.iter().enumerate() {
+                let n = tree.nodes.len();
+                if n == 0 {
+                    return Err(format!("booster {b}, tree {t} has no nodes"));
+                }
+                for (i, node) in tree.nodes.iter().enumerate() {
+                    if node.is_leaf {
+                        continue;
+                    }
+                    for child in [node.left_child, node.right_child, node.missing_node] {
+                        if child <= i || child >= n {
+                            return Err(format!(
+                                "booster {b}, tree {t}, node {i}: child {child} is not a later \
+                                 node of the {n} (out of range, or a cycle)"
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Values written per row: classes (2 for binary), or 1.
+    pub(crate) fn n_outputs(&self) -> usize {
+        match self.output {
+            BoostOutput::Binary => 2,
+            BoostOutput::Regression => 1,
+            BoostOutput::OneVsRest => self.boosters.len(),
+        }
+    }
+
+    /// Checks that every split reads a column of a `width`-column row.
+    pub(crate) fn check_width(&self, width: usize) -> std::result::Result<(), String> {
+        for (b, booster) in self.boosters.iter().enumerate() {
+            for (t, tree) in booster.0.trees.iter().enumerate() {
+                for (i, node) in tree.nodes.iter().enumerate() {
+                    if !node.is_leaf && node.split_feature >= width {
+                        return Err(format!(
+                            "booster {b}, tree {t}, node {i} splits on column {} of {width}",
+                            node.split_feature
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn node_count(&self) -> usize {
         self.boosters
             .iter()
@@ -479,5 +547,76 @@ mod tests {
         let mut v = [0.0];
         fitted.predictor().predict_row(&[10.0, 0.0], &mut v);
         assert!((v[0] - 20.0).abs() < 1.0, "{v:?}");
+    }
+
+    /// A fitted binary model's payload as JSON, to be tampered with.
+    fn binary_payload() -> serde_json::Value {
+        let x = ndarray::Array2::from_shape_fn((60, 2), |(i, j)| (i * (j + 1)) as f64 % 13.0);
+        let codes: Vec<usize> = (0..60).map(|i| usize::from(x[[i, 0]] > 6.0)).collect();
+        let mut p = BoostParams::xgboost(&HyperParams::default()).unwrap();
+        p.n_estimators = 3;
+        let fitted = p
+            .fit(
+                x.view(),
+                TrainTarget::Classes {
+                    codes: &codes,
+                    n_classes: 2,
+                },
+                3,
+            )
+            .unwrap();
+        serde_json::from_slice(&fitted.payload().unwrap()).unwrap()
+    }
+
+    fn reload(payload: &serde_json::Value) -> std::result::Result<Fitted, String> {
+        let bytes = serde_json::to_vec(payload).unwrap();
+        Fitted::from_payload("model.json", &bytes).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn cyclic_or_out_of_range_trees_and_booster_counts_are_refused_at_load() {
+        let payload = binary_payload();
+        let fitted = reload(&payload).unwrap();
+        assert_eq!(fitted.n_outputs(), Some(2));
+        assert!(fitted.check_width(2).is_ok());
+        let node = "/boosters/0/trees/0/nodes/0";
+        assert_eq!(
+            payload.pointer(&format!("{node}/is_leaf")),
+            Some(&serde_json::Value::Bool(false)),
+            "the first tree splits at its root"
+        );
+
+        // The root's left child is the root: every row going left would loop forever.
+        let mut cyclic = payload.clone();
+        *cyclic.pointer_mut(&format!("{node}/left_child")).unwrap() = 0.into();
+        let err = reload(&cyclic).unwrap_err();
+        assert!(err.contains("tree 0, node 0: child 0"), "{err}");
+        assert!(err.contains("malformed GradientBoosting model"), "{err}");
+        let mut far = payload.clone();
+        *far.pointer_mut(&format!("{node}/missing_node")).unwrap() = 9999.into();
+        assert!(reload(&far).unwrap_err().contains("child 9999"));
+        let mut iterations = payload.clone();
+        *iterations
+            .pointer_mut("/boosters/0/prediction_iteration")
+            .unwrap() = 50.into();
+        assert!(reload(&iterations)
+            .unwrap_err()
+            .contains("predicts with 50 trees but has 3"));
+        let mut wide = payload.clone();
+        *wide.pointer_mut(&format!("{node}/split_feature")).unwrap() = 5.into();
+        let fitted = reload(&wide).unwrap();
+        assert!(fitted
+            .check_width(2)
+            .unwrap_err()
+            .to_string()
+            .contains("splits on column 5 of 2"));
+
+        // One-vs-rest needs a booster per class; binary exactly one.
+        let mut two = payload.clone();
+        let booster = two["boosters"][0].clone();
+        two["boosters"].as_array_mut().unwrap().push(booster);
+        assert!(reload(&two)
+            .unwrap_err()
+            .contains("2 boosters for Binary output"));
     }
 }

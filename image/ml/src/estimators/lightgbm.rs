@@ -382,4 +382,16 @@ Tree=1\nnum_leaves=1\nnum_cat=0\nleaf_value=0.25\nis_linear=0\nshrinkage=1\n\n\n
             .replace("binary sigmoid:2", "multiclass");
         assert!(e(huge).contains("num_class 100000000000 is more than 65536"));
     }
+
+    #[test]
+    fn trees_reading_more_columns_than_the_schema_are_refused_at_load() {
+        let fitted = super::super::Fitted::from_payload(PAYLOAD_FILE, BINARY.as_bytes()).unwrap();
+        assert_eq!(fitted.n_outputs(), Some(2));
+        assert!(fitted.check_width(2).is_ok());
+        let err = fitted.check_width(1).unwrap_err().to_string();
+        assert!(
+            err.contains("the trees read 2 columns but rows have 1"),
+            "{err}"
+        );
+    }
 }

@@ -105,6 +105,53 @@ pub struct LinearModel {
     pub iterations: u64,
 }
 
+impl LinearModel {
+    /// Checks a read payload, so that predicting cannot index out of range: one intercept
+    /// per score and `n_features` weights per score.
+    pub(crate) fn validate(&self) -> std::result::Result<(), String> {
+        let scores = self.intercepts.len();
+        let fits = match self.link {
+            Link::Identity | Link::Logistic => scores == 1,
+            Link::Softmax => (2..=super::tree_ensemble::MAX_GROUPS).contains(&scores),
+        };
+        if !fits {
+            return Err(format!(
+                "a {:?} link cannot have {scores} intercepts",
+                self.link
+            ));
+        }
+        if scores.checked_mul(self.n_features) != Some(self.weights.len()) {
+            return Err(format!(
+                "{} weights for {scores} scores of {} features",
+                self.weights.len(),
+                self.n_features
+            ));
+        }
+        Ok(())
+    }
+
+    /// Values written per row: classes (2 for one logistic score), or 1.
+    pub(crate) fn n_outputs(&self) -> usize {
+        match self.link {
+            Link::Logistic => 2,
+            Link::Identity => 1,
+            Link::Softmax => self.intercepts.len(),
+        }
+    }
+
+    /// Checks that the model takes `width` columns.
+    pub(crate) fn check_width(&self, width: usize) -> std::result::Result<(), String> {
+        if self.n_features == width {
+            Ok(())
+        } else {
+            Err(format!(
+                "the model takes {} columns but rows have {width}",
+                self.n_features
+            ))
+        }
+    }
+}
+
 impl Predictor for LinearModel {
     fn predict_row(&self, x: &[f64], out: &mut [f64]) {
         let p = self.n_features;
@@ -511,5 +558,39 @@ mod tests {
             let best = (0..3).max_by(|&a, &b| out[a].total_cmp(&out[b])).unwrap();
             assert_eq!(best, c);
         }
+    }
+
+    fn reload(model: &LinearModel) -> std::result::Result<Fitted, String> {
+        let bytes = Fitted::LogisticRegression(model.clone()).payload().unwrap();
+        Fitted::from_payload("model.json", &bytes).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn weights_not_matching_scores_and_features_are_refused_at_load() {
+        let model = LinearModel {
+            link: Link::Softmax,
+            n_features: 2,
+            weights: vec![0.5; 6],
+            intercepts: vec![0.0; 3],
+            iterations: 1,
+        };
+        let fitted = reload(&model).unwrap();
+        assert_eq!(fitted.n_outputs(), Some(3));
+        assert!(fitted.check_width(2).is_ok());
+        assert!(fitted.check_width(3).is_err());
+
+        let mut short = model.clone();
+        short.weights.truncate(5);
+        let err = reload(&short).unwrap_err();
+        assert!(
+            err.contains("5 weights for 3 scores of 2 features"),
+            "{err}"
+        );
+        assert!(err.contains("malformed LogisticRegression model"), "{err}");
+        let mut logistic = model.clone();
+        logistic.link = Link::Logistic;
+        assert!(reload(&logistic)
+            .unwrap_err()
+            .contains("Logistic link cannot have 3 intercepts"));
     }
 }

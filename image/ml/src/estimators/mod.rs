@@ -210,17 +210,74 @@ impl Fitted {
         match file_name {
             xgboost::PAYLOAD_FILE => Ok(Fitted::XGBoost(LibraryModel::xgboost(bytes.to_vec())?)),
             lightgbm::PAYLOAD_FILE => Ok(Fitted::LightGBM(LibraryModel::lightgbm(bytes.to_vec())?)),
-            _ => serde_json::from_slice(bytes)
-                .map_err(|e| MlError::Artifact(format!("{file_name}: {e}"))),
+            _ => {
+                let fitted: Fitted = serde_json::from_slice(bytes)
+                    .map_err(|e| MlError::Artifact(format!("{file_name}: {e}")))?;
+                fitted.validate().map_err(|e| {
+                    MlError::Artifact(format!(
+                        "{file_name}: malformed {} model: {e}",
+                        fitted.family()
+                    ))
+                })?;
+                Ok(fitted)
+            }
         }
     }
 
-    /// Number of values the model predicts per row, where the payload itself says so.
-    pub fn n_outputs(&self) -> Option<usize> {
+    /// Checks the payload's structure (index ranges, array lengths, acyclic trees), so that
+    /// a crafted payload is refused at load instead of panicking or looping on every
+    /// prediction. The library readers check their trees themselves.
+    fn validate(&self) -> std::result::Result<(), String> {
         match self {
-            Fitted::XGBoost(m) | Fitted::LightGBM(m) => Some(m.ensemble.n_outputs()),
-            _ => None,
+            Fitted::LogisticRegression(m) => m.validate(),
+            Fitted::NaiveBayes(m) => m.validate(),
+            Fitted::RandomForest(m) => m.validate(),
+            Fitted::NeuralNet(m) => m.validate(),
+            Fitted::GradientBoosting(m) => m.validate(),
+            Fitted::XGBoost(m) | Fitted::LightGBM(m) => m.ensemble.validate(),
         }
+    }
+
+    /// Number of values the model predicts per row (classes, or 1), as its payload says;
+    /// loading checks it against the manifest's classes.
+    pub fn n_outputs(&self) -> Option<usize> {
+        Some(match self {
+            Fitted::LogisticRegression(m) => m.n_outputs(),
+            Fitted::NaiveBayes(m) => m.n_outputs(),
+            Fitted::RandomForest(m) => m.n_outputs,
+            Fitted::NeuralNet(m) => m.n_outputs(),
+            Fitted::GradientBoosting(m) => m.n_outputs(),
+            Fitted::XGBoost(m) | Fitted::LightGBM(m) => m.ensemble.n_outputs(),
+        })
+    }
+
+    /// Checks that the payload reads rows of `width` encoded columns (the manifest schema's
+    /// width): a model that reads past a row would panic on every prediction.
+    pub fn check_width(&self, width: usize) -> Result<()> {
+        let checked = match self {
+            Fitted::LogisticRegression(m) => m.check_width(width),
+            Fitted::NaiveBayes(m) => m.check_width(width),
+            Fitted::RandomForest(m) => m.check_width(width),
+            Fitted::NeuralNet(m) => m.check_width(width),
+            Fitted::GradientBoosting(m) => m.check_width(width),
+            // Their splits read a missing column as missing, but more features than the
+            // schema has means the payload belongs to another model.
+            Fitted::XGBoost(m) | Fitted::LightGBM(m) => {
+                let n = m.ensemble.n_features;
+                if n <= width {
+                    Ok(())
+                } else {
+                    Err(format!("the trees read {n} columns but rows have {width}"))
+                }
+            }
+        };
+        checked.map_err(|e| {
+            MlError::Artifact(format!(
+                "{}: malformed {} model: {e}",
+                self.payload_file(),
+                self.family()
+            ))
+        })
     }
 
     /// Whether this payload can be the model of a manifest naming `family`: its own name, or

@@ -67,6 +67,44 @@ pub struct GaussianNbModel {
     pub n_features: usize,
 }
 
+impl GaussianNbModel {
+    /// Checks a read payload, so that predicting cannot index out of range: one constant
+    /// per class and `n_features` means and inverse variances per class.
+    pub(crate) fn validate(&self) -> std::result::Result<(), String> {
+        let classes = self.constants.len();
+        if !(1..=super::tree_ensemble::MAX_GROUPS).contains(&classes) {
+            return Err(format!("{classes} classes"));
+        }
+        let expected = classes.checked_mul(self.n_features);
+        if expected != Some(self.means.len()) || expected != Some(self.inverse_variances.len()) {
+            return Err(format!(
+                "{} means and {} inverse variances for {classes} classes of {} features",
+                self.means.len(),
+                self.inverse_variances.len(),
+                self.n_features
+            ));
+        }
+        Ok(())
+    }
+
+    /// Values written per row: one per class.
+    pub(crate) fn n_outputs(&self) -> usize {
+        self.constants.len()
+    }
+
+    /// Checks that the model takes `width` columns.
+    pub(crate) fn check_width(&self, width: usize) -> std::result::Result<(), String> {
+        if self.n_features == width {
+            Ok(())
+        } else {
+            Err(format!(
+                "the model takes {} columns but rows have {width}",
+                self.n_features
+            ))
+        }
+    }
+}
+
 impl Predictor for GaussianNbModel {
     fn predict_row(&self, x: &[f64], out: &mut [f64]) {
         let p = self.n_features;
@@ -221,5 +259,37 @@ mod tests {
             err.to_string(),
             "hyperparameter `var_smoothing`: -1 must be a number ≥ 0"
         );
+    }
+
+    fn reload(model: &GaussianNbModel) -> std::result::Result<Fitted, String> {
+        let bytes = Fitted::NaiveBayes(model.clone()).payload().unwrap();
+        Fitted::from_payload("model.json", &bytes).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn statistics_not_matching_the_class_count_are_refused_at_load() {
+        let model = GaussianNbModel {
+            constants: vec![0.0; 2],
+            means: vec![0.0; 6],
+            inverse_variances: vec![1.0; 6],
+            n_features: 3,
+        };
+        let fitted = reload(&model).unwrap();
+        assert_eq!(fitted.n_outputs(), Some(2));
+        assert!(fitted.check_width(3).is_ok());
+        assert!(fitted.check_width(2).is_err());
+
+        // Three classes' constants over two classes' statistics.
+        let mut classes = model.clone();
+        classes.constants.push(0.0);
+        let err = reload(&classes).unwrap_err();
+        assert!(
+            err.contains("6 means and 6 inverse variances for 3 classes of 3 features"),
+            "{err}"
+        );
+        assert!(err.contains("malformed NaiveBayes model"), "{err}");
+        let mut none = model.clone();
+        none.constants.clear();
+        assert!(reload(&none).unwrap_err().contains("0 classes"));
     }
 }

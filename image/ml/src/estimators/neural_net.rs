@@ -214,6 +214,88 @@ pub struct Mlp {
     pub layers: Vec<Layer>,
 }
 
+impl Mlp {
+    /// Checks a read payload, so that predicting cannot index out of range: the scaling
+    /// vectors match the first layer, every layer's matrix is `n_in × n_out` and feeds the
+    /// next, and the output layer fits the output kind.
+    pub(crate) fn validate(&self) -> std::result::Result<(), String> {
+        let Some(first) = self.layers.first() else {
+            return Err("no layers".to_owned());
+        };
+        if self.means.len() != first.n_in || self.scales.len() != first.n_in {
+            return Err(format!(
+                "{} means and {} scales for a first layer of {} inputs",
+                self.means.len(),
+                self.scales.len(),
+                first.n_in
+            ));
+        }
+        for (i, layer) in self.layers.iter().enumerate() {
+            if layer.n_in == 0 || layer.n_out == 0 {
+                return Err(format!("layer {i} is {} × {}", layer.n_in, layer.n_out));
+            }
+            if layer.n_in.checked_mul(layer.n_out) != Some(layer.weights.len()) {
+                return Err(format!(
+                    "layer {i}: {} weights for {} × {}",
+                    layer.weights.len(),
+                    layer.n_in,
+                    layer.n_out
+                ));
+            }
+            if layer.biases.len() != layer.n_out {
+                return Err(format!(
+                    "layer {i}: {} biases for {} outputs",
+                    layer.biases.len(),
+                    layer.n_out
+                ));
+            }
+            if let Some(next) = self.layers.get(i + 1) {
+                if next.n_in != layer.n_out {
+                    return Err(format!(
+                        "layer {i} has {} outputs but layer {} takes {} inputs",
+                        layer.n_out,
+                        i + 1,
+                        next.n_in
+                    ));
+                }
+            }
+        }
+        let last = self.layers.last().map_or(0, |l| l.n_out);
+        let fits = match self.output {
+            Output::Logistic | Output::Identity => last == 1,
+            Output::Softmax => (2..=super::tree_ensemble::MAX_GROUPS).contains(&last),
+        };
+        if !fits {
+            return Err(format!(
+                "a {:?} output cannot come from {last} units",
+                self.output
+            ));
+        }
+        Ok(())
+    }
+
+    /// Values written per row: classes (2 for one logistic unit), or 1.
+    pub(crate) fn n_outputs(&self) -> usize {
+        match self.output {
+            Output::Logistic => 2,
+            Output::Identity => 1,
+            Output::Softmax => self.layers.last().map_or(0, |l| l.n_out),
+        }
+    }
+
+    /// Checks that the network takes `width` columns.
+    pub(crate) fn check_width(&self, width: usize) -> std::result::Result<(), String> {
+        if self.means.len() == width {
+            Ok(())
+        } else {
+            Err(format!(
+                "the network takes {} columns but rows have {width}",
+                self.means.len()
+            ))
+        }
+    }
+}
+
 impl Predictor for Mlp {
     fn predict_row(&self, x: &[f64], out: &mut [f64]) {
         let mut current: Vec<f64> = x
@@ -584,5 +666,85 @@ mod tests {
         let mut out = [0.0];
         fitted.predictor().predict_row(&[1000.0], &mut out);
         assert!((out[0] - 305.0).abs() < 5.0, "predicted {}", out[0]);
+    }
+
+    fn reload(mlp: &Mlp) -> std::result::Result<Fitted, String> {
+        let bytes = Fitted::NeuralNet(mlp.clone()).payload().unwrap();
+        Fitted::from_payload("model.json", &bytes).map_err(|e| e.to_string())
+    }
+
+    /// 2 inputs → 3 hidden → 3 softmax outputs.
+    fn network() -> Mlp {
+        Mlp {
+            means: vec![0.0; 2],
+            scales: vec![1.0; 2],
+            activation: Activation::Relu,
+            output: Output::Softmax,
+            layers: vec![
+                Layer {
+                    n_in: 2,
+                    n_out: 3,
+                    weights: vec![0.1; 6],
+                    biases: vec![0.0; 3],
+                },
+                Layer {
+                    n_in: 3,
+                    n_out: 3,
+                    weights: vec![0.2; 9],
+                    biases: vec![0.0; 3],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn matrices_not_matching_their_layer_sizes_are_refused_at_load() {
+        let fitted = reload(&network()).unwrap();
+        assert_eq!(fitted.n_outputs(), Some(3));
+        assert!(fitted.check_width(2).is_ok());
+        assert!(fitted
+            .check_width(5)
+            .unwrap_err()
+            .to_string()
+            .contains("takes 2 columns but rows have 5"));
+
+        let mut short = network();
+        short.layers[1].weights.truncate(4);
+        let err = reload(&short).unwrap_err();
+        assert!(err.contains("layer 1: 4 weights for 3 × 3"), "{err}");
+        assert!(err.contains("malformed NeuralNet model"), "{err}");
+        let mut unchained = network();
+        unchained.layers[1].n_in = 2;
+        unchained.layers[1].weights = vec![0.2; 6];
+        assert!(reload(&unchained)
+            .unwrap_err()
+            .contains("layer 0 has 3 outputs but layer 1 takes 2 inputs"));
+        let mut biases = network();
+        biases.layers[0].biases.push(1.0);
+        assert!(reload(&biases)
+            .unwrap_err()
+            .contains("4 biases for 3 outputs"));
+        let mut scaling = network();
+        scaling.means.push(0.0);
+        assert!(reload(&scaling).unwrap_err().contains("3 means"));
+        let mut none = network();
+        none.layers.clear();
+        assert!(reload(&none).unwrap_err().contains("no layers"));
+    }
+
+    #[test]
+    fn an_output_layer_not_fitting_the_output_kind_is_refused_at_load() {
+        let mut logistic = network();
+        logistic.output = Output::Logistic;
+        assert!(reload(&logistic)
+            .unwrap_err()
+            .contains("Logistic output cannot come from 3 units"));
+        let mut one_class = network();
+        one_class.layers[1].n_out = 1;
+        one_class.layers[1].weights = vec![0.2; 3];
+        one_class.layers[1].biases = vec![0.0];
+        assert!(reload(&one_class)
+            .unwrap_err()
+            .contains("Softmax output cannot come from 1 units"));
     }
 }

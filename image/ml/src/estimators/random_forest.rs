@@ -181,6 +181,67 @@ pub struct Forest {
     pub trees: Vec<Tree>,
 }
 
+impl Forest {
+    /// Checks a read payload, so that predicting can neither panic nor loop: every tree's
+    /// arrays agree in length, and every child index lies after its parent (a walk from the
+    /// root then ends at a leaf within the tree's node count).
+    pub(crate) fn validate(&self) -> std::result::Result<(), String> {
+        if self.n_outputs == 0 || self.n_outputs > super::tree_ensemble::MAX_GROUPS {
+            return Err(format!("{} outputs per row", self.n_outputs));
+        }
+        for (t, tree) in self.trees.iter().enumerate() {
+            let n = tree.feature.len();
+            if n == 0 {
+                return Err(format!("tree {t} has no nodes"));
+            }
+            if tree.threshold.len() != n || tree.left.len() != n || tree.right.len() != n {
+                return Err(format!(
+                    "tree {t}: {n} features but {} thresholds, {} left and {} right children",
+                    tree.threshold.len(),
+                    tree.left.len(),
+                    tree.right.len()
+                ));
+            }
+            if n.checked_mul(self.n_outputs) != Some(tree.value.len()) {
+                return Err(format!(
+                    "tree {t}: {} values for {n} nodes of {} outputs",
+                    tree.value.len(),
+                    self.n_outputs
+                ));
+            }
+            for node in 0..n {
+                if tree.left[node] == 0 {
+                    continue;
+                }
+                for child in [tree.left[node], tree.right[node]] {
+                    let child = child as usize;
+                    if child <= node || child >= n {
+                        return Err(format!(
+                            "tree {t}, node {node}: child {child} is not a later node of the \
+                             {n} (out of range, or a cycle)"
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that every split reads a column of a `width`-column row.
+    pub(crate) fn check_width(&self, width: usize) -> std::result::Result<(), String> {
+        for (t, tree) in self.trees.iter().enumerate() {
+            for (node, &feature) in tree.feature.iter().enumerate() {
+                if tree.left.get(node).is_some_and(|&l| l != 0) && feature as usize >= width {
+                    return Err(format!(
+                        "tree {t}, node {node} splits on column {feature} of {width}"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Predictor for Forest {
     fn predict_row(&self, x: &[f64], out: &mut [f64]) {
         out.fill(0.0);
@@ -618,5 +679,72 @@ mod tests {
         assert_eq!(out[0], 1.0);
         f.predict_row(&[7.0], &mut out);
         assert_eq!(out[0], 5.0);
+    }
+
+    /// Reads `forest` back through the payload reader the server uses.
+    fn reload(forest: &Forest) -> std::result::Result<Fitted, String> {
+        let bytes = Fitted::RandomForest(forest.clone()).payload().unwrap();
+        Fitted::from_payload("model.json", &bytes).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn cyclic_or_out_of_range_trees_are_refused_at_load() {
+        let forest = Forest {
+            n_outputs: 2,
+            trees: vec![Tree {
+                feature: vec![0, 1, 0, 0, 0],
+                threshold: vec![0.5, 0.5, 0.0, 0.0, 0.0],
+                left: vec![1, 3, 0, 0, 0],
+                right: vec![2, 4, 0, 0, 0],
+                value: vec![0.5, 0.5, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0],
+            }],
+        };
+        let fitted = reload(&forest).unwrap();
+        assert_eq!(fitted.n_outputs(), Some(2));
+        assert!(fitted.check_width(2).is_ok());
+        let err = fitted.check_width(1).unwrap_err().to_string();
+        assert!(err.contains("node 1 splits on column 1 of 1"), "{err}");
+
+        // Node 1's right child is the root: a row going right twice would loop forever.
+        let mut cyclic = forest.clone();
+        cyclic.trees[0].right[1] = 0;
+        let err = reload(&cyclic).unwrap_err();
+        assert!(err.contains("tree 0, node 1: child 0"), "{err}");
+        assert!(err.contains("cycle"), "{err}");
+        let mut self_loop = forest.clone();
+        self_loop.trees[0].left[1] = 1;
+        assert!(reload(&self_loop).unwrap_err().contains("node 1: child 1"));
+        let mut far = forest.clone();
+        far.trees[0].right[0] = 70;
+        assert!(reload(&far).unwrap_err().contains("child 70"));
+        let mut ragged = forest.clone();
+        ragged.trees[0].threshold.pop();
+        assert!(reload(&ragged).unwrap_err().contains("4 thresholds"));
+        let mut empty = forest.clone();
+        empty.trees[0] = Tree {
+            feature: vec![],
+            threshold: vec![],
+            left: vec![],
+            right: vec![],
+            value: vec![],
+        };
+        assert!(reload(&empty).unwrap_err().contains("no nodes"));
+    }
+
+    #[test]
+    fn values_not_matching_the_class_count_are_refused_at_load() {
+        let forest = Forest {
+            n_outputs: 3,
+            trees: vec![Tree {
+                feature: vec![0],
+                threshold: vec![0.0],
+                left: vec![0],
+                right: vec![0],
+                value: vec![0.5, 0.5],
+            }],
+        };
+        let err = reload(&forest).unwrap_err();
+        assert!(err.contains("2 values for 1 nodes of 3 outputs"), "{err}");
+        assert!(err.contains("malformed RandomForest model"), "{err}");
     }
 }

@@ -480,4 +480,24 @@ mod tests {
             .to_string()
             .contains("feature 7"));
     }
+
+    #[test]
+    fn trees_reading_more_columns_than_the_schema_are_refused_at_load() {
+        let fitted = super::super::Fitted::from_payload(PAYLOAD_FILE, BINARY.as_bytes()).unwrap();
+        assert_eq!(fitted.n_outputs(), Some(2));
+        assert!(fitted.check_width(2).is_ok());
+        let err = fitted.check_width(1).unwrap_err().to_string();
+        assert!(
+            err.contains("the trees read 2 columns but rows have 1"),
+            "{err}"
+        );
+        let cycle = BINARY.replace(
+            "\"right_children\":[2,-1,-1]",
+            "\"right_children\":[0,-1,-1]",
+        );
+        let err = super::super::Fitted::from_payload(PAYLOAD_FILE, cycle.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("tree 0: node 0 is reached twice"), "{err}");
+    }
 }
