@@ -43,7 +43,9 @@ pub enum ApiError {
     AlreadyLoaded(String),
     #[error("model \"{0}\" is being loaded")]
     StillLoading(String),
-    #[error("cannot load model \"{name}\" from {url}: {reason}")]
+    /// The body names neither the folder (`url`, a path of the machine) nor, as far as the
+    /// loader does, what its files hold.
+    #[error("cannot load model \"{name}\": {reason}")]
     InvalidModel {
         name: String,
         url: String,
@@ -96,11 +98,14 @@ impl ApiError {
         }
     }
 
+    /// A load refusal; the folder's path is taken out of the loader's reason (the log keeps
+    /// it).
     pub fn invalid_model(name: &str, url: &str, err: LoadError) -> Self {
+        tracing::info!(model = name, url, reason = %err.0, "model load refused");
         ApiError::InvalidModel {
             name: name.to_owned(),
             url: url.to_owned(),
-            reason: err.0,
+            reason: without_folder(&err.0, url),
         }
     }
 }
@@ -150,6 +155,20 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// `reason` without the folder's path: a leading `<folder>: ` goes, any other mention
+/// becomes "the model folder".
+fn without_folder(reason: &str, url: &str) -> String {
+    let folder = url.trim_end_matches('/');
+    if folder.is_empty() {
+        return reason.to_owned();
+    }
+    let reason = reason
+        .strip_prefix(folder)
+        .and_then(|rest| rest.strip_prefix(": "))
+        .unwrap_or(reason);
+    reason.replace(folder, "the model folder")
+}
+
 /// "row 3, column age: not a number": the place first, so it reads well in a log (unless the
 /// model's message already starts with it).
 fn describe_input_error(input: &InputError) -> String {
@@ -180,6 +199,22 @@ mod tests {
             column: column.map(str::to_owned),
             message: message.to_owned(),
         }
+    }
+
+    #[test]
+    fn load_refusals_do_not_name_the_folder() {
+        let folder = "/srv/cache/m.tar.gz";
+        let refusal = |reason: &str| {
+            ApiError::invalid_model("m", folder, LoadError(reason.to_owned())).to_string()
+        };
+        assert_eq!(
+            refusal("/srv/cache/m.tar.gz: model artifact: manifest.json is not a regular file"),
+            "cannot load model \"m\": model artifact: manifest.json is not a regular file"
+        );
+        assert_eq!(
+            refusal("cannot open /srv/cache/m.tar.gz/model.json"),
+            "cannot load model \"m\": cannot open the model folder/model.json"
+        );
     }
 
     #[test]

@@ -98,7 +98,10 @@ pub(crate) fn load_from(
     dir: &FsPath,
 ) -> Result<Arc<dyn Model>, LoadError> {
     if !dir.is_dir() {
-        return Err(LoadError(format!("{} is not a folder", dir.display())));
+        // Not the path: the answer goes to whoever asked.
+        return Err(LoadError(
+            "the model folder does not exist or is not a folder".to_owned(),
+        ));
     }
     catch_unwind(AssertUnwindSafe(|| loader.load(dir)))
         .unwrap_or_else(|_| Err(LoadError("the model loader panicked".to_owned())))
