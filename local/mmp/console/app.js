@@ -161,16 +161,17 @@ function executionsView() {
       const q = filter.value ? `?dataset=${encodeURIComponent(filter.value)}` : "";
       const answer = await api(`/api/executions${q}`);
       if (!changed(memo, answer, answer.executions.some((e) => e.status === "Executing"))) return;
-      const { executions: list, total, datasets } = answer;
+      const { executions: list, total, datasets, rejected_uploads: rejected = [] } = answer;
       const options = ["", ...datasets];
       if ([...filter.options].map((o) => o.value).join() !== options.join()) {
         const keep = filter.value;
         filter.replaceChildren(...options.map((d) => h("option", { value: d, selected: d === keep }, d || "all datasets")));
       }
+      const refused = rejectedUploads(rejected);
       if (!list.length) {
         body.replaceChildren(empty("No executions yet",
           "Upload a dataset from the ", h("a", { href: "#/upload" }, "Upload"), " page or with ",
-          h("code", {}, "mmp upload FILE.csv --dataset NAME"), "."));
+          h("code", {}, "mmp upload FILE.csv --dataset NAME"), "."), refused);
         return;
       }
       body.replaceChildren(h("table", { "data-testid": "executions-table" },
@@ -185,9 +186,23 @@ function executionsView() {
         h("td", {}, fmtTime(e.created_ms)),
         h("td", { class: "num" }, fmtDuration(e.created_ms, e.ended_ms)),
         h("td", {}, e.failure_reason || ""))))),
-        total > list.length ? h("p", { class: "muted" }, `The newest ${list.length} of ${total}; `, h("code", {}, "mmp executions"), " lists them all.") : null);
+        total > list.length ? h("p", { class: "muted" }, `The newest ${list.length} of ${total}; `, h("code", {}, "mmp executions"), " lists them all.") : null,
+        refused);
     },
   };
+}
+
+/** Uploads the trigger refused: they started no execution, and this says why. */
+function rejectedUploads(rejected) {
+  if (!rejected.length) return null;
+  return h("div", { "data-testid": "rejected-uploads" },
+    h("h2", {}, "Rejected uploads"),
+    h("p", { class: "muted" }, "These uploads started no execution. Fix the cause and upload again."),
+    h("table", {},
+      h("thead", {}, h("tr", {}, ["Rejected", "Dataset", "Object", "Reason"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, rejected.map((r) => h("tr", { "data-rejected": r.key },
+        h("td", {}, r.rejected_at), h("td", {}, r.dataset), h("td", { class: "mono" }, r.key),
+        h("td", { "data-testid": "rejected-reason" }, r.reason))))));
 }
 
 function executionView(id) {
@@ -213,6 +228,18 @@ function executionView(id) {
     }
   }
 
+  async function retry(event) {
+    event.target.disabled = true;
+    try {
+      await api(`/api/executions/${encodeURIComponent(id)}/retry`, { method: "POST" });
+      showBanner(`Retrying execution ${id}: the steps that succeeded are kept, the others run again.`, "info");
+      await refresh();
+    } catch (e) {
+      showBanner(e.message);
+      event.target.disabled = false;
+    }
+  }
+
   function pickStep(name) {
     state.picked = true;
     state.step = name;
@@ -224,7 +251,10 @@ function executionView(id) {
     const { execution: e, steps: list } = data;
     head.replaceChildren(h("div", {},
       h("h1", {}, "Execution ", h("span", { class: "mono" }, e.id), " ", pill(e.status, "execution-status"), " ",
-        e.status === "Executing" ? h("button", { class: "reject", "data-testid": "stop-execution", onclick: stop }, "Stop") : null),
+        e.status === "Executing" ? h("button", { class: "reject", "data-testid": "stop-execution", onclick: stop }, "Stop") : null,
+        e.status === "Failed" || e.status === "Stopped"
+          ? h("button", { class: "approve", "data-testid": "retry-execution", onclick: retry, title: "Run it again under the same ARN: the steps that succeeded are kept" }, "Retry")
+          : null),
       h("p", { class: "muted" }, `dataset ${e.dataset || "?"} · started ${fmtTime(e.created_ms)} · `,
         e.ended_ms ? `took ${fmtDuration(e.created_ms, e.ended_ms)}` : `running for ${fmtDuration(e.created_ms)}`),
       e.failure_reason ? h("div", { class: "banner inline", "data-testid": "failure-reason" }, e.failure_reason) : null,
@@ -705,7 +735,12 @@ function uploadView() {
     button.disabled = true;
     try {
       const r = await api("/api/datasets", { method: "POST", body: form });
-      showBanner(`Uploaded ${r.uploaded.join(" and ")}: its execution is starting.`, "info");
+      if (r.earlier_execution) {
+        // The same bytes under the same name are the same upload: the trigger starts nothing.
+        showBanner(`Uploaded ${r.uploaded.join(" and ")}, but it starts nothing: the same bytes were uploaded as ${r.key} before and started execution ${r.earlier_execution}. Retry that one from its page, or upload under another file name.`, "info");
+      } else {
+        showBanner(`Uploaded ${r.uploaded.join(" and ")}: its execution is starting.`, "info");
+      }
       $banner.dataset.keepOnce = "1";
       location.hash = "#/executions";
     } catch (e) {

@@ -41,8 +41,11 @@ pub enum Command {
     Up(UpArgs),
     /// Upload a dataset CSV (as to S3): its execution starts on the running system.
     Upload(UploadArgs),
-    /// List pipeline executions, or the steps of one.
+    /// List pipeline executions and the uploads that started none, or the steps of one.
     Executions(ExecutionsArgs),
+    /// Retry a Failed or Stopped execution (RetryPipelineExecution): it resumes under the same
+    /// ARN, keeping the steps that succeeded and running the failed or stopped ones again.
+    Retry(RetryArgs),
     /// List registered model versions and what is deployed.
     Models(JsonArg),
     /// Approve a model version (default: the newest), which deploys it.
@@ -85,9 +88,19 @@ pub struct UploadArgs {
     /// Dataset name: lowercase letters, digits and dashes.
     #[arg(long)]
     pub dataset: String,
-    /// Per-dataset settings (pipeline.json) to upload first.
+    /// Per-dataset settings (pipeline.json) to upload first; checked as the trigger checks
+    /// them before anything is written.
     #[arg(long)]
     pub settings: Option<PathBuf>,
+    /// Do not wait for the running `mmp up` to say whether the upload started an execution.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// The execution's id or ARN.
+    pub execution: String,
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +114,9 @@ pub struct JsonArg {
 pub struct ExecutionsArgs {
     /// An execution id or ARN: list its steps.
     pub execution: Option<String>,
+    /// Only the uploads the trigger refused (they started no execution), with the reason.
+    #[arg(long, conflicts_with = "execution")]
+    pub rejected: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -170,6 +186,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Up(args) => commands::up(&g, &args),
         Command::Upload(args) => commands::upload(&g, &args),
         Command::Executions(args) => commands::executions(&g, &args),
+        Command::Retry(args) => commands::retry(&g, &args),
         Command::Models(args) => commands::models(&g, args.json),
         Command::Approve(args) => {
             commands::set_status(&g, &args.name, args.version, crate::registry::APPROVED)

@@ -1,13 +1,14 @@
 //! The CLI's commands other than `demo`: each opens the data folder, does one thing, prints.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use comfy_table::Table;
-use mmp_executor::Executor;
+use mmp_executor::{ExecutionStatus, Executor};
 
-use crate::actions;
-use crate::cli::{ExecutionsArgs, Global, InvokeArgs, UpArgs, UploadArgs};
+use crate::actions::{self, TriggerOutcome, Upload};
+use crate::cli::{ExecutionsArgs, Global, InvokeArgs, RetryArgs, UpArgs, UploadArgs};
 use crate::home::Home;
 use crate::runtime::{Runtime, RuntimeInfo, RuntimeOptions};
 use crate::system::{format_ms, unix_ms, System, BUCKET_NAME};
@@ -62,6 +63,9 @@ async fn stop_signal() -> Result<()> {
     Ok(())
 }
 
+/// How long `mmp upload` and `mmp retry` wait for the running `mmp up` to act.
+const ANSWER_WAIT: Duration = Duration::from_secs(60);
+
 pub fn upload(g: &Global, args: &UploadArgs) -> Result<()> {
     let file_name = args
         .file
@@ -71,7 +75,7 @@ pub fn upload(g: &Global, args: &UploadArgs) -> Result<()> {
     let system = open_system(g)?;
     let settings = args.settings.as_deref().map(read).transpose()?;
     let body = read(&args.file)?;
-    let written = actions::upload_dataset(
+    let upload = actions::upload_dataset(
         &system,
         &args.dataset,
         file_name,
@@ -79,13 +83,103 @@ pub fn upload(g: &Global, args: &UploadArgs) -> Result<()> {
         settings.as_deref(),
     )
     .with_context(|| format!("uploading {}", args.file.display()))?;
-    for uri in written {
+    for uri in &upload.uploaded {
         println!("uploaded {uri}");
     }
     if running(&system.home).is_none() {
+        if let Some(arn) = &upload.earlier_execution {
+            return already_started(g, &system, &upload, arn);
+        }
         println!("no `mmp up` is running: the execution starts when one does");
+        return Ok(());
     }
-    Ok(())
+    if args.no_wait && upload.earlier_execution.is_none() {
+        return Ok(());
+    }
+    // The trigger runs in `mmp up`, another process: its answer is read from what it writes
+    // (its claim of the upload, or its record of a rejected one).
+    let deadline = Instant::now() + ANSWER_WAIT;
+    loop {
+        match actions::trigger_outcome(&system, &upload)? {
+            Some(TriggerOutcome::Started { execution_arn }) => {
+                let id = execution_arn.rsplit('/').next().unwrap_or(&execution_arn);
+                println!("execution {id} started (`mmp executions {id}` for its steps)");
+                return Ok(());
+            }
+            Some(TriggerOutcome::AlreadyStarted { execution_arn }) => {
+                return already_started(g, &system, &upload, &execution_arn);
+            }
+            Some(TriggerOutcome::Rejected(rejected)) => {
+                bail!(
+                    "the upload started nothing: the trigger refused it: {}",
+                    rejected.reason
+                );
+            }
+            None if Instant::now() >= deadline => {
+                println!(
+                    "the trigger has not handled the upload after {}s: `mmp executions` lists its execution once it starts, or the reason it started none",
+                    ANSWER_WAIT.as_secs()
+                );
+                return Ok(());
+            }
+            None => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+/// An upload of bytes identical to an earlier one: the trigger starts one execution per
+/// upload version (bucket, key, ETag), so this one starts nothing; says what to do instead.
+fn already_started(g: &Global, system: &System, upload: &Upload, arn: &str) -> Result<()> {
+    let described = executor(g, system).and_then(|e| Ok(e.describe(arn)?));
+    let (id, status) = match &described {
+        Ok(e) => (e.id.clone(), e.status.to_string()),
+        Err(_) => (
+            arn.rsplit('/').next().unwrap_or(arn).to_string(),
+            "unknown".to_string(),
+        ),
+    };
+    let next = match described.as_ref().map(|e| e.status) {
+        Ok(ExecutionStatus::Failed | ExecutionStatus::Stopped) => {
+            format!("`mmp retry {id}` runs it again")
+        }
+        _ => "change the file to start a new one".to_string(),
+    };
+    bail!(
+        "the upload started nothing: the same bytes were uploaded to {} before and started execution {id} ({status}); one execution is started per upload version: {next}",
+        upload.key
+    )
+}
+
+/// `mmp retry`: queued for the running `mmp up`, which runs the executions.
+pub fn retry(g: &Global, args: &RetryArgs) -> Result<()> {
+    let system = open_system(g)?;
+    let executor = executor(g, &system)?;
+    let execution = executor.describe(&args.execution)?;
+    let request = actions::queue_retry(&system, &execution)?;
+    let id = &execution.id;
+    if running(&system.home).is_none() {
+        println!("no `mmp up` is running: execution {id} is retried when one starts");
+        return Ok(());
+    }
+    let deadline = Instant::now() + ANSWER_WAIT;
+    loop {
+        let now = executor.describe(id)?;
+        if !request.is_due(&now) {
+            println!(
+                "execution {id} retried: it is {} again, under the same ARN; steps that succeeded are kept (`mmp executions {id}`)",
+                now.status
+            );
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            println!(
+                "the retry of {id} is queued; `mmp up` has not taken it after {}s",
+                ANSWER_WAIT.as_secs()
+            );
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -128,6 +222,15 @@ pub fn executions(g: &Global, args: &ExecutionsArgs) -> Result<()> {
         println!("{table}");
         return Ok(());
     }
+    let rejected = actions::rejected_uploads(&system)?;
+    if args.rejected {
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&rejected)?);
+        } else {
+            print_rejected(&rejected);
+        }
+        return Ok(());
+    }
     let list = executor.list(Some(&g.pipeline_name))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&list)?);
@@ -160,7 +263,31 @@ pub fn executions(g: &Global, args: &ExecutionsArgs) -> Result<()> {
         ]);
     }
     println!("{table}");
+    if !rejected.is_empty() {
+        println!();
+        print_rejected(&rejected);
+    }
     Ok(())
+}
+
+/// The uploads that started no execution, and why.
+fn print_rejected(rejected: &[pipeline_trigger::RejectedUpload]) {
+    if rejected.is_empty() {
+        println!("no rejected uploads");
+        return;
+    }
+    println!("rejected uploads (they started no execution):");
+    let mut table = Table::new();
+    table.set_header(["rejected", "dataset", "key", "reason"]);
+    for r in rejected {
+        table.add_row([
+            r.rejected_at.clone(),
+            r.dataset.clone(),
+            r.key.clone(),
+            r.reason.clone(),
+        ]);
+    }
+    println!("{table}");
 }
 
 pub fn models(g: &Global, json: bool) -> Result<()> {

@@ -18,6 +18,10 @@ use crate::adapters::{EndpointAdapter, PipelinesAdapter, RegistryAdapter, StoreA
 use crate::rules::{METRICS_REPORTER, MODEL_DEPLOYER, PIPELINE_TRIGGER};
 use crate::system::{System, BUCKET_NAME};
 
+/// Not a Lambda function: the executor's RetryPipelineExecution, for `mmp retry` in another
+/// process (see [`crate::actions::RetryRequest`]).
+pub const RETRY_EXECUTION: &str = "retry-pipeline-execution";
+
 /// The endpoint's name in the local world.
 pub const LOCAL_ENDPOINT_NAME: &str = "mmp-local-endpoint";
 
@@ -88,23 +92,41 @@ impl Handlers {
         })
     }
 
-    /// Delivers one event to the named function, as Lambda would invoke it.
+    /// Delivers one event to the named function, as Lambda would invoke it (or, for
+    /// [`RETRY_EXECUTION`], to the executor).
     pub async fn deliver(&self, target: &str, event: serde_json::Value) -> Result<(), String> {
         match target {
             PIPELINE_TRIGGER => {
                 let event: S3Event = serde_json::from_value(event).map_err(|e| e.to_string())?;
-                pipeline_trigger::handle_event(&self.store, &self.pipelines, &self.trigger, &event)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
+                pipeline_trigger::handle_event(
+                    &self.store,
+                    &self.pipelines,
+                    &self.metrics,
+                    &self.trigger,
+                    &event,
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
             }
             MODEL_DEPLOYER => {
                 let event: EventBridgeEvent<ModelPackageStateChange> =
                     serde_json::from_value(event).map_err(|e| e.to_string())?;
-                model_deployer::handle_event(&self.store, &self.registry, &self.deployer, &event)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
+                let deployed = model_deployer::handle_event(
+                    &self.store,
+                    &self.registry,
+                    &self.deployer,
+                    &event,
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+                // A withdrawn or replaced version's archive is gone from the model prefix:
+                // locally its model is unloaded and its folder removed at once.
+                if let Err(e) = self.endpoint.0.forget_withdrawn().await {
+                    tracing::warn!(error = %e, "could not unload withdrawn models");
+                }
+                deployed
             }
             METRICS_REPORTER => {
                 let event: EventBridgeEvent<PipelineExecutionStatusChange> =
@@ -120,6 +142,24 @@ impl Handlers {
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())
+            }
+            RETRY_EXECUTION => {
+                let request: crate::actions::RetryRequest =
+                    serde_json::from_value(event).map_err(|e| e.to_string())?;
+                let executor = &self.pipelines.executor;
+                let execution = executor
+                    .describe(&request.execution)
+                    .map_err(|e| e.to_string())?;
+                if !request.is_due(&execution) {
+                    tracing::info!(execution = %execution.id, status = %execution.status, "retry already done");
+                    return Ok(());
+                }
+                match executor.retry(&execution.id) {
+                    Ok(_) => Ok(()),
+                    // Retried meanwhile (by the console): what was asked is done.
+                    Err(mmp_executor::ExecutorError::NotRetryable { .. }) => Ok(()),
+                    Err(e) => Err(e.to_string()),
+                }
             }
             other => Err(format!("no function named {other}")),
         }

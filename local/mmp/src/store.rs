@@ -40,6 +40,32 @@ pub struct Object {
     pub etag: String,
 }
 
+/// A body being written to a temporary file of the bucket's folder; dropped, the file goes.
+pub struct Staged {
+    file: tempfile::NamedTempFile,
+    md5: Md5,
+    size: u64,
+}
+
+impl Staged {
+    pub fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        self.file.write_all(chunk)?;
+        self.md5.update(chunk);
+        self.size += chunk.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// S3's ETag of what was written.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", hex::encode(self.md5.clone().finalize()))
+    }
+}
+
 /// Called after every successful write with the key, size and ETag.
 pub type OnCreated = Arc<dyn Fn(&str, u64, &str) + Send + Sync>;
 
@@ -120,8 +146,57 @@ impl LocalStore {
         // Write beside the target first, so the rename below is the only visible change.
         let mut tmp = tempfile::NamedTempFile::new_in(parent).map_err(io)?;
         tmp.write_all(body).map_err(io)?;
+        self.persist(key, tmp, etag_of(body), body.len() as u64, condition)
+    }
+
+    /// A body to be written piece by piece into a temporary file in the bucket's folder (never
+    /// listed), so that a large upload is not held in memory; [`LocalStore::put_staged`]
+    /// renames it into place.
+    pub fn stage(&self) -> Result<Staged, StoreError> {
+        let io = |source| StoreError::Io {
+            key: String::new(),
+            source,
+        };
+        std::fs::create_dir_all(&self.root).map_err(io)?;
+        Ok(Staged {
+            file: tempfile::NamedTempFile::new_in(&self.root).map_err(io)?,
+            md5: Md5::new(),
+            size: 0,
+        })
+    }
+
+    /// [`LocalStore::put`] of a staged body.
+    pub fn put_staged(
+        &self,
+        key: &str,
+        staged: Staged,
+        condition: Condition,
+    ) -> Result<String, StoreError> {
+        let path = self.path_of(key)?;
+        let parent = path.parent().unwrap_or(&self.root);
+        std::fs::create_dir_all(parent).map_err(|source| StoreError::Io {
+            key: key.to_string(),
+            source,
+        })?;
+        let etag = staged.etag();
+        self.persist(key, staged.file, etag, staged.size, condition)
+    }
+
+    /// Renames `tmp` to `key` if `condition` holds, then notifies.
+    fn persist(
+        &self,
+        key: &str,
+        tmp: tempfile::NamedTempFile,
+        etag: String,
+        size: u64,
+        condition: Condition,
+    ) -> Result<String, StoreError> {
+        let path = self.path_of(key)?;
+        let io = |source| StoreError::Io {
+            key: key.to_string(),
+            source,
+        };
         tmp.as_file().sync_all().map_err(io)?;
-        let etag = etag_of(body);
         {
             let mut conn = self.lock.lock().unwrap_or_else(|p| p.into_inner());
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -143,7 +218,7 @@ impl LocalStore {
             tx.commit()?;
         }
         if let Some(notify) = &self.on_created {
-            notify(key, body.len() as u64, &etag);
+            notify(key, size, &etag);
         }
         Ok(etag)
     }
@@ -259,6 +334,22 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_staged_body_is_written_like_put_and_never_listed_before() {
+        let (_d, s) = store();
+        let mut staged = s.stage().unwrap();
+        staged.write(b"a,b\n").unwrap();
+        staged.write(b"1,2\n").unwrap();
+        assert_eq!(staged.size(), 8);
+        assert!(s.list("").unwrap().is_empty());
+        let etag = s
+            .put_staged("datasets/x/x.csv", staged, Condition::None)
+            .unwrap();
+        assert_eq!(etag, etag_of(b"a,b\n1,2\n"));
+        assert_eq!(s.get("datasets/x/x.csv").unwrap().body, b"a,b\n1,2\n");
+        assert_eq!(s.list("").unwrap(), ["datasets/x/x.csv"]);
     }
 
     #[test]

@@ -340,6 +340,48 @@ async fn upload_watch_approve_and_predict_from_the_console() {
     assert_eq!(world.executions()[0]["status"], "Stopped");
     assert!(b.find("[data-testid=stop-execution]").await.is_none());
 
+    // Retry: the stopped run resumes under the same id, keeping the steps that succeeded.
+    let stopped = world.executions()[0].clone();
+    let id = stopped["id"].as_str().unwrap().to_string();
+    let succeeded_steps = |id: &str| -> Vec<Value> {
+        world
+            .json(&["executions", id, "--json"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["status"] == "Succeeded")
+            .cloned()
+            .collect()
+    };
+    let kept = succeeded_steps(&id);
+    assert!(
+        !kept.is_empty(),
+        "the preprocessing succeeded before the stop"
+    );
+    b.click("[data-testid=retry-execution]").await;
+    b.wait_text("[data-testid=execution-status]", SECONDS(30), |t| {
+        t == "Executing"
+    })
+    .await;
+    b.shot("09-execution-retried").await;
+    let resumed = world.executions();
+    assert_eq!(resumed.len(), 3, "a retry starts no new execution");
+    assert_eq!(resumed[0]["id"], stopped["id"]);
+    assert_eq!(resumed[0]["arn"], stopped["arn"]);
+    for step in &kept {
+        assert!(
+            succeeded_steps(&id).contains(step),
+            "{} was kept as it was",
+            step["name"]
+        );
+    }
+    b.click("[data-testid=stop-execution]").await;
+    b.wait_text("[data-testid=execution-status]", SECONDS(60), |t| {
+        t == "Stopped"
+    })
+    .await;
+    assert!(b.find("[data-testid=retry-execution]").await.is_some());
+
     // Offline: everything the page loaded came from mmp itself.
     let loaded = b
         .client
@@ -444,9 +486,15 @@ async fn the_console_api_names_what_is_wrong_and_refuses_cross_site_changes() {
     };
     for (form, expected) in [
         (form("Bad Name", None), "Bad Name"),
+        (form("ok", Some("{not json")), "not valid settings JSON"),
+        // What the trigger itself would refuse, checked by its own code, naming the field.
         (
-            form("ok", Some("{not json")),
-            "the settings file is not JSON",
+            form("ok", Some(r#"{"max_tuning_jobs": 0}"#)),
+            "field `max_tuning_jobs`: must be at least 1",
+        ),
+        (
+            form("ok", Some(r#"{"max_tuning_job": 3}"#)),
+            "max_tuning_job",
         ),
         (
             reqwest::multipart::Form::new().text("dataset", "ok"),
@@ -466,4 +514,139 @@ async fn the_console_api_names_what_is_wrong_and_refuses_cross_site_changes() {
         world.executions().is_empty(),
         "no refused upload started anything"
     );
+    assert!(
+        !world.data_dir().join("bucket/datasets/ok").exists(),
+        "no refused upload wrote anything"
+    );
+
+    // Errors axum makes itself are JSON too: a malformed path, a wrong method.
+    for (request, status) in [
+        (http.get(url("models/mmp-x/not-a-number/evaluation")), 400),
+        (http.get(url("datasets")), 405),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status);
+        let (_, message) = error(response).await;
+        assert!(!message.is_empty());
+    }
+}
+
+/// A console upload over the limit (here set small) is 413 with a JSON error and leaves
+/// nothing in the bucket: the file streams to a temporary file, never renamed into place.
+#[tokio::test]
+async fn an_upload_over_the_limit_is_413_json_and_writes_nothing() {
+    let world = World::new();
+    let up = world.up_with_env(&[("MMP_CONSOLE_UPLOAD_LIMIT_BYTES", "1000")]);
+    let http = reqwest::Client::new();
+    let url = format!("{}api/datasets", up.console);
+    let post = |csv: Vec<u8>| {
+        let form = reqwest::multipart::Form::new().text("dataset", "big").part(
+            "file",
+            reqwest::multipart::Part::bytes(csv).file_name("big.csv"),
+        );
+        http.post(&url)
+            .header("x-mmp-console", "1")
+            .multipart(form)
+            .send()
+    };
+    let mut csv = b"a,CLASS\n".to_vec();
+    while csv.len() <= 4000 {
+        csv.extend_from_slice(b"1,0\n");
+    }
+    let response = post(csv).await.unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    let body: Value = response.json().await.unwrap();
+    let message = body["error"].as_str().unwrap();
+    assert!(
+        message.contains("1000 bytes") && message.contains("MMP_CONSOLE_UPLOAD_LIMIT_BYTES"),
+        "{message}"
+    );
+    let bucket = world.data_dir().join("bucket");
+    let left: Vec<_> = walk(&bucket);
+    assert!(left.is_empty(), "nothing is written: {left:?}");
+    assert!(world.executions().is_empty());
+
+    // Under the limit, the same form uploads.
+    let response = post(b"a,CLASS\n1,0\n".to_vec()).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        std::fs::read(bucket.join("datasets/big/big.csv")).unwrap(),
+        b"a,CLASS\n1,0\n"
+    );
+    let staged: Vec<String> = walk(&bucket)
+        .into_iter()
+        .filter(|f| {
+            f.rsplit('/')
+                .next()
+                .is_some_and(|name| name.starts_with(".tmp"))
+        })
+        .collect();
+    assert!(staged.is_empty(), "no temporary file is left: {staged:?}");
+}
+
+/// Every file under `dir` (temporary ones included), relative.
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path.display().to_string());
+        }
+    }
+    out
+}
+
+/// Retry from the console's API: refused while the execution runs (409, JSON), accepted once
+/// it is stopped, under the same id.
+#[tokio::test]
+async fn the_console_api_retries_stopped_executions_only() {
+    let world = World::new();
+    let up = world.up();
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}api/{path}", up.console);
+    let post = |path: String| http.post(path).header("x-mmp-console", "1").send();
+    let slow = r#"{"max_tuning_jobs": 60, "max_parallel_tuning_jobs": 1}"#;
+    world.upload(
+        "breast-cancer",
+        "breast-cancer.csv",
+        &sample("breast-cancer"),
+        slow,
+    );
+    let id = world.executions()[0]["id"].as_str().unwrap().to_string();
+
+    let running = post(url(&format!("executions/{id}/retry"))).await.unwrap();
+    assert_eq!(running.status().as_u16(), 409);
+    let body: Value = running.json().await.unwrap();
+    let message = body["error"].as_str().unwrap();
+    assert!(
+        message.contains("is Executing") && message.contains("only a Failed or Stopped"),
+        "{message}"
+    );
+
+    let stopped = post(url(&format!("executions/{id}/stop"))).await.unwrap();
+    assert_eq!(stopped.status().as_u16(), 200);
+    let ended = world.wait_executions("breast-cancer", 1, SECONDS(60));
+    assert_eq!(ended[0]["status"], "Stopped");
+
+    let retried = post(url(&format!("executions/{id}/retry"))).await.unwrap();
+    assert_eq!(retried.status().as_u16(), 200);
+    let row: Value = retried.json().await.unwrap();
+    assert_eq!(
+        (row["id"].as_str(), row["status"].as_str()),
+        (Some(id.as_str()), Some("Executing"))
+    );
+    assert_eq!(world.executions().len(), 1, "no new execution");
+    post(url(&format!("executions/{id}/stop"))).await.unwrap();
+
+    let missing = post(url("executions/nope/retry")).await.unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
 }

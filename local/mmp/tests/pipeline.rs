@@ -240,3 +240,147 @@ fn kill_9_during_an_execution_then_restart() {
     let run = world.wait_executions("wine", 1, MINUTES).remove(0);
     assert_eq!(run["status"], "Succeeded", "{run:?}");
 }
+
+/// Settings the trigger would refuse are refused by `mmp upload`, checked by the trigger's own
+/// code and naming the field, before anything is written; so is an upload of a dataset whose
+/// `pipeline.json` in the bucket the trigger refuses (it would start nothing).
+#[test]
+fn settings_the_trigger_would_refuse_are_refused_before_anything_is_written() {
+    let world = World::new();
+    let inputs = world.data_dir().join("inputs");
+    std::fs::create_dir_all(&inputs).unwrap();
+    let csv = inputs.join("d.csv");
+    std::fs::write(&csv, "a,CLASS\n1,0\n2,1\n").unwrap();
+    let settings = inputs.join("pipeline.json");
+    let dataset_folder = world.data_dir().join("bucket/datasets/d");
+    for (bad, expected) in [
+        (
+            r#"{"max_tuning_jobs": 0}"#,
+            "field `max_tuning_jobs`: must be at least 1",
+        ),
+        (r#"{"max_tuning_job": 3}"#, "unknown field `max_tuning_job`"),
+        ("target_column = CLASS", "not valid settings JSON"),
+    ] {
+        std::fs::write(&settings, bad).unwrap();
+        let (ok, out, err) = world.run(&[
+            "upload",
+            csv.to_str().unwrap(),
+            "--dataset",
+            "d",
+            "--settings",
+            settings.to_str().unwrap(),
+        ]);
+        assert!(!ok, "{bad} was accepted: {out}");
+        assert!(err.contains(expected), "{bad}: {err}");
+        assert!(!out.contains("uploaded"), "{out}");
+        assert!(!dataset_folder.exists(), "{bad}: something was written");
+    }
+
+    // A bad pipeline.json already in the bucket (written around mmp) blocks the dataset.
+    std::fs::create_dir_all(&dataset_folder).unwrap();
+    std::fs::write(
+        dataset_folder.join("pipeline.json"),
+        r#"{"scorer": "nope"}"#,
+    )
+    .unwrap();
+    let (ok, _, err) = world.run(&["upload", csv.to_str().unwrap(), "--dataset", "d"]);
+    assert!(!ok);
+    assert!(
+        err.contains("field `scorer`") && err.contains("starts nothing for this dataset"),
+        "{err}"
+    );
+    assert!(!dataset_folder.join("d.csv").exists());
+    // Uploading a corrected one with the data unblocks it.
+    std::fs::write(&settings, FAST).unwrap();
+    world.ok(&[
+        "upload",
+        csv.to_str().unwrap(),
+        "--dataset",
+        "d",
+        "--settings",
+        settings.to_str().unwrap(),
+    ]);
+    assert!(dataset_folder.join("d.csv").exists());
+}
+
+/// An execution fails for a cause outside its input (here the container: its training jobs
+/// fail); uploading the same bytes again starts nothing, and `mmp upload` says so and why;
+/// once the cause is fixed, `mmp retry` resumes the execution under the same ARN, keeping the
+/// steps that succeeded, and it succeeds.
+#[test]
+fn a_reupload_says_it_started_nothing_and_retry_resumes_the_failed_execution() {
+    let world = World::new();
+    let real = harness::container_bin();
+    let broken = world.data_dir().join("broken-container");
+    std::fs::write(
+        &broken,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = train ]; then echo 'training is broken' >&2; exit 3; fi\nexec '{}' \"$@\"\n",
+            real.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&broken, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+
+    let csv = sample("breast-cancer");
+    let up = world.up_with_env(&[("MMP_CONTAINER_BIN", broken.to_str().unwrap())]);
+    world.upload("breast-cancer", "breast-cancer.csv", &csv, FAST);
+    let failed = world.wait_executions("breast-cancer", 1, MINUTES).remove(0);
+    assert_eq!(failed["status"], "Failed", "{failed:?}");
+    let id = failed["id"].as_str().unwrap().to_string();
+    let steps = |id: &str| -> Vec<serde_json::Value> {
+        world
+            .json(&["executions", id, "--json"])
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let preprocess = steps(&id)
+        .into_iter()
+        .find(|s| s["step_type"] == "Processing" && s["status"] == "Succeeded")
+        .expect("the preprocessing succeeded");
+
+    // The same bytes again: nothing starts, and the CLI says so, naming the execution.
+    let file = world
+        .data_dir()
+        .join("inputs/breast-cancer/breast-cancer.csv");
+    let (ok, _, err) = world.run(&[
+        "upload",
+        file.to_str().unwrap(),
+        "--dataset",
+        "breast-cancer",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("started nothing")
+            && err.contains(&format!("execution {id} (Failed)"))
+            && err.contains(&format!("mmp retry {id}")),
+        "{err}"
+    );
+    assert_eq!(world.executions().len(), 1);
+
+    // A running or succeeded execution is not retried; the failed one is, once fixed.
+    drop(up);
+    let _up = world.up();
+    let out = world.ok(&["retry", &id]);
+    assert!(out.contains(&format!("execution {id} retried")), "{out}");
+    let runs = world.wait_executions("breast-cancer", 1, MINUTES);
+    assert_eq!(runs.len(), 1, "a retry starts no new execution");
+    assert_eq!(runs[0]["status"], "Succeeded", "{:?}", runs[0]);
+    assert_eq!(runs[0]["arn"], failed["arn"]);
+    let after = steps(&id);
+    assert!(
+        after.contains(&preprocess),
+        "the succeeded step is kept as it was"
+    );
+    assert!(
+        after.iter().all(|s| s["status"] == "Succeeded"),
+        "{after:?}"
+    );
+    let (ok, _, err) = world.run(&["retry", &id]);
+    assert!(!ok);
+    assert!(
+        err.contains("is Succeeded: only a Failed or Stopped execution can be retried"),
+        "{err}"
+    );
+}

@@ -6,7 +6,8 @@ use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::multipart::MultipartError;
+use axum::extract::{Extension, Multipart, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -14,7 +15,7 @@ use mmp_executor::{ExecutionInfo, ExecutorError, JobInfo, StepInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{ApiError, ConsoleState};
+use super::{ApiError, ConsoleState, UploadLimit, ENV_UPLOAD_LIMIT_BYTES};
 use crate::actions;
 use crate::registry::ModelPackage;
 use crate::system::{unix_ms, BUCKET_NAME};
@@ -35,6 +36,7 @@ impl From<ExecutorError> for ApiError {
     fn from(e: ExecutorError) -> Self {
         match e {
             ExecutorError::NotFound(_) => Self::NotFound(e.to_string()),
+            ExecutorError::NotRetryable { .. } => Self::Conflict(e.to_string()),
             _ => Self::Internal(e.to_string()),
         }
     }
@@ -106,10 +108,15 @@ pub(super) async fn executions(
             .filter(|e| q.dataset.is_none() || e.dataset == q.dataset)
             .collect();
         let shown = &wanted[..wanted.len().min(q.limit.unwrap_or(EXECUTIONS_SHOWN))];
+        let rejected: Vec<_> = actions::rejected_uploads(&s.system)?
+            .into_iter()
+            .filter(|r| q.dataset.as_ref().is_none_or(|d| *d == r.dataset))
+            .collect();
         Ok(Json(json!({
             "executions": shown,
             "total": wanted.len(),
             "datasets": datasets,
+            "rejected_uploads": rejected,
         })))
     })
     .await
@@ -197,6 +204,15 @@ pub(super) async fn stop_execution(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ExecutionRow>> {
     blocking(move || Ok(Json(ExecutionRow::from(s.executor.stop(&id)?)))).await
+}
+
+/// RetryPipelineExecution: a Failed or Stopped execution resumes under the same ARN, keeping
+/// the steps that succeeded; 409 for any other status. Answers the execution.
+pub(super) async fn retry_execution(
+    State(s): Shared,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ExecutionRow>> {
+    blocking(move || Ok(Json(ExecutionRow::from(s.executor.retry(&id)?)))).await
 }
 
 /// Bytes of log sent at most per request.
@@ -369,19 +385,56 @@ pub(super) async fn endpoint(State(s): Shared) -> ApiResult<Json<Value>> {
     })))
 }
 
+/// The dataset name and the settings file are small: read whole up to this.
+const SMALL_FIELD_BYTES: usize = 64 * 1024;
+
 /// A form upload: `dataset` (text), `file` (the CSV) and optionally `settings` (pipeline.json).
-pub(super) async fn upload(State(s): Shared, mut form: Multipart) -> ApiResult<Json<Value>> {
-    let bad = |e: axum::extract::multipart::MultipartError| ApiError::BadRequest(e.body_text());
+/// The CSV streams to a temporary file in the bucket's folder, renamed into place once every
+/// check passed; over the limit it is 413 and nothing is written.
+pub(super) async fn upload(
+    State(s): Shared,
+    Extension(UploadLimit(limit)): Extension<UploadLimit>,
+    mut form: Multipart,
+) -> ApiResult<Json<Value>> {
+    let too_large = || {
+        ApiError::TooLarge(format!(
+            "the upload is larger than the console's limit of {limit} bytes ({ENV_UPLOAD_LIMIT_BYTES}); `mmp upload` takes files of any size"
+        ))
+    };
+    let bad = |e: MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            ApiError::BadRequest(e.body_text())
+        }
+    };
     let (mut dataset, mut file, mut settings) = (None, None, None);
-    while let Some(field) = form.next_field().await.map_err(bad)? {
+    while let Some(mut field) = form.next_field().await.map_err(bad)? {
         match field.name().unwrap_or_default() {
-            "dataset" => dataset = Some(field.text().await.map_err(bad)?.trim().to_string()),
+            "dataset" => {
+                let text = small_field(&mut field, "dataset", bad).await?;
+                dataset = Some(String::from_utf8_lossy(&text).trim().to_string());
+            }
             "file" => {
                 let name = field.file_name().unwrap_or_default().to_string();
-                file = Some((name, field.bytes().await.map_err(bad)?));
+                let mut staged = s
+                    .system
+                    .store
+                    .stage()
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                while let Some(chunk) = field.chunk().await.map_err(bad)? {
+                    if staged.size().saturating_add(chunk.len() as u64) > limit {
+                        // `staged` is dropped: its temporary file goes with it.
+                        return Err(too_large());
+                    }
+                    staged
+                        .write(&chunk)
+                        .map_err(|e| ApiError::Internal(format!("staging the upload: {e}")))?;
+                }
+                file = Some((name, staged));
             }
             "settings" => {
-                let body = field.bytes().await.map_err(bad)?;
+                let body = small_field(&mut field, "settings", bad).await?;
                 if !body.is_empty() {
                     settings = Some(body);
                 }
@@ -398,16 +451,41 @@ pub(super) async fn upload(State(s): Shared, mut form: Multipart) -> ApiResult<J
         .ok_or_else(|| ApiError::BadRequest("the dataset name is missing".into()))?;
     let (file_name, csv) =
         file.ok_or_else(|| ApiError::BadRequest("no CSV file was chosen".into()))?;
-    if let Some(settings) = &settings {
-        serde_json::from_slice::<Value>(settings)
-            .map_err(|e| ApiError::BadRequest(format!("the settings file is not JSON: {e}")))?;
-    }
     blocking(move || {
-        let written =
-            actions::upload_dataset(&s.system, &dataset, &file_name, &csv, settings.as_deref())?;
-        Ok(Json(json!({"uploaded": written})))
+        let upload = actions::upload_staged_dataset(
+            &s.system,
+            &dataset,
+            &file_name,
+            csv,
+            settings.as_deref(),
+        )?;
+        Ok(Json(json!({
+            "uploaded": upload.uploaded,
+            "key": upload.key,
+            "earlier_execution": upload.earlier_execution.as_deref().map(|arn| {
+                arn.rsplit('/').next().unwrap_or(arn).to_string()
+            }),
+        })))
     })
     .await
+}
+
+/// A form field read whole, refused over [`SMALL_FIELD_BYTES`].
+async fn small_field(
+    field: &mut axum::extract::multipart::Field<'_>,
+    name: &str,
+    bad: impl Fn(MultipartError) -> ApiError,
+) -> ApiResult<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(&bad)? {
+        if body.len() + chunk.len() > SMALL_FIELD_BYTES {
+            return Err(ApiError::TooLarge(format!(
+                "the {name} field is over {SMALL_FIELD_BYTES} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Sends the body to the Function URL as it is and answers with what the Function URL answered.

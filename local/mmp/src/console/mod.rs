@@ -20,8 +20,32 @@ use mmp_executor::{Executor, StepNode};
 use crate::endpoint::LocalEndpoint;
 use crate::system::System;
 
-/// Largest dataset the page uploads in one request.
-pub const UPLOAD_LIMIT_BYTES: usize = 512 * 1024 * 1024;
+/// Largest CSV the page uploads (`mmp upload` has no limit). The file streams to a temporary
+/// file in the bucket's folder, never whole in memory; a larger one is 413.
+pub const UPLOAD_LIMIT_BYTES: u64 = 512 * 1024 * 1024;
+/// Overrides [`UPLOAD_LIMIT_BYTES`] (bytes).
+pub const ENV_UPLOAD_LIMIT_BYTES: &str = "MMP_CONSOLE_UPLOAD_LIMIT_BYTES";
+/// Room in an upload request for the form's other fields (name, settings file) and framing.
+const UPLOAD_FORM_SLACK_BYTES: u64 = 1024 * 1024;
+
+/// The upload limit in force: [`ENV_UPLOAD_LIMIT_BYTES`] if set (and a number), else the default.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadLimit(pub u64);
+
+impl UploadLimit {
+    pub fn from_env() -> Self {
+        match std::env::var(ENV_UPLOAD_LIMIT_BYTES) {
+            Ok(v) => match v.trim().parse() {
+                Ok(n) => Self(n),
+                Err(_) => {
+                    tracing::warn!(value = %v, "{ENV_UPLOAD_LIMIT_BYTES} is not a number of bytes; using the default");
+                    Self(UPLOAD_LIMIT_BYTES)
+                }
+            },
+            Err(_) => Self(UPLOAD_LIMIT_BYTES),
+        }
+    }
+}
 
 /// Header every changing request must carry: a page on another site cannot set it without a
 /// CORS preflight, which this server never grants, so it cannot approve or upload for you.
@@ -39,11 +63,15 @@ pub struct ConsoleState {
 }
 
 pub fn router(state: Arc<ConsoleState>) -> Router {
+    let limit = UploadLimit::from_env();
+    let body_limit =
+        usize::try_from(limit.0.saturating_add(UPLOAD_FORM_SLACK_BYTES)).unwrap_or(usize::MAX);
     let api = Router::new()
         .route("/api/info", get(api::info))
         .route("/api/executions", get(api::executions))
         .route("/api/executions/{id}", get(api::execution))
         .route("/api/executions/{id}/stop", post(api::stop_execution))
+        .route("/api/executions/{id}/retry", post(api::retry_execution))
         .route("/api/executions/{id}/jobs/{job}/log", get(api::job_log))
         .route("/api/models", get(api::models))
         .route(
@@ -57,7 +85,7 @@ pub fn router(state: Arc<ConsoleState>) -> Router {
         .route("/api/endpoint", get(api::endpoint))
         .route(
             "/api/datasets",
-            post(api::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT_BYTES)),
+            post(api::upload).layer((DefaultBodyLimit::max(body_limit), axum::Extension(limit))),
         )
         .route("/api/invoke", post(api::invoke))
         .fallback(api_not_found)
@@ -66,7 +94,40 @@ pub fn router(state: Arc<ConsoleState>) -> Router {
         .route("/", get(assets::index))
         .route("/{file}", get(assets::file))
         .merge(api)
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn(guard))
+}
+
+/// Every error the console answers is `{"error": ...}`, also those axum makes itself (a
+/// malformed path, a wrong method, a body over the limit), which are plain text. The try-it
+/// proxy is left alone: it answers what the Function URL answered.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let proxied = request.uri().path() == "/api/invoke";
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if proxied || is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text
+    };
+    let mut json = (status, Json(serde_json::json!({"error": message}))).into_response();
+    if let Some(allow) = parts.headers.get(header::ALLOW) {
+        json.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    json
 }
 
 /// Loopback `Host` only (a DNS-rebinding page cannot reach the API), and changes only with
@@ -110,6 +171,12 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The request asks for something the resource's state does not allow (a retry of a
+    /// running execution).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -122,6 +189,8 @@ impl IntoResponse for ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -137,9 +206,15 @@ impl From<crate::actions::ActionError> for ApiError {
         use crate::actions::ActionError as A;
         use crate::registry::RegistryError as R;
         match e {
-            A::Name(_) | A::BadInput(_) | A::Registry(R::BadStatus(_)) => {
-                Self::BadRequest(e.to_string())
+            A::Name(_)
+            | A::BadInput(_)
+            | A::Settings(_)
+            | A::BlockedBySettings(_)
+            | A::Registry(R::BadStatus(_)) => Self::BadRequest(e.to_string()),
+            A::Executor(mmp_executor::ExecutorError::NotRetryable { .. }) => {
+                Self::Conflict(e.to_string())
             }
+            A::Executor(mmp_executor::ExecutorError::NotFound(_)) => Self::NotFound(e.to_string()),
             A::NotFound(_) | A::Registry(R::NoSuchGroup(_) | R::NoSuchVersion(..)) => {
                 Self::NotFound(e.to_string())
             }

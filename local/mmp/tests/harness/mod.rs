@@ -81,8 +81,14 @@ impl World {
 
     /// Starts `mmp up` and waits for its Function URL.
     pub fn up(&self) -> Up {
+        self.up_with_env(&[])
+    }
+
+    /// [`World::up`] with more environment variables for `mmp up`.
+    pub fn up_with_env(&self, env: &[(&str, &str)]) -> Up {
         let mut child = self
             .command(&["up", "--max-parallel-jobs", "2"])
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
