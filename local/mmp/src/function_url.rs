@@ -11,6 +11,8 @@ use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
+use mmp_serve::http::body_timeout;
+
 use crate::handlers::Handlers;
 
 /// Function URLs accept request payloads up to 6 MB.
@@ -39,11 +41,15 @@ async fn invoke(
         .into_response()
 }
 
-/// A body the Function URL refuses before the handler sees it (over its 6 MB, or unreadable),
-/// answered in the invoker's error shape, `{"error": "..."}`, rather than axum's plain text.
+/// A body the Function URL refuses before the handler sees it (over its 6 MB, too slow, or
+/// unreadable), answered in the invoker's error shape, `{"error": "..."}`, rather than axum's
+/// plain text.
 fn refused(rejection: &BytesRejection) -> Response {
-    let status = rejection.status();
-    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+    let mut status = rejection.status();
+    let message = if let Some(timeout) = body_timeout(rejection) {
+        status = StatusCode::REQUEST_TIMEOUT;
+        format!("the request body was not received within {timeout:?}")
+    } else if status == StatusCode::PAYLOAD_TOO_LARGE {
         format!(
             "request body is over the Function URL's limit of {FUNCTION_URL_PAYLOAD_LIMIT} bytes"
         )

@@ -78,6 +78,7 @@ impl Runtime {
                 model_prefix: mmp_common::naming::DEFAULT_MODELS_PREFIX.to_string(),
                 memory_budget_bytes: options.model_memory_budget_bytes,
                 log_file: home.root().join("endpoint.log"),
+                archive_limits: crate::endpoint::archive_limits_from_env()?,
             },
             system.store.clone(),
         ));
