@@ -138,6 +138,9 @@ fn parameters() -> Value {
     json!([
         {"Name": p::DATASET_NAME, "Type": "String"},
         {"Name": p::INPUT_DATA_URI, "Type": "String"},
+        // Lineage of the pinned upload; defaults for executions started by hand.
+        string(p::INPUT_DATA_ETAG, "unknown"),
+        string(p::INPUT_DATA_VERSION_ID, "null"),
         string(p::TARGET_COLUMN, p::DEFAULT_TARGET_COLUMN),
         {"Name": p::STRATIFY_SPLIT, "Type": "String", "DefaultValue": "True", "EnumValues": ["True", "False"]},
         {"Name": p::TEST_SET_SIZE, "Type": "Float", "DefaultValue": 0.2},
@@ -380,6 +383,10 @@ fn register_step() -> Value {
                 "algorithm": join("", vec![best_trial("TrainingJobDefinitionName")]),
                 "dataset": param(p::DATASET_NAME),
                 "pipeline_execution": get("Execution.PipelineExecutionArn"),
+                // Exactly which bytes it was trained on (the trigger's pinned copy).
+                "input_data_uri": param(p::INPUT_DATA_URI),
+                "input_data_etag": param(p::INPUT_DATA_ETAG),
+                "input_data_version_id": param(p::INPUT_DATA_VERSION_ID),
             },
         },
     })
@@ -433,4 +440,30 @@ pub fn definition() -> Value {
         },
         "Steps": [preprocess_step(), tuning_step(), refit_step(), evaluate_step(), condition_step()],
     })
+}
+
+#[cfg(test)]
+mod lineage_tests {
+    use super::*;
+
+    #[test]
+    fn registered_versions_name_the_exact_input_they_were_trained_on() {
+        let args = &register_step()["Arguments"]["CustomerMetadataProperties"];
+        for (key, parameter) in [
+            ("input_data_uri", p::INPUT_DATA_URI),
+            ("input_data_etag", p::INPUT_DATA_ETAG),
+            ("input_data_version_id", p::INPUT_DATA_VERSION_ID),
+        ] {
+            assert_eq!(args[key], param(parameter), "{key}");
+        }
+        let declared = parameters();
+        for name in [p::INPUT_DATA_ETAG, p::INPUT_DATA_VERSION_ID] {
+            let declared = declared
+                .as_array()
+                .and_then(|all| all.iter().find(|d| d["Name"] == name));
+            // SageMaker refuses empty metadata values: the defaults are words.
+            let default = declared.and_then(|d| d["DefaultValue"].as_str());
+            assert!(default.is_some_and(|d| !d.is_empty()), "{name}: {declared:?}");
+        }
+    }
 }

@@ -4,6 +4,10 @@
 pub const DATASET_NAME: &str = "DatasetName";
 /// S3 URI of the uploaded CSV object (the original loaded fixed datasets instead).
 pub const INPUT_DATA_URI: &str = "InputDataUri";
+/// ETag (unquoted) of the upload `InputDataUri` pins; lineage, recorded on the model version.
+pub const INPUT_DATA_ETAG: &str = "InputDataETag";
+/// S3 version id of that upload; `null` (S3's own word) when the bucket keeps no versions.
+pub const INPUT_DATA_VERSION_ID: &str = "InputDataVersionId";
 /// Name of the target column (the original hard-coded `CLASS`).
 pub const TARGET_COLUMN: &str = "TargetColumn";
 pub const STRATIFY_SPLIT: &str = "StratifySplit";

@@ -9,7 +9,7 @@ use futures_util::future::join_all;
 
 use crate::ports::{
     ApprovalStatus, ModelRegistryAdmin, NewModelVersion, ObjectStore, ObjectUri, Parameter,
-    PipelineRunner, PutCondition, StartExecution,
+    PipelineRunner, PutCondition, SourceVersion, StartExecution,
 };
 use crate::PortError;
 
@@ -164,6 +164,53 @@ pub async fn object_store<S: ObjectStore + ?Sized>(store: &S, prefix: &str) {
     assert!(
         error.is_not_found(),
         "copy of a missing source must be NotFound, got {error:?}"
+    );
+
+    // A copy of one version: exact while the source has that ETag (quoted or not), refused
+    // once it was overwritten, NotFound for a missing source.
+    let version = SourceVersion {
+        etag: copied.etag.trim_matches('"').to_string(),
+        version_id: None,
+    };
+    let pinned_key = format!("{prefix}pinned/doc.json");
+    let pinned_etag = ok(
+        store.copy_version(&source, &version, &pinned_key).await,
+        "copy_version of the current version",
+    );
+    assert_eq!(
+        ok(store.get(&pinned_key).await, "get pinned").body,
+        b"two",
+        "copy_version copies the source's bytes"
+    );
+    assert_eq!(pinned_etag.trim_matches('"'), version.etag);
+    ok(
+        store.put(&key, b"four".to_vec(), PutCondition::None).await,
+        "overwrite the source",
+    );
+    let overwritten_key = format!("{prefix}pinned/overwritten.json");
+    let error = expect_err(
+        store
+            .copy_version(&source, &version, &overwritten_key)
+            .await,
+        "copy_version of an overwritten source",
+    );
+    assert!(
+        error.is_precondition_failed(),
+        "copy_version of an overwritten source must be PreconditionFailed, got {error:?}"
+    );
+    assert!(
+        expect_err(store.get(&overwritten_key).await, "get refused copy").is_not_found(),
+        "a refused copy_version writes nothing"
+    );
+    let error = expect_err(
+        store
+            .copy_version(&missing, &version, &overwritten_key)
+            .await,
+        "copy_version of a missing source",
+    );
+    assert!(
+        error.is_not_found(),
+        "copy_version of a missing source must be NotFound, got {error:?}"
     );
 
     // Delete, twice.

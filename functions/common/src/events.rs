@@ -83,6 +83,11 @@ pub struct ObjectCreated {
     pub key: String,
     pub etag: String,
     pub size: Option<i64>,
+    /// The object's version (versioned buckets only).
+    pub version_id: Option<String>,
+    /// Orders the events of one key; a redelivered event carries the same one, a new upload
+    /// (even of identical bytes) a different one.
+    pub sequencer: Option<String>,
 }
 
 /// An S3 record that cannot be used.
@@ -125,6 +130,14 @@ impl ObjectCreated {
             key: decode_s3_key(raw_key)?,
             etag,
             size: record.s3.object.size,
+            // S3 sends "null" for objects of a bucket that keeps no versions.
+            version_id: record
+                .s3
+                .object
+                .version_id
+                .clone()
+                .filter(|id| !id.is_empty() && id != "null"),
+            sequencer: record.s3.object.sequencer.clone(),
         })
     }
 }

@@ -18,6 +18,11 @@ pub const DEFAULT_REPORTS_PREFIX: &str = "reports/";
 pub const LEADERBOARD_FILE: &str = "leaderboard.json";
 /// Default prefix of the trigger's idempotency claims: `<prefix><token>.json`.
 pub const DEFAULT_TRIGGER_CLAIMS_PREFIX: &str = "triggers/";
+/// Default prefix of the trigger's pinned uploads, outside `datasets/` so that writing one
+/// starts nothing: `<prefix><dataset>/<etag>/<file>`.
+pub const DEFAULT_PINNED_DATASETS_PREFIX: &str = "pinned-datasets/";
+/// Longest file name kept in a pinned key (the URI is model metadata: at most 256 characters).
+pub const MAX_PINNED_FILE_LEN: usize = 64;
 /// Model package group names: SageMaker allows at most 63 characters.
 pub const MAX_GROUP_NAME_LEN: usize = 63;
 
@@ -125,6 +130,27 @@ pub fn parse_artifact_name(name: &str) -> Option<(String, u32)> {
     Some((group.to_string(), version.parse().ok()?))
 }
 
+/// The immutable copy of one upload: `<prefix><dataset>/<etag>/<file>`, the ETag unquoted. The
+/// file name keeps only letters, digits, `.`, `_` and `-` (others become `-`) and at most
+/// [`MAX_PINNED_FILE_LEN`] characters, so that the URI is valid model package metadata.
+pub fn pinned_dataset_key(prefix: &str, dataset: &str, etag: &str, file: &str) -> String {
+    let mut safe: String = file
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if safe.len() > MAX_PINNED_FILE_LEN {
+        // Keep the end: the `.csv` suffix is what says what it is.
+        safe = safe.split_off(safe.len() - MAX_PINNED_FILE_LEN);
+    }
+    format!("{prefix}{dataset}/{}/{safe}", etag.trim_matches('"'))
+}
+
 /// `<reports prefix><dataset>.json`.
 pub fn dataset_report_key(reports_prefix: &str, dataset: &str) -> String {
     format!("{reports_prefix}{dataset}.json")
@@ -195,6 +221,22 @@ mod tests {
             group_name("mmp", &long),
             Err(NameError::GroupNameTooLong { len: 64, .. })
         ));
+    }
+
+    #[test]
+    fn pinned_keys_name_dataset_etag_and_a_safe_file() {
+        assert_eq!(
+            pinned_dataset_key("pinned-datasets/", "wine", "\"abc-2\"", "wine.csv"),
+            "pinned-datasets/wine/abc-2/wine.csv"
+        );
+        assert_eq!(
+            pinned_dataset_key("p/", "wine", "e", "my data (1).csv"),
+            "p/wine/e/my-data--1-.csv"
+        );
+        let long = format!("{}.csv", "x".repeat(100));
+        let key = pinned_dataset_key("p/", "wine", "e", &long);
+        assert!(key.ends_with(".csv") && key.len() == "p/wine/e/".len() + MAX_PINNED_FILE_LEN);
+        assert!(!key.starts_with(DATASETS_PREFIX));
     }
 
     #[test]

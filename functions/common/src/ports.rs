@@ -66,6 +66,15 @@ impl std::fmt::Display for ObjectUri {
     }
 }
 
+/// Which bytes of a copy's source must be copied: the version an event named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceVersion {
+    /// The ETag the source must have (`x-amz-copy-source-if-match`), quoted or not.
+    pub etag: String,
+    /// The version to read in a versioned bucket (`?versionId=`); `None` reads the current one.
+    pub version_id: Option<String>,
+}
+
 /// One bucket (S3) or one folder tree (local): keys are `/`-separated, with no leading `/`.
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
@@ -89,6 +98,16 @@ pub trait ObjectStore: Send + Sync {
     /// Copies `source` to `dest_key` in this store and returns the copy's ETag;
     /// `NotFound` if the source does not exist.
     async fn copy(&self, source: &ObjectUri, dest_key: &str) -> Result<String, PortError>;
+    /// Copies exactly `version` of `source` to `dest_key` and returns the copy's ETag:
+    /// [`PortError::PreconditionFailed`] if the source read no longer has `version.etag` (it
+    /// was overwritten), `NotFound` if it does not exist. A store without versions ignores
+    /// `version_id`; the ETag condition alone makes the copy exact.
+    async fn copy_version(
+        &self,
+        source: &ObjectUri,
+        version: &SourceVersion,
+        dest_key: &str,
+    ) -> Result<String, PortError>;
 }
 
 // ---------------------------------------------------------------- model registry
@@ -365,6 +384,14 @@ macro_rules! forward_object_store {
             }
             async fn copy(&self, source: &ObjectUri, dest_key: &str) -> Result<String, PortError> {
                 (**self).copy(source, dest_key).await
+            }
+            async fn copy_version(
+                &self,
+                source: &ObjectUri,
+                version: &SourceVersion,
+                dest_key: &str,
+            ) -> Result<String, PortError> {
+                (**self).copy_version(source, version, dest_key).await
             }
         }
     };

@@ -46,6 +46,10 @@ pub struct Claim {
     /// knows the claim is its own instead of waiting for the timeout.
     #[serde(default)]
     pub claimant: String,
+    /// The S3 sequencer of the event that claimed: a later event with another one is a new
+    /// upload of identical bytes, not a redelivery.
+    #[serde(default)]
+    pub sequencer: Option<String>,
 }
 
 impl Claim {
@@ -58,6 +62,7 @@ impl Claim {
             claimed_at_ms: now_ms(),
             execution_arn: None,
             claimant: uuid::Uuid::new_v4().to_string(),
+            sequencer: upload.sequencer.clone(),
         }
     }
 
@@ -70,7 +75,11 @@ impl Claim {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Started {
     Now(String),
-    Before(String),
+    /// By the delivery of the event with this sequencer.
+    Before {
+        execution_arn: String,
+        sequencer: Option<String>,
+    },
 }
 
 /// Starts `request` unless a delivery of the same upload already did.
@@ -93,7 +102,15 @@ where
         Ok(etag) => etag,
         Err(PortError::PreconditionFailed(_)) => {
             match take_over(store, claim_key, &claim.claimant, timeout).await? {
-                TakeOver::Done(arn) => return Ok(Started::Before(arn)),
+                TakeOver::Done {
+                    execution_arn,
+                    sequencer,
+                } => {
+                    return Ok(Started::Before {
+                        execution_arn,
+                        sequencer,
+                    })
+                }
                 TakeOver::Mine(etag) => etag,
             }
         }
@@ -129,7 +146,10 @@ where
 }
 
 enum TakeOver {
-    Done(String),
+    Done {
+        execution_arn: String,
+        sequencer: Option<String>,
+    },
     Mine(String),
 }
 
@@ -151,8 +171,11 @@ async fn take_over<S: ObjectStore + ?Sized>(
     };
     let existing: Claim = serde_json::from_slice(&object.body)
         .map_err(|error| PortError::Other(format!("claim {claim_key} is unreadable: {error}")))?;
-    if let Some(arn) = existing.execution_arn {
-        return Ok(TakeOver::Done(arn));
+    if let Some(execution_arn) = existing.execution_arn {
+        return Ok(TakeOver::Done {
+            execution_arn,
+            sequencer: existing.sequencer,
+        });
     }
     if existing.claimant == claimant {
         tracing::info!(

@@ -4,6 +4,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use mmp_common::aws::{load_sdk_config, s3_client, sagemaker_client, S3Store, SageMakerPipelines};
 use mmp_common::config::Env;
 use mmp_common::events::S3Event;
+use mmp_common::ports::StdoutMetricSink;
 use pipeline_trigger::{handle_event, TriggerConfig};
 
 #[tokio::main]
@@ -15,7 +16,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let pipelines = SageMakerPipelines::new(sagemaker_client(&sdk));
     let (store, pipelines, config) = (&store, &pipelines, &config);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
-        let outcomes = handle_event(store, pipelines, config, &event.payload).await?;
+        let outcomes =
+            handle_event(store, pipelines, &StdoutMetricSink, config, &event.payload).await?;
         Ok::<_, lambda_runtime::Error>(serde_json::json!({ "records": outcomes.len() }))
     }))
     .await

@@ -17,10 +17,10 @@
 
 use mmp_common::ports::Parameter;
 use mmp_pipeline::parameters as p;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-/// The settings file, as written by the user.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+/// The settings file, as written by the user (serializable so that checks can write it back).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetSettings {
     pub target_column: Option<String>,

@@ -12,12 +12,15 @@ use mmp_common::aws::moto::{IamRecorder, MotoServer};
 use mmp_common::aws::{S3Store, SageMakerPipelines};
 use mmp_common::events::S3Event;
 use mmp_common::ports::{
-    ObjectMeta, ObjectStore, ObjectUri, PipelineRunner, PutCondition, StoredObject,
+    MemoryMetricSink, ObjectMeta, ObjectStore, ObjectUri, PipelineRunner, PutCondition,
+    SourceVersion, StoredObject,
 };
 use mmp_common::PortError;
 use mmp_pipeline::parameters as p;
+use pipeline_trigger::scenarios;
 use pipeline_trigger::{
-    handle_event, upload_token, Claim, RecordOutcome, TriggerConfig, TriggerError, IAM_ACTIONS,
+    handle_event, rejected_upload_key, rejected_uploads_prefix, upload_token, Claim, RecordOutcome,
+    RejectedUpload, TriggerConfig, TriggerError, IAM_ACTIONS,
 };
 use serde_json::json;
 
@@ -33,6 +36,10 @@ mmp_common::moto_scenarios! {
         bad_keys_names_settings_and_buckets_are_skipped_with_the_reason,
         abandoned_claims_are_taken_over_and_failed_starts_release_theirs,
         a_claim_that_landed_but_answered_412_is_taken_as_its_own,
+        quick_uploads_each_train_on_their_own_bytes,
+        an_overwritten_upload_is_superseded,
+        a_versioned_bucket_pins_every_upload_even_once_overwritten,
+        an_identical_reupload_is_recorded_and_a_redelivery_is_not,
     ]
 }
 
@@ -45,6 +52,7 @@ struct Harness {
     seed: S3Store,
     admin: SageMakerPipelines,
     config: TriggerConfig,
+    metrics: MemoryMetricSink,
 }
 
 async fn harness(recorder: &IamRecorder) -> Harness {
@@ -66,6 +74,9 @@ async fn harness(recorder: &IamRecorder) -> Harness {
         pipeline_name: PIPELINE.into(),
         claims_prefix: "triggers/".into(),
         claim_timeout: Duration::from_secs(120),
+        pinned_prefix: "pinned-datasets/".into(),
+        reports_prefix: "reports/".into(),
+        metrics_namespace: "mmp".into(),
     };
     Harness {
         _moto: moto,
@@ -74,6 +85,7 @@ async fn harness(recorder: &IamRecorder) -> Harness {
         seed,
         admin,
         config,
+        metrics: MemoryMetricSink::default(),
     }
 }
 
@@ -133,7 +145,7 @@ async fn upload_starts_one_execution_with_settings_and_redelivery_starts_nothing
     )
     .await;
 
-    let outcomes = handle_event(&h.store, &h.runner, &h.config, &event)
+    let outcomes = handle_event(&h.store, &h.runner, &h.metrics, &h.config, &event)
         .await
         .unwrap();
     let [RecordOutcome::Started {
@@ -151,7 +163,7 @@ async fn upload_starts_one_execution_with_settings_and_redelivery_starts_nothing
         (p::DATASET_NAME, "diabetes"),
         (
             p::INPUT_DATA_URI,
-            "s3://mmp-data/datasets/diabetes/diabetes.csv",
+            "s3://mmp-data/pinned-datasets/diabetes/8c239bb1c83d279ffdb6d4bacd07f12b/diabetes.csv",
         ),
         (p::TARGET_COLUMN, "progression"),
         (p::CROSS_VALIDATION_SCORER, "r2"),
@@ -168,7 +180,7 @@ async fn upload_starts_one_execution_with_settings_and_redelivery_starts_nothing
     }
 
     // Redelivery, sequential and concurrent: nothing new starts.
-    let again = handle_event(&h.store, &h.runner, &h.config, &event)
+    let again = handle_event(&h.store, &h.runner, &h.metrics, &h.config, &event)
         .await
         .unwrap();
     assert_eq!(
@@ -179,7 +191,8 @@ async fn upload_starts_one_execution_with_settings_and_redelivery_starts_nothing
         }]
     );
     let burst =
-        join_all((0..4).map(|_| handle_event(&h.store, &h.runner, &h.config, &event))).await;
+        join_all((0..4).map(|_| handle_event(&h.store, &h.runner, &h.metrics, &h.config, &event)))
+            .await;
     assert!(burst.iter().all(|outcome| matches!(
         outcome.as_deref(),
         Ok([RecordOutcome::AlreadyStarted { .. }])
@@ -197,7 +210,7 @@ async fn upload_starts_one_execution_with_settings_and_redelivery_starts_nothing
         "age,progression\n1,3\n",
     )
     .await;
-    let outcomes = handle_event(&h.store, &h.runner, &h.config, &replaced)
+    let outcomes = handle_event(&h.store, &h.runner, &h.metrics, &h.config, &replaced)
         .await
         .unwrap();
     assert!(matches!(
@@ -211,7 +224,8 @@ async fn concurrent_first_deliveries_start_exactly_one_execution(recorder: &IamR
     let h = harness(recorder).await;
     let event = upload(&h, "datasets/wine/wine.csv", "a,CLASS\n1,x\n").await;
     let outcomes =
-        join_all((0..6).map(|_| handle_event(&h.store, &h.runner, &h.config, &event))).await;
+        join_all((0..6).map(|_| handle_event(&h.store, &h.runner, &h.metrics, &h.config, &event)))
+            .await;
     let started = outcomes
         .iter()
         .filter(|o| matches!(o.as_deref(), Ok([RecordOutcome::Started { .. }])))
@@ -235,7 +249,7 @@ async fn concurrent_first_deliveries_start_exactly_one_execution(recorder: &IamR
         }
     }
     // The retries, later, converge without starting anything.
-    let retry = handle_event(&h.store, &h.runner, &h.config, &event)
+    let retry = handle_event(&h.store, &h.runner, &h.metrics, &h.config, &event)
         .await
         .unwrap();
     assert!(matches!(
@@ -273,7 +287,7 @@ async fn bad_keys_names_settings_and_buckets_are_skipped_with_the_reason(recorde
     for (key, expected) in cases {
         let event = upload(&h, key, "a\n1\n").await;
         let message = reason(
-            handle_event(&h.store, &h.runner, &h.config, &event)
+            handle_event(&h.store, &h.runner, &h.metrics, &h.config, &event)
                 .await
                 .unwrap(),
         );
@@ -281,7 +295,7 @@ async fn bad_keys_names_settings_and_buckets_are_skipped_with_the_reason(recorde
     }
     let other = event("someone-elses", "datasets/x/a.csv", "e");
     assert!(reason(
-        handle_event(&h.store, &h.runner, &h.config, &other)
+        handle_event(&h.store, &h.runner, &h.metrics, &h.config, &other)
             .await
             .unwrap()
     )
@@ -297,7 +311,7 @@ async fn bad_keys_names_settings_and_buckets_are_skipped_with_the_reason(recorde
         .unwrap();
     let event = upload(&h, "datasets/broken/data.csv", "a\n1\n").await;
     let message = reason(
-        handle_event(&h.store, &h.runner, &h.config, &event)
+        handle_event(&h.store, &h.runner, &h.metrics, &h.config, &event)
             .await
             .unwrap(),
     );
@@ -309,12 +323,58 @@ async fn bad_keys_names_settings_and_buckets_are_skipped_with_the_reason(recorde
     let mut not_created = event.clone();
     not_created.records[0].event_name = Some("ObjectRemoved:Delete".into());
     assert!(reason(
-        handle_event(&h.store, &h.runner, &h.config, &not_created)
+        handle_event(&h.store, &h.runner, &h.metrics, &h.config, &not_created)
             .await
             .unwrap()
     )
     .contains("ObjectRemoved"));
     assert!(executions(&h).await.is_empty(), "nothing started");
+
+    // Every rejected upload is recorded where users look (the ObjectRemoved record is no
+    // upload), and counted.
+    let reports = h
+        .seed
+        .list(&rejected_uploads_prefix("reports/"))
+        .await
+        .unwrap();
+    let mut recorded = Vec::new();
+    for meta in &reports {
+        let report: RejectedUpload =
+            serde_json::from_slice(&h.seed.get(&meta.key).await.unwrap().body).unwrap();
+        assert!(!report.reason.is_empty() && report.execution_arn.is_none());
+        assert!(
+            chrono_like(&report.rejected_at),
+            "RFC 3339: {}",
+            report.rejected_at
+        );
+        recorded.push((report.dataset, report.key));
+    }
+    recorded.sort();
+    let expected: Vec<(String, String)> = [
+        ("_unnamed", "datasets/a.csv"),
+        ("_unnamed", "datasets/bad_name/a.csv"),
+        ("_unnamed", "datasets/x/a.txt"),
+        ("_unnamed", "datasets/x/y/z.csv"),
+        ("_unnamed", "uploads/x/a.csv"),
+        ("broken", "datasets/broken/data.csv"),
+        ("x", "datasets/x/a.csv"),
+    ]
+    .iter()
+    .map(|(d, k)| (d.to_string(), k.to_string()))
+    .collect();
+    assert_eq!(recorded, expected);
+    let counted = h
+        .metrics
+        .documents()
+        .iter()
+        .filter(|d| d["RejectedUploads"] == 1.0)
+        .count();
+    assert_eq!(counted, expected.len(), "one RejectedUploads count each");
+}
+
+/// `2026-12-02T08:00:00.000Z`-shaped.
+fn chrono_like(value: &str) -> bool {
+    value.len() == 24 && value.as_bytes()[10] == b'T' && value.ends_with('Z')
 }
 
 async fn abandoned_claims_are_taken_over_and_failed_starts_release_theirs(recorder: &IamRecorder) {
@@ -337,6 +397,7 @@ async fn abandoned_claims_are_taken_over_and_failed_starts_release_theirs(record
         claimed_at_ms: 0,
         execution_arn: None,
         claimant: "a-crashed-delivery".into(),
+        sequencer: None,
     };
     h.seed
         .put(
@@ -346,7 +407,7 @@ async fn abandoned_claims_are_taken_over_and_failed_starts_release_theirs(record
         )
         .await
         .unwrap();
-    let outcomes = handle_event(&h.store, &h.runner, &h.config, &event)
+    let outcomes = handle_event(&h.store, &h.runner, &h.metrics, &h.config, &event)
         .await
         .unwrap();
     assert!(
@@ -363,7 +424,7 @@ async fn abandoned_claims_are_taken_over_and_failed_starts_release_theirs(record
         ..h.config.clone()
     };
     let other = upload(&h, "datasets/diabetes/d.csv", "a\n1\n").await;
-    let error = handle_event(&h.store, &h.runner, &missing, &other)
+    let error = handle_event(&h.store, &h.runner, &h.metrics, &missing, &other)
         .await
         .unwrap_err();
     assert!(error.to_string().contains("no-such-pipeline"), "{error}");
@@ -410,13 +471,21 @@ impl ObjectStore for LostFirstResponse<'_> {
     async fn copy(&self, source: &ObjectUri, dest_key: &str) -> Result<String, PortError> {
         self.0.copy(source, dest_key).await
     }
+    async fn copy_version(
+        &self,
+        source: &ObjectUri,
+        version: &SourceVersion,
+        dest_key: &str,
+    ) -> Result<String, PortError> {
+        self.0.copy_version(source, version, dest_key).await
+    }
 }
 
 async fn a_claim_that_landed_but_answered_412_is_taken_as_its_own(recorder: &IamRecorder) {
     let h = harness(recorder).await;
     let event = upload(&h, "datasets/wine/wine.csv", "a,CLASS\n1,x\n").await;
     let store = LostFirstResponse(&h.store);
-    let outcome = handle_event(&store, &h.runner, &h.config, &event)
+    let outcome = handle_event(&store, &h.runner, &h.metrics, &h.config, &event)
         .await
         .unwrap();
     assert!(
@@ -424,4 +493,148 @@ async fn a_claim_that_landed_but_answered_412_is_taken_as_its_own(recorder: &Iam
         "the delivery must find its own claim and start, not wait for the timeout: {outcome:?}"
     );
     assert_eq!(executions(&h).await.len(), 1);
+}
+
+async fn quick_uploads_each_train_on_their_own_bytes(recorder: &IamRecorder) {
+    let h = harness(recorder).await;
+    scenarios::quick_uploads_each_train_on_their_own_bytes(
+        &h.store, &h.seed, &h.runner, &h.admin, &h.config, 12,
+    )
+    .await;
+}
+
+async fn an_overwritten_upload_is_superseded(recorder: &IamRecorder) {
+    let h = harness(recorder).await;
+    scenarios::an_overwritten_upload_is_superseded(&h.store, &h.seed, &h.runner, &h.config).await;
+}
+
+/// As on AWS (the bucket keeps versions): every upload's event names its version, so even
+/// events handled after all uploads pin each one's own bytes, and none is superseded.
+async fn a_versioned_bucket_pins_every_upload_even_once_overwritten(recorder: &IamRecorder) {
+    use mmp_common::aws::aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let h = harness(recorder).await;
+    let client = h.seed.client();
+    client
+        .put_bucket_versioning()
+        .bucket(BUCKET)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let key = "datasets/wine/wine.csv";
+    let mut events = Vec::new();
+    for i in 0..5 {
+        let put = client
+            .put_object()
+            .bucket(BUCKET)
+            .key(key)
+            .body(format!("a,CLASS\n{i},x\n").into_bytes().into())
+            .send()
+            .await
+            .unwrap();
+        let mut event =
+            scenarios::upload_event(BUCKET, key, put.e_tag().unwrap(), &format!("{i:02}"));
+        event.records[0].s3.object.version_id = put.version_id().map(str::to_string);
+        events.push((i, event));
+    }
+    for (i, event) in events {
+        let outcomes = handle_event(&h.store, &h.runner, &h.metrics, &h.config, &event)
+            .await
+            .unwrap();
+        let [RecordOutcome::Started { execution_arn, .. }] = outcomes.as_slice() else {
+            panic!("upload {i}: {outcomes:?}")
+        };
+        let parameters: HashMap<String, String> = h
+            .admin
+            .execution_parameters(execution_arn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.name, p.value))
+            .collect();
+        let uri = ObjectUri::parse(&parameters[p::INPUT_DATA_URI]).unwrap();
+        assert_eq!(
+            h.seed.get(&uri.key).await.unwrap().body,
+            format!("a,CLASS\n{i},x\n").into_bytes(),
+            "execution {i} reads upload {i}"
+        );
+        assert_eq!(
+            Some(&parameters[p::INPUT_DATA_VERSION_ID]),
+            event.records[0].s3.object.version_id.as_ref()
+        );
+    }
+}
+
+/// The same bytes uploaded again (a new PUT: another sequencer) start nothing, as the
+/// ClientRequestToken would on SageMaker, but the user is told which execution they match and
+/// how to run it again; a redelivery of either event (same sequencer) records nothing.
+async fn an_identical_reupload_is_recorded_and_a_redelivery_is_not(recorder: &IamRecorder) {
+    let h = harness(recorder).await;
+    let key = "datasets/wine/wine.csv";
+    let etag = h
+        .seed
+        .put(key, b"a,CLASS\n1,x\n".to_vec(), PutCondition::None)
+        .await
+        .unwrap();
+    let first = scenarios::upload_event(BUCKET, key, &etag, "0001");
+    let outcomes = handle_event(&h.store, &h.runner, &h.metrics, &h.config, &first)
+        .await
+        .unwrap();
+    let [RecordOutcome::Started { execution_arn, .. }] = outcomes.as_slice() else {
+        panic!("{outcomes:?}")
+    };
+    let redelivered = handle_event(&h.store, &h.runner, &h.metrics, &h.config, &first)
+        .await
+        .unwrap();
+    assert!(matches!(
+        redelivered.as_slice(),
+        [RecordOutcome::AlreadyStarted { .. }]
+    ));
+    let report_prefix = rejected_uploads_prefix("reports/");
+    assert!(h.seed.list(&report_prefix).await.unwrap().is_empty());
+
+    let again = h
+        .seed
+        .put(key, b"a,CLASS\n1,x\n".to_vec(), PutCondition::None)
+        .await
+        .unwrap();
+    assert_eq!(again, etag, "identical bytes, identical ETag");
+    let reupload = scenarios::upload_event(BUCKET, key, &again, "0002");
+    let outcomes = handle_event(&h.store, &h.runner, &h.metrics, &h.config, &reupload)
+        .await
+        .unwrap();
+    let [RecordOutcome::Skipped { reason }] = outcomes.as_slice() else {
+        panic!("{outcomes:?}")
+    };
+    let report_key = rejected_upload_key("reports/", "wine", &upload_token(BUCKET, key, &etag));
+    let report: RejectedUpload =
+        serde_json::from_slice(&h.seed.get(&report_key).await.unwrap().body).unwrap();
+    assert_eq!(report.execution_arn.as_ref(), Some(execution_arn));
+    assert_eq!(&report.reason, reason);
+    assert_eq!(
+        report.reason,
+        format!("identical to the upload that started {execution_arn}; run `mmp retry {execution_arn}` (locally) or RetryPipelineExecution")
+    );
+    assert_eq!(executions(&h).await.len(), 1, "nothing new started");
+    let counted = |h: &Harness| {
+        h.metrics
+            .documents()
+            .iter()
+            .filter(|d| d["RejectedUploads"] == 1.0)
+            .count()
+    };
+    assert_eq!(counted(&h), 1);
+    // The first event redelivered once more is still a redelivery.
+    let redelivered = handle_event(&h.store, &h.runner, &h.metrics, &h.config, &first)
+        .await
+        .unwrap();
+    assert!(matches!(
+        redelivered.as_slice(),
+        [RecordOutcome::AlreadyStarted { .. }]
+    ));
+    assert_eq!(counted(&h), 1, "a redelivery is not a rejection");
 }

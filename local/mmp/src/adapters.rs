@@ -11,7 +11,7 @@ use mmp_common::ports::{
     ApprovalStatus, ExecutionDescription, ExecutionStep, ExecutionSummary, Invocation,
     InvocationOutput, ModelEndpoint, ModelRegistry, ModelRegistryAdmin, ModelVersion,
     ModelVersionSummary, NewModelVersion, ObjectMeta, ObjectStore, ObjectUri, Parameter,
-    PipelineRunner, PutCondition, StartExecution, StoredObject,
+    PipelineRunner, PutCondition, SourceVersion, StartExecution, StoredObject,
 };
 use mmp_common::PortError;
 use mmp_executor::{ExecutionInfo, Executor, ExecutorError};
@@ -127,6 +127,27 @@ impl ObjectStore for StoreAdapter {
         }
         let (from, to) = (source.key.clone(), dest_key.to_string());
         self.blocking(move |s| s.copy(&from, &to)).await
+    }
+
+    // The local bucket keeps no versions: the ETag condition alone makes the copy exact.
+    async fn copy_version(
+        &self,
+        source: &ObjectUri,
+        version: &SourceVersion,
+        dest_key: &str,
+    ) -> Result<String, PortError> {
+        if source.bucket != self.0.bucket_name() {
+            return Err(PortError::NotFound(format!(
+                "{source}: only bucket {} exists locally",
+                self.0.bucket_name()
+            )));
+        }
+        let (from, etag, to) = (
+            source.key.clone(),
+            version.etag.clone(),
+            dest_key.to_string(),
+        );
+        self.blocking(move |s| s.copy_if_match(&from, &etag, &to)).await
     }
 }
 

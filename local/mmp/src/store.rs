@@ -241,6 +241,17 @@ impl LocalStore {
         self.put(to, &object.body, Condition::None)
     }
 
+    /// Copies `from` only if its ETag is `etag` (quoted or not), as S3's
+    /// `x-amz-copy-source-if-match`. The check is on the bytes read, so what is written is
+    /// exactly that version even if `from` is overwritten meanwhile.
+    pub fn copy_if_match(&self, from: &str, etag: &str, to: &str) -> Result<String, StoreError> {
+        let object = self.get(from)?;
+        if object.etag.trim_matches('"') != etag.trim_matches('"') {
+            return Err(StoreError::PreconditionFailed(from.to_string()));
+        }
+        self.put(to, &object.body, Condition::None)
+    }
+
     /// Keys starting with `prefix`, sorted, as S3 lists them.
     pub fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let mut keys = Vec::new();

@@ -38,21 +38,48 @@ pub enum MotoError {
     Api(String),
 }
 
-/// moto's server (what `moto_server` runs), with one change: requests carrying S3 preconditions
-/// (`If-Match`, `If-None-Match`) are served one at a time. moto checks a precondition and then
-/// writes without a lock, so two concurrent conditional puts can both succeed, which S3 never
-/// lets happen; the tests of concurrent writers test the adapters, not that race.
+/// moto's server (what `moto_server` runs), with two changes:
+/// - requests carrying S3 preconditions (`If-Match`, `If-None-Match`,
+///   `x-amz-copy-source-if-match`) are served one at a time. moto checks a precondition and
+///   then writes without a lock, so two concurrent conditional puts can both succeed, which S3
+///   never lets happen; the tests of concurrent writers test the adapters, not that race.
+/// - CopyObject's `x-amz-copy-source-if-match` is honoured as S3 does (412 when the source's
+///   ETag differs); moto 5.2 ignores it.
 const MOTO_SERVER: &str = r#"
 import sys, threading
+from urllib.parse import urlparse, unquote, parse_qs
 from werkzeug.serving import run_simple
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.s3.models import s3_backends
 
 app = DomainDispatcherApplication(create_backend_app)
 preconditions = threading.Lock()
+PRECONDITION_FAILED = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code>'
+    b'<Message>At least one of the pre-conditions you specified did not hold</Message>'
+    b'<Condition>x-amz-copy-source-If-Match</Condition></Error>')
+
+def copy_source_changed(environ):
+    wanted = environ.get("HTTP_X_AMZ_COPY_SOURCE_IF_MATCH")
+    source = environ.get("HTTP_X_AMZ_COPY_SOURCE")
+    if wanted is None or source is None:
+        return False
+    parsed = urlparse(source)
+    bucket, key = unquote(parsed.path).lstrip("/").split("/", 1)
+    version = parse_qs(parsed.query).get("versionId", [None])[0]
+    try:
+        current = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_object(bucket, key, version_id=version)
+    except Exception:
+        return False  # moto answers the missing source itself
+    return current is not None and current.etag.strip('"') != wanted.strip('"')
 
 def serve(environ, start_response):
-    if "HTTP_IF_MATCH" in environ or "HTTP_IF_NONE_MATCH" in environ:
+    if ("HTTP_IF_MATCH" in environ or "HTTP_IF_NONE_MATCH" in environ
+            or "HTTP_X_AMZ_COPY_SOURCE_IF_MATCH" in environ):
         with preconditions:
+            if copy_source_changed(environ):
+                start_response("412 Precondition Failed", [("Content-Type", "application/xml")])
+                return [PRECONDITION_FAILED]
             return list(app(environ, start_response))
     return app(environ, start_response)
 

@@ -12,7 +12,7 @@ use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::operation::head_object::HeadObjectError;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    Error, FinalizerInterceptorContextRef,
+    BeforeTransmitInterceptorContextRef, Error, FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
@@ -138,6 +138,25 @@ fn is_missing_key(operation: &str, error: &Error) -> bool {
 impl Intercept for IamRecorder {
     fn name(&self) -> &'static str {
         "IamRecorder"
+    }
+
+    // Copying a given version is authorized by s3:GetObjectVersion on the source; only the
+    // request says whether it names one (and the request is gone once it was sent).
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let names_a_version = context
+            .request()
+            .headers()
+            .get("x-amz-copy-source")
+            .is_some_and(|source| source.contains("?versionId="));
+        if names_a_version {
+            self.record("s3:GetObjectVersion", "CopyObject of a versionId");
+        }
+        Ok(())
     }
 
     // Once per operation, whatever its outcome: a call that failed still needed the grant.

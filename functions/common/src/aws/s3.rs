@@ -5,7 +5,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::error::classify;
-use crate::ports::{ObjectMeta, ObjectStore, ObjectUri, PutCondition, StoredObject};
+use crate::ports::{ObjectMeta, ObjectStore, ObjectUri, PutCondition, SourceVersion, StoredObject};
 use crate::PortError;
 
 /// Characters escaped in `x-amz-copy-source` (everything but unreserved characters and `/`).
@@ -157,17 +157,43 @@ impl ObjectStore for S3Store {
     }
 
     async fn copy(&self, source: &ObjectUri, dest_key: &str) -> Result<String, PortError> {
+        self.copy_object(source, None, dest_key).await
+    }
+
+    async fn copy_version(
+        &self,
+        source: &ObjectUri,
+        version: &SourceVersion,
+        dest_key: &str,
+    ) -> Result<String, PortError> {
+        self.copy_object(source, Some(version), dest_key).await
+    }
+}
+
+impl S3Store {
+    async fn copy_object(
+        &self,
+        source: &ObjectUri,
+        version: Option<&SourceVersion>,
+        dest_key: &str,
+    ) -> Result<String, PortError> {
         let context = format!("CopyObject {source} to s3://{}/{dest_key}", self.bucket);
-        let copy_source = format!(
+        let mut copy_source = format!(
             "{}/{}",
             source.bucket,
             utf8_percent_encode(&source.key, COPY_SOURCE)
         );
-        let output = self
-            .client
-            .copy_object()
-            .bucket(&self.bucket)
-            .key(dest_key)
+        let mut request = self.client.copy_object().bucket(&self.bucket).key(dest_key);
+        if let Some(version) = version {
+            if let Some(version_id) = &version.version_id {
+                copy_source.push_str("?versionId=");
+                copy_source.extend(utf8_percent_encode(version_id, COPY_SOURCE));
+            }
+            // S3 compares entity tags quoted.
+            let etag = format!("\"{}\"", version.etag.trim_matches('"'));
+            request = request.copy_source_if_match(etag);
+        }
+        let output = request
             .copy_source(copy_source)
             .send()
             .await
