@@ -147,7 +147,8 @@ impl ObjectStore for StoreAdapter {
             version.etag.clone(),
             dest_key.to_string(),
         );
-        self.blocking(move |s| s.copy_if_match(&from, &etag, &to)).await
+        self.blocking(move |s| s.copy_if_match(&from, &etag, &to))
+            .await
     }
 }
 
