@@ -1,11 +1,14 @@
-//! The local endpoint's multi-model front-end: models load on first use and, when the serving
-//! process's memory budget is full, the least recently used one is unloaded to make room.
+//! The local endpoint's multi-model front-end: models load on first use (once, however many
+//! requests ask at once) and, when the serving process's memory budget is full, the least
+//! recently used one is unloaded to make room; a withdrawn model is unloaded and its folder
+//! removed.
 
 #![allow(clippy::unwrap_used)]
 
 mod harness;
 
-use std::time::Duration;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use harness::{sample, World, FAST};
 use mmp::endpoint::{EndpointConfig, LocalEndpoint};
@@ -44,7 +47,8 @@ async fn a_full_budget_unloads_the_least_recently_used_model() {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let archive = system.store.get(&key).unwrap().body;
-        mmp::endpoint::unpack_archive(&archive, &dir.path().join("m")).unwrap();
+        mmp::endpoint::unpack_archive(&archive, &dir.path().join("m"), &Default::default())
+            .unwrap();
         let model = mmp_container::MmpModelLoader
             .load(&dir.path().join("m"))
             .unwrap();
@@ -59,6 +63,7 @@ async fn a_full_budget_unloads_the_least_recently_used_model() {
             model_prefix: "endpoint/models/".into(),
             memory_budget_bytes: Some(budget),
             log_file: world.data_dir().join("endpoint-test.log"),
+            archive_limits: Default::default(),
         },
         system.store.clone(),
     );
@@ -133,6 +138,7 @@ async fn the_local_serving_process_listens_on_loopback_only() {
             model_prefix: "endpoint/models/".into(),
             memory_budget_bytes: None,
             log_file: world.data_dir().join("endpoint-bind.log"),
+            archive_limits: Default::default(),
         },
         system.store.clone(),
     );
@@ -154,4 +160,150 @@ async fn the_local_serving_process_listens_on_loopback_only() {
         );
     }
     endpoint.stop().await;
+}
+
+/// Fits a small model and registers it, Approved, as version 1 of `mmp-<dataset>`, as a
+/// pipeline's RegisterModel step would: the deployer in `mmp up` routes `dataset` to it.
+/// Returns rows to send it.
+fn register_approved_model(system: &System, dataset: &str) -> String {
+    use mmp_ml::estimators::from_hyperparams;
+    use mmp_ml::hyperparams::HyperParams;
+    use mmp_ml::model::{write_archive, Model, TrainingData};
+
+    let csv = sample("breast-cancer");
+    let table = mmp_ml::table::Table::from_reader(Path::new("data.csv"), csv.as_bytes()).unwrap();
+    let data = TrainingData::from_table(&table, "CLASS", None).unwrap();
+    let estimator = from_hyperparams("NaiveBayes", &HyperParams::default()).unwrap();
+    let model = Model::fit(estimator.as_ref(), &data, Default::default(), 0).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    model.save(&dir.path().join("model")).unwrap();
+    let archive = dir.path().join("model.tar.gz");
+    write_archive(&dir.path().join("model"), &archive).unwrap();
+    let key = format!("artifacts/{dataset}/model.tar.gz");
+    system
+        .store
+        .put(
+            &key,
+            &std::fs::read(&archive).unwrap(),
+            mmp::store::Condition::None,
+        )
+        .unwrap();
+    system
+        .registry
+        .create_package(&serde_json::json!({
+            "ModelPackageGroupName": format!("mmp-{dataset}"),
+            "ModelApprovalStatus": "Approved",
+            "InferenceSpecification": {"Containers": [{"ModelDataUrl": system.store.uri_of(&key)}]},
+        }))
+        .unwrap();
+    harness::feature_rows(&csv, "CLASS", 2)
+}
+
+/// The names in the endpoint's cache folder (where `mmp up` unpacks archives).
+fn cache_entries(world: &World) -> Vec<String> {
+    let cache = Home::new(world.data_dir()).unwrap().endpoint_cache();
+    let mut names: Vec<String> = match std::fs::read_dir(cache) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    names
+}
+
+async fn predict(client: &reqwest::Client, url: &str, dataset: &str, rows: &str) -> (u16, String) {
+    let response = client
+        .post(url)
+        .json(&serde_json::json!({"model": dataset, "data": rows}))
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_first_invocations_of_a_new_model_all_succeed_and_leave_no_temporary_folder() {
+    let world = World::new();
+    let up = world.up();
+    let system = System::open(Home::new(world.data_dir()).unwrap(), "mmp").unwrap();
+    let rows = register_approved_model(&system, "tiny");
+    world.wait_route("tiny", Some(1));
+    assert_eq!(
+        cache_entries(&world),
+        Vec::<String>::new(),
+        "nothing loaded yet"
+    );
+    let client = reqwest::Client::new();
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let (client, url, rows) = (client.clone(), up.url.clone(), rows.clone());
+        requests.spawn(async move { predict(&client, &url, "tiny", &rows).await });
+    }
+    let answers = requests.join_all().await;
+    let failed: Vec<_> = answers
+        .iter()
+        .filter(|(status, _)| *status != 200)
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of 16 failed: {failed:?}",
+        failed.len()
+    );
+    let entries = cache_entries(&world);
+    assert!(
+        entries.iter().all(|name| !name.starts_with(".tmp")),
+        "temporary folders left: {entries:?}"
+    );
+    assert_eq!(entries, ["mmp-tiny-v1.tar.gz"], "one folder, unpacked once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_withdrawn_model_is_unloaded_and_its_folder_removed() {
+    let world = World::new();
+    let up = world.up();
+    let system = System::open(Home::new(world.data_dir()).unwrap(), "mmp").unwrap();
+    let rows = register_approved_model(&system, "tiny");
+    world.wait_route("tiny", Some(1));
+    let client = reqwest::Client::new();
+    let (status, body) = predict(&client, &up.url, "tiny", &rows).await;
+    assert_eq!(status, 200, "{body}");
+    let loaded = || async {
+        let endpoint: serde_json::Value = client
+            .get(format!("{}api/endpoint", up.console))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        endpoint["loaded"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["modelName"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(loaded().await, ["mmp-tiny-v1.tar.gz"]);
+    assert_eq!(cache_entries(&world), ["mmp-tiny-v1.tar.gz"]);
+
+    // Rejecting the only approved version withdraws the route and deletes the archive.
+    system
+        .registry
+        .set_approval("mmp-tiny", 1, "Rejected")
+        .unwrap();
+    world.wait_route("tiny", None);
+    // The withdrawal's clean-up follows the route's removal in the same delivery.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (models, entries) = (loaded().await, cache_entries(&world));
+        if models.is_empty() && entries.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after the withdrawal, loaded: {models:?}, on disk: {entries:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
