@@ -233,19 +233,18 @@ impl LocalEndpoint {
         if let Some(budget) = self.config.memory_budget_bytes {
             cmd.env(mmp_serve::MEMORY_BUDGET_ENV, budget.to_string());
         }
+        // The paths go to the log only: these errors reach the Function URL's callers.
         let mut child = cmd.spawn().map_err(|e| {
-            EndpointError::Unavailable(format!(
-                "cannot start {}: {e}",
-                self.config.container_bin.display()
-            ))
+            tracing::error!(bin = %self.config.container_bin.display(), error = %e, "cannot start the serving process");
+            EndpointError::Unavailable(format!("cannot start the serving process: {e}"))
         })?;
         let base_url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = child.try_wait()? {
+                tracing::error!(%status, log = %self.config.log_file.display(), "the serving process exited at its start");
                 return Err(EndpointError::Unavailable(format!(
-                    "the serving process exited with {status}; see {}",
-                    self.config.log_file.display()
+                    "the serving process exited with {status}; see endpoint.log"
                 )));
             }
             let ping = self.http.get(format!("{base_url}/ping")).send().await;

@@ -307,3 +307,94 @@ async fn a_withdrawn_model_is_unloaded_and_its_folder_removed() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A .tar.gz of `(header, data)` entries, the names written raw.
+fn archive_of(entries: &[(tar::EntryType, &str, &[u8], Option<&str>)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (kind, name, data, link) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_path(name).unwrap();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(*kind);
+        if let Some(link) = link {
+            header.set_link_name(link).unwrap();
+        }
+        header.set_cksum();
+        builder.append(&header, *data).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_archive_fails_its_load_naming_why_and_leaves_nothing_on_disk() {
+    let world = World::new();
+    let system = System::open(Home::new(world.data_dir()).unwrap(), "mmp").unwrap();
+    let cache = world.data_dir().join("endpoint-refused");
+    let endpoint = LocalEndpoint::new(
+        EndpointConfig {
+            container_bin: harness::container_bin(),
+            cache_dir: cache.clone(),
+            model_prefix: "endpoint/models/".into(),
+            memory_budget_bytes: None,
+            log_file: world.data_dir().join("endpoint-refused.log"),
+            archive_limits: mmp_model_archive::Limits {
+                max_unpacked_bytes: 1000,
+                ..Default::default()
+            },
+        },
+        system.store.clone(),
+    );
+    let manifest: &[u8] = br#"{"format_version": 1}"#;
+    let cases = [
+        (
+            "big.tar.gz",
+            archive_of(&[
+                (tar::EntryType::Regular, "manifest.json", manifest, None),
+                (tar::EntryType::Regular, "model.json", &[b' '; 5000], None),
+            ]),
+            "more than 1000 bytes",
+        ),
+        (
+            "link.tar.gz",
+            archive_of(&[
+                (tar::EntryType::Regular, "model.json", b"{}", None),
+                (
+                    tar::EntryType::Symlink,
+                    "manifest.json",
+                    b"",
+                    Some("/etc/passwd"),
+                ),
+            ]),
+            "symbolic links are not allowed",
+        ),
+    ];
+    for (name, archive, why) in cases {
+        system
+            .store
+            .put(
+                &format!("endpoint/models/{name}"),
+                &archive,
+                mmp::store::Condition::None,
+            )
+            .unwrap();
+        let answer = endpoint
+            .invoke(name, "text/csv", "application/json", b"1".to_vec())
+            .await;
+        match answer {
+            Err(mmp::endpoint::EndpointError::LoadFailed { reason, .. }) => {
+                assert!(reason.contains(why), "{name}: {reason}")
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        let left: Vec<_> = std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "{name}: left in the cache: {left:?}");
+    }
+    endpoint.stop().await;
+}
