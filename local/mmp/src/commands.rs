@@ -86,14 +86,15 @@ pub fn upload(g: &Global, args: &UploadArgs) -> Result<()> {
     for uri in &upload.uploaded {
         println!("uploaded {uri}");
     }
+    // Known before the trigger runs: its claim of these very bytes holds an execution.
+    if let Some(arn) = &upload.earlier_execution {
+        return already_started(g, &system, &upload, arn);
+    }
     if running(&system.home).is_none() {
-        if let Some(arn) = &upload.earlier_execution {
-            return already_started(g, &system, &upload, arn);
-        }
         println!("no `mmp up` is running: the execution starts when one does");
         return Ok(());
     }
-    if args.no_wait && upload.earlier_execution.is_none() {
+    if args.no_wait {
         return Ok(());
     }
     // The trigger runs in `mmp up`, another process: its answer is read from what it writes
@@ -108,6 +109,10 @@ pub fn upload(g: &Global, args: &UploadArgs) -> Result<()> {
             }
             Some(TriggerOutcome::AlreadyStarted { execution_arn }) => {
                 return already_started(g, &system, &upload, &execution_arn);
+            }
+            Some(TriggerOutcome::Rejected(rejected)) if rejected.execution_arn.is_some() => {
+                let arn = rejected.execution_arn.unwrap_or_default();
+                return already_started(g, &system, &upload, &arn);
             }
             Some(TriggerOutcome::Rejected(rejected)) => {
                 bail!(

@@ -382,6 +382,24 @@ async fn upload_watch_approve_and_predict_from_the_console() {
     .await;
     assert!(b.find("[data-testid=retry-execution]").await.is_some());
 
+    // The same bytes again start nothing: the executions page lists the rejected upload.
+    let again = world
+        .data_dir()
+        .join("inputs/breast-cancer/breast-cancer-full.csv");
+    let (ok, _, err) = world.run(&[
+        "upload",
+        again.to_str().unwrap(),
+        "--dataset",
+        "breast-cancer",
+    ]);
+    assert!(!ok && err.contains("started nothing"), "{err}");
+    b.goto(&page("#/executions")).await;
+    b.wait_text("[data-testid=rejected-uploads]", SECONDS(30), |t| {
+        t.contains("datasets/breast-cancer/breast-cancer-full.csv") && t.contains("identical")
+    })
+    .await;
+    b.shot("10-rejected-upload").await;
+
     // Offline: everything the page loaded came from mmp itself.
     let loaded = b
         .client
@@ -649,4 +667,37 @@ async fn the_console_api_retries_stopped_executions_only() {
 
     let missing = post(url("executions/nope/retry")).await.unwrap();
     assert_eq!(missing.status().as_u16(), 404);
+
+    // The same bytes again: the API lists the rejected upload with the trigger's reason.
+    let again = world
+        .data_dir()
+        .join("inputs/breast-cancer/breast-cancer.csv");
+    let (ok, _, err) = world.run(&[
+        "upload",
+        again.to_str().unwrap(),
+        "--dataset",
+        "breast-cancer",
+    ]);
+    assert!(!ok && err.contains("started nothing"), "{err}");
+    let deadline = std::time::Instant::now() + SECONDS(60);
+    loop {
+        let answer: Value = http
+            .get(url("executions?dataset=breast-cancer"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(r) = answer["rejected_uploads"]
+            .as_array()
+            .and_then(|l| l.first())
+        {
+            assert_eq!(r["key"], "datasets/breast-cancer/breast-cancer.csv");
+            assert!(r["reason"].as_str().unwrap().contains("identical"), "{r}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{answer}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

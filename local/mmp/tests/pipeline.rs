@@ -358,6 +358,30 @@ fn a_reupload_says_it_started_nothing_and_retry_resumes_the_failed_execution() {
         "{err}"
     );
     assert_eq!(world.executions().len(), 1);
+    // The trigger records it: `mmp executions` lists it under the rejected uploads.
+    let deadline = std::time::Instant::now() + MINUTES;
+    let rejected = loop {
+        let list = world.json(&["executions", "--rejected", "--json"]);
+        if let Some(r) = list.as_array().and_then(|l| l.first()).cloned() {
+            break r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no rejected upload recorded"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(rejected["key"], "datasets/breast-cancer/breast-cancer.csv");
+    assert_eq!(rejected["execution_arn"], failed["arn"]);
+    assert!(
+        rejected["reason"].as_str().unwrap().contains("identical"),
+        "{rejected}"
+    );
+    let table = world.ok(&["executions"]);
+    assert!(
+        table.contains("rejected uploads") && table.contains("identical"),
+        "{table}"
+    );
 
     // A running or succeeded execution is not retried; the failed one is, once fixed.
     drop(up);
