@@ -9,7 +9,7 @@ locals {
 
   functions = {
     "pipeline-trigger" = {
-      description          = "Starts one pipeline execution per CSV uploaded under datasets/."
+      description          = "Starts one pipeline execution per CSV uploaded under datasets/, on a pinned copy of exactly the uploaded bytes."
       async                = true
       reserved_concurrency = null
       environment = {
@@ -17,6 +17,9 @@ locals {
         MMP_PIPELINE_NAME                 = aws_sagemaker_pipeline.this.pipeline_name
         MMP_TRIGGER_CLAIMS_PREFIX         = local.prefix_trigger_claims
         MMP_TRIGGER_CLAIM_TIMEOUT_SECONDS = tostring(var.trigger_claim_timeout_seconds)
+        MMP_PINNED_DATASETS_PREFIX        = local.prefix_pinned_datasets
+        MMP_REPORTS_PREFIX                = local.prefix_reports
+        MMP_METRICS_NAMESPACE             = var.project_name
       }
     }
     "model-deployer" = {

@@ -57,9 +57,10 @@ resource "aws_iam_role" "sagemaker_pipeline" {
 
 data "aws_iam_policy_document" "sagemaker_pipeline" {
   statement {
+    # InputDataUri: the trigger's pinned copy of an upload (or, started by hand, an upload).
     sid       = "ReadUploadedDatasets"
     actions   = ["s3:GetObject"]
-    resources = ["${local.bucket_arn}/${local.prefix_datasets}*"]
+    resources = ["${local.bucket_arn}/${local.prefix_datasets}*", "${local.bucket_arn}/${local.prefix_pinned_datasets}*"]
   }
 
   statement {
@@ -83,7 +84,7 @@ data "aws_iam_policy_document" "sagemaker_pipeline" {
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["${local.prefix_datasets}*", "${local.prefix_pipeline_runs}*"]
+      values   = ["${local.prefix_datasets}*", "${local.prefix_pinned_datasets}*", "${local.prefix_pipeline_runs}*"]
     }
   }
 
@@ -330,14 +331,31 @@ data "aws_iam_policy_document" "pipeline_trigger" {
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["${local.prefix_datasets}*", "${local.prefix_trigger_claims}*"]
+      values   = ["${local.prefix_datasets}*", "${local.prefix_trigger_claims}*", "${local.prefix_pinned_datasets}*"]
     }
   }
 
   statement {
-    sid       = "ReadDatasetSettings"
-    actions   = ["s3:GetObject"]
+    # Settings, and the source of the pinning copy: the current object, or the version the
+    # event names (the bucket is versioned).
+    sid       = "ReadUploadsAndSettings"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
     resources = ["${local.bucket_arn}/${local.prefix_datasets}*"]
+  }
+
+  statement {
+    # The copy each execution reads (CopyObject's destination), and whether a delivery of the
+    # same event pinned it already.
+    sid       = "PinUploads"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${local.bucket_arn}/${local.prefix_pinned_datasets}*"]
+  }
+
+  statement {
+    # An upload that started nothing is recorded where users look.
+    sid       = "RecordRejectedUploads"
+    actions   = ["s3:PutObject"]
+    resources = ["${local.bucket_arn}/${local.prefix_rejected_uploads}*"]
   }
 
   statement {

@@ -1,6 +1,6 @@
 # What someone on call needs to see: alarms on everything that fails without a caller noticing
 # (dead letters, function errors and throttles, endpoint errors and latency, failed pipeline
-# executions), sent to alarm_topic_arn, and one dashboard with the same metrics.
+# executions, rejected uploads), sent to alarm_topic_arn, and one dashboard with the same metrics.
 
 locals {
   alarm_actions = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
@@ -109,6 +109,24 @@ resource "aws_cloudwatch_metric_alarm" "pipeline_failures" {
   ok_actions          = local.alarm_actions
 }
 
+# The pipeline trigger counts every upload it started nothing for (bad key, name or settings,
+# superseded, identical to an earlier upload) in this EMF metric, without dimensions so that one
+# alarm covers every dataset; the report is at reports/rejected-uploads/<dataset>/<token>.json.
+resource "aws_cloudwatch_metric_alarm" "rejected_uploads" {
+  alarm_name          = "${var.project_name}-rejected-uploads"
+  alarm_description   = "An upload started no pipeline execution: the reason is in s3://${aws_s3_bucket.data.id}/${local.prefix_reports}rejected-uploads/<dataset>/."
+  namespace           = var.project_name
+  metric_name         = "RejectedUploads"
+  statistic           = "Sum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
 resource "aws_cloudwatch_dashboard" "this" {
   dashboard_name = var.project_name
 
@@ -121,6 +139,7 @@ resource "aws_cloudwatch_dashboard" "this" {
           alarms = concat(
             [aws_cloudwatch_metric_alarm.dead_letters.arn, aws_cloudwatch_metric_alarm.endpoint_errors.arn],
             [aws_cloudwatch_metric_alarm.endpoint_latency.arn, aws_cloudwatch_metric_alarm.pipeline_failures.arn],
+            [aws_cloudwatch_metric_alarm.rejected_uploads.arn],
             [for alarm in aws_cloudwatch_metric_alarm.function : alarm.arn],
           )
         }
@@ -180,10 +199,13 @@ resource "aws_cloudwatch_dashboard" "this" {
           region = local.region
           stat   = "Sum"
           period = 3600
-          metrics = [
-            for metric in ["ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed"] :
-            [local.pipeline_metrics_namespace, metric, "PipelineName", aws_sagemaker_pipeline.this.pipeline_name]
-          ]
+          metrics = concat(
+            [
+              for metric in ["ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed"] :
+              [local.pipeline_metrics_namespace, metric, "PipelineName", aws_sagemaker_pipeline.this.pipeline_name]
+            ],
+            [[var.project_name, "RejectedUploads"]],
+          )
         }
       },
       {

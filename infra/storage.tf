@@ -15,6 +15,11 @@ locals {
   prefix_reports        = "reports/"
   # The trigger's idempotency claims: one small object per upload it started an execution for.
   prefix_trigger_claims = "triggers/"
+  # The trigger's immutable copy of each upload (<dataset>/<etag>/<file>), what its execution
+  # reads; outside datasets/ so that writing one starts nothing.
+  prefix_pinned_datasets = "pinned-datasets/"
+  # Where the trigger records the uploads it started nothing for, and why.
+  prefix_rejected_uploads = "${local.prefix_reports}rejected-uploads/"
 
   # The S3 URI the endpoint's model loads artifacts from (TargetModel is relative to it).
   multi_model_uri = "s3://${aws_s3_bucket.data.id}/${local.prefix_endpoint_model}"
@@ -102,6 +107,21 @@ resource "aws_s3_bucket_lifecycle_configuration" "data" {
 
     expiration {
       days = 30
+    }
+  }
+
+  rule {
+    # A pinned upload is the input its execution reads and the lineage (input_data_uri) of the
+    # model version it registered; kept as long as the job data those versions point at.
+    id     = "expire-pinned-datasets"
+    status = var.pinned_dataset_expiration_days > 0 ? "Enabled" : "Disabled"
+
+    filter {
+      prefix = local.prefix_pinned_datasets
+    }
+
+    expiration {
+      days = max(var.pinned_dataset_expiration_days, 1)
     }
   }
 

@@ -82,6 +82,17 @@ variable "job_scratch_expiration_days" {
   }
 }
 
+variable "pinned_dataset_expiration_days" {
+  description = "Days after which the pipeline trigger's pinned copies of uploads (pinned-datasets/, what each execution reads and each model version names as input_data_uri) are deleted; 0 keeps them forever. Keep it at least as long as job_scratch_expiration_days so a deployable version's input stays readable."
+  type        = number
+  default     = 180
+
+  validation {
+    condition     = var.pinned_dataset_expiration_days >= 0 && floor(var.pinned_dataset_expiration_days) == var.pinned_dataset_expiration_days
+    error_message = "pinned_dataset_expiration_days must be a whole number >= 0."
+  }
+}
+
 variable "noncurrent_version_expiration_days" {
   description = "Days a replaced or deleted object version is kept (the bucket is versioned) before it is removed."
   type        = number

@@ -125,7 +125,7 @@ run "policies" {
   assert {
     condition = alltrue([
       for name, expected in {
-        "pipeline-trigger" = { policy = data.aws_iam_policy_document.pipeline_trigger.json, prefixes = ["datasets/*", "triggers/*"] }
+        "pipeline-trigger" = { policy = data.aws_iam_policy_document.pipeline_trigger.json, prefixes = ["datasets/*", "triggers/*", "pinned-datasets/*"] }
         "model-deployer"   = { policy = data.aws_iam_policy_document.model_deployer.json, prefixes = ["pipelines/mmp/*", "endpoint/*"] }
         "endpoint-invoker" = { policy = data.aws_iam_policy_document.endpoint_invoker.json, prefixes = ["endpoint/*"] }
         "metrics-reporter" = { policy = data.aws_iam_policy_document.metrics_reporter.json, prefixes = ["pipelines/mmp/*", "reports/*"] }
@@ -151,10 +151,10 @@ run "policies" {
   assert {
     condition = alltrue([
       for statement in jsondecode(data.aws_iam_policy_document.sagemaker_pipeline.json).Statement :
-      toset(flatten([statement.Condition.StringLike["s3:prefix"]])) == toset(["datasets/*", "pipelines/mmp/*"])
+      toset(flatten([statement.Condition.StringLike["s3:prefix"]])) == toset(["datasets/*", "pinned-datasets/*", "pipelines/mmp/*"])
       if contains(flatten([statement.Action]), "s3:ListBucket")
     ])
-    error_message = "The pipeline role's s3:ListBucket must be limited to datasets/ and pipelines/<pipeline>/."
+    error_message = "The pipeline role's s3:ListBucket must be limited to datasets/, pinned-datasets/ and pipelines/<pipeline>/."
   }
 
   assert {

@@ -21,6 +21,7 @@ run "alarms_notify_the_topic" {
       for alarm in concat(
         [aws_cloudwatch_metric_alarm.dead_letters, aws_cloudwatch_metric_alarm.endpoint_errors],
         [aws_cloudwatch_metric_alarm.endpoint_latency, aws_cloudwatch_metric_alarm.pipeline_failures],
+        [aws_cloudwatch_metric_alarm.rejected_uploads],
         values(aws_cloudwatch_metric_alarm.function),
       ) : alarm.alarm_actions == toset(["arn:aws:sns:us-east-1:123456789012:oncall"]) && alarm.ok_actions == toset(["arn:aws:sns:us-east-1:123456789012:oncall"])
     ])
@@ -76,6 +77,18 @@ run "alarms_notify_the_topic" {
   }
 
   assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.rejected_uploads.namespace == var.project_name &&
+      aws_cloudwatch_metric_alarm.rejected_uploads.metric_name == "RejectedUploads" &&
+      length(coalesce(aws_cloudwatch_metric_alarm.rejected_uploads.dimensions, {})) == 0 &&
+      aws_cloudwatch_metric_alarm.rejected_uploads.statistic == "Sum" &&
+      aws_cloudwatch_metric_alarm.rejected_uploads.comparison_operator == "GreaterThanThreshold" &&
+      aws_cloudwatch_metric_alarm.rejected_uploads.threshold == 0
+    )
+    error_message = "The rejected-uploads alarm must fire on any RejectedUploads count the trigger emits (its namespace, no dimensions)."
+  }
+
+  assert {
     condition     = can(jsondecode(aws_cloudwatch_dashboard.this.dashboard_body))
     error_message = "The dashboard body must be JSON."
   }
@@ -85,7 +98,7 @@ run "alarms_notify_the_topic" {
       for needle in concat(
         [for function in aws_lambda_function.function : function.function_name],
         [aws_sagemaker_endpoint.multi_model.name, aws_sagemaker_pipeline.this.pipeline_name, aws_sqs_queue.dead_letter.name],
-        ["Invocation5XXErrors", "ModelLatency", "ExecutionFailed", "ApproximateNumberOfMessagesVisible", "Throttles"],
+        ["Invocation5XXErrors", "ModelLatency", "ExecutionFailed", "ApproximateNumberOfMessagesVisible", "Throttles", "RejectedUploads"],
       ) : strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "\"${needle}\"")
     ])
     error_message = "The dashboard must show every function, the endpoint, the pipeline and the dead-letter queue."
@@ -94,7 +107,7 @@ run "alarms_notify_the_topic" {
   assert {
     condition = length(one([
       for widget in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : widget.properties.alarms if widget.type == "alarm"
-    ])) == 4 + length(aws_cloudwatch_metric_alarm.function)
+    ])) == 5 + length(aws_cloudwatch_metric_alarm.function)
     error_message = "The dashboard's alarm widget must list every alarm."
   }
 }
@@ -107,6 +120,7 @@ run "alarms_without_topic_have_no_actions" {
       for alarm in concat(
         [aws_cloudwatch_metric_alarm.dead_letters, aws_cloudwatch_metric_alarm.endpoint_errors],
         [aws_cloudwatch_metric_alarm.endpoint_latency, aws_cloudwatch_metric_alarm.pipeline_failures],
+        [aws_cloudwatch_metric_alarm.rejected_uploads],
         values(aws_cloudwatch_metric_alarm.function),
       ) : length(alarm.alarm_actions) == 0 && length(alarm.ok_actions) == 0
     ])

@@ -13,16 +13,17 @@ run "edge_values_accepted" {
   command = plan
 
   variables {
-    project_name                 = "abc"
-    image_tag                    = "v1.2.3"
-    job_scratch_expiration_days  = 0
-    min_endpoint_instances       = 2
-    max_endpoint_instances       = 2
-    invoker_reserved_concurrency = 1
-    function_url_auth_type       = "NONE"
-    alarm_topic_arn              = "arn:aws:sns:eu-west-1:123456789012:on-call.fifo"
-    alarm_period_seconds         = 60
-    endpoint_latency_alarm_ms    = 60000
+    project_name                   = "abc"
+    image_tag                      = "v1.2.3"
+    job_scratch_expiration_days    = 0
+    pinned_dataset_expiration_days = 0
+    min_endpoint_instances         = 2
+    max_endpoint_instances         = 2
+    invoker_reserved_concurrency   = 1
+    function_url_auth_type         = "NONE"
+    alarm_topic_arn                = "arn:aws:sns:eu-west-1:123456789012:on-call.fifo"
+    alarm_period_seconds           = 60
+    endpoint_latency_alarm_ms      = 60000
   }
 }
 
@@ -123,6 +124,28 @@ run "job_scratch_expiration_days_refused_2" {
   }
 
   expect_failures = [var.job_scratch_expiration_days]
+}
+
+run "pinned_dataset_expiration_days_refused" {
+  # not whole
+  command = plan
+
+  variables {
+    pinned_dataset_expiration_days = 2.5
+  }
+
+  expect_failures = [var.pinned_dataset_expiration_days]
+}
+
+run "pinned_dataset_expiration_days_refused_2" {
+  # negative
+  command = plan
+
+  variables {
+    pinned_dataset_expiration_days = -1
+  }
+
+  expect_failures = [var.pinned_dataset_expiration_days]
 }
 
 run "noncurrent_version_expiration_days_refused" {

@@ -338,7 +338,8 @@ class DeployedSystem(unittest.TestCase):
     def test_each_role_grants_exactly_the_calls_its_code_makes_on_the_keys_it_touches(self):
         # What each function's code does with the keys and prefixes it is configured with.
         touches = {
-            "pipeline-trigger": {"MMP_TRIGGER_CLAIMS_PREFIX": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}},
+            "pipeline-trigger": {"MMP_TRIGGER_CLAIMS_PREFIX": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+                                 "MMP_PINNED_DATASETS_PREFIX": {"s3:GetObject", "s3:PutObject"}},
             "model-deployer": {"MMP_ROUTING_KEY": {"s3:GetObject", "s3:PutObject"},
                                "MMP_MODELS_PREFIX": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}},
             "endpoint-invoker": {"MMP_ROUTING_KEY": {"s3:GetObject"}},
@@ -420,11 +421,12 @@ class DeployedSystem(unittest.TestCase):
         for action in ("s3:GetObject", "s3:PutObject"):
             self.assertTrue(any(action in listify(s["Action"]) and f"{job_data}*" in listify(s["Resource"])
                                 for s in statements), f"the pipeline role lacks {action} on {job_data}*")
-        # Uploads are read (the input URI is a pipeline parameter), never written.
-        datasets = f"arn:aws:s3:::{self.bucket}/datasets/"
-        on_datasets = {a for s in statements for a in listify(s["Action"])
-                       if any(r.startswith(datasets) for r in listify(s["Resource"]))}
-        self.assertEqual(on_datasets, {"s3:GetObject"}, "the pipeline role may only read datasets/")
+        # Uploads and their pinned copies are read (the input URI is a pipeline parameter), never written.
+        for prefix in ("datasets/", self.env("pipeline-trigger")["MMP_PINNED_DATASETS_PREFIX"]):
+            inputs = f"arn:aws:s3:::{self.bucket}/{prefix}"
+            on_inputs = {a for s in statements for a in listify(s["Action"])
+                         if any(r.startswith(inputs) for r in listify(s["Resource"]))}
+            self.assertEqual(on_inputs, {"s3:GetObject"}, f"the pipeline role may only read {prefix}")
 
     # --- Events: what each deployed rule routes ---
 
@@ -503,6 +505,14 @@ class DeployedSystem(unittest.TestCase):
         self.start(trigger).invoke(event)
         after = self.sm.list_pipeline_executions(PipelineName=self.pipeline)["PipelineExecutionSummaries"]
         self.assertEqual(len(after), len(before) + 1, "link 1: the upload started no execution of the deployed pipeline")
+        started = [e for e in after if e["PipelineExecutionArn"] not in {b["PipelineExecutionArn"] for b in before}]
+        parameters = {p["Name"]: p["Value"] for p in self.sm.list_pipeline_parameters_for_execution(
+            PipelineExecutionArn=started[0]["PipelineExecutionArn"])["PipelineParameters"]}
+        pinned = f"s3://{self.bucket}/{self.env('pipeline-trigger')['MMP_PINNED_DATASETS_PREFIX']}"
+        self.assertTrue(parameters["InputDataUri"].startswith(pinned), f"link 1: not a pinned copy: {parameters}")
+        pinned_key = parameters["InputDataUri"][len(f"s3://{self.bucket}/"):]
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key=pinned_key)["Body"].read(), csv,
+                         "link 1: the execution's input is not the uploaded bytes")
 
         # 2. Approving a version in the deployed group deploys it through the deployed rule.
         self.sm.create_model_package_group(ModelPackageGroupName=group)
