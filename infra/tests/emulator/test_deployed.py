@@ -498,7 +498,9 @@ class DeployedSystem(unittest.TestCase):
         record = event["Records"][0]
         record["s3"]["configurationId"] = config.get("Id", "")
         record["s3"]["bucket"].update(name=self.bucket, arn=f"arn:aws:s3:::{self.bucket}")
-        record["s3"]["object"].update(key=key, size=len(csv), eTag=head["ETag"].strip('"'))
+        # The bucket keeps versions, so S3's event names the upload's version, as here.
+        record["s3"]["object"].update(key=key, size=len(csv), eTag=head["ETag"].strip('"'),
+                                      versionId=head["VersionId"])
         trigger = self.crate_of_arn.get(config["LambdaFunctionArn"])
         self.assertEqual(trigger, "pipeline-trigger", "the notification names the trigger")
         before = self.sm.list_pipeline_executions(PipelineName=self.pipeline)["PipelineExecutionSummaries"]
@@ -513,6 +515,7 @@ class DeployedSystem(unittest.TestCase):
         pinned_key = parameters["InputDataUri"][len(f"s3://{self.bucket}/"):]
         self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key=pinned_key)["Body"].read(), csv,
                          "link 1: the execution's input is not the uploaded bytes")
+        self.assertEqual(parameters["InputDataVersionId"], head["VersionId"], "link 1: the version pinned")
 
         # 2. Approving a version in the deployed group deploys it through the deployed rule.
         self.sm.create_model_package_group(ModelPackageGroupName=group)
