@@ -75,6 +75,27 @@ fn samples_parse_into_the_handler_types() {
         naming::parse_dataset_key(&created.key).unwrap().dataset,
         "diabetes"
     );
+    // What tells a new upload from a redelivery, and which version to pin.
+    assert_eq!(created.sequencer.as_deref(), Some("0A1B2C3D4E5F678901"));
+    assert_eq!(
+        created.version_id, None,
+        "the sample's bucket keeps no versions"
+    );
+    let mut versioned = upload.records[0].clone();
+    versioned.s3.object.version_id = Some("3HL4kqtJlcpXroDTDmJ".into());
+    assert_eq!(
+        ObjectCreated::from_record(&versioned)
+            .unwrap()
+            .version_id
+            .as_deref(),
+        Some("3HL4kqtJlcpXroDTDmJ")
+    );
+    // S3 names the version of an object in an unversioned bucket "null": there is none to pin.
+    versioned.s3.object.version_id = Some("null".into());
+    assert_eq!(
+        ObjectCreated::from_record(&versioned).unwrap().version_id,
+        None
+    );
 }
 
 #[test]
