@@ -29,6 +29,9 @@ pub struct FakeSpec {
     /// Each prediction panics (robustness tests).
     #[serde(default)]
     pub panics: bool,
+    /// Each prediction never returns, as a model looping on a crafted tree would.
+    #[serde(default)]
+    pub hangs: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +50,7 @@ impl FakeSpec {
             memory_bytes: 100,
             sleep_ms: 0,
             panics: false,
+            hangs: false,
         }
     }
 
@@ -147,6 +151,11 @@ impl Model for FakeModel {
     fn predict(&self, rows: &Rows) -> Result<Vec<Prediction>, InputError> {
         if self.spec.panics {
             panic!("the fake model was told to panic");
+        }
+        if self.spec.hangs {
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
         }
         if self.spec.sleep_ms > 0 {
             std::thread::sleep(Duration::from_millis(self.spec.sleep_ms));
