@@ -185,3 +185,155 @@ fn a_folder_without_a_model_is_a_load_error() {
     let err = MmpModelLoader.load(empty.path()).err().unwrap();
     assert!(err.0.contains("manifest.json"), "{}", err.0);
 }
+
+/// Rewrites the saved payload (`model.json`) of the model in `dir`.
+fn tamper(dir: &std::path::Path, change: impl FnOnce(&mut serde_json::Value)) {
+    let path = dir.join("model.json");
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    change(&mut payload);
+    std::fs::write(&path, serde_json::to_vec(&payload).unwrap()).unwrap();
+}
+
+fn load_error(dir: &std::path::Path) -> String {
+    match MmpModelLoader.load(dir) {
+        Ok(_) => panic!("the crafted model loaded"),
+        Err(err) => err.0,
+    }
+}
+
+#[test]
+fn crafted_forests_are_refused_at_load() {
+    // The root's right child is the root: a row going right would loop forever.
+    let (dir, _, _) = fitted("wine", "CLASS", "RandomForest");
+    tamper(dir.path(), |p| p["trees"][0]["right"][0] = 0.into());
+    let err = load_error(dir.path());
+    assert!(err.contains("malformed RandomForest model"), "{err}");
+    assert!(err.contains("tree 0, node 0: child 0"), "{err}");
+
+    // A split reading a column the schema does not have.
+    let (dir, _, _) = fitted("wine", "CLASS", "RandomForest");
+    tamper(dir.path(), |p| p["trees"][0]["feature"][0] = 500.into());
+    let err = load_error(dir.path());
+    assert!(err.contains("node 0 splits on column 500"), "{err}");
+
+    // Three classes in the manifest, two outputs in the trees.
+    let (dir, _, _) = fitted("wine", "CLASS", "RandomForest");
+    tamper(dir.path(), |p| {
+        p["n_outputs"] = 2.into();
+        for tree in p["trees"].as_array_mut().unwrap() {
+            let values = tree["value"].as_array().unwrap();
+            let nodes = values.len() / 3;
+            tree["value"] = vec![0.5; nodes * 2].into();
+        }
+    });
+    let err = load_error(dir.path());
+    assert!(err.contains("predicts 2 values per row"), "{err}");
+}
+
+#[test]
+fn crafted_networks_are_refused_at_load() {
+    let (dir, _, _) = fitted("wine", "CLASS", "NeuralNet");
+    tamper(dir.path(), |p| {
+        p["layers"][0]["weights"].as_array_mut().unwrap().pop();
+    });
+    let err = load_error(dir.path());
+    assert!(err.contains("malformed NeuralNet model"), "{err}");
+    assert!(err.contains("layer 0:"), "{err}");
+
+    // Scaling for one more column than the rows have (and a first layer to match).
+    let (dir, _, _) = fitted("wine", "CLASS", "NeuralNet");
+    tamper(dir.path(), |p| {
+        let n_out = p["layers"][0]["n_out"].as_u64().unwrap() as usize;
+        let n_in = p["layers"][0]["n_in"].as_u64().unwrap() + 1;
+        p["layers"][0]["n_in"] = n_in.into();
+        p["layers"][0]["weights"]
+            .as_array_mut()
+            .unwrap()
+            .extend(vec![serde_json::Value::from(0.0); n_out]);
+        p["means"].as_array_mut().unwrap().push(0.0.into());
+        p["scales"].as_array_mut().unwrap().push(1.0.into());
+    });
+    let err = load_error(dir.path());
+    assert!(err.contains("columns but rows have"), "{err}");
+}
+
+/// Kills the server when the test ends, however it ends.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One HTTP/1.1 request with `Connection: close`; returns status and raw body.
+fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw)?;
+    let (head, rest) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok((status, rest.to_owned()))
+}
+
+#[test]
+fn a_cyclic_forest_is_400_at_post_models_and_the_server_keeps_serving() {
+    let (dir, _, _) = fitted("wine", "CLASS", "RandomForest");
+    tamper(dir.path(), |p| p["trees"][0]["right"][0] = 0.into());
+    let root = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_mmp-container"))
+        .arg("serve")
+        .env("MMP_ML_ROOT", root.path())
+        .env("SAGEMAKER_BIND_TO_PORT", port.to_string())
+        .env("MMP_BIND_ADDRESS", "127.0.0.1")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Server(child);
+    let started = std::time::Instant::now();
+    while !matches!(http(port, "GET", "/ping", ""), Ok((200, _))) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the server did not answer /ping"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    let request = serde_json::json!({"model_name": "cyclic", "url": dir.path()}).to_string();
+    let (status, body) = http(port, "POST", "/models", &request).unwrap();
+    assert_eq!(status, 400, "{body}");
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let message = error["error"].as_str().unwrap();
+    assert!(
+        message.contains("malformed RandomForest model"),
+        "{message}"
+    );
+    assert!(message.contains("tree 0, node 0: child 0"), "{message}");
+    assert!(
+        !message.contains("threshold"),
+        "the payload is not echoed: {message}"
+    );
+    let (status, _) = http(port, "GET", "/models/cyclic", "").unwrap();
+    assert_eq!(status, 404, "the model was not loaded");
+    assert_eq!(http(port, "GET", "/ping", "").unwrap().0, 200);
+}
