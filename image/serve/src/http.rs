@@ -30,8 +30,9 @@ pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a client may take to send a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
-    /// From the first byte of a request to the end of its headers (hyper closes the
-    /// connection when it passes).
+    /// For a request's headers (hyper closes the connection when it passes). hyper starts
+    /// this timer whenever the connection waits for headers, so an idle keep-alive
+    /// connection is closed after this long as well.
     pub header_read: Duration,
     /// For the whole body, not per chunk: a client trickling one byte a second would reset a
     /// per-chunk timer forever.
