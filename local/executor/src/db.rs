@@ -5,17 +5,29 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use crate::error::ExecutorError;
 use crate::model::{
     from_millis, to_millis, ExecutionInfo, ExecutionStatus, JobInfo, JobStatus, StepInfo,
     StepStatus,
 };
+use crate::sqlite::{self, Migration, Schema};
 
-const SCHEMA: &str = "
+/// The executor's tables, versioned apart from the rest of the file (see [`crate::sqlite`]).
+/// A change to them is a new migration appended here.
+pub(crate) const SCHEMA: Schema = Schema {
+    name: "executor",
+    migrations: &[
+        // 1: the tables as they were when versions began to be kept; a database made before
+        // that by the first schema lacks two columns, added here.
+        Migration::sql(SCHEMA_V1).then(add_missing_columns),
+    ],
+};
+
+const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS exec_executions (
     id TEXT PRIMARY KEY,
     arn TEXT NOT NULL,
@@ -94,16 +106,7 @@ pub(crate) struct Db {
 
 impl Db {
     pub fn open(path: &Path) -> Result<Self, ExecutorError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| ExecutorError::io(format!("cannot create {}", dir.display()), e))?;
-        }
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.execute_batch(SCHEMA)?;
-        add_missing_columns(&conn)?;
+        let conn = sqlite::open(path, &SCHEMA)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -474,13 +477,14 @@ impl Db {
     }
 }
 
-/// Columns added after the first version of the schema, for databases made by it.
+/// Columns added after the first schema, before versions were kept: a database of that time
+/// may or may not have them, so only this probe can tell.
 const ADDED_COLUMNS: [(&str, &str); 2] = [
     ("exec_executions", "display_name TEXT"),
     ("exec_executions", "description TEXT"),
 ];
 
-fn add_missing_columns(conn: &Connection) -> Result<(), ExecutorError> {
+fn add_missing_columns(conn: &Transaction<'_>) -> rusqlite::Result<()> {
     for (table, column) in ADDED_COLUMNS {
         let name = column.split_whitespace().next().unwrap_or(column);
         let present: bool = conn.query_row(
@@ -556,5 +560,58 @@ mod tests {
         assert_eq!(info.status, ExecutionStatus::Succeeded);
         assert_eq!(info.display_name, None);
         Db::open(&path).unwrap();
+    }
+
+    /// The tables exactly as the code before versioned migrations made them (with the two
+    /// columns it added), and rows in them.
+    const UNVERSIONED: &str = "
+        CREATE TABLE exec_executions (id TEXT PRIMARY KEY, arn TEXT NOT NULL,
+            pipeline_name TEXT NOT NULL, status TEXT NOT NULL, failure_reason TEXT,
+            parameters TEXT NOT NULL, definition TEXT NOT NULL, client_request_token TEXT,
+            display_name TEXT, description TEXT, owner TEXT NOT NULL,
+            created_ms INTEGER NOT NULL, ended_ms INTEGER);
+        CREATE UNIQUE INDEX exec_executions_token ON exec_executions
+            (pipeline_name, client_request_token) WHERE client_request_token IS NOT NULL;
+        CREATE INDEX exec_executions_status ON exec_executions (status);
+        CREATE TABLE exec_steps (execution_id TEXT NOT NULL REFERENCES exec_executions (id),
+            name TEXT NOT NULL, step_type TEXT NOT NULL, status TEXT NOT NULL,
+            failure_reason TEXT, properties TEXT, started_ms INTEGER, ended_ms INTEGER,
+            PRIMARY KEY (execution_id, name));
+        CREATE TABLE exec_jobs (execution_id TEXT NOT NULL REFERENCES exec_executions (id),
+            step_name TEXT NOT NULL, job_name TEXT NOT NULL, status TEXT NOT NULL,
+            failure_reason TEXT, job_dir TEXT NOT NULL, log_path TEXT NOT NULL,
+            definition_name TEXT, hyperparameters TEXT, objective REAL, started_ms INTEGER,
+            ended_ms INTEGER, PRIMARY KEY (execution_id, job_name));
+        INSERT INTO exec_executions VALUES ('abc', 'arn', 'p', 'Failed', 'boom', '{\"A\":\"1\"}',
+            '{}', 'tok', 'shown', 'described', '1:2:3', 5, 6);
+        INSERT INTO exec_steps VALUES ('abc', 'Train', 'Training', 'Failed', 'boom', NULL, 5, 6);
+        INSERT INTO exec_jobs VALUES ('abc', 'Train', 'Train-abc', 'Failed', 'boom', 'd', 'l',
+            NULL, NULL, NULL, 5, 6);
+    ";
+
+    #[test]
+    fn a_database_made_before_versioned_migrations_opens_with_its_rows_and_is_versioned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(UNVERSIONED)
+            .unwrap();
+        let db = Db::open(&path).unwrap();
+        let info = db.execution("abc").unwrap();
+        assert_eq!(info.status, ExecutionStatus::Failed);
+        assert_eq!(info.display_name.as_deref(), Some("shown"));
+        assert_eq!(info.description.as_deref(), Some("described"));
+        assert_eq!(info.parameters["A"], "1");
+        let steps = db.steps("abc").unwrap();
+        assert_eq!(steps.len(), 1);
+        assert_eq!(steps[0].jobs[0].name, "Train-abc");
+        assert_eq!(
+            sqlite::version(&db.conn(), SCHEMA.name).unwrap(),
+            SCHEMA.latest()
+        );
+        drop(db);
+        // Reopening an up-to-date file runs nothing again.
+        Db::open(&path).unwrap().execution("abc").unwrap();
     }
 }

@@ -7,6 +7,9 @@
 pub enum ExecutorError {
     #[error("state database: {0}")]
     Database(#[from] rusqlite::Error),
+    /// Opening or migrating the state database.
+    #[error("state database: {0}")]
+    Open(#[from] crate::sqlite::OpenError),
     #[error("{context}: {source}")]
     Io {
         context: String,

@@ -18,6 +18,8 @@ mod jobs;
 mod model;
 mod owner;
 mod run;
+/// The SQLite opener mmp shares (pragmas, versioned migrations).
+pub mod sqlite;
 mod steps;
 mod store;
 mod tuning;
