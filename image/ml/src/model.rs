@@ -28,7 +28,9 @@ use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{MlError, Result};
+use crate::estimators::linear::LinearParams;
 use crate::estimators::{lightgbm, xgboost, Estimator, Fitted, TrainTarget};
+use crate::hyperparams::HyperParams;
 use crate::schema::{Schema, Value};
 use crate::table::Table;
 use crate::target::{read_target, Target, Task};
@@ -146,6 +148,45 @@ impl Model {
 
     pub fn task(&self) -> Task {
         self.manifest.task
+    }
+
+    /// What was fitted, by scikit-learn's class name (the boosting libraries' scikit-learn
+    /// API for XGBoost and LightGBM). The family name the pipeline definition tunes
+    /// (`manifest.family`) covers a classifier and its regression counterpart: the
+    /// `LogisticRegression` family fits `Ridge` (or `LinearRegression` with `penalty=None`)
+    /// on a numeric target. XGBoost and LightGBM fitted by the pure-Rust booster say so.
+    pub fn estimator(&self) -> String {
+        let regression = self.task() == Task::Regression;
+        let name = match (self.manifest.family.as_str(), regression) {
+            ("LogisticRegression", false) => "LogisticRegression",
+            ("LogisticRegression", true) => {
+                let hp = HyperParams::from_pairs(
+                    self.manifest
+                        .hyperparameters
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str())),
+                );
+                // Parsed as the family parsed them when it fitted this model.
+                match LinearParams::from_hyperparams(&hp) {
+                    Ok(p) if p.inverse_c == 0.0 => "LinearRegression",
+                    _ => "Ridge",
+                }
+            }
+            ("NaiveBayes", _) => "GaussianNB",
+            ("RandomForest", false) => "RandomForestClassifier",
+            ("RandomForest", true) => "RandomForestRegressor",
+            ("NeuralNet", false) => "MLPClassifier",
+            ("NeuralNet", true) => "MLPRegressor",
+            ("XGBoost", false) => "XGBClassifier",
+            ("XGBoost", true) => "XGBRegressor",
+            ("LightGBM", false) => "LGBMClassifier",
+            ("LightGBM", true) => "LGBMRegressor",
+            (other, _) => other,
+        };
+        match self.fitted {
+            Fitted::GradientBoosting(_) => format!("{name} (forust-ml)"),
+            _ => name.to_string(),
+        }
     }
 
     pub fn schema(&self) -> &Schema {
@@ -399,4 +440,50 @@ pub fn write_archive(dir: &Path, path: &Path) -> Result<()> {
         .and_then(|gz| gz.finish())
         .map_err(|e| MlError::io(path, e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::estimators::from_hyperparams;
+
+    fn fitted(family: &str, task: Task, pairs: &[(&str, &str)]) -> Model {
+        let csv = match task {
+            Task::Regression => "a,b,y\n1,2,3.5\n2,1,4.0\n3,5,9.1\n4,4,7.7\n5,2,8.0\n6,1,6.2\n",
+            _ => "a,b,y\n1,2,0\n2,1,0\n3,5,1\n4,4,1\n5,2,0\n6,1,1\n",
+        };
+        let table = Table::from_reader(Path::new("t.csv"), csv.as_bytes()).unwrap();
+        let data = TrainingData::from_table(&table, "y", Some(task)).unwrap();
+        let hp = HyperParams::from_pairs(pairs.iter().copied());
+        let estimator = from_hyperparams(family, &hp).unwrap();
+        Model::fit(estimator.as_ref(), &data, hp.to_map(), 1).unwrap()
+    }
+
+    #[test]
+    fn the_estimator_names_what_was_fitted_not_only_the_family() {
+        let linear = |task, pairs: &[(&str, &str)]| fitted("LogisticRegression", task, pairs);
+        assert_eq!(linear(Task::Binary, &[]).estimator(), "LogisticRegression");
+        let ridge = linear(Task::Regression, &[("C", "0.5")]);
+        assert_eq!(ridge.manifest.family, "LogisticRegression");
+        assert_eq!(ridge.estimator(), "Ridge");
+        assert_eq!(
+            linear(Task::Regression, &[("penalty", "\"None\"")]).estimator(),
+            "LinearRegression"
+        );
+        let forest = |task| fitted("RandomForest", task, &[("n-estimators", "3")]).estimator();
+        assert_eq!(forest(Task::Binary), "RandomForestClassifier");
+        assert_eq!(forest(Task::Regression), "RandomForestRegressor");
+        assert_eq!(
+            fitted("NaiveBayes", Task::Binary, &[]).estimator(),
+            "GaussianNB"
+        );
+        let net = |task| fitted("NeuralNet", task, &[("max-iter", "5")]).estimator();
+        assert_eq!(net(Task::Regression), "MLPRegressor");
+        let boosted = fitted("XGBoost", Task::Regression, &[("n-estimators", "3")]);
+        let expected = match boosted.fitted {
+            Fitted::GradientBoosting(_) => "XGBRegressor (forust-ml)",
+            _ => "XGBRegressor",
+        };
+        assert_eq!(boosted.estimator(), expected);
+    }
 }

@@ -98,7 +98,9 @@ pub struct ExecutionInfo {
     /// `PipelineExecutionDisplayName` and `PipelineExecutionDescription`, when given.
     pub display_name: Option<String>,
     pub description: Option<String>,
+    #[serde(serialize_with = "as_rfc3339")]
     pub created: SystemTime,
+    #[serde(serialize_with = "as_optional_rfc3339")]
     pub ended: Option<SystemTime>,
 }
 
@@ -117,7 +119,9 @@ pub struct StepInfo {
     /// The definition's `Type`: Processing, Training, Tuning, Condition, Fail, RegisterModel.
     pub step_type: String,
     pub status: StepStatus,
+    #[serde(serialize_with = "as_optional_rfc3339")]
     pub started: Option<SystemTime>,
+    #[serde(serialize_with = "as_optional_rfc3339")]
     pub ended: Option<SystemTime>,
     pub failure_reason: Option<String>,
     /// The step's properties, shaped as SageMaker's `Steps.<name>.…` references read them:
@@ -158,7 +162,9 @@ pub struct JobInfo {
     pub hyperparameters: Option<BTreeMap<String, String>>,
     /// Tuning trials: the objective metric's final value.
     pub objective: Option<f64>,
+    #[serde(serialize_with = "as_optional_rfc3339")]
     pub started: Option<SystemTime>,
+    #[serde(serialize_with = "as_optional_rfc3339")]
     pub ended: Option<SystemTime>,
 }
 
@@ -186,6 +192,22 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
     )
 }
 
+/// Times serialize as RFC 3339 strings (what the CLI's `--json` prints), not serde's
+/// `{secs_since_epoch, nanos_since_epoch}` for `SystemTime`.
+fn as_rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*t))
+}
+
+fn as_optional_rfc3339<S: serde::Serializer>(
+    t: &Option<SystemTime>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => as_rfc3339(t, s),
+        None => s.serialize_none(),
+    }
+}
+
 /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
@@ -211,6 +233,53 @@ mod tests {
             rfc3339(from_millis(1_709_251_199_123)),
             "2024-02-29T23:59:59.123Z"
         );
+    }
+
+    #[test]
+    fn times_serialize_as_rfc3339_strings() {
+        let job = JobInfo {
+            name: "j".into(),
+            status: JobStatus::Completed,
+            job_dir: PathBuf::from("j"),
+            log_path: PathBuf::from("j/log"),
+            failure_reason: None,
+            definition_name: None,
+            hyperparameters: None,
+            objective: None,
+            started: Some(from_millis(1_709_251_199_123)),
+            ended: None,
+        };
+        let step = StepInfo {
+            name: "s".into(),
+            step_type: "Training".into(),
+            status: StepStatus::Succeeded,
+            started: Some(from_millis(0)),
+            ended: Some(from_millis(1_000)),
+            failure_reason: None,
+            outputs: serde_json::Value::Null,
+            jobs: vec![job],
+        };
+        let json = serde_json::to_value(&step).unwrap();
+        assert_eq!(json["started"], "1970-01-01T00:00:00.000Z");
+        assert_eq!(json["ended"], "1970-01-01T00:00:01.000Z");
+        assert_eq!(json["jobs"][0]["started"], "2024-02-29T23:59:59.123Z");
+        assert_eq!(json["jobs"][0]["ended"], serde_json::Value::Null);
+        let execution = ExecutionInfo {
+            arn: "a".into(),
+            id: "i".into(),
+            pipeline_name: "p".into(),
+            status: ExecutionStatus::Executing,
+            failure_reason: None,
+            parameters: BTreeMap::new(),
+            client_request_token: None,
+            display_name: None,
+            description: None,
+            created: from_millis(1_000),
+            ended: None,
+        };
+        let json = serde_json::to_value(&execution).unwrap();
+        assert_eq!(json["created"], "1970-01-01T00:00:01.000Z");
+        assert_eq!(json["ended"], serde_json::Value::Null);
     }
 
     #[test]
