@@ -16,6 +16,7 @@ use mmp_common::ports::{
 use mmp_common::PortError;
 use mmp_executor::{ExecutionInfo, Executor, ExecutorError};
 
+use crate::db;
 use crate::endpoint::{EndpointError, LocalEndpoint};
 use crate::registry::{ModelPackage, Registry, RegistryError};
 use crate::store::{Condition, LocalStore, StoreError};
@@ -39,7 +40,7 @@ impl StoreAdapter {
         f: impl FnOnce(&LocalStore) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, PortError> {
         let store = self.0.clone();
-        tokio::task::spawn_blocking(move || f(&store))
+        db::blocking(move || f(&store))
             .await
             .map_err(|e| PortError::Other(e.to_string()))?
             .map_err(store_error)
@@ -181,9 +182,22 @@ fn summary(p: &ModelPackage) -> ModelVersionSummary {
     }
 }
 
-/// [`ModelRegistry`] over the SQLite registry.
+/// [`ModelRegistry`] over the SQLite registry. Its calls run on the blocking pool.
 #[derive(Clone)]
 pub struct RegistryAdapter(pub Arc<Registry>);
+
+impl RegistryAdapter {
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Registry) -> Result<T, RegistryError> + Send + 'static,
+    ) -> Result<T, PortError> {
+        let registry = self.0.clone();
+        db::blocking(move || f(&registry))
+            .await
+            .map_err(|e| PortError::Other(e.to_string()))?
+            .map_err(registry_error)
+    }
+}
 
 #[async_trait]
 impl ModelRegistry for RegistryAdapter {
@@ -192,17 +206,18 @@ impl ModelRegistry for RegistryAdapter {
         group: &str,
         status: Option<ApprovalStatus>,
     ) -> Result<Vec<ModelVersionSummary>, PortError> {
+        let group = group.to_string();
         let list = self
-            .0
-            .list(group, status.map(ApprovalStatus::as_str))
-            .map_err(registry_error)?;
+            .blocking(move |r| r.list(&group, status.map(ApprovalStatus::as_str)))
+            .await?;
         Ok(list.iter().map(summary).collect())
     }
 
     async fn describe_version(&self, arn: &str) -> Result<ModelVersion, PortError> {
         let (group, version) = parse_package_arn(arn)
             .ok_or_else(|| PortError::NotFound(format!("model package {arn}")))?;
-        let p = self.0.describe(group, version).map_err(registry_error)?;
+        let group = group.to_string();
+        let p = self.blocking(move |r| r.describe(&group, version)).await?;
         Ok(ModelVersion {
             summary: summary(&p),
             model_data_url: p.model_data_url,
@@ -214,14 +229,16 @@ impl ModelRegistry for RegistryAdapter {
 #[async_trait]
 impl ModelRegistryAdmin for RegistryAdapter {
     async fn ensure_group(&self, group: &str) -> Result<(), PortError> {
-        self.0.ensure_group(group).map_err(registry_error)
+        let group = group.to_string();
+        self.blocking(move |r| r.ensure_group(&group)).await
     }
 
     async fn register_version(
         &self,
         v: &NewModelVersion,
     ) -> Result<ModelVersionSummary, PortError> {
-        if !self.0.group_exists(&v.group).map_err(registry_error)? {
+        let group = v.group.clone();
+        if !self.blocking(move |r| r.group_exists(&group)).await? {
             return Err(PortError::NotFound(format!(
                 "model package group {}",
                 v.group
@@ -235,17 +252,16 @@ impl ModelRegistryAdmin for RegistryAdapter {
         if let Some(uri) = &v.evaluation_uri {
             input["ModelMetrics"] = serde_json::json!({"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}});
         }
-        let p = self.0.create_package(&input).map_err(registry_error)?;
+        let p = self.blocking(move |r| r.create_package(&input)).await?;
         Ok(summary(&p))
     }
 
     async fn set_status(&self, arn: &str, status: ApprovalStatus) -> Result<(), PortError> {
         let (group, version) = parse_package_arn(arn)
             .ok_or_else(|| PortError::NotFound(format!("model package {arn}")))?;
-        self.0
-            .set_approval(group, version, status.as_str())
-            .map(|_| ())
-            .map_err(registry_error)
+        let group = group.to_string();
+        self.blocking(move |r| r.set_approval(&group, version, status.as_str()).map(|_| ()))
+            .await
     }
 }
 
@@ -274,6 +290,18 @@ pub struct PipelinesAdapter {
 }
 
 impl PipelinesAdapter {
+    /// Runs `f` on the blocking pool: the executor keeps its state in SQLite.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Executor) -> Result<T, ExecutorError> + Send + 'static,
+    ) -> Result<T, PortError> {
+        let executor = self.executor.clone();
+        db::blocking(move || f(&executor))
+            .await
+            .map_err(|e| PortError::Other(e.to_string()))?
+            .map_err(executor_error)
+    }
+
     fn describe(info: &ExecutionInfo) -> ExecutionDescription {
         ExecutionDescription {
             arn: info.arn.clone(),
@@ -292,31 +320,32 @@ impl PipelineRunner for PipelinesAdapter {
         let definition = self
             .pipelines
             .get(&request.pipeline_name)
-            .ok_or_else(|| PortError::NotFound(format!("pipeline {}", request.pipeline_name)))?;
+            .ok_or_else(|| PortError::NotFound(format!("pipeline {}", request.pipeline_name)))?
+            .clone();
         let parameters: BTreeMap<String, String> = request
             .parameters
             .iter()
             .map(|p| (p.name.clone(), p.value.clone()))
             .collect();
+        let (name, token) = (
+            request.pipeline_name.clone(),
+            request.client_request_token.clone(),
+        );
         let info = self
-            .executor
-            .start(
-                &request.pipeline_name,
-                definition,
-                parameters,
-                Some(&request.client_request_token),
-            )
-            .map_err(executor_error)?;
+            .blocking(move |e| e.start(&name, &definition, parameters, Some(&token)))
+            .await?;
         Ok(info.arn)
     }
 
     async fn describe_execution(&self, arn: &str) -> Result<ExecutionDescription, PortError> {
-        let info = self.executor.describe(arn).map_err(executor_error)?;
+        let arn = arn.to_string();
+        let info = self.blocking(move |e| e.describe(&arn)).await?;
         Ok(Self::describe(&info))
     }
 
     async fn execution_parameters(&self, arn: &str) -> Result<Vec<Parameter>, PortError> {
-        let info = self.executor.describe(arn).map_err(executor_error)?;
+        let arn = arn.to_string();
+        let info = self.blocking(move |e| e.describe(&arn)).await?;
         Ok(info
             .parameters
             .iter()
@@ -325,7 +354,8 @@ impl PipelineRunner for PipelinesAdapter {
     }
 
     async fn execution_steps(&self, arn: &str) -> Result<Vec<ExecutionStep>, PortError> {
-        let steps = self.executor.steps(arn).map_err(executor_error)?;
+        let arn = arn.to_string();
+        let steps = self.blocking(move |e| e.steps(&arn)).await?;
         Ok(steps
             .into_iter()
             .map(|s| ExecutionStep {
@@ -348,10 +378,8 @@ impl PipelineRunner for PipelinesAdapter {
         if !self.pipelines.contains_key(pipeline_name) {
             return Err(PortError::NotFound(format!("pipeline {pipeline_name}")));
         }
-        let list = self
-            .executor
-            .list(Some(pipeline_name))
-            .map_err(executor_error)?;
+        let name = pipeline_name.to_string();
+        let list = self.blocking(move |e| e.list(Some(&name))).await?;
         Ok(list
             .iter()
             .map(|i| ExecutionSummary {
