@@ -149,12 +149,22 @@ impl Drop for ModelLock<'_> {
     }
 }
 
+/// The serving process closes a connection idle past its header read timeout (30 s by
+/// default); dropping idle ones sooner here means a request is never sent on a connection the
+/// server is closing.
+fn idle_connections_closed_before_the_server_does() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_default()
+}
+
 impl LocalEndpoint {
     pub fn new(config: EndpointConfig, store: Arc<LocalStore>) -> Self {
         Self {
             config,
             store,
-            http: reqwest::Client::new(),
+            http: idle_connections_closed_before_the_server_does(),
             server: Mutex::new(None),
             loaded: Mutex::new(HashMap::new()),
             model_locks: std::sync::Mutex::new(HashMap::new()),
