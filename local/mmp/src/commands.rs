@@ -10,6 +10,7 @@ use mmp_executor::{ExecutionStatus, Executor};
 use crate::actions::{self, TriggerOutcome, Upload};
 use crate::cli::{ExecutionsArgs, Global, InvokeArgs, RetryArgs, UpArgs, UploadArgs};
 use crate::home::Home;
+use crate::registry::ModelPackage;
 use crate::runtime::{Runtime, RuntimeInfo, RuntimeOptions};
 use crate::system::{format_ms, unix_ms, System, BUCKET_NAME};
 
@@ -306,10 +307,18 @@ pub fn models(g: &Global, json: bool) -> Result<()> {
         }
     }
     if json {
-        let out: Vec<_> = rows
-            .iter()
-            .map(|(p, deployed)| serde_json::json!({"package": p, "deployed": deployed}))
-            .collect();
+        let mut out = Vec::new();
+        for (p, deployed) in &rows {
+            let mut package = serde_json::to_value(p)?;
+            // Times as RFC 3339 beside the registry's milliseconds.
+            package["created"] = format_ms(p.created_ms).into();
+            package["modified"] = format_ms(p.modified_ms).into();
+            out.push(serde_json::json!({
+                "package": package,
+                "deployed": deployed,
+                "estimator": estimator_of(&system, p),
+            }));
+        }
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
@@ -319,6 +328,7 @@ pub fn models(g: &Global, json: bool) -> Result<()> {
         "version",
         "status",
         "algorithm",
+        "estimator",
         "registered",
         "deployed",
     ]);
@@ -331,6 +341,7 @@ pub fn models(g: &Global, json: bool) -> Result<()> {
                 .as_str()
                 .unwrap_or_default()
                 .to_string(),
+            estimator_of(&system, p).unwrap_or_default(),
             format_ms(p.created_ms),
             if *deployed {
                 "yes".into()
@@ -341,6 +352,16 @@ pub fn models(g: &Global, json: bool) -> Result<()> {
     }
     println!("{table}");
     Ok(())
+}
+
+/// What was fitted, as the version's evaluation report (`evaluation.json`) names it: the
+/// `algorithm` metadata is the family the definition tuned, which covers a classifier and its
+/// regression counterpart (the LogisticRegression family fits Ridge on a numeric target).
+pub fn estimator_of(system: &System, p: &ModelPackage) -> Option<String> {
+    let key = system.store.key_of_uri(p.metrics_url.as_deref()?)?;
+    let body = system.store.get(key).ok()?.body;
+    let report: serde_json::Value = serde_json::from_slice(&body).ok()?;
+    report["estimator"].as_str().map(str::to_string)
 }
 
 pub fn set_status(g: &Global, name: &str, version: Option<i64>, status: &str) -> Result<()> {

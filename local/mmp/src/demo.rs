@@ -32,7 +32,11 @@ pub struct DatasetSummary {
     pub failure_reason: Option<String>,
     pub seconds: f64,
     pub trials: usize,
+    /// The family the tuning step chose (the definition's name for it).
     pub best_algorithm: Option<String>,
+    /// What was fitted, as the evaluation report names it (`Ridge` for the LogisticRegression
+    /// family on a regression target).
+    pub best_estimator: Option<String>,
     pub cv_score: Option<f64>,
     pub registration_metric: Option<String>,
     pub registration_value: Option<f64>,
@@ -256,14 +260,17 @@ async fn summarize(runtime: &Runtime, dataset: &str, e: &ExecutionInfo) -> Resul
             .get(p::METRIC_FOR_REGISTRATION_THRESHOLD)
             .cloned(),
         registration_value: None,
+        best_estimator: None,
         model_version: None,
         predictions: None,
         invoke_ms: None,
     };
     let evaluate = steps.iter().find(|s| s.name == p::STEP_EVALUATE);
-    summary.registration_value = evaluate.and_then(|s| {
-        s.outputs["PropertyFiles"][p::EVALUATION_PROPERTY_FILE]["register_metric"]["value"].as_f64()
-    });
+    let report = evaluate.map(|s| &s.outputs["PropertyFiles"][p::EVALUATION_PROPERTY_FILE]);
+    summary.registration_value = report.and_then(|r| r["register_metric"]["value"].as_f64());
+    summary.best_estimator = report
+        .and_then(|r| r["estimator"].as_str())
+        .map(str::to_string);
     let table = routing_table(system)?;
     let Some(route) = table.routes.get(dataset) else {
         return Ok(summary);
@@ -327,7 +334,10 @@ fn print_table(s: &DemoSummary) {
             },
             format!("{:.1}", d.seconds),
             d.trials.to_string(),
-            d.best_algorithm.clone().unwrap_or_default(),
+            match (&d.best_algorithm, &d.best_estimator) {
+                (Some(a), Some(e)) if a != e => format!("{a} ({e})"),
+                (a, _) => a.clone().unwrap_or_default(),
+            },
             opt(d.cv_score, 4),
             metric,
             d.model_version.map(|v| v.to_string()).unwrap_or_default(),

@@ -92,10 +92,14 @@ fn two_datasets_run_in_parallel() {
         (a["status"].as_str(), b["status"].as_str()),
         (Some("Succeeded"), Some("Succeeded"))
     );
+    // `mmp executions --json` prints times as RFC 3339 strings.
     let span = |e: &serde_json::Value| {
         let t = |v: &serde_json::Value| {
-            v["secs_since_epoch"].as_f64().unwrap_or(0.0)
-                + v["nanos_since_epoch"].as_f64().unwrap_or(0.0) / 1e9
+            let text = v.as_str().unwrap_or_else(|| panic!("not RFC 3339: {v}"));
+            chrono::DateTime::parse_from_rfc3339(text)
+                .unwrap_or_else(|e| panic!("{text}: {e}"))
+                .timestamp_millis() as f64
+                / 1000.0
         };
         (t(&e["created"]), t(&e["ended"]))
     };
@@ -406,5 +410,78 @@ fn a_reupload_says_it_started_nothing_and_retry_resumes_the_failed_execution() {
     assert!(
         err.contains("is Succeeded: only a Failed or Stopped execution can be retried"),
         "{err}"
+    );
+}
+
+/// A user's mistake (here an empty file) is one clear line on stderr and exit status 1, even
+/// with `RUST_BACKTRACE` set: never a Debug dump with a stack backtrace.
+#[test]
+fn a_user_error_is_one_line_without_a_backtrace() {
+    let world = World::new();
+    let empty = world.data_dir().join("empty.csv");
+    std::fs::write(&empty, "").unwrap();
+    let out = world
+        .command(&["upload", empty.to_str().unwrap(), "--dataset", "d"])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("empty.csv is empty"), "{err}");
+    assert!(!err.to_lowercase().contains("backtrace"), "{err}");
+}
+
+/// A regression (diabetes) keeps the family name the definition tunes as `algorithm`, and
+/// says what was fitted (the LogisticRegression family fits Ridge on a numeric target) in
+/// evaluation.json, `mmp models` and its JSON; registry times are RFC 3339 there too.
+#[test]
+fn a_regression_winner_is_shown_as_the_estimator_fitted() {
+    let world = World::new();
+    let _up = world.up();
+    let settings = r#"{"target_column": "progression", "scorer": "r2", "registration_metric": "r2",
+        "registration_threshold": -1000, "stratify_split": false,
+        "max_tuning_jobs": 3, "max_parallel_tuning_jobs": 2}"#;
+    world.upload("diabetes", "diabetes.csv", &sample("diabetes"), settings);
+    let run = world.wait_executions("diabetes", 1, MINUTES).remove(0);
+    assert_eq!(run["status"], "Succeeded", "{run:?}");
+
+    let models = world.models();
+    assert_eq!(models.len(), 1, "{models:?}");
+    let package = &models[0]["package"];
+    let family = package["metadata"]["algorithm"].as_str().unwrap();
+    let expected = match family {
+        "LogisticRegression" => "Ridge",
+        "RandomForest" => "RandomForestRegressor",
+        "NeuralNet" => "MLPRegressor",
+        "XGBoost" => "XGBRegressor",
+        "LightGBM" => "LGBMRegressor",
+        other => panic!("{other} cannot win a regression"),
+    };
+    let estimator = models[0]["estimator"].as_str().unwrap();
+    assert!(
+        estimator == expected || estimator == format!("{expected} (forust-ml)"),
+        "{family} fitted {estimator}"
+    );
+    let key = package["metrics_url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("s3://mmp-local/")
+        .unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(world.data_dir().join("bucket").join(key)).unwrap())
+            .unwrap();
+    assert_eq!(report["algorithm"], family);
+    assert_eq!(report["estimator"], estimator);
+    let registered = package["created"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(registered).is_ok(),
+        "{registered}"
+    );
+
+    let table = world.ok(&["models"]);
+    assert!(
+        table.contains("estimator") && table.contains(estimator),
+        "{table}"
     );
 }
