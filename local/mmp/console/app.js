@@ -26,6 +26,12 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** `el.replaceChildren(...)` with h's rules for children: a `null` there would become the
+ * text "null" (the DOM stringifies it), so absent parts are skipped as h skips them. */
+function fill(el, ...children) {
+  el.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+}
+
 const pill = (status, testid) => h("span", { class: `pill s-${status}`, "data-testid": testid }, words(status));
 const words = (s) => ({ PendingManualApproval: "Pending approval", NotStarted: "Not started", InProgress: "In progress" })[s] || s;
 const terminal = (s) => ["Succeeded", "Failed", "Stopped", "Completed"].includes(s);
@@ -169,12 +175,12 @@ function executionsView() {
       }
       const refused = rejectedUploads(rejected);
       if (!list.length) {
-        body.replaceChildren(empty("No executions yet",
+        fill(body, empty("No executions yet",
           "Upload a dataset from the ", h("a", { href: "#/upload" }, "Upload"), " page or with ",
           h("code", {}, "mmp upload FILE.csv --dataset NAME"), "."), refused);
         return;
       }
-      body.replaceChildren(h("table", { "data-testid": "executions-table" },
+      fill(body, h("table", { "data-testid": "executions-table" },
         h("thead", {}, h("tr", {}, ["Execution", "Dataset", "Status", "Started", "Duration", "Failure reason"].map((t) => h("th", {}, t)))),
         h("tbody", {}, list.map((e) => h("tr", {
           class: "selectable", "data-execution": e.id,
@@ -434,10 +440,19 @@ function versionRow(v, after, extra = []) {
     ...extra,
     h("td", { class: "num" }, v.version),
     h("td", {}, pill(v.approval_status, "approval-status"), v.deployed ? h("span", { class: "badge", "data-testid": "deployed" }, "DEPLOYED") : null),
-    h("td", {}, v.metadata.algorithm || "", executionLink(v)),
+    h("td", {}, v.metadata.algorithm || "", estimatorNote(v), executionLink(v)),
     gateMetricCell(v),
     h("td", {}, fmtTime(v.created_ms)),
     h("td", {}, approvalButtons(v, after)));
+}
+/** What was fitted, from the version's evaluation.json: the family name covers a classifier
+ * and its regression counterpart (the LogisticRegression family fits Ridge on a numeric target). */
+function estimatorNote(v) {
+  const note = h("span", { class: "muted", "data-testid": "estimator", title: "the estimator fitted (evaluation.json)" });
+  evaluationOf(v.group, v.version).then((r) => {
+    if (r.estimator && r.estimator !== v.metadata.algorithm) note.textContent = ` (${r.estimator})`;
+  });
+  return note;
 }
 /** The execution that registered the version (its ARN is in the version's metadata). */
 function executionLink(v) {
@@ -553,7 +568,8 @@ function comparison(versions, reports) {
     const name = Object.keys(r).find((k) => k.endsWith("_metrics"));
     return { name, metrics: r[name] || {}, register: metricValue(r.register_metric) };
   });
-  const label = (v) => `v${v.version} ${v.metadata.algorithm || ""}`;
+  // What was fitted (evaluation.json's estimator), else the family the definition tuned.
+  const label = (v, i) => `v${v.version} ${(reports[i] && reports[i].estimator) || v.metadata.algorithm || ""}`;
   const out = [h("h2", {}, "Evaluation on the held-out test set")];
   sections.forEach((s, i) => s.error && out.push(h("p", { class: "banner inline" }, `version ${versions[i].version}: ${s.error}`)));
   const names = [...new Set(sections.flatMap((s) => Object.keys(s.metrics || {})))]
@@ -561,7 +577,7 @@ function comparison(versions, reports) {
   const lowerIsBetter = (n) => ["mae", "mse", "rmse"].includes(n);
   const rows = [["registration metric", sections.map((s) => s.register)], ...names.map((n) => [n, sections.map((s) => metricValue((s.metrics || {})[n]))])];
   const table = h("table", { class: "metrics", "data-testid": "metrics-table" },
-    h("thead", {}, h("tr", {}, h("th", {}, "Metric"), versions.map((v) => h("th", { class: "num" }, label(v))))),
+    h("thead", {}, h("tr", {}, h("th", {}, "Metric"), versions.map((v, i) => h("th", { class: "num" }, label(v, i))))),
     h("tbody", {}, rows.map(([n, values]) => {
       const known = values.filter((v) => v !== null);
       // Mark the best only where the versions differ as shown.
@@ -572,7 +588,7 @@ function comparison(versions, reports) {
     })));
   const curve = (key, xs, ys) => sections.map((s, i) => {
     const c = s.metrics && s.metrics[key];
-    return c && c[xs] ? { name: label(versions[i]), colour: SERIES_COLOURS[i % SERIES_COLOURS.length], xs: c[xs], ys: c[ys] } : null;
+    return c && c[xs] ? { name: label(versions[i], i), colour: SERIES_COLOURS[i % SERIES_COLOURS.length], xs: c[xs], ys: c[ys] } : null;
   }).filter(Boolean);
   const roc = curve("receiver_operating_characteristic_curve", "false_positive_rates", "true_positive_rates");
   const pr = curve("precision_recall_curve", "recalls", "precisions");
@@ -581,7 +597,7 @@ function comparison(versions, reports) {
       roc.length ? h("div", { class: "card", "data-testid": "roc-chart" }, h("h3", {}, "ROC curve"), lineChart(roc, "false positive rate", "true positive rate", true)) : null,
       pr.length ? h("div", { class: "card", "data-testid": "pr-chart" }, h("h3", {}, "Precision–recall curve"), lineChart(pr, "recall", "precision", false)) : null));
   const matrices = sections.map((s, i) => s.metrics && s.metrics.confusion_matrix
-    ? h("div", { class: "card", "data-testid": "confusion-matrix" }, h("h3", {}, `Confusion matrix, ${label(versions[i])}`), confusionTable(s.metrics.confusion_matrix))
+    ? h("div", { class: "card", "data-testid": "confusion-matrix" }, h("h3", {}, `Confusion matrix, ${label(versions[i], i)}`), confusionTable(s.metrics.confusion_matrix))
     : null).filter(Boolean);
   if (matrices.length) out.push(h("div", { class: "row" }, matrices));
   return out;

@@ -31,6 +31,7 @@ async fn upload_watch_approve_and_predict_from_the_console() {
     })
     .await;
     b.shot("01-no-executions").await;
+    assert_eq!(b.text_nodes("null").await, 0, "a stray null on the page");
 
     // Upload from the page, with a small tuning budget in the settings file.
     let inputs = world.data_dir().join("inputs");
@@ -136,6 +137,18 @@ async fn upload_watch_approve_and_predict_from_the_console() {
         t.contains("Pending approval")
     })
     .await;
+    // Beside the family the definition tuned, what was fitted (evaluation.json's estimator).
+    let listed = &world.models()[0];
+    let estimator = listed["estimator"].as_str().unwrap().to_string();
+    if listed["package"]["metadata"]["algorithm"] != estimator.as_str() {
+        b.wait_text(
+            "tr[data-version=\"1\"] [data-testid=estimator]",
+            SECONDS(20),
+            |t| t.contains(&format!("({estimator})")),
+        )
+        .await;
+    }
+    assert_eq!(b.text_nodes("null").await, 0, "a stray null on the page");
     b.goto(&page("#/models/mmp-breast-cancer")).await;
     let accuracy = b
         .wait_text("tr[data-metric=accuracy]", SECONDS(20), |t| {
@@ -297,6 +310,11 @@ async fn upload_watch_approve_and_predict_from_the_console() {
     })
     .await;
     assert_eq!(b.count("tr[data-execution]").await, 2);
+    assert_eq!(
+        b.text_nodes("null").await,
+        0,
+        "a stray null under the executions"
+    );
     let api = |query: &str| {
         let url = format!("{}api/executions{query}", up.console);
         async move {

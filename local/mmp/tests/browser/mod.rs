@@ -185,6 +185,23 @@ impl Browser {
         }
     }
 
+    /// Text nodes of the page whose text is exactly `text` (surrounding space aside): a
+    /// `null` passed to a DOM method where a node belongs shows up as the text "null".
+    pub async fn text_nodes(&self, text: &str) -> usize {
+        let n = self
+            .client
+            .execute(
+                "const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+                 let n = 0;
+                 while (walk.nextNode()) if (walk.currentNode.nodeValue.trim() === arguments[0]) n++;
+                 return n;",
+                vec![json!(text)],
+            )
+            .await
+            .unwrap();
+        n.as_u64().unwrap() as usize
+    }
+
     /// Replaces the value of the input or textarea `css` by typing `text`.
     pub async fn type_into(&self, css: &str, text: &str) {
         self.wait_text(css, Duration::from_secs(20), |_| true).await;
