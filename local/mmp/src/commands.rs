@@ -215,13 +215,14 @@ pub fn executions(g: &Global, args: &ExecutionsArgs) -> Result<()> {
             return Ok(());
         }
         let mut table = Table::new();
-        table.set_header(["step", "type", "status", "jobs", "failure reason"]);
+        table.set_header(["step", "type", "status", "jobs", "result", "failure reason"]);
         for s in &steps {
             table.add_row([
                 s.name.clone(),
                 s.step_type.clone(),
                 s.status.to_string(),
                 s.jobs.len().to_string(),
+                step_result(s),
                 s.failure_reason.clone().unwrap_or_default(),
             ]);
         }
@@ -274,6 +275,28 @@ pub fn executions(g: &Global, args: &ExecutionsArgs) -> Result<()> {
         print_rejected(&rejected);
     }
     Ok(())
+}
+
+/// What a step found: the tuning step's best family and CV score; the evaluation's estimator
+/// fitted (the family name covers a classifier and its regression counterpart) and score.
+fn step_result(s: &mmp_executor::StepInfo) -> String {
+    use mmp_pipeline::parameters as p;
+    let best = &s.outputs["BestTrainingJob"];
+    if let Some(family) = best["TrainingJobDefinitionName"].as_str() {
+        return match best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"].as_f64() {
+            Some(score) => format!("best: {family} (CV {score:.4})"),
+            None => format!("best: {family}"),
+        };
+    }
+    let report = &s.outputs["PropertyFiles"][p::EVALUATION_PROPERTY_FILE];
+    let estimator = report["estimator"]
+        .as_str()
+        .or(report["algorithm"].as_str());
+    match (estimator, report["register_metric"]["value"].as_f64()) {
+        (Some(e), Some(score)) => format!("{e}: {score:.4}"),
+        (Some(e), None) => e.to_string(),
+        _ => String::new(),
+    }
 }
 
 /// The uploads that started no execution, and why.

@@ -484,4 +484,9 @@ fn a_regression_winner_is_shown_as_the_estimator_fitted() {
         table.contains("estimator") && table.contains(estimator),
         "{table}"
     );
+    let steps = world.ok(&["executions", run["id"].as_str().unwrap()]);
+    assert!(
+        steps.contains(&format!("best: {family}")) && steps.contains(&format!("{estimator}: ")),
+        "{steps}"
+    );
 }
