@@ -146,20 +146,25 @@ impl Handlers {
             RETRY_EXECUTION => {
                 let request: crate::actions::RetryRequest =
                     serde_json::from_value(event).map_err(|e| e.to_string())?;
-                let executor = &self.pipelines.executor;
-                let execution = executor
-                    .describe(&request.execution)
-                    .map_err(|e| e.to_string())?;
-                if !request.is_due(&execution) {
-                    tracing::info!(execution = %execution.id, status = %execution.status, "retry already done");
-                    return Ok(());
-                }
-                match executor.retry(&execution.id) {
-                    Ok(_) => Ok(()),
-                    // Retried meanwhile (by the console): what was asked is done.
-                    Err(mmp_executor::ExecutorError::NotRetryable { .. }) => Ok(()),
-                    Err(e) => Err(e.to_string()),
-                }
+                let executor = self.pipelines.executor.clone();
+                // The executor's state is SQLite: off the async workers.
+                crate::db::blocking(move || {
+                    let execution = executor
+                        .describe(&request.execution)
+                        .map_err(|e| e.to_string())?;
+                    if !request.is_due(&execution) {
+                        tracing::info!(execution = %execution.id, status = %execution.status, "retry already done");
+                        return Ok(());
+                    }
+                    match executor.retry(&execution.id) {
+                        Ok(_) => Ok(()),
+                        // Retried meanwhile (by the console): what was asked is done.
+                        Err(mmp_executor::ExecutorError::NotRetryable { .. }) => Ok(()),
+                        Err(e) => Err(e.to_string()),
+                    }
+                })
+                .await
+                .map_err(|e| e.to_string())?
             }
             other => Err(format!("no function named {other}")),
         }
