@@ -613,14 +613,27 @@ async fn an_upload_over_the_limit_is_413_json_and_writes_nothing() {
         std::fs::read(bucket.join("datasets/big/big.csv")).unwrap(),
         b"a,CLASS\n1,0\n"
     );
-    let staged: Vec<String> = walk(&bucket)
-        .into_iter()
-        .filter(|f| {
-            f.rsplit('/')
-                .next()
-                .is_some_and(|name| name.starts_with(".tmp"))
-        })
-        .collect();
+    // The upload's event wakes the trigger at once, and its copy under pinned-datasets/ is
+    // staged the same way while it runs: wait for in-flight copies to land. A temporary file
+    // that is left behind is still there after the wait.
+    let temporary = || -> Vec<String> {
+        walk(&bucket)
+            .into_iter()
+            .filter(|f| {
+                f.rsplit('/')
+                    .next()
+                    .is_some_and(|name| name.starts_with(".tmp"))
+            })
+            .collect()
+    };
+    let mut staged = temporary();
+    for _ in 0..100 {
+        if staged.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        staged = temporary();
+    }
     assert!(staged.is_empty(), "no temporary file is left: {staged:?}");
 }
 
