@@ -36,15 +36,26 @@ fuzz_target!(|data: &[u8]| {
     }
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     match format {
-        // Every record the csv crate reads (blank lines skipped, as csv-core does) is a row.
+        // Every record the csv crate reads (blank lines skipped, as csv-core does) is a row,
+        // and the same fields sent as JSON arrays of strings are the same rows.
         Format::Csv => {
-            let records = csv::ReaderBuilder::new()
+            let records: Vec<csv::StringRecord> = csv::ReaderBuilder::new()
                 .has_headers(false)
                 .flexible(true)
                 .from_reader(body)
-                .byte_records()
-                .count();
-            assert_eq!(records, rows.rows.len(), "CSV row count");
+                .records()
+                .filter_map(Result::ok)
+                .collect();
+            assert_eq!(records.len(), rows.rows.len(), "CSV row count");
+            let arrays: Vec<Vec<&str>> = records.iter().map(|r| r.iter().collect()).collect();
+            let json = match serde_json::to_vec(&arrays) {
+                Ok(json) => json,
+                Err(error) => panic!("fields as JSON: {error}"),
+            };
+            match parse(Format::Json, &json) {
+                Ok(same) => assert_eq!(same.rows, rows.rows, "the rows as JSON differ"),
+                Err(error) => panic!("the rows as JSON are refused: {error}"),
+            }
         }
         // One row per element of the (enveloped) array, or one row for a flat array.
         Format::Json => {
