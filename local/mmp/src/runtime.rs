@@ -9,6 +9,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use mmp_executor::Executor;
 use mmp_pipeline::definition::{render, Placeholders};
+use mmp_serve::http::{serve_with_timeouts, Timeouts};
+use mmp_serve::{ServeConfig, BODY_READ_TIMEOUT_ENV, HEADER_READ_TIMEOUT_ENV};
 use tokio::sync::watch;
 
 use crate::adapters::{EndpointAdapter, PipelinesAdapter, RegistryAdapter, StoreAdapter};
@@ -108,7 +110,14 @@ impl Runtime {
             .context("binding the Function URL")?;
         let function_url = listener.local_addr()?;
         let app = crate::function_url::router(handlers.clone());
-        tasks.push(serve("the Function URL", listener, app, stop_rx.clone()));
+        let timeouts = read_timeouts()?;
+        tasks.push(serve(
+            "the Function URL",
+            listener,
+            app,
+            timeouts,
+            stop_rx.clone(),
+        ));
 
         let console = match options.console_port {
             None => None,
@@ -125,7 +134,13 @@ impl Runtime {
                     steps,
                     http: reqwest::Client::new(),
                 }));
-                tasks.push(serve("the console", listener, app, stop_rx.clone()));
+                tasks.push(serve(
+                    "the console",
+                    listener,
+                    app,
+                    timeouts,
+                    stop_rx.clone(),
+                ));
                 Some(address)
             }
         };
@@ -167,19 +182,33 @@ impl Runtime {
     }
 }
 
-/// Serves `app` on `listener` until the stop signal.
+/// The read timeouts of `mmp`'s own servers: the serving container's two settings
+/// (`MMP_HEADER_READ_TIMEOUT_SECONDS`, `MMP_BODY_READ_TIMEOUT_SECONDS`), read by its own code
+/// so both name a bad value the same way.
+fn read_timeouts() -> Result<Timeouts> {
+    let lookup = |name: &str| {
+        [HEADER_READ_TIMEOUT_ENV, BODY_READ_TIMEOUT_ENV]
+            .contains(&name)
+            .then(|| std::env::var(name).ok())
+            .flatten()
+    };
+    Ok(ServeConfig::from_lookup(lookup)?.timeouts)
+}
+
+/// Serves `app` on `listener` until the stop signal, cutting off clients that send their
+/// headers or body too slowly (axum's own `serve` would wait on them forever).
 fn serve(
     what: &'static str,
     listener: tokio::net::TcpListener,
     app: axum::Router,
+    timeouts: Timeouts,
     mut stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.changed().await;
-            })
-            .await;
+        let served = serve_with_timeouts(listener, app, timeouts, async move {
+            let _ = stop.changed().await;
+        })
+        .await;
         if let Err(e) = served {
             tracing::error!(error = %e, "{what} server stopped");
         }
