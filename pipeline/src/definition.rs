@@ -463,7 +463,10 @@ mod lineage_tests {
                 .and_then(|all| all.iter().find(|d| d["Name"] == name));
             // SageMaker refuses empty metadata values: the defaults are words.
             let default = declared.and_then(|d| d["DefaultValue"].as_str());
-            assert!(default.is_some_and(|d| !d.is_empty()), "{name}: {declared:?}");
+            assert!(
+                default.is_some_and(|d| !d.is_empty()),
+                "{name}: {declared:?}"
+            );
         }
     }
 }
