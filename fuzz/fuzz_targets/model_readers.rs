@@ -100,22 +100,6 @@ fn artifact(bytes: &[u8]) {
     if width > MAX_WIDTH {
         return;
     }
-    // Known finding, routed to mmp-ml (fuzz/regressions/model_readers/): a categorical
-    // feature whose `fill` is not one of its categories loads, then panics in
-    // `Schema::encode_row` on a missing value. Skipped here so the search goes on past it;
-    // remove once the loader refuses such a manifest.
-    if model.schema().features.iter().any(|f| {
-        matches!(&f.encoding, Encoding::Categorical { categories, fill } if *fill >= categories.len())
-    }) {
-        return;
-    }
-    // Known finding, routed to mmp-ml (fuzz/regressions/model_readers/): a `model.json`
-    // payload reading columns past the manifest schema's width (a random forest splitting on
-    // feature 8 of 1) loads, then panics on every prediction. `Fitted::check_width` exists;
-    // remove this once `Model::load` calls it.
-    if model.fitted.check_width(width).is_err() {
-        return;
-    }
     let mut scratch = vec![0.0; width];
     let mut out = vec![0.0; model.n_outputs()];
     // Every feature missing (its fill value), then every feature given: a number or a

@@ -18,13 +18,9 @@ pub struct MmpModelLoader;
 
 impl ModelLoader for MmpModelLoader {
     fn load(&self, dir: &Path) -> Result<Arc<dyn Model>, LoadError> {
+        // `MlModel::load` checks the payload on its own and against the manifest's schema.
         let mut model =
             MlModel::load(dir).map_err(|e| LoadError(format!("{}: {e}", dir.display())))?;
-        // The payload was checked on its own when read; here against the manifest's schema.
-        model
-            .fitted
-            .check_width(model.width())
-            .map_err(|e| LoadError(format!("{}: {e}", dir.display())))?;
         // A served model is never saved again.
         model.fitted.release_library_file();
         Ok(Arc::new(ServedModel::new(model)))

@@ -31,7 +31,7 @@ use crate::error::{MlError, Result};
 use crate::estimators::linear::LinearParams;
 use crate::estimators::{lightgbm, xgboost, Estimator, Fitted, TrainTarget};
 use crate::hyperparams::HyperParams;
-use crate::schema::{Schema, Value};
+use crate::schema::{Encoding, Schema, Value};
 use crate::table::Table;
 use crate::target::{read_target, Target, Task};
 
@@ -297,6 +297,10 @@ impl Model {
                 manifest.family
             )));
         }
+        check_schema(&manifest.schema)?;
+        // The payload was checked on its own when read; here against the manifest's schema,
+        // so that no split or weight reads past an encoded row.
+        fitted.check_width(manifest.schema.width())?;
         let expected = manifest.classes.as_ref().map_or(1, Vec::len);
         if let Some(found) = fitted.n_outputs().filter(|&n| n != expected) {
             return Err(MlError::Artifact(format!(
@@ -310,6 +314,24 @@ impl Model {
             fitted,
         })
     }
+}
+
+/// A categorical feature's `fill` (the category a missing value takes) must be one of its
+/// categories: encoding a row indexes the categories with it.
+fn check_schema(schema: &Schema) -> Result<()> {
+    for feature in &schema.features {
+        if let Encoding::Categorical { categories, fill } = &feature.encoding {
+            if *fill >= categories.len() {
+                return Err(MlError::Artifact(format!(
+                    "{MANIFEST_FILE}: feature `{}` fills missing values with category {fill} \
+                     of {}",
+                    feature.name,
+                    categories.len()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn parse_manifest(bytes: &[u8]) -> Result<Manifest> {
@@ -457,6 +479,59 @@ mod tests {
         let hp = HyperParams::from_pairs(pairs.iter().copied());
         let estimator = from_hyperparams(family, &hp).unwrap();
         Model::fit(estimator.as_ref(), &data, hp.to_map(), 1).unwrap()
+    }
+
+    /// Saves `model`, lets `edit` change its manifest's JSON, and loads it again.
+    fn reload_with(model: &Model, edit: impl FnOnce(&mut serde_json::Value)) -> Result<Model> {
+        let dir = tempfile::tempdir().unwrap();
+        model.save(dir.path()).unwrap();
+        let path = dir.path().join(MANIFEST_FILE);
+        let mut manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        edit(&mut manifest);
+        std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+        Model::load(dir.path())
+    }
+
+    // Found by fuzz/fuzz_targets/model_readers.rs: it loaded, then encoding a row with that
+    // column missing indexed past the categories and panicked on every prediction.
+    #[test]
+    fn a_categorical_fill_outside_its_categories_is_refused_at_load() {
+        let model = fitted("LogisticRegression", Task::Binary, &[]);
+        assert!(reload_with(&model, |_| {}).is_ok());
+        let error = reload_with(&model, |m| {
+            m["features"][1] = serde_json::json!(
+                {"name": "b", "kind": "categorical", "categories": ["x", "y", "z"], "fill": 5});
+            m["features"].as_array_mut().unwrap().truncate(2);
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("feature `b`") && error.contains("category 5 of 3"),
+            "{error}"
+        );
+    }
+
+    // Found by fuzz/fuzz_targets/model_readers.rs: a payload fitted on more columns than the
+    // manifest's schema encodes loaded, then read past every row and panicked.
+    #[test]
+    fn a_payload_wider_than_the_manifest_schema_is_refused_at_load() {
+        let cases: [(&str, &[(&str, &str)]); 3] = [
+            ("LogisticRegression", &[]),
+            ("NeuralNet", &[("max-iter", "5")]),
+            ("NaiveBayes", &[]),
+        ];
+        for (family, pairs) in cases {
+            let model = fitted(family, Task::Binary, pairs);
+            assert!(reload_with(&model, |_| {}).is_ok(), "{family}");
+            let error = reload_with(&model, |m| {
+                m["features"].as_array_mut().unwrap().truncate(1);
+            })
+            .err()
+            .unwrap_or_else(|| panic!("{family} loaded with a schema one column short"));
+            let error = error.to_string();
+            assert!(error.contains("but rows have 1"), "{family}: {error}");
+        }
     }
 
     #[test]
