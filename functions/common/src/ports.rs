@@ -277,11 +277,6 @@ pub trait PipelineRunner: Send + Sync {
     async fn execution_parameters(&self, arn: &str) -> Result<Vec<Parameter>, PortError>;
     /// The execution's steps, in the order the executor reports them.
     async fn execution_steps(&self, arn: &str) -> Result<Vec<ExecutionStep>, PortError>;
-    /// The pipeline's executions, newest first; `NotFound` if the pipeline does not exist.
-    async fn list_executions(
-        &self,
-        pipeline_name: &str,
-    ) -> Result<Vec<ExecutionSummary>, PortError>;
 }
 
 // ---------------------------------------------------------------- endpoint
@@ -439,12 +434,6 @@ macro_rules! forward_pipeline_runner {
             }
             async fn execution_steps(&self, arn: &str) -> Result<Vec<ExecutionStep>, PortError> {
                 (**self).execution_steps(arn).await
-            }
-            async fn list_executions(
-                &self,
-                pipeline_name: &str,
-            ) -> Result<Vec<ExecutionSummary>, PortError> {
-                (**self).list_executions(pipeline_name).await
             }
         }
     };

@@ -241,7 +241,7 @@ pub fn predictions(body: &[u8]) -> Value {
     Value::Array(lines)
 }
 
-fn routing_unavailable(failure: &routes::RouteError) -> Response<String> {
+fn routing_unavailable(failure: &mmp_common::routing::RoutingError) -> Response<String> {
     tracing::error!(%failure, "routing table unavailable");
     error(
         StatusCode::SERVICE_UNAVAILABLE,

@@ -9,8 +9,6 @@ use mmp_common::routing::{self, RoutingError, RoutingTable};
 use mmp_common::PortError;
 use tokio::sync::Mutex;
 
-pub type RouteError = RoutingError;
-
 #[derive(Debug)]
 struct Cached {
     table: Arc<RoutingTable>,
@@ -39,7 +37,7 @@ impl RouteCache {
     pub async fn get<S: ObjectStore + ?Sized>(
         &self,
         store: &S,
-    ) -> Result<Arc<RoutingTable>, RouteError> {
+    ) -> Result<Arc<RoutingTable>, RoutingError> {
         let mut cached = self.cached.lock().await;
         if let Some(entry) = cached.as_mut() {
             if entry.checked.elapsed() < self.ttl {

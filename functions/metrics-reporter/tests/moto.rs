@@ -13,9 +13,8 @@ use mmp_common::aws::moto::{iam_actions, IamRecorder, MotoServer};
 use mmp_common::aws::{S3Store, SageMakerPipelines, SageMakerRegistry};
 use mmp_common::events::{EventBridgeEvent, PipelineExecutionStatusChange};
 use mmp_common::ports::{
-    ApprovalStatus, ExecutionDescription, ExecutionStep, ExecutionSummary, MemoryMetricSink,
-    ModelRegistryAdmin, NewModelVersion, ObjectStore, Parameter, PipelineRunner, PutCondition,
-    StartExecution,
+    ApprovalStatus, ExecutionDescription, ExecutionStep, MemoryMetricSink, ModelRegistryAdmin,
+    NewModelVersion, ObjectStore, Parameter, PipelineRunner, PutCondition, StartExecution,
 };
 use mmp_common::PortError;
 use mmp_pipeline::parameters::{DATASET_NAME, INPUT_DATA_URI, STEP_REGISTER};
@@ -55,12 +54,6 @@ impl PipelineRunner for WithSteps {
                 .record(&action, &format!("{operation} (test double)"));
         }
         Ok(self.steps.clone())
-    }
-    async fn list_executions(
-        &self,
-        pipeline_name: &str,
-    ) -> Result<Vec<ExecutionSummary>, PortError> {
-        self.inner.list_executions(pipeline_name).await
     }
 }
 

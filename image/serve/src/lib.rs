@@ -27,5 +27,5 @@ pub use config::{
 };
 pub use error::{ApiError, ServeError};
 pub use routes::{router, AppState, TARGET_MODEL_HEADER};
-pub use server::{build_state, run, run_from_env, serve, serve_with_shutdown, shutdown_signal};
+pub use server::{build_state, run, run_from_env, serve_with_shutdown, shutdown_signal};
 pub use table::LoadedModel;

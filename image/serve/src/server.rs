@@ -144,11 +144,6 @@ pub async fn build_state(
     })))
 }
 
-/// Serves `state` on `listener` until SIGTERM or SIGINT.
-pub async fn serve(listener: TcpListener, state: Arc<AppState>) -> io::Result<()> {
-    serve_with_shutdown(listener, state, shutdown_signal()).await
-}
-
 /// Serves `state` on `listener` until `shutdown` completes, then stops accepting and
 /// waits for in-flight requests.
 pub async fn serve_with_shutdown(

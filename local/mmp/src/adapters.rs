@@ -8,10 +8,10 @@ use std::time::UNIX_EPOCH;
 
 use async_trait::async_trait;
 use mmp_common::ports::{
-    ApprovalStatus, ExecutionDescription, ExecutionStep, ExecutionSummary, Invocation,
-    InvocationOutput, ModelEndpoint, ModelRegistry, ModelRegistryAdmin, ModelVersion,
-    ModelVersionSummary, NewModelVersion, ObjectMeta, ObjectStore, ObjectUri, Parameter,
-    PipelineRunner, PutCondition, SourceVersion, StartExecution, StoredObject,
+    ApprovalStatus, ExecutionDescription, ExecutionStep, Invocation, InvocationOutput,
+    ModelEndpoint, ModelRegistry, ModelRegistryAdmin, ModelVersion, ModelVersionSummary,
+    NewModelVersion, ObjectMeta, ObjectStore, ObjectUri, Parameter, PipelineRunner, PutCondition,
+    SourceVersion, StartExecution, StoredObject,
 };
 use mmp_common::PortError;
 use mmp_executor::{ExecutionInfo, Executor, ExecutorError};
@@ -367,26 +367,6 @@ impl PipelineRunner for PipelinesAdapter {
                 started_at_ms: s.started.and_then(ms),
                 ended_at_ms: s.ended.and_then(ms),
                 failure_reason: s.failure_reason,
-            })
-            .collect())
-    }
-
-    async fn list_executions(
-        &self,
-        pipeline_name: &str,
-    ) -> Result<Vec<ExecutionSummary>, PortError> {
-        if !self.pipelines.contains_key(pipeline_name) {
-            return Err(PortError::NotFound(format!("pipeline {pipeline_name}")));
-        }
-        let name = pipeline_name.to_string();
-        let list = self.blocking(move |e| e.list(Some(&name))).await?;
-        Ok(list
-            .iter()
-            .map(|i| ExecutionSummary {
-                arn: i.arn.clone(),
-                status: i.status.as_str().to_string(),
-                display_name: None,
-                started_at_ms: ms(i.created),
             })
             .collect())
     }

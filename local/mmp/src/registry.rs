@@ -80,13 +80,6 @@ impl Registry {
         )
     }
 
-    pub fn group_arn(&self, group: &str) -> String {
-        format!(
-            "arn:aws:sagemaker:{}:{}:model-package-group/{group}",
-            self.region, self.account
-        )
-    }
-
     /// Registers a new version from CreateModelPackage's input (as the RegisterModel step
     /// resolves it); creates the group on first use, as the SageMaker SDK's step does.
     pub fn create_package(&self, input: &Value) -> Result<ModelPackage, RegistryError> {

@@ -14,8 +14,7 @@ use mmp::home::Home;
 use mmp::system::{System, BUCKET_NAME};
 use mmp_common::config::{self, Env};
 use mmp_common::ports::{
-    ExecutionDescription, ExecutionStep, ExecutionSummary, Parameter, PipelineRunner,
-    StartExecution,
+    ExecutionDescription, ExecutionStep, Parameter, PipelineRunner, StartExecution,
 };
 use mmp_common::PortError;
 use pipeline_trigger::{scenarios, TriggerConfig};
@@ -46,9 +45,6 @@ impl PipelineRunner for Recorded {
             .ok_or_else(|| PortError::NotFound(arn.to_string()))
     }
     async fn execution_steps(&self, _arn: &str) -> Result<Vec<ExecutionStep>, PortError> {
-        Ok(Vec::new())
-    }
-    async fn list_executions(&self, _pipeline: &str) -> Result<Vec<ExecutionSummary>, PortError> {
         Ok(Vec::new())
     }
 }

@@ -21,6 +21,40 @@ impl SageMakerPipelines {
     pub fn new(client: aws_sdk_sagemaker::Client) -> Self {
         SageMakerPipelines { client }
     }
+
+    /// The pipeline's executions, newest first: what the moto tests read back (no handler lists
+    /// executions, so it is not part of [`PipelineRunner`]).
+    pub async fn list_executions(
+        &self,
+        pipeline_name: &str,
+    ) -> Result<Vec<ExecutionSummary>, PortError> {
+        let context = format!("ListPipelineExecutions {pipeline_name}");
+        let mut pages = self
+            .client
+            .list_pipeline_executions()
+            .pipeline_name(pipeline_name)
+            .sort_by(SortPipelineExecutionsBy::CreationTime)
+            .sort_order(SortOrder::Descending)
+            .into_paginator()
+            .send();
+        let mut executions = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify(e, &context))?;
+            for summary in page.pipeline_execution_summaries.unwrap_or_default() {
+                executions.push(ExecutionSummary {
+                    arn: summary.pipeline_execution_arn.unwrap_or_default(),
+                    status: summary
+                        .pipeline_execution_status
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    display_name: summary.pipeline_execution_display_name,
+                    started_at_ms: millis(summary.start_time.as_ref()),
+                });
+            }
+        }
+        executions.sort_by_key(|summary| std::cmp::Reverse(summary.started_at_ms));
+        Ok(executions)
+    }
 }
 
 #[async_trait]
@@ -132,37 +166,5 @@ impl PipelineRunner for SageMakerPipelines {
             }
         }
         Ok(steps)
-    }
-
-    async fn list_executions(
-        &self,
-        pipeline_name: &str,
-    ) -> Result<Vec<ExecutionSummary>, PortError> {
-        let context = format!("ListPipelineExecutions {pipeline_name}");
-        let mut pages = self
-            .client
-            .list_pipeline_executions()
-            .pipeline_name(pipeline_name)
-            .sort_by(SortPipelineExecutionsBy::CreationTime)
-            .sort_order(SortOrder::Descending)
-            .into_paginator()
-            .send();
-        let mut executions = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify(e, &context))?;
-            for summary in page.pipeline_execution_summaries.unwrap_or_default() {
-                executions.push(ExecutionSummary {
-                    arn: summary.pipeline_execution_arn.unwrap_or_default(),
-                    status: summary
-                        .pipeline_execution_status
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
-                    display_name: summary.pipeline_execution_display_name,
-                    started_at_ms: millis(summary.start_time.as_ref()),
-                });
-            }
-        }
-        executions.sort_by_key(|summary| std::cmp::Reverse(summary.started_at_ms));
-        Ok(executions)
     }
 }
