@@ -146,6 +146,36 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     }
 }
 
+/// What every function reads: the log filter, S3 addressing and the bucket (plus, for the
+/// functions that work on the pipeline's executions and models, its name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommonConfig {
+    /// [`ENV_LOG`], default `info` (applied by the log setup, read here so that `ENV_VARS`
+    /// lists it).
+    pub log_filter: String,
+    /// Path-style S3 addressing (emulators only).
+    pub s3_path_style: bool,
+    pub bucket: String,
+}
+
+impl CommonConfig {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(CommonConfig {
+            log_filter: env.optional(ENV_LOG, "info"),
+            s3_path_style: env.flag(ENV_S3_FORCE_PATH_STYLE, false)?,
+            bucket: env.required(ENV_BUCKET)?,
+        })
+    }
+
+    /// [`CommonConfig::from_env`] and the pipeline's name ([`ENV_PIPELINE_NAME`]).
+    pub fn with_pipeline<F: Fn(&str) -> Option<String>>(
+        env: &Env<F>,
+    ) -> Result<(Self, String), ConfigError> {
+        let common = CommonConfig::from_env(env)?;
+        Ok((common, env.required(ENV_PIPELINE_NAME)?))
+    }
+}
+
 /// Where the endpoint's files live; shared by the deployer and the invoker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointLayout {
@@ -204,6 +234,39 @@ mod tests {
             .to_string()
             .contains("MMP_PIPELINE_NAME"));
         assert_eq!(env.names_read(), vec![ENV_BUCKET, ENV_PIPELINE_NAME]);
+    }
+
+    #[test]
+    fn the_common_configuration_reads_the_shared_variables() {
+        let env = env(&[
+            (ENV_BUCKET, "b"),
+            (ENV_PIPELINE_NAME, "p"),
+            (ENV_S3_FORCE_PATH_STYLE, "1"),
+        ]);
+        let (common, pipeline) = CommonConfig::with_pipeline(&env).unwrap();
+        assert_eq!(
+            common,
+            CommonConfig {
+                log_filter: "info".into(),
+                s3_path_style: true,
+                bucket: "b".into(),
+            }
+        );
+        assert_eq!(pipeline, "p");
+        assert_eq!(
+            env.names_read(),
+            vec![
+                ENV_BUCKET,
+                ENV_PIPELINE_NAME,
+                ENV_S3_FORCE_PATH_STYLE,
+                ENV_LOG
+            ]
+        );
+        let without_bucket = self::env(&[(ENV_PIPELINE_NAME, "p")]);
+        assert_eq!(
+            CommonConfig::from_env(&without_bucket),
+            Err(ConfigError::Missing(ENV_BUCKET))
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub mod routes;
 use std::time::Duration;
 
 use http::{header, Method, Response, StatusCode};
-use mmp_common::config::{self, ConfigError, EndpointLayout, Env};
+use mmp_common::config::{self, CommonConfig, ConfigError, EndpointLayout, Env};
 use mmp_common::ports::{Invocation, ModelEndpoint, ObjectStore};
 use mmp_common::retry::{retry_throttled, Backoff};
 use mmp_common::PortError;
@@ -67,11 +67,11 @@ pub struct InvokerConfig {
 
 impl InvokerConfig {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        let _ = env.optional(config::ENV_LOG, "info"); // read by the log setup
         let max = env.number(ENV_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUEST_BYTES)?;
+        let common = CommonConfig::from_env(env)?;
         Ok(InvokerConfig {
-            s3_path_style: env.flag(config::ENV_S3_FORCE_PATH_STYLE, false)?,
-            bucket: env.required(config::ENV_BUCKET)?,
+            s3_path_style: common.s3_path_style,
+            bucket: common.bucket,
             endpoint_name: env.required(config::ENV_ENDPOINT_NAME)?,
             layout: EndpointLayout::from_env(env)?,
             cache_ttl: env.seconds(ENV_ROUTE_CACHE_TTL_SECONDS, DEFAULT_ROUTE_CACHE_TTL_SECONDS)?,

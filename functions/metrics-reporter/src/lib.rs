@@ -6,7 +6,7 @@
 
 pub mod report;
 
-use mmp_common::config::{self, ConfigError, Env};
+use mmp_common::config::{self, CommonConfig, ConfigError, Env};
 use mmp_common::emf::{now_ms, EmfDocument, Unit};
 use mmp_common::events::{pipeline_name_of_arn, EventBridgeEvent, PipelineExecutionStatusChange};
 use mmp_common::naming;
@@ -55,11 +55,11 @@ pub struct ReporterConfig {
 
 impl ReporterConfig {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        let _ = env.optional(config::ENV_LOG, "info"); // read by the log setup
+        let (common, pipeline_name) = CommonConfig::with_pipeline(env)?;
         Ok(ReporterConfig {
-            s3_path_style: env.flag(config::ENV_S3_FORCE_PATH_STYLE, false)?,
-            bucket: env.required(config::ENV_BUCKET)?,
-            pipeline_name: env.required(config::ENV_PIPELINE_NAME)?,
+            s3_path_style: common.s3_path_style,
+            bucket: common.bucket,
+            pipeline_name,
             reports_prefix: env
                 .prefix(config::ENV_REPORTS_PREFIX, naming::DEFAULT_REPORTS_PREFIX)?,
             namespace: env.optional(ENV_METRICS_NAMESPACE, DEFAULT_METRICS_NAMESPACE),

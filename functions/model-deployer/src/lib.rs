@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use mmp_common::config::{self, ConfigError, EndpointLayout, Env};
+use mmp_common::config::{self, CommonConfig, ConfigError, EndpointLayout, Env};
 use mmp_common::events::{EventBridgeEvent, ModelPackageStateChange};
 use mmp_common::naming;
 use mmp_common::ports::{ApprovalStatus, ModelRegistry, ObjectStore, ObjectUri};
@@ -57,11 +57,11 @@ pub struct DeployerConfig {
 
 impl DeployerConfig {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        let _ = env.optional(config::ENV_LOG, "info"); // read by the log setup
+        let (common, pipeline_name) = CommonConfig::with_pipeline(env)?;
         Ok(DeployerConfig {
-            s3_path_style: env.flag(config::ENV_S3_FORCE_PATH_STYLE, false)?,
-            bucket: env.required(config::ENV_BUCKET)?,
-            pipeline_name: env.required(config::ENV_PIPELINE_NAME)?,
+            s3_path_style: common.s3_path_style,
+            bucket: common.bucket,
+            pipeline_name,
             layout: EndpointLayout::from_env(env)?,
         })
     }

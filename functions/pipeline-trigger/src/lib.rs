@@ -26,7 +26,7 @@ pub mod settings;
 
 use std::time::Duration;
 
-use mmp_common::config::{self, ConfigError, Env};
+use mmp_common::config::{self, CommonConfig, ConfigError, Env};
 use mmp_common::emf::{now_ms, EmfDocument, Unit};
 use mmp_common::events::{ObjectCreated, S3Event, S3EventRecord};
 use mmp_common::naming;
@@ -101,7 +101,6 @@ pub struct TriggerConfig {
 
 impl TriggerConfig {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        let _ = env.optional(config::ENV_LOG, "info"); // read by the log setup
         let pinned_prefix = env.prefix(
             ENV_PINNED_DATASETS_PREFIX,
             naming::DEFAULT_PINNED_DATASETS_PREFIX,
@@ -116,10 +115,11 @@ impl TriggerConfig {
                 ),
             });
         }
+        let (common, pipeline_name) = CommonConfig::with_pipeline(env)?;
         Ok(TriggerConfig {
-            s3_path_style: env.flag(config::ENV_S3_FORCE_PATH_STYLE, false)?,
-            bucket: env.required(config::ENV_BUCKET)?,
-            pipeline_name: env.required(config::ENV_PIPELINE_NAME)?,
+            s3_path_style: common.s3_path_style,
+            bucket: common.bucket,
+            pipeline_name,
             claims_prefix: env.prefix(
                 config::ENV_TRIGGER_CLAIMS_PREFIX,
                 naming::DEFAULT_TRIGGER_CLAIMS_PREFIX,
