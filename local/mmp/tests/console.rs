@@ -401,15 +401,7 @@ async fn upload_watch_approve_and_predict_from_the_console() {
     assert!(b.find("[data-testid=retry-execution]").await.is_some());
 
     // The same bytes again start nothing: the executions page lists the rejected upload.
-    let again = world
-        .data_dir()
-        .join("inputs/breast-cancer/breast-cancer-full.csv");
-    let (ok, _, err) = world.run(&[
-        "upload",
-        again.to_str().unwrap(),
-        "--dataset",
-        "breast-cancer",
-    ]);
+    let (ok, _, err) = world.upload_again("breast-cancer", "breast-cancer-full.csv");
     assert!(!ok && err.contains("started nothing"), "{err}");
     b.goto(&page("#/executions")).await;
     b.wait_text("[data-testid=rejected-uploads]", SECONDS(30), |t| {
@@ -700,15 +692,7 @@ async fn the_console_api_retries_stopped_executions_only() {
     assert_eq!(missing.status().as_u16(), 404);
 
     // The same bytes again: the API lists the rejected upload with the trigger's reason.
-    let again = world
-        .data_dir()
-        .join("inputs/breast-cancer/breast-cancer.csv");
-    let (ok, _, err) = world.run(&[
-        "upload",
-        again.to_str().unwrap(),
-        "--dataset",
-        "breast-cancer",
-    ]);
+    let (ok, _, err) = world.upload_again("breast-cancer", "breast-cancer.csv");
     assert!(!ok && err.contains("started nothing"), "{err}");
     let deadline = std::time::Instant::now() + SECONDS(60);
     loop {

@@ -345,15 +345,7 @@ fn a_reupload_says_it_started_nothing_and_retry_resumes_the_failed_execution() {
         .expect("the preprocessing succeeded");
 
     // The same bytes again: nothing starts, and the CLI says so, naming the execution.
-    let file = world
-        .data_dir()
-        .join("inputs/breast-cancer/breast-cancer.csv");
-    let (ok, _, err) = world.run(&[
-        "upload",
-        file.to_str().unwrap(),
-        "--dataset",
-        "breast-cancer",
-    ]);
+    let (ok, _, err) = world.upload_again("breast-cancer", "breast-cancer.csv");
     assert!(!ok);
     assert!(
         err.contains("started nothing")

@@ -135,6 +135,13 @@ impl World {
         ]);
     }
 
+    /// Uploads again a file [`World::upload`] wrote (`inputs/<dataset>/<file_name>`), without
+    /// settings, and returns how `mmp upload` ended: success, stdout, stderr.
+    pub fn upload_again(&self, dataset: &str, file_name: &str) -> (bool, String, String) {
+        let file = self.data_dir().join("inputs").join(dataset).join(file_name);
+        self.run(&["upload", file.to_str().unwrap(), "--dataset", dataset])
+    }
+
     pub fn executions(&self) -> Vec<Value> {
         self.json(&["executions", "--json"])
             .as_array()
