@@ -7,5 +7,6 @@
 
 pub mod contract;
 pub mod definition;
+pub mod object;
 pub mod parameters;
 pub mod search_space;

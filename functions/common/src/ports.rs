@@ -26,45 +26,8 @@ pub struct ObjectMeta {
     pub size: u64,
 }
 
-/// The condition a write is made under.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PutCondition {
-    /// Write whatever is there.
-    None,
-    /// `If-None-Match: *`: only create; fail with [`PortError::PreconditionFailed`] if the key exists.
-    IfAbsent,
-    /// `If-Match: <etag>`: only replace this version; fail with
-    /// [`PortError::PreconditionFailed`] if the key changed (or with `NotFound` if it is gone).
-    IfMatch(String),
-}
-
-/// `s3://bucket/key`: an object anywhere, for copies from outside the store's own bucket.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ObjectUri {
-    pub bucket: String,
-    pub key: String,
-}
-
-impl ObjectUri {
-    /// Parses `s3://bucket/key`; `None` if it is not of that shape (empty bucket or key).
-    pub fn parse(uri: &str) -> Option<ObjectUri> {
-        let rest = uri.strip_prefix("s3://")?;
-        let (bucket, key) = rest.split_once('/')?;
-        if bucket.is_empty() || key.is_empty() {
-            return None;
-        }
-        Some(ObjectUri {
-            bucket: bucket.to_string(),
-            key: key.to_string(),
-        })
-    }
-}
-
-impl std::fmt::Display for ObjectUri {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "s3://{}/{}", self.bucket, self.key)
-    }
-}
+// One parser and one condition for every store: they live with the pipeline contract.
+pub use mmp_pipeline::object::{ObjectUri, PutCondition};
 
 /// Which bytes of a copy's source must be copied: the version an event named.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -459,17 +422,6 @@ forward_endpoint!(&T);
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn object_uri_parses_and_prints() {
-        let uri = ObjectUri::parse("s3://bucket/a/b.tar.gz").unwrap();
-        assert_eq!(uri.bucket, "bucket");
-        assert_eq!(uri.key, "a/b.tar.gz");
-        assert_eq!(uri.to_string(), "s3://bucket/a/b.tar.gz");
-        assert_eq!(ObjectUri::parse("s3://bucket/"), None);
-        assert_eq!(ObjectUri::parse("https://bucket/key"), None);
-        assert_eq!(ObjectUri::parse("s3:///key"), None);
-    }
 
     #[test]
     fn approval_status_round_trips() {
