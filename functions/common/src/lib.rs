@@ -20,5 +20,7 @@ pub mod telemetry;
 pub mod aws;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
+#[cfg(feature = "contract-tests")]
+pub mod fakes;
 
 pub use error::PortError;
