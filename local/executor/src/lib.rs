@@ -21,7 +21,6 @@ mod run;
 /// The SQLite opener mmp shares (pragmas, versioned migrations).
 pub mod sqlite;
 mod steps;
-mod store;
 mod tuning;
 
 use std::collections::{BTreeMap, HashMap};
@@ -40,7 +39,7 @@ pub use model::{
 
 use db::{Db, NewExecution};
 use definition::{parameter_text, Pipeline};
-use store::Store;
+use mmp_object_store::LocalStore;
 
 /// Where the executor keeps things and how it runs jobs.
 #[derive(Debug, Clone)]
@@ -128,7 +127,7 @@ pub(crate) struct Inner {
     pub config: ExecutorConfig,
     pub hooks: Arc<dyn ExecutorHooks>,
     pub db: Db,
-    pub store: Store,
+    pub store: LocalStore,
     pub slots: jobs::Slots,
     owner: String,
     /// Executions this executor is running, with their stop flags.
@@ -202,7 +201,11 @@ impl Executor {
         })?;
         let db = Db::open(&config.db_path)?;
         let inner = Arc::new(Inner {
-            store: Store::new(config.bucket_root.clone(), config.bucket_name.clone()),
+            store: LocalStore::new(
+                &config.bucket_name,
+                config.bucket_root.clone(),
+                sqlite::open(&config.db_path, &db::SCHEMA)?,
+            ),
             slots: jobs::Slots::new(effective_parallelism(config.max_parallel_jobs)),
             owner: owner::new_owner(),
             live: Mutex::new(HashMap::new()),

@@ -9,8 +9,8 @@ use pipeline_trigger::{Claim, DatasetSettings, RejectedUpload, SettingsError};
 use serde::{Deserialize, Serialize};
 
 use crate::registry::{ModelPackage, RegistryError};
-use crate::store::{etag_of, Condition, Staged, StoreError};
 use crate::system::{unix_ms, System, BUCKET_NAME};
+use mmp_object_store::{etag_of, PutCondition, Staged, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ActionError {
@@ -76,7 +76,7 @@ pub fn upload_dataset(
         settings,
     )?;
     write_settings(system, &mut upload, settings)?;
-    system.store.put(&upload.key, csv, Condition::None)?;
+    system.store.put(&upload.key, csv, PutCondition::None)?;
     upload.uploaded.push(system.store.uri_of(&upload.key));
     Ok(upload)
 }
@@ -92,7 +92,9 @@ pub fn upload_staged_dataset(
 ) -> Result<Upload, ActionError> {
     let mut upload = check_upload(system, dataset, file_name, csv.size(), csv.etag(), settings)?;
     write_settings(system, &mut upload, settings)?;
-    system.store.put_staged(&upload.key, csv, Condition::None)?;
+    system
+        .store
+        .put_staged(&upload.key, csv, PutCondition::None)?;
     upload.uploaded.push(system.store.uri_of(&upload.key));
     Ok(upload)
 }
@@ -104,7 +106,9 @@ fn write_settings(
 ) -> Result<(), ActionError> {
     if let Some(settings) = settings {
         let settings_key = naming::dataset_settings_key(&upload.dataset);
-        system.store.put(&settings_key, settings, Condition::None)?;
+        system
+            .store
+            .put(&settings_key, settings, PutCondition::None)?;
         upload.uploaded.push(system.store.uri_of(&settings_key));
     }
     Ok(())

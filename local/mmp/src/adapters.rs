@@ -15,11 +15,11 @@ use mmp_common::ports::{
 };
 use mmp_common::PortError;
 use mmp_executor::{ExecutionInfo, Executor, ExecutorError};
+use mmp_object_store::{LocalStore, ObjectInfo, StoreError};
 
 use crate::db;
 use crate::endpoint::{EndpointError, LocalEndpoint};
 use crate::registry::{ModelPackage, Registry, RegistryError};
-use crate::store::{Condition, LocalStore, StoreError};
 
 fn store_error(e: StoreError) -> PortError {
     match e {
@@ -27,6 +27,15 @@ fn store_error(e: StoreError) -> PortError {
         StoreError::PreconditionFailed(k) => PortError::PreconditionFailed(k),
         StoreError::InvalidKey(k) => PortError::Rejected(format!("invalid key {k:?}")),
         other => PortError::Other(other.to_string()),
+    }
+}
+
+/// The port's shape of what the store answers from beside the object.
+fn meta(info: ObjectInfo) -> ObjectMeta {
+    ObjectMeta {
+        key: info.key,
+        etag: info.etag,
+        size: info.size,
     }
 }
 
@@ -63,13 +72,8 @@ impl ObjectStore for StoreAdapter {
     }
 
     async fn head(&self, key: &str) -> Result<ObjectMeta, PortError> {
-        let k = key.to_string();
-        let o = self.blocking(move |s| s.get(&k)).await?;
-        Ok(ObjectMeta {
-            key: key.to_string(),
-            etag: o.etag,
-            size: o.body.len() as u64,
-        })
+        let key = key.to_string();
+        Ok(meta(self.blocking(move |s| s.head(&key)).await?))
     }
 
     async fn put(
@@ -78,40 +82,14 @@ impl ObjectStore for StoreAdapter {
         body: Vec<u8>,
         condition: PutCondition,
     ) -> Result<String, PortError> {
-        let condition = match condition {
-            PutCondition::None => Condition::None,
-            PutCondition::IfAbsent => Condition::Absent,
-            PutCondition::IfMatch(etag) => Condition::Matches(etag),
-        };
         let key = key.to_string();
-        self.blocking(move |s| {
-            // S3 answers If-Match on a missing key with NoSuchKey (404).
-            if let Condition::Matches(_) = &condition {
-                if let Err(StoreError::NotFound(k)) = s.get(&key) {
-                    return Err(StoreError::NotFound(k));
-                }
-            }
-            s.put(&key, &body, condition)
-        })
-        .await
+        self.blocking(move |s| s.put(&key, &body, condition)).await
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, PortError> {
         let prefix = prefix.to_string();
-        self.blocking(move |s| {
-            s.list(&prefix)?
-                .into_iter()
-                .map(|key| {
-                    let o = s.get(&key)?;
-                    Ok(ObjectMeta {
-                        key,
-                        etag: o.etag,
-                        size: o.body.len() as u64,
-                    })
-                })
-                .collect()
-        })
-        .await
+        let listed = self.blocking(move |s| s.list_objects(&prefix)).await?;
+        Ok(listed.into_iter().map(meta).collect())
     }
 
     async fn delete(&self, key: &str) -> Result<(), PortError> {

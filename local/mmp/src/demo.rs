@@ -20,8 +20,8 @@ use crate::home::Home;
 use crate::registry::APPROVED;
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::samples::{Sample, SAMPLES};
-use crate::store::Condition;
 use crate::system::System;
+use mmp_object_store::PutCondition;
 
 /// One dataset's line of the summary.
 #[derive(Debug, Serialize)]
@@ -102,13 +102,13 @@ async fn demo(system: System, options: RuntimeOptions, args: &DemoArgs) -> Resul
             system.store.put(
                 &naming::dataset_settings_key(sample.name),
                 &settings,
-                Condition::None,
+                PutCondition::None,
             )?;
         }
         system.store.put(
             &format!("datasets/{}/{}", sample.name, sample.file_name),
             sample.csv.as_bytes(),
-            Condition::None,
+            PutCondition::None,
         )?;
     }
 

@@ -23,7 +23,7 @@ use reqwest::StatusCode;
 use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
 
-use crate::store::{LocalStore, StoreError};
+use mmp_object_store::{LocalStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointError {

@@ -18,6 +18,5 @@ pub mod registry;
 pub mod rules;
 pub mod runtime;
 pub mod samples;
-pub mod store;
 pub mod system;
 pub mod telemetry;

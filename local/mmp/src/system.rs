@@ -19,7 +19,7 @@ use crate::events::{self, Account};
 use crate::home::Home;
 use crate::registry::{ModelPackage, Registry};
 use crate::rules::Rules;
-use crate::store::LocalStore;
+use mmp_object_store::LocalStore;
 
 /// The local bucket's name, as it appears in `s3://` URIs.
 pub const BUCKET_NAME: &str = "mmp-local";

@@ -185,7 +185,7 @@ fn register_approved_model(system: &System, dataset: &str) -> String {
         .put(
             &key,
             &std::fs::read(&archive).unwrap(),
-            mmp::store::Condition::None,
+            mmp_object_store::PutCondition::None,
         )
         .unwrap();
     system
@@ -378,7 +378,7 @@ async fn a_refused_archive_fails_its_load_naming_why_and_leaves_nothing_on_disk(
             .put(
                 &format!("endpoint/models/{name}"),
                 &archive,
-                mmp::store::Condition::None,
+                mmp_object_store::PutCondition::None,
             )
             .unwrap();
         let answer = endpoint
