@@ -10,3 +10,4 @@ pub mod definition;
 pub mod object;
 pub mod parameters;
 pub mod search_space;
+pub mod status;

@@ -75,32 +75,8 @@ pub trait ObjectStore: Send + Sync {
 
 // ---------------------------------------------------------------- model registry
 
-/// A model package's approval status, spelled as SageMaker spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ApprovalStatus {
-    Approved,
-    Rejected,
-    PendingManualApproval,
-}
-
-impl ApprovalStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApprovalStatus::Approved => "Approved",
-            ApprovalStatus::Rejected => "Rejected",
-            ApprovalStatus::PendingManualApproval => "PendingManualApproval",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<ApprovalStatus> {
-        match value {
-            "Approved" => Some(ApprovalStatus::Approved),
-            "Rejected" => Some(ApprovalStatus::Rejected),
-            "PendingManualApproval" => Some(ApprovalStatus::PendingManualApproval),
-            _ => None,
-        }
-    }
-}
+// The statuses live with the pipeline contract, which the executor shares.
+pub use mmp_pipeline::status::{ApprovalStatus, ExecutionStatus, StepStatus};
 
 /// One version of a model package group, as listed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,8 +174,7 @@ pub struct StartExecution {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecutionDescription {
     pub arn: String,
-    /// `Executing`, `Stopping`, `Stopped`, `Failed` or `Succeeded`.
-    pub status: String,
+    pub status: ExecutionStatus,
     pub display_name: Option<String>,
     pub failure_reason: Option<String>,
     /// Milliseconds since the Unix epoch.
@@ -211,7 +186,7 @@ pub struct ExecutionDescription {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecutionSummary {
     pub arn: String,
-    pub status: String,
+    pub status: ExecutionStatus,
     pub display_name: Option<String>,
     pub started_at_ms: Option<i64>,
 }
@@ -220,8 +195,7 @@ pub struct ExecutionSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecutionStep {
     pub name: String,
-    /// `Starting`, `Executing`, `Stopping`, `Stopped`, `Failed` or `Succeeded`.
-    pub status: String,
+    pub status: StepStatus,
     pub started_at_ms: Option<i64>,
     pub ended_at_ms: Option<i64>,
     pub failure_reason: Option<String>,
@@ -418,20 +392,3 @@ macro_rules! forward_endpoint {
 forward_endpoint!(std::sync::Arc<T>);
 forward_endpoint!(Box<T>);
 forward_endpoint!(&T);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn approval_status_round_trips() {
-        for status in [
-            ApprovalStatus::Approved,
-            ApprovalStatus::Rejected,
-            ApprovalStatus::PendingManualApproval,
-        ] {
-            assert_eq!(ApprovalStatus::parse(status.as_str()), Some(status));
-        }
-        assert_eq!(ApprovalStatus::parse("approved"), None);
-    }
-}

@@ -10,7 +10,9 @@ use mmp_common::config::{self, CommonConfig, ConfigError, Env};
 use mmp_common::emf::{now_ms, EmfDocument, Unit};
 use mmp_common::events::{pipeline_name_of_arn, EventBridgeEvent, PipelineExecutionStatusChange};
 use mmp_common::naming;
-use mmp_common::ports::{MetricSink, ModelRegistry, ObjectStore, ObjectUri, PipelineRunner};
+use mmp_common::ports::{
+    ExecutionStatus, MetricSink, ModelRegistry, ObjectStore, ObjectUri, PipelineRunner, StepStatus,
+};
 use mmp_common::PortError;
 use mmp_pipeline::parameters::{DATASET_NAME, STEP_REGISTER};
 
@@ -176,7 +178,7 @@ where
         duration_seconds,
         failed_steps: steps
             .iter()
-            .filter(|s| s.status == "Failed")
+            .filter(|s| s.status == StepStatus::Failed)
             .map(|s| s.name.clone())
             .collect(),
         model_package_arn: registered,
@@ -213,7 +215,7 @@ async fn read_quality<S: ObjectStore + ?Sized>(
 /// The EMF documents of one execution: outcome and duration per dataset; model quality per
 /// dataset and algorithm.
 pub fn emf_documents(namespace: &str, record: &ExecutionRecord) -> Vec<EmfDocument> {
-    let succeeded = record.status == "Succeeded";
+    let succeeded = record.status == ExecutionStatus::Succeeded;
     let mut outcome = EmfDocument::new(namespace)
         .dimension("Dataset", record.dataset.clone())
         .metric(
@@ -227,7 +229,7 @@ pub fn emf_documents(namespace: &str, record: &ExecutionRecord) -> Vec<EmfDocume
             Unit::Count,
         )
         .property("ExecutionArn", record.execution_arn.clone())
-        .property("Status", record.status.clone());
+        .property("Status", record.status.as_str());
     if let Some(duration) = record.duration_seconds {
         outcome = outcome.metric("ExecutionDuration", duration, Unit::Seconds);
     }

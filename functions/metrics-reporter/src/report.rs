@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use mmp_common::emf::now_ms;
 use mmp_common::naming;
-use mmp_common::ports::{ObjectStore, PutCondition};
+use mmp_common::ports::{ExecutionStatus, ObjectStore, PutCondition};
 use mmp_common::PortError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -70,7 +70,7 @@ impl Quality {
 pub struct ExecutionRecord {
     pub execution_arn: String,
     pub dataset: String,
-    pub status: String,
+    pub status: ExecutionStatus,
     pub failure_reason: Option<String>,
     pub started_at_ms: Option<i64>,
     pub ended_at_ms: Option<i64>,

@@ -60,7 +60,7 @@ impl PipelineRunner for WithSteps {
 fn step(name: &str, status: &str, registered: Option<&str>) -> ExecutionStep {
     ExecutionStep {
         name: name.into(),
-        status: status.into(),
+        status: status.parse().unwrap(),
         started_at_ms: None,
         ended_at_ms: None,
         failure_reason: None,

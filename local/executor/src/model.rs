@@ -6,26 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-/// A pipeline execution's status, as `DescribePipelineExecution` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum ExecutionStatus {
-    Executing,
-    Stopping,
-    Stopped,
-    Failed,
-    Succeeded,
-}
-
-/// A step's status, as `ListPipelineExecutionSteps` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum StepStatus {
-    Starting,
-    Executing,
-    Stopping,
-    Stopped,
-    Failed,
-    Succeeded,
-}
+pub use mmp_pipeline::status::{ExecutionStatus, StepStatus};
 
 /// A job's status, as `DescribeTrainingJob`/`DescribeProcessingJob` name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -36,49 +17,33 @@ pub enum JobStatus {
     Stopped,
 }
 
-macro_rules! names {
-    ($t:ty { $($v:ident),* }) => {
-        impl $t {
-            pub fn as_str(&self) -> &'static str {
-                match self { $(Self::$v => stringify!($v)),* }
-            }
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $(stringify!($v) => Some(Self::$v),)* _ => None }
-            }
+impl JobStatus {
+    /// SageMaker's name of the status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InProgress => "InProgress",
+            Self::Completed => "Completed",
+            Self::Failed => "Failed",
+            Self::Stopped => "Stopped",
         }
-        impl std::fmt::Display for $t {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-names!(ExecutionStatus {
-    Executing,
-    Stopping,
-    Stopped,
-    Failed,
-    Succeeded
-});
-names!(StepStatus {
-    Starting,
-    Executing,
-    Stopping,
-    Stopped,
-    Failed,
-    Succeeded
-});
-names!(JobStatus {
-    InProgress,
-    Completed,
-    Failed,
-    Stopped
-});
+    }
 
-impl ExecutionStatus {
-    /// Stopped, Failed and Succeeded never change again.
-    pub fn is_terminal(&self) -> bool {
-        matches!(self, Self::Stopped | Self::Failed | Self::Succeeded)
+    /// The status SageMaker names `name`, if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::InProgress,
+            Self::Completed,
+            Self::Failed,
+            Self::Stopped,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

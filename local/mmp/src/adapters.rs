@@ -283,7 +283,7 @@ impl PipelinesAdapter {
     fn describe(info: &ExecutionInfo) -> ExecutionDescription {
         ExecutionDescription {
             arn: info.arn.clone(),
-            status: info.status.as_str().to_string(),
+            status: info.status,
             display_name: None,
             failure_reason: info.failure_reason.clone(),
             created_at_ms: ms(info.created),
@@ -341,7 +341,7 @@ impl PipelineRunner for PipelinesAdapter {
                     .as_str()
                     .map(str::to_string),
                 name: s.name,
-                status: s.status.as_str().to_string(),
+                status: s.status,
                 started_at_ms: s.started.and_then(ms),
                 ended_at_ms: s.ended.and_then(ms),
                 failure_reason: s.failure_reason,

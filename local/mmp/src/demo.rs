@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use comfy_table::Table;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use mmp_common::naming;
-use mmp_executor::ExecutionInfo;
+use mmp_executor::{ExecutionInfo, ExecutionStatus};
 use mmp_pipeline::parameters as p;
 use serde::Serialize;
 use serde_json::Value;
@@ -117,7 +117,7 @@ async fn demo(system: System, options: RuntimeOptions, args: &DemoArgs) -> Resul
     // Approve every registered version; the deployer routes each dataset to it.
     let mut expected = Vec::new();
     for (dataset, execution) in &executions {
-        if execution.status.as_str() != "Succeeded" {
+        if execution.status != ExecutionStatus::Succeeded {
             continue;
         }
         let group = naming::group_name(&system.pipeline_name, dataset)?;

@@ -11,6 +11,17 @@ use crate::ports::{
 };
 use crate::PortError;
 
+/// A status SageMaker reported, as its enum; a missing or unknown one (an API newer than this
+/// code) is an error naming the call rather than a value nobody can match on.
+fn status<T>(name: Option<&str>, context: &str) -> Result<T, PortError>
+where
+    T: std::str::FromStr<Err = mmp_pipeline::status::UnknownStatus>,
+{
+    let name = name.ok_or_else(|| PortError::Other(format!("{context}: no status returned")))?;
+    name.parse()
+        .map_err(|e| PortError::Other(format!("{context}: {e}")))
+}
+
 /// Pipeline executions through the SageMaker API.
 #[derive(Debug, Clone)]
 pub struct SageMakerPipelines {
@@ -43,10 +54,13 @@ impl SageMakerPipelines {
             for summary in page.pipeline_execution_summaries.unwrap_or_default() {
                 executions.push(ExecutionSummary {
                     arn: summary.pipeline_execution_arn.unwrap_or_default(),
-                    status: summary
-                        .pipeline_execution_status
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
+                    status: status(
+                        summary
+                            .pipeline_execution_status
+                            .as_ref()
+                            .map(|s| s.as_str()),
+                        &context,
+                    )?,
                     display_name: summary.pipeline_execution_display_name,
                     started_at_ms: millis(summary.start_time.as_ref()),
                 });
@@ -96,11 +110,13 @@ impl PipelineRunner for SageMakerPipelines {
                 .pipeline_execution_arn
                 .clone()
                 .unwrap_or_else(|| arn.to_string()),
-            status: output
-                .pipeline_execution_status
-                .as_ref()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
+            status: status(
+                output
+                    .pipeline_execution_status
+                    .as_ref()
+                    .map(|s| s.as_str()),
+                &context,
+            )?,
             display_name: output.pipeline_execution_display_name.clone(),
             failure_reason: output
                 .failure_reason
@@ -151,10 +167,7 @@ impl PipelineRunner for SageMakerPipelines {
             for step in page.pipeline_execution_steps.unwrap_or_default() {
                 steps.push(ExecutionStep {
                     name: step.step_name.unwrap_or_default(),
-                    status: step
-                        .step_status
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
+                    status: status(step.step_status.as_ref().map(|s| s.as_str()), &context)?,
                     started_at_ms: millis(step.start_time.as_ref()),
                     ended_at_ms: millis(step.end_time.as_ref()),
                     failure_reason: step.failure_reason.filter(|reason| !reason.is_empty()),
@@ -166,5 +179,23 @@ impl PipelineRunner for SageMakerPipelines {
             }
         }
         Ok(steps)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{ExecutionStatus, StepStatus};
+
+    #[test]
+    fn statuses_are_read_as_sagemaker_names_them() {
+        let read: ExecutionStatus = status(Some("Succeeded"), "Describe x").unwrap();
+        assert_eq!(read, ExecutionStatus::Succeeded);
+        let read: StepStatus = status(Some("Starting"), "List x").unwrap();
+        assert_eq!(read, StepStatus::Starting);
+        let missing = status::<StepStatus>(None, "List x").unwrap_err();
+        assert_eq!(missing.to_string(), "List x: no status returned");
+        let unknown = status::<ExecutionStatus>(Some("Paused"), "Describe x").unwrap_err();
+        assert!(unknown.to_string().contains("\"Paused\""), "{unknown}");
     }
 }

@@ -11,7 +11,7 @@ use axum::extract::{Extension, Multipart, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use mmp_executor::{ExecutionInfo, ExecutorError, JobInfo, StepInfo};
+use mmp_executor::{ExecutionInfo, ExecutionStatus, ExecutorError, JobInfo, StepInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -55,7 +55,7 @@ pub(super) struct ExecutionRow {
     id: String,
     arn: String,
     dataset: Option<String>,
-    status: &'static str,
+    status: ExecutionStatus,
     created_ms: i64,
     ended_ms: Option<i64>,
     failure_reason: Option<String>,
@@ -68,7 +68,7 @@ impl From<ExecutionInfo> for ExecutionRow {
                 .parameters
                 .get(mmp_pipeline::parameters::DATASET_NAME)
                 .cloned(),
-            status: e.status.as_str(),
+            status: e.status,
             created_ms: unix_ms(e.created),
             ended_ms: e.ended.map(unix_ms),
             id: e.id,
