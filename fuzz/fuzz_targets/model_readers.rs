@@ -46,7 +46,7 @@ fn library_file(name: &str, bytes: &[u8]) {
         return;
     };
     let (Fitted::XGBoost(model) | Fitted::LightGBM(model)) = &fitted else {
-        panic!("{name} read as {}", fitted.family());
+        panic!("{name} read as {}", fitted.tag());
     };
     let ensemble = model.ensemble();
     let outputs = ensemble.n_outputs();

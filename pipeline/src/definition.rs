@@ -4,9 +4,10 @@
 
 use serde_json::{json, Value};
 
+use crate::algorithm::Algorithm;
 use crate::contract as c;
 use crate::parameters as p;
-use crate::search_space::{search_space, Range, ALGORITHMS};
+use crate::search_space::{search_space, Range};
 
 /// The definition's placeholders, in Terraform `templatefile` syntax.
 pub const IMAGE_URI: &str = "${image_uri}";
@@ -149,8 +150,8 @@ fn parameters() -> Value {
         string(p::TRAINING_INSTANCE, "ml.m5.large"),
         string(p::EVALUATION_INSTANCE, "ml.t3.xlarge"),
         {"Name": p::CROSS_VALIDATION_SCORER, "Type": "String", "DefaultValue": "roc_auc", "EnumValues": p::CV_SCORERS},
-        {"Name": p::MAX_TUNING_JOBS, "Type": "Integer", "DefaultValue": 10 * ALGORITHMS.len()},
-        {"Name": p::MAX_TUNING_PARALLEL_JOBS, "Type": "Integer", "DefaultValue": ALGORITHMS.len()},
+        {"Name": p::MAX_TUNING_JOBS, "Type": "Integer", "DefaultValue": 10 * Algorithm::ALL.len()},
+        {"Name": p::MAX_TUNING_PARALLEL_JOBS, "Type": "Integer", "DefaultValue": Algorithm::ALL.len()},
         {"Name": p::METRIC_FOR_REGISTRATION_THRESHOLD, "Type": "String", "DefaultValue": "auc", "EnumValues": p::REGISTRATION_METRICS},
         {"Name": p::MIN_THRESHOLD_FOR_REGISTER_METRIC, "Type": "Float", "DefaultValue": 0.7},
         {"Name": p::REGISTER_MODEL_APPROVAL_STATUS, "Type": "String", "DefaultValue": "PendingManualApproval",
@@ -188,9 +189,9 @@ fn preprocess_step() -> Value {
     })
 }
 
-fn ranges(algorithm: &str) -> Value {
+fn ranges(algorithm: Algorithm) -> Value {
     let (mut categorical, mut integer) = (Vec::new(), Vec::new());
-    for param in search_space(algorithm).unwrap_or_default() {
+    for param in search_space(algorithm) {
         match param.range {
             Range::Categorical(values) => {
                 categorical.push(json!({"Name": param.name, "Values": values}))
@@ -234,8 +235,8 @@ fn train_channel() -> Value {
 }
 
 fn tuning_step() -> Value {
-    let definitions: Vec<Value> = ALGORITHMS
-        .iter()
+    let definitions: Vec<Value> = Algorithm::ALL
+        .into_iter()
         .map(|alg| {
             json!({
                 "DefinitionName": alg,

@@ -1,6 +1,8 @@
 //! The algorithms that compete in the tuning step and their hyperparameter search spaces,
 //! exactly as the original defines them (names as the training scripts take them).
 
+use crate::algorithm::Algorithm;
+
 /// One hyperparameter's range, in SageMaker's three kinds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Range {
@@ -16,16 +18,6 @@ pub struct Param {
     pub name: &'static str,
     pub range: Range,
 }
-
-/// The families that compete, in the order the original lists them.
-pub const ALGORITHMS: [&str; 6] = [
-    "RandomForest",
-    "NeuralNet",
-    "LogisticRegression",
-    "NaiveBayes",
-    "XGBoost",
-    "LightGBM",
-];
 
 /// `numpy.logspace(log10(start), log10(stop), n)` as strings, the way the original builds sets.
 pub fn logspace(start: f64, stop: f64, n: usize) -> Vec<String> {
@@ -84,10 +76,10 @@ fn int(name: &'static str, min: i64, max: i64) -> Param {
     }
 }
 
-/// The search space of `algorithm`, or `None` for a name not in [`ALGORITHMS`].
-pub fn search_space(algorithm: &str) -> Option<Vec<Param>> {
-    Some(match algorithm {
-        "RandomForest" => vec![
+/// The search space of `algorithm`.
+pub fn search_space(algorithm: Algorithm) -> Vec<Param> {
+    match algorithm {
+        Algorithm::RandomForest => vec![
             cat(
                 "n-estimators",
                 &[
@@ -101,21 +93,21 @@ pub fn search_space(algorithm: &str) -> Option<Vec<Param>> {
             cat("max-features", &["sqrt", "log2", "None"]),
             cat("class-weight", &["balanced", "None"]),
         ],
-        "NeuralNet" => vec![
+        Algorithm::NeuralNet => vec![
             cat("hidden-layer-sizes", &["50", "100", "50,50"]),
             cat("activation", &["logistic", "relu"]),
             cat_owned("learning-rate-init", logspace(1e-3, 1e-1, 5)),
             cat_owned("alpha", logspace(1e-5, 1e3, 5)),
             cat("max-iter", &["100", "200", "500", "1000"]),
         ],
-        "LogisticRegression" => vec![
+        Algorithm::LogisticRegression => vec![
             cat("penalty", &["l2", "None"]),
             cat_owned("C", logspace(1e-3, 1e3, 30)),
             cat("class-weight", &["balanced", "None"]),
             cat("max-iter", &["50", "100", "200", "500"]),
         ],
-        "NaiveBayes" => vec![cat_owned("var_smoothing", logspace(1e-10, 1.0, 30))],
-        "XGBoost" => vec![
+        Algorithm::NaiveBayes => vec![cat_owned("var_smoothing", logspace(1e-10, 1.0, 30))],
+        Algorithm::XGBoost => vec![
             cat("booster", &["gbtree", "gblinear", "dart"]),
             cat("n-estimators", &["50", "100", "150", "200"]),
             cat_owned("learning-rate", logspace(1e-3, 1e-1, 5)),
@@ -127,7 +119,7 @@ pub fn search_space(algorithm: &str) -> Option<Vec<Param>> {
             cat("reg-alpha", &["0", "0.01", "0.1", "1"]),
             cat("reg-lambda", &["0.01", "0.1", "1"]),
         ],
-        "LightGBM" => vec![
+        Algorithm::LightGBM => vec![
             cat("boosting-type", &["gbdt", "dart", "goss"]),
             int("num-leaves", 10, 101),
             int("max-depth", 3, 7),
@@ -141,8 +133,7 @@ pub fn search_space(algorithm: &str) -> Option<Vec<Param>> {
             int("min-child-weight", 1, 10),
             int("min-child-samples", 5, 21),
         ],
-        _ => return None,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -169,14 +160,12 @@ mod tests {
 
     #[test]
     fn every_algorithm_has_a_space_within_sagemaker_limits() {
-        for alg in ALGORITHMS {
-            let space = search_space(alg).expect(alg);
-            for p in space {
+        for alg in Algorithm::ALL {
+            for p in search_space(alg) {
                 if let Range::Categorical(v) = &p.range {
                     assert!(!v.is_empty() && v.len() <= 30, "{alg}.{}", p.name);
                 }
             }
         }
-        assert!(search_space("Nope").is_none());
     }
 }

@@ -67,7 +67,7 @@ fn main() -> Result<(), Error> {
                 continue;
             };
             let hp = HyperParams::from_pairs(hp.iter().copied());
-            let estimator = from_hyperparams(family, &hp)?;
+            let estimator = from_hyperparams(family.parse()?, &hp)?;
             if estimator.supports(data.task).is_err() {
                 continue;
             }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use mmp_container::MmpModelLoader;
-use mmp_ml::estimators::{from_hyperparams, IMPLEMENTED};
+use mmp_ml::estimators::{from_hyperparams, Algorithm};
 use mmp_ml::hyperparams::HyperParams;
 use mmp_ml::model::{Model, TrainingData};
 use mmp_ml::table::Table;
@@ -36,7 +36,7 @@ fn main() -> anyhow::Result<()> {
     };
     println!("| family | one-row predict (mean of {rounds}) | load |");
     println!("|---|---|---|");
-    for family in IMPLEMENTED {
+    for family in Algorithm::ALL {
         let estimator = from_hyperparams(family, &HyperParams::default())?;
         let model = Model::fit(estimator.as_ref(), &data, Default::default(), 42)?;
         let dir = tempfile::tempdir()?;

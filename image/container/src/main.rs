@@ -130,10 +130,10 @@ fn run(root: &MlRoot, command: Command) -> anyhow::Result<()> {
         }
         Command::Train => match train::run(root)? {
             train::TrainOutcome::Trial { algorithm, score } => {
-                tracing::info!(algorithm, score, "trial scored")
+                tracing::info!(%algorithm, score, "trial scored")
             }
             train::TrainOutcome::Refit { algorithm, task } => {
-                tracing::info!(algorithm, task = task.name(), "model written")
+                tracing::info!(%algorithm, task = task.name(), "model written")
             }
         },
         Command::Evaluate {

@@ -7,7 +7,7 @@ use common::{preprocess, Root, DATASETS};
 use mmp_pipeline::contract::{METRIC_REGEX, ORIGINAL_METRIC_REGEX};
 use regex::Regex;
 
-use mmp_ml::estimators::IMPLEMENTED as FAMILIES;
+use mmp_ml::estimators::Algorithm;
 
 fn trial_hyperparameters<'a>(
     algorithm: &'a str,
@@ -89,7 +89,11 @@ fn trials_print_metric_lines_and_record_themselves() {
         } else {
             "roc_auc"
         };
-        for (i, family) in FAMILIES.into_iter().enumerate() {
+        for (i, family) in Algorithm::ALL
+            .map(Algorithm::as_str)
+            .into_iter()
+            .enumerate()
+        {
             if dataset == "diabetes" && family == "NaiveBayes" {
                 continue;
             }

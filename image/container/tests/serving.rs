@@ -5,7 +5,7 @@
 mod common;
 
 use mmp_container::MmpModelLoader;
-use mmp_ml::estimators::{from_hyperparams, IMPLEMENTED};
+use mmp_ml::estimators::{from_hyperparams, Algorithm};
 use mmp_ml::hyperparams::HyperParams;
 use mmp_ml::model::{Model as MlModel, Predictions, TrainingData};
 use mmp_ml::table::Table;
@@ -15,7 +15,7 @@ fn fitted(dataset: &str, target: &str, family: &str) -> (tempfile::TempDir, Tabl
     let table = Table::read(&common::dataset(dataset)).unwrap();
     let data = TrainingData::from_table(&table, target, None).unwrap();
     let hp = HyperParams::from_pairs([("n-estimators", "10")]);
-    let estimator = from_hyperparams(family, &hp).unwrap();
+    let estimator = from_hyperparams(family.parse().unwrap(), &hp).unwrap();
     let model = MlModel::fit(estimator.as_ref(), &data, hp.to_map(), 42).unwrap();
     let dir = tempfile::tempdir().unwrap();
     model.save(dir.path()).unwrap();
@@ -100,7 +100,7 @@ fn serves_every_family_of_every_task_as_it_predicted_when_fitted() {
         ("wine", "CLASS"),
         ("diabetes", "progression"),
     ] {
-        for family in IMPLEMENTED {
+        for family in Algorithm::ALL.map(Algorithm::as_str) {
             if dataset == "diabetes" && family == "NaiveBayes" {
                 continue;
             }

@@ -82,10 +82,8 @@ pub enum MlError {
     Hyperparameter { name: String, message: String },
     #[error("hyperparameters: {0}")]
     HyperparameterFile(String),
-    #[error("unknown algorithm `{0}` (known: {known})", known = crate::estimators::known_algorithms())]
-    UnknownAlgorithm(String),
-    #[error("algorithm `{0}` is part of the search space but not implemented in this build of mmp-container")]
-    NotImplemented(String),
+    #[error(transparent)]
+    UnknownAlgorithm(#[from] mmp_pipeline::algorithm::UnknownAlgorithm),
     #[error("unknown task `{0}` (expected binary, multiclass or regression)")]
     UnknownTask(String),
     #[error("scorer or metric `{name}` does not apply to a {task} task{hint}")]
@@ -103,7 +101,10 @@ pub enum MlError {
     #[error("split: {0}")]
     Split(String),
     #[error("fitting {family}: {message}")]
-    Fit { family: String, message: String },
+    Fit {
+        family: mmp_pipeline::algorithm::Algorithm,
+        message: String,
+    },
     #[error("model artifact: {0}")]
     Artifact(String),
     #[error("model artifact: format version {found} is not supported by this build (it reads version {supported})")]

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{MlError, Result};
 use crate::estimators::linear::LinearParams;
-use crate::estimators::{lightgbm, xgboost, Estimator, Fitted, TrainTarget};
+use crate::estimators::{lightgbm, xgboost, Algorithm, Estimator, Fitted, ParamGuard, TrainTarget};
 use crate::hyperparams::HyperParams;
 use crate::schema::{Encoding, Schema, Value};
 use crate::table::Table;
@@ -48,7 +48,7 @@ pub const MAX_PAYLOAD_BYTES: u64 = 1 << 30;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub format_version: u32,
-    pub family: String,
+    pub family: Algorithm,
     pub task: Task,
     pub target: String,
     #[serde(flatten)]
@@ -133,7 +133,7 @@ impl Model {
         Ok(Model {
             manifest: Manifest {
                 format_version: FORMAT_VERSION,
-                family: estimator.family().to_string(),
+                family: estimator.family(),
                 task: data.task,
                 target: data.target_name.clone(),
                 schema: data.schema.clone(),
@@ -157,9 +157,9 @@ impl Model {
     /// on a numeric target. XGBoost and LightGBM fitted by the pure-Rust booster say so.
     pub fn estimator(&self) -> String {
         let regression = self.task() == Task::Regression;
-        let name = match (self.manifest.family.as_str(), regression) {
-            ("LogisticRegression", false) => "LogisticRegression",
-            ("LogisticRegression", true) => {
+        let name = match (self.manifest.family, regression) {
+            (Algorithm::LogisticRegression, false) => "LogisticRegression",
+            (Algorithm::LogisticRegression, true) => {
                 let hp = HyperParams::from_pairs(
                     self.manifest
                         .hyperparameters
@@ -167,21 +167,20 @@ impl Model {
                         .map(|(k, v)| (k.as_str(), v.as_str())),
                 );
                 // Parsed as the family parsed them when it fitted this model.
-                match LinearParams::from_hyperparams(&hp) {
-                    Ok(p) if p.inverse_c == 0.0 => "LinearRegression",
+                match LinearParams::from_hyperparams(&hp).and_then(ParamGuard::check) {
+                    Ok(p) if p.inverse_c() == 0.0 => "LinearRegression",
                     _ => "Ridge",
                 }
             }
-            ("NaiveBayes", _) => "GaussianNB",
-            ("RandomForest", false) => "RandomForestClassifier",
-            ("RandomForest", true) => "RandomForestRegressor",
-            ("NeuralNet", false) => "MLPClassifier",
-            ("NeuralNet", true) => "MLPRegressor",
-            ("XGBoost", false) => "XGBClassifier",
-            ("XGBoost", true) => "XGBRegressor",
-            ("LightGBM", false) => "LGBMClassifier",
-            ("LightGBM", true) => "LGBMRegressor",
-            (other, _) => other,
+            (Algorithm::NaiveBayes, _) => "GaussianNB",
+            (Algorithm::RandomForest, false) => "RandomForestClassifier",
+            (Algorithm::RandomForest, true) => "RandomForestRegressor",
+            (Algorithm::NeuralNet, false) => "MLPClassifier",
+            (Algorithm::NeuralNet, true) => "MLPRegressor",
+            (Algorithm::XGBoost, false) => "XGBClassifier",
+            (Algorithm::XGBoost, true) => "XGBRegressor",
+            (Algorithm::LightGBM, false) => "LGBMClassifier",
+            (Algorithm::LightGBM, true) => "LGBMRegressor",
         };
         match self.fitted {
             Fitted::GradientBoosting(_) => format!("{name} (forust-ml)"),
@@ -290,8 +289,8 @@ impl Model {
 
     fn from_parts(manifest: Manifest, payload: &[u8]) -> Result<Model> {
         let fitted = Fitted::from_payload(&manifest.payload, payload)?;
-        let family = fitted.family();
-        if !fitted.fits_family(&manifest.family) {
+        let family = fitted.tag();
+        if !fitted.fits_family(manifest.family) {
             return Err(MlError::Artifact(format!(
                 "the manifest says {} but the payload holds a {family} model",
                 manifest.family
@@ -477,6 +476,7 @@ mod tests {
         let table = Table::from_reader(Path::new("t.csv"), csv.as_bytes()).unwrap();
         let data = TrainingData::from_table(&table, "y", Some(task)).unwrap();
         let hp = HyperParams::from_pairs(pairs.iter().copied());
+        let family = family.parse().unwrap();
         let estimator = from_hyperparams(family, &hp).unwrap();
         Model::fit(estimator.as_ref(), &data, hp.to_map(), 1).unwrap()
     }
@@ -539,7 +539,7 @@ mod tests {
         let linear = |task, pairs: &[(&str, &str)]| fitted("LogisticRegression", task, pairs);
         assert_eq!(linear(Task::Binary, &[]).estimator(), "LogisticRegression");
         let ridge = linear(Task::Regression, &[("C", "0.5")]);
-        assert_eq!(ridge.manifest.family, "LogisticRegression");
+        assert_eq!(ridge.manifest.family.as_str(), "LogisticRegression");
         assert_eq!(ridge.estimator(), "Ridge");
         assert_eq!(
             linear(Task::Regression, &[("penalty", "\"None\"")]).estimator(),

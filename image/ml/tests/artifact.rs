@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use mmp_ml::estimators::{from_hyperparams, IMPLEMENTED};
+use mmp_ml::estimators::{from_hyperparams, Algorithm};
 use mmp_ml::hyperparams::HyperParams;
 use mmp_ml::model::{write_archive, Model, TrainingData, MANIFEST_FILE};
 use mmp_ml::table::Table;
@@ -28,9 +28,10 @@ fn every_family_and_task_round_trips_with_identical_predictions() {
     ] {
         let table = dataset(name);
         let data = TrainingData::from_table(&table, target, None).unwrap();
-        for family in IMPLEMENTED {
+        for algorithm in Algorithm::ALL {
+            let family = algorithm.as_str();
             let hp = HyperParams::from_pairs([("n-estimators", "20")]);
-            let estimator = from_hyperparams(family, &hp).unwrap();
+            let estimator = from_hyperparams(algorithm, &hp).unwrap();
             if estimator.supports(data.task).is_err() {
                 assert_eq!((family, data.task), ("NaiveBayes", Task::Regression));
                 continue;
@@ -73,7 +74,8 @@ fn string_labels_and_categorical_features_survive_the_round_trip() {
     let table = Table::from_reader(Path::new("fruit.csv"), &csv[..]).unwrap();
     let data = TrainingData::from_table(&table, "kind", None).unwrap();
     assert_eq!(data.task, Task::Multiclass);
-    let estimator = from_hyperparams("LogisticRegression", &HyperParams::default()).unwrap();
+    let estimator =
+        from_hyperparams(Algorithm::LogisticRegression, &HyperParams::default()).unwrap();
     let model = Model::fit(estimator.as_ref(), &data, Default::default(), 0).unwrap();
     let dir = tempfile::tempdir().unwrap();
     model.save(dir.path()).unwrap();
@@ -93,7 +95,7 @@ fn string_labels_and_categorical_features_survive_the_round_trip() {
 fn broken_artifacts_are_refused_clearly() {
     let table = dataset("breast-cancer");
     let data = TrainingData::from_table(&table, "CLASS", None).unwrap();
-    let estimator = from_hyperparams("NaiveBayes", &HyperParams::default()).unwrap();
+    let estimator = from_hyperparams(Algorithm::NaiveBayes, &HyperParams::default()).unwrap();
     let model = Model::fit(estimator.as_ref(), &data, Default::default(), 0).unwrap();
     let dir = tempfile::tempdir().unwrap();
     model.save(dir.path()).unwrap();
@@ -153,7 +155,7 @@ fn broken_artifacts_are_refused_clearly() {
 fn saved_model() -> tempfile::TempDir {
     let table = dataset("breast-cancer");
     let data = TrainingData::from_table(&table, "CLASS", None).unwrap();
-    let estimator = from_hyperparams("NaiveBayes", &HyperParams::default()).unwrap();
+    let estimator = from_hyperparams(Algorithm::NaiveBayes, &HyperParams::default()).unwrap();
     let model = Model::fit(estimator.as_ref(), &data, Default::default(), 0).unwrap();
     let dir = tempfile::tempdir().unwrap();
     model.save(dir.path()).unwrap();

@@ -97,7 +97,7 @@ fn python_libraries_load_our_models_and_predict_the_same() {
         let data = training_data(name, target);
         for (family, library, pairs) in cases {
             let hp = HyperParams::from_pairs(pairs.iter().copied());
-            let estimator = from_hyperparams(family, &hp).unwrap();
+            let estimator = from_hyperparams(family.parse().unwrap(), &hp).unwrap();
             let model = Model::fit(estimator.as_ref(), &data, hp.to_map(), 7).unwrap();
             let dir = tempfile::tempdir().unwrap();
             model.save(dir.path()).unwrap();

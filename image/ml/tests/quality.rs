@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use mmp_ml::cv::cross_val_score;
-use mmp_ml::estimators::{from_hyperparams, IMPLEMENTED};
+use mmp_ml::estimators::{from_hyperparams, Algorithm};
 use mmp_ml::hyperparams::HyperParams;
 use mmp_ml::model::TrainingData;
 use mmp_ml::scorer::Scorer;
@@ -50,10 +50,10 @@ fn default_hyperparameters_score_like_scikit_learn() {
         };
         for (family, expected) in entry["families"].as_object().unwrap() {
             // Entries for information only (e.g. the original's unscaled MLP) are not families.
-            if !IMPLEMENTED.contains(&family.as_str()) {
+            let Ok(algorithm) = family.parse::<Algorithm>() else {
                 continue;
-            }
-            let estimator = from_hyperparams(family, &HyperParams::default()).unwrap();
+            };
+            let estimator = from_hyperparams(algorithm, &HyperParams::default()).unwrap();
             let ours = cross_val_score(estimator.as_ref(), &data, scorer, 5, SEED)
                 .unwrap()
                 .mean;

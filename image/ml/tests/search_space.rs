@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use mmp_ml::cv::cross_val_score;
-use mmp_ml::estimators::{from_hyperparams, IMPLEMENTED};
+use mmp_ml::estimators::{from_hyperparams, Algorithm};
 use mmp_ml::hyperparams::HyperParams;
 use mmp_ml::model::TrainingData;
 use mmp_ml::scorer::Scorer;
@@ -60,12 +60,13 @@ fn every_search_space_value_fits_and_scores() {
         (data("diabetes", "progression"), Scorer::R2),
     ];
     let mut fits = 0;
-    for family in IMPLEMENTED {
-        for param in search_space(family).unwrap() {
+    for algorithm in Algorithm::ALL {
+        let family = algorithm.as_str();
+        for param in search_space(algorithm) {
             for value in values(&param.range) {
                 let mut pairs = vec![(param.name, value.as_str())];
                 if NOT_IN_PURE_RUST_ENGINE.contains(&(family, param.name, value.as_str())) {
-                    let err = from_hyperparams(family, &HyperParams::from_pairs(pairs))
+                    let err = from_hyperparams(algorithm, &HyperParams::from_pairs(pairs))
                         .unwrap_err()
                         .to_string();
                     assert!(err.contains("not available in the pure-Rust"), "{err}");
@@ -73,7 +74,7 @@ fn every_search_space_value_fits_and_scores() {
                 }
                 // Tree counts only change how many trees grow: fit few, parse them all.
                 if param.name == "n-estimators" {
-                    from_hyperparams(family, &HyperParams::from_pairs(pairs)).unwrap();
+                    from_hyperparams(algorithm, &HyperParams::from_pairs(pairs)).unwrap();
                     continue;
                 }
                 match family {
@@ -82,12 +83,12 @@ fn every_search_space_value_fits_and_scores() {
                     // Epochs only change how long the MLP trains: fit few, parse them all.
                     "NeuralNet" if param.name != "max-iter" => pairs.push(("max-iter", "10")),
                     "NeuralNet" => {
-                        from_hyperparams(family, &HyperParams::from_pairs(pairs)).unwrap();
+                        from_hyperparams(algorithm, &HyperParams::from_pairs(pairs)).unwrap();
                         continue;
                     }
                     _ => {}
                 }
-                let estimator = from_hyperparams(family, &HyperParams::from_pairs(pairs))
+                let estimator = from_hyperparams(algorithm, &HyperParams::from_pairs(pairs))
                     .unwrap_or_else(|e| panic!("{family} {}={value}: {e}", param.name));
                 for (data, scorer) in &datasets {
                     if data.task == Task::Regression && family == "NaiveBayes" {

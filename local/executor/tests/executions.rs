@@ -13,9 +13,9 @@ use mmp_executor::{
     ExecutionInfo, ExecutionStatus, Executor, ExecutorConfig, ExecutorError, ExecutorHooks,
     JobStatus, StartOptions, StepInfo, StepStatus,
 };
+use mmp_pipeline::algorithm::Algorithm;
 use mmp_pipeline::definition::{render, Placeholders};
 use mmp_pipeline::parameters as p;
-use mmp_pipeline::search_space::ALGORITHMS;
 use serde_json::Value;
 
 const BUCKET: &str = "mmp-local";
@@ -430,9 +430,9 @@ fn a_missing_input_object_fails_the_job_with_a_client_error() {
 
 /// Runs the pipeline with every algorithm failing except `survivor`.
 fn run_with_only(survivor: Option<&str>) -> (ExecutionInfo, Vec<StepInfo>) {
-    let failing: Vec<&str> = ALGORITHMS
-        .iter()
-        .copied()
+    let failing: Vec<&str> = Algorithm::ALL
+        .map(Algorithm::as_str)
+        .into_iter()
         .filter(|a| Some(*a) != survivor)
         .collect();
     let h = harness(3, &[("FAKE_FAIL_ALGORITHMS", &failing.join(","))]);
@@ -898,7 +898,7 @@ fn independent_steps_run_at_once_and_dependents_wait_for_both() {
 
 #[test]
 fn a_failed_execution_retried_once_its_cause_is_fixed_succeeds_keeping_its_succeeded_steps() {
-    let every_algorithm = ALGORITHMS.join(",");
+    let every_algorithm = Algorithm::known().replace(", ", ",");
     let h = harness(3, &[("FAKE_FAIL_ALGORITHMS", &every_algorithm)]);
     let info = h.start("wine", &[]);
     let (failed, steps) = h.finish(&info.id);

@@ -166,14 +166,14 @@ async fn the_local_serving_process_listens_on_loopback_only() {
 /// pipeline's RegisterModel step would: the deployer in `mmp up` routes `dataset` to it.
 /// Returns rows to send it.
 fn register_approved_model(system: &System, dataset: &str) -> String {
-    use mmp_ml::estimators::from_hyperparams;
+    use mmp_ml::estimators::{from_hyperparams, Algorithm};
     use mmp_ml::hyperparams::HyperParams;
     use mmp_ml::model::{write_archive, Model, TrainingData};
 
     let csv = sample("breast-cancer");
     let table = mmp_ml::table::Table::from_reader(Path::new("data.csv"), csv.as_bytes()).unwrap();
     let data = TrainingData::from_table(&table, "CLASS", None).unwrap();
-    let estimator = from_hyperparams("NaiveBayes", &HyperParams::default()).unwrap();
+    let estimator = from_hyperparams(Algorithm::NaiveBayes, &HyperParams::default()).unwrap();
     let model = Model::fit(estimator.as_ref(), &data, Default::default(), 0).unwrap();
     let dir = tempfile::tempdir().unwrap();
     model.save(&dir.path().join("model")).unwrap();

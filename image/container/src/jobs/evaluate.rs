@@ -42,7 +42,7 @@ pub fn run(root: &MlRoot, args: &EvaluateArgs) -> anyhow::Result<serde_json::Val
     let table = Table::read(&test_file)?;
     let mut report = evaluate(&model, &table, register)?;
     // Which family won, for the metrics reporter's per-algorithm quality metrics.
-    report["algorithm"] = serde_json::Value::String(model.manifest.family.clone());
+    report["algorithm"] = serde_json::Value::String(model.manifest.family.to_string());
     // What was fitted: the family's regression counterpart on a numeric target (the
     // LogisticRegression family fits Ridge), which is what people reading the report expect.
     report["estimator"] = serde_json::Value::String(model.estimator());
@@ -54,7 +54,7 @@ pub fn run(root: &MlRoot, args: &EvaluateArgs) -> anyhow::Result<serde_json::Val
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mmp_ml::estimators::from_hyperparams;
+    use mmp_ml::estimators::{from_hyperparams, Algorithm};
     use mmp_ml::hyperparams::HyperParams;
     use mmp_ml::model::TrainingData;
 
@@ -71,7 +71,7 @@ mod tests {
         let table = Table::read(&test_dir.join("data.csv")).unwrap();
         let data = TrainingData::from_table(&table, "y", None).unwrap();
         let hp = HyperParams::from_pairs([("C", "1.0")]);
-        let estimator = from_hyperparams("LogisticRegression", &hp).unwrap();
+        let estimator = from_hyperparams(Algorithm::LogisticRegression, &hp).unwrap();
         let model = Model::fit(estimator.as_ref(), &data, hp.to_map(), 1).unwrap();
         model.save(&root.path(PROCESSING_MODEL)).unwrap();
 

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use mmp_ml::cv::cross_val_score;
-use mmp_ml::estimators::from_hyperparams;
+use mmp_ml::estimators::{from_hyperparams, Algorithm};
 use mmp_ml::hyperparams::HyperParams;
 use mmp_ml::model::{read_archive, Model, TrainingData};
 use mmp_ml::scorer::Scorer;
@@ -45,8 +45,8 @@ const STATIC: [&str; 8] = [
 /// What the job did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TrainOutcome {
-    Trial { algorithm: String, score: f64 },
-    Refit { algorithm: String, task: Task },
+    Trial { algorithm: Algorithm, score: f64 },
+    Refit { algorithm: Algorithm, task: Task },
 }
 
 /// The lines a trial prints for the tuner: always the `mmp-val-score` line (matched by
@@ -77,9 +77,9 @@ pub fn run(root: &MlRoot) -> anyhow::Result<TrainOutcome> {
         .get(HP_ALGORITHM)
         .context("hyperparameter `algorithm` is required")?
         .trim()
-        .to_string();
+        .parse::<Algorithm>()?;
     // Parse the family's hyperparameters before reading any data: a bad value fails fast.
-    let estimator = from_hyperparams(&algorithm, &hp)?;
+    let estimator = from_hyperparams(algorithm, &hp)?;
     let target = hp.get(HP_TARGET).unwrap_or(DEFAULT_TARGET_COLUMN).trim();
     let task = hp.get(HP_TASK).map(Task::parse).transpose()?;
     let seed = hp
@@ -102,7 +102,7 @@ pub fn run(root: &MlRoot) -> anyhow::Result<TrainOutcome> {
     std::fs::create_dir_all(&model_dir)
         .with_context(|| format!("creating {}", model_dir.display()))?;
     tracing::info!(
-        algorithm,
+        %algorithm,
         task = data.task.name(),
         rows = data.x.nrows(),
         features = data.schema.features.len(),

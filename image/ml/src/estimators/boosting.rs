@@ -56,9 +56,11 @@ use forust_ml::{GradientBooster, Matrix};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-use super::{Estimator, Fitted, Predictor, TrainTarget};
+use super::boosting_params::{
+    at_least, learning_rate, non_negative, positive_fraction, LgbmHyperParams, XgbHyperParams,
+};
+use super::{Algorithm, Estimator, Fitted, Predictor, TrainTarget};
 use crate::error::{MlError, Result};
-use crate::hyperparams::HyperParams;
 
 /// Which library's names, defaults and growth the parameter set follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,63 +69,33 @@ pub enum Flavor {
     LightGBM,
 }
 
-/// Checked XGBoost or LightGBM hyperparameters, in forust-ml's terms.
+/// Checked XGBoost or LightGBM hyperparameters, in forust-ml's terms; only
+/// [`ParamGuard::check`](super::ParamGuard::check) (of [`XgbHyperParams`] or
+/// [`LgbmHyperParams`]) makes them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BoostParams {
-    pub flavor: Flavor,
-    pub n_estimators: usize,
-    pub learning_rate: f64,
+    flavor: Flavor,
+    n_estimators: usize,
+    learning_rate: f64,
     /// `None`: unlimited.
-    pub max_depth: Option<usize>,
+    max_depth: Option<usize>,
     /// `None`: unlimited (depth-wise growth); `Some`: leaf-wise growth.
-    pub max_leaves: Option<usize>,
-    pub min_child_weight: f64,
-    pub subsample: f64,
-    pub colsample_bytree: f64,
-    pub min_split_gain: f64,
-    pub reg_alpha: f64,
-    pub reg_lambda: f64,
-    pub goss: bool,
+    max_leaves: Option<usize>,
+    min_child_weight: f64,
+    subsample: f64,
+    colsample_bytree: f64,
+    min_split_gain: f64,
+    reg_alpha: f64,
+    reg_lambda: f64,
+    goss: bool,
 }
 
-pub(super) fn positive_fraction(hp: &HyperParams, name: &str) -> Result<Option<f64>> {
-    match hp.parse::<f64>(name)? {
-        Some(v) if !(v > 0.0 && v <= 1.0) => {
-            Err(MlError::hp(name, format!("{v} must be in (0, 1]")))
-        }
-        other => Ok(other),
-    }
-}
-
-pub(super) fn non_negative(hp: &HyperParams, name: &str) -> Result<Option<f64>> {
-    match hp.parse::<f64>(name)? {
-        Some(v) if !(v >= 0.0 && v.is_finite()) => {
-            Err(MlError::hp(name, format!("{v} must be a number ≥ 0")))
-        }
-        other => Ok(other),
-    }
-}
-
-/// `learning-rate`, which must be a finite number > 0.
-pub(super) fn learning_rate(hp: &HyperParams) -> Result<Option<f64>> {
-    match hp.parse::<f64>("learning-rate")? {
-        Some(lr) if !(lr > 0.0 && lr.is_finite()) => {
-            Err(MlError::hp("learning-rate", format!("{lr} must be > 0")))
-        }
-        other => Ok(other),
-    }
-}
-
-pub(super) fn at_least(hp: &HyperParams, name: &str, min: usize) -> Result<Option<usize>> {
-    match hp.parse::<usize>(name)? {
-        Some(v) if v < min => Err(MlError::hp(name, format!("{v} must be at least {min}"))),
-        other => Ok(other),
-    }
-}
-
+// With `native-boosting` the libraries fit XGBoost and LightGBM; this engine's tests still run.
+#[cfg_attr(feature = "native-boosting", allow(dead_code))]
 impl BoostParams {
-    pub fn xgboost(hp: &HyperParams) -> Result<BoostParams> {
-        match hp.get("booster").map(str::trim) {
+    /// Checks XGBoost's hyperparameters for this engine.
+    pub(super) fn xgboost(hp: XgbHyperParams) -> Result<BoostParams> {
+        match hp.booster.as_deref() {
             None | Some("gbtree") | Some("dart") => {}
             Some("gblinear") => {
                 return Err(MlError::hp(
@@ -138,25 +110,26 @@ impl BoostParams {
                 ))
             }
         }
-        let p = BoostParams {
+        Ok(BoostParams {
             flavor: Flavor::XGBoost,
-            n_estimators: at_least(hp, "n-estimators", 1)?.unwrap_or(100),
-            learning_rate: 0.3,
-            max_depth: Some(at_least(hp, "max-depth", 1)?.unwrap_or(6)),
+            n_estimators: at_least("n-estimators", hp.n_estimators, 1)?.unwrap_or(100),
+            learning_rate: learning_rate(hp.learning_rate)?.unwrap_or(0.3),
+            max_depth: Some(at_least("max-depth", hp.max_depth, 1)?.unwrap_or(6)),
             max_leaves: None,
-            min_child_weight: non_negative(hp, "min-child-weight")?.unwrap_or(1.0),
-            subsample: positive_fraction(hp, "subsample")?.unwrap_or(1.0),
-            colsample_bytree: positive_fraction(hp, "colsample-bytree")?.unwrap_or(1.0),
-            min_split_gain: non_negative(hp, "gamma")?.unwrap_or(0.0),
-            reg_alpha: non_negative(hp, "reg-alpha")?.unwrap_or(0.0),
-            reg_lambda: non_negative(hp, "reg-lambda")?.unwrap_or(1.0),
+            min_child_weight: non_negative("min-child-weight", hp.min_child_weight)?.unwrap_or(1.0),
+            subsample: positive_fraction("subsample", hp.subsample)?.unwrap_or(1.0),
+            colsample_bytree: positive_fraction("colsample-bytree", hp.colsample_bytree)?
+                .unwrap_or(1.0),
+            min_split_gain: non_negative("gamma", hp.gamma)?.unwrap_or(0.0),
+            reg_alpha: non_negative("reg-alpha", hp.reg_alpha)?.unwrap_or(0.0),
+            reg_lambda: non_negative("reg-lambda", hp.reg_lambda)?.unwrap_or(1.0),
             goss: false,
-        };
-        p.with_learning_rate(hp)
+        })
     }
 
-    pub fn lightgbm(hp: &HyperParams) -> Result<BoostParams> {
-        let goss = match hp.get("boosting-type").map(str::trim) {
+    /// Checks LightGBM's hyperparameters for this engine.
+    pub(super) fn lightgbm(hp: LgbmHyperParams) -> Result<BoostParams> {
+        let goss = match hp.boosting_type.as_deref() {
             None | Some("gbdt") => false,
             Some("goss") => true,
             Some("dart") => {
@@ -173,35 +146,29 @@ impl BoostParams {
             }
         };
         // LightGBM reads max_depth ≤ 0 as "no limit".
-        let max_depth = match hp.parse::<i64>("max-depth")? {
+        let max_depth = match hp.max_depth {
             None => None,
             Some(d) if d <= 0 => None,
             Some(d) => Some(d as usize),
         };
-        at_least(hp, "min-child-samples", 1)?;
-        positive_fraction(hp, "subsample")?;
-        let p = BoostParams {
+        at_least("min-child-samples", hp.min_child_samples, 1)?;
+        positive_fraction("subsample", hp.subsample)?;
+        Ok(BoostParams {
             flavor: Flavor::LightGBM,
-            n_estimators: at_least(hp, "n-estimators", 1)?.unwrap_or(100),
-            learning_rate: 0.1,
+            n_estimators: at_least("n-estimators", hp.n_estimators, 1)?.unwrap_or(100),
+            learning_rate: learning_rate(hp.learning_rate)?.unwrap_or(0.1),
             max_depth,
-            max_leaves: Some(at_least(hp, "num-leaves", 2)?.unwrap_or(31)),
-            min_child_weight: non_negative(hp, "min-child-weight")?.unwrap_or(1e-3),
+            max_leaves: Some(at_least("num-leaves", hp.num_leaves, 2)?.unwrap_or(31)),
+            min_child_weight: non_negative("min-child-weight", hp.min_child_weight)?
+                .unwrap_or(1e-3),
             subsample: 1.0,
-            colsample_bytree: positive_fraction(hp, "colsample-bytree")?.unwrap_or(1.0),
-            min_split_gain: non_negative(hp, "min-split-gain")?.unwrap_or(0.0),
-            reg_alpha: non_negative(hp, "reg-alpha")?.unwrap_or(0.0),
-            reg_lambda: non_negative(hp, "reg-lambda")?.unwrap_or(0.0),
+            colsample_bytree: positive_fraction("colsample-bytree", hp.colsample_bytree)?
+                .unwrap_or(1.0),
+            min_split_gain: non_negative("min-split-gain", hp.min_split_gain)?.unwrap_or(0.0),
+            reg_alpha: non_negative("reg-alpha", hp.reg_alpha)?.unwrap_or(0.0),
+            reg_lambda: non_negative("reg-lambda", hp.reg_lambda)?.unwrap_or(0.0),
             goss,
-        };
-        p.with_learning_rate(hp)
-    }
-
-    fn with_learning_rate(mut self, hp: &HyperParams) -> Result<BoostParams> {
-        if let Some(lr) = learning_rate(hp)? {
-            self.learning_rate = lr;
-        }
-        Ok(self)
+        })
     }
 
     fn booster(&self, objective: ObjectiveType, seed: u64) -> Result<GradientBooster> {
@@ -230,10 +197,10 @@ impl BoostParams {
         Ok(b)
     }
 
-    fn family_name(&self) -> &'static str {
+    fn algorithm(&self) -> Algorithm {
         match self.flavor {
-            Flavor::XGBoost => "XGBoost",
-            Flavor::LightGBM => "LightGBM",
+            Flavor::XGBoost => Algorithm::XGBoost,
+            Flavor::LightGBM => Algorithm::LightGBM,
         }
     }
 
@@ -248,7 +215,7 @@ impl BoostParams {
         booster
             .fit_unweighted(data, y, None)
             .map_err(|e| MlError::Fit {
-                family: self.family_name().into(),
+                family: self.algorithm(),
                 message: e.to_string(),
             })?;
         Ok(booster)
@@ -256,8 +223,8 @@ impl BoostParams {
 }
 
 impl Estimator for BoostParams {
-    fn family(&self) -> &'static str {
-        self.family_name()
+    fn family(&self) -> Algorithm {
+        self.algorithm()
     }
 
     fn fit(&self, x: ArrayView2<f64>, y: TrainTarget<'_>, seed: u64) -> Result<Fitted> {
@@ -471,20 +438,29 @@ impl Predictor for Boosted {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hyperparams::HyperParams;
+
+    fn xgboost(hp: &HyperParams) -> Result<BoostParams> {
+        BoostParams::xgboost(XgbHyperParams::from_hyperparams(hp)?)
+    }
+
+    fn lightgbm(hp: &HyperParams) -> Result<BoostParams> {
+        BoostParams::lightgbm(LgbmHyperParams::from_hyperparams(hp)?)
+    }
 
     #[test]
     fn defaults_are_each_librarys_own() {
-        let x = BoostParams::xgboost(&HyperParams::default()).unwrap();
+        let x = xgboost(&HyperParams::default()).unwrap();
         assert_eq!(
             (x.n_estimators, x.learning_rate, x.max_depth, x.reg_lambda),
             (100, 0.3, Some(6), 1.0)
         );
-        let l = BoostParams::lightgbm(&HyperParams::default()).unwrap();
+        let l = lightgbm(&HyperParams::default()).unwrap();
         assert_eq!(
             (l.learning_rate, l.max_leaves, l.max_depth, l.reg_lambda),
             (0.1, Some(31), None, 0.0)
         );
-        let l = BoostParams::lightgbm(&HyperParams::from_pairs([
+        let l = lightgbm(&HyperParams::from_pairs([
             ("boosting-type", "goss"),
             ("max-depth", "5"),
             ("num-leaves", "50"),
@@ -500,14 +476,14 @@ mod tests {
 
     #[test]
     fn values_the_engine_lacks_fail_with_the_reason() {
-        let err = BoostParams::xgboost(&HyperParams::from_pairs([("booster", "gblinear")]))
+        let err = xgboost(&HyperParams::from_pairs([("booster", "gblinear")]))
             .unwrap_err()
             .to_string();
         assert!(
             err.starts_with("hyperparameter `booster`: `gblinear` is not available"),
             "{err}"
         );
-        let err = BoostParams::lightgbm(&HyperParams::from_pairs([("boosting-type", "dart")]))
+        let err = lightgbm(&HyperParams::from_pairs([("boosting-type", "dart")]))
             .unwrap_err()
             .to_string();
         assert!(
@@ -515,7 +491,7 @@ mod tests {
             "{err}"
         );
         assert_eq!(
-            BoostParams::xgboost(&HyperParams::from_pairs([("subsample", "1.5")]))
+            xgboost(&HyperParams::from_pairs([("subsample", "1.5")]))
                 .unwrap_err()
                 .to_string(),
             "hyperparameter `subsample`: 1.5 must be in (0, 1]"
@@ -526,7 +502,7 @@ mod tests {
     fn separates_classes_and_fits_values() {
         let x = ndarray::Array2::from_shape_fn((120, 2), |(i, j)| (i * (j + 1)) as f64 % 17.0);
         let codes: Vec<usize> = (0..120).map(|i| usize::from(x[[i, 0]] > 8.0)).collect();
-        let p = BoostParams::xgboost(&HyperParams::default()).unwrap();
+        let p = xgboost(&HyperParams::default()).unwrap();
         let fitted = p
             .fit(
                 x.view(),
@@ -553,7 +529,7 @@ mod tests {
     fn binary_payload() -> serde_json::Value {
         let x = ndarray::Array2::from_shape_fn((60, 2), |(i, j)| (i * (j + 1)) as f64 % 13.0);
         let codes: Vec<usize> = (0..60).map(|i| usize::from(x[[i, 0]] > 6.0)).collect();
-        let mut p = BoostParams::xgboost(&HyperParams::default()).unwrap();
+        let mut p = xgboost(&HyperParams::default()).unwrap();
         p.n_estimators = 3;
         let fitted = p
             .fit(

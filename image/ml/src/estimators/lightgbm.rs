@@ -204,23 +204,32 @@ mod native {
     use ndarray::ArrayView2;
     use serde_json::{json, Map, Value};
 
-    use super::super::boosting::{at_least, learning_rate, non_negative, positive_fraction};
-    use super::super::{Estimator, Fitted, LibraryModel, TrainTarget};
+    use super::super::boosting_params::{
+        at_least, learning_rate, non_negative, positive_fraction, LgbmHyperParams,
+    };
+    use super::super::{Algorithm, Estimator, Fitted, LibraryModel, TrainTarget};
     use crate::error::{MlError, Result};
-    use crate::hyperparams::HyperParams;
 
-    /// LightGBM's hyperparameters under the original's names, as LightGBM's own parameters
-    /// (the mapping scikit-learn's `LGBMModel` makes).
+    /// Checked LightGBM hyperparameters, as LightGBM's own parameters (the mapping
+    /// scikit-learn's `LGBMModel` makes); only
+    /// [`ParamGuard::check`](crate::estimators::ParamGuard::check) of an
+    /// [`LgbmHyperParams`] makes them.
     #[derive(Debug, Clone, PartialEq)]
     pub struct LgbmParams {
         /// Only those given (LightGBM's defaults otherwise).
-        pub params: Map<String, Value>,
+        params: Map<String, Value>,
     }
 
     impl LgbmParams {
-        pub fn from_hyperparams(hp: &HyperParams) -> Result<LgbmParams> {
+        /// LightGBM's parameters, only those given (LightGBM's defaults otherwise).
+        pub fn params(&self) -> &Map<String, Value> {
+            &self.params
+        }
+
+        /// Checks the hyperparameters for the library.
+        pub(in crate::estimators) fn check(hp: LgbmHyperParams) -> Result<LgbmParams> {
             let mut params = Map::new();
-            match hp.get("boosting-type").map(str::trim) {
+            match hp.boosting_type.as_deref() {
                 None => {}
                 Some(b @ ("gbdt" | "dart" | "goss" | "rf")) => {
                     params.insert("boosting".into(), json!(b));
@@ -239,45 +248,45 @@ mod native {
             };
             put(
                 "num_iterations",
-                at_least(hp, "n-estimators", 1)?.map(|v| json!(v)),
+                at_least("n-estimators", hp.n_estimators, 1)?.map(|v| json!(v)),
             );
-            let lr = learning_rate(hp)?;
+            let lr = learning_rate(hp.learning_rate)?;
             put("learning_rate", lr.map(|v| json!(v)));
             put(
                 "num_leaves",
-                at_least(hp, "num-leaves", 2)?.map(|v| json!(v)),
+                at_least("num-leaves", hp.num_leaves, 2)?.map(|v| json!(v)),
             );
             // LightGBM reads max_depth ≤ 0 as "no limit".
-            put("max_depth", hp.parse::<i64>("max-depth")?.map(|v| json!(v)));
+            put("max_depth", hp.max_depth.map(|v| json!(v)));
             put(
                 "min_sum_hessian_in_leaf",
-                non_negative(hp, "min-child-weight")?.map(|v| json!(v)),
+                non_negative("min-child-weight", hp.min_child_weight)?.map(|v| json!(v)),
             );
             put(
                 "min_data_in_leaf",
-                at_least(hp, "min-child-samples", 1)?.map(|v| json!(v)),
+                at_least("min-child-samples", hp.min_child_samples, 1)?.map(|v| json!(v)),
             );
             // As in scikit-learn's wrapper: `subsample` is the bagging fraction, which only
             // acts with a bagging frequency (`subsample_freq`, 0 unless set).
             put(
                 "bagging_fraction",
-                positive_fraction(hp, "subsample")?.map(|v| json!(v)),
+                positive_fraction("subsample", hp.subsample)?.map(|v| json!(v)),
             );
             put(
                 "feature_fraction",
-                positive_fraction(hp, "colsample-bytree")?.map(|v| json!(v)),
+                positive_fraction("colsample-bytree", hp.colsample_bytree)?.map(|v| json!(v)),
             );
             put(
                 "min_gain_to_split",
-                non_negative(hp, "min-split-gain")?.map(|v| json!(v)),
+                non_negative("min-split-gain", hp.min_split_gain)?.map(|v| json!(v)),
             );
             put(
                 "lambda_l1",
-                non_negative(hp, "reg-alpha")?.map(|v| json!(v)),
+                non_negative("reg-alpha", hp.reg_alpha)?.map(|v| json!(v)),
             );
             put(
                 "lambda_l2",
-                non_negative(hp, "reg-lambda")?.map(|v| json!(v)),
+                non_negative("reg-lambda", hp.reg_lambda)?.map(|v| json!(v)),
             );
             Ok(LgbmParams { params })
         }
@@ -285,14 +294,14 @@ mod native {
 
     fn fit_error(e: impl std::fmt::Display) -> MlError {
         MlError::Fit {
-            family: "LightGBM".into(),
+            family: Algorithm::LightGBM,
             message: e.to_string(),
         }
     }
 
     impl Estimator for LgbmParams {
-        fn family(&self) -> &'static str {
-            "LightGBM"
+        fn family(&self) -> Algorithm {
+            Algorithm::LightGBM
         }
 
         fn fit(&self, x: ArrayView2<f64>, y: TrainTarget<'_>, seed: u64) -> Result<Fitted> {

@@ -24,29 +24,38 @@ use argmin::solver::quasinewton::LBFGS;
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use super::{balanced_weights, parse_class_weight, Estimator, Fitted, Predictor, TrainTarget};
+use super::{
+    balanced_weights, parse_class_weight, Algorithm, Estimator, Fitted, ParamGuard, Predictor,
+    TrainTarget,
+};
 use crate::error::{MlError, Result};
 use crate::hyperparams::{is_none, HyperParams};
 
-const FAMILY: &str = "LogisticRegression";
+const FAMILY: Algorithm = Algorithm::LogisticRegression;
 /// Gradient-norm tolerance of the solver (on the averaged, standardized objective).
 const TOLERANCE: f64 = 1e-6;
 /// L-BFGS history length (scipy's default, which scikit-learn uses).
 const HISTORY: usize = 10;
 
-/// Checked LogisticRegression hyperparameters.
+/// LogisticRegression hyperparameters as parsed, unchecked: [`ParamGuard::check`] makes
+/// them a [`LinearValidParams`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinearParams {
-    /// Penalty weight `1/C`, or 0 with `penalty=None`.
-    pub inverse_c: f64,
+    /// `penalty`: `l2` (true) or `None` (false: no penalty, whatever `C` says).
+    pub penalize: bool,
+    /// `C`: inverse penalty strength, a positive finite number.
+    pub c: f64,
+    /// `class-weight=balanced`: classes weighted inversely to their frequency.
     pub balanced: bool,
+    /// `max-iter`: solver iterations at most, at least 1.
     pub max_iter: u64,
 }
 
 impl Default for LinearParams {
     fn default() -> Self {
         LinearParams {
-            inverse_c: 1.0,
+            penalize: true,
+            c: 1.0,
             balanced: false,
             max_iter: 100,
         }
@@ -54,7 +63,9 @@ impl Default for LinearParams {
 }
 
 impl LinearParams {
+    /// Parses the family's hyperparameters; absent ones take scikit-learn's defaults.
     pub fn from_hyperparams(hp: &HyperParams) -> Result<LinearParams> {
+        let d = LinearParams::default();
         let penalize = match hp.get("penalty").map(str::trim) {
             None | Some("l2") => true,
             Some(v) if is_none(v) => false,
@@ -65,18 +76,55 @@ impl LinearParams {
                 ))
             }
         };
-        let c = hp.parse::<f64>("C")?.unwrap_or(1.0);
+        Ok(LinearParams {
+            penalize,
+            c: hp.parse::<f64>("C")?.unwrap_or(d.c),
+            max_iter: hp.parse::<u64>("max-iter")?.unwrap_or(d.max_iter),
+            balanced: parse_class_weight(hp)?,
+        })
+    }
+}
+
+/// Checked LogisticRegression hyperparameters; only [`ParamGuard::check`] makes them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearValidParams {
+    inverse_c: f64,
+    balanced: bool,
+    max_iter: u64,
+}
+
+impl LinearValidParams {
+    /// Penalty weight `1/C`, or 0 with `penalty=None` (least squares on a numeric target).
+    pub fn inverse_c(&self) -> f64 {
+        self.inverse_c
+    }
+
+    /// Whether classes are weighted inversely to their frequency.
+    pub fn balanced(&self) -> bool {
+        self.balanced
+    }
+
+    /// Solver iterations at most.
+    pub fn max_iter(&self) -> u64 {
+        self.max_iter
+    }
+}
+
+impl ParamGuard for LinearParams {
+    type Checked = LinearValidParams;
+
+    fn check(self) -> Result<LinearValidParams> {
+        let c = self.c;
         if !(c > 0.0 && c.is_finite()) {
             return Err(MlError::hp("C", format!("{c} must be a positive number")));
         }
-        let max_iter = hp.parse::<u64>("max-iter")?.unwrap_or(100);
-        if max_iter == 0 {
+        if self.max_iter == 0 {
             return Err(MlError::hp("max-iter", "must be at least 1"));
         }
-        Ok(LinearParams {
-            inverse_c: if penalize { 1.0 / c } else { 0.0 },
-            balanced: parse_class_weight(hp)?,
-            max_iter,
+        Ok(LinearValidParams {
+            inverse_c: if self.penalize { 1.0 / c } else { 0.0 },
+            balanced: self.balanced,
+            max_iter: self.max_iter,
         })
     }
 }
@@ -176,8 +224,8 @@ impl Predictor for LinearModel {
     }
 }
 
-impl Estimator for LinearParams {
-    fn family(&self) -> &'static str {
+impl Estimator for LinearValidParams {
+    fn family(&self) -> Algorithm {
         FAMILY
     }
 
@@ -250,7 +298,7 @@ impl Estimator for LinearParams {
 
 fn fit_error(e: impl std::fmt::Display) -> MlError {
     MlError::Fit {
-        family: FAMILY.to_string(),
+        family: FAMILY,
         message: e.to_string(),
     }
 }
@@ -470,10 +518,13 @@ mod tests {
             ("class-weight", "balanced"),
             ("max-iter", "50"),
         ]);
-        let p = LinearParams::from_hyperparams(&hp).unwrap();
+        let p = LinearParams::from_hyperparams(&hp)
+            .unwrap()
+            .check()
+            .unwrap();
         assert_eq!(
             p,
-            LinearParams {
+            LinearValidParams {
                 inverse_c: 0.0,
                 balanced: true,
                 max_iter: 50
@@ -490,6 +541,7 @@ mod tests {
             ("class-weight", "x"),
         ] {
             let err = LinearParams::from_hyperparams(&HyperParams::from_pairs([(name, value)]))
+                .and_then(ParamGuard::check)
                 .unwrap_err()
                 .to_string();
             assert!(
@@ -504,9 +556,9 @@ mod tests {
         // y = 1 + 2x exactly; with C large the fit recovers it.
         let x = array![[0.0], [1.0], [2.0], [3.0]];
         let y = [1.0, 3.0, 5.0, 7.0];
-        let params = LinearParams {
+        let params = LinearValidParams {
             inverse_c: 1e-9,
-            ..LinearParams::default()
+            ..LinearParams::default().check().unwrap()
         };
         let Fitted::LogisticRegression(m) =
             params.fit(x.view(), TrainTarget::Values(&y), 0).unwrap()
@@ -515,9 +567,9 @@ mod tests {
         };
         assert!((m.weights[0] - 2.0).abs() < 1e-6 && (m.intercepts[0] - 1.0).abs() < 1e-6);
         // With alpha = 1/C = 5: w = Sxy / (Sxx + alpha) = 10 / (5 + 5) = 1, b = ȳ - w·x̄ = 2.5.
-        let params = LinearParams {
+        let params = LinearValidParams {
             inverse_c: 5.0,
-            ..LinearParams::default()
+            ..LinearParams::default().check().unwrap()
         };
         let Fitted::LogisticRegression(m) =
             params.fit(x.view(), TrainTarget::Values(&y), 0).unwrap()
@@ -540,6 +592,8 @@ mod tests {
         ];
         let codes = [0, 0, 1, 1, 2, 2];
         let fitted = LinearParams::default()
+            .check()
+            .unwrap()
             .fit(
                 x.view(),
                 TrainTarget::Classes {

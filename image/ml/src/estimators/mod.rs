@@ -1,7 +1,9 @@
 //! The model families and the one trait they share.
 //!
-//! A family turns its hyperparameters (strings) into a checked parameter set once
-//! ([`from_hyperparams`]); that set is an [`Estimator`], which fits a [`Fitted`] model. A
+//! A family parses its hyperparameters (strings) into an unchecked parameter set, which
+//! becomes a checked one only through [`ParamGuard::check`] (as linfa's `ParamGuard` does);
+//! [`from_hyperparams`] does both. Only the checked set is an [`Estimator`], so no unchecked
+//! value reaches `fit`; it fits a [`Fitted`] model. A
 //! fitted model predicts one row at a time into a caller-owned buffer ([`Predictor`]), so
 //! serving a one-row request allocates nothing.
 //!
@@ -10,6 +12,7 @@
 //! [`Fitted`] variant, and an arm in [`from_hyperparams`].
 
 pub mod boosting;
+pub mod boosting_params;
 pub mod lightgbm;
 pub mod linear;
 pub mod naive_bayes;
@@ -25,21 +28,7 @@ use crate::error::{MlError, Result};
 use crate::hyperparams::HyperParams;
 use crate::target::Task;
 
-pub use mmp_pipeline::search_space::ALGORITHMS;
-
-/// Families this build fits.
-pub const IMPLEMENTED: [&str; 6] = [
-    "LogisticRegression",
-    "NaiveBayes",
-    "RandomForest",
-    "NeuralNet",
-    "XGBoost",
-    "LightGBM",
-];
-
-pub(crate) fn known_algorithms() -> String {
-    ALGORITHMS.join(", ")
-}
+pub use mmp_pipeline::algorithm::Algorithm;
 
 /// What a model is fitted to.
 #[derive(Debug, Clone, Copy)]
@@ -64,8 +53,8 @@ impl TrainTarget<'_> {
 
 /// A family's checked hyperparameters: fits a model to encoded rows.
 pub trait Estimator: std::fmt::Debug + Send + Sync {
-    /// The family's name, as in [`ALGORITHMS`].
-    fn family(&self) -> &'static str;
+    /// The family these parameters belong to.
+    fn family(&self) -> Algorithm;
     /// Fails early for a task the family cannot do.
     fn supports(&self, task: Task) -> Result<()> {
         let _ = task;
@@ -73,6 +62,22 @@ pub trait Estimator: std::fmt::Debug + Send + Sync {
     }
     /// Fits on the rows of `x` (`seed` drives any randomness).
     fn fit(&self, x: ArrayView2<f64>, y: TrainTarget<'_>, seed: u64) -> Result<Fitted>;
+}
+
+/// An unchecked parameter set: its fields are public and may hold anything; [`check`]
+/// validates them into the family's checked set, whose fields are private.
+///
+/// [`check`]: ParamGuard::check
+pub trait ParamGuard {
+    /// The checked set, the only one that fits.
+    type Checked: Estimator + 'static;
+    /// Validates every value, naming the first hyperparameter that is out of range.
+    fn check(self) -> Result<Self::Checked>;
+}
+
+/// Checks `params` and boxes the checked set.
+fn checked(params: impl ParamGuard) -> Result<Box<dyn Estimator>> {
+    Ok(Box::new(params.check()?))
 }
 
 /// A fitted model's prediction of one encoded row.
@@ -159,8 +164,9 @@ impl Fitted {
         }
     }
 
-    /// The family name the payload is tagged with.
-    pub fn family(&self) -> &'static str {
+    /// The name the payload is tagged with: its family's, or `GradientBoosting` for the
+    /// pure-Rust booster, which stands in for XGBoost and LightGBM.
+    pub fn tag(&self) -> &'static str {
         match self {
             Fitted::LogisticRegression(_) => "LogisticRegression",
             Fitted::NaiveBayes(_) => "NaiveBayes",
@@ -216,7 +222,7 @@ impl Fitted {
                 fitted.validate().map_err(|e| {
                     MlError::Artifact(format!(
                         "{file_name}: malformed {} model: {e}",
-                        fitted.family()
+                        fitted.tag()
                     ))
                 })?;
                 Ok(fitted)
@@ -275,40 +281,37 @@ impl Fitted {
             MlError::Artifact(format!(
                 "{}: malformed {} model: {e}",
                 self.payload_file(),
-                self.family()
+                self.tag()
             ))
         })
     }
 
     /// Whether this payload can be the model of a manifest naming `family`: its own name, or
     /// for the pure-Rust booster, the XGBoost or LightGBM it stands in for.
-    pub fn fits_family(&self, family: &str) -> bool {
+    pub fn fits_family(&self, family: Algorithm) -> bool {
         match self {
-            Fitted::GradientBoosting(_) => matches!(family, "XGBoost" | "LightGBM"),
-            other => other.family() == family,
+            Fitted::LogisticRegression(_) => family == Algorithm::LogisticRegression,
+            Fitted::NaiveBayes(_) => family == Algorithm::NaiveBayes,
+            Fitted::RandomForest(_) => family == Algorithm::RandomForest,
+            Fitted::NeuralNet(_) => family == Algorithm::NeuralNet,
+            Fitted::GradientBoosting(_) => {
+                matches!(family, Algorithm::XGBoost | Algorithm::LightGBM)
+            }
+            Fitted::XGBoost(_) => family == Algorithm::XGBoost,
+            Fitted::LightGBM(_) => family == Algorithm::LightGBM,
         }
     }
 }
 
 /// Parses the family's own hyperparameters into its checked parameter set.
-pub fn from_hyperparams(algorithm: &str, hp: &HyperParams) -> Result<Box<dyn Estimator>> {
+pub fn from_hyperparams(algorithm: Algorithm, hp: &HyperParams) -> Result<Box<dyn Estimator>> {
     match algorithm {
-        "LogisticRegression" => Ok(Box::new(linear::LinearParams::from_hyperparams(hp)?)),
-        "NaiveBayes" => Ok(Box::new(naive_bayes::NaiveBayesParams::from_hyperparams(
-            hp,
-        )?)),
-        "RandomForest" => Ok(Box::new(random_forest::ForestParams::from_hyperparams(hp)?)),
-        "NeuralNet" => Ok(Box::new(neural_net::MlpParams::from_hyperparams(hp)?)),
-        #[cfg(feature = "native-boosting")]
-        "XGBoost" => Ok(Box::new(xgboost::XgbParams::from_hyperparams(hp)?)),
-        #[cfg(feature = "native-boosting")]
-        "LightGBM" => Ok(Box::new(lightgbm::LgbmParams::from_hyperparams(hp)?)),
-        #[cfg(not(feature = "native-boosting"))]
-        "XGBoost" => Ok(Box::new(boosting::BoostParams::xgboost(hp)?)),
-        #[cfg(not(feature = "native-boosting"))]
-        "LightGBM" => Ok(Box::new(boosting::BoostParams::lightgbm(hp)?)),
-        other if ALGORITHMS.contains(&other) => Err(MlError::NotImplemented(other.to_string())),
-        other => Err(MlError::UnknownAlgorithm(other.to_string())),
+        Algorithm::LogisticRegression => checked(linear::LinearParams::from_hyperparams(hp)?),
+        Algorithm::NaiveBayes => checked(naive_bayes::NaiveBayesParams::from_hyperparams(hp)?),
+        Algorithm::RandomForest => checked(random_forest::ForestParams::from_hyperparams(hp)?),
+        Algorithm::NeuralNet => checked(neural_net::MlpParams::from_hyperparams(hp)?),
+        Algorithm::XGBoost => checked(boosting_params::XgbHyperParams::from_hyperparams(hp)?),
+        Algorithm::LightGBM => checked(boosting_params::LgbmHyperParams::from_hyperparams(hp)?),
     }
 }
 
@@ -351,11 +354,10 @@ mod tests {
     #[test]
     fn every_family_parses_and_unknown_ones_fail_clearly() {
         let hp = HyperParams::default();
-        assert!(from_hyperparams("Nope", &hp)
-            .unwrap_err()
+        assert!(MlError::from("Nope".parse::<Algorithm>().unwrap_err())
             .to_string()
             .starts_with("unknown algorithm `Nope` (known: RandomForest, NeuralNet"));
-        for name in IMPLEMENTED {
+        for name in Algorithm::ALL {
             assert_eq!(from_hyperparams(name, &hp).unwrap().family(), name);
         }
     }

@@ -22,16 +22,19 @@ use ndarray::{Array1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use super::linear::softmax_in_place;
-use super::{Estimator, Fitted, Predictor, TrainTarget};
+use super::{Algorithm, Estimator, Fitted, ParamGuard, Predictor, TrainTarget};
 use crate::error::{MlError, Result};
 use crate::hyperparams::HyperParams;
 use crate::target::Task;
 
-const FAMILY: &str = "NaiveBayes";
+const FAMILY: Algorithm = Algorithm::NaiveBayes;
 
-/// Checked NaiveBayes hyperparameters.
+/// NaiveBayes hyperparameters as parsed, unchecked: [`ParamGuard::check`] makes them a
+/// [`NaiveBayesValidParams`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct NaiveBayesParams {
+    /// `var_smoothing`: the share of the largest feature variance added to every variance
+    /// for stability, a finite number ≥ 0.
     pub var_smoothing: f64,
 }
 
@@ -44,15 +47,40 @@ impl Default for NaiveBayesParams {
 }
 
 impl NaiveBayesParams {
+    /// Parses the family's hyperparameters; absent ones take scikit-learn's defaults.
     pub fn from_hyperparams(hp: &HyperParams) -> Result<NaiveBayesParams> {
-        let var_smoothing = hp.parse::<f64>("var_smoothing")?.unwrap_or(1e-9);
+        let d = NaiveBayesParams::default();
+        Ok(NaiveBayesParams {
+            var_smoothing: hp.parse::<f64>("var_smoothing")?.unwrap_or(d.var_smoothing),
+        })
+    }
+}
+
+/// Checked NaiveBayes hyperparameters; only [`ParamGuard::check`] makes them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NaiveBayesValidParams {
+    var_smoothing: f64,
+}
+
+impl NaiveBayesValidParams {
+    /// The share of the largest feature variance added to every variance.
+    pub fn var_smoothing(&self) -> f64 {
+        self.var_smoothing
+    }
+}
+
+impl ParamGuard for NaiveBayesParams {
+    type Checked = NaiveBayesValidParams;
+
+    fn check(self) -> Result<NaiveBayesValidParams> {
+        let var_smoothing = self.var_smoothing;
         if !(var_smoothing >= 0.0 && var_smoothing.is_finite()) {
             return Err(MlError::hp(
                 "var_smoothing",
                 format!("{var_smoothing} must be a number ≥ 0"),
             ));
         }
-        Ok(NaiveBayesParams { var_smoothing })
+        Ok(NaiveBayesValidParams { var_smoothing })
     }
 }
 
@@ -136,8 +164,8 @@ struct LinfaClass {
     sigma: Array1<f64>,
 }
 
-impl Estimator for NaiveBayesParams {
-    fn family(&self) -> &'static str {
+impl Estimator for NaiveBayesValidParams {
+    fn family(&self) -> Algorithm {
         FAMILY
     }
 
@@ -199,7 +227,7 @@ impl Estimator for NaiveBayesParams {
 
 fn fit_error(e: impl std::fmt::Display) -> MlError {
     MlError::Fit {
-        family: FAMILY.to_string(),
+        family: FAMILY,
         message: e.to_string(),
     }
 }
@@ -221,6 +249,8 @@ mod tests {
         ];
         let codes = [0, 0, 0, 1, 1, 1];
         let fitted = NaiveBayesParams::default()
+            .check()
+            .unwrap()
             .fit(
                 x.view(),
                 TrainTarget::Classes {
@@ -242,6 +272,8 @@ mod tests {
     #[test]
     fn regression_is_refused_and_bad_smoothing_named() {
         let err = NaiveBayesParams::default()
+            .check()
+            .unwrap()
             .fit(
                 array![[1.0], [2.0]].view(),
                 TrainTarget::Values(&[1.0, 2.0]),
@@ -254,6 +286,7 @@ mod tests {
         );
         let err =
             NaiveBayesParams::from_hyperparams(&HyperParams::from_pairs([("var_smoothing", "-1")]))
+                .and_then(ParamGuard::check)
                 .unwrap_err();
         assert_eq!(
             err.to_string(),

@@ -30,11 +30,11 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::linear::softmax_in_place;
-use super::{Estimator, Fitted, Predictor, TrainTarget};
+use super::{Algorithm, Estimator, Fitted, ParamGuard, Predictor, TrainTarget};
 use crate::error::{MlError, Result};
 use crate::hyperparams::HyperParams;
 
-const FAMILY: &str = "NeuralNet";
+const FAMILY: Algorithm = Algorithm::NeuralNet;
 const BATCH_SIZE: usize = 200;
 const TOL: f64 = 1e-4;
 const N_ITER_NO_CHANGE: usize = 10;
@@ -95,14 +95,88 @@ fn logistic(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// Checked NeuralNet hyperparameters.
+/// NeuralNet hyperparameters as parsed, unchecked: [`ParamGuard::check`] makes them an
+/// [`MlpValidParams`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct MlpParams {
+    /// `hidden-layer-sizes`: units per hidden layer (parsing refuses an empty list or a 0).
     pub hidden_layer_sizes: Vec<usize>,
+    /// `activation`: the hidden layers' activation.
     pub activation: Activation,
+    /// `learning-rate-init`: Adam's step size, a finite number > 0.
     pub learning_rate_init: f64,
+    /// `alpha`: L2 penalty on the weights, a finite number ≥ 0.
     pub alpha: f64,
+    /// `max-iter`: epochs at most, at least 1.
     pub max_iter: usize,
+}
+
+/// Checked NeuralNet hyperparameters; only [`ParamGuard::check`] makes them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlpValidParams {
+    hidden_layer_sizes: Vec<usize>,
+    activation: Activation,
+    learning_rate_init: f64,
+    alpha: f64,
+    max_iter: usize,
+}
+
+impl MlpValidParams {
+    /// Units per hidden layer.
+    pub fn hidden_layer_sizes(&self) -> &[usize] {
+        &self.hidden_layer_sizes
+    }
+
+    /// The hidden layers' activation.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    /// Adam's step size.
+    pub fn learning_rate_init(&self) -> f64 {
+        self.learning_rate_init
+    }
+
+    /// L2 penalty on the weights.
+    pub fn alpha(&self) -> f64 {
+        self.alpha
+    }
+
+    /// Epochs at most.
+    pub fn max_iter(&self) -> usize {
+        self.max_iter
+    }
+}
+
+impl ParamGuard for MlpParams {
+    type Checked = MlpValidParams;
+
+    fn check(self) -> Result<MlpValidParams> {
+        let learning_rate_init = self.learning_rate_init;
+        if !(learning_rate_init > 0.0 && learning_rate_init.is_finite()) {
+            return Err(MlError::hp(
+                "learning-rate-init",
+                format!("{learning_rate_init} must be a number > 0"),
+            ));
+        }
+        let alpha = self.alpha;
+        if !(alpha >= 0.0 && alpha.is_finite()) {
+            return Err(MlError::hp(
+                "alpha",
+                format!("{alpha} must be a number ≥ 0"),
+            ));
+        }
+        if self.max_iter == 0 {
+            return Err(MlError::hp("max-iter", "must be at least 1"));
+        }
+        Ok(MlpValidParams {
+            hidden_layer_sizes: self.hidden_layer_sizes,
+            activation: self.activation,
+            learning_rate_init,
+            alpha,
+            max_iter: self.max_iter,
+        })
+    }
 }
 
 impl Default for MlpParams {
@@ -118,6 +192,7 @@ impl Default for MlpParams {
 }
 
 impl MlpParams {
+    /// Parses the family's hyperparameters; absent ones take scikit-learn's defaults.
     pub fn from_hyperparams(hp: &HyperParams) -> Result<MlpParams> {
         let d = MlpParams::default();
         let hidden_layer_sizes = match hp.get("hidden-layer-sizes") {
@@ -131,23 +206,8 @@ impl MlpParams {
         let learning_rate_init = hp
             .parse::<f64>("learning-rate-init")?
             .unwrap_or(d.learning_rate_init);
-        if !(learning_rate_init > 0.0 && learning_rate_init.is_finite()) {
-            return Err(MlError::hp(
-                "learning-rate-init",
-                format!("{learning_rate_init} must be a number > 0"),
-            ));
-        }
         let alpha = hp.parse::<f64>("alpha")?.unwrap_or(d.alpha);
-        if !(alpha >= 0.0 && alpha.is_finite()) {
-            return Err(MlError::hp(
-                "alpha",
-                format!("{alpha} must be a number ≥ 0"),
-            ));
-        }
         let max_iter = hp.parse::<usize>("max-iter")?.unwrap_or(d.max_iter);
-        if max_iter == 0 {
-            return Err(MlError::hp("max-iter", "must be at least 1"));
-        }
         Ok(MlpParams {
             hidden_layer_sizes,
             activation,
@@ -400,8 +460,8 @@ fn adam<D: ndarray::Dimension>(
         });
 }
 
-impl Estimator for MlpParams {
-    fn family(&self) -> &'static str {
+impl Estimator for MlpValidParams {
+    fn family(&self) -> Algorithm {
         FAMILY
     }
 
@@ -491,7 +551,7 @@ fn encode_targets(y: TrainTarget<'_>, n: usize) -> (Output, Array2<f64>) {
     }
 }
 
-impl MlpParams {
+impl MlpValidParams {
     /// One forward and backward pass and an Adam step; returns the batch's loss.
     fn train_batch(
         &self,
@@ -617,6 +677,7 @@ mod tests {
             ("max-iter", "0", "hyperparameter `max-iter`: must be at least 1"),
         ] {
             let err = MlpParams::from_hyperparams(&HyperParams::from_pairs([(name, value)]))
+                .and_then(ParamGuard::check)
                 .unwrap_err();
             assert_eq!(err.to_string(), message);
         }
@@ -631,7 +692,9 @@ mod tests {
             learning_rate_init: 0.01,
             max_iter: 500,
             ..MlpParams::default()
-        };
+        }
+        .check()
+        .unwrap();
         let Fitted::NeuralNet(m) = params
             .fit(
                 x.view(),
@@ -661,7 +724,9 @@ mod tests {
             max_iter: 1000,
             activation: Activation::Identity,
             ..MlpParams::default()
-        };
+        }
+        .check()
+        .unwrap();
         let fitted = params.fit(x.view(), TrainTarget::Values(&y), 1).unwrap();
         let mut out = [0.0];
         fitted.predictor().predict_row(&[1000.0], &mut out);

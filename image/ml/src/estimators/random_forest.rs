@@ -30,11 +30,14 @@ use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{balanced_weights, parse_class_weight, Estimator, Fitted, Predictor, TrainTarget};
+use super::{
+    balanced_weights, parse_class_weight, Algorithm, Estimator, Fitted, ParamGuard, Predictor,
+    TrainTarget,
+};
 use crate::error::{MlError, Result};
 use crate::hyperparams::{is_none, HyperParams};
 
-const FAMILY: &str = "RandomForest";
+const FAMILY: Algorithm = Algorithm::RandomForest;
 /// Values closer than this are one value (scikit-learn's FEATURE_THRESHOLD).
 const FEATURE_THRESHOLD: f64 = 1e-7;
 
@@ -53,16 +56,101 @@ pub enum MaxFeatures {
     All,
 }
 
-/// Checked RandomForest hyperparameters.
+/// RandomForest hyperparameters as parsed, unchecked: [`ParamGuard::check`] makes them a
+/// [`ForestValidParams`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ForestParams {
+    /// `n-estimators`: trees in the forest, at least 1.
     pub n_estimators: usize,
+    /// `criterion`: the impurity a classification split minimizes.
     pub criterion: Criterion,
+    /// `max-depth`: `None` grows each tree until its leaves are pure; else at least 1.
     pub max_depth: Option<usize>,
+    /// `min-samples-split`: rows a node needs to be split, at least 2.
     pub min_samples_split: usize,
+    /// `min-samples-leaf`: rows each side of a split keeps, at least 1.
     pub min_samples_leaf: usize,
+    /// `max-features`: features drawn as candidates at each split.
     pub max_features: MaxFeatures,
+    /// `class-weight=balanced`: classes weighted inversely to their frequency.
     pub balanced: bool,
+}
+
+/// Checked RandomForest hyperparameters; only [`ParamGuard::check`] makes them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForestValidParams {
+    n_estimators: usize,
+    criterion: Criterion,
+    max_depth: Option<usize>,
+    min_samples_split: usize,
+    min_samples_leaf: usize,
+    max_features: MaxFeatures,
+    balanced: bool,
+}
+
+impl ForestValidParams {
+    /// Trees in the forest.
+    pub fn n_estimators(&self) -> usize {
+        self.n_estimators
+    }
+
+    /// The impurity a classification split minimizes.
+    pub fn criterion(&self) -> Criterion {
+        self.criterion
+    }
+
+    /// The deepest a tree grows; `None`: until its leaves are pure.
+    pub fn max_depth(&self) -> Option<usize> {
+        self.max_depth
+    }
+
+    /// Rows a node needs to be split.
+    pub fn min_samples_split(&self) -> usize {
+        self.min_samples_split
+    }
+
+    /// Rows each side of a split keeps.
+    pub fn min_samples_leaf(&self) -> usize {
+        self.min_samples_leaf
+    }
+
+    /// Features drawn as candidates at each split.
+    pub fn max_features(&self) -> MaxFeatures {
+        self.max_features
+    }
+
+    /// Whether classes are weighted inversely to their frequency.
+    pub fn balanced(&self) -> bool {
+        self.balanced
+    }
+}
+
+impl ParamGuard for ForestParams {
+    type Checked = ForestValidParams;
+
+    fn check(self) -> Result<ForestValidParams> {
+        if self.n_estimators == 0 {
+            return Err(MlError::hp("n-estimators", "must be at least 1"));
+        }
+        if self.max_depth == Some(0) {
+            return Err(MlError::hp("max-depth", "must be at least 1 or None"));
+        }
+        if self.min_samples_split < 2 {
+            return Err(MlError::hp("min-samples-split", "must be at least 2"));
+        }
+        if self.min_samples_leaf == 0 {
+            return Err(MlError::hp("min-samples-leaf", "must be at least 1"));
+        }
+        Ok(ForestValidParams {
+            n_estimators: self.n_estimators,
+            criterion: self.criterion,
+            max_depth: self.max_depth,
+            min_samples_split: self.min_samples_split,
+            min_samples_leaf: self.min_samples_leaf,
+            max_features: self.max_features,
+            balanced: self.balanced,
+        })
+    }
 }
 
 impl Default for ForestParams {
@@ -80,12 +168,10 @@ impl Default for ForestParams {
 }
 
 impl ForestParams {
+    /// Parses the family's hyperparameters; absent ones take scikit-learn's defaults.
     pub fn from_hyperparams(hp: &HyperParams) -> Result<ForestParams> {
         let d = ForestParams::default();
         let n_estimators = hp.parse::<usize>("n-estimators")?.unwrap_or(d.n_estimators);
-        if n_estimators == 0 {
-            return Err(MlError::hp("n-estimators", "must be at least 1"));
-        }
         let criterion = match hp.get("criterion").map(str::trim) {
             None | Some("gini") => Criterion::Gini,
             Some("entropy") => Criterion::Entropy,
@@ -97,21 +183,12 @@ impl ForestParams {
             }
         };
         let max_depth = hp.parse_or_none::<usize>("max-depth")?.unwrap_or(None);
-        if max_depth == Some(0) {
-            return Err(MlError::hp("max-depth", "must be at least 1 or None"));
-        }
         let min_samples_split = hp
             .parse::<usize>("min-samples-split")?
             .unwrap_or(d.min_samples_split);
-        if min_samples_split < 2 {
-            return Err(MlError::hp("min-samples-split", "must be at least 2"));
-        }
         let min_samples_leaf = hp
             .parse::<usize>("min-samples-leaf")?
             .unwrap_or(d.min_samples_leaf);
-        if min_samples_leaf == 0 {
-            return Err(MlError::hp("min-samples-leaf", "must be at least 1"));
-        }
         let max_features = match hp.get("max-features").map(str::trim) {
             None => MaxFeatures::Default,
             Some("sqrt") => MaxFeatures::Sqrt,
@@ -134,7 +211,9 @@ impl ForestParams {
             balanced: parse_class_weight(hp)?,
         })
     }
+}
 
+impl ForestValidParams {
     fn features_per_split(&self, p: usize, classification: bool) -> usize {
         let k = match (self.max_features, classification) {
             (MaxFeatures::Default, true) | (MaxFeatures::Sqrt, _) => {
@@ -259,8 +338,8 @@ impl Predictor for Forest {
     }
 }
 
-impl Estimator for ForestParams {
-    fn family(&self) -> &'static str {
+impl Estimator for ForestValidParams {
+    fn family(&self) -> Algorithm {
         FAMILY
     }
 
@@ -268,7 +347,7 @@ impl Estimator for ForestParams {
         let (n, p) = x.dim();
         if n == 0 || p == 0 {
             return Err(MlError::Fit {
-                family: FAMILY.into(),
+                family: FAMILY,
                 message: format!("cannot fit on {n} rows × {p} features"),
             });
         }
@@ -332,7 +411,7 @@ struct Builder<'a> {
     class_weights: Vec<f64>,
     n_outputs: usize,
     mtry: usize,
-    params: &'a ForestParams,
+    params: &'a ForestValidParams,
 }
 
 /// Weighted label statistics of a set of rows.
@@ -627,6 +706,7 @@ mod tests {
             ("max-features", "auto"),
         ] {
             let err = ForestParams::from_hyperparams(&HyperParams::from_pairs([(name, value)]))
+                .and_then(ParamGuard::check)
                 .unwrap_err()
                 .to_string();
             assert!(
@@ -646,7 +726,9 @@ mod tests {
         let params = ForestParams {
             n_estimators: 20,
             ..ForestParams::default()
-        };
+        }
+        .check()
+        .unwrap();
         let a = params.fit(x.view(), target, 3).unwrap();
         assert_eq!(a, params.fit(x.view(), target, 3).unwrap());
         assert_ne!(a, params.fit(x.view(), target, 4).unwrap());
@@ -668,7 +750,9 @@ mod tests {
             n_estimators: 1,
             max_depth: Some(1),
             ..ForestParams::default()
-        };
+        }
+        .check()
+        .unwrap();
         let Fitted::RandomForest(f) = params.fit(x.view(), TrainTarget::Values(&y), 1).unwrap()
         else {
             panic!("wrong family")

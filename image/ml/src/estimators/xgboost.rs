@@ -279,22 +279,36 @@ pub use native::XgbParams;
 mod native {
     use ndarray::ArrayView2;
 
-    use super::super::boosting::{at_least, learning_rate, non_negative, positive_fraction};
-    use super::super::{Estimator, Fitted, LibraryModel, TrainTarget};
+    use super::super::boosting_params::{
+        at_least, learning_rate, non_negative, positive_fraction, XgbHyperParams,
+    };
+    use super::super::{Algorithm, Estimator, Fitted, LibraryModel, TrainTarget};
     use crate::error::{MlError, Result};
-    use crate::hyperparams::HyperParams;
 
-    /// XGBoost's hyperparameters under the original's names, as XGBoost's own parameters.
+    /// Checked XGBoost hyperparameters, as XGBoost's own parameters; only
+    /// [`ParamGuard::check`](crate::estimators::ParamGuard::check) of an
+    /// [`XgbHyperParams`] makes them.
     #[derive(Debug, Clone, PartialEq)]
     pub struct XgbParams {
-        pub rounds: usize,
+        rounds: usize,
         /// `(XGBoost name, value)`, only those given (XGBoost's defaults otherwise).
-        pub params: Vec<(&'static str, String)>,
+        params: Vec<(&'static str, String)>,
     }
 
     impl XgbParams {
-        pub fn from_hyperparams(hp: &HyperParams) -> Result<XgbParams> {
-            let booster = match hp.get("booster").map(str::trim) {
+        /// Boosting rounds.
+        pub fn rounds(&self) -> usize {
+            self.rounds
+        }
+
+        /// `(XGBoost name, value)`, only those given (XGBoost's defaults otherwise).
+        pub fn params(&self) -> &[(&'static str, String)] {
+            &self.params
+        }
+
+        /// Checks the hyperparameters for the library.
+        pub(in crate::estimators) fn check(hp: XgbHyperParams) -> Result<XgbParams> {
+            let booster = match hp.booster.as_deref() {
                 None => "gbtree",
                 Some(b @ ("gbtree" | "gblinear" | "dart")) => b,
                 Some(v) => {
@@ -310,22 +324,22 @@ mod native {
                     params.push((name, v));
                 }
             };
-            let lr = learning_rate(hp)?;
+            let lr = learning_rate(hp.learning_rate)?;
             put("eta", lr.map(|v| v.to_string()));
             put(
                 "alpha",
-                non_negative(hp, "reg-alpha")?.map(|v| v.to_string()),
+                non_negative("reg-alpha", hp.reg_alpha)?.map(|v| v.to_string()),
             );
             put(
                 "lambda",
-                non_negative(hp, "reg-lambda")?.map(|v| v.to_string()),
+                non_negative("reg-lambda", hp.reg_lambda)?.map(|v| v.to_string()),
             );
             // Tree parameters mean nothing to gblinear (XGBoost would warn about each).
-            let depth = at_least(hp, "max-depth", 1)?;
-            let child = non_negative(hp, "min-child-weight")?;
-            let subsample = positive_fraction(hp, "subsample")?;
-            let colsample = positive_fraction(hp, "colsample-bytree")?;
-            let gamma = non_negative(hp, "gamma")?;
+            let depth = at_least("max-depth", hp.max_depth, 1)?;
+            let child = non_negative("min-child-weight", hp.min_child_weight)?;
+            let subsample = positive_fraction("subsample", hp.subsample)?;
+            let colsample = positive_fraction("colsample-bytree", hp.colsample_bytree)?;
+            let gamma = non_negative("gamma", hp.gamma)?;
             if booster != "gblinear" {
                 put("tree_method", Some("hist".into()));
                 put("max_depth", depth.map(|v| v.to_string()));
@@ -335,7 +349,7 @@ mod native {
                 put("gamma", gamma.map(|v| v.to_string()));
             }
             Ok(XgbParams {
-                rounds: at_least(hp, "n-estimators", 1)?.unwrap_or(100),
+                rounds: at_least("n-estimators", hp.n_estimators, 1)?.unwrap_or(100),
                 params,
             })
         }
@@ -343,7 +357,7 @@ mod native {
 
     fn fit_error(e: impl std::fmt::Display) -> MlError {
         MlError::Fit {
-            family: "XGBoost".into(),
+            family: Algorithm::XGBoost,
             message: e.to_string(),
         }
     }
@@ -373,8 +387,8 @@ mod native {
     }
 
     impl Estimator for XgbParams {
-        fn family(&self) -> &'static str {
-            "XGBoost"
+        fn family(&self) -> Algorithm {
+            Algorithm::XGBoost
         }
 
         fn fit(&self, x: ArrayView2<f64>, y: TrainTarget<'_>, seed: u64) -> Result<Fitted> {
