@@ -1,8 +1,19 @@
-//! Bounded retries with exponential backoff for retryable port errors (throttling).
+//! The one retry policy for transient port failures (throttling, 5xx, timeouts), applied once,
+//! at the transport, never again in a handler:
+//!
+//! - the AWS SDK adapters retry through the SDK's standard retry mode, built from [`Backoff`]
+//!   where the SDK configuration is loaded (`crate::aws::sdk_config_loader`);
+//! - an adapter whose client retries nothing (the local endpoint) is wrapped in [`Retrying`].
+//!
+//! What a handler loops on is not a transport retry: the deployer's and the reporter's
+//! optimistic-concurrency loops re-read and rewrite after a lost conditional write.
 
 use std::future::Future;
 use std::time::Duration;
 
+use async_trait::async_trait;
+
+use crate::ports::{Invocation, InvocationOutput, ModelEndpoint};
 use crate::PortError;
 
 /// How many times and how long to wait.
@@ -10,11 +21,15 @@ use crate::PortError;
 pub struct Backoff {
     /// Attempts in total, the first included.
     pub attempts: u32,
+    /// The wait before the second attempt; it doubles for each attempt after.
     pub first_delay: Duration,
+    /// The longest wait between two attempts.
     pub max_delay: Duration,
 }
 
 impl Default for Backoff {
+    /// Four attempts, 50 ms doubling up to 1 s: a throttled call is given about a second and a
+    /// half, short next to a Lambda timeout and a Function URL client's patience.
     fn default() -> Self {
         Backoff {
             attempts: 4,
@@ -50,6 +65,28 @@ where
             }
             outcome => return outcome,
         }
+    }
+}
+
+/// A [`ModelEndpoint`] whose throttled invocations are retried by [`Backoff`]: the transport
+/// retry of an endpoint client that has none (the SDK adapter has the SDK's; do not wrap it).
+#[derive(Debug, Clone)]
+pub struct Retrying<E> {
+    endpoint: E,
+    backoff: Backoff,
+}
+
+impl<E: ModelEndpoint> Retrying<E> {
+    /// `endpoint`, retried by `backoff`.
+    pub fn new(endpoint: E, backoff: Backoff) -> Self {
+        Retrying { endpoint, backoff }
+    }
+}
+
+#[async_trait]
+impl<E: ModelEndpoint> ModelEndpoint for Retrying<E> {
+    async fn invoke(&self, invocation: &Invocation) -> Result<InvocationOutput, PortError> {
+        retry_throttled(self.backoff, || self.endpoint.invoke(invocation)).await
     }
 }
 
@@ -89,5 +126,33 @@ mod tests {
         .await;
         assert!(outcome.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    struct Throttled(AtomicU32);
+
+    #[async_trait]
+    impl ModelEndpoint for Throttled {
+        async fn invoke(&self, _: &Invocation) -> Result<InvocationOutput, PortError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Err(PortError::Throttled("busy".into()))
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_retrying_endpoint_makes_the_configured_attempts() {
+        let inner = Throttled(AtomicU32::new(0));
+        let backoff = Backoff {
+            attempts: 3,
+            ..Backoff::default()
+        };
+        let endpoint = Retrying::new(&inner, backoff);
+        let invocation = Invocation {
+            target_model: "m".into(),
+            content_type: "text/csv".into(),
+            accept: None,
+            body: Vec::new(),
+        };
+        assert!(endpoint.invoke(&invocation).await.is_err());
+        assert_eq!(inner.0.load(Ordering::SeqCst), 3);
     }
 }

@@ -6,8 +6,8 @@
 //! - `GET` → `200 {"models": [...]}`: every deployed dataset with its version.
 //! - Errors are JSON `{"error": "..."}`: 400 bad JSON/CSV (naming the problem) or rows the
 //!   model refuses (its own words), 404 unknown model, 405 other methods, 413 too large, 502
-//!   the endpoint failed, 503 it stayed
-//!   throttled or unavailable after retries (or the routing table could not be read).
+//!   the endpoint failed, 503 it stayed throttled or unavailable after its transport's retries
+//!   (or the routing table could not be read).
 //!
 //! The routing table is cached in memory for a short TTL, then revalidated by ETag (a HEAD).
 
@@ -19,7 +19,6 @@ use std::time::Duration;
 use http::{header, Method, Response, StatusCode};
 use mmp_common::config::{self, CommonConfig, ConfigError, EndpointLayout, Env};
 use mmp_common::ports::{Invocation, ModelEndpoint, ObjectStore};
-use mmp_common::retry::{retry_throttled, Backoff};
 use mmp_common::PortError;
 use serde_json::{json, Value};
 
@@ -86,7 +85,6 @@ pub struct Invoker<S, E> {
     endpoint: E,
     config: InvokerConfig,
     routes: RouteCache,
-    backoff: Backoff,
 }
 
 impl<S: ObjectStore, E: ModelEndpoint> Invoker<S, E> {
@@ -97,14 +95,7 @@ impl<S: ObjectStore, E: ModelEndpoint> Invoker<S, E> {
             endpoint,
             config,
             routes,
-            backoff: Backoff::default(),
         }
-    }
-
-    /// Changes the retry policy for throttled InvokeEndpoint calls.
-    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
-        self
     }
 
     /// Handles one HTTP request; never fails (every error is a JSON response).
@@ -177,7 +168,8 @@ impl<S: ObjectStore, E: ModelEndpoint> Invoker<S, E> {
             accept: None,
             body: request.csv.into_bytes(),
         };
-        match retry_throttled(self.backoff, || self.endpoint.invoke(&invocation)).await {
+        // Transient failures were retried by the endpoint's transport (mmp_common::retry).
+        match self.endpoint.invoke(&invocation).await {
             Ok(output) => respond(
                 StatusCode::OK,
                 &json!({

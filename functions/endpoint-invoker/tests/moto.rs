@@ -14,7 +14,7 @@ use mmp_common::aws::moto::{IamRecorder, MotoServer};
 use mmp_common::aws::{S3Store, SageMakerEndpoint};
 use mmp_common::config::EndpointLayout;
 use mmp_common::ports::{Invocation, InvocationOutput, ModelEndpoint, ObjectStore, PutCondition};
-use mmp_common::retry::Backoff;
+use mmp_common::retry::{Backoff, Retrying};
 use mmp_common::routing::{Route, RoutingTable};
 use mmp_common::PortError;
 use serde_json::{json, Value};
@@ -210,8 +210,11 @@ async fn every_bad_input_and_failure_gets_its_status_and_message(recorder: &IamR
         error: PortError::Throttled("ThrottlingException".into()),
         calls: AtomicU32::new(0),
     };
-    let invoker =
-        Invoker::new(&store, &throttled, config(Duration::from_secs(60))).with_backoff(fast);
+    let invoker = Invoker::new(
+        &store,
+        Retrying::new(&throttled, fast),
+        config(Duration::from_secs(60)),
+    );
 
     let cases: [(&[u8], StatusCode, &str); 7] = [
         (
@@ -288,8 +291,11 @@ async fn every_bad_input_and_failure_gets_its_status_and_message(recorder: &IamR
             error,
             calls: AtomicU32::new(0),
         };
-        let invoker =
-            Invoker::new(&store, &failing, config(Duration::from_secs(60))).with_backoff(fast);
+        let invoker = Invoker::new(
+            &store,
+            Retrying::new(&failing, fast),
+            config(Duration::from_secs(60)),
+        );
         let response = invoker
             .handle(&Method::POST, br#"{"model": "wine", "data": "1"}"#)
             .await;

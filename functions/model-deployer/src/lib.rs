@@ -16,7 +16,6 @@ use mmp_common::config::{self, CommonConfig, ConfigError, EndpointLayout, Env};
 use mmp_common::events::{EventBridgeEvent, ModelPackageStateChange};
 use mmp_common::naming;
 use mmp_common::ports::{ApprovalStatus, ModelRegistry, ObjectStore, ObjectUri};
-use mmp_common::retry::{retry_throttled, Backoff};
 use mmp_common::routing::{self, Route, RoutingError};
 use mmp_common::PortError;
 
@@ -42,8 +41,10 @@ pub const IAM_ACTIONS: &[&str] = &[
     "sagemaker:DescribeModelPackage",
 ];
 
-/// Conditional-write attempts before giving up (each lost race means another writer won).
-pub const MAX_ATTEMPTS: u32 = 30;
+/// Writes of the routing table before giving up: each lost race (another writer won) reloads
+/// the table and asks the registry again. Optimistic concurrency, not a transport retry: those
+/// are the adapters' (see [`mmp_common::retry`]).
+pub const MAX_TABLE_WRITES: u32 = 30;
 
 /// The deployer's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +93,7 @@ pub enum Deployment {
 pub enum DeployError {
     #[error("model package {arn} has a ModelDataUrl that is not an s3:// URI: `{url}`")]
     BadModelDataUrl { arn: String, url: String },
-    #[error("gave up after {MAX_ATTEMPTS} lost races on the routing table")]
+    #[error("gave up after {MAX_TABLE_WRITES} lost races on the routing table")]
     Contention,
     #[error(transparent)]
     Routing(#[from] RoutingError),
@@ -143,7 +144,7 @@ where
     let group = naming::group_name(&config.pipeline_name, dataset)
         .map_err(|e| PortError::Other(e.to_string()))?;
     let key = &config.layout.routing_key;
-    for attempt in 1..=MAX_ATTEMPTS {
+    for attempt in 1..=MAX_TABLE_WRITES {
         let (mut table, etag) = routing::load(store, key).await?;
         let desired = newest_approved(registry, &group).await?;
         let current = table.routes.get(dataset).cloned();
@@ -222,17 +223,13 @@ async fn newest_approved<R: ModelRegistry + ?Sized>(
     registry: &R,
     group: &str,
 ) -> Result<Option<Desired>, DeployError> {
-    let approved = retry_throttled(Backoff::default(), || {
-        registry.list_versions(group, Some(ApprovalStatus::Approved))
-    })
-    .await?;
+    let approved = registry
+        .list_versions(group, Some(ApprovalStatus::Approved))
+        .await?;
     let Some(newest) = approved.into_iter().next() else {
         return Ok(None);
     };
-    let described = retry_throttled(Backoff::default(), || {
-        registry.describe_version(&newest.arn)
-    })
-    .await?;
+    let described = registry.describe_version(&newest.arn).await?;
     let source = ObjectUri::parse(&described.model_data_url).ok_or_else(|| {
         DeployError::BadModelDataUrl {
             arn: newest.arn.clone(),
@@ -260,7 +257,7 @@ async fn ensure_artifact<S: ObjectStore + ?Sized>(
     match store.head(&key).await {
         Ok(_) => Ok(()),
         Err(PortError::NotFound(_)) => {
-            retry_throttled(Backoff::default(), || store.copy(&desired.source, &key)).await?;
+            store.copy(&desired.source, &key).await?;
             tracing::info!(source = %desired.source, key, "artifact copied");
             Ok(())
         }

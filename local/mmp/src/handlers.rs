@@ -13,6 +13,7 @@ use mmp_common::events::{
     EventBridgeEvent, ModelPackageStateChange, PipelineExecutionStatusChange, S3Event,
 };
 use mmp_common::ports::MetricSink;
+use mmp_common::retry::{Backoff, Retrying};
 
 use crate::adapters::{EndpointAdapter, PipelinesAdapter, RegistryAdapter, StoreAdapter};
 use crate::rules::{METRICS_REPORTER, MODEL_DEPLOYER, PIPELINE_TRIGGER};
@@ -30,7 +31,8 @@ pub struct Handlers {
     pub registry: RegistryAdapter,
     pub pipelines: PipelinesAdapter,
     pub endpoint: EndpointAdapter,
-    pub invoker: endpoint_invoker::Invoker<StoreAdapter, EndpointAdapter>,
+    /// The local endpoint's client retries nothing: [`Retrying`] is its one transport retry.
+    pub invoker: endpoint_invoker::Invoker<StoreAdapter, Retrying<EndpointAdapter>>,
     trigger: pipeline_trigger::TriggerConfig,
     deployer: model_deployer::DeployerConfig,
     reporter: metrics_reporter::ReporterConfig,
@@ -82,7 +84,7 @@ impl Handlers {
             },
             invoker: endpoint_invoker::Invoker::new(
                 store.clone(),
-                endpoint.clone(),
+                Retrying::new(endpoint.clone(), Backoff::default()),
                 endpoint_invoker::InvokerConfig::from_env(&env)?,
             ),
             store,

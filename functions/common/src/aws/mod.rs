@@ -17,9 +17,28 @@ pub use runner::SageMakerPipelines;
 pub use runtime::SageMakerEndpoint;
 pub use s3::S3Store;
 
+use crate::retry::Backoff;
+
 /// The SDK configuration from the environment (the Lambda role's credentials and region).
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    sdk_config_loader().load().await
+}
+
+/// Where every SDK client's configuration starts (the Lambda binaries', the moto harness's):
+/// the one place transport retries are configured. Throttling, 5xx and timeouts are retried by
+/// the SDK's standard mode with the attempts and backoff of [`Backoff::default`]; the handlers
+/// retry nothing on top, so attempts do not multiply (see [`crate::retry`]).
+pub fn sdk_config_loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(standard_retries(Backoff::default()))
+}
+
+/// The SDK's standard retry mode with `backoff`'s attempts and delays.
+pub fn standard_retries(backoff: Backoff) -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(backoff.attempts)
+        .with_initial_backoff(backoff.first_delay)
+        .with_max_backoff(backoff.max_delay)
 }
 
 /// An S3 client from the SDK configuration, path-style if asked (S3 emulators on loopback).

@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 use aws_sdk_s3::config::Credentials;
 
 pub use super::recorder::{iam_actions, IamRecorder};
@@ -86,6 +86,17 @@ def serve(environ, start_response):
 run_simple(sys.argv[1], int(sys.argv[2]), serve, threaded=True)
 "#;
 
+/// The Lambda binaries' SDK configuration (their retries included) pointed at `endpoint_url`
+/// with dummy credentials: moto, or any stand-in server a test runs.
+pub async fn sdk_config_at(endpoint_url: &str) -> aws_config::SdkConfig {
+    super::sdk_config_loader()
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint_url)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+        .load()
+        .await
+}
+
 impl MotoServer {
     /// Starts a server on a free loopback port and waits until it answers.
     pub fn start() -> Result<MotoServer, MotoError> {
@@ -119,12 +130,7 @@ impl MotoServer {
 
     /// SDK configuration pointing at this server, with dummy credentials.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(self.endpoint_url())
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-            .load()
-            .await
+        sdk_config_at(&self.endpoint_url()).await
     }
 
     /// An S3 client for setting up and checking, recording nothing (path-style: moto has no
