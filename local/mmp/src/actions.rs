@@ -3,6 +3,7 @@
 //! the same writes and the same events fire.
 
 use mmp_common::naming::{self, NameError};
+use mmp_common::ports::ApprovalStatus;
 use mmp_common::routing::{RoutingError, RoutingTable};
 use mmp_executor::{ExecutionInfo, ExecutionStatus, ExecutorError};
 use pipeline_trigger::{Claim, DatasetSettings, RejectedUpload, SettingsError};
@@ -265,7 +266,7 @@ pub fn set_approval(
     system: &System,
     name: &str,
     version: Option<i64>,
-    status: &str,
+    status: ApprovalStatus,
 ) -> Result<ModelPackage, ActionError> {
     let group = group_of(system, name)?;
     let version = match version {

@@ -154,8 +154,7 @@ fn summary(p: &ModelPackage) -> ModelVersionSummary {
         arn: p.arn.clone(),
         group: p.group.clone(),
         version: u32::try_from(p.version).unwrap_or(u32::MAX),
-        status: ApprovalStatus::parse(&p.approval_status)
-            .unwrap_or(ApprovalStatus::PendingManualApproval),
+        status: p.approval_status,
         created_at_ms: Some(p.created_ms),
     }
 }
@@ -185,9 +184,7 @@ impl ModelRegistry for RegistryAdapter {
         status: Option<ApprovalStatus>,
     ) -> Result<Vec<ModelVersionSummary>, PortError> {
         let group = group.to_string();
-        let list = self
-            .blocking(move |r| r.list(&group, status.map(ApprovalStatus::as_str)))
-            .await?;
+        let list = self.blocking(move |r| r.list(&group, status)).await?;
         Ok(list.iter().map(summary).collect())
     }
 
@@ -238,7 +235,7 @@ impl ModelRegistryAdmin for RegistryAdapter {
         let (group, version) = parse_package_arn(arn)
             .ok_or_else(|| PortError::NotFound(format!("model package {arn}")))?;
         let group = group.to_string();
-        self.blocking(move |r| r.set_approval(&group, version, status.as_str()).map(|_| ()))
+        self.blocking(move |r| r.set_approval(&group, version, status).map(|_| ()))
             .await
     }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
+use mmp_common::ports::ApprovalStatus;
 use mmp_pipeline::definition::{self, Placeholders};
 
 use crate::commands;
@@ -189,14 +190,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Retry(args) => commands::retry(&g, &args),
         Command::Models(args) => commands::models(&g, args.json),
         Command::Approve(args) => {
-            commands::set_status(&g, &args.name, args.version, crate::registry::APPROVED)
+            commands::set_status(&g, &args.name, args.version, ApprovalStatus::Approved)
         }
-        Command::Reject(args) => commands::set_status(
-            &g,
-            &args.name,
-            Some(args.version),
-            crate::registry::REJECTED,
-        ),
+        Command::Reject(args) => {
+            commands::set_status(&g, &args.name, Some(args.version), ApprovalStatus::Rejected)
+        }
         Command::Invoke(args) => commands::invoke(&g, &args),
         Command::Demo(args) => crate::demo::run(&g, &args),
     }

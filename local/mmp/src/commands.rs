@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use comfy_table::Table;
+use mmp_common::ports::ApprovalStatus;
 use mmp_executor::{ExecutionStatus, Executor};
 
 use crate::actions::{self, TriggerOutcome, Upload};
@@ -359,7 +360,7 @@ pub fn models(g: &Global, json: bool) -> Result<()> {
         table.add_row([
             p.group.clone(),
             p.version.to_string(),
-            p.approval_status.clone(),
+            p.approval_status.as_str().to_string(),
             p.metadata["algorithm"]
                 .as_str()
                 .unwrap_or_default()
@@ -387,12 +388,19 @@ pub fn estimator_of(system: &System, p: &ModelPackage) -> Option<String> {
     report["estimator"].as_str().map(str::to_string)
 }
 
-pub fn set_status(g: &Global, name: &str, version: Option<i64>, status: &str) -> Result<()> {
+pub fn set_status(
+    g: &Global,
+    name: &str,
+    version: Option<i64>,
+    status: ApprovalStatus,
+) -> Result<()> {
     let system = open_system(g)?;
     let p = actions::set_approval(&system, name, version, status)?;
     println!(
         "{} version {} is now {}",
-        p.group, p.version, p.approval_status
+        p.group,
+        p.version,
+        p.approval_status.as_str()
     );
     if running(&system.home).is_none() {
         println!("no `mmp up` is running: the deployment happens when one does");

@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use comfy_table::Table;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use mmp_common::naming;
+use mmp_common::ports::ApprovalStatus;
 use mmp_executor::{ExecutionInfo, ExecutionStatus};
 use mmp_pipeline::parameters as p;
 use serde::Serialize;
@@ -17,7 +18,6 @@ use serde_json::Value;
 use crate::actions::routing_table;
 use crate::cli::{DemoArgs, Global};
 use crate::home::Home;
-use crate::registry::APPROVED;
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::samples::{Sample, SAMPLES};
 use crate::system::System;
@@ -122,10 +122,10 @@ async fn demo(system: System, options: RuntimeOptions, args: &DemoArgs) -> Resul
         }
         let group = naming::group_name(&system.pipeline_name, dataset)?;
         if let Some(newest) = system.registry.list(&group, None)?.first() {
-            if newest.approval_status != APPROVED {
+            if newest.approval_status != ApprovalStatus::Approved {
                 system
                     .registry
-                    .set_approval(&group, newest.version, APPROVED)?;
+                    .set_approval(&group, newest.version, ApprovalStatus::Approved)?;
             }
             expected.push((dataset.clone(), newest.version));
         }

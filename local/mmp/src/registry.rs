@@ -4,15 +4,18 @@
 
 use std::sync::{Arc, Mutex};
 
+use mmp_common::ports::ApprovalStatus;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
 use crate::db::now_ms;
 
-pub const APPROVED: &str = "Approved";
-pub const REJECTED: &str = "Rejected";
-pub const PENDING: &str = "PendingManualApproval";
-const STATUSES: [&str; 3] = [APPROVED, REJECTED, PENDING];
+/// The approval status spelled `text` as SageMaker spells it (and as the registry's rows and
+/// the console's API carry it).
+pub fn parse_status(text: &str) -> Result<ApprovalStatus, RegistryError> {
+    text.parse()
+        .map_err(|_| RegistryError::BadStatus(text.to_string()))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -34,7 +37,7 @@ pub struct ModelPackage {
     pub group: String,
     pub version: i64,
     pub arn: String,
-    pub approval_status: String,
+    pub approval_status: ApprovalStatus,
     pub description: Option<String>,
     pub model_data_url: String,
     pub metrics_url: Option<String>,
@@ -45,7 +48,7 @@ pub struct ModelPackage {
 
 /// Called after an approval status changes (or a version is created), with the version
 /// as it now is and its status before.
-pub type Listener = Arc<dyn Fn(&ModelPackage, Option<&str>) + Send + Sync>;
+pub type Listener = Arc<dyn Fn(&ModelPackage, Option<ApprovalStatus>) + Send + Sync>;
 
 pub struct Registry {
     conn: Mutex<Connection>,
@@ -89,11 +92,10 @@ impl Registry {
             })
         };
         let group = field("ModelPackageGroupName")?;
-        let status = input
-            .get("ModelApprovalStatus")
-            .and_then(Value::as_str)
-            .unwrap_or(PENDING);
-        check_status(status)?;
+        let status = match input.get("ModelApprovalStatus").and_then(Value::as_str) {
+            Some(text) => parse_status(text)?,
+            None => ApprovalStatus::PendingManualApproval,
+        };
         let model_data_url = input
             .pointer("/InferenceSpecification/Containers/0/ModelDataUrl")
             .and_then(Value::as_str)
@@ -130,7 +132,7 @@ impl Registry {
                 params![
                     group,
                     version,
-                    status,
+                    status.as_str(),
                     description,
                     model_data_url,
                     metrics_url,
@@ -163,8 +165,9 @@ impl Registry {
     pub fn list(
         &self,
         group: &str,
-        status: Option<&str>,
+        status: Option<ApprovalStatus>,
     ) -> Result<Vec<ModelPackage>, RegistryError> {
+        let status = status.map(ApprovalStatus::as_str);
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!(
             "{SELECT} WHERE group_name = ?1 AND (?2 IS NULL OR approval_status = ?2) ORDER BY version DESC"
@@ -206,17 +209,16 @@ impl Registry {
         &self,
         group: &str,
         version: i64,
-        status: &str,
+        status: ApprovalStatus,
     ) -> Result<ModelPackage, RegistryError> {
-        check_status(status)?;
         let previous = {
             let mut conn = self.conn();
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let previous: Option<String> = tx
+            let previous = tx
                 .query_row(
                     "SELECT approval_status FROM model_packages WHERE group_name = ?1 AND version = ?2",
                     params![group, version],
-                    |r| r.get(0),
+                    |r| status_column(r, 0),
                 )
                 .optional()?;
             let Some(previous) = previous else {
@@ -225,14 +227,14 @@ impl Registry {
             tx.execute(
                 "UPDATE model_packages SET approval_status = ?3, modified_ms = ?4
                  WHERE group_name = ?1 AND version = ?2",
-                params![group, version, status, now_ms()],
+                params![group, version, status.as_str(), now_ms()],
             )?;
             tx.commit()?;
             previous
         };
         let package = self.describe(group, version)?;
         if let Some(listen) = &self.listener {
-            listen(&package, Some(&previous));
+            listen(&package, Some(previous));
         }
         Ok(package)
     }
@@ -245,7 +247,7 @@ impl Registry {
             arn: self.package_arn(&group, version),
             group,
             version,
-            approval_status: r.get(2)?,
+            approval_status: status_column(r, 2)?,
             description: r.get(3)?,
             model_data_url: r.get(4)?,
             metrics_url: r.get(5)?,
@@ -259,12 +261,13 @@ impl Registry {
 const SELECT: &str = "SELECT group_name, version, approval_status, description, model_data_url,
     metrics_url, metadata, created_ms, modified_ms FROM model_packages";
 
-fn check_status(status: &str) -> Result<(), RegistryError> {
-    if STATUSES.contains(&status) {
-        Ok(())
-    } else {
-        Err(RegistryError::BadStatus(status.to_string()))
-    }
+/// A row's approval status, stored as its SageMaker spelling (so databases written before
+/// the status was typed read as they were written).
+fn status_column(r: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<ApprovalStatus> {
+    let text: String = r.get(index)?;
+    parse_status(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 #[cfg(test)]
@@ -278,10 +281,13 @@ mod tests {
         (dir, Registry::new(conn, "us-east-1", "000000000000"))
     }
 
-    fn input(group: &str, status: &str) -> Value {
+    const APPROVED: ApprovalStatus = ApprovalStatus::Approved;
+    const PENDING: ApprovalStatus = ApprovalStatus::PendingManualApproval;
+
+    fn input(group: &str, status: ApprovalStatus) -> Value {
         json!({
             "ModelPackageGroupName": group,
-            "ModelApprovalStatus": status,
+            "ModelApprovalStatus": status.as_str(),
             "InferenceSpecification": {"Containers": [{"Image": "i", "ModelDataUrl": "s3://b/m.tar.gz"}]},
             "ModelMetrics": {"ModelQuality": {"Statistics": {"S3Uri": "s3://b/e.json"}}},
             "CustomerMetadataProperties": {"algorithm": "RandomForest"},
@@ -317,11 +323,11 @@ mod tests {
         let (_d, r) = registry();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = seen.clone();
-        let r = r.with_listener(Arc::new(move |p: &ModelPackage, prev: Option<&str>| {
-            sink.lock()
-                .unwrap()
-                .push((p.approval_status.clone(), prev.map(str::to_string)));
-        }));
+        let r = r.with_listener(Arc::new(
+            move |p: &ModelPackage, prev: Option<ApprovalStatus>| {
+                sink.lock().unwrap().push((p.approval_status, prev));
+            },
+        ));
         r.create_package(&input("mmp-a", PENDING)).unwrap();
         r.set_approval("mmp-a", 1, APPROVED).unwrap();
         assert!(matches!(
@@ -329,11 +335,36 @@ mod tests {
             Err(RegistryError::NoSuchVersion(..))
         ));
         assert!(matches!(
-            r.set_approval("mmp-a", 1, "Maybe"),
+            parse_status("Maybe"),
             Err(RegistryError::BadStatus(_))
         ));
         let seen = seen.lock().unwrap();
-        assert_eq!(seen[1], (APPROVED.to_string(), Some(PENDING.to_string())));
+        assert_eq!(seen[1], (APPROVED, Some(PENDING)));
+    }
+
+    #[test]
+    fn statuses_are_stored_as_sagemaker_spells_them_and_unknown_ones_are_refused() {
+        let (_d, r) = registry();
+        r.create_package(&input("mmp-a", PENDING)).unwrap();
+        r.set_approval("mmp-a", 1, ApprovalStatus::Rejected)
+            .unwrap();
+        let stored: String = r
+            .conn()
+            .query_row("SELECT approval_status FROM model_packages", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(stored, "Rejected");
+        let mut maybe = input("mmp-a", PENDING);
+        maybe["ModelApprovalStatus"] = json!("Maybe");
+        assert!(matches!(
+            r.create_package(&maybe),
+            Err(RegistryError::BadStatus(s)) if s == "Maybe"
+        ));
+        r.conn()
+            .execute("UPDATE model_packages SET approval_status = 'Maybe'", [])
+            .unwrap();
+        assert!(matches!(r.describe("mmp-a", 1), Err(RegistryError::Db(_))));
     }
 
     #[test]

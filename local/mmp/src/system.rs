@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use mmp_common::events::{MODEL_PACKAGE_STATE_CHANGE, PIPELINE_EXECUTION_STATUS_CHANGE};
+use mmp_common::ports::ApprovalStatus;
 use mmp_executor::{ExecutionInfo, ExecutionStatus, Executor, ExecutorConfig, ExecutorHooks};
 use serde_json::{json, Value};
 
@@ -61,12 +62,13 @@ impl System {
         ));
 
         let (reg_outbox, reg_rules, reg_account) = (outbox.clone(), rules.clone(), account.clone());
-        let registry = Registry::new(open()?, &account.region, &account.id).with_listener(
-            Arc::new(move |package: &ModelPackage, _previous: Option<&str>| {
-                let event = model_package_event(&reg_account, package);
-                publish(&reg_outbox, &reg_rules, &event);
-            }),
-        );
+        let registry =
+            Registry::new(open()?, &account.region, &account.id).with_listener(Arc::new(
+                move |package: &ModelPackage, _previous: Option<ApprovalStatus>| {
+                    let event = model_package_event(&reg_account, package);
+                    publish(&reg_outbox, &reg_rules, &event);
+                },
+            ));
 
         Ok(Self {
             home,
@@ -133,7 +135,7 @@ pub fn model_package_event(account: &Account, p: &ModelPackage) -> Value {
         "ModelPackageDescription": p.description,
         "CreationTime": p.created_ms,
         "LastModifiedTime": p.modified_ms,
-        "ModelApprovalStatus": p.approval_status,
+        "ModelApprovalStatus": p.approval_status.as_str(),
         "ModelPackageStatus": "Completed",
         "ModelPackageStatusDetails": {"ValidationStatuses": [], "ImageScanStatuses": []},
         "InferenceSpecification": {"Containers": [{"ModelDataUrl": p.model_data_url}]},

@@ -14,6 +14,7 @@ use harness::{sample, World, FAST};
 use mmp::endpoint::{EndpointConfig, LocalEndpoint};
 use mmp::home::Home;
 use mmp::system::System;
+use mmp_common::ports::ApprovalStatus;
 use mmp_serve::port::ModelLoader;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -290,7 +291,7 @@ async fn a_withdrawn_model_is_unloaded_and_its_folder_removed() {
     // Rejecting the only approved version withdraws the route and deletes the archive.
     system
         .registry
-        .set_approval("mmp-tiny", 1, "Rejected")
+        .set_approval("mmp-tiny", 1, ApprovalStatus::Rejected)
         .unwrap();
     world.wait_route("tiny", None);
     // The withdrawal's clean-up follows the route's removal in the same delivery.

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::{ApiError, ConsoleState, UploadLimit, ENV_UPLOAD_LIMIT_BYTES};
 use crate::actions;
-use crate::registry::ModelPackage;
+use crate::registry::{parse_status, ModelPackage};
 use crate::system::{unix_ms, BUCKET_NAME};
 
 type Shared = State<Arc<ConsoleState>>;
@@ -362,7 +362,8 @@ pub(super) async fn set_approval(
 ) -> ApiResult<Json<ModelPackage>> {
     let Json(request) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     blocking(move || {
-        let package = actions::set_approval(&s.system, &group, Some(version), &request.status)?;
+        let status = parse_status(&request.status).map_err(actions::ActionError::from)?;
+        let package = actions::set_approval(&s.system, &group, Some(version), status)?;
         Ok(Json(package))
     })
     .await
