@@ -1,6 +1,6 @@
 //! Naming rules: dataset names, model package groups, bucket keys and multi-model artifacts.
 //! Every key the functions read or write is made here, from the defaults below or from
-//! configuration (see [`crate::config`]).
+//! configuration (the `config` module, which depends on this one and never the reverse).
 
 /// Uploads live under this prefix: `datasets/<dataset>/<file>.csv`.
 pub const DATASETS_PREFIX: &str = "datasets/";

@@ -1,7 +1,8 @@
 //! The ports (traits) the handlers use. Every method is async through `async_trait`, so that the
 //! traits stay dyn-compatible (`Arc<dyn ObjectStore>` works) and every future is `Send` (the
 //! local runtime can `tokio::spawn` handlers). Implementations: the AWS SDK adapters in
-//! `crate::aws` (feature `aws`) and the local runtime's own; both must pass [`crate::contract`].
+//! the `aws` module (feature `aws`) and the local runtime's own; both must pass the `contract`
+//! suite. (Named, not linked: those modules depend on this one, never the reverse.)
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

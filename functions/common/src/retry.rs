@@ -2,7 +2,7 @@
 //! at the transport, never again in a handler:
 //!
 //! - the AWS SDK adapters retry through the SDK's standard retry mode, built from [`Backoff`]
-//!   where the SDK configuration is loaded (`crate::aws::sdk_config_loader`);
+//!   where the SDK configuration is loaded (`aws::sdk_config_loader`);
 //! - an adapter whose client retries nothing (the local endpoint) is wrapped in [`Retrying`].
 //!
 //! What a handler loops on is not a transport retry: the deployer's and the reporter's
