@@ -9,6 +9,7 @@ use mmp_executor::{ExecutionInfo, ExecutionStatus, ExecutorError};
 use pipeline_trigger::{Claim, DatasetSettings, RejectedUpload, SettingsError};
 use serde::{Deserialize, Serialize};
 
+use crate::function::Function;
 use crate::registry::{ModelPackage, RegistryError};
 use crate::system::{unix_ms, System, BUCKET_NAME};
 use mmp_object_store::{etag_of, PutCondition, Staged, StoreError};
@@ -337,8 +338,6 @@ pub fn queue_retry(
     };
     let event = serde_json::to_value(&request)
         .map_err(|e| ActionError::BadInput(format!("retry request: {e}")))?;
-    system
-        .outbox
-        .push(crate::handlers::RETRY_EXECUTION, &event)?;
+    system.outbox.push(Function::RetryExecution, &event)?;
     Ok(request)
 }

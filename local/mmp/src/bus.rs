@@ -13,6 +13,7 @@ use rusqlite::{params, Connection};
 use tokio::sync::Notify;
 
 use crate::db::{self, now_ms};
+use crate::function::Function;
 
 /// Deliveries of one event before it is dead-lettered (EventBridge's retry policy, shortened).
 pub const MAX_ATTEMPTS: i64 = 8;
@@ -25,14 +26,14 @@ pub const FALLBACK_POLL: Duration = Duration::from_secs(1);
 const BATCH: usize = 64;
 
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
-/// Delivers one event to the named target.
-pub type Deliver = Arc<dyn Fn(String, serde_json::Value) -> HandlerFuture + Send + Sync>;
+/// Delivers one event to its target.
+pub type Deliver = Arc<dyn Fn(Function, serde_json::Value) -> HandlerFuture + Send + Sync>;
 
 /// A pending delivery.
 #[derive(Debug, Clone)]
 pub struct Pending {
     pub id: i64,
-    pub target: String,
+    pub target: Function,
     pub event: serde_json::Value,
     pub attempts: i64,
 }
@@ -66,12 +67,12 @@ impl Outbox {
     }
 
     /// Queues `event` for `target`, and wakes the dispatcher.
-    pub fn push(&self, target: &str, event: &serde_json::Value) -> rusqlite::Result<i64> {
+    pub fn push(&self, target: Function, event: &serde_json::Value) -> rusqlite::Result<i64> {
         let id = {
             let conn = self.conn();
             conn.execute(
                 "INSERT INTO events (target, event, created_ms) VALUES (?1, ?2, ?3)",
-                params![target, event.to_string(), now_ms()],
+                params![target.as_str(), event.to_string(), now_ms()],
             )?;
             conn.last_insert_rowid()
         };
@@ -80,7 +81,7 @@ impl Outbox {
     }
 
     /// Deliveries due now, oldest first. A row that cannot be read as an event (not JSON, not
-    /// text) is dead-lettered with the reason, never delivered.
+    /// text, no such function) is dead-lettered with the reason, never delivered.
     pub fn due(&self, limit: usize) -> rusqlite::Result<Vec<Pending>> {
         self.due_at(now_ms(), limit)
     }
@@ -198,6 +199,8 @@ fn decode(
     let SqlValue::Integer(attempts) = attempts else {
         return Err(format!("attempts is {}, not an integer", kind(&attempts)));
     };
+    let target =
+        Function::from_name(&target).ok_or_else(|| format!("no function named {target}"))?;
     Ok(Pending {
         id,
         target,
@@ -298,7 +301,7 @@ async fn deliver_one(
     pending: Pending,
 ) {
     let id = pending.id;
-    let result = deliver(pending.target.clone(), pending.event.clone()).await;
+    let result = deliver(pending.target, pending.event.clone()).await;
     let recorder = outbox.clone();
     let recorded = db::blocking(move || match &result {
         Ok(()) => recorder.delivered(pending.id),
@@ -331,7 +334,9 @@ mod tests {
         let outbox = Arc::new(Outbox::new(
             crate::db::open(&dir.path().join("db")).unwrap(),
         ));
-        outbox.push("t", &serde_json::json!({"n": 1})).unwrap();
+        outbox
+            .push(Function::PipelineTrigger, &serde_json::json!({"n": 1}))
+            .unwrap();
         let calls = Arc::new(AtomicUsize::new(0));
         let seen = calls.clone();
         let deliver: Deliver = Arc::new(move |_target, _event| {
@@ -362,7 +367,9 @@ mod tests {
     fn an_event_that_always_fails_is_dead_lettered() {
         let dir = tempfile::tempdir().unwrap();
         let outbox = Outbox::new(crate::db::open(&dir.path().join("db")).unwrap());
-        outbox.push("t", &serde_json::json!({})).unwrap();
+        outbox
+            .push(Function::PipelineTrigger, &serde_json::json!({}))
+            .unwrap();
         for _ in 0..MAX_ATTEMPTS {
             let conn = outbox.conn();
             conn.execute("UPDATE events SET next_try_ms = 0", [])
@@ -379,7 +386,9 @@ mod tests {
     fn a_corrupt_row_is_dead_lettered_with_its_reason_never_delivered() {
         let dir = tempfile::tempdir().unwrap();
         let outbox = Outbox::new(crate::db::open(&dir.path().join("db")).unwrap());
-        let before = outbox.push("t", &serde_json::json!({"n": 1})).unwrap();
+        let before = outbox
+            .push(Function::PipelineTrigger, &serde_json::json!({"n": 1}))
+            .unwrap();
         outbox
             .conn()
             .execute_batch(
@@ -387,7 +396,9 @@ mod tests {
                  INSERT INTO events (target, event, created_ms) VALUES ('t', X'FF00', 0);",
             )
             .unwrap();
-        let after = outbox.push("t", &serde_json::json!({"n": 2})).unwrap();
+        let after = outbox
+            .push(Function::PipelineTrigger, &serde_json::json!({"n": 2}))
+            .unwrap();
 
         let due = outbox.due(10).unwrap();
         let ids: Vec<i64> = due.iter().map(|p| p.id).collect();
@@ -405,6 +416,35 @@ mod tests {
         // Kept, and not offered again.
         assert_eq!(outbox.due(10).unwrap().len(), 2);
         assert_eq!(outbox.dead_letters().unwrap(), dead);
+    }
+
+    #[test]
+    fn rows_name_their_function_as_before_and_an_unknown_one_is_dead_lettered() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::new(crate::db::open(&dir.path().join("db")).unwrap());
+        outbox
+            .conn()
+            .execute_batch(
+                "INSERT INTO events (target, event, created_ms) VALUES ('model-deployer', '{}', 0);
+                 INSERT INTO events (target, event, created_ms) VALUES ('no-such-fn', '{}', 0);",
+            )
+            .unwrap();
+        outbox
+            .push(Function::RetryExecution, &serde_json::json!({}))
+            .unwrap();
+        let stored: String = outbox
+            .conn()
+            .query_row("SELECT target FROM events WHERE id = 3", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stored, "retry-pipeline-execution");
+
+        let targets: Vec<Function> = outbox.due(10).unwrap().iter().map(|p| p.target).collect();
+        assert_eq!(targets, [Function::ModelDeployer, Function::RetryExecution]);
+        let dead = outbox.dead_letters().unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].target, "no-such-fn");
+        let reason = dead[0].last_error.as_deref().unwrap_or_default();
+        assert!(reason.contains("no function named no-such-fn"), "{reason}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -429,12 +469,16 @@ mod tests {
             stop,
             Duration::from_secs(3600),
         ));
-        outbox.push("t", &serde_json::json!({"n": 1})).unwrap();
+        outbox
+            .push(Function::PipelineTrigger, &serde_json::json!({"n": 1}))
+            .unwrap();
         let first = tokio::time::timeout(Duration::from_secs(60), delivered.recv()).await;
         assert_eq!(first.unwrap(), Some(serde_json::json!({"n": 1})));
         // Let the pass that follows the first delivery end, so the dispatcher waits again.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        outbox.push("t", &serde_json::json!({"n": 2})).unwrap();
+        outbox
+            .push(Function::PipelineTrigger, &serde_json::json!({"n": 2}))
+            .unwrap();
         let second = tokio::time::timeout(Duration::from_secs(60), delivered.recv()).await;
         assert_eq!(second.unwrap(), Some(serde_json::json!({"n": 2})));
         stop_tx.send(true).unwrap();

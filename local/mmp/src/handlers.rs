@@ -16,12 +16,8 @@ use mmp_common::ports::MetricSink;
 use mmp_common::retry::{Backoff, Retrying};
 
 use crate::adapters::{EndpointAdapter, PipelinesAdapter, RegistryAdapter, StoreAdapter};
-use crate::rules::{METRICS_REPORTER, MODEL_DEPLOYER, PIPELINE_TRIGGER};
+use crate::function::Function;
 use crate::system::{System, BUCKET_NAME};
-
-/// Not a Lambda function: the executor's RetryPipelineExecution, for `mmp retry` in another
-/// process (see [`crate::actions::RetryRequest`]).
-pub const RETRY_EXECUTION: &str = "retry-pipeline-execution";
 
 /// The endpoint's name in the local world.
 pub const LOCAL_ENDPOINT_NAME: &str = "mmp-local-endpoint";
@@ -94,11 +90,11 @@ impl Handlers {
         })
     }
 
-    /// Delivers one event to the named function, as Lambda would invoke it (or, for
-    /// [`RETRY_EXECUTION`], to the executor).
-    pub async fn deliver(&self, target: &str, event: serde_json::Value) -> Result<(), String> {
+    /// Delivers one event to the function, as Lambda would invoke it (or, for
+    /// [`Function::RetryExecution`], to the executor).
+    pub async fn deliver(&self, target: Function, event: serde_json::Value) -> Result<(), String> {
         match target {
-            PIPELINE_TRIGGER => {
+            Function::PipelineTrigger => {
                 let event: S3Event = serde_json::from_value(event).map_err(|e| e.to_string())?;
                 pipeline_trigger::handle_event(
                     &self.store,
@@ -111,7 +107,7 @@ impl Handlers {
                 .map(|_| ())
                 .map_err(|e| e.to_string())
             }
-            MODEL_DEPLOYER => {
+            Function::ModelDeployer => {
                 let event: EventBridgeEvent<ModelPackageStateChange> =
                     serde_json::from_value(event).map_err(|e| e.to_string())?;
                 let deployed = model_deployer::handle_event(
@@ -130,7 +126,7 @@ impl Handlers {
                 }
                 deployed
             }
-            METRICS_REPORTER => {
+            Function::MetricsReporter => {
                 let event: EventBridgeEvent<PipelineExecutionStatusChange> =
                     serde_json::from_value(event).map_err(|e| e.to_string())?;
                 metrics_reporter::handle_event(
@@ -145,7 +141,7 @@ impl Handlers {
                 .map(|_| ())
                 .map_err(|e| e.to_string())
             }
-            RETRY_EXECUTION => {
+            Function::RetryExecution => {
                 let request: crate::actions::RetryRequest =
                     serde_json::from_value(event).map_err(|e| e.to_string())?;
                 let executor = self.pipelines.executor.clone();
@@ -168,7 +164,6 @@ impl Handlers {
                 .await
                 .map_err(|e| e.to_string())?
             }
-            other => Err(format!("no function named {other}")),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo;
 pub mod endpoint;
 pub mod events;
+pub mod function;
 pub mod function_url;
 pub mod handlers;
 pub mod home;

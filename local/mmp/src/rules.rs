@@ -5,21 +5,19 @@ use anyhow::{Context, Result};
 use mmp_common::pattern::Pattern;
 use serde_json::Value;
 
-pub const PIPELINE_TRIGGER: &str = "pipeline-trigger";
-pub const MODEL_DEPLOYER: &str = "model-deployer";
-pub const METRICS_REPORTER: &str = "metrics-reporter";
+use crate::function::Function;
 
 /// The rule files and the function each rule targets.
-const RULES: [(&str, &str, &str); 2] = [
+const RULES: [(&str, &str, Function); 2] = [
     (
         "model-package-state-change.json",
         include_str!("../../../events/patterns/model-package-state-change.json"),
-        MODEL_DEPLOYER,
+        Function::ModelDeployer,
     ),
     (
         "pipeline-execution-status-change.json",
         include_str!("../../../events/patterns/pipeline-execution-status-change.json"),
-        METRICS_REPORTER,
+        Function::MetricsReporter,
     ),
 ];
 
@@ -28,7 +26,7 @@ const NOTIFICATION_FILTER: &str =
     include_str!("../../../events/patterns/dataset-object-created.json");
 
 pub struct Rules {
-    rules: Vec<(Pattern, &'static str)>,
+    rules: Vec<(Pattern, Function)>,
     prefix: String,
     suffix: String,
 }
@@ -54,7 +52,7 @@ impl Rules {
     }
 
     /// The functions whose rules match `event`.
-    pub fn targets(&self, event: &Value) -> Vec<&'static str> {
+    pub fn targets(&self, event: &Value) -> Vec<Function> {
         self.rules
             .iter()
             .filter(|(p, _)| p.matches(event))
@@ -63,8 +61,9 @@ impl Rules {
     }
 
     /// The function notified of a new object at `key`, if the filter selects it.
-    pub fn object_created_target(&self, key: &str) -> Option<&'static str> {
-        (key.starts_with(&self.prefix) && key.ends_with(&self.suffix)).then_some(PIPELINE_TRIGGER)
+    pub fn object_created_target(&self, key: &str) -> Option<Function> {
+        (key.starts_with(&self.prefix) && key.ends_with(&self.suffix))
+            .then_some(Function::PipelineTrigger)
     }
 }
 
@@ -86,11 +85,11 @@ mod tests {
         let rules = Rules::load("mmp").unwrap();
         assert_eq!(
             rules.targets(&package_event("mmp-wine", "Approved")),
-            [MODEL_DEPLOYER]
+            [Function::ModelDeployer]
         );
         assert_eq!(
             rules.targets(&package_event("mmp-wine", "Rejected")),
-            [MODEL_DEPLOYER]
+            [Function::ModelDeployer]
         );
         assert!(rules
             .targets(&package_event("mmp-wine", "PendingManualApproval"))
@@ -105,7 +104,7 @@ mod tests {
         let rules = Rules::load("mmp").unwrap();
         assert_eq!(
             rules.object_created_target("datasets/wine/wine.csv"),
-            Some(PIPELINE_TRIGGER)
+            Some(Function::PipelineTrigger)
         );
         assert_eq!(
             rules.object_created_target("datasets/wine/pipeline.json"),

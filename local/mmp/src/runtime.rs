@@ -97,7 +97,7 @@ impl Runtime {
         let dispatch_handlers = handlers.clone();
         let deliver: Deliver = Arc::new(move |target, event| {
             let handlers = dispatch_handlers.clone();
-            Box::pin(async move { handlers.deliver(&target, event).await })
+            Box::pin(async move { handlers.deliver(target, event).await })
         });
         tasks.push(tokio::spawn(bus::run_dispatcher(
             system.outbox.clone(),

@@ -114,7 +114,7 @@ impl System {
 fn publish(outbox: &Outbox, rules: &Rules, event: &Value) {
     for target in rules.targets(event) {
         if let Err(e) = outbox.push(target, event) {
-            tracing::error!(target_fn = target, error = %e, "could not queue an event");
+            tracing::error!(target_fn = %target, error = %e, "could not queue an event");
         }
     }
 }
