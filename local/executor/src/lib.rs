@@ -32,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime};
 use rand::Rng;
 
 pub use definition::step_graph;
-pub use error::ExecutorError;
+pub use error::{ExecutorError, RegisterError};
 pub use model::{
     ExecutionInfo, ExecutionStatus, JobInfo, JobStatus, StepInfo, StepNode, StepStatus,
 };
@@ -85,12 +85,12 @@ impl Default for ExecutorConfig {
 pub trait ExecutorHooks: Send + Sync + 'static {
     /// RegisterModel step: create a model package version in the group and return its ARN.
     /// `arguments` are the step's Arguments with every expression resolved (the shape of
-    /// CreateModelPackage's input). An `Err` fails the step with that reason.
+    /// CreateModelPackage's input). An `Err` fails the step with its text as the reason.
     fn register_model(
         &self,
         execution: &ExecutionInfo,
         arguments: &serde_json::Value,
-    ) -> Result<String, String>;
+    ) -> Result<String, RegisterError>;
 
     /// Every execution status change (start: `previous` is `None`), for the "SageMaker Model
     /// Building Pipeline Execution Status Change" event.

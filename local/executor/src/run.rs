@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use serde_json::{json, Value};
 
 use crate::definition::{Pipeline, StepDef};
+use crate::error::StepError;
 use crate::expr::Scope;
 use crate::model::{rfc3339, ExecutionInfo, ExecutionStatus, StepStatus};
 use crate::steps;
@@ -20,9 +21,7 @@ use crate::Inner;
 #[derive(Debug)]
 pub(crate) enum StepEnd {
     Succeeded(Value),
-    Failed(String),
-    /// A Fail step: the execution fails with exactly this message.
-    FailStep(String),
+    Failed(StepError),
     Stopped,
 }
 
@@ -174,7 +173,7 @@ fn schedule(run: &Run) -> (ExecutionStatus, Option<String>) {
                         scope.spawn(move || {
                             // Whatever happens, the scheduler must hear back, or it waits forever.
                             let end = catch_unwind(AssertUnwindSafe(|| run_recorded(run, step)))
-                                .unwrap_or_else(|_| StepEnd::Failed(PANICKED.into()));
+                                .unwrap_or_else(|_| StepEnd::Failed(StepError::Panicked));
                             let _ = tx.send((step.name.clone(), end));
                         });
                     }
@@ -189,12 +188,12 @@ fn schedule(run: &Run) -> (ExecutionStatus, Option<String>) {
                 StepEnd::Succeeded(props) => State::Succeeded {
                     outcome: props.get("Outcome").and_then(Value::as_bool),
                 },
-                StepEnd::Failed(reason) => {
-                    failure.get_or_insert(format!("Step {name} failed: {reason}"));
+                StepEnd::Failed(StepError::FailStep(message)) => {
+                    failure.get_or_insert(message);
                     State::Failed
                 }
-                StepEnd::FailStep(message) => {
-                    failure.get_or_insert(message);
+                StepEnd::Failed(error) => {
+                    failure.get_or_insert(format!("Step {name} failed: {error}"));
                     State::Failed
                 }
                 StepEnd::Stopped => {
@@ -259,32 +258,34 @@ fn run_recorded(run: &Run, step: &StepDef) -> StepEnd {
     let db = &run.inner.db;
     let (id, kind) = (&run.info.id, step.kind.as_str());
     if let Err(e) = db.start_step(id, &step.name, kind) {
-        return StepEnd::Failed(e.to_string());
+        return StepEnd::Failed(e.into());
     }
     tracing::info!(execution = %id, step = %step.name, "step started");
     tell_hooks(run, &step.name);
     let end = catch_unwind(AssertUnwindSafe(|| steps::run_step(run, step)))
-        .unwrap_or_else(|_| StepEnd::Failed(PANICKED.into()));
+        .unwrap_or_else(|_| StepEnd::Failed(StepError::Panicked));
     let recorded = match &end {
         StepEnd::Succeeded(props) => {
             run.lock_properties()
                 .insert(step.name.clone(), props.clone());
             db.end_step(id, &step.name, StepStatus::Succeeded, None, Some(props))
         }
-        StepEnd::Failed(reason) | StepEnd::FailStep(reason) => {
-            db.end_step(id, &step.name, StepStatus::Failed, Some(reason), None)
-        }
+        StepEnd::Failed(error) => db.end_step(
+            id,
+            &step.name,
+            StepStatus::Failed,
+            Some(&error.to_string()),
+            None,
+        ),
         StepEnd::Stopped => db.end_step(id, &step.name, StepStatus::Stopped, None, None),
     };
     tracing::info!(execution = %id, step = %step.name, succeeded = matches!(end, StepEnd::Succeeded(_)), "step ended");
     tell_hooks(run, &step.name);
     match recorded {
         Ok(()) => end,
-        Err(e) => StepEnd::Failed(format!("cannot record the step's end: {e}")),
+        Err(e) => StepEnd::Failed(StepError::Record(e)),
     }
 }
-
-const PANICKED: &str = "internal error: the executor panicked while running this step";
 
 /// Tells the hooks the step's state as recorded.
 fn tell_hooks(run: &Run, step: &str) {

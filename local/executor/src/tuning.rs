@@ -12,10 +12,11 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
 use crate::definition::StepDef;
+use crate::error::StepError;
 use crate::expr::{string_map, text};
 use crate::run::{Run, StepEnd};
 use crate::steps::{
-    channels, metric_definitions, output_path, resolved_arguments, run_training_job,
+    bad_arguments, channels, metric_definitions, output_path, resolved_arguments, run_training_job,
     TrainingResult, TrainingSpec,
 };
 
@@ -228,7 +229,7 @@ pub(crate) fn plan(definitions: &[Definition], count: usize, seed: u64) -> Vec<T
 
 pub(crate) fn tuning_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
     let args = resolved_arguments(run, step)?;
-    let bad = |e: String| StepEnd::Failed(e);
+    let bad = bad_arguments;
     let config = args
         .get("HyperParameterTuningJobConfig")
         .ok_or_else(|| bad("HyperParameterTuningJobConfig is missing".into()))?;
@@ -357,20 +358,20 @@ fn best_trial(
                     best = Some((i, r, value));
                 }
             }
-            Some(Err(StepEnd::Failed(reason))) => {
+            Some(Err(StepEnd::Failed(error))) => {
                 failed += 1;
-                reasons.push(reason);
+                reasons.push(error.to_string());
             }
             Some(Err(_)) => failed += 1,
             None => {}
         }
     }
     let Some((index, result, value)) = best else {
-        let shown: Vec<&str> = reasons.iter().take(3).map(String::as_str).collect();
-        return Err(StepEnd::Failed(format!(
-            "all {failed} training jobs of the tuning job failed: {}",
-            shown.join("; ")
-        )));
+        reasons.truncate(3);
+        return Err(StepEnd::Failed(StepError::AllTrialsFailed {
+            failed,
+            reasons,
+        }));
     };
     let trial = &trials[index];
     let d = &definitions[trial.definition];
@@ -523,7 +524,7 @@ mod tests {
             &d,
             vec![
                 ok("t1", 0.5),
-                Some(Err(StepEnd::Failed("boom".into()))),
+                Some(Err(StepEnd::Failed(StepError::Arguments("boom".into())))),
                 ok("t3", 0.9),
             ],
         )
@@ -538,12 +539,19 @@ mod tests {
         match best_trial(
             &trials,
             &d,
-            vec![Some(Err(StepEnd::Failed("bad csv".into()))), None, None],
+            vec![
+                Some(Err(StepEnd::Failed(StepError::Arguments("bad csv".into())))),
+                None,
+                None,
+            ],
         ) {
-            Err(StepEnd::Failed(r)) => assert!(
-                r.contains("all 1 training jobs") && r.contains("bad csv"),
-                "{r}"
-            ),
+            Err(StepEnd::Failed(error)) => {
+                let r = error.to_string();
+                assert!(
+                    r.contains("all 1 training jobs") && r.contains("bad csv"),
+                    "{r}"
+                )
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use mmp_executor::{
     ExecutionInfo, ExecutionStatus, Executor, ExecutorConfig, ExecutorError, ExecutorHooks,
-    JobStatus, StartOptions, StepInfo, StepStatus,
+    JobStatus, RegisterError, StartOptions, StepInfo, StepStatus,
 };
 use mmp_pipeline::algorithm::Algorithm;
 use mmp_pipeline::definition::{render, Placeholders};
@@ -34,7 +34,7 @@ impl ExecutorHooks for Hooks {
         &self,
         execution: &ExecutionInfo,
         arguments: &Value,
-    ) -> Result<String, String> {
+    ) -> Result<String, RegisterError> {
         let mut all = self.registered.lock().unwrap();
         all.push((execution.clone(), arguments.clone()));
         Ok(format!(

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mmp_executor::{ExecutionInfo, ExecutionStatus, Executor, ExecutorConfig, ExecutorHooks};
+use mmp_executor::{
+    ExecutionInfo, ExecutionStatus, Executor, ExecutorConfig, ExecutorHooks, RegisterError,
+};
 use mmp_pipeline::definition::{render, Placeholders};
 use mmp_pipeline::parameters as p;
 use serde_json::Value;
@@ -21,7 +23,7 @@ use serde_json::Value;
 struct NoHooks;
 
 impl ExecutorHooks for NoHooks {
-    fn register_model(&self, _: &ExecutionInfo, _: &Value) -> Result<String, String> {
+    fn register_model(&self, _: &ExecutionInfo, _: &Value) -> Result<String, RegisterError> {
         Ok("arn:aws:sagemaker:us-east-1:000000000000:model-package/g/1".into())
     }
     fn execution_status_changed(&self, _: &ExecutionInfo, _: Option<ExecutionStatus>) {}

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use mmp_executor::{
-    ExecutionInfo, ExecutionStatus, Executor, ExecutorConfig, ExecutorHooks, JobStatus, StepInfo,
+    ExecutionInfo, ExecutionStatus, Executor, ExecutorConfig, ExecutorHooks, JobStatus,
+    RegisterError, StepInfo,
 };
 use mmp_pipeline::definition::{render, Placeholders};
 use mmp_pipeline::parameters as p;
@@ -25,7 +26,11 @@ const PIPELINE: &str = "mmp";
 struct Registry(Mutex<Vec<Value>>);
 
 impl ExecutorHooks for Registry {
-    fn register_model(&self, _: &ExecutionInfo, arguments: &Value) -> Result<String, String> {
+    fn register_model(
+        &self,
+        _: &ExecutionInfo,
+        arguments: &Value,
+    ) -> Result<String, RegisterError> {
         let mut all = self.0.lock().unwrap();
         all.push(arguments.clone());
         Ok(format!(

@@ -188,11 +188,9 @@ impl ExecutorHooks for Hooks {
         &self,
         _execution: &ExecutionInfo,
         arguments: &Value,
-    ) -> Result<String, String> {
-        self.registry
-            .create_package(arguments)
-            .map(|p| p.arn)
-            .map_err(|e| e.to_string())
+    ) -> Result<String, mmp_executor::RegisterError> {
+        let package = self.registry.create_package(arguments)?;
+        Ok(package.arn)
     }
 
     fn execution_status_changed(

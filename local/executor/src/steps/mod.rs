@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use crate::condition;
 use crate::db::NewJob;
 use crate::definition::{StepDef, StepType};
+use crate::error::StepError;
 use crate::expr::{resolve, text};
 use crate::jobs::{self, JobEnd, JobSpec};
 use crate::model::JobStatus;
@@ -46,11 +47,12 @@ pub(crate) fn run_step(run: &Run, step: &StepDef) -> StepEnd {
 
 /// The step's arguments with every expression resolved.
 pub(crate) fn resolved_arguments(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
-    resolve(&step.arguments, run).map_err(|e| StepEnd::Failed(e.0))
+    resolve(&step.arguments, run).map_err(|e| StepEnd::Failed(StepError::Arguments(e.0)))
 }
 
-pub(crate) fn failed<T>(msg: impl Into<String>) -> Result<T, StepEnd> {
-    Err(StepEnd::Failed(msg.into()))
+/// Fails the step: its arguments are unusable.
+pub(crate) fn bad_arguments(reason: String) -> StepEnd {
+    StepEnd::Failed(StepError::Arguments(reason))
 }
 
 /// The container path `/opt/ml/...` inside a job's folder.
@@ -98,28 +100,31 @@ impl<'a> Job<'a> {
         name: String,
         definition_name: Option<&str>,
         hyperparameters: Option<&BTreeMap<String, String>>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, StepError> {
         let dir = run.job_dir(&name);
         // A retried execution runs its jobs again under the same names: each starts from an
         // empty folder, as a new SageMaker job does, not beside the failed attempt's files.
         match fs::remove_dir_all(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("cannot clear {}: {e}", dir.display())),
+            Err(e) => {
+                return Err(StepError::Files(format!(
+                    "cannot clear {}: {e}",
+                    dir.display()
+                )))
+            }
         }
-        fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        run.inner
-            .db
-            .start_job(&NewJob {
-                execution_id: &run.info.id,
-                step_name: step,
-                job_name: &name,
-                job_dir: &dir,
-                log_path: &jobs::log_path(&dir),
-                definition_name,
-                hyperparameters,
-            })
-            .map_err(|e| e.to_string())?;
+        fs::create_dir_all(&dir)
+            .map_err(|e| StepError::Files(format!("cannot create {}: {e}", dir.display())))?;
+        run.inner.db.start_job(&NewJob {
+            execution_id: &run.info.id,
+            step_name: step,
+            job_name: &name,
+            job_dir: &dir,
+            log_path: &jobs::log_path(&dir),
+            definition_name,
+            hyperparameters,
+        })?;
         Ok(Self { run, name, dir })
     }
 
@@ -156,9 +161,10 @@ impl<'a> Job<'a> {
         match outcome {
             Ok(objective) => Ok(objective),
             Err(JobEnd::Stopped) => Err(StepEnd::Stopped),
-            Err(JobEnd::Failed(r)) => {
-                Err(StepEnd::Failed(format!("job {} failed: {r}", self.name)))
-            }
+            Err(JobEnd::Failed(reason)) => Err(StepEnd::Failed(StepError::Job {
+                job: self.name.clone(),
+                reason,
+            })),
             Err(JobEnd::Completed) => Ok(None),
         }
     }
@@ -171,21 +177,21 @@ pub(crate) fn client_error(e: impl std::fmt::Display) -> JobEnd {
 fn condition_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
     let args = resolved_arguments(run, step)?;
     let outcome = condition::all_hold(args.get("Conditions").unwrap_or(&Value::Null))
-        .map_err(StepEnd::Failed)?;
+        .map_err(bad_arguments)?;
     Ok(json!({ "Outcome": outcome }))
 }
 
 fn fail_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
     let args = resolved_arguments(run, step)?;
     let message = args.get("ErrorMessage").map(text).unwrap_or_default();
-    Err(StepEnd::FailStep(message))
+    Err(StepEnd::Failed(StepError::FailStep(message)))
 }
 
 fn register_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
     let args = resolved_arguments(run, step)?;
     match run.inner.hooks.register_model(&run.info, &args) {
         Ok(arn) => Ok(json!({ "ModelPackageArn": arn })),
-        Err(reason) => failed(format!("registering the model failed: {reason}")),
+        Err(refused) => Err(StepEnd::Failed(StepError::Register(refused))),
     }
 }
 

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use mmp_pipeline::contract;
 use serde_json::{json, Value};
 
-use super::{client_error, max_runtime, reroot, resolved_arguments, str_field, Job};
+use super::{bad_arguments, client_error, max_runtime, reroot, resolved_arguments, str_field, Job};
 use crate::definition::StepDef;
+use crate::error::StepError;
 use crate::expr::text;
 use crate::jobs::JobEnd;
 use crate::run::{Run, StepEnd};
@@ -22,7 +23,7 @@ struct Output {
 
 pub(super) fn processing_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
     let args = resolved_arguments(run, step)?;
-    let command = container_command(&args).map_err(StepEnd::Failed)?;
+    let command = container_command(&args).map_err(bad_arguments)?;
     let job = Job::start(run, &step.name, run.job_name(&step.name, None), None, None)
         .map_err(StepEnd::Failed)?;
     let output_list: Vec<Value> = args
@@ -58,7 +59,8 @@ pub(super) fn processing_step(run: &Run, step: &StepDef) -> Result<Value, StepEn
         "ProcessingOutputConfig": { "Outputs": by_name },
     });
     if !step.property_files.is_empty() {
-        props["PropertyFiles"] = read_property_files(step, &outputs).map_err(StepEnd::Failed)?;
+        props["PropertyFiles"] = read_property_files(step, &outputs)
+            .map_err(|e| StepEnd::Failed(StepError::Files(e)))?;
     }
     Ok(props)
 }

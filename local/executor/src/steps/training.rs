@@ -7,7 +7,7 @@ use std::time::Duration;
 use mmp_pipeline::contract;
 use serde_json::{json, Value};
 
-use super::{client_error, max_runtime, resolved_arguments, str_field, Job};
+use super::{bad_arguments, client_error, max_runtime, resolved_arguments, str_field, Job};
 use crate::definition::StepDef;
 use crate::expr::{string_map, text};
 use crate::jobs::{self, JobEnd};
@@ -163,10 +163,10 @@ pub(super) fn training_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd>
         args.get("HyperParameters").unwrap_or(&Value::Null),
         "HyperParameters",
     )
-    .map_err(StepEnd::Failed)?;
-    let channels = channels(&args).map_err(StepEnd::Failed)?;
-    let metric_definitions = metric_definitions(&args).map_err(StepEnd::Failed)?;
-    let output_path = output_path(&args).map_err(StepEnd::Failed)?;
+    .map_err(bad_arguments)?;
+    let channels = channels(&args).map_err(bad_arguments)?;
+    let metric_definitions = metric_definitions(&args).map_err(bad_arguments)?;
+    let output_path = output_path(&args).map_err(bad_arguments)?;
     let result = run_training_job(
         run,
         TrainingSpec {
