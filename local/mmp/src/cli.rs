@@ -1,181 +1,13 @@
-//! Command-line interface: argument parsing and dispatch to the commands.
+//! Command-line interface: dispatch of the parsed arguments ([`crate::args`]) to the commands.
 
 use std::io::Write;
-use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
+use anyhow::Result;
 use mmp_common::ports::ApprovalStatus;
 use mmp_pipeline::definition::{self, Placeholders};
 
+use crate::args::{Cli, Command, DefinitionArgs, PipelineCommand};
 use crate::commands;
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "mmp",
-    version,
-    about = "The SageMaker multi-model pipeline, whole on one machine"
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub global: Global,
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Debug, Args, Clone)]
-pub struct Global {
-    /// The data folder holding all local state.
-    #[arg(long, global = true, env = "MMP_HOME", default_value = ".mmp")]
-    pub data_dir: PathBuf,
-    /// The pipeline's name (model package groups are `<pipeline>-<dataset>`).
-    #[arg(long, global = true, env = "MMP_PIPELINE_NAME", default_value = crate::system::DEFAULT_PIPELINE_NAME)]
-    pub pipeline_name: String,
-    /// The mmp-container binary (default: beside this binary, else on PATH).
-    #[arg(long, global = true, env = "MMP_CONTAINER_BIN")]
-    pub container_bin: Option<PathBuf>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run the system: executor, event bus, endpoint and Function URL, until Ctrl-C.
-    Up(UpArgs),
-    /// Upload a dataset CSV (as to S3): its execution starts on the running system.
-    Upload(UploadArgs),
-    /// List pipeline executions and the uploads that started none, or the steps of one.
-    Executions(ExecutionsArgs),
-    /// Retry a Failed or Stopped execution (RetryPipelineExecution): it resumes under the same
-    /// ARN, keeping the steps that succeeded and running the failed or stopped ones again.
-    Retry(RetryArgs),
-    /// List registered model versions and what is deployed.
-    Models(JsonArg),
-    /// Approve a model version (default: the newest), which deploys it.
-    Approve(ApproveArgs),
-    /// Reject a model version; the newest still-approved version is served instead.
-    Reject(RejectArgs),
-    /// Send rows to a dataset's model through the Function URL.
-    Invoke(InvokeArgs),
-    /// The pipeline definition.
-    #[command(subcommand)]
-    Pipeline(PipelineCommand),
-    /// Upload the sample datasets, run their pipelines in parallel, approve, invoke every
-    /// model and print a summary.
-    Demo(DemoArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct UpArgs {
-    /// Function URL port on 127.0.0.1 (0: any free port).
-    #[arg(long, default_value_t = 0)]
-    pub port: u16,
-    /// Registry console port on 127.0.0.1 (0: any free port).
-    #[arg(long, default_value_t = 0)]
-    pub console_port: u16,
-    /// Do not serve the registry console.
-    #[arg(long, conflicts_with = "console_port")]
-    pub no_console: bool,
-    /// Container processes at once (0: one per core).
-    #[arg(long, default_value_t = 0)]
-    pub max_parallel_jobs: usize,
-    /// Memory budget of the endpoint's loaded models, in bytes.
-    #[arg(long)]
-    pub model_memory_budget: Option<u64>,
-}
-
-#[derive(Debug, Args)]
-pub struct UploadArgs {
-    /// The CSV file.
-    pub file: PathBuf,
-    /// Dataset name: lowercase letters, digits and dashes.
-    #[arg(long)]
-    pub dataset: String,
-    /// Per-dataset settings (pipeline.json) to upload first; checked as the trigger checks
-    /// them before anything is written.
-    #[arg(long)]
-    pub settings: Option<PathBuf>,
-    /// Do not wait for the running `mmp up` to say whether the upload started an execution.
-    #[arg(long)]
-    pub no_wait: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct RetryArgs {
-    /// The execution's id or ARN.
-    pub execution: String,
-}
-
-#[derive(Debug, Args)]
-pub struct JsonArg {
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ExecutionsArgs {
-    /// An execution id or ARN: list its steps.
-    pub execution: Option<String>,
-    /// Only the uploads the trigger refused (they started no execution), with the reason.
-    #[arg(long, conflicts_with = "execution")]
-    pub rejected: bool,
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ApproveArgs {
-    /// Dataset or model package group name.
-    pub name: String,
-    #[arg(long)]
-    pub version: Option<i64>,
-}
-
-#[derive(Debug, Args)]
-pub struct RejectArgs {
-    /// Dataset or model package group name.
-    pub name: String,
-    #[arg(long)]
-    pub version: i64,
-}
-
-#[derive(Debug, Args)]
-pub struct InvokeArgs {
-    /// Dataset or model package group name.
-    pub name: String,
-    /// CSV rows without a header, in the model's feature order ("\n" separates rows).
-    #[arg(long)]
-    pub csv: String,
-}
-
-#[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// Tuning trials per dataset (default: the pipeline's, 10 per algorithm).
-    #[arg(long)]
-    pub max_tuning_jobs: Option<u32>,
-    /// Print the summary as JSON.
-    #[arg(long)]
-    pub json: bool,
-    /// Container processes at once (0: one per core).
-    #[arg(long, default_value_t = 0)]
-    pub max_parallel_jobs: usize,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum PipelineCommand {
-    /// Print the SageMaker Pipeline definition (the template Terraform deploys, or rendered).
-    Definition(DefinitionArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct DefinitionArgs {
-    /// Fill the placeholders (with --pipeline-name): the three values go together.
-    #[arg(long, requires_all = ["role_arn", "bucket"])]
-    image_uri: Option<String>,
-    #[arg(long, requires = "image_uri")]
-    role_arn: Option<String>,
-    #[arg(long, requires = "image_uri")]
-    bucket: Option<String>,
-}
 
 pub fn run(cli: Cli) -> Result<()> {
     crate::telemetry::init();
@@ -197,24 +29,6 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Invoke(args) => commands::invoke(&g, &args),
         Command::Demo(args) => crate::demo::run(&g, &args),
-    }
-}
-
-impl Global {
-    /// The container binary: the flag, else beside this binary, else `mmp-container` on PATH.
-    pub fn container_bin(&self) -> Result<PathBuf> {
-        if let Some(bin) = &self.container_bin {
-            if !bin.is_file() {
-                bail!("--container-bin {} is not a file", bin.display());
-            }
-            return Ok(bin.clone());
-        }
-        let exe = std::env::current_exe().context("locating this binary")?;
-        let sibling = exe.with_file_name(mmp_pipeline::contract::CONTAINER_BINARY);
-        if sibling.is_file() {
-            return Ok(sibling);
-        }
-        Ok(PathBuf::from(mmp_pipeline::contract::CONTAINER_BINARY))
     }
 }
 

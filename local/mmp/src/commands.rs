@@ -9,7 +9,7 @@ use mmp_common::ports::ApprovalStatus;
 use mmp_executor::{ExecutionStatus, Executor};
 
 use crate::actions::{self, TriggerOutcome, Upload};
-use crate::cli::{ExecutionsArgs, Global, InvokeArgs, RetryArgs, UpArgs, UploadArgs};
+use crate::args::{ExecutionsArgs, Global, InvokeArgs, RetryArgs, UpArgs, UploadArgs};
 use crate::home::Home;
 use crate::registry::ModelPackage;
 use crate::runtime::{Runtime, RuntimeInfo, RuntimeOptions};

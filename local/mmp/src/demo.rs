@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::actions::routing_table;
-use crate::cli::{DemoArgs, Global};
+use crate::args::{DemoArgs, Global};
 use crate::home::Home;
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::samples::{Sample, SAMPLES};

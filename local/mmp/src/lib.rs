@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod adapters;
+pub mod args;
 pub mod bus;
 pub mod cli;
 pub mod commands;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    match mmp::cli::run(mmp::cli::Cli::parse()) {
+    match mmp::cli::run(mmp::args::Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // The chain on one line (`{:#}`): the Debug form `main` would print adds a stack
