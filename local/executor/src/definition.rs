@@ -97,11 +97,11 @@ pub(crate) struct Pipeline {
 
 /// The steps of a definition in definition order, each with the steps it waits for, for
 /// drawing the step graph.
-pub fn step_graph(definition: &str) -> Result<Vec<crate::StepNode>, ExecutorError> {
+pub fn step_graph(definition: &str) -> Result<Vec<crate::model::StepNode>, ExecutorError> {
     Ok(Pipeline::parse(definition)?
         .steps
         .into_iter()
-        .map(|s| crate::StepNode {
+        .map(|s| crate::model::StepNode {
             name: s.name,
             step_type: s.kind.as_str().to_string(),
             depends_on: s.depends_on.into_iter().collect(),

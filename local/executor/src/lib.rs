@@ -10,29 +10,33 @@
 //! counting semaphore bounds the container processes of all executions together.
 
 mod condition;
+mod config;
 mod db;
 mod definition;
 mod error;
+mod execution;
 mod expr;
+mod hooks;
 mod jobs;
 mod model;
 mod owner;
-mod run;
+mod schedule;
+mod shared;
 /// The SQLite opener mmp shares (pragmas, versioned migrations).
 pub mod sqlite;
 mod steps;
-mod tuning;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use rand::Rng;
 
+pub use config::ExecutorConfig;
 pub use definition::step_graph;
 pub use error::{ExecutorError, RegisterError};
+pub use hooks::ExecutorHooks;
 pub use model::{
     ExecutionInfo, ExecutionStatus, JobInfo, JobStatus, StepInfo, StepNode, StepStatus,
 };
@@ -40,73 +44,7 @@ pub use model::{
 use db::{Db, NewExecution};
 use definition::{parameter_text, Pipeline};
 use mmp_object_store::LocalStore;
-
-/// Where the executor keeps things and how it runs jobs.
-#[derive(Debug, Clone)]
-pub struct ExecutorConfig {
-    /// The SQLite file (shared with the rest of mmp; this crate's tables start with `exec_`).
-    pub db_path: PathBuf,
-    /// The local store: S3 key `a/b` of the local bucket is the file `<bucket_root>/a/b`.
-    pub bucket_root: PathBuf,
-    /// The bucket name in the `s3://` URIs of the rendered definition.
-    pub bucket_name: String,
-    /// One folder per job: `<jobs_root>/<execution id>/<job name>/`, laid out as `/opt/ml`.
-    pub jobs_root: PathBuf,
-    /// The `mmp-container` binary.
-    pub container_bin: PathBuf,
-    /// Bound on container processes running at once, over all executions; 0 means the number
-    /// of cores.
-    pub max_parallel_jobs: usize,
-    /// Region and account in the ARNs the executor makes.
-    pub region: String,
-    pub account: String,
-    /// Extra environment for every job (e.g. `RUST_LOG`); the executor's own environment is
-    /// inherited, and `MMP_ML_ROOT` is always the job's folder.
-    pub job_env: Vec<(String, String)>,
-}
-
-impl Default for ExecutorConfig {
-    fn default() -> Self {
-        Self {
-            db_path: PathBuf::from("mmp.db"),
-            bucket_root: PathBuf::from("bucket"),
-            bucket_name: "mmp".into(),
-            jobs_root: PathBuf::from("jobs"),
-            container_bin: PathBuf::from(mmp_pipeline::contract::CONTAINER_BINARY),
-            max_parallel_jobs: 0,
-            region: "us-east-1".into(),
-            account: "000000000000".into(),
-            job_env: Vec::new(),
-        }
-    }
-}
-
-/// What the executor asks of the rest of mmp.
-pub trait ExecutorHooks: Send + Sync + 'static {
-    /// RegisterModel step: create a model package version in the group and return its ARN.
-    /// `arguments` are the step's Arguments with every expression resolved (the shape of
-    /// CreateModelPackage's input). An `Err` fails the step with its text as the reason.
-    fn register_model(
-        &self,
-        execution: &ExecutionInfo,
-        arguments: &serde_json::Value,
-    ) -> Result<String, RegisterError>;
-
-    /// Every execution status change (start: `previous` is `None`), for the "SageMaker Model
-    /// Building Pipeline Execution Status Change" event.
-    fn execution_status_changed(
-        &self,
-        execution: &ExecutionInfo,
-        previous: Option<ExecutionStatus>,
-    );
-
-    /// Every step status change: when the step starts (Executing) and when it ends, for the
-    /// "SageMaker Model Building Pipeline Execution Step Status Change" event. `execution` is
-    /// the execution as it started. Does nothing unless implemented.
-    fn step_status_changed(&self, execution: &ExecutionInfo, step: &StepInfo) {
-        let _ = (execution, step);
-    }
-}
+use shared::Inner;
 
 /// StartPipelineExecution's optional fields.
 #[derive(Debug, Clone, Copy, Default)]
@@ -121,63 +59,6 @@ pub struct StartOptions<'a> {
 #[derive(Clone)]
 pub struct Executor {
     inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
-    pub config: ExecutorConfig,
-    pub hooks: Arc<dyn ExecutorHooks>,
-    pub db: Db,
-    pub store: LocalStore,
-    pub slots: jobs::Slots,
-    owner: String,
-    /// Executions this executor is running, with their stop flags.
-    live: Mutex<HashMap<String, Arc<AtomicBool>>>,
-    ended: Condvar,
-}
-
-impl Inner {
-    pub fn max_parallel(&self) -> usize {
-        effective_parallelism(self.config.max_parallel_jobs)
-    }
-
-    /// Records the end of an execution and tells the hooks.
-    pub fn finish(&self, id: &str, status: ExecutionStatus, reason: Option<&str>) {
-        // The end must be recorded, or the execution stays Executing until the next start:
-        // ride out a busy database (other parts of mmp share it) for a while.
-        let mut ended = self.db.end_execution(id, status, reason);
-        for pause in [1, 5, 30] {
-            if ended.is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_secs(pause));
-            ended = self.db.end_execution(id, status, reason);
-        }
-        match ended {
-            Ok(Some((before, after))) => {
-                tracing::info!(execution = %id, status = %after.status, reason = ?after.failure_reason, "execution ended");
-                self.hooks
-                    .execution_status_changed(&after, Some(before.status));
-            }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!(execution = %id, error = %e, "cannot record the end of the execution")
-            }
-        }
-        self.lock_live().remove(id);
-        self.ended.notify_all();
-    }
-
-    fn lock_live(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<AtomicBool>>> {
-        self.live.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-fn effective_parallelism(configured: usize) -> usize {
-    if configured > 0 {
-        configured
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    }
 }
 
 /// SageMaker's execution ids: 12 lowercase letters and digits.
@@ -206,7 +87,7 @@ impl Executor {
                 config.bucket_root.clone(),
                 sqlite::open(&config.db_path, &db::SCHEMA)?,
             ),
-            slots: jobs::Slots::new(effective_parallelism(config.max_parallel_jobs)),
+            slots: jobs::Slots::new(config.parallelism()),
             owner: owner::new_owner(),
             live: Mutex::new(HashMap::new()),
             ended: Condvar::new(),
@@ -332,7 +213,7 @@ impl Executor {
         let id = info.id.clone();
         let stop = Arc::new(AtomicBool::new(false));
         self.inner.lock_live().insert(id.clone(), stop.clone());
-        let run = Arc::new(run::Run::new(
+        let run = Arc::new(execution::Run::new(
             self.inner.clone(),
             info.clone(),
             pipeline,
@@ -342,7 +223,7 @@ impl Executor {
         ));
         let spawned = std::thread::Builder::new()
             .name(format!("execution-{id}"))
-            .spawn(move || run::execute(run));
+            .spawn(move || schedule::execute(run));
         if let Err(e) = spawned {
             self.inner.finish(
                 &id,

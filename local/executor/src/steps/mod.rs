@@ -1,9 +1,10 @@
 //! What each step type does. Processing and Training steps run one job each (`processing`,
-//! `training`); a Tuning step runs many (`crate::tuning`); Condition, Fail and RegisterModel
+//! `training`); a Tuning step runs many (`tuning`); Condition, Fail and RegisterModel
 //! run none.
 
 mod processing;
 mod training;
+mod tuning;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -17,15 +18,10 @@ use crate::condition;
 use crate::db::NewJob;
 use crate::definition::{StepDef, StepType};
 use crate::error::StepError;
+use crate::execution::{Run, StepEnd};
 use crate::expr::{resolve, text};
 use crate::jobs::{self, JobEnd, JobSpec};
 use crate::model::JobStatus;
-use crate::run::{Run, StepEnd};
-use crate::tuning;
-
-pub(crate) use training::{
-    channels, metric_definitions, output_path, run_training_job, TrainingResult, TrainingSpec,
-};
 
 pub(crate) fn run_step(run: &Run, step: &StepDef) -> StepEnd {
     if run.stopped() {

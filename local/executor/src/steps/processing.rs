@@ -10,9 +10,9 @@ use serde_json::{json, Value};
 use super::{bad_arguments, client_error, max_runtime, reroot, resolved_arguments, str_field, Job};
 use crate::definition::StepDef;
 use crate::error::StepError;
+use crate::execution::{Run, StepEnd};
 use crate::expr::text;
 use crate::jobs::JobEnd;
-use crate::run::{Run, StepEnd};
 
 /// A processing output: where the job writes it and where it goes.
 struct Output {

@@ -9,9 +9,9 @@ use serde_json::{json, Value};
 
 use super::{bad_arguments, client_error, max_runtime, resolved_arguments, str_field, Job};
 use crate::definition::StepDef;
+use crate::execution::{Run, StepEnd};
 use crate::expr::{string_map, text};
 use crate::jobs::{self, JobEnd};
-use crate::run::{Run, StepEnd};
 
 pub(crate) struct TrainingSpec<'a> {
     pub step: &'a str,

@@ -11,14 +11,14 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
+use super::training::{
+    channels, metric_definitions, output_path, run_training_job, TrainingResult, TrainingSpec,
+};
+use super::{bad_arguments, resolved_arguments};
 use crate::definition::StepDef;
 use crate::error::StepError;
+use crate::execution::{Run, StepEnd};
 use crate::expr::{string_map, text};
-use crate::run::{Run, StepEnd};
-use crate::steps::{
-    bad_arguments, channels, metric_definitions, output_path, resolved_arguments, run_training_job,
-    TrainingResult, TrainingSpec,
-};
 
 /// One hyperparameter's range.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,0 +1,65 @@
+//! What every execution of one executor shares: configuration, hooks, state database, store,
+//! job slots, and the executions it runs with their stop flags.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use mmp_object_store::LocalStore;
+
+use crate::config::ExecutorConfig;
+use crate::db::Db;
+use crate::hooks::ExecutorHooks;
+use crate::jobs;
+use crate::model::ExecutionStatus;
+
+/// The state behind every clone of an [`crate::Executor`].
+pub(crate) struct Inner {
+    pub config: ExecutorConfig,
+    pub hooks: Arc<dyn ExecutorHooks>,
+    pub db: Db,
+    pub store: LocalStore,
+    pub slots: jobs::Slots,
+    pub owner: String,
+    /// Executions this executor is running, with their stop flags.
+    pub live: Mutex<HashMap<String, Arc<AtomicBool>>>,
+    pub ended: Condvar,
+}
+
+impl Inner {
+    pub fn max_parallel(&self) -> usize {
+        self.config.parallelism()
+    }
+
+    /// Records the end of an execution and tells the hooks.
+    pub fn finish(&self, id: &str, status: ExecutionStatus, reason: Option<&str>) {
+        // The end must be recorded, or the execution stays Executing until the next start:
+        // ride out a busy database (other parts of mmp share it) for a while.
+        let mut ended = self.db.end_execution(id, status, reason);
+        for pause in [1, 5, 30] {
+            if ended.is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(pause));
+            ended = self.db.end_execution(id, status, reason);
+        }
+        match ended {
+            Ok(Some((before, after))) => {
+                tracing::info!(execution = %id, status = %after.status, reason = ?after.failure_reason, "execution ended");
+                self.hooks
+                    .execution_status_changed(&after, Some(before.status));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(execution = %id, error = %e, "cannot record the end of the execution")
+            }
+        }
+        self.lock_live().remove(id);
+        self.ended.notify_all();
+    }
+
+    pub fn lock_live(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<AtomicBool>>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
