@@ -30,13 +30,22 @@ pub const ENV_LOG: &str = "RUST_LOG";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("environment variable {0} is not set")]
+    /// The variable is required and not set.
     Missing(&'static str),
     #[error("environment variable {name} is empty")]
-    Empty { name: &'static str },
-    #[error("environment variable {name}={value:?} is invalid: {reason}")]
-    Invalid {
+    /// The variable is set to an empty value.
+    Empty {
+        /// The variable.
         name: &'static str,
+    },
+    #[error("environment variable {name}={value:?} is invalid: {reason}")]
+    /// The variable's value cannot be used.
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
         value: String,
+        /// Why it cannot be used.
         reason: String,
     },
 }
@@ -55,6 +64,7 @@ impl Env<fn(&str) -> Option<String>> {
 }
 
 impl<F: Fn(&str) -> Option<String>> Env<F> {
+    /// Reads variables through `lookup`.
     pub fn new(lookup: F) -> Self {
         Env {
             lookup,
@@ -155,10 +165,12 @@ pub struct CommonConfig {
     pub log_filter: String,
     /// Path-style S3 addressing (emulators only).
     pub s3_path_style: bool,
+    /// The data bucket ([`ENV_BUCKET`]).
     pub bucket: String,
 }
 
 impl CommonConfig {
+    /// Reads the shared fields; fails naming the first missing or bad variable.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(CommonConfig {
             log_filter: env.optional(ENV_LOG, "info"),
@@ -179,7 +191,9 @@ impl CommonConfig {
 /// Where the endpoint's files live; shared by the deployer and the invoker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointLayout {
+    /// Key of the routing table ([`ENV_ROUTING_KEY`]).
     pub routing_key: String,
+    /// The multi-model prefix, ending in `/` ([`ENV_MODELS_PREFIX`]).
     pub models_prefix: String,
 }
 
@@ -193,6 +207,7 @@ impl Default for EndpointLayout {
 }
 
 impl EndpointLayout {
+    /// Reads the layout, each key defaulting to the project's layout.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(EndpointLayout {
             routing_key: env.optional(ENV_ROUTING_KEY, naming::DEFAULT_ROUTING_KEY),

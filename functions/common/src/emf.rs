@@ -6,13 +6,18 @@ use serde_json::{json, Map, Value};
 /// A CloudWatch unit (the ones the functions use).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
+    /// Seconds.
     Seconds,
+    /// Milliseconds.
     Milliseconds,
+    /// A count.
     Count,
+    /// No unit (scores, ratios).
     None,
 }
 
 impl Unit {
+    /// CloudWatch's name of the unit.
     pub fn as_str(self) -> &'static str {
         match self {
             Unit::Seconds => "Seconds",
@@ -33,6 +38,7 @@ pub struct EmfDocument {
 }
 
 impl EmfDocument {
+    /// An empty document in CloudWatch namespace `namespace`.
     pub fn new(namespace: impl Into<String>) -> Self {
         EmfDocument {
             namespace: namespace.into(),
@@ -62,6 +68,7 @@ impl EmfDocument {
         self
     }
 
+    /// Whether any metric was added (a document without one is not worth emitting).
     pub fn has_metrics(&self) -> bool {
         !self.metrics.is_empty()
     }

@@ -33,10 +33,12 @@ impl PortError {
         matches!(self, PortError::Throttled(_))
     }
 
+    /// Whether the object or resource does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self, PortError::NotFound(_))
     }
 
+    /// Whether a conditional write lost.
     pub fn is_precondition_failed(&self) -> bool {
         matches!(self, PortError::PreconditionFailed(_))
     }

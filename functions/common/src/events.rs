@@ -20,15 +20,19 @@ pub const PIPELINE_EXECUTION_STATUS_CHANGE: &str =
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ModelPackageStateChange {
+    /// The group of the changed version (`<pipeline>-<dataset>` for this pipeline).
     pub model_package_group_name: String,
     #[serde(default)]
+    /// The changed version's number.
     pub model_package_version: Option<u32>,
     #[serde(default)]
+    /// The changed version's ARN.
     pub model_package_arn: Option<String>,
     /// `Approved`, `Rejected` or `PendingManualApproval`.
     #[serde(default)]
     pub model_approval_status: Option<String>,
     #[serde(default)]
+    /// `Pending`, `InProgress`, `Completed` or `Failed`.
     pub model_package_status: Option<String>,
 }
 
@@ -36,18 +40,24 @@ pub struct ModelPackageStateChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PipelineExecutionStatusChange {
+    /// The execution whose status changed.
     pub pipeline_execution_arn: String,
     #[serde(default)]
+    /// Its pipeline's ARN.
     pub pipeline_arn: Option<String>,
     /// `Executing`, `Stopping`, `Stopped`, `Failed` or `Succeeded`.
     pub current_pipeline_execution_status: String,
     #[serde(default)]
+    /// The status before the change.
     pub previous_pipeline_execution_status: Option<String>,
     #[serde(default)]
+    /// The execution's display name.
     pub pipeline_execution_display_name: Option<String>,
     #[serde(default)]
+    /// When the execution started (ISO 8601).
     pub execution_start_time: Option<String>,
     #[serde(default)]
+    /// When it ended, once it has (ISO 8601).
     pub execution_end_time: Option<String>,
 }
 
@@ -78,10 +88,13 @@ pub fn execution_id_of_arn(arn: &str) -> Option<&str> {
 /// An S3 ObjectCreated record, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectCreated {
+    /// The bucket uploaded to.
     pub bucket: String,
     /// The key, URL-decoded (S3 notifications form-encode keys: `+` is a space).
     pub key: String,
+    /// The upload's ETag, as S3 sent it.
     pub etag: String,
+    /// The object's size in bytes.
     pub size: Option<i64>,
     /// The object's version (versioned buckets only).
     pub version_id: Option<String>,
@@ -94,14 +107,18 @@ pub struct ObjectCreated {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {
     #[error("S3 record has no {0}")]
+    /// A field the trigger needs is absent.
     Missing(&'static str),
     #[error("S3 record is `{0}`, not an ObjectCreated event")]
+    /// Another event than ObjectCreated.
     NotObjectCreated(String),
     #[error("S3 object key `{0}` is not valid URL-encoded UTF-8")]
+    /// The key's URL encoding is broken.
     BadKeyEncoding(String),
 }
 
 impl ObjectCreated {
+    /// Decodes `record`; an error names what makes it unusable.
     pub fn from_record(record: &S3EventRecord) -> Result<Self, RecordError> {
         let event_name = record.event_name.as_deref().unwrap_or("");
         if !event_name.starts_with("ObjectCreated:") {

@@ -4,6 +4,7 @@
 //! The handlers are generic over the ports in [`ports`]; the Lambda binaries wire the AWS SDK
 //! adapters in `aws` (feature `aws`), the local runtime (`mmp`) wires its own. Both run the same
 //! [`contract`] suite (feature `contract-tests`) against their adapters.
+#![warn(missing_docs)]
 
 pub mod config;
 pub mod emf;

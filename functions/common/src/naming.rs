@@ -30,17 +30,27 @@ pub const MAX_GROUP_NAME_LEN: usize = 63;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
     #[error("key `{0}` is not under `{DATASETS_PREFIX}`")]
+    /// The key is outside `datasets/`.
     NotADatasetKey(String),
     #[error("key `{0}` does not end in `{DATASET_SUFFIX}`")]
+    /// The key does not end in `.csv`.
     NotACsv(String),
     #[error("key `{0}` is not of the form `{DATASETS_PREFIX}<dataset>/<file>{DATASET_SUFFIX}` (one folder level)")]
+    /// The key is not `datasets/<dataset>/<file>.csv`.
     BadDatasetKeyShape(String),
     #[error(
         "dataset name `{0}` is invalid: use letters, digits and hyphens, starting and ending with a letter or digit"
     )]
+    /// The dataset name breaks the naming rules.
     BadDatasetName(String),
     #[error("model package group `{group}` would be {len} characters; SageMaker allows {MAX_GROUP_NAME_LEN}")]
-    GroupNameTooLong { group: String, len: usize },
+    /// `<pipeline>-<dataset>` is longer than SageMaker allows.
+    GroupNameTooLong {
+        /// The group name.
+        group: String,
+        /// Its length in characters.
+        len: usize,
+    },
 }
 
 /// A dataset name: letters, digits and hyphens, starting and ending with a letter or digit
@@ -63,6 +73,7 @@ pub fn validate_dataset_name(name: &str) -> Result<(), NameError> {
 /// An upload, parsed from its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatasetUpload {
+    /// The dataset (the folder under `datasets/`).
     pub dataset: String,
     /// The file name, e.g. `diabetes.csv`.
     pub file: String,

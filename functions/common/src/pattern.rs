@@ -16,7 +16,13 @@ pub const PIPELINE_NAME_PLACEHOLDER: &str = "${pipeline_name}";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PatternError {
     #[error("pattern field `{path}`: {reason}")]
-    Invalid { path: String, reason: String },
+    /// The pattern at `path` is not one the matcher understands (`reason`).
+    Invalid {
+        /// Where in the pattern (dotted field path).
+        path: String,
+        /// What is wrong there.
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +69,7 @@ impl Pattern {
         Pattern::parse(&value)
     }
 
+    /// Whether `event` matches the pattern.
     pub fn matches(&self, event: &Value) -> bool {
         object_matches(&self.root, event)
     }

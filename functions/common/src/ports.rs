@@ -14,6 +14,7 @@ use crate::PortError;
 /// An object read from the store, with its entity tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredObject {
+    /// The object's bytes.
     pub body: Vec<u8>,
     /// Opaque: pass it back unchanged in [`PutCondition::IfMatch`]. Equal for equal versions.
     pub etag: String,
@@ -22,8 +23,11 @@ pub struct StoredObject {
 /// A listed or inspected object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectMeta {
+    /// The object's key.
     pub key: String,
+    /// Its ETag (as [`StoredObject::etag`]).
     pub etag: String,
+    /// Its size in bytes.
     pub size: u64,
 }
 
@@ -84,9 +88,11 @@ pub use mmp_pipeline::status::{ApprovalStatus, ExecutionStatus, StepStatus};
 pub struct ModelVersionSummary {
     /// The model package ARN.
     pub arn: String,
+    /// The model package group.
     pub group: String,
     /// 1, 2, 3… in registration order.
     pub version: u32,
+    /// The version's approval status.
     pub status: ApprovalStatus,
     /// Registration time, milliseconds since the Unix epoch, if known.
     pub created_at_ms: Option<i64>,
@@ -95,6 +101,7 @@ pub struct ModelVersionSummary {
 /// One version, described: what the deployer copies and the reporter reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelVersion {
+    /// The version as listed.
     pub summary: ModelVersionSummary,
     /// `s3://…/model.tar.gz` of the inference container.
     pub model_data_url: String,
@@ -119,9 +126,13 @@ pub trait ModelRegistry: Send + Sync {
 /// What registering a version needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewModelVersion {
+    /// The group to register in (it must exist).
     pub group: String,
+    /// `s3://…/model.tar.gz` of the inference container.
     pub model_data_url: String,
+    /// `s3://…/evaluation.json`, if the version has one.
     pub evaluation_uri: Option<String>,
+    /// The status it is registered with.
     pub status: ApprovalStatus,
     /// The inference image (SageMaker needs one; the local registry may ignore it).
     pub image_uri: String,
@@ -147,11 +158,14 @@ pub trait ModelRegistryAdmin: ModelRegistry {
 /// A pipeline parameter, name and value as strings (SageMaker's shape).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Parameter {
+    /// The parameter's name, as the pipeline definition declares it.
     pub name: String,
+    /// Its value.
     pub value: String,
 }
 
 impl Parameter {
+    /// A parameter `name` = `value`.
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Parameter {
         Parameter {
             name: name.into(),
@@ -163,42 +177,60 @@ impl Parameter {
 /// A request to start one execution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartExecution {
+    /// The pipeline to run.
     pub pipeline_name: String,
     /// Idempotency token (SageMaker deduplicates on it; max 128 characters).
     pub client_request_token: String,
+    /// A name shown in consoles and listings.
     pub display_name: Option<String>,
+    /// A free-text description (the trigger names the upload).
     pub description: Option<String>,
+    /// The parameters; those not given take the definition's defaults.
     pub parameters: Vec<Parameter>,
 }
 
 /// An execution as described.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecutionDescription {
+    /// The execution's ARN.
     pub arn: String,
+    /// Its current status.
     pub status: ExecutionStatus,
+    /// Its display name, if it has one.
     pub display_name: Option<String>,
+    /// Why it failed, if it did.
     pub failure_reason: Option<String>,
     /// Milliseconds since the Unix epoch.
     pub created_at_ms: Option<i64>,
+    /// When its status last changed, milliseconds since the Unix epoch.
     pub last_modified_at_ms: Option<i64>,
 }
 
 /// An execution as listed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecutionSummary {
+    /// The execution's ARN.
     pub arn: String,
+    /// Its current status.
     pub status: ExecutionStatus,
+    /// Its display name, if it has one.
     pub display_name: Option<String>,
+    /// When it started, milliseconds since the Unix epoch.
     pub started_at_ms: Option<i64>,
 }
 
 /// One step of an execution.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecutionStep {
+    /// The step's name in the pipeline definition.
     pub name: String,
+    /// Its status.
     pub status: StepStatus,
+    /// When it started, milliseconds since the Unix epoch.
     pub started_at_ms: Option<i64>,
+    /// When it ended, milliseconds since the Unix epoch.
     pub ended_at_ms: Option<i64>,
+    /// Why it failed, if it did.
     pub failure_reason: Option<String>,
     /// The register step's model package ARN (step metadata `RegisterModel.Arn`).
     pub registered_model_package_arn: Option<String>,
@@ -224,15 +256,20 @@ pub trait PipelineRunner: Send + Sync {
 pub struct Invocation {
     /// The artifact name relative to the multi-model prefix (`TargetModel`).
     pub target_model: String,
+    /// The body's media type (`text/csv`).
     pub content_type: String,
+    /// The media type asked for; the container's default if `None`.
     pub accept: Option<String>,
+    /// The rows to predict.
     pub body: Vec<u8>,
 }
 
 /// The endpoint's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvocationOutput {
+    /// The predictions, as the container answered them.
     pub body: Vec<u8>,
+    /// Their media type, if the endpoint said.
     pub content_type: Option<String>,
 }
 
@@ -242,6 +279,7 @@ pub struct InvocationOutput {
 /// service unavailable: retry), `Rejected` (the model container answered with an error).
 #[async_trait]
 pub trait ModelEndpoint: Send + Sync {
+    /// Sends one invocation to its target model.
     async fn invoke(&self, invocation: &Invocation) -> Result<InvocationOutput, PortError>;
 }
 
@@ -250,6 +288,7 @@ pub trait ModelEndpoint: Send + Sync {
 /// Where CloudWatch Embedded Metric Format documents go: stdout in Lambda (CloudWatch Logs
 /// extracts them), anywhere the local runtime likes.
 pub trait MetricSink: Send + Sync {
+    /// Sends one EMF document.
     fn emit(&self, document: &serde_json::Value);
 }
 
@@ -270,6 +309,7 @@ pub struct MemoryMetricSink {
 }
 
 impl MemoryMetricSink {
+    /// Every document emitted so far, in order.
     pub fn documents(&self) -> Vec<serde_json::Value> {
         match self.documents.lock() {
             Ok(documents) => documents.clone(),

@@ -20,6 +20,7 @@ pub struct Route {
     pub group: String,
     /// The deployed version's number in its group.
     pub version: u32,
+    /// The deployed version's model package ARN.
     pub model_package_arn: String,
     /// The artifact name in the multi-model prefix (InvokeEndpoint's `TargetModel`).
     pub target_model: String,
@@ -29,7 +30,9 @@ pub struct Route {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingTable {
+    /// The table's format version ([`SCHEMA_VERSION`]).
     pub schema: u32,
+    /// Every deployed dataset's route.
     pub routes: BTreeMap<String, Route>,
 }
 
@@ -37,14 +40,28 @@ pub struct RoutingTable {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RoutingError {
     #[error("routing table `{key}` is not valid JSON of the expected shape: {reason}")]
-    Malformed { key: String, reason: String },
+    /// The stored bytes are not a table.
+    Malformed {
+        /// The table's key.
+        key: String,
+        /// The JSON error.
+        reason: String,
+    },
     #[error("routing table `{key}` has schema {found}; this build reads schema {SCHEMA_VERSION}")]
-    UnknownSchema { key: String, found: u32 },
+    /// The table was written by a build with another schema.
+    UnknownSchema {
+        /// The table's key.
+        key: String,
+        /// The schema it has.
+        found: u32,
+    },
     #[error(transparent)]
+    /// The store failed.
     Port(#[from] PortError),
 }
 
 impl RoutingTable {
+    /// An empty table of the current schema.
     pub fn new() -> Self {
         RoutingTable {
             schema: SCHEMA_VERSION,
@@ -68,6 +85,7 @@ impl RoutingTable {
         Ok(table)
     }
 
+    /// The table as stored (pretty JSON).
     pub fn to_vec(&self) -> Vec<u8> {
         // A BTreeMap of plain fields always serializes.
         serde_json::to_vec_pretty(self).unwrap_or_default()

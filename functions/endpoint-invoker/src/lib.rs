@@ -10,6 +10,7 @@
 //!   (or the routing table could not be read).
 //!
 //! The routing table is cached in memory for a short TTL, then revalidated by ETag (a HEAD).
+#![warn(missing_docs)]
 
 pub mod request;
 pub mod routes;
@@ -27,9 +28,11 @@ pub use routes::RouteCache;
 
 /// Seconds the routing table is used before it is revalidated.
 pub const ENV_ROUTE_CACHE_TTL_SECONDS: &str = "MMP_ROUTE_CACHE_TTL_SECONDS";
+/// Default of [`ENV_ROUTE_CACHE_TTL_SECONDS`].
 pub const DEFAULT_ROUTE_CACHE_TTL_SECONDS: u64 = 5;
 /// Largest accepted request body, in bytes (Function URLs and InvokeEndpoint stop at 6 MB).
 pub const ENV_MAX_REQUEST_BYTES: &str = "MMP_MAX_REQUEST_BYTES";
+/// Default of [`ENV_MAX_REQUEST_BYTES`].
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 5 * 1024 * 1024;
 
 /// Every environment variable this function reads.
@@ -57,14 +60,20 @@ pub const IAM_ACTIONS: &[&str] = &[
 pub struct InvokerConfig {
     /// Path-style S3 addressing (emulators only).
     pub s3_path_style: bool,
+    /// The bucket holding the routing table.
     pub bucket: String,
+    /// The multi-model endpoint's name.
     pub endpoint_name: String,
+    /// Where the routing table and the artifacts are.
     pub layout: EndpointLayout,
+    /// How long the routing table is used before it is revalidated.
     pub cache_ttl: Duration,
+    /// Largest accepted request body, in bytes.
     pub max_request_bytes: usize,
 }
 
 impl InvokerConfig {
+    /// Reads [`ENV_VARS`]; fails naming the first missing or bad variable.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         let max = env.number(ENV_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUEST_BYTES)?;
         let common = CommonConfig::from_env(env)?;
@@ -88,6 +97,7 @@ pub struct Invoker<S, E> {
 }
 
 impl<S: ObjectStore, E: ModelEndpoint> Invoker<S, E> {
+    /// An invoker reading routes from `store` and predicting through `endpoint`.
     pub fn new(store: S, endpoint: E, config: InvokerConfig) -> Self {
         let routes = RouteCache::new(config.layout.routing_key.clone(), config.cache_ttl);
         Invoker {

@@ -11,6 +11,7 @@ pub struct PredictRequest {
     pub model: String,
     /// CSV rows without a header, newline-terminated.
     pub csv: String,
+    /// How many rows `csv` holds.
     pub rows: usize,
 }
 
@@ -18,21 +19,36 @@ pub struct PredictRequest {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
     #[error("request body is not valid JSON: {0}")]
+    /// The body is not JSON.
     NotJson(String),
     #[error("request body: {0}")]
+    /// The JSON is not `{"model", "data"}`.
     Shape(String),
     #[error("`model` must not be empty")]
+    /// `model` is empty.
     EmptyModel,
     #[error("`data` has a quoted field that is never closed")]
+    /// A CSV quote is never closed.
     Unterminated,
     #[error("`data` has no rows")]
+    /// `data` holds no rows.
     NoRows,
     #[error("`data` row {row}: {reason}")]
-    BadRow { row: usize, reason: String },
-    #[error("`data` row {row} has {found} fields; row 1 has {expected}")]
-    Ragged {
+    /// A row cannot be turned into CSV.
+    BadRow {
+        /// The row (1-based).
         row: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    #[error("`data` row {row} has {found} fields; row 1 has {expected}")]
+    /// Rows of different widths.
+    Ragged {
+        /// The first row that differs (1-based).
+        row: usize,
+        /// Its number of fields.
         found: usize,
+        /// The first row's number of fields.
         expected: usize,
     },
 }

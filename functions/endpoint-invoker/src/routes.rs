@@ -25,6 +25,7 @@ pub struct RouteCache {
 }
 
 impl RouteCache {
+    /// An empty cache of the table at `key`, revalidated after `ttl`.
     pub fn new(key: String, ttl: Duration) -> Self {
         RouteCache {
             key,

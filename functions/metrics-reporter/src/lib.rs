@@ -3,6 +3,7 @@
 //! emits CloudWatch EMF metrics and writes `reports/<dataset>.json` and
 //! `reports/leaderboard.json` with conditional writes (replays and late events converge: an
 //! execution is recorded once, and the newest execution stays `latest`).
+#![warn(missing_docs)]
 
 pub mod report;
 
@@ -20,6 +21,7 @@ pub use report::{ExecutionRecord, Quality};
 
 /// CloudWatch namespace of the metrics.
 pub const ENV_METRICS_NAMESPACE: &str = "MMP_METRICS_NAMESPACE";
+/// Default of [`ENV_METRICS_NAMESPACE`].
 pub const DEFAULT_METRICS_NAMESPACE: &str = "mmp";
 
 /// Every environment variable this function reads.
@@ -49,13 +51,18 @@ pub const IAM_ACTIONS: &[&str] = &[
 pub struct ReporterConfig {
     /// Path-style S3 addressing (emulators only).
     pub s3_path_style: bool,
+    /// The bucket reports are written to.
     pub bucket: String,
+    /// Only this pipeline's executions are reported.
     pub pipeline_name: String,
+    /// Where the reports go (`<prefix><dataset>.json`, `<prefix>leaderboard.json`).
     pub reports_prefix: String,
+    /// The metrics' CloudWatch namespace.
     pub namespace: String,
 }
 
 impl ReporterConfig {
+    /// Reads [`ENV_VARS`]; fails naming the first missing or bad variable.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         let (common, pipeline_name) = CommonConfig::with_pipeline(env)?;
         Ok(ReporterConfig {
@@ -75,17 +82,23 @@ pub enum Reported {
     /// Metrics emitted and reports written for this execution.
     Recorded(Box<ExecutionRecord>),
     /// Not a terminal status, or another pipeline's execution.
-    Ignored { reason: String },
+    Ignored {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Why reporting failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReportError {
     #[error("execution {0} has no {DATASET_NAME} parameter")]
+    /// The execution has no dataset to report under.
     NoDataset(String),
     #[error("gave up after repeated lost races on {0}")]
+    /// A report kept changing under its conditional writes.
     Contention(String),
     #[error(transparent)]
+    /// A port failed.
     Port(#[from] PortError),
 }
 

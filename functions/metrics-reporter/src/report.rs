@@ -24,6 +24,7 @@ pub struct Quality {
     pub algorithm: String,
     /// Every `{"value": number}` metric of the report's `*_metrics` section.
     pub metrics: BTreeMap<String, f64>,
+    /// The registration metric's value, which ranks the leaderboard.
     pub register_metric: Option<f64>,
 }
 
@@ -68,27 +69,40 @@ impl Quality {
 /// One finished execution, as reported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecutionRecord {
+    /// The execution reported.
     pub execution_arn: String,
+    /// Its dataset.
     pub dataset: String,
+    /// Its terminal status.
     pub status: ExecutionStatus,
+    /// Why it failed, if it did.
     pub failure_reason: Option<String>,
+    /// When it started, milliseconds since the Unix epoch.
     pub started_at_ms: Option<i64>,
+    /// When it ended, milliseconds since the Unix epoch.
     pub ended_at_ms: Option<i64>,
+    /// How long it ran.
     pub duration_seconds: Option<f64>,
+    /// The steps that failed.
     pub failed_steps: Vec<String>,
+    /// The version it registered, if any.
     pub model_package_arn: Option<String>,
+    /// That version's number.
     pub model_version: Option<u32>,
+    /// That version's evaluation, if readable.
     pub quality: Option<Quality>,
 }
 
 /// `<prefix><dataset>.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatasetReport {
+    /// The dataset reported.
     pub dataset: String,
     /// The execution that started last among those reported.
     pub latest: ExecutionRecord,
     /// Newest first, one entry per execution.
     pub history: Vec<ExecutionRecord>,
+    /// When the report was last written, milliseconds since the Unix epoch.
     pub updated_at_ms: i64,
 }
 
@@ -97,6 +111,7 @@ pub struct DatasetReport {
 pub struct Leaderboard {
     /// Per dataset, the registered execution with the highest registration metric.
     pub datasets: BTreeMap<String, ExecutionRecord>,
+    /// When the board was last written, milliseconds since the Unix epoch.
     pub updated_at_ms: i64,
 }
 

@@ -9,6 +9,7 @@
 //! reflects a registry read made after the previous write. With no Approved version left the
 //! route is withdrawn. The old artifact is deleted only after the route has moved, and only if
 //! no route and no newest-Approved version still uses it.
+#![warn(missing_docs)]
 
 use std::time::Duration;
 
@@ -51,12 +52,16 @@ pub const MAX_TABLE_WRITES: u32 = 30;
 pub struct DeployerConfig {
     /// Path-style S3 addressing (emulators only).
     pub s3_path_style: bool,
+    /// The bucket holding the routing table and the artifacts.
     pub bucket: String,
+    /// Only this pipeline's groups (`<pipeline>-<dataset>`) are deployed.
     pub pipeline_name: String,
+    /// Where the routing table and the artifacts are.
     pub layout: EndpointLayout,
 }
 
 impl DeployerConfig {
+    /// Reads [`ENV_VARS`]; fails naming the first missing or bad variable.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         let (common, pipeline_name) = CommonConfig::with_pipeline(env)?;
         Ok(DeployerConfig {
@@ -73,31 +78,53 @@ impl DeployerConfig {
 pub enum Deployment {
     /// The dataset now routes to `route` (previously `previous`).
     Deployed {
+        /// The dataset.
         dataset: String,
+        /// Its new route.
         route: Route,
+        /// The route it replaced, if any.
         previous: Option<Route>,
     },
     /// No Approved version is left: the route was removed.
-    Withdrawn { dataset: String, previous: Route },
+    Withdrawn {
+        /// The dataset.
+        dataset: String,
+        /// The route it had.
+        previous: Route,
+    },
     /// The table already matched the registry.
     Unchanged {
+        /// The dataset.
         dataset: String,
+        /// Its route, if it has one.
         route: Option<Route>,
     },
     /// Not a group of this pipeline.
-    Ignored { reason: String },
+    Ignored {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Why a deployment failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeployError {
     #[error("model package {arn} has a ModelDataUrl that is not an s3:// URI: `{url}`")]
-    BadModelDataUrl { arn: String, url: String },
+    /// The version's model archive is not in S3.
+    BadModelDataUrl {
+        /// The version's model package ARN.
+        arn: String,
+        /// Its `ModelDataUrl`.
+        url: String,
+    },
     #[error("gave up after {MAX_TABLE_WRITES} lost races on the routing table")]
+    /// Other writers kept winning the routing table.
     Contention,
     #[error(transparent)]
+    /// The routing table cannot be read.
     Routing(#[from] RoutingError),
     #[error(transparent)]
+    /// A port failed.
     Port(#[from] PortError),
 }
 

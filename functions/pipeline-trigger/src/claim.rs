@@ -35,11 +35,17 @@ pub fn upload_token(bucket: &str, key: &str, etag: &str) -> String {
 /// The claim object's content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claim {
+    /// The upload's bucket.
     pub bucket: String,
+    /// The upload's key.
     pub key: String,
+    /// The upload's ETag.
     pub etag: String,
+    /// The dataset it uploads to.
     pub dataset: String,
+    /// When the claim was made, milliseconds since the Unix epoch (abandoned claims time out).
     pub claimed_at_ms: i64,
+    /// The execution started, once recorded.
     pub execution_arn: Option<String>,
     /// Which delivery wrote the claim (random). A conditional put can land and still answer
     /// 412 when the SDK retries it after a lost response; finding its own id, the delivery
@@ -53,6 +59,7 @@ pub struct Claim {
 }
 
 impl Claim {
+    /// A fresh claim of `upload` (no execution yet).
     pub fn new(upload: &ObjectCreated, dataset: &str) -> Claim {
         Claim {
             bucket: upload.bucket.clone(),
@@ -74,10 +81,13 @@ impl Claim {
 /// Who started the execution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Started {
+    /// This delivery started the execution with this ARN.
     Now(String),
     /// By the delivery of the event with this sequencer.
     Before {
+        /// The execution it started.
         execution_arn: String,
+        /// The S3 sequencer of the upload that claimed it.
         sequencer: Option<String>,
     },
 }

@@ -17,6 +17,7 @@
 //! Every upload that starts nothing (bad key, name or settings, superseded, identical to an
 //! earlier upload) is recorded as a [`RejectedUpload`] under
 //! `<reports prefix>rejected-uploads/` and counted in the `RejectedUploads` metric.
+#![warn(missing_docs)]
 
 pub mod claim;
 pub mod rejected;
@@ -45,12 +46,14 @@ pub use settings::{DatasetSettings, SettingsError};
 
 /// How long an unfinished claim blocks redeliveries before one may take it over.
 pub const ENV_CLAIM_TIMEOUT_SECONDS: &str = "MMP_TRIGGER_CLAIM_TIMEOUT_SECONDS";
+/// Default of [`ENV_CLAIM_TIMEOUT_SECONDS`].
 pub const DEFAULT_CLAIM_TIMEOUT_SECONDS: u64 = 120;
 /// Where uploads are pinned (default [`naming::DEFAULT_PINNED_DATASETS_PREFIX`]); must not be
 /// under `datasets/`, or every pinned copy would start an execution of its own.
 pub const ENV_PINNED_DATASETS_PREFIX: &str = "MMP_PINNED_DATASETS_PREFIX";
 /// CloudWatch namespace of the trigger's metrics (the metrics reporter's variable and default).
 pub const ENV_METRICS_NAMESPACE: &str = "MMP_METRICS_NAMESPACE";
+/// Default of [`ENV_METRICS_NAMESPACE`].
 pub const DEFAULT_METRICS_NAMESPACE: &str = "mmp";
 /// The metric counting rejected uploads (no dimension: one alarm covers every dataset).
 pub const REJECTED_UPLOADS_METRIC: &str = "RejectedUploads";
@@ -89,17 +92,22 @@ pub struct TriggerConfig {
     pub s3_path_style: bool,
     /// Uploads to other buckets are skipped.
     pub bucket: String,
+    /// The pipeline every upload starts.
     pub pipeline_name: String,
+    /// Where the idempotency claims are kept.
     pub claims_prefix: String,
+    /// How long an unfinished claim blocks redeliveries.
     pub claim_timeout: Duration,
     /// Where each upload is pinned before its execution starts.
     pub pinned_prefix: String,
     /// Rejected uploads go under `<reports prefix>rejected-uploads/`.
     pub reports_prefix: String,
+    /// The CloudWatch namespace of [`REJECTED_UPLOADS_METRIC`].
     pub metrics_namespace: String,
 }
 
 impl TriggerConfig {
+    /// Reads [`ENV_VARS`]; fails naming the first missing or bad variable.
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         let pinned_prefix = env.prefix(
             ENV_PINNED_DATASETS_PREFIX,
@@ -138,26 +146,37 @@ impl TriggerConfig {
 pub enum RecordOutcome {
     /// This delivery started the execution.
     Started {
+        /// The dataset.
         dataset: String,
+        /// The execution started.
         execution_arn: String,
     },
     /// An earlier delivery of the same event started it.
     AlreadyStarted {
+        /// The dataset.
         dataset: String,
+        /// The execution started before.
         execution_arn: String,
     },
     /// Nothing started (bad key, name or settings, other bucket, superseded, identical to an
     /// earlier upload); recorded as a [`RejectedUpload`], not retried.
-    Skipped { reason: String },
+    Skipped {
+        /// Why nothing started (also in the rejected-upload report).
+        reason: String,
+    },
 }
 
 /// A failure worth retrying: the event is redelivered and converges through the claim.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TriggerError {
     #[error("{failed} of {total} records failed and will be retried: {first}")]
+    /// Some records failed; the whole event is redelivered.
     Retry {
+        /// How many records failed.
         failed: usize,
+        /// How many records the event held.
         total: usize,
+        /// The first failure.
         first: String,
     },
 }

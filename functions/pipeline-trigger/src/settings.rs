@@ -23,15 +23,25 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetSettings {
+    /// The column to predict (`TargetColumn`).
     pub target_column: Option<String>,
+    /// The cross-validation scorer.
     pub scorer: Option<String>,
+    /// The metric the registration gate compares.
     pub registration_metric: Option<String>,
+    /// Its minimum for a version to be registered.
     pub registration_threshold: Option<f64>,
+    /// The status new versions are registered with.
     pub approval_status: Option<String>,
+    /// The tuning job's budget of trials.
     pub max_tuning_jobs: Option<u32>,
+    /// Trials run at once.
     pub max_parallel_tuning_jobs: Option<u32>,
+    /// Whether the train/test split is stratified.
     pub stratify_split: Option<bool>,
+    /// The test set's share of the rows.
     pub test_set_size: Option<f64>,
+    /// The seed of every random choice.
     pub random_state: Option<u64>,
 }
 
@@ -39,11 +49,21 @@ pub struct DatasetSettings {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
     #[error("{key}: not valid settings JSON: {reason}")]
-    Malformed { key: String, reason: String },
-    #[error("{key}: field `{field}`: {reason}")]
-    Invalid {
+    /// `pipeline.json` is not JSON of the settings' shape.
+    Malformed {
+        /// The settings' key.
         key: String,
+        /// The JSON error.
+        reason: String,
+    },
+    #[error("{key}: field `{field}`: {reason}")]
+    /// A setting is out of range.
+    Invalid {
+        /// The settings' key.
+        key: String,
+        /// The field at fault.
         field: &'static str,
+        /// Why it is refused.
         reason: String,
     },
 }

@@ -31,10 +31,13 @@ pub struct MotoServer {
 #[derive(Debug, thiserror::Error)]
 pub enum MotoError {
     #[error("cannot start moto's server with python3 (install it with `pip install \"moto[server]\"`): {0}")]
+    /// The `moto_server` process could not be started.
     Spawn(std::io::Error),
     #[error("moto's server did not answer on {0} within 60 s (is `moto[server]` installed for python3?)")]
+    /// The server did not answer on its address in time.
     NotReady(SocketAddr),
     #[error("moto API request failed: {0}")]
+    /// A set-up call (bucket, pipeline) failed.
     Api(String),
 }
 
@@ -124,6 +127,7 @@ impl MotoServer {
         Err(MotoError::NotReady(address))
     }
 
+    /// `http://<address>` of the server.
     pub fn endpoint_url(&self) -> String {
         format!("http://{}", self.address)
     }
@@ -139,10 +143,12 @@ impl MotoServer {
         super::s3_client(&self.sdk_config().await, true)
     }
 
+    /// A SageMaker client for setting up and checking, recording nothing.
     pub async fn sagemaker(&self) -> aws_sdk_sagemaker::Client {
         super::sagemaker_client(&self.sdk_config().await)
     }
 
+    /// A SageMaker Runtime client, recording nothing.
     pub async fn sagemaker_runtime(&self) -> aws_sdk_sagemakerruntime::Client {
         super::sagemaker_runtime_client(&self.sdk_config().await)
     }

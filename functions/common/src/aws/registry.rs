@@ -21,6 +21,7 @@ pub struct SageMakerRegistry {
 }
 
 impl SageMakerRegistry {
+    /// The registry behind `client`.
     pub fn new(client: aws_sdk_sagemaker::Client) -> Self {
         SageMakerRegistry { client }
     }

@@ -29,6 +29,7 @@ pub struct SageMakerPipelines {
 }
 
 impl SageMakerPipelines {
+    /// The pipelines behind `client`.
     pub fn new(client: aws_sdk_sagemaker::Client) -> Self {
         SageMakerPipelines { client }
     }

@@ -16,6 +16,7 @@ pub struct SageMakerEndpoint {
 }
 
 impl SageMakerEndpoint {
+    /// The endpoint `endpoint_name`, called through `client`.
     pub fn new(client: aws_sdk_sagemakerruntime::Client, endpoint_name: impl Into<String>) -> Self {
         SageMakerEndpoint {
             client,

@@ -24,6 +24,7 @@ pub struct S3Store {
 }
 
 impl S3Store {
+    /// The bucket `bucket`, through `client`.
     pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
         S3Store {
             client,
@@ -31,6 +32,7 @@ impl S3Store {
         }
     }
 
+    /// The SDK client (for set-up the port does not cover, e.g. bucket versioning in tests).
     pub fn client(&self) -> &aws_sdk_s3::Client {
         &self.client
     }
