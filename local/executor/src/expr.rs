@@ -1,7 +1,7 @@
 //! Pipeline expressions: `{"Get": ...}`, `Std:Join`, `Std:JsonGet`, resolved against an
 //! execution's parameters, its own properties and the properties of the steps that ran.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde_json::{Number, Value};
 
@@ -255,15 +255,6 @@ pub(crate) fn format_number(n: &Number) -> String {
         Some(x) if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e16 => format!("{x:.1}"),
         Some(x) => format!("{x}"),
         None => n.to_string(),
-    }
-}
-
-/// A resolved map of strings (hyperparameters): every value as [`text`].
-pub(crate) fn string_map(value: &Value, what: &str) -> Result<BTreeMap<String, String>, String> {
-    match value {
-        Value::Null => Ok(BTreeMap::new()),
-        Value::Object(m) => Ok(m.iter().map(|(k, v)| (k.clone(), text(v))).collect()),
-        other => Err(format!("{what} is not an object: {other}")),
     }
 }
 

@@ -2,6 +2,7 @@
 //! `training`); a Tuning step runs many (`tuning`); Condition, Fail and RegisterModel
 //! run none.
 
+mod arguments;
 mod processing;
 mod training;
 mod tuning;
@@ -68,18 +69,6 @@ pub(crate) fn reroot(job_dir: &Path, local_path: &str) -> Result<PathBuf, String
         return Err(format!("LocalPath {local_path} is not a plain path"));
     }
     Ok(job_dir.join(rest))
-}
-
-pub(crate) fn max_runtime(args: &Value) -> Option<Duration> {
-    args.pointer("/StoppingCondition/MaxRuntimeInSeconds")
-        .and_then(|v| v.as_u64().or_else(|| text(v).parse().ok()))
-        .map(Duration::from_secs)
-}
-
-pub(crate) fn str_field<'v>(v: &'v Value, pointer: &str, what: &str) -> Result<&'v str, String> {
-    v.pointer(pointer)
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("{what} is missing or not a string"))
 }
 
 /// A job being run for a step: its row in the state database from start to end.

@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 use mmp_pipeline::contract;
 use serde_json::{json, Value};
 
-use super::{bad_arguments, client_error, max_runtime, reroot, resolved_arguments, str_field, Job};
+use super::arguments::{
+    self, ProcessingInput, ProcessingJob, ProcessingOutput, ProcessingProgram, S3Input, Text,
+};
+use super::{bad_arguments, client_error, reroot, resolved_arguments, Job};
 use crate::definition::StepDef;
 use crate::error::StepError;
 use crate::execution::{Run, StepEnd};
-use crate::expr::text;
 use crate::jobs::JobEnd;
 
 /// A processing output: where the job writes it and where it goes.
@@ -33,9 +35,11 @@ pub(super) fn processing_step(run: &Run, step: &StepDef) -> Result<Value, StepEn
         .unwrap_or_default();
     let mut outputs = Vec::new();
     let outcome = (|| -> Result<Option<f64>, JobEnd> {
-        download_inputs(run, &job, &args)?;
-        outputs = prepare_outputs(&job, &output_list)?;
-        match job.exec(&command, max_runtime(&args)) {
+        let io: ProcessingJob = arguments::parse(&args).map_err(client_error)?;
+        download_inputs(run, &job, &io.processing_inputs)?;
+        let declared = io.processing_output_config.unwrap_or_default().outputs;
+        outputs = prepare_outputs(&job, &declared)?;
+        match job.exec(&command, io.stopping_condition.max_runtime()) {
             JobEnd::Completed => {}
             other => return Err(other),
         }
@@ -66,50 +70,29 @@ pub(super) fn processing_step(run: &Run, step: &StepDef) -> Result<Value, StepEn
 }
 
 /// Copies each `ProcessingInputs[].S3Input` into its re-rooted `LocalPath`.
-fn download_inputs(run: &Run, job: &Job, args: &Value) -> Result<(), JobEnd> {
-    let inputs = args.get("ProcessingInputs").and_then(Value::as_array);
-    for input in inputs.into_iter().flatten() {
-        let name = input.get("InputName").map(text).unwrap_or_default();
-        let field = |k: &str| {
-            str_field(
-                input,
-                &format!("/S3Input/{k}"),
-                &format!("input {name}: {k}"),
-            )
-            .map_err(client_error)
-        };
-        let (uri, local) = (field("S3Uri")?, field("LocalPath")?);
-        let dest = reroot(&job.dir, local).map_err(client_error)?;
-        check_input_type(input, &name)?;
+fn download_inputs(run: &Run, job: &Job, inputs: &[ProcessingInput]) -> Result<(), JobEnd> {
+    for input in inputs {
+        let name = input.input_name.clone().unwrap_or_default().0;
+        let dest = reroot(&job.dir, &input.s3.local_path).map_err(client_error)?;
+        check_input_type(&input.s3, &name)?;
         run.inner
             .store
-            .download_prefix(uri, &dest)
+            .download_prefix(&input.s3.uri, &dest)
             .map_err(|e| client_error(format!("input {name}: {e}")))?;
     }
     Ok(())
 }
 
 /// Creates each output's re-rooted `LocalPath`, so the container finds it.
-fn prepare_outputs(job: &Job, outputs: &[Value]) -> Result<Vec<Output>, JobEnd> {
+fn prepare_outputs(job: &Job, outputs: &[ProcessingOutput]) -> Result<Vec<Output>, JobEnd> {
     let mut prepared = Vec::new();
     for output in outputs {
-        let name =
-            str_field(output, "/OutputName", "an output's OutputName").map_err(client_error)?;
-        let field = |k: &str| {
-            str_field(
-                output,
-                &format!("/S3Output/{k}"),
-                &format!("output {name}: {k}"),
-            )
-            .map_err(client_error)
-        };
-        let (uri, local) = (field("S3Uri")?, field("LocalPath")?);
-        let dir = reroot(&job.dir, local).map_err(client_error)?;
+        let dir = reroot(&job.dir, &output.s3.local_path).map_err(client_error)?;
         fs::create_dir_all(&dir).map_err(client_error)?;
         prepared.push(Output {
-            name: name.to_string(),
+            name: output.output_name.clone(),
             dir,
-            uri: uri.to_string(),
+            uri: output.s3.uri.clone(),
         });
     }
     Ok(prepared)
@@ -145,41 +128,35 @@ fn read_property_files(step: &StepDef, outputs: &[Output]) -> Result<Value, Stri
 /// `ContainerEntrypoint` (whose program must be mmp-container) without the program, then
 /// `ContainerArguments`.
 pub(super) fn container_command(args: &Value) -> Result<Vec<String>, String> {
-    let list = |p: &str| -> Vec<String> {
-        args.pointer(p)
-            .and_then(Value::as_array)
-            .map(|a| a.iter().map(text).collect())
-            .unwrap_or_default()
-    };
-    let entrypoint = list("/AppSpecification/ContainerEntrypoint");
-    let Some(program) = entrypoint.first() else {
+    let program: ProcessingProgram = arguments::parse(args)?;
+    let texts = |list: Vec<Text>| list.into_iter().map(|Text(t)| t);
+    let mut entrypoint = texts(program.app_specification.container_entrypoint);
+    let Some(program_path) = entrypoint.next() else {
         return Err("AppSpecification.ContainerEntrypoint is empty: the local executor runs only mmp-container".into());
     };
-    let program_name = Path::new(program)
+    let program_name = Path::new(&program_path)
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
     if program_name != contract::CONTAINER_BINARY {
         return Err(format!(
-            "ContainerEntrypoint runs {program}; the local executor runs only {}",
+            "ContainerEntrypoint runs {program_path}; the local executor runs only {}",
             contract::CONTAINER_BINARY
         ));
     }
-    let mut command: Vec<String> = entrypoint[1..].to_vec();
-    command.extend(list("/AppSpecification/ContainerArguments"));
+    let mut command: Vec<String> = entrypoint.collect();
+    command.extend(texts(program.app_specification.container_arguments));
     Ok(command)
 }
 
-/// A training job's resolved inputs.
 /// Only uncompressed S3Prefix inputs are run locally.
-fn check_input_type(input: &Value, name: &str) -> Result<(), JobEnd> {
-    let field = |k: &str| input.pointer(&format!("/S3Input/{k}")).map(text);
-    if let Some(t) = field("S3DataType").filter(|t| t != "S3Prefix") {
+fn check_input_type(input: &S3Input, name: &str) -> Result<(), JobEnd> {
+    if let Some(Text(t)) = input.data_type.as_ref().filter(|t| t.0 != "S3Prefix") {
         return Err(client_error(format!(
             "input {name}: S3DataType {t} is not supported locally (only S3Prefix)"
         )));
     }
-    if let Some(c) = field("S3CompressionType").filter(|c| c != "None") {
+    if let Some(Text(c)) = input.compression_type.as_ref().filter(|c| c.0 != "None") {
         return Err(client_error(format!(
             "input {name}: S3CompressionType {c} is not supported locally"
         )));

@@ -7,10 +7,10 @@ use std::time::Duration;
 use mmp_pipeline::contract;
 use serde_json::{json, Value};
 
-use super::{bad_arguments, client_error, max_runtime, resolved_arguments, str_field, Job};
+use super::arguments::{self, Channel, MetricDefinition, Text, TrainingJob, TrainingStep};
+use super::{bad_arguments, client_error, resolved_arguments, Job};
 use crate::definition::StepDef;
 use crate::execution::{Run, StepEnd};
-use crate::expr::{string_map, text};
 use crate::jobs::{self, JobEnd};
 
 pub(crate) struct TrainingSpec<'a> {
@@ -104,69 +104,51 @@ pub(crate) fn run_training_job(run: &Run, spec: TrainingSpec) -> Result<Training
     })
 }
 
-/// The channels of `InputDataConfig`: (name, S3 URI).
-pub(crate) fn channels(args: &Value) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
-    for c in args
-        .get("InputDataConfig")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let name = str_field(c, "/ChannelName", "a channel's ChannelName")?;
-        let uri = str_field(
-            c,
-            "/DataSource/S3DataSource/S3Uri",
-            &format!("channel {name}: S3Uri"),
-        )?;
-        let data_type = c.pointer("/DataSource/S3DataSource/S3DataType").map(text);
-        if let Some(t) = data_type.filter(|t| t != "S3Prefix") {
-            return Err(format!(
-                "channel {name}: S3DataType {t} is not supported locally (only S3Prefix)"
-            ));
+/// The channels of `InputDataConfig`: (name, S3 URI); only S3Prefix inputs run locally.
+pub(crate) fn channels(job: &TrainingJob) -> Result<Vec<(String, String)>, String> {
+    let channel = |c: &Channel| {
+        let s3 = &c.data_source.s3;
+        match s3.data_type.as_ref().filter(|t| t.0 != "S3Prefix") {
+            Some(Text(t)) => Err(format!(
+                "channel {}: S3DataType {t} is not supported locally (only S3Prefix)",
+                c.channel_name
+            )),
+            None => Ok((c.channel_name.clone(), s3.uri.clone())),
         }
-        out.push((name.to_string(), uri.to_string()));
-    }
-    Ok(out)
+    };
+    job.input_data_config.iter().map(channel).collect()
 }
 
 /// `AlgorithmSpecification.MetricDefinitions` as compiled regexes.
-pub(crate) fn metric_definitions(args: &Value) -> Result<Vec<(String, regex::Regex)>, String> {
-    let mut out = Vec::new();
-    for m in args
-        .pointer("/AlgorithmSpecification/MetricDefinitions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let name = str_field(m, "/Name", "a metric definition's Name")?;
-        let pattern = str_field(m, "/Regex", &format!("metric {name}: Regex"))?;
-        let re =
-            regex::Regex::new(pattern).map_err(|e| format!("metric {name}: bad Regex: {e}"))?;
-        out.push((name.to_string(), re));
-    }
-    Ok(out)
+pub(crate) fn metric_definitions(job: &TrainingJob) -> Result<Vec<(String, regex::Regex)>, String> {
+    let compile = |m: &MetricDefinition| {
+        regex::Regex::new(&m.regex)
+            .map(|re| (m.name.clone(), re))
+            .map_err(|e| format!("metric {}: bad Regex: {e}", m.name))
+    };
+    job.algorithm_specification
+        .metric_definitions
+        .iter()
+        .map(compile)
+        .collect()
 }
 
-pub(crate) fn output_path(args: &Value) -> Result<String, String> {
-    str_field(
-        args,
-        "/OutputDataConfig/S3OutputPath",
-        "OutputDataConfig.S3OutputPath",
-    )
-    .map(str::to_string)
+/// SageMaker's string hyperparameters from their resolved values.
+pub(crate) fn texts(values: Option<BTreeMap<String, Text>>) -> BTreeMap<String, String> {
+    values
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, Text(v))| (k, v))
+        .collect()
 }
 
 pub(super) fn training_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
     let args = resolved_arguments(run, step)?;
-    let hyperparameters = string_map(
-        args.get("HyperParameters").unwrap_or(&Value::Null),
-        "HyperParameters",
-    )
-    .map_err(bad_arguments)?;
-    let channels = channels(&args).map_err(bad_arguments)?;
-    let metric_definitions = metric_definitions(&args).map_err(bad_arguments)?;
-    let output_path = output_path(&args).map_err(bad_arguments)?;
+    let parsed: TrainingStep = arguments::parse(&args).map_err(bad_arguments)?;
+    let hyperparameters = texts(parsed.hyper_parameters);
+    let channels = channels(&parsed.job).map_err(bad_arguments)?;
+    let metric_definitions = metric_definitions(&parsed.job).map_err(bad_arguments)?;
+    let output_path = parsed.job.output_data_config.s3_output_path.clone();
     let result = run_training_job(
         run,
         TrainingSpec {
@@ -178,7 +160,7 @@ pub(super) fn training_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd>
             output_path: output_path.clone(),
             metric_definitions: &metric_definitions,
             objective_metric: None,
-            max_runtime: max_runtime(&args),
+            max_runtime: parsed.job.stopping_condition.max_runtime(),
         },
     )?;
     let metric_list: Vec<Value> = result

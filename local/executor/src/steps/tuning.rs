@@ -11,14 +11,16 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
+use super::arguments::{
+    self, Lenient, ObjectiveType, ParameterRanges, Text, TrainingJobDefinition, TuningStep,
+};
 use super::training::{
-    channels, metric_definitions, output_path, run_training_job, TrainingResult, TrainingSpec,
+    channels, metric_definitions, run_training_job, texts, TrainingResult, TrainingSpec,
 };
 use super::{bad_arguments, resolved_arguments};
 use crate::definition::StepDef;
 use crate::error::StepError;
 use crate::execution::{Run, StepEnd};
-use crate::expr::{string_map, text};
 
 /// One hyperparameter's range.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,121 +50,62 @@ pub(crate) struct Trial {
     pub hyperparameters: BTreeMap<String, String>,
 }
 
-fn number(v: Option<&Value>, what: &str) -> Result<i64, String> {
-    let v = v.ok_or_else(|| format!("{what} is missing"))?;
-    v.as_i64()
-        .or_else(|| text(v).trim().parse().ok())
-        .ok_or_else(|| format!("{what} is not an integer: {v}"))
-}
-
-fn float(v: Option<&Value>, what: &str) -> Result<f64, String> {
-    let v = v.ok_or_else(|| format!("{what} is missing"))?;
-    v.as_f64()
-        .or_else(|| text(v).trim().parse().ok())
-        .ok_or_else(|| format!("{what} is not a number: {v}"))
-}
-
-fn parse_ranges(v: &Value, definition: &str) -> Result<Vec<(String, Range)>, String> {
+/// The definition's ranges, in the order it lists them (categorical, integer, continuous),
+/// with their bounds checked.
+fn ranges(r: &ParameterRanges, definition: &str) -> Result<Vec<(String, Range)>, String> {
     let mut out = Vec::new();
-    let list = |key: &str| {
-        v.get(key)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
-    let name_of = |r: &Value| {
-        r.get("Name")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| format!("definition {definition}: a range has no Name"))
-    };
-    let log_scale = |r: &Value| r.get("ScalingType").and_then(Value::as_str) == Some("Logarithmic");
-    for r in list("CategoricalParameterRanges") {
-        let name = name_of(&r)?;
-        let values: Vec<String> = r
-            .get("Values")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().map(text).collect())
-            .unwrap_or_default();
-        if values.is_empty() {
+    for c in &r.categorical_parameter_ranges {
+        if c.values.is_empty() {
             return Err(format!(
-                "definition {definition}: range {name} has no Values"
+                "definition {definition}: range {} has no Values",
+                c.name
             ));
         }
-        out.push((name, Range::Categorical(values)));
+        let values = c.values.iter().map(|Text(v)| v.clone()).collect();
+        out.push((c.name.clone(), Range::Categorical(values)));
     }
-    for r in list("IntegerParameterRanges") {
-        let name = name_of(&r)?;
-        let what = |k: &str| format!("definition {definition}: range {name}: {k}");
-        let (min, max) = (
-            number(r.get("MinValue"), &what("MinValue"))?,
-            number(r.get("MaxValue"), &what("MaxValue"))?,
-        );
-        let log = log_scale(&r);
+    let bad_bounds = |name: &str, min: &dyn std::fmt::Display, max: &dyn std::fmt::Display| {
+        format!("definition {definition}: range {name}: bad bounds {min}..{max}")
+    };
+    for n in &r.integer_parameter_ranges {
+        let (Lenient(min), Lenient(max), log) = (n.min_value, n.max_value, n.logarithmic());
         if min > max || (log && min <= 0) {
-            return Err(what(&format!("bad bounds {min}..{max}")));
+            return Err(bad_bounds(&n.name, &min, &max));
         }
-        out.push((name, Range::Integer { min, max, log }));
+        out.push((n.name.clone(), Range::Integer { min, max, log }));
     }
-    for r in list("ContinuousParameterRanges") {
-        let name = name_of(&r)?;
-        let what = |k: &str| format!("definition {definition}: range {name}: {k}");
-        let (min, max) = (
-            float(r.get("MinValue"), &what("MinValue"))?,
-            float(r.get("MaxValue"), &what("MaxValue"))?,
-        );
-        let log = log_scale(&r);
+    for n in &r.continuous_parameter_ranges {
+        let (Lenient(min), Lenient(max), log) = (n.min_value, n.max_value, n.logarithmic());
         if min > max || (log && min <= 0.0) {
-            return Err(what(&format!("bad bounds {min}..{max}")));
+            return Err(bad_bounds(&n.name, &min, &max));
         }
-        out.push((name, Range::Continuous { min, max, log }));
+        out.push((n.name.clone(), Range::Continuous { min, max, log }));
     }
     Ok(out)
 }
 
-fn parse_definition(v: &Value, index: usize) -> Result<Definition, String> {
-    let name = v
-        .get("DefinitionName")
-        .map(text)
+fn definition(d: TrainingJobDefinition, index: usize) -> Result<Definition, String> {
+    let name = d
+        .definition_name
+        .map(|Text(n)| n)
         .unwrap_or_else(|| format!("definition-{index}"));
-    let objective = v
-        .get("TuningObjective")
-        .ok_or_else(|| format!("definition {name}: TuningObjective is missing"))?;
-    let metric = objective
-        .get("MetricName")
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("definition {name}: TuningObjective.MetricName is missing"))?;
-    let maximize = match objective.get("Type").and_then(Value::as_str) {
-        Some("Maximize") => true,
-        Some("Minimize") => false,
-        other => {
-            return Err(format!(
-            "definition {name}: TuningObjective.Type {other:?} is neither Maximize nor Minimize"
-        ))
-        }
-    };
-    let metric_definitions =
-        metric_definitions(v).map_err(|e| format!("definition {name}: {e}"))?;
-    if !metric_definitions.iter().any(|(n, _)| n == metric) {
+    let metric = d.tuning_objective.metric_name;
+    let in_definition = |e: String| format!("definition {name}: {e}");
+    let metric_definitions = metric_definitions(&d.job).map_err(in_definition)?;
+    if !metric_definitions.iter().any(|(n, _)| *n == metric) {
         return Err(format!(
             "definition {name}: no MetricDefinition for the objective metric {metric}"
         ));
     }
     Ok(Definition {
-        ranges: parse_ranges(v.get("HyperParameterRanges").unwrap_or(&Value::Null), &name)?,
-        static_hyperparameters: string_map(
-            v.get("StaticHyperParameters").unwrap_or(&Value::Null),
-            &format!("definition {name}: StaticHyperParameters"),
-        )?,
-        maximize,
-        objective: metric.to_string(),
+        ranges: ranges(&d.hyper_parameter_ranges, &name)?,
+        static_hyperparameters: texts(d.static_hyper_parameters),
+        maximize: d.tuning_objective.kind == ObjectiveType::Maximize,
+        objective: metric,
         metric_definitions,
-        channels: channels(v).map_err(|e| format!("definition {name}: {e}"))?,
-        output_path: output_path(v).map_err(|e| format!("definition {name}: {e}"))?,
-        max_runtime: v
-            .pointer("/StoppingCondition/MaxRuntimeInSeconds")
-            .and_then(Value::as_u64)
-            .map(std::time::Duration::from_secs),
+        channels: channels(&d.job).map_err(in_definition)?,
+        output_path: d.job.output_data_config.s3_output_path,
+        max_runtime: d.job.stopping_condition.max_runtime(),
         name,
     })
 }
@@ -230,51 +173,35 @@ pub(crate) fn plan(definitions: &[Definition], count: usize, seed: u64) -> Vec<T
 pub(crate) fn tuning_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
     let args = resolved_arguments(run, step)?;
     let bad = bad_arguments;
-    let config = args
-        .get("HyperParameterTuningJobConfig")
-        .ok_or_else(|| bad("HyperParameterTuningJobConfig is missing".into()))?;
-    let strategy = config
-        .get("Strategy")
-        .and_then(Value::as_str)
-        .unwrap_or("Random");
+    let parsed: TuningStep = arguments::parse(&args).map_err(bad)?;
+    let config = parsed.hyper_parameter_tuning_job_config;
+    let strategy = config.strategy.as_deref().unwrap_or("Random");
     if strategy != "Random" {
         return Err(bad(format!(
             "tuning strategy {strategy} is not supported locally (only Random)"
         )));
     }
-    let limits = config.get("ResourceLimits");
-    let max_jobs = number(
-        limits.and_then(|l| l.get("MaxNumberOfTrainingJobs")),
-        "MaxNumberOfTrainingJobs",
-    )
-    .map_err(bad)?;
-    let max_parallel = number(
-        limits.and_then(|l| l.get("MaxParallelTrainingJobs")),
-        "MaxParallelTrainingJobs",
-    )
-    .map_err(bad)?;
+    let Lenient(max_jobs) = config.resource_limits.max_number_of_training_jobs;
+    let Lenient(max_parallel) = config.resource_limits.max_parallel_training_jobs;
     if max_jobs < 1 || max_parallel < 1 {
         return Err(bad(format!(
             "MaxNumberOfTrainingJobs ({max_jobs}) and MaxParallelTrainingJobs ({max_parallel}) must be at least 1"
         )));
     }
     // SageMaker draws a seed when none is given; a fixed one keeps local runs reproducible.
-    let seed = match config.get("RandomSeed") {
-        None | Some(Value::Null) => 0,
-        v => number(v, "RandomSeed").map_err(bad)?,
-    };
-    let raw_definitions: Vec<Value> = match (
-        args.get("TrainingJobDefinitions"),
-        args.get("TrainingJobDefinition"),
+    let seed = config.random_seed.map_or(0, |Lenient(s)| s);
+    let listed = match (
+        parsed.training_job_definitions,
+        parsed.training_job_definition,
     ) {
-        (Some(Value::Array(list)), _) => list.clone(),
-        (_, Some(single)) => vec![single.clone()],
-        _ => return Err(bad("TrainingJobDefinitions is missing".into())),
+        (Some(list), _) => list,
+        (None, Some(single)) => vec![single],
+        (None, None) => return Err(bad("TrainingJobDefinitions is missing".into())),
     };
-    let definitions = raw_definitions
-        .iter()
+    let definitions = listed
+        .into_iter()
         .enumerate()
-        .map(|(i, d)| parse_definition(d, i))
+        .map(|(i, d)| definition(d, i))
         .collect::<Result<Vec<_>, _>>()
         .map_err(bad)?;
     if definitions.is_empty() {
@@ -490,7 +417,8 @@ mod tests {
         let v = json!({"CategoricalParameterRanges": [{"Name": "a", "Values": ["1", "2"]}],
             "IntegerParameterRanges": [{"Name": "b", "MinValue": "2", "MaxValue": "11", "ScalingType": "Auto"}],
             "ContinuousParameterRanges": []});
-        let r = parse_ranges(&v, "D").unwrap();
+        let parsed = |v: &Value| arguments::parse::<ParameterRanges>(v).unwrap();
+        let r = ranges(&parsed(&v), "D").unwrap();
         assert_eq!(
             r[1],
             (
@@ -504,7 +432,7 @@ mod tests {
         );
         let bad =
             json!({"IntegerParameterRanges": [{"Name": "b", "MinValue": "5", "MaxValue": "1"}]});
-        assert!(parse_ranges(&bad, "D").unwrap_err().contains("range b"));
+        assert!(ranges(&parsed(&bad), "D").unwrap_err().contains("range b"));
     }
 
     #[test]
