@@ -2,7 +2,10 @@
 //! stratified folds for classification, plain folds for regression (see [`crate::folds`]),
 //! the same seed for every fold's fit, and the mean of the fold scores.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
 use ndarray::{Array2, Axis};
+use rayon::prelude::*;
 
 use crate::error::{MlError, Result};
 use crate::estimators::{Estimator, TrainTarget};
@@ -17,8 +20,8 @@ pub struct CvScores {
     pub mean: f64,
 }
 
-/// Folds are fitted side by side on all cores (each fold is independent and seeded alike, so
-/// the scores do not depend on the thread count).
+/// Folds are fitted side by side on rayon's global pool, which the forest's trees share (each
+/// fold is independent and seeded alike, so the scores do not depend on the thread count).
 pub fn cross_val_score(
     estimator: &dyn Estimator,
     data: &TrainingData,
@@ -29,19 +32,16 @@ pub fn cross_val_score(
     estimator.supports(data.task)?;
     let codes = data.target.codes();
     let all = folds(data.x.nrows(), codes, k)?;
-    let results: Vec<Result<Option<f64>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = all
-            .iter()
-            .map(|fold| scope.spawn(move || fold_score(estimator, data, scorer, fold, seed)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(MlError::Folds("a fold's fit panicked".to_string())))
-            })
-            .collect()
-    });
+    let results: Vec<Result<Option<f64>>> = all
+        .par_iter()
+        .map(|fold| {
+            // A panicking fit fails this job with a message, as a thread's join did.
+            catch_unwind(AssertUnwindSafe(|| {
+                fold_score(estimator, data, scorer, fold, seed)
+            }))
+            .unwrap_or_else(|_| Err(MlError::Folds("a fold's fit panicked".to_string())))
+        })
+        .collect();
     let mut scores = Vec::with_capacity(k);
     for (i, result) in results.into_iter().enumerate() {
         let score = result?.ok_or_else(|| {
@@ -108,4 +108,58 @@ fn fold_score(
             })
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::estimators::{from_hyperparams, Algorithm, Fitted};
+    use crate::hyperparams::HyperParams;
+    use crate::table::Table;
+
+    fn data() -> TrainingData {
+        let mut csv = String::from("a,b,y\n");
+        for i in 0..60 {
+            let (a, b) = ((i * 7 % 13) as f64, (i * 5 % 11) as f64);
+            csv.push_str(&format!("{a},{b},{}\n", usize::from(a + b / 2.0 > 8.0)));
+        }
+        let table = Table::from_reader(Path::new("t.csv"), csv.as_bytes()).unwrap();
+        TrainingData::from_table(&table, "y", None).unwrap()
+    }
+
+    fn in_pool<T: Send>(threads: usize, work: impl FnOnce() -> T + Send) -> T {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(work)
+    }
+
+    /// Folds and, nested in them, a forest's trees: seeded per fold and per tree, so the
+    /// scores and the trees are the same on one thread as on several.
+    #[test]
+    fn scores_and_forests_do_not_depend_on_the_thread_count() {
+        let data = data();
+        let hp = HyperParams::from_pairs([("n-estimators", "12")]);
+        let forest = from_hyperparams(Algorithm::RandomForest, &hp).unwrap();
+        let cv = |threads| {
+            in_pool(threads, || {
+                cross_val_score(forest.as_ref(), &data, Scorer::RocAuc, 4, 7).unwrap()
+            })
+        };
+        let one = cv(1);
+        assert_eq!(one, cv(3));
+        assert_eq!(one.folds.len(), 4);
+        let fit = |threads| {
+            in_pool(threads, || {
+                forest.fit(data.x.view(), data.train_target(), 7).unwrap()
+            })
+        };
+        let (Fitted::RandomForest(a), Fitted::RandomForest(b)) = (fit(1), fit(4)) else {
+            panic!("not a forest")
+        };
+        assert_eq!(a, b);
+    }
 }

@@ -11,8 +11,9 @@
 //! distinct values, leaves holding the weighted class distribution (averaged over trees for
 //! `predict_proba`) or the weighted mean.
 //!
-//! Trees grow on all cores; each tree has its own seed drawn from `random-state`, so the
-//! forest is the same whatever the number of threads.
+//! Trees grow in parallel on rayon's global pool (shared with the cross-validation folds and
+//! forust-ml, so nesting steals work instead of adding threads); each tree has its own seed
+//! drawn from `random-state`, so the forest is the same whatever the number of threads.
 //!
 //! | name | default | range | meaning |
 //! |---|---|---|---|
@@ -28,6 +29,7 @@ use ndarray::ArrayView2;
 use rand::seq::SliceRandom;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -375,26 +377,7 @@ impl Estimator for ForestValidParams {
         };
         let mut master = ChaCha8Rng::seed_from_u64(seed);
         let seeds: Vec<u64> = (0..self.n_estimators).map(|_| master.next_u64()).collect();
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |t| t.get())
-            .min(seeds.len());
-        let chunk = seeds.len().div_ceil(threads);
-        let trees: Vec<Tree> = std::thread::scope(|scope| {
-            let handles: Vec<_> = seeds
-                .chunks(chunk)
-                .map(|part| {
-                    let builder = &builder;
-                    scope.spawn(move || part.iter().map(|&s| builder.tree(s)).collect::<Vec<_>>())
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| match h.join() {
-                    Ok(trees) => trees,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                })
-                .collect()
-        });
+        let trees: Vec<Tree> = seeds.par_iter().map(|&s| builder.tree(s)).collect();
         Ok(Fitted::RandomForest(Forest { n_outputs, trees }))
     }
 }
