@@ -24,6 +24,9 @@ pub enum ExecutorError {
     /// RetryPipelineExecution of an execution that is not Failed or Stopped.
     #[error("execution {id} is {status}: only a Failed or Stopped execution can be retried")]
     NotRetryable { id: String, status: String },
+    /// The worker threads could not be started.
+    #[error("cannot start the executor's worker threads: {0}")]
+    Workers(rayon::ThreadPoolBuildError),
     #[error("corrupt state for execution {id}: {reason}")]
     Corrupt { id: String, reason: String },
 }

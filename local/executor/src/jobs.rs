@@ -1,11 +1,10 @@
 //! Running one container process: its own folder as the ML root, stdout and stderr in a log
-//! file there, a bound on how many run at once, a run-time limit and a stop flag.
+//! file there, a run-time limit and a stop flag.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use mmp_pipeline::contract;
@@ -16,40 +15,6 @@ pub(crate) const LOG_FILE: &str = "job.log";
 const STOP_CHECK: Duration = Duration::from_millis(50);
 /// SageMaker keeps at most this much of a failure reason.
 const MAX_REASON: usize = 1024;
-
-/// A counting semaphore: at most `n` container processes at once, across all executions.
-pub(crate) struct Slots {
-    free: Mutex<usize>,
-    freed: Condvar,
-}
-
-pub(crate) struct SlotGuard<'a>(&'a Slots);
-
-impl Slots {
-    pub fn new(n: usize) -> Self {
-        Self {
-            free: Mutex::new(n.max(1)),
-            freed: Condvar::new(),
-        }
-    }
-
-    pub fn acquire(&self) -> SlotGuard<'_> {
-        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        while *free == 0 {
-            free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
-        }
-        *free -= 1;
-        SlotGuard(self)
-    }
-}
-
-impl Drop for SlotGuard<'_> {
-    fn drop(&mut self) {
-        let mut free = self.0.free.lock().unwrap_or_else(|p| p.into_inner());
-        *free += 1;
-        self.0.freed.notify_one();
-    }
-}
 
 /// One process to run.
 pub(crate) struct JobSpec<'a> {
@@ -74,9 +39,8 @@ pub(crate) fn log_path(dir: &Path) -> PathBuf {
     dir.join(LOG_FILE)
 }
 
-/// Runs the job to its end; waits for a free slot first.
-pub(crate) fn run(spec: &JobSpec, slots: &Slots) -> JobEnd {
-    let _slot = slots.acquire();
+/// Runs the job to its end on the calling worker (the pool's size bounds jobs at once).
+pub(crate) fn run(spec: &JobSpec) -> JobEnd {
     if spec.stop.load(Ordering::SeqCst) {
         return JobEnd::Stopped;
     }
@@ -204,29 +168,6 @@ pub(crate) fn scrape_metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
-    use std::sync::Arc;
-
-    #[test]
-    fn slots_bound_concurrency() {
-        let slots = Arc::new(Slots::new(2));
-        let running = Arc::new(AtomicUsize::new(0));
-        let max = Arc::new(AtomicUsize::new(0));
-        let handles: Vec<_> = (0..6)
-            .map(|_| {
-                let (slots, running, max) = (slots.clone(), running.clone(), max.clone());
-                std::thread::spawn(move || {
-                    let _g = slots.acquire();
-                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                    max.fetch_max(now, Ordering::SeqCst);
-                    std::thread::sleep(Duration::from_millis(20));
-                    running.fetch_sub(1, Ordering::SeqCst);
-                })
-            })
-            .collect();
-        handles.into_iter().for_each(|h| h.join().unwrap());
-        assert_eq!(max.load(Ordering::SeqCst), 2);
-    }
 
     #[test]
     fn scrapes_the_last_metric_value() {
@@ -245,7 +186,6 @@ mod tests {
     fn runs_a_process_and_reports_its_failure() {
         let dir = tempfile::tempdir().unwrap();
         let stop = AtomicBool::new(false);
-        let slots = Slots::new(1);
         let sh = Path::new("/bin/sh");
         let args = ["-c".to_string(), "echo hello; echo \"$MMP_ML_ROOT\"; mkdir -p output; echo 'bad input' > output/failure; exit 3".to_string()];
         let spec = JobSpec {
@@ -256,7 +196,7 @@ mod tests {
             max_runtime: None,
             stop: &stop,
         };
-        match run(&spec, &slots) {
+        match run(&spec) {
             JobEnd::Failed(r) => assert_eq!(r, "AlgorithmError: bad input"),
             other => panic!("{other:?}"),
         }
@@ -281,7 +221,7 @@ mod tests {
             args: &args,
             ..spec
         };
-        match run(&spec, &slots) {
+        match run(&spec) {
             JobEnd::Failed(r) => assert!(r.starts_with("MaxRuntimeExceeded"), "{r}"),
             other => panic!("{other:?}"),
         }
@@ -291,7 +231,7 @@ mod tests {
             max_runtime: None,
             ..spec
         };
-        match run(&spec, &slots) {
+        match run(&spec) {
             JobEnd::Failed(r) => assert!(r.contains("cannot start /nonexistent/container"), "{r}"),
             other => panic!("{other:?}"),
         }

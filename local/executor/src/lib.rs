@@ -6,8 +6,10 @@
 //! (independent steps at once) and runs each job as a `mmp-container` process in a folder laid
 //! out as SageMaker lays out `/opt/ml`. State lives in SQLite. See `docs/executor.md`.
 //!
-//! Threads, not async: every execution runs on its own thread, steps on scoped threads, and a
-//! counting semaphore bounds the container processes of all executions together.
+//! Threads, not async, and a stated number of them: each running execution has one scheduling
+//! thread (it waits for its steps' ends), and every step, tuning trial and container job runs
+//! on one worker pool shared by all executions, of `max_parallel_jobs` threads (default: the
+//! number of cores), which therefore bounds the jobs running at once.
 
 mod condition;
 mod config;
@@ -20,6 +22,7 @@ mod hooks;
 mod jobs;
 mod model;
 mod owner;
+mod pool;
 mod schedule;
 mod shared;
 /// The SQLite opener mmp shares (pragmas, versioned migrations).
@@ -87,7 +90,7 @@ impl Executor {
                 config.bucket_root.clone(),
                 sqlite::open(&config.db_path, &db::SCHEMA)?,
             ),
-            slots: jobs::Slots::new(config.parallelism()),
+            workers: pool::workers(config.parallelism())?,
             owner: owner::new_owner(),
             live: Mutex::new(HashMap::new()),
             ended: Condvar::new(),

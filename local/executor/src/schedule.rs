@@ -53,7 +53,9 @@ fn schedule(run: &Run) -> (ExecutionStatus, Option<String>) {
     let mut failure: Option<String> = None;
     let mut stopped = false;
     let (tx, rx) = mpsc::channel::<(String, StepEnd)>();
-    std::thread::scope(|scope| {
+    // Steps are tasks on the executor's worker pool; this thread only schedules (it waits
+    // for their ends, it never runs one).
+    run.inner.workers.in_place_scope(|scope| {
         let mut running = 0usize;
         loop {
             if run.stopped() {
@@ -66,7 +68,7 @@ fn schedule(run: &Run) -> (ExecutionStatus, Option<String>) {
                         state.insert(&step.name, State::Running);
                         running += 1;
                         let tx = tx.clone();
-                        scope.spawn(move || {
+                        scope.spawn(move |_| {
                             // Whatever happens, the scheduler must hear back, or it waits forever.
                             let end = catch_unwind(AssertUnwindSafe(|| run_recorded(run, step)))
                                 .unwrap_or_else(|_| StepEnd::Failed(StepError::Panicked));

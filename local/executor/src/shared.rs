@@ -1,5 +1,5 @@
 //! What every execution of one executor shares: configuration, hooks, state database, store,
-//! job slots, and the executions it runs with their stop flags.
+//! worker pool, and the executions it runs with their stop flags.
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
@@ -11,7 +11,6 @@ use mmp_object_store::LocalStore;
 use crate::config::ExecutorConfig;
 use crate::db::Db;
 use crate::hooks::ExecutorHooks;
-use crate::jobs;
 use crate::model::ExecutionStatus;
 
 /// The state behind every clone of an [`crate::Executor`].
@@ -20,7 +19,8 @@ pub(crate) struct Inner {
     pub hooks: Arc<dyn ExecutorHooks>,
     pub db: Db,
     pub store: LocalStore,
-    pub slots: jobs::Slots,
+    /// Runs every step and trial; its size bounds the jobs running at once (`crate::pool`).
+    pub workers: rayon::ThreadPool,
     pub owner: String,
     /// Executions this executor is running, with their stop flags.
     pub live: Mutex<HashMap<String, Arc<AtomicBool>>>,
@@ -28,8 +28,9 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// How many jobs run at once at most, over all executions: the pool's size.
     pub fn max_parallel(&self) -> usize {
-        self.config.parallelism()
+        self.workers.current_num_threads()
     }
 
     /// Records the end of an execution and tells the hooks.

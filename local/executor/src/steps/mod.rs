@@ -124,7 +124,7 @@ impl<'a> Job<'a> {
             max_runtime,
             stop: &self.run.stop,
         };
-        jobs::run(&spec, &self.run.inner.slots)
+        jobs::run(&spec)
     }
 
     /// Records the job's end; returns the reason for a failure, `Stopped` for a stop.

@@ -217,9 +217,11 @@ pub(crate) fn tuning_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<TrainingResult, StepEnd>>>> =
         Mutex::new((0..trials.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
+    // `workers` tasks on the executor's pool take trials in turn; this step's own worker runs
+    // trials too while it waits, so the pool's size holds.
+    run.inner.workers.scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| loop {
+            scope.spawn(|_| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 if i >= trials.len() || run.stopped() {
                     break;
