@@ -38,7 +38,9 @@ use crate::target::{read_target, Target, Task};
 /// The artifact format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 pub const MANIFEST_FILE: &str = "manifest.json";
-pub const PAYLOAD_FILE: &str = "model.json";
+/// The payload of every model but those the boosting libraries fitted (kept with the
+/// payloads, which name it without depending on this module).
+pub use crate::estimators::PAYLOAD_FILE;
 /// The largest `manifest.json` [`Model::load`] reads (a manifest lists the features; this is
 /// room for hundreds of thousands).
 pub const MAX_MANIFEST_BYTES: u64 = 16 << 20;

@@ -30,6 +30,11 @@ use crate::target::Task;
 
 pub use mmp_pipeline::algorithm::Algorithm;
 
+/// The payload's file name for every model but those fitted by the XGBoost or LightGBM
+/// library (which keep their own files, [`xgboost::PAYLOAD_FILE`] and
+/// [`lightgbm::PAYLOAD_FILE`]).
+pub const PAYLOAD_FILE: &str = "model.json";
+
 /// What a model is fitted to.
 #[derive(Debug, Clone, Copy)]
 pub enum TrainTarget<'a> {
@@ -184,7 +189,7 @@ impl Fitted {
         match self {
             Fitted::XGBoost(_) => xgboost::PAYLOAD_FILE,
             Fitted::LightGBM(_) => lightgbm::PAYLOAD_FILE,
-            _ => crate::model::PAYLOAD_FILE,
+            _ => PAYLOAD_FILE,
         }
     }
 
@@ -199,7 +204,7 @@ impl Fitted {
                 )
             }),
             other => serde_json::to_vec(other)
-                .map_err(|e| MlError::Artifact(format!("{}: {e}", crate::model::PAYLOAD_FILE))),
+                .map_err(|e| MlError::Artifact(format!("{PAYLOAD_FILE}: {e}"))),
         }
     }
 
