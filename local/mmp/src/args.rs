@@ -51,6 +51,9 @@ pub enum Command {
     Reject(RejectArgs),
     /// Send rows to a dataset's model through the Function URL.
     Invoke(InvokeArgs),
+    /// List the events the bus gave up on (dead letters): the function, the attempts and the
+    /// last error.
+    DeadLetters(JsonArg),
     /// The pipeline definition.
     #[command(subcommand)]
     Pipeline(PipelineCommand),

@@ -39,7 +39,7 @@ pub struct Pending {
 }
 
 /// A dead-lettered event: kept, never delivered again.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DeadLetter {
     pub id: i64,
     pub target: String,
@@ -143,7 +143,7 @@ impl Outbox {
     }
 
     /// Records a failed delivery: retried with exponential back-off, dead after
-    /// [`MAX_ATTEMPTS`] (kept, with its last error, for `mmp events`).
+    /// [`MAX_ATTEMPTS`] (kept, with its last error, for `mmp dead-letters`).
     pub fn failed(&self, pending: &Pending, error: &str) -> rusqlite::Result<()> {
         let attempts = pending.attempts + 1;
         let backoff_ms = 200i64.saturating_mul(1 << attempts.clamp(0, 12));

@@ -28,6 +28,7 @@ pub fn run(cli: Cli) -> Result<()> {
             commands::set_status(&g, &args.name, Some(args.version), ApprovalStatus::Rejected)
         }
         Command::Invoke(args) => commands::invoke(&g, &args),
+        Command::DeadLetters(args) => commands::dead_letters(&g, args.json),
         Command::Demo(args) => crate::demo::run(&g, &args),
     }
 }

@@ -388,6 +388,32 @@ pub fn estimator_of(system: &System, p: &ModelPackage) -> Option<String> {
     report["estimator"].as_str().map(str::to_string)
 }
 
+/// The outbox's dead letters, oldest first: events no delivery will be tried for again.
+pub fn dead_letters(g: &Global, json: bool) -> Result<()> {
+    let system = open_system(g)?;
+    let dead = system.outbox.dead_letters()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&dead)?);
+        return Ok(());
+    }
+    if dead.is_empty() {
+        println!("no dead letters: every event was delivered or is still being tried");
+        return Ok(());
+    }
+    let mut table = Table::new();
+    table.set_header(["event", "function", "attempts", "last error"]);
+    for d in dead {
+        table.add_row([
+            d.id.to_string(),
+            d.target,
+            d.attempts.to_string(),
+            d.last_error.unwrap_or_default(),
+        ]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
 pub fn set_status(
     g: &Global,
     name: &str,
