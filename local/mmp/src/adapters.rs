@@ -259,6 +259,7 @@ fn ms(t: std::time::SystemTime) -> Option<i64> {
 /// [`PipelineRunner`] over the local executor, with the pipelines "created" in this runtime.
 #[derive(Clone)]
 pub struct PipelinesAdapter {
+    /// The executor that runs the executions.
     pub executor: Executor,
     /// Pipeline name → rendered definition.
     pub pipelines: Arc<HashMap<String, String>>,

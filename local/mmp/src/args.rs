@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+/// The whole command line: the options every command takes, and the command.
 #[derive(Debug, Parser)]
 #[command(
     name = "mmp",
@@ -13,12 +14,15 @@ use clap::{Args, Parser, Subcommand};
     about = "The SageMaker multi-model pipeline, whole on one machine"
 )]
 pub struct Cli {
+    /// Options every command takes.
     #[command(flatten)]
     pub global: Global,
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// Where the state is and which pipeline it belongs to.
 #[derive(Debug, Args, Clone)]
 pub struct Global {
     /// The data folder holding all local state.
@@ -32,6 +36,7 @@ pub struct Global {
     pub container_bin: Option<PathBuf>,
 }
 
+/// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the system: executor, event bus, endpoint and Function URL, until Ctrl-C.
@@ -62,6 +67,7 @@ pub enum Command {
     Demo(DemoArgs),
 }
 
+/// `mmp up`.
 #[derive(Debug, Args)]
 pub struct UpArgs {
     /// Function URL port on 127.0.0.1 (0: any free port).
@@ -81,6 +87,7 @@ pub struct UpArgs {
     pub model_memory_budget: Option<u64>,
 }
 
+/// `mmp upload`.
 #[derive(Debug, Args)]
 pub struct UploadArgs {
     /// The CSV file.
@@ -97,12 +104,14 @@ pub struct UploadArgs {
     pub no_wait: bool,
 }
 
+/// `mmp retry`.
 #[derive(Debug, Args)]
 pub struct RetryArgs {
     /// The execution's id or ARN.
     pub execution: String,
 }
 
+/// A command whose only option is `--json`.
 #[derive(Debug, Args)]
 pub struct JsonArg {
     /// Print JSON instead of a table.
@@ -110,6 +119,7 @@ pub struct JsonArg {
     pub json: bool,
 }
 
+/// `mmp executions`.
 #[derive(Debug, Args)]
 pub struct ExecutionsArgs {
     /// An execution id or ARN: list its steps.
@@ -117,26 +127,32 @@ pub struct ExecutionsArgs {
     /// Only the uploads the trigger refused (they started no execution), with the reason.
     #[arg(long, conflicts_with = "execution")]
     pub rejected: bool,
+    /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }
 
+/// `mmp approve`.
 #[derive(Debug, Args)]
 pub struct ApproveArgs {
     /// Dataset or model package group name.
     pub name: String,
+    /// The version to approve (default: the newest).
     #[arg(long)]
     pub version: Option<i64>,
 }
 
+/// `mmp reject`.
 #[derive(Debug, Args)]
 pub struct RejectArgs {
     /// Dataset or model package group name.
     pub name: String,
+    /// The version to reject.
     #[arg(long)]
     pub version: i64,
 }
 
+/// `mmp invoke`.
 #[derive(Debug, Args)]
 pub struct InvokeArgs {
     /// Dataset or model package group name.
@@ -146,6 +162,7 @@ pub struct InvokeArgs {
     pub csv: String,
 }
 
+/// `mmp demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Tuning trials per dataset (default: the pipeline's, 10 per algorithm).
@@ -159,19 +176,23 @@ pub struct DemoArgs {
     pub max_parallel_jobs: usize,
 }
 
+/// `mmp pipeline`'s commands.
 #[derive(Debug, Subcommand)]
 pub enum PipelineCommand {
     /// Print the SageMaker Pipeline definition (the template Terraform deploys, or rendered).
     Definition(DefinitionArgs),
 }
 
+/// `mmp pipeline definition`.
 #[derive(Debug, Args)]
 pub struct DefinitionArgs {
     /// Fill the placeholders (with --pipeline-name): the three values go together.
     #[arg(long, requires_all = ["role_arn", "bucket"])]
     pub image_uri: Option<String>,
+    /// The SageMaker execution role the steps run as.
     #[arg(long, requires = "image_uri")]
     pub role_arn: Option<String>,
+    /// The bucket the pipeline reads and writes.
     #[arg(long, requires = "image_uri")]
     pub bucket: Option<String>,
 }

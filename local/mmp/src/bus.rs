@@ -82,6 +82,7 @@ impl Outbox {
 
     /// Deliveries due now, oldest first. A row that cannot be read as an event (not JSON, not
     /// text, no such function) is dead-lettered with the reason, never delivered.
+    #[cfg(test)]
     pub fn due(&self, limit: usize) -> rusqlite::Result<Vec<Pending>> {
         self.due_at(now_ms(), limit)
     }

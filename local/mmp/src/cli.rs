@@ -9,6 +9,7 @@ use mmp_pipeline::definition::{self, Placeholders};
 use crate::args::{Cli, Command, DefinitionArgs, PipelineCommand};
 use crate::commands;
 
+/// Runs the command `cli` names.
 pub fn run(cli: Cli) -> Result<()> {
     crate::telemetry::init();
     let g = cli.global;

@@ -25,23 +25,37 @@ use tokio::sync::Mutex;
 
 use mmp_object_store::{LocalStore, StoreError};
 
+/// Why the endpoint could not answer an invocation or a load.
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointError {
     /// SageMaker answers a missing target model with a client error.
     #[error("target model {0} is not in the endpoint's model prefix")]
     ModelNotFound(String),
+    /// The archive was refused, or the serving process would not load it.
     #[error("model {model} could not be loaded: {reason}")]
-    LoadFailed { model: String, reason: String },
+    LoadFailed {
+        /// The target model (the archive's key below the model prefix).
+        model: String,
+        /// What went wrong, as the archive check or the serving process said it.
+        reason: String,
+    },
+    /// The serving process could not be started or reached.
     #[error("the serving process is unavailable: {0}")]
     Unavailable(String),
+    /// Reading the archive from the local bucket failed.
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The cache folder or the log file could not be written.
     #[error("endpoint I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// A setting read from the environment is malformed.
     #[error("environment variable {var}={value:?}: {reason}")]
     Config {
+        /// The variable's name.
         var: &'static str,
+        /// Its value, as set.
         value: String,
+        /// What a valid value looks like.
         reason: String,
     },
 }
@@ -76,8 +90,11 @@ const LOAD_WAIT: Duration = Duration::from_secs(300);
 /// What the serving container answered.
 #[derive(Debug, Clone)]
 pub struct Invocation {
+    /// The HTTP status.
     pub status: u16,
+    /// The response's `Content-Type`.
     pub content_type: String,
+    /// The response body, as sent.
     pub body: Vec<u8>,
 }
 
@@ -85,7 +102,9 @@ pub struct Invocation {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadedModel {
+    /// The target model's name.
     pub model_name: String,
+    /// What it holds in memory, as the serving process measures it.
     pub memory_bytes: u64,
 }
 
@@ -96,7 +115,9 @@ struct ModelPage {
     next_page_token: Option<String>,
 }
 
+/// How the local endpoint runs its serving process and where it keeps models.
 pub struct EndpointConfig {
+    /// The `mmp-container` binary, run as `mmp-container serve`.
     pub container_bin: PathBuf,
     /// Where archives are unpacked, one folder per target model.
     pub cache_dir: PathBuf,
@@ -104,6 +125,7 @@ pub struct EndpointConfig {
     pub model_prefix: String,
     /// The serving process's model memory budget, if any.
     pub memory_budget_bytes: Option<u64>,
+    /// Where the serving process's output is appended.
     pub log_file: PathBuf,
     /// What an archive may unpack to.
     pub archive_limits: Limits,
@@ -114,6 +136,8 @@ struct Server {
     base_url: String,
 }
 
+/// The multi-model endpoint on this machine: one `mmp-container serve` process, started on
+/// first use, to which target models are loaded from the store's model prefix on demand.
 pub struct LocalEndpoint {
     config: EndpointConfig,
     store: Arc<LocalStore>,
@@ -160,6 +184,7 @@ fn idle_connections_closed_before_the_server_does() -> reqwest::Client {
 }
 
 impl LocalEndpoint {
+    /// An endpoint reading archives from `store`; nothing runs until the first request.
     pub fn new(config: EndpointConfig, store: Arc<LocalStore>) -> Self {
         Self {
             config,
@@ -306,6 +331,7 @@ impl LocalEndpoint {
         }
     }
 
+    /// The model memory budget the serving process was given, if any.
     pub fn memory_budget_bytes(&self) -> Option<u64> {
         self.config.memory_budget_bytes
     }
@@ -595,8 +621,11 @@ impl LocalEndpoint {
 /// Why [`unpack_archive`] failed: the archive, or this machine.
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
+    /// The archive is malformed, or holds what may not be unpacked (links, paths out of the
+    /// folder, too much).
     #[error(transparent)]
     Archive(#[from] mmp_model_archive::ArchiveError),
+    /// The folder could not be written or renamed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }

@@ -24,6 +24,7 @@ impl Home {
         Ok(home)
     }
 
+    /// The data folder itself.
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -1,24 +1,28 @@
 //! `mmp`: the whole multi-model pipeline on one machine — the pipeline definition executed
 //! locally, with the model registry, the event bus, the multi-model endpoint and the Function URL.
+//!
+//! The public modules are what the `mmp` binary and the integration tests use; the rest is
+//! the runtime's inside.
+#![warn(missing_docs)]
 
-pub mod actions;
+mod actions;
 pub mod adapters;
 pub mod args;
-pub mod bus;
+mod bus;
 pub mod cli;
-pub mod commands;
-pub mod console;
-pub mod db;
-pub mod demo;
+mod commands;
+mod console;
+mod db;
+mod demo;
 pub mod endpoint;
-pub mod events;
-pub mod function;
-pub mod function_url;
-pub mod handlers;
+mod events;
+mod function;
+mod function_url;
+mod handlers;
 pub mod home;
-pub mod registry;
-pub mod rules;
-pub mod runtime;
-pub mod samples;
+mod registry;
+mod rules;
+mod runtime;
+mod samples;
 pub mod system;
-pub mod telemetry;
+mod telemetry;

@@ -27,17 +27,24 @@ pub const BUCKET_NAME: &str = "mmp-local";
 /// The default pipeline name (the model package groups' prefix).
 pub const DEFAULT_PIPELINE_NAME: &str = "mmp";
 
+/// The local world's state, as every command and the runtime share it: what AWS holds in the
+/// cloud (the bucket, the registry, EventBridge's queue), kept in the data folder.
 pub struct System {
+    /// The data folder.
     pub home: Home,
-    pub account: Account,
+    pub(crate) account: Account,
+    /// The pipeline's name, the model package groups' prefix.
     pub pipeline_name: String,
+    /// The local bucket; its ObjectCreated notifications go to the outbox.
     pub store: Arc<LocalStore>,
+    /// The model registry; approval changes become events in the outbox.
     pub registry: Arc<Registry>,
-    pub outbox: Arc<Outbox>,
-    pub rules: Arc<Rules>,
+    pub(crate) outbox: Arc<Outbox>,
+    pub(crate) rules: Arc<Rules>,
 }
 
 impl System {
+    /// Opens (or creates) the state in `home` for the pipeline named `pipeline_name`.
     pub fn open(home: Home, pipeline_name: &str) -> Result<Self> {
         let database = home.database();
         let open =
