@@ -20,6 +20,7 @@ pub struct ExecutorConfig {
     pub max_parallel_jobs: usize,
     /// Region and account in the ARNs the executor makes.
     pub region: String,
+    /// The account id in those ARNs.
     pub account: String,
     /// Extra environment for every job (e.g. `RUST_LOG`); the executor's own environment is
     /// inherited, and `MMP_ML_ROOT` is always the job's folder.

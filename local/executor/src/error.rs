@@ -5,30 +5,53 @@
 /// the execution as `Failed` with the reason in [`crate::ExecutionInfo::failure_reason`].
 #[derive(Debug, thiserror::Error)]
 pub enum ExecutorError {
+    /// A query of the state database failed (busy past the timeout, disk full, …).
     #[error("state database: {0}")]
     Database(#[from] rusqlite::Error),
     /// Opening or migrating the state database.
     #[error("state database: {0}")]
     Open(#[from] crate::sqlite::OpenError),
+    /// A file or folder of the executor could not be read or written.
     #[error("{context}: {source}")]
     Io {
+        /// What was being done.
         context: String,
+        /// Why it failed.
         source: std::io::Error,
     },
+    /// The pipeline definition is not JSON or not a pipeline the executor can run.
     #[error("invalid pipeline definition: {0}")]
     Definition(String),
+    /// A start parameter the definition does not declare, or of the wrong type.
     #[error("parameter {name}: {reason}")]
-    InvalidParameter { name: String, reason: String },
+    InvalidParameter {
+        /// The parameter's name.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No execution has this id or ARN.
     #[error("no pipeline execution with id or ARN {0}")]
     NotFound(String),
     /// RetryPipelineExecution of an execution that is not Failed or Stopped.
     #[error("execution {id} is {status}: only a Failed or Stopped execution can be retried")]
-    NotRetryable { id: String, status: String },
+    NotRetryable {
+        /// The execution's id.
+        id: String,
+        /// Its status, as SageMaker names it.
+        status: String,
+    },
     /// The worker threads could not be started.
     #[error("cannot start the executor's worker threads: {0}")]
     Workers(rayon::ThreadPoolBuildError),
+    /// A row of the state database cannot be read back (edited by hand, or a bug).
     #[error("corrupt state for execution {id}: {reason}")]
-    Corrupt { id: String, reason: String },
+    Corrupt {
+        /// The execution's id.
+        id: String,
+        /// What could not be read.
+        reason: String,
+    },
 }
 
 impl ExecutorError {

@@ -11,6 +11,8 @@
 //! on one worker pool shared by all executions, of `max_parallel_jobs` threads (default: the
 //! number of cores), which therefore bounds the jobs running at once.
 
+#![warn(missing_docs)]
+
 mod condition;
 mod config;
 mod db;
@@ -54,7 +56,9 @@ use shared::Inner;
 pub struct StartOptions<'a> {
     /// Idempotency: a token already used for the pipeline returns that execution.
     pub client_request_token: Option<&'a str>,
+    /// `PipelineExecutionDisplayName`.
     pub display_name: Option<&'a str>,
+    /// `PipelineExecutionDescription`.
     pub description: Option<&'a str>,
 }
 

@@ -11,9 +11,13 @@ pub use mmp_pipeline::status::{ExecutionStatus, StepStatus};
 /// A job's status, as `DescribeTrainingJob`/`DescribeProcessingJob` name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum JobStatus {
+    /// Running (or waiting for a worker).
     InProgress,
+    /// Exited 0; its outputs were uploaded.
     Completed,
+    /// Exited non-zero, ran past its limit, or could not start; the reason is kept.
     Failed,
+    /// Killed by a stop request.
     Stopped,
 }
 
@@ -54,17 +58,24 @@ pub struct ExecutionInfo {
     pub arn: String,
     /// 12 lowercase letters and digits, as SageMaker makes them.
     pub id: String,
+    /// The pipeline it runs, as started.
     pub pipeline_name: String,
+    /// Where it is: Executing until it ends.
     pub status: ExecutionStatus,
+    /// Why it failed (`Step <name> failed: …`, a Fail step's message, or an interruption).
     pub failure_reason: Option<String>,
     /// Every parameter of the definition with the value the execution uses (defaults filled in).
     pub parameters: BTreeMap<String, String>,
+    /// The idempotency token it was started with.
     pub client_request_token: Option<String>,
-    /// `PipelineExecutionDisplayName` and `PipelineExecutionDescription`, when given.
+    /// `PipelineExecutionDisplayName`, when given.
     pub display_name: Option<String>,
+    /// `PipelineExecutionDescription`, when given.
     pub description: Option<String>,
+    /// When it started (`CreationTime`).
     #[serde(serialize_with = "as_rfc3339")]
     pub created: SystemTime,
+    /// When it ended, if it has.
     #[serde(serialize_with = "as_optional_rfc3339")]
     pub ended: Option<SystemTime>,
 }
@@ -80,14 +91,19 @@ impl ExecutionInfo {
 /// steps never reached because another failed, are not listed, as in SageMaker).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepInfo {
+    /// The step's name in the definition.
     pub name: String,
     /// The definition's `Type`: Processing, Training, Tuning, Condition, Fail, RegisterModel.
     pub step_type: String,
+    /// Where it is: Executing until it ends.
     pub status: StepStatus,
+    /// When it started.
     #[serde(serialize_with = "as_optional_rfc3339")]
     pub started: Option<SystemTime>,
+    /// When it ended, if it has.
     #[serde(serialize_with = "as_optional_rfc3339")]
     pub ended: Option<SystemTime>,
+    /// Why it failed, as its `FailureReason`.
     pub failure_reason: Option<String>,
     /// The step's properties, shaped as SageMaker's `Steps.<name>.…` references read them:
     /// `ProcessingOutputConfig.Outputs.<name>.S3Output.S3Uri`, `ModelArtifacts.S3ModelArtifacts`,
@@ -102,6 +118,7 @@ pub struct StepInfo {
 /// A step of the definition, as the step graph draws it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepNode {
+    /// The step's name in the definition.
     pub name: String,
     /// The definition's `Type`.
     pub step_type: String,
@@ -114,12 +131,15 @@ pub struct StepNode {
 /// One container run: a processing job, a training job or a tuning trial.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobInfo {
+    /// The job's name: `<step>-<execution id>[-<trial>]`.
     pub name: String,
+    /// Where it is.
     pub status: JobStatus,
     /// The job's folder, laid out as `/opt/ml`.
     pub job_dir: PathBuf,
     /// The container's stdout and stderr, interleaved.
     pub log_path: PathBuf,
+    /// Why it failed (`AlgorithmError: …`, `ClientError: …`, `MaxRuntimeExceeded: …`).
     pub failure_reason: Option<String>,
     /// Tuning trials: the training job definition the trial ran.
     pub definition_name: Option<String>,
@@ -127,8 +147,10 @@ pub struct JobInfo {
     pub hyperparameters: Option<BTreeMap<String, String>>,
     /// Tuning trials: the objective metric's final value.
     pub objective: Option<f64>,
+    /// When it started.
     #[serde(serialize_with = "as_optional_rfc3339")]
     pub started: Option<SystemTime>,
+    /// When it ended, if it has.
     #[serde(serialize_with = "as_optional_rfc3339")]
     pub ended: Option<SystemTime>,
 }

@@ -25,7 +25,9 @@ pub type MigrationHook = fn(&Transaction<'_>) -> rusqlite::Result<()>;
 /// never edited: a change is a new migration appended to the list.
 #[derive(Debug, Clone, Copy)]
 pub struct Schema {
+    /// Its name in `schema_versions` (`executor`, `mmp`).
     pub name: &'static str,
+    /// Its migrations, oldest first.
     pub migrations: &'static [Migration],
 }
 
@@ -36,6 +38,7 @@ impl Schema {
     }
 }
 
+/// One step of a schema: SQL, and optionally a hook run after it in the same transaction.
 #[derive(Debug, Clone, Copy)]
 pub struct Migration {
     sql: &'static str,
@@ -58,34 +61,51 @@ impl Migration {
     }
 }
 
+/// Why a database could not be opened or brought to its latest version.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
+    /// The database's folder could not be created.
     #[error("cannot create {}: {source}", dir.display())]
     CreateDir {
+        /// The folder.
         dir: PathBuf,
+        /// Why not.
         source: std::io::Error,
     },
+    /// SQLite refused to open the file or to set its pragmas.
     #[error("{}: {source}", path.display())]
     Sqlite {
+        /// The database file.
         path: PathBuf,
+        /// SQLite's error.
         source: rusqlite::Error,
     },
+    /// The file holds a schema version this build does not know (a newer mmp wrote it).
     #[error(
         "{}: schema {schema} is at version {found}, but this build knows only up to {known} \
          (the file was written by a newer mmp)",
         path.display()
     )]
     NewerSchema {
+        /// The database file.
         path: PathBuf,
+        /// The schema's name.
         schema: &'static str,
+        /// The version in the file.
         found: i64,
+        /// The latest version this build knows.
         known: i64,
     },
+    /// A migration failed; its transaction was rolled back.
     #[error("{}: migrating schema {schema} to version {version}: {source}", path.display())]
     Migration {
+        /// The database file.
         path: PathBuf,
+        /// The schema's name.
         schema: &'static str,
+        /// The version the migration would have reached.
         version: i64,
+        /// SQLite's error.
         source: rusqlite::Error,
     },
 }
