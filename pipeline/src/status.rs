@@ -7,21 +7,14 @@
 use serde::{Deserialize, Serialize};
 
 /// A name that is not one of a status type's values.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind}: {value:?}")]
 pub struct UnknownStatus {
     /// Which status type was parsed (`execution status`, `step status`, `approval status`).
     pub kind: &'static str,
     /// The text that did not name a value.
     pub value: String,
 }
-
-impl std::fmt::Display for UnknownStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "unknown {}: {:?}", self.kind, self.value)
-    }
-}
-
-impl std::error::Error for UnknownStatus {}
 
 /// Defines a status enum whose every name is its variant's name.
 macro_rules! status_enum {
