@@ -41,12 +41,19 @@ pub const FAILURE_FILE: &str = "output/failure";
 pub const PROCESSING_MESSAGE_FILE: &str = "output/message";
 
 // --- Static hyperparameters (names as the original's training scripts take them) ---
+/// The family to fit ([`crate::algorithm::Algorithm`]).
 pub const HP_ALGORITHM: &str = "algorithm";
+/// The column to predict.
 pub const HP_TARGET: &str = "target";
+/// The train split's file name in the train channel.
 pub const HP_TRAIN_FILE: &str = "train-file";
+/// `true`: a tuning trial (cross-validate, no model); `false`: the refit.
 pub const HP_CROSS_VALIDATION: &str = "cross-validation";
+/// The scorer a trial cross-validates with.
 pub const HP_CV_SCORER: &str = "cv-scorer";
+/// Folds of a trial's cross-validation.
 pub const HP_CV_FOLDS: &str = "cv-folds";
+/// Seeds every fit.
 pub const HP_RANDOM_STATE: &str = "random-state";
 /// Optional: `binary`, `multiclass` or `regression`; detected from the target when absent.
 pub const HP_TASK: &str = "task";
@@ -71,11 +78,17 @@ pub fn metric_line(score: f64) -> String {
 }
 
 // --- Processing job arguments ---
+/// The target column (preprocess, evaluate).
 pub const ARG_TARGET: &str = "--target";
+/// Share of rows held out (preprocess).
 pub const ARG_TEST_SIZE: &str = "--test-size";
+/// `True`/`False`: stratified split (preprocess).
 pub const ARG_STRATIFY: &str = "--stratify";
+/// Seeds the split (preprocess).
 pub const ARG_RANDOM_STATE: &str = "--random-state";
+/// The CSV to read, and the name the splits are written under.
 pub const ARG_FILE_NAME: &str = "--file-name";
+/// The metric evaluate reports for the registration condition.
 pub const ARG_REGISTER_METRIC: &str = "--register-metric";
 /// Optional on preprocess and train: the task, when detection from the target is not wanted.
 pub const ARG_TASK: &str = "--task";
@@ -83,8 +96,11 @@ pub const ARG_TASK: &str = "--task";
 /// Sub-commands of `mmp-container`: SageMaker runs the image with `train` or `serve`;
 /// processing jobs name their sub-command in ContainerEntrypoint.
 pub const CMD_PREPROCESS: &str = "preprocess";
+/// A trial or the refit (a training job).
 pub const CMD_TRAIN: &str = "train";
+/// Writes `evaluation.json` (a processing job).
 pub const CMD_EVALUATE: &str = "evaluate";
+/// Serves models (an endpoint).
 pub const CMD_SERVE: &str = "serve";
 /// Name of the container binary, as ContainerEntrypoint spells it.
 pub const CONTAINER_BINARY: &str = "mmp-container";

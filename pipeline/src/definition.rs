@@ -11,8 +11,11 @@ use crate::search_space::{search_space, Range};
 
 /// The definition's placeholders, in Terraform `templatefile` syntax.
 pub const IMAGE_URI: &str = "${image_uri}";
+/// The execution role every job runs as.
 pub const ROLE_ARN: &str = "${role_arn}";
+/// The bucket uploads come from and job outputs go to.
 pub const BUCKET: &str = "${bucket}";
+/// The pipeline's name, which prefixes model package groups.
 pub const PIPELINE_NAME: &str = "${pipeline_name}";
 
 /// The sub-folder of the bucket under which every execution writes its jobs' output.
@@ -25,9 +28,13 @@ const MAX_RUNTIME_SECONDS: u32 = 86_400;
 /// Values for the placeholders.
 #[derive(Debug, Clone)]
 pub struct Placeholders<'a> {
+    /// The `mmp-container` image every job runs.
     pub image_uri: &'a str,
+    /// Fills [`ROLE_ARN`].
     pub role_arn: &'a str,
+    /// Fills [`BUCKET`].
     pub bucket: &'a str,
+    /// Fills [`PIPELINE_NAME`].
     pub pipeline_name: &'a str,
 }
 

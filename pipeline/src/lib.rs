@@ -5,6 +5,8 @@
 //! and their search spaces, the pipeline parameters and step names. The container, the
 //! functions, `mmp` and the infra checks all read these constants instead of spelling them.
 
+#![warn(missing_docs)]
+
 pub mod algorithm;
 pub mod contract;
 pub mod definition;

@@ -5,7 +5,9 @@
 /// `s3://bucket/key`: an object anywhere, for copies from outside a store's own bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ObjectUri {
+    /// The bucket's name.
     pub bucket: String,
+    /// The object's key within the bucket, without a leading `/`.
     pub key: String,
 }
 

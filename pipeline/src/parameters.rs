@@ -1,6 +1,7 @@
 //! Names of the pipeline's parameters, the steps and the property file: what the trigger
 //! passes, what the executor resolves and what the reporter reads back.
 
+/// The dataset the upload belongs to: names the model package group and the routing key.
 pub const DATASET_NAME: &str = "DatasetName";
 /// S3 URI of the uploaded CSV object (the original loaded fixed datasets instead).
 pub const INPUT_DATA_URI: &str = "InputDataUri";
@@ -10,20 +11,32 @@ pub const INPUT_DATA_ETAG: &str = "InputDataETag";
 pub const INPUT_DATA_VERSION_ID: &str = "InputDataVersionId";
 /// Name of the target column (the original hard-coded `CLASS`).
 pub const TARGET_COLUMN: &str = "TargetColumn";
+/// `True`/`False`: keep each class's share in both splits.
 pub const STRATIFY_SPLIT: &str = "StratifySplit";
+/// Share of the rows held out for evaluation.
 pub const TEST_SET_SIZE: &str = "TestSetSize";
+/// Seeds the split and every fit, so an execution can be repeated.
 pub const RANDOM_STATE: &str = "RandomState";
+/// The scikit-learn scorer the trials maximize (one of [`CV_SCORERS`]).
 pub const CROSS_VALIDATION_SCORER: &str = "CrossValidationScorer";
+/// Trials the tuning step runs in all.
 pub const MAX_TUNING_JOBS: &str = "MaxTuningJobs";
+/// Trials the tuning step runs at once.
 pub const MAX_TUNING_PARALLEL_JOBS: &str = "MaxTuningParallelJobs";
+/// The test metric the condition step checks (one of [`REGISTRATION_METRICS`]).
 pub const METRIC_FOR_REGISTRATION_THRESHOLD: &str = "MetricForRegistrationThreshold";
 /// Spelled as the original spells it, so that existing callers keep working.
 pub const MIN_THRESHOLD_FOR_REGISTER_METRIC: &str = "MinThesholdForRegisterMetric";
+/// The status a registered version starts with (`PendingManualApproval` or `Approved`).
 pub const REGISTER_MODEL_APPROVAL_STATUS: &str = "RegisterModelApprovalStatus";
+/// Instance type of the preprocess processing job.
 pub const PREPROCESSING_INSTANCE: &str = "PreprocessingInstance";
+/// Instance type of every trial and of the refit.
 pub const TRAINING_INSTANCE: &str = "TrainingInstance";
+/// Instance type of the evaluate processing job.
 pub const EVALUATION_INSTANCE: &str = "EvaluationInstance";
 
+/// [`TARGET_COLUMN`]'s default, the original's target.
 pub const DEFAULT_TARGET_COLUMN: &str = "CLASS";
 
 /// The original's scorers, then the regression scorers this project adds.
@@ -53,12 +66,19 @@ pub const CV_SCORERS: [&str; 19] = [
 pub const REGISTRATION_METRICS: [&str; 6] = ["accuracy", "precision", "recall", "f1", "auc", "r2"];
 
 // --- Steps ---
+/// Splits the upload into train and test.
 pub const STEP_PREPROCESS: &str = "PreprocessData";
+/// Cross-validated hyperparameter search over every family.
 pub const STEP_TUNING: &str = "TuningWithCrossValidation";
+/// Fits the best trial on the whole train split.
 pub const STEP_REFIT: &str = "RefitBestModel";
+/// Scores the refit model on the test split (`evaluation.json`).
 pub const STEP_EVALUATE: &str = "EvaluateBestModel";
+/// Compares the registration metric with its threshold.
 pub const STEP_CONDITION: &str = "CheckRegistrationMetric";
+/// Registers the model version when the condition holds.
 pub const STEP_REGISTER: &str = "RegisterBestModel";
+/// Fails the execution when the condition does not hold.
 pub const STEP_FAIL: &str = "RegistrationMetricTooLow";
 /// The evaluate step's property file, read by the condition.
 pub const EVALUATION_PROPERTY_FILE: &str = "EvaluationReport";

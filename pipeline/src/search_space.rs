@@ -9,13 +9,20 @@ pub enum Range {
     /// A fixed set of values (SageMaker allows at most 30).
     Categorical(Vec<String>),
     /// Every integer from `min` to `max`, both included.
-    Integer { min: i64, max: i64 },
+    Integer {
+        /// The smallest value.
+        min: i64,
+        /// The largest value.
+        max: i64,
+    },
 }
 
 /// A named hyperparameter range.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Param {
+    /// The hyperparameter as the training job reads it.
     pub name: &'static str,
+    /// The values the tuner may draw.
     pub range: Range,
 }
 

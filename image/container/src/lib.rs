@@ -2,6 +2,8 @@
 //! re-rooted by `MMP_ML_ROOT`, and the serving port implementation for mmp-ml's models
 //! ([`serving::MmpModelLoader`]), which the `serve` sub-command hands to mmp-serve.
 
+#![warn(missing_docs)]
+
 pub mod jobs;
 pub mod paths;
 pub mod serving;

@@ -17,6 +17,7 @@ impl MlRoot {
         }
     }
 
+    /// A root at `root` (tests lay out a temporary `/opt/ml`).
     pub fn new(root: impl Into<PathBuf>) -> MlRoot {
         MlRoot(root.into())
     }
@@ -26,6 +27,7 @@ impl MlRoot {
         self.0.join(relative)
     }
 
+    /// The root folder itself.
     pub fn root(&self) -> &Path {
         &self.0
     }

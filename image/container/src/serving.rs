@@ -38,6 +38,7 @@ pub struct ServedModel {
 }
 
 impl ServedModel {
+    /// Precomputes what every request needs: the feature-name index, labels, buffer sizes.
     pub fn new(model: MlModel) -> ServedModel {
         let feature_names: Vec<String> = model
             .schema()

@@ -10,11 +10,14 @@ use mmp_pipeline::contract::{
 
 use crate::paths::{data_file, MlRoot};
 
+/// The evaluate step's arguments, as the pipeline definition passes them.
 #[derive(Debug, Clone)]
 pub struct EvaluateArgs {
     /// The target column; must be the one the model was trained on (checked).
     pub target: Option<String>,
+    /// The test split's file name in the test channel.
     pub file_name: String,
+    /// The metric the register step's condition compares with its threshold (`auc`, `r2`…).
     pub register_metric: String,
 }
 

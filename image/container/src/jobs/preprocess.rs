@@ -10,23 +10,34 @@ use crate::paths::{data_file, MlRoot};
 /// The original's arguments.
 #[derive(Debug, Clone)]
 pub struct PreprocessArgs {
+    /// The column to predict; stratification and task detection read it.
     pub target: String,
+    /// Share of the rows held out as the test split, in (0, 1).
     pub test_size: f64,
+    /// Keep each class's share in both splits (classification only).
     pub stratify: bool,
+    /// Seeds the shuffle, so a re-run writes the same splits.
     pub random_state: u64,
+    /// The CSV to read from the input channel, and the name both splits are written under.
     pub file_name: String,
+    /// Forces the task; `None` detects it from the target's values.
     pub task: Option<Task>,
 }
 
 /// What the job wrote, for the log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreprocessSummary {
+    /// The task the target was read as.
     pub task: Task,
+    /// Data rows written to the train split.
     pub train_rows: usize,
+    /// Data rows written to the test split.
     pub test_rows: usize,
+    /// Whether the split was stratified (asked for, and the task is classification).
     pub stratified: bool,
 }
 
+/// Reads the uploaded CSV and writes its seeded train and test splits.
 pub fn run(root: &MlRoot, args: &PreprocessArgs) -> anyhow::Result<PreprocessSummary> {
     let input = data_file(&root.path(PROCESSING_INPUT_DATA), Some(&args.file_name))
         .map_err(anyhow::Error::msg)?;

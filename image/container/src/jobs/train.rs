@@ -45,8 +45,20 @@ const STATIC: [&str; 8] = [
 /// What the job did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TrainOutcome {
-    Trial { algorithm: Algorithm, score: f64 },
-    Refit { algorithm: Algorithm, task: Task },
+    /// A tuning trial: cross-validated, `trial.json` written, no model.
+    Trial {
+        /// The family tried.
+        algorithm: Algorithm,
+        /// The mean cross-validation score the tuner reads from the metric line.
+        score: f64,
+    },
+    /// A refit: fitted on the whole train split, model artifact written.
+    Refit {
+        /// The family fitted (the best trial's, when a `best` channel was given).
+        algorithm: Algorithm,
+        /// The task the target was read as.
+        task: Task,
+    },
 }
 
 /// The lines a trial prints for the tuner: always the `mmp-val-score` line (matched by
@@ -60,6 +72,7 @@ pub fn metric_lines(score: f64) -> Vec<String> {
     lines
 }
 
+/// Runs a trial or a refit, as the `cross-validation` hyperparameter says.
 pub fn run(root: &MlRoot) -> anyhow::Result<TrainOutcome> {
     let hp_path = root.path(HYPERPARAMETERS_FILE);
     let text = std::fs::read_to_string(&hp_path)
