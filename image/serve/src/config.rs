@@ -35,9 +35,11 @@ pub const BODY_READ_TIMEOUT_ENV: &str = "MMP_BODY_READ_TIMEOUT_SECONDS";
 /// its thread until it returns; see `routes::invoke`).
 pub const PREDICT_TIMEOUT_ENV: &str = "MMP_PREDICT_TIMEOUT_SECONDS";
 
+/// The port SageMaker sends requests to.
 pub const DEFAULT_PORT: u16 = 8080;
 /// SageMaker's own InvokeEndpoint payload limit is 6 MB (decimal).
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 6_000_000;
+/// Models per page of `GET /models` unless [`LIST_PAGE_SIZE_ENV`] says otherwise.
 pub const DEFAULT_LIST_PAGE_SIZE: usize = 1000;
 /// Docker's `stop` waits 10 s before SIGKILL; finish before it.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
@@ -47,13 +49,19 @@ pub const DEFAULT_PREDICT_TIMEOUT: Duration = Duration::from_secs(55);
 /// Everything the server needs to start.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServeConfig {
+    /// The address to listen on (all interfaces, [`DEFAULT_PORT`], unless set).
     pub bind: SocketAddr,
     /// The ML root; single-model mode serves `<ml_root>/model` when that folder exists.
     pub ml_root: PathBuf,
+    /// Bytes the loaded models may hold together; `None`: no limit.
     pub memory_budget_bytes: Option<usize>,
+    /// The largest request body accepted (413 beyond).
     pub max_request_bytes: usize,
+    /// Models per page of `GET /models`.
     pub list_page_size: usize,
+    /// Tokio worker threads; `None`: one per core.
     pub worker_threads: Option<usize>,
+    /// How long requests in flight may finish after SIGTERM.
     pub shutdown_grace: Duration,
     /// See [`EXIT_WITH_PARENT_ENV`].
     pub exit_with_parent: Option<u32>,

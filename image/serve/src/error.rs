@@ -12,22 +12,37 @@ use crate::port::{InputError, LoadError};
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// A setting read from the environment is not valid.
     #[error("environment variable {var}={value:?}: {reason}")]
     Config {
+        /// The variable's name.
         var: &'static str,
+        /// Its value, as set.
         value: String,
+        /// What a valid value looks like.
         reason: String,
     },
+    /// Tokio's runtime could not be built (threads, I/O driver).
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// The listening socket could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
+        /// The address asked for.
         addr: std::net::SocketAddr,
+        /// Why binding failed (in use, not permitted…).
         #[source]
         source: std::io::Error,
     },
+    /// The model of single-model mode (`/opt/ml/model`) did not load.
     #[error("single-model mode: cannot load the model in {}: {reason}", dir.display())]
-    SingleModel { dir: PathBuf, reason: String },
+    SingleModel {
+        /// The folder it was loaded from.
+        dir: PathBuf,
+        /// The loader's reason.
+        reason: String,
+    },
+    /// Accepting or serving connections failed.
     #[error("the server failed: {0}")]
     Server(#[source] std::io::Error),
 }
@@ -35,50 +50,81 @@ pub enum ServeError {
 /// Every way a request can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// The named model is not loaded (404).
     #[error("model \"{0}\" is not loaded")]
     ModelNotLoaded(String),
+    /// `/invocations` without a single model to answer it (404).
     #[error("no model is loaded for /invocations: {0}")]
     NoSingleModel(String),
+    /// A load of a name already loaded (409).
     #[error("model \"{0}\" is already loaded")]
     AlreadyLoaded(String),
+    /// A request for a model whose load has not finished (409).
     #[error("model \"{0}\" is being loaded")]
     StillLoading(String),
     /// The body names neither the folder (`url`, a path of the machine) nor, as far as the
     /// loader does, what its files hold.
     #[error("cannot load model \"{name}\": {reason}")]
     InvalidModel {
+        /// The name the load asked for.
         name: String,
+        /// The folder it named.
         url: String,
+        /// The loader's reason.
         reason: String,
     },
+    /// Loading the model would exceed the memory budget (507).
     #[error(
         "model \"{name}\" needs {needed} bytes but {used} of the {budget}-byte memory budget are in use"
     )]
     OverBudget {
+        /// The model asked for.
         name: String,
+        /// Bytes it would hold.
         needed: usize,
+        /// Bytes the loaded models hold.
         used: usize,
+        /// The budget, in bytes.
         budget: usize,
     },
+    /// The memory budget is already spent (507).
     #[error("the {used}-byte memory budget is spent ({budget} bytes); unload a model first")]
-    BudgetFull { used: usize, budget: usize },
+    BudgetFull {
+        /// Bytes the loaded models hold.
+        used: usize,
+        /// The budget, in bytes.
+        budget: usize,
+    },
+    /// A request body the route cannot use (400).
     #[error("{0}")]
     BadRequest(String),
+    /// Rows the model cannot read, naming row and column (400).
     #[error("{0}")]
     BadPayload(InputError),
+    /// A Content-Type other than CSV or JSON (415).
     #[error("unsupported Content-Type {0:?}; send text/csv or application/json")]
     UnsupportedMediaType(String),
+    /// An Accept header that allows neither CSV nor JSON (406).
     #[error("cannot answer with Accept {0:?}; ask for text/csv or application/json")]
     NotAcceptable(String),
+    /// Any other status with its message (a prediction past its deadline: 504).
     #[error("{message}")]
-    Body { status: StatusCode, message: String },
+    Body {
+        /// The response's status.
+        status: StatusCode,
+        /// The message the JSON body carries.
+        message: String,
+    },
+    /// No route matches the method and path (404).
     #[error("no route for {0}")]
     NoRoute(String),
+    /// A failure that is the server's, not the request's (500).
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 impl ApiError {
+    /// The HTTP status the error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::ModelNotLoaded(_) | ApiError::NoSingleModel(_) | ApiError::NoRoute(_) => {

@@ -7,6 +7,8 @@
 //! Tests and benchmarks run it in-process: [`ServeConfig`] → [`AppState`] →
 //! [`serve_with_shutdown`] on a listener of their own.
 
+#![warn(missing_docs)]
+
 mod config;
 mod error;
 pub mod http;

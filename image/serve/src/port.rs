@@ -8,7 +8,9 @@ use std::sync::Arc;
 pub enum Cell {
     /// An empty CSV field or a JSON `null`.
     Missing,
+    /// A field that reads as a number.
     Number(f64),
+    /// Any other field, as sent.
     Text(String),
 }
 
@@ -16,7 +18,9 @@ pub enum Cell {
 /// otherwise cells are in the model's feature order.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Rows {
+    /// The columns' names, when the payload gave them.
     pub columns: Option<Vec<String>>,
+    /// The cells, row by row.
     pub rows: Vec<Vec<Cell>>,
 }
 
@@ -26,7 +30,9 @@ pub enum Prediction {
     /// Classification: the label as it appeared in the training data, and every class's
     /// probability in the model's class order.
     Label {
+        /// The most probable class.
         label: String,
+        /// `(class, probability)` for every class.
         probabilities: Vec<(String, f64)>,
     },
     /// Regression.
@@ -37,8 +43,11 @@ pub enum Prediction {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct InputError {
+    /// The row, counted from 0.
     pub row: Option<usize>,
+    /// The column's name.
     pub column: Option<String>,
+    /// The whole message, row and column included.
     pub message: String,
 }
 
@@ -49,6 +58,7 @@ pub struct LoadError(pub String);
 
 /// A loaded model.
 pub trait Model: Send + Sync + 'static {
+    /// One prediction per row, in order; fails on the first row it cannot read.
     fn predict(&self, rows: &Rows) -> Result<Vec<Prediction>, InputError>;
     /// Approximate resident bytes, charged against the memory budget.
     fn memory_bytes(&self) -> usize;
@@ -56,5 +66,6 @@ pub trait Model: Send + Sync + 'static {
 
 /// Loads a model from the folder an artifact was unpacked into.
 pub trait ModelLoader: Send + Sync + 'static {
+    /// Loads the model in `dir` (blocking: the server calls it off its async workers).
     fn load(&self, dir: &Path) -> Result<Arc<dyn Model>, LoadError>;
 }

@@ -16,9 +16,13 @@ const SHARDS: usize = 32;
 
 /// A model ready to serve, with what it was loaded from and what it costs.
 pub struct LoadedModel {
+    /// The name requests address it by.
     pub name: String,
+    /// The folder it was loaded from.
     pub url: String,
+    /// The model itself.
     pub model: Arc<dyn Model>,
+    /// What it is charged against the memory budget.
     pub memory_bytes: usize,
 }
 

@@ -41,6 +41,7 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// No model loaded yet; limits and timeouts from `config`.
     pub fn new(loader: Arc<dyn ModelLoader>, config: &ServeConfig) -> Self {
         Self {
             table: ModelTable::new(config.memory_budget_bytes),
@@ -59,10 +60,12 @@ impl AppState {
         self
     }
 
+    /// Whether `/invocations` has a model (single-model mode).
     pub fn has_single_model(&self) -> bool {
         self.single.is_some()
     }
 
+    /// What loads models for `POST /models`.
     pub fn loader(&self) -> &Arc<dyn ModelLoader> {
         &self.loader
     }
