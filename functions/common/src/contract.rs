@@ -8,9 +8,10 @@
 use futures_util::future::join_all;
 
 use crate::ports::{
-    ApprovalStatus, ModelRegistryAdmin, NewModelVersion, ObjectStore, ObjectUri, Parameter,
-    PipelineRunner, PutCondition, SourceVersion, StartExecution,
+    ApprovalStatus, ObjectStore, ObjectUri, Parameter, PipelineRunner, PutCondition, SourceVersion,
+    StartExecution,
 };
+use crate::registry_admin::{ModelRegistryAdmin, NewModelVersion};
 use crate::PortError;
 
 fn ok<T>(result: Result<T, PortError>, what: &str) -> T {

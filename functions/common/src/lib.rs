@@ -23,5 +23,7 @@ pub mod aws;
 pub mod contract;
 #[cfg(feature = "contract-tests")]
 pub mod fakes;
+#[cfg(feature = "contract-tests")]
+pub mod registry_admin;
 
 pub use error::PortError;

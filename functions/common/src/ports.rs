@@ -123,36 +123,6 @@ pub trait ModelRegistry: Send + Sync {
     async fn describe_version(&self, arn: &str) -> Result<ModelVersion, PortError>;
 }
 
-/// What registering a version needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewModelVersion {
-    /// The group to register in (it must exist).
-    pub group: String,
-    /// `s3://…/model.tar.gz` of the inference container.
-    pub model_data_url: String,
-    /// `s3://…/evaluation.json`, if the version has one.
-    pub evaluation_uri: Option<String>,
-    /// The status it is registered with.
-    pub status: ApprovalStatus,
-    /// The inference image (SageMaker needs one; the local registry may ignore it).
-    pub image_uri: String,
-}
-
-/// Writes to the registry: the pipeline's register step and approvals. No handler uses this;
-/// the contract suite and the tests use it to set up state.
-#[async_trait]
-pub trait ModelRegistryAdmin: ModelRegistry {
-    /// Creates the group if it does not exist (idempotent).
-    async fn ensure_group(&self, group: &str) -> Result<(), PortError>;
-    /// Registers a new version (the group must exist) and returns it.
-    async fn register_version(
-        &self,
-        version: &NewModelVersion,
-    ) -> Result<ModelVersionSummary, PortError>;
-    /// Changes a version's approval status.
-    async fn set_status(&self, arn: &str, status: ApprovalStatus) -> Result<(), PortError>;
-}
-
 // ---------------------------------------------------------------- pipeline executor
 
 /// A pipeline parameter, name and value as strings (SageMaker's shape).

@@ -8,9 +8,10 @@ use metrics_reporter::{handle_event, ReportError, Reported, ReporterConfig};
 use mmp_common::events::{EventBridgeEvent, PipelineExecutionStatusChange};
 use mmp_common::fakes::{Call, MemoryPipelines, MemoryRegistry, MemoryStore};
 use mmp_common::ports::{
-    ApprovalStatus, ExecutionStep, MemoryMetricSink, ModelRegistryAdmin, NewModelVersion,
-    ObjectStore, Parameter, PipelineRunner, PutCondition, StartExecution,
+    ApprovalStatus, ExecutionStep, MemoryMetricSink, ObjectStore, Parameter, PipelineRunner,
+    PutCondition, StartExecution,
 };
+use mmp_common::registry_admin::{ModelRegistryAdmin, NewModelVersion};
 use mmp_common::PortError;
 use mmp_pipeline::parameters::{DATASET_NAME, STEP_REGISTER};
 use serde_json::json;

@@ -13,9 +13,10 @@ use mmp_common::aws::moto::{iam_actions, IamRecorder, MotoServer};
 use mmp_common::aws::{S3Store, SageMakerPipelines, SageMakerRegistry};
 use mmp_common::events::{EventBridgeEvent, PipelineExecutionStatusChange};
 use mmp_common::ports::{
-    ApprovalStatus, ExecutionDescription, ExecutionStep, MemoryMetricSink, ModelRegistryAdmin,
-    NewModelVersion, ObjectStore, Parameter, PipelineRunner, PutCondition, StartExecution,
+    ApprovalStatus, ExecutionDescription, ExecutionStep, MemoryMetricSink, ObjectStore, Parameter,
+    PipelineRunner, PutCondition, StartExecution,
 };
+use mmp_common::registry_admin::{ModelRegistryAdmin, NewModelVersion};
 use mmp_common::PortError;
 use mmp_pipeline::parameters::{DATASET_NAME, INPUT_DATA_URI, STEP_REGISTER};
 use serde_json::json;

@@ -9,9 +9,9 @@ use mmp_common::config::EndpointLayout;
 use mmp_common::events::{EventBridgeEvent, ModelPackageStateChange};
 use mmp_common::fakes::{Call, MemoryRegistry, MemoryStore};
 use mmp_common::ports::{
-    ApprovalStatus, ModelRegistry, ModelRegistryAdmin, ModelVersionSummary, NewModelVersion,
-    ObjectStore, PutCondition,
+    ApprovalStatus, ModelRegistry, ModelVersionSummary, ObjectStore, PutCondition,
 };
+use mmp_common::registry_admin::{ModelRegistryAdmin, NewModelVersion};
 use mmp_common::routing;
 use mmp_common::PortError;
 use model_deployer::{handle_event, DeployError, DeployerConfig, Deployment};

@@ -13,9 +13,9 @@ use mmp_common::aws::{S3Store, SageMakerRegistry};
 use mmp_common::config::EndpointLayout;
 use mmp_common::events::{EventBridgeEvent, ModelPackageStateChange};
 use mmp_common::ports::{
-    ApprovalStatus, ModelRegistry, ModelRegistryAdmin, ModelVersionSummary, NewModelVersion,
-    ObjectStore, PutCondition,
+    ApprovalStatus, ModelRegistry, ModelVersionSummary, ObjectStore, PutCondition,
 };
+use mmp_common::registry_admin::{ModelRegistryAdmin, NewModelVersion};
 use mmp_common::routing::{self, RoutingTable};
 use model_deployer::{handle_event, DeployerConfig, Deployment, IAM_ACTIONS};
 use serde_json::json;

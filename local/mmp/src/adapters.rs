@@ -9,10 +9,12 @@ use std::time::UNIX_EPOCH;
 use async_trait::async_trait;
 use mmp_common::ports::{
     ApprovalStatus, ExecutionDescription, ExecutionStep, Invocation, InvocationOutput,
-    ModelEndpoint, ModelRegistry, ModelRegistryAdmin, ModelVersion, ModelVersionSummary,
-    NewModelVersion, ObjectMeta, ObjectStore, ObjectUri, Parameter, PipelineRunner, PutCondition,
-    SourceVersion, StartExecution, StoredObject,
+    ModelEndpoint, ModelRegistry, ModelVersion, ModelVersionSummary, ObjectMeta, ObjectStore,
+    ObjectUri, Parameter, PipelineRunner, PutCondition, SourceVersion, StartExecution,
+    StoredObject,
 };
+#[cfg(feature = "contract-tests")]
+use mmp_common::registry_admin::{ModelRegistryAdmin, NewModelVersion};
 use mmp_common::PortError;
 use mmp_executor::{ExecutionInfo, Executor, ExecutorError};
 use mmp_object_store::{LocalStore, ObjectInfo, StoreError};
@@ -201,6 +203,8 @@ impl ModelRegistry for RegistryAdapter {
     }
 }
 
+// Test support only (see `mmp_common::registry_admin`).
+#[cfg(feature = "contract-tests")]
 #[async_trait]
 impl ModelRegistryAdmin for RegistryAdapter {
     async fn ensure_group(&self, group: &str) -> Result<(), PortError> {

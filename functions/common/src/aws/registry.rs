@@ -8,10 +8,9 @@ use aws_sdk_sagemaker::types::{
 
 use super::error::classify;
 use super::millis;
-use crate::ports::{
-    ApprovalStatus, ModelRegistry, ModelRegistryAdmin, ModelVersion, ModelVersionSummary,
-    NewModelVersion,
-};
+use crate::ports::{ApprovalStatus, ModelRegistry, ModelVersion, ModelVersionSummary};
+#[cfg(feature = "contract-tests")]
+use crate::registry_admin::{ModelRegistryAdmin, NewModelVersion};
 use crate::PortError;
 
 /// The model registry through the SageMaker API.
@@ -134,6 +133,8 @@ impl ModelRegistry for SageMakerRegistry {
     }
 }
 
+// Test support only (see `mmp_common::registry_admin`).
+#[cfg(feature = "contract-tests")]
 #[async_trait]
 impl ModelRegistryAdmin for SageMakerRegistry {
     async fn ensure_group(&self, group: &str) -> Result<(), PortError> {

@@ -7,10 +7,8 @@ use async_trait::async_trait;
 
 use super::faults::{Call, Faults};
 use super::{lock, now_ms};
-use crate::ports::{
-    ApprovalStatus, ModelRegistry, ModelRegistryAdmin, ModelVersion, ModelVersionSummary,
-    NewModelVersion,
-};
+use crate::ports::{ApprovalStatus, ModelRegistry, ModelVersion, ModelVersionSummary};
+use crate::registry_admin::{ModelRegistryAdmin, NewModelVersion};
 use crate::PortError;
 
 /// Model package groups in memory, versions numbered 1, 2, 3… per group, ARNs in SageMaker's
