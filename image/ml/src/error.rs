@@ -5,110 +5,207 @@ use std::path::PathBuf;
 /// Everything that can go wrong while reading data, fitting, scoring or (de)serializing a model.
 #[derive(Debug, thiserror::Error)]
 pub enum MlError {
+    /// A file could not be read.
     #[error("{path}: cannot read: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the system said.
         #[source]
         source: std::io::Error,
     },
+    /// A CSV without even a header row.
     #[error("{path}: the file is empty (a header row is required)")]
-    EmptyFile { path: PathBuf },
+    EmptyFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A CSV with a header but no data.
     #[error("{path}: the file has a header row but no data rows")]
-    NoRows { path: PathBuf },
+    NoRows {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A record that is not UTF-8.
     #[error("{path}: row {row}{column}: not valid UTF-8 (the record starts at byte {byte})")]
     NotUtf8 {
+        /// The file.
         path: PathBuf,
+        /// The row's line in the file (the header is line 1).
         row: u64,
         /// `, column `name`` when known, else empty.
         column: String,
+        /// Where the record starts, in bytes.
         byte: u64,
     },
+    /// A row with more or fewer fields than the header.
     #[error("{path}: row {row}: has {found} fields, the header has {expected}")]
     Ragged {
+        /// The file.
         path: PathBuf,
+        /// The row's line in the file (the header is line 1).
         row: u64,
+        /// Fields the row has.
         found: u64,
+        /// Fields the header has.
         expected: u64,
     },
+    /// Any other CSV syntax error.
     #[error("{path}: malformed CSV: {message}")]
-    Csv { path: PathBuf, message: String },
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// The CSV reader's message.
+        message: String,
+    },
+    /// A column named (target, request) that the data lacks.
     #[error("{source_name}: no column named `{column}` (columns: {available})")]
     NoSuchColumn {
+        /// The data's name (its file, or what it came from).
         source_name: String,
+        /// The column's name.
         column: String,
+        /// The columns there are, comma-separated.
         available: String,
     },
+    /// A header naming one column twice.
     #[error("{source_name}: column `{column}` appears more than once in the header")]
-    DuplicateColumn { source_name: String, column: String },
+    DuplicateColumn {
+        /// The data's name (its file, or what it came from).
+        source_name: String,
+        /// The column's name.
+        column: String,
+    },
+    /// A classification target with a single class.
     #[error("{source_name}: target column `{column}` has only one class ({class}); classification needs two or more")]
     OneClass {
+        /// The data's name (its file, or what it came from).
         source_name: String,
+        /// The column's name.
         column: String,
+        /// The one class.
         class: String,
     },
     #[error(
         "{source_name}: row {row}, column `{column}`: regression target `{value}` is not a number"
     )]
+    /// A regression target value that is not a number.
     NonNumericTarget {
+        /// The data's name (its file, or what it came from).
         source_name: String,
+        /// The row's line in its file (the header is line 1).
         row: usize,
+        /// The column's name.
         column: String,
+        /// The value as read.
         value: String,
     },
+    /// A row without a target value.
     #[error("{source_name}: row {row}, column `{column}`: the target is missing")]
     MissingTarget {
+        /// The data's name (its file, or what it came from).
         source_name: String,
+        /// The row's line in its file (the header is line 1).
         row: usize,
+        /// The column's name.
         column: String,
     },
+    /// A target that cannot be read as the task asked for.
     #[error("{source_name}: target column `{column}`: {message}")]
     TaskMismatch {
+        /// The data's name (its file, or what it came from).
         source_name: String,
+        /// The column's name.
         column: String,
+        /// What was wrong.
         message: String,
     },
+    /// A feature column with no value at all.
     #[error("{source_name}: column `{column}` has no values at all, so nothing can be learned or imputed")]
-    EmptyFeature { source_name: String, column: String },
+    EmptyFeature {
+        /// The data's name (its file, or what it came from).
+        source_name: String,
+        /// The column's name.
+        column: String,
+    },
+    /// Data with the target as its only column.
     #[error("{source_name}: the data has no feature columns besides the target `{target}`")]
-    NoFeatures { source_name: String, target: String },
+    NoFeatures {
+        /// The data's name (its file, or what it came from).
+        source_name: String,
+        /// The target column.
+        target: String,
+    },
+    /// A cell a fitted schema cannot encode.
     #[error("{source_name}: row {row}, column `{column}`: {message}")]
     BadCell {
+        /// The data's name (its file, or what it came from).
         source_name: String,
+        /// The row's line in its file (the header is line 1).
         row: usize,
+        /// The column's name.
         column: String,
+        /// What was wrong.
         message: String,
     },
+    /// A hyperparameter that does not parse or is out of range.
     #[error("hyperparameter `{name}`: {message}")]
-    Hyperparameter { name: String, message: String },
+    Hyperparameter {
+        /// The hyperparameter's name.
+        name: String,
+        /// What was wrong with its value.
+        message: String,
+    },
+    /// The hyperparameters file is not a JSON object.
     #[error("hyperparameters: {0}")]
     HyperparameterFile(String),
+    /// An algorithm name that is not one of the families.
     #[error(transparent)]
     UnknownAlgorithm(#[from] mmp_pipeline::algorithm::UnknownAlgorithm),
+    /// A task name other than binary, multiclass or regression.
     #[error("unknown task `{0}` (expected binary, multiclass or regression)")]
     UnknownTask(String),
+    /// A scorer or metric the task cannot be scored with.
     #[error("scorer or metric `{name}` does not apply to a {task} task{hint}")]
     NotApplicable {
+        /// The name as given.
         name: String,
+        /// The task.
         task: String,
+        /// A hint at what applies instead, or empty.
         hint: String,
     },
+    /// A scorer name scikit-learn does not have.
     #[error("unknown scorer `{0}`")]
     UnknownScorer(String),
+    /// A registration metric the condition step cannot check.
     #[error("unknown registration metric `{0}` (expected one of accuracy, precision, recall, f1, auc, r2)")]
     UnknownRegisterMetric(String),
+    /// Cross-validation cannot be done (too few rows per class, an undefined score…).
     #[error("cross-validation: {0}")]
     Folds(String),
+    /// The train/test split cannot be made.
     #[error("split: {0}")]
     Split(String),
+    /// A family failed to fit.
     #[error("fitting {family}: {message}")]
     Fit {
+        /// The family that failed to fit.
         family: mmp_pipeline::algorithm::Algorithm,
+        /// What was wrong.
         message: String,
     },
+    /// A model artifact that is missing a file, malformed or inconsistent.
     #[error("model artifact: {0}")]
     Artifact(String),
+    /// An artifact written in a format version this build does not read.
     #[error("model artifact: format version {found} is not supported by this build (it reads version {supported})")]
-    UnsupportedFormat { found: u32, supported: u32 },
+    UnsupportedFormat {
+        /// The version the artifact has.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
 }
 
 impl MlError {
@@ -127,4 +224,5 @@ impl MlError {
     }
 }
 
+/// This crate's result: errors are [`MlError`].
 pub type Result<T, E = MlError> = std::result::Result<T, E>;
