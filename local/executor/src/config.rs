@@ -49,7 +49,51 @@ impl ExecutorConfig {
         if self.max_parallel_jobs > 0 {
             self.max_parallel_jobs
         } else {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
+            cores()
         }
+    }
+
+    /// Threads each container job may compute on: the cores divided between the jobs that run
+    /// at once, so `parallelism()` jobs of one rayon pool each do not oversubscribe the machine
+    /// (results do not depend on it: every fold and tree has its own seed). `None` when the
+    /// caller chose already (`RAYON_NUM_THREADS` in `job_env` or in the executor's environment,
+    /// which jobs inherit). On SageMaker each job has its instance, and this is never set.
+    pub fn threads_per_job(&self) -> Option<usize> {
+        let chosen = self.job_env.iter().any(|(k, _)| k == THREADS_ENV)
+            || std::env::var_os(THREADS_ENV).is_some();
+        (!chosen).then(|| (cores() / self.parallelism()).max(1))
+    }
+}
+
+/// The variable that sizes an `mmp-container` process's one rayon pool (docs/container.md).
+pub const THREADS_ENV: &str = "RAYON_NUM_THREADS";
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_share_the_cores_unless_told_otherwise() {
+        let many = ExecutorConfig {
+            max_parallel_jobs: 100_000,
+            ..ExecutorConfig::default()
+        };
+        let one = ExecutorConfig {
+            max_parallel_jobs: 1,
+            ..ExecutorConfig::default()
+        };
+        if std::env::var_os(THREADS_ENV).is_none() {
+            assert_eq!(many.threads_per_job(), Some(1));
+            assert_eq!(one.threads_per_job(), Some(cores()));
+        }
+        let told = ExecutorConfig {
+            job_env: vec![(THREADS_ENV.into(), "3".into())],
+            ..ExecutorConfig::default()
+        };
+        assert_eq!(told.threads_per_job(), None);
     }
 }

@@ -81,9 +81,14 @@ impl Executor {
     /// Opens (or creates) the state database and marks as Failed every execution left
     /// Executing by a process that no longer runs (a crash or `kill -9`).
     pub fn open(
-        config: ExecutorConfig,
+        mut config: ExecutorConfig,
         hooks: Arc<dyn ExecutorHooks>,
     ) -> Result<Self, ExecutorError> {
+        if let Some(threads) = config.threads_per_job() {
+            config
+                .job_env
+                .push((crate::config::THREADS_ENV.into(), threads.to_string()));
+        }
         std::fs::create_dir_all(&config.jobs_root).map_err(|e| {
             ExecutorError::io(format!("cannot create {}", config.jobs_root.display()), e)
         })?;
