@@ -14,9 +14,12 @@ use crate::model::TrainingData;
 use crate::scorer::{Scored, Scorer};
 use crate::target::Target;
 
+/// A cross-validation's scores.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CvScores {
+    /// Each fold's score, in fold order.
     pub folds: Vec<f64>,
+    /// Their mean, what the tuner maximizes.
     pub mean: f64,
 }
 

@@ -36,15 +36,22 @@ pub const MAX_CURVE_POINTS: usize = 10_000;
 /// A metric a registration condition may check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegisterMetric {
+    /// `accuracy`.
     Accuracy,
+    /// `precision` (support-weighted over classes for multiclass).
     Precision,
+    /// `recall` (support-weighted over classes for multiclass).
     Recall,
+    /// `f1` (support-weighted over classes for multiclass).
     F1,
+    /// `auc`: ROC AUC (one against the rest for multiclass).
     Auc,
+    /// `r2` (regression).
     R2,
 }
 
 impl RegisterMetric {
+    /// Reads the name the pipeline parameter takes.
     pub fn parse(name: &str) -> Result<RegisterMetric> {
         Ok(match name.trim() {
             "accuracy" => RegisterMetric::Accuracy,

@@ -8,7 +8,9 @@ use crate::error::{MlError, Result};
 /// One fold: the rows to fit on and the rows to score.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fold {
+    /// Row indices to fit on.
     pub train: Vec<usize>,
+    /// Row indices to score.
     pub test: Vec<usize>,
 }
 

@@ -14,6 +14,7 @@ pub struct HyperParams {
 }
 
 impl HyperParams {
+    /// Reads SageMaker's `hyperparameters.json`: an object of strings (quoted or not), numbers or booleans.
     pub fn from_json(text: &str) -> Result<HyperParams> {
         let raw: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
             .map_err(|e| MlError::HyperparameterFile(format!("not a JSON object: {e}")))?;
@@ -35,6 +36,7 @@ impl HyperParams {
         Ok(HyperParams { values })
     }
 
+    /// `(name, value)` pairs, unquoted as SageMaker's values are.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> HyperParams {
         HyperParams {
             values: pairs
@@ -44,14 +46,17 @@ impl HyperParams {
         }
     }
 
+    /// The value as given, `None` when absent.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
     }
 
+    /// Every `(name, value)`, by name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.values.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
+    /// A copy, as recorded in `trial.json` and the manifest.
     pub fn to_map(&self) -> BTreeMap<String, String> {
         self.values.clone()
     }

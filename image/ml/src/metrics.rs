@@ -22,6 +22,7 @@ pub fn argmax_rows(proba: ArrayView2<f64>) -> Vec<usize> {
         .collect()
 }
 
+/// Share of rows predicted right.
 pub fn accuracy(truth: &[usize], predicted: &[usize]) -> f64 {
     let hits = truth.iter().zip(predicted).filter(|(a, b)| a == b).count();
     hits as f64 / truth.len().max(1) as f64
@@ -40,13 +41,19 @@ pub fn confusion(truth: &[usize], predicted: &[usize], k: usize) -> Vec<Vec<usiz
 /// `zero_division="warn"` yields).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PerClass {
+    /// Per class: true positives over predicted.
     pub precision: Vec<f64>,
+    /// Per class: true positives over support.
     pub recall: Vec<f64>,
+    /// Per class: rows truly of the class.
     pub support: Vec<usize>,
+    /// Per class: rows predicted as the class.
     pub predicted: Vec<usize>,
+    /// Per class: rows of the class predicted as it.
     pub true_positives: Vec<usize>,
 }
 
+/// Counts and ratios per class for `k` classes.
 pub fn per_class(truth: &[usize], predicted: &[usize], k: usize) -> PerClass {
     let m = confusion(truth, predicted, k);
     let tp: Vec<usize> = (0..k).map(|c| m[c][c]).collect();
@@ -69,6 +76,7 @@ fn ratio(a: usize, b: usize) -> f64 {
     }
 }
 
+/// The weighted harmonic mean of precision and recall (0 when both are 0).
 pub fn f_beta(precision: f64, recall: f64, beta: f64) -> f64 {
     let b2 = beta * beta;
     let denom = b2 * precision + recall;
@@ -84,7 +92,9 @@ pub fn f_beta(precision: f64, recall: f64, beta: f64) -> f64 {
 pub enum Average {
     /// Class 1 only (binary tasks).
     Binary,
+    /// From the counts pooled over classes.
     Micro,
+    /// The unweighted mean over classes.
     Macro,
     /// Weighted by each class's support.
     Weighted,
@@ -107,6 +117,7 @@ fn combine(values: &[f64], pc: &PerClass, average: Average) -> f64 {
     }
 }
 
+/// scikit-learn's `precision_score`.
 pub fn precision(pc: &PerClass, average: Average) -> f64 {
     match average {
         Average::Micro => ratio(pc.true_positives.iter().sum(), pc.predicted.iter().sum()),
@@ -114,6 +125,7 @@ pub fn precision(pc: &PerClass, average: Average) -> f64 {
     }
 }
 
+/// scikit-learn's `recall_score`.
 pub fn recall(pc: &PerClass, average: Average) -> f64 {
     match average {
         Average::Micro => ratio(pc.true_positives.iter().sum(), pc.support.iter().sum()),
@@ -121,6 +133,7 @@ pub fn recall(pc: &PerClass, average: Average) -> f64 {
     }
 }
 
+/// scikit-learn's `fbeta_score`.
 pub fn fbeta_score(pc: &PerClass, average: Average, beta: f64) -> f64 {
     match average {
         Average::Micro => f_beta(
@@ -211,14 +224,20 @@ pub fn average_precision(positive: &[bool], scores: &[f64]) -> Option<f64> {
 /// True and false positives when predicting positive at each distinct score, from the
 /// highest threshold down.
 pub struct ThresholdCounts {
+    /// The distinct scores, highest first.
     pub thresholds: Vec<f64>,
+    /// Positives scored at or above each threshold.
     pub tps: Vec<usize>,
+    /// Negatives scored at or above each threshold.
     pub fps: Vec<usize>,
+    /// Positives in all.
     pub total_pos: usize,
+    /// Negatives in all.
     pub total_neg: usize,
 }
 
 impl ThresholdCounts {
+    /// The counts; `None` without a positive row.
     pub fn new(positive: &[bool], scores: &[f64]) -> Option<Self> {
         let total_pos = positive.iter().filter(|&&p| p).count();
         let total_neg = positive.len() - total_pos;
@@ -307,6 +326,7 @@ pub fn average_precision_ovr(truth: &[usize], proba: ArrayView2<f64>) -> Option<
     Some(sum / k as f64)
 }
 
+/// scikit-learn's `r2_score`.
 pub fn r2(truth: &[f64], predicted: &[f64]) -> f64 {
     let mean = truth.iter().sum::<f64>() / truth.len().max(1) as f64;
     let ss_res: f64 = truth
@@ -322,6 +342,7 @@ pub fn r2(truth: &[f64], predicted: &[f64]) -> f64 {
     1.0 - ss_res / ss_tot
 }
 
+/// Mean of the squared errors.
 pub fn mean_squared_error(truth: &[f64], predicted: &[f64]) -> f64 {
     truth
         .iter()
@@ -331,6 +352,7 @@ pub fn mean_squared_error(truth: &[f64], predicted: &[f64]) -> f64 {
         / truth.len().max(1) as f64
 }
 
+/// Mean of the absolute errors.
 pub fn mean_absolute_error(truth: &[f64], predicted: &[f64]) -> f64 {
     truth
         .iter()

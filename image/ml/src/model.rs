@@ -37,6 +37,7 @@ use crate::target::{read_target, Target, Task};
 
 /// The artifact format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
+/// The manifest's file name in the artifact.
 pub const MANIFEST_FILE: &str = "manifest.json";
 /// The payload of every model but those the boosting libraries fitted (kept with the
 /// payloads, which name it without depending on this module).
@@ -47,18 +48,27 @@ pub const MAX_MANIFEST_BYTES: u64 = 16 << 20;
 /// The largest payload [`Model::load`] reads (1 GiB: it is held in memory while parsed).
 pub const MAX_PAYLOAD_BYTES: u64 = 1 << 30;
 
+/// What a model is, beside its payload: `manifest.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// [`FORMAT_VERSION`] when written.
     pub format_version: u32,
+    /// The family the pipeline tuned.
     pub family: Algorithm,
+    /// The task it predicts.
     pub task: Task,
+    /// The target column it was trained to predict.
     pub target: String,
+    /// The input columns and their encoding (flattened into the manifest).
     #[serde(flatten)]
     pub schema: Schema,
+    /// The classes in output order; absent for regression.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classes: Option<Vec<String>>,
+    /// The hyperparameters it was fitted with.
     #[serde(default)]
     pub hyperparameters: BTreeMap<String, String>,
+    /// The payload's file name in the artifact.
     pub payload: String,
 }
 
@@ -67,16 +77,22 @@ pub struct Manifest {
 pub enum Predictions {
     /// One row of class probabilities per input row, columns in `classes` order.
     Proba(Array2<f64>),
+    /// One predicted value per input row.
     Values(Vec<f64>),
 }
 
 /// Training data read from a table: encoded features and the target.
 #[derive(Debug, Clone)]
 pub struct TrainingData {
+    /// The task, given or detected.
     pub task: Task,
+    /// The target column.
     pub target_name: String,
+    /// The encoding learned from the table.
     pub schema: Schema,
+    /// Encoded rows, one model column per encoded value.
     pub x: Array2<f64>,
+    /// The target, encoded.
     pub target: Target,
 }
 
@@ -96,6 +112,7 @@ impl TrainingData {
         })
     }
 
+    /// The target as estimators take it.
     pub fn train_target(&self) -> TrainTarget<'_> {
         match &self.target {
             Target::Classes { labels, codes } => TrainTarget::Classes {
@@ -106,6 +123,7 @@ impl TrainingData {
         }
     }
 
+    /// The classes, `None` for regression.
     pub fn classes(&self) -> Option<&[String]> {
         match &self.target {
             Target::Classes { labels, .. } => Some(labels),
@@ -117,7 +135,9 @@ impl TrainingData {
 /// A fitted model, ready to predict.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
+    /// Its manifest.
     pub manifest: Manifest,
+    /// Its fitted estimator.
     pub fitted: Fitted,
     width: usize,
 }
@@ -148,6 +168,7 @@ impl Model {
         })
     }
 
+    /// The task it predicts.
     pub fn task(&self) -> Task {
         self.manifest.task
     }
@@ -190,10 +211,12 @@ impl Model {
         }
     }
 
+    /// The input columns and their encoding.
     pub fn schema(&self) -> &Schema {
         &self.manifest.schema
     }
 
+    /// The classes in output order, `None` for regression.
     pub fn classes(&self) -> Option<&[String]> {
         self.manifest.classes.as_deref()
     }

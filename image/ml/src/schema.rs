@@ -11,6 +11,7 @@ use crate::table::Table;
 /// Cell texts read as "no value" (besides the empty string), as pandas reads them by default.
 pub const MISSING_TOKENS: [&str; 7] = ["NA", "N/A", "NaN", "nan", "null", "NULL", "None"];
 
+/// Whether a cell reads as no value (empty, or one of [`MISSING_TOKENS`]).
 pub fn is_missing(v: &str) -> bool {
     v.is_empty() || MISSING_TOKENS.contains(&v)
 }
@@ -20,18 +21,26 @@ pub fn is_missing(v: &str) -> bool {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Encoding {
     /// One model column; a missing value becomes `fill` (the training mean).
-    Numeric { fill: f64 },
+    Numeric {
+        /// The training mean.
+        fill: f64,
+    },
     /// One model column per category (sorted); a missing value becomes category `fill`
     /// (the most frequent one in training).
     Categorical {
+        /// The categories seen in training, sorted; one model column each.
         categories: Vec<String>,
+        /// Index of the most frequent category.
         fill: usize,
     },
 }
 
+/// One input column and its encoding.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Feature {
+    /// The column's name in the header.
     pub name: String,
+    /// How it becomes model columns.
     #[serde(flatten)]
     pub encoding: Encoding,
 }
@@ -39,14 +48,18 @@ pub struct Feature {
 /// One input value, from a CSV cell or a serving request.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Value<'a> {
+    /// No value: the encoding's fill.
     Missing,
+    /// A number.
     Number(f64),
+    /// Any other text: a category, or an error for a numeric feature.
     Text(&'a str),
 }
 
 /// The feature columns in input order and how each is encoded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Schema {
+    /// One per input column, in order.
     pub features: Vec<Feature>,
 }
 

@@ -17,38 +17,66 @@ use crate::target::Task;
 /// k of `top_k_accuracy` (scikit-learn's default).
 pub const TOP_K: usize = 2;
 
+/// A scikit-learn scorer: what cross-validation maximizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scorer {
+    /// `accuracy`: share of rows classified right.
     Accuracy,
+    /// `balanced_accuracy`: mean recall over classes.
     BalancedAccuracy,
+    /// `top_k_accuracy`: the true class among the [`TOP_K`] most probable.
     TopKAccuracy,
+    /// `average_precision`: area under the precision-recall curve (binary).
     AveragePrecision,
+    /// `f1`, `f1_micro`, `f1_macro`, `f1_weighted`.
     F1(Average),
+    /// `precision` of the positive class (binary).
     Precision,
+    /// `recall` of the positive class (binary).
     Recall,
+    /// `jaccard` of the positive class (binary).
     Jaccard,
+    /// `roc_auc`: binary ROC AUC.
     RocAuc,
-    RocAucOvr { weighted: bool },
-    RocAucOvo { weighted: bool },
+    /// `roc_auc_ovr[_weighted]`: one class against the rest, averaged.
+    RocAucOvr {
+        /// Classes weighted by their support (`_weighted`).
+        weighted: bool,
+    },
+    /// `roc_auc_ovo[_weighted]`: every pair of classes, averaged.
+    RocAucOvo {
+        /// Pairs weighted by their classes' prevalence (`_weighted`).
+        weighted: bool,
+    },
+    /// `r2`: coefficient of determination.
     R2,
+    /// `neg_mean_squared_error`, negated so that larger is better.
     NegMeanSquaredError,
+    /// `neg_mean_absolute_error`, negated so that larger is better.
     NegMeanAbsoluteError,
 }
 
 /// What a model predicted for the scored rows.
 #[derive(Debug, Clone, Copy)]
 pub enum Scored<'a> {
+    /// A classifier's rows.
     Classes {
+        /// The true class codes.
         truth: &'a [usize],
+        /// Per row, every class's probability.
         proba: ArrayView2<'a, f64>,
     },
+    /// A regressor's rows.
     Values {
+        /// The true values.
         truth: &'a [f64],
+        /// The predicted values.
         predicted: &'a [f64],
     },
 }
 
 impl Scorer {
+    /// Reads scikit-learn's scorer name.
     pub fn parse(name: &str) -> Result<Scorer> {
         Ok(match name.trim() {
             "accuracy" => Scorer::Accuracy,

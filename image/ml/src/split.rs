@@ -10,7 +10,9 @@ use crate::error::{MlError, Result};
 /// Row indices of the train and test parts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Split {
+    /// Row indices of the train split, in written order.
     pub train: Vec<usize>,
+    /// Row indices of the test split, in written order.
     pub test: Vec<usize>,
 }
 

@@ -15,7 +15,9 @@ use crate::error::{MlError, Result};
 pub struct Table {
     /// How errors name this table (usually the file path).
     pub source: String,
+    /// The column names, in file order.
     pub header: Vec<String>,
+    /// The data rows, as read.
     pub records: Vec<StringRecord>,
     /// File row (1-based, header = 1) of each record.
     pub rows: Vec<u64>,
@@ -84,10 +86,12 @@ impl Table {
         }
     }
 
+    /// Data rows.
     pub fn len(&self) -> usize {
         self.records.len()
     }
 
+    /// No data rows.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }

@@ -10,12 +10,16 @@ use crate::table::Table;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Task {
+    /// Two classes.
     Binary,
+    /// Three or more classes.
     Multiclass,
+    /// A number.
     Regression,
 }
 
 impl Task {
+    /// `binary`, `multiclass` or `regression`, in any case.
     pub fn parse(s: &str) -> Result<Task> {
         match s.trim().to_ascii_lowercase().as_str() {
             "binary" => Ok(Task::Binary),
@@ -25,6 +29,7 @@ impl Task {
         }
     }
 
+    /// The name [`Task::parse`] reads.
     pub fn name(self) -> &'static str {
         match self {
             Task::Binary => "binary",
@@ -33,6 +38,7 @@ impl Task {
         }
     }
 
+    /// Binary or multiclass.
     pub fn is_classification(self) -> bool {
         self != Task::Regression
     }
@@ -48,13 +54,17 @@ pub enum Target {
     /// Class codes index into `labels` (sorted numerically when every label is a number,
     /// else as text; for a binary task `labels[1]` is the positive class, as in scikit-learn).
     Classes {
+        /// The classes, as in the data.
         labels: Vec<String>,
+        /// Each row's class, an index into `labels`.
         codes: Vec<usize>,
     },
+    /// A regression target, one value per row.
     Values(Vec<f64>),
 }
 
 impl Target {
+    /// Rows.
     pub fn len(&self) -> usize {
         match self {
             Target::Classes { codes, .. } => codes.len(),
@@ -62,6 +72,7 @@ impl Target {
         }
     }
 
+    /// No rows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
