@@ -10,6 +10,8 @@
 //! - [`cv`]: k-fold cross-validation of an estimator.
 //! - [`evaluation`]: the `evaluation.json` report.
 
+#![warn(missing_docs)]
+
 pub mod cv;
 pub mod error;
 pub mod estimators;

@@ -65,7 +65,9 @@ use crate::error::{MlError, Result};
 /// Which library's names, defaults and growth the parameter set follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
+    /// XGBoost's names and defaults, depth-wise growth.
     XGBoost,
+    /// LightGBM's names and defaults, leaf-wise growth.
     LightGBM,
 }
 
@@ -267,11 +269,15 @@ impl Estimator for BoostParams {
 /// The engine named in the payload.
 const ENGINE: &str = "forust-ml 0.8";
 
+/// What the boosters' outputs mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BoostOutput {
+    /// One booster: the positive class's log-odds.
     Binary,
+    /// One booster per class, each its class against the rest; normalized to sum to 1.
     OneVsRest,
+    /// One booster: the value.
     Regression,
 }
 
@@ -320,8 +326,11 @@ impl PartialEq for Booster {
 /// A fitted boosted model: one booster, or one per class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Boosted {
+    /// The engine that fitted it (forust-ml and its version).
     pub engine: String,
+    /// What the boosters' outputs mean.
     pub output: BoostOutput,
+    /// One per output.
     pub boosters: Vec<Booster>,
 }
 
@@ -395,6 +404,7 @@ impl Boosted {
         Ok(())
     }
 
+    /// Tree nodes over all boosters (a node is about ten numbers).
     pub fn node_count(&self) -> usize {
         self.boosters
             .iter()

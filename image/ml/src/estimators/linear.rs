@@ -144,10 +144,13 @@ pub enum Link {
 /// A fitted linear model in the original feature space: `scores = W·x + b`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinearModel {
+    /// How scores become outputs.
     pub link: Link,
+    /// Encoded columns a row has.
     pub n_features: usize,
     /// Row-major, one row of `n_features` per score.
     pub weights: Vec<f64>,
+    /// One per score.
     pub intercepts: Vec<f64>,
     /// Solver iterations used (diagnostic).
     pub iterations: u64,

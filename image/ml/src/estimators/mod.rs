@@ -40,13 +40,17 @@ pub const PAYLOAD_FILE: &str = "model.json";
 pub enum TrainTarget<'a> {
     /// Class codes `0..n_classes`.
     Classes {
+        /// Each row's class.
         codes: &'a [usize],
+        /// How many classes there are (2 is binary).
         n_classes: usize,
     },
+    /// A regression target, one value per row.
     Values(&'a [f64]),
 }
 
 impl TrainTarget<'_> {
+    /// The task this target implies.
     pub fn task(&self) -> Task {
         match self {
             TrainTarget::Classes { n_classes: 2, .. } => Task::Binary,
@@ -96,9 +100,13 @@ pub trait Predictor {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "family")]
 pub enum Fitted {
+    /// A linear model (logistic, softmax or least squares).
     LogisticRegression(linear::LinearModel),
+    /// Gaussian naive Bayes.
     NaiveBayes(naive_bayes::GaussianNbModel),
+    /// A random forest.
     RandomForest(random_forest::Forest),
+    /// A multi-layer perceptron.
     NeuralNet(neural_net::Mlp),
     /// XGBoost or LightGBM fitted by the pure-Rust engine (see [`boosting`]).
     GradientBoosting(boosting::Boosted),
@@ -146,6 +154,7 @@ impl LibraryModel {
         self.file.as_deref()
     }
 
+    /// The trees read from the library's file, which predict.
     pub fn ensemble(&self) -> &tree_ensemble::TreeEnsemble {
         &self.ensemble
     }
@@ -158,6 +167,7 @@ impl Predictor for LibraryModel {
 }
 
 impl Fitted {
+    /// The model as a [`Predictor`].
     pub fn predictor(&self) -> &dyn Predictor {
         match self {
             Fitted::LogisticRegression(m) => m,

@@ -91,7 +91,9 @@ pub struct GaussianNbModel {
     pub constants: Vec<f64>,
     /// Row-major `n_classes × n_features`.
     pub means: Vec<f64>,
+    /// Row-major `n_classes × n_features`: 1 / (variance + smoothing).
     pub inverse_variances: Vec<f64>,
+    /// Encoded columns a row has.
     pub n_features: usize,
 }
 

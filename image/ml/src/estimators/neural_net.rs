@@ -42,12 +42,17 @@ const BETA1: f64 = 0.9;
 const BETA2: f64 = 0.999;
 const EPSILON: f64 = 1e-8;
 
+/// The hidden layers' activation, as scikit-learn names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
+    /// max(0, z).
     Relu,
+    /// 1 / (1 + e^−z).
     Logistic,
+    /// tanh(z).
     Tanh,
+    /// z itself.
     Identity,
 }
 
@@ -245,21 +250,28 @@ fn parse_sizes(v: &str) -> Result<Vec<usize>> {
     Ok(sizes)
 }
 
+/// The output layer's function, which the task decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Output {
     /// One logistic unit: P(second class).
     Logistic,
+    /// One unit per class: probabilities by softmax (multiclass).
     Softmax,
+    /// One linear unit: the value (regression).
     Identity,
 }
 
 /// One dense layer: `weights` row-major `n_in × n_out`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Layer {
+    /// Inputs.
     pub n_in: usize,
+    /// Units.
     pub n_out: usize,
+    /// `n_in × n_out`, row-major.
     pub weights: Vec<f64>,
+    /// One per unit.
     pub biases: Vec<f64>,
 }
 
@@ -268,9 +280,13 @@ pub struct Layer {
 pub struct Mlp {
     /// Per input column: subtracted, then divided by `scales`.
     pub means: Vec<f64>,
+    /// Per input column: the standard deviation (1 where the column is constant).
     pub scales: Vec<f64>,
+    /// The hidden layers' activation.
     pub activation: Activation,
+    /// The output layer's function.
     pub output: Output,
+    /// Hidden layers, then the output layer.
     pub layers: Vec<Layer>,
 }
 

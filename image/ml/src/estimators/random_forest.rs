@@ -43,18 +43,25 @@ const FAMILY: Algorithm = Algorithm::RandomForest;
 /// Values closer than this are one value (scikit-learn's FEATURE_THRESHOLD).
 const FEATURE_THRESHOLD: f64 = 1e-7;
 
+/// The impurity a classification split minimizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Criterion {
+    /// Gini impurity.
     Gini,
+    /// Shannon entropy.
     Entropy,
 }
 
+/// How many features are drawn as split candidates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MaxFeatures {
     /// `sqrt` for classification, all features for regression (scikit-learn's defaults).
     Default,
+    /// √p.
     Sqrt,
+    /// log₂ p.
     Log2,
+    /// All p (`None`).
     All,
 }
 
@@ -231,9 +238,13 @@ impl ForestValidParams {
 /// One tree as flat arrays; node 0 is the root and `left[i] == 0` marks a leaf.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tree {
+    /// The column each split reads.
     pub feature: Vec<u32>,
+    /// Rows with a value at or below it go left.
     pub threshold: Vec<f64>,
+    /// The left child (0: the node is a leaf).
     pub left: Vec<u32>,
+    /// The right child.
     pub right: Vec<u32>,
     /// `n_outputs` values per node: class distribution, or the mean.
     pub value: Vec<f64>,
@@ -259,6 +270,7 @@ impl Tree {
 pub struct Forest {
     /// Number of classes, or 1 for regression.
     pub n_outputs: usize,
+    /// The trees, whose outputs are averaged.
     pub trees: Vec<Tree>,
 }
 

@@ -31,11 +31,17 @@ pub enum Missing {
 /// One split: `left`/`right` ≥ 0 name another split of the tree, < 0 the leaf `!child`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Split {
+    /// The column compared.
     pub feature: u32,
+    /// The value compared with, as [`Comparison`] says.
     pub threshold: f64,
+    /// Where a value that compares true goes.
     pub left: i32,
+    /// Where any other value goes.
     pub right: i32,
+    /// Whether a value [`Missing`] selects goes left.
     pub default_left: bool,
+    /// Which values take the default branch.
     pub missing: Missing,
 }
 
@@ -46,7 +52,9 @@ pub struct Tree {
     pub group: usize,
     /// Factor on the leaf value (XGBoost DART's tree weights; 1 otherwise).
     pub weight: f64,
+    /// The splits, root first.
     pub splits: Vec<Split>,
+    /// The leaf values the splits' negative children name.
     pub leaves: Vec<f64>,
 }
 
@@ -56,30 +64,44 @@ pub enum Link {
     /// Regression: the margin.
     Identity,
     /// Binary classification: `1 / (1 + exp(-scale · margin))` is the positive class.
-    Sigmoid { scale: f64 },
+    Sigmoid {
+        /// The margin's factor (1, or LightGBM's `sigmoid`).
+        scale: f64,
+    },
     /// Multiclass: softmax over the groups.
     Softmax,
     /// Multiclass one-against-rest (LightGBM `multiclassova`): a sigmoid per class, normalized.
-    SigmoidEach { scale: f64 },
+    SigmoidEach {
+        /// The margin's factor (LightGBM's `sigmoid`).
+        scale: f64,
+    },
 }
 
 /// A linear booster (XGBoost `gblinear`): `weights[f · groups + g]`, the bias per group after.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Linear {
+    /// Per feature and group, then the bias per group.
     pub weights: Vec<f64>,
 }
 
+/// A boosted ensemble read from an XGBoost or LightGBM model file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TreeEnsemble {
+    /// The columns the trees read at most.
     pub n_features: usize,
     /// Margins summed before the link: classes for multiclass, otherwise 1.
     pub groups: usize,
+    /// The starting margin per group.
     pub base_margin: Vec<f64>,
+    /// How splits compare (the library's rule).
     pub comparison: Comparison,
+    /// Every tree of every group.
     pub trees: Vec<Tree>,
+    /// A linear booster instead of trees (`gblinear`).
     pub linear: Option<Linear>,
     /// LightGBM random forest mode: the margin is the trees' mean per group.
     pub average: bool,
+    /// What turns margins into outputs.
     pub link: Link,
 }
 

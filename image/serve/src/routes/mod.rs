@@ -81,7 +81,7 @@ impl AppState {
     }
 }
 
-/// The router over `state`; [`crate::serve`] runs it.
+/// The router over `state`; [`crate::serve_with_shutdown`] runs it.
 pub fn router(state: Arc<AppState>) -> Router {
     let body_limit = DefaultBodyLimit::max(state.max_request_bytes);
     Router::new()
