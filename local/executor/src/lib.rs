@@ -71,9 +71,9 @@ pub struct Executor {
 /// SageMaker's execution ids: 12 lowercase letters and digits.
 fn new_execution_id() -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::rng();
+    let mut rng = rand::thread_rng();
     (0..12)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
         .collect()
 }
 

@@ -112,19 +112,19 @@ fn definition(d: TrainingJobDefinition, index: usize) -> Result<Definition, Stri
 
 fn sample(range: &Range, rng: &mut ChaCha8Rng) -> String {
     match range {
-        Range::Categorical(values) => values[rng.random_range(0..values.len())].clone(),
+        Range::Categorical(values) => values[rng.gen_range(0..values.len())].clone(),
         Range::Integer {
             min,
             max,
             log: false,
-        } => rng.random_range(*min..=*max).to_string(),
+        } => rng.gen_range(*min..=*max).to_string(),
         Range::Integer {
             min,
             max,
             log: true,
         } => {
             let x = rng
-                .random_range((*min as f64).ln()..=(*max as f64 + 1.0).ln())
+                .gen_range((*min as f64).ln()..=(*max as f64 + 1.0).ln())
                 .exp();
             (x.floor() as i64).clamp(*min, *max).to_string()
         }
@@ -132,7 +132,7 @@ fn sample(range: &Range, rng: &mut ChaCha8Rng) -> String {
             min,
             max,
             log: false,
-        } => format!("{}", rng.random_range(*min..=*max)),
+        } => format!("{}", rng.gen_range(*min..=*max)),
         Range::Continuous {
             min,
             max,
@@ -140,7 +140,7 @@ fn sample(range: &Range, rng: &mut ChaCha8Rng) -> String {
         } => {
             format!(
                 "{}",
-                rng.random_range(min.ln()..=max.ln())
+                rng.gen_range(min.ln()..=max.ln())
                     .exp()
                     .clamp(*min, *max)
             )
