@@ -140,9 +140,7 @@ fn sample(range: &Range, rng: &mut ChaCha8Rng) -> String {
         } => {
             format!(
                 "{}",
-                rng.gen_range(min.ln()..=max.ln())
-                    .exp()
-                    .clamp(*min, *max)
+                rng.gen_range(min.ln()..=max.ln()).exp().clamp(*min, *max)
             )
         }
     }
