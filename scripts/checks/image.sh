@@ -2,7 +2,7 @@
 # The SageMaker image, built from image/Dockerfile and run as SageMaker runs it, on one machine with
 # podman and no container registry (issue 14, item 1; docs/container.md, "The image, run locally").
 #
-#   bash scripts/image/check-image.sh
+#   bash scripts/checks/image.sh
 #
 # 1. A local Debian bookworm base (debootstrap, cached under target/image/base) stands in for the
 #    runtime base gcr.io/distroless/cc-debian12, which cannot be pulled here.
@@ -21,10 +21,10 @@
 #
 # Needs root, podman, runc and debootstrap (apt-get install podman buildah runc debootstrap), curl,
 # python3; for the build, what the native-boosting build needs (scripts/native-boosting-env.sh).
-# Exits non-zero naming every check that failed. Not run by CI yet.
+# Exits non-zero naming every check that failed. scripts/test.sh runs it (CI: .ci/apt/image.txt).
 #
 # Environment: MMP_CONTAINER_BIN (a native-boosting mmp-container to use instead of building one),
-# MMP_IMAGE_BUILD_JOBS (cargo -j, default 1), MMP_DEBIAN_MIRROR (default http://deb.debian.org/debian),
+# MMP_IMAGE_BUILD_JOBS (cargo -j, default: every core), MMP_DEBIAN_MIRROR (default http://deb.debian.org/debian),
 # MMP_IMAGE_CHECK_PORT (host port for serving, default 18080).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -96,7 +96,7 @@ else
   t=$(now)
   # shellcheck source=scripts/native-boosting-env.sh
   . scripts/native-boosting-env.sh
-  CARGO_TARGET_DIR=$cache nice -n 19 cargo build -j "${MMP_IMAGE_BUILD_JOBS:-1}" --release --locked \
+  CARGO_TARGET_DIR=$cache cargo build -j "${MMP_IMAGE_BUILD_JOBS:-$(nproc)}" --release --locked \
     -p mmp-container --features native-boosting
   bin=$cache/release/mmp-container
   say "cargo build: $(since "$t") s"
