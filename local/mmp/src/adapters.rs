@@ -28,6 +28,7 @@ fn store_error(e: StoreError) -> PortError {
         StoreError::NotFound(k) => PortError::NotFound(k),
         StoreError::PreconditionFailed(k) => PortError::PreconditionFailed(k),
         StoreError::InvalidKey(k) => PortError::Rejected(format!("invalid key {k:?}")),
+        e @ StoreError::NameTooLong { .. } => PortError::Rejected(e.to_string()),
         other => PortError::Other(other.to_string()),
     }
 }

@@ -14,6 +14,14 @@ pub enum StoreError {
     /// The key would leave the bucket folder or collide with the store's own files.
     #[error("invalid key {0:?}: keys are relative paths without `..` or names starting with `.mmp-` or `.tmp`")]
     InvalidKey(String),
+    /// A part of the key is longer than the store can keep beside its ETag sidecar.
+    #[error("invalid key {key:?}: each part between slashes may be at most {max} bytes here")]
+    NameTooLong {
+        /// The key refused.
+        key: String,
+        /// The longest part this store accepts.
+        max: usize,
+    },
     /// Not `s3://bucket/...`.
     #[error("{0} is not an s3:// URI")]
     NotS3Uri(String),

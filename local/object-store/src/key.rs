@@ -9,6 +9,10 @@ use crate::StoreError;
 pub(crate) const RESERVED_PREFIX: &str = ".mmp-";
 /// Temporary files being written.
 pub(crate) const TMP_PREFIX: &str = ".mmp-tmp-";
+/// The longest name a key's part may have: a file name is at most 255 bytes, and the ETag
+/// sidecar's name is the object's behind `.mmp-meta.`. Refused before anything is written,
+/// so an object is never stored without its sidecar.
+pub(crate) const MAX_NAME_BYTES: usize = 255 - ".mmp-meta.".len();
 /// Temporary files of earlier versions (tempfile's default name): left by a crash, never objects.
 const LEGACY_TMP_PREFIX: &str = ".tmp";
 
@@ -27,6 +31,15 @@ pub(crate) fn path_of(root: &Path, key: &str) -> Result<PathBuf, StoreError> {
     });
     if key.is_empty() || !plain {
         return Err(StoreError::InvalidKey(key.to_string()));
+    }
+    if relative
+        .components()
+        .any(|c| c.as_os_str().len() > MAX_NAME_BYTES)
+    {
+        return Err(StoreError::NameTooLong {
+            key: key.to_string(),
+            max: MAX_NAME_BYTES,
+        });
     }
     Ok(root.join(relative))
 }
@@ -97,5 +110,21 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_name_too_long_for_its_sidecar_is_refused_before_anything_is_written() {
+        let root = Path::new("r");
+        let longest = "n".repeat(MAX_NAME_BYTES);
+        assert!(path_of(root, &format!("a/{longest}")).is_ok());
+        let error = path_of(root, &format!("a/{longest}x")).unwrap_err();
+        assert!(matches!(
+            error,
+            StoreError::NameTooLong {
+                max: MAX_NAME_BYTES,
+                ..
+            }
+        ));
+        assert!(error.to_string().contains("at most 245 bytes"), "{error}");
     }
 }

@@ -262,7 +262,9 @@ impl LocalStore {
             match self.path_of(folder) {
                 Ok(dir) => dir,
                 // No object can have a key under an invalid folder.
-                Err(StoreError::InvalidKey(_)) => return Ok(Vec::new()),
+                Err(StoreError::InvalidKey(_) | StoreError::NameTooLong { .. }) => {
+                    return Ok(Vec::new())
+                }
                 Err(e) => return Err(e),
             }
         };
