@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the four Lambda functions as deployable arm64 zips:
-#   target/lambda/<function>/bootstrap.zip
+#   <target>/lambda/<function>/bootstrap.zip  (<target>: cargo's target folder)
 # Needs cargo-lambda and zig (both from PyPI: `pip install cargo-lambda ziglang`) and the
 # aarch64 target (`rustup target add aarch64-unknown-linux-gnu`).
 set -euo pipefail
@@ -22,8 +22,9 @@ done
 
 cargo lambda build --release --arm64 --output-format zip --features aws "${packages[@]}"
 
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 for function in "${FUNCTIONS[@]}"; do
-  zip="target/lambda/$function/bootstrap.zip"
+  zip="$target_dir/lambda/$function/bootstrap.zip"
   [ -f "$zip" ] || { echo "missing $zip" >&2; exit 1; }
   echo "$zip $(du -h "$zip" | cut -f1)"
 done

@@ -6,10 +6,17 @@ then, alternating, N cold starts of the Rust endpoint-invoker and of the origina
 handler under awslambdaric. Each sample: spawn the process, serve it one Function URL event,
 stop the clock when its response is POSTed, kill it. Prints medians and the ratio.
 
-usage: cold_start.py RUST_BINARY [N]
+usage: cold_start.py RUST_BINARY [N] [--arm64 BOOTSTRAP --launcher CMD] [--no-python]
+
+--arm64 adds a third contestant: the arm64 `bootstrap` of the shipped zip (scripts/build-functions.sh)
+started under CMD, e.g. "qemu-aarch64-static -L $(bash scripts/arm64-sysroot.sh)", to set the cold
+start under emulation beside the native one. --no-python leaves the original out (it needs
+`pip install awslambdaric boto3`).
 """
+import argparse
 import json
 import os
+import shlex
 import socket
 import statistics
 import subprocess
@@ -78,8 +85,15 @@ def moto_request(endpoint, method, path, body=None):
 
 
 def main():
-    rust_binary = os.path.abspath(sys.argv[1])
-    samples = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    parser = argparse.ArgumentParser()
+    parser.add_argument("rust_binary")
+    parser.add_argument("samples", nargs="?", type=int, default=10)
+    parser.add_argument("--arm64", help="an arm64 bootstrap, started under --launcher")
+    parser.add_argument("--launcher", default="qemu-aarch64-static", help="the command the arm64 bootstrap runs under")
+    parser.add_argument("--no-python", action="store_true", help="leave the original Python handler out")
+    args = parser.parse_args()
+    rust_binary = os.path.abspath(args.rust_binary)
+    samples = args.samples
 
     moto_port = free_port()
     moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(moto_port)],
@@ -125,10 +139,11 @@ def main():
             "RUST_LOG": "warn",
             "PYTHONPATH": HERE,
         }
-        commands = {
-            "rust endpoint-invoker": [rust_binary],
-            "python original (awslambdaric + boto3)": [sys.executable, "-m", "awslambdaric", "original_invoker.handler"],
-        }
+        commands = {"rust endpoint-invoker": [rust_binary]}
+        if args.arm64:
+            commands["rust endpoint-invoker, arm64 under emulation"] = [*shlex.split(args.launcher), os.path.abspath(args.arm64)]
+        if not args.no_python:
+            commands["python original (awslambdaric + boto3)"] = [sys.executable, "-m", "awslambdaric", "original_invoker.handler"]
         times = {name: [] for name in commands}
         for _ in range(samples):
             for name, command in commands.items():
@@ -162,8 +177,10 @@ def main():
     for name, values in times.items():
         medians[name] = statistics.median(values)
         print(f"{name}: median {medians[name]:.1f} ms, min {min(values):.1f}, max {max(values):.1f} (n={len(values)})")
-    rust, python = medians.values()
-    print(f"ratio (python / rust): {python / rust:.1f}x")
+    rust = medians["rust endpoint-invoker"]
+    for name, median in medians.items():
+        if name != "rust endpoint-invoker":
+            print(f"ratio ({name} / rust endpoint-invoker): {median / rust:.1f}x")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ class RuntimeApi:
         self.pending = queue.Queue()
         self.answers = {}
         self.init_error = None
+        self.first_poll = None  # time.monotonic() of the first /invocation/next: init is done
         self.answered = threading.Condition()
         api = self
 
@@ -42,6 +43,8 @@ class RuntimeApi:
             def do_GET(self):
                 if self.path != f"{API}/invocation/next":
                     return self._reply(404)
+                if api.first_poll is None:
+                    api.first_poll = time.monotonic()
                 request_id, event = api.pending.get()
                 deadline = int((time.time() + 60) * 1000)
                 self._reply(200, json.dumps(event).encode(), [
@@ -101,9 +104,12 @@ class RuntimeApi:
 
 class Function:
     """One deployed function's bootstrap, started the way Lambda starts it: its deployed
-    environment, the variables Lambda itself sets, and the Runtime API address."""
+    environment, the variables Lambda itself sets, and the Runtime API address. `launcher` is a
+    command to start it under (an emulator for another architecture), empty to start it as is.
+    Its cold start is measured as Lambda reports one: init (start to the first poll for an
+    event) and the first invocation's duration."""
 
-    def __init__(self, bootstrap, config, extra_env, log_path):
+    def __init__(self, bootstrap, config, extra_env, log_path, launcher=()):
         self.name = config["FunctionName"]
         self.api = RuntimeApi(config["FunctionArn"])
         logging = config.get("LoggingConfig", {})
@@ -123,12 +129,24 @@ class Function:
         env.update(extra_env)
         self.log_path = log_path
         self.log = open(log_path, "wb")
-        self.process = subprocess.Popen([str(bootstrap)], env=env, cwd=bootstrap.parent,
+        self.first_invoke_seconds = None
+        self.started = time.monotonic()
+        self.process = subprocess.Popen([*launcher, str(bootstrap)], env=env, cwd=bootstrap.parent,
                                         stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def init_seconds(self):
+        """Start to the first poll for an event, or None while it has not polled."""
+        first = self.api.first_poll
+        return None if first is None else first - self.started
 
     def invoke(self, event, timeout=60):
         try:
-            return self.api.invoke(event, self.process, timeout)
+            sent = time.monotonic()
+            answer = self.api.invoke(event, self.process, timeout)
+            if self.first_invoke_seconds is None:
+                # From when the event could be taken (after init) to the answer.
+                self.first_invoke_seconds = time.monotonic() - max(sent, self.api.first_poll or sent)
+            return answer
         except InvocationError as error:
             self.log.flush()
             tail = self.log_path.read_text(errors="replace")[-3000:]

@@ -10,10 +10,15 @@ function runs as its real binary, unpacked from the zip Terraform deployed, unde
 Runtime API (lambda_runtime.py), with the deployed function's environment.
 
     python3 infra/tests/emulator/test_deployed.py --bin-dir target/debug
+    python3 infra/tests/emulator/test_deployed.py --bin-dir target/debug \
+        --zip-dir target/lambda --launcher "qemu-aarch64-static -L SYSROOT"
 
---bin-dir holds the four function binaries (built with feature `aws`) and the `code-contract`
-and `event-matches` tools of mmp-infra-check. Needs `terraform` (with a provider mirror when
-offline: scripts/terraform-offline-env.sh), `moto_server` and boto3.
+--bin-dir holds the `code-contract` and `event-matches` tools of mmp-infra-check and, unless
+--zip-dir names the zips scripts/build-functions.sh made, the four function binaries (built
+with feature `aws`), which are then zipped as that script zips them. --launcher is a command
+that each `bootstrap` is started under (an emulator for another architecture's zips).
+Needs `terraform` (with a provider mirror when offline: scripts/terraform-offline-env.sh),
+moto's server and boto3.
 """
 
 import argparse
@@ -23,6 +28,8 @@ import hashlib
 import io
 import json
 import os
+import re
+import shlex
 import shutil
 import socket
 import ssl
@@ -43,7 +50,8 @@ from moto.events.models import EventPattern
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lambda_runtime import Function  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[3]
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[2]
 INFRA = REPO / "infra"
 SAMPLES = REPO / "events" / "samples"
 CONFORMANCE = REPO.parent / "shared" / "conformance" / "check_pipeline_definition.py"
@@ -70,9 +78,16 @@ EXPECTED_ROUTES = {
     "pipeline-execution-executing.json": None,
 }
 DATASET = "iris"
+# ELF e_machine values, by the Lambda architecture name they run on.
+ELF_MACHINES = {0xB7: "arm64", 0x3E: "x86_64"}
+# provided.al2023's glibc (Amazon Linux 2023 ships 2.34) and the libraries it alone provides.
+AL2023_GLIBC = (2, 34)
+AL2023_GLIBC_LIBRARIES = {"libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1",
+                          "libgcc_s.so.1", "ld-linux-aarch64.so.1", "ld-linux-x86-64.so.2"}
 
 ARGS = None
 STATE = None  # the Deployed system, shared by the tests
+COLD_STARTS = {}  # crate -> its Function, for the cold-start report
 
 
 def free_port():
@@ -161,7 +176,7 @@ def model_artifact():
 class Deployed:
     """moto's server, the Terraform apply against it, and clients reading it back."""
 
-    def __init__(self, bin_dir, work):
+    def __init__(self, bin_dir, zip_dir, work):
         self.work = work
         self.log = work / "terraform.log"
         port = free_port()
@@ -170,7 +185,8 @@ class Deployed:
         # Every client trusts the emulator's authority: boto3 by `verify`, the Terraform
         # provider by AWS_CA_BUNDLE, the functions' rustls by SSL_CERT_FILE.
         self.ssl_context = ssl.create_default_context(cafile=str(self.tls["ca"]))
-        self.moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port),
+        # moto's server with the one call it lacks (moto_server.py says which).
+        self.moto = subprocess.Popen([sys.executable, str(HERE / "moto_server.py"), "-H", "127.0.0.1", "-p", str(port),
                                       "-c", str(self.tls["cert"]), "-k", str(self.tls["key"])],
                                      stdout=open(work / "moto.log", "wb"), stderr=subprocess.STDOUT)
         try:
@@ -180,9 +196,17 @@ class Deployed:
             self.contract = json.loads(run([str(bin_dir / "code-contract")], env=os.environ))["functions"]
             self.matcher = bin_dir / "event-matches"
 
-            # The zips Terraform deploys: each function's binary as `bootstrap`.
+            # The zips Terraform deploys: the shipped ones, or each function's binary as
+            # `bootstrap`, zipped here as scripts/build-functions.sh zips it.
             self.zips = {}
             for name in FUNCTIONS:
+                if zip_dir is not None:
+                    shipped = zip_dir / name / "bootstrap.zip"
+                    if not shipped.is_file():
+                        raise RuntimeError(f"{shipped} is missing: build it with scripts/build-functions.sh")
+                    (work / "lambda" / name).mkdir(parents=True)
+                    self.zips[name] = Path(shutil.copy(shipped, work / "lambda" / name / "bootstrap.zip"))
+                    continue
                 binary = bin_dir / name
                 if not binary.is_file():
                     raise RuntimeError(f"{binary} is missing: build it with `cargo build -p {name} --features aws`")
@@ -305,7 +329,9 @@ class DeployedSystem(unittest.TestCase):
             extra = dict(CREDENTIALS, AWS_REGION=REGION, AWS_DEFAULT_REGION=REGION,
                          AWS_ENDPOINT_URL=self.d.endpoint, SSL_CERT_FILE=str(self.d.tls["ca"]),
                          PATH="/usr/bin:/bin")
-            self.running[crate] = Function(bootstrap, config, extra, self.d.work / f"{crate}.log")
+            launcher = shlex.split(ARGS.launcher) if ARGS.launcher else []
+            self.running[crate] = Function(bootstrap, config, extra, self.d.work / f"{crate}.log", launcher)
+            COLD_STARTS[crate] = self.running[crate]
         return self.running[crate]
 
     # --- What was deployed ---
@@ -316,6 +342,25 @@ class DeployedSystem(unittest.TestCase):
             self.assertEqual(config["Runtime"], "provided.al2023", crate)
             self.assertEqual(config["Handler"], "bootstrap", crate)
             self.assertEqual(config["Architectures"], ["arm64"], crate)
+
+    def test_each_shipped_bootstrap_can_start_on_the_deployed_runtime(self):
+        """The zip's binary is for the architecture the function is deployed with, and asks of
+        the dynamic linker no library and no glibc symbol version that provided.al2023 lacks."""
+        if ARGS.zip_dir is None:
+            self.skipTest("the zips are the host's debug binaries (no --zip-dir)")
+        for crate, config in self.functions.items():
+            with self.subTest(crate=crate), zipfile.ZipFile(self.d.zips[crate]) as z:
+                self.assertEqual(z.namelist(), ["bootstrap"], "the zip holds exactly `bootstrap`")
+                self.assertEqual(z.getinfo("bootstrap").external_attr >> 16 & 0o111, 0o111, "bootstrap is executable")
+                binary = self.d.work / f"{crate}.bootstrap"
+                binary.write_bytes(z.read("bootstrap"))
+            machine = int.from_bytes(binary.read_bytes()[18:20], "little")  # ELF e_machine
+            self.assertEqual(ELF_MACHINES.get(machine), config["Architectures"][0], crate)
+            dynamic = run(["readelf", "--dynamic", "--version-info", "--wide", str(binary)], env=os.environ)
+            needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", dynamic))
+            self.assertLessEqual(needed, AL2023_GLIBC_LIBRARIES, f"{crate} needs libraries the runtime lacks")
+            versions = {tuple(map(int, v.split("."))) for v in re.findall(r"GLIBC_([0-9.]+)", dynamic)}
+            self.assertLessEqual(max(versions), AL2023_GLIBC, f"{crate} needs a newer glibc than provided.al2023's")
 
     def test_each_function_gets_exactly_the_environment_its_code_reads(self):
         for crate in FUNCTIONS:
@@ -567,6 +612,18 @@ class DeployedSystem(unittest.TestCase):
         self.assertEqual(invoked, [(endpoint["EndpointName"], route["target_model"])],
                          "link 3: InvokeEndpoint did not name the deployed endpoint and the deployed model")
 
+        # 4. The execution's end reaches the reporter through the deployed rule; it reports it.
+        execution_arn = started[0]["PipelineExecutionArn"]
+        event = self.sample("pipeline-execution-succeeded.json", group)
+        event["resources"] = [self.sm.describe_pipeline(PipelineName=self.pipeline)["PipelineArn"], execution_arn]
+        event["detail"].update(pipelineArn=event["resources"][0], pipelineExecutionArn=execution_arn)
+        self.assertEqual(self.routed_to(event), {"metrics-reporter"}, "link 4: the execution's end reaches no reporter")
+        answer = self.start("metrics-reporter").invoke(event)
+        self.assertEqual(answer, {"outcome": f"{DATASET}: Succeeded"}, f"link 4: {answer}")
+        reports = self.env("metrics-reporter")["MMP_REPORTS_PREFIX"]
+        report = json.loads(self.s3.get_object(Bucket=self.bucket, Key=f"{reports}{DATASET}.json")["Body"].read())
+        self.assertEqual([r["execution_arn"] for r in report["history"]], [execution_arn], f"link 4: {report}")
+
     def function_url(self, function_name):
         """The function's URL, or None (moto has GetFunctionUrlConfig, not the List call)."""
         try:
@@ -640,10 +697,26 @@ def bucket_paths(value, bucket):
     return out
 
 
+def report_cold_starts():
+    """Each started function's init and first invocation, printed (and written as JSON)."""
+    starts = {}
+    for crate, function in sorted(COLD_STARTS.items()):
+        init, first = function.init_seconds(), function.first_invoke_seconds
+        starts[crate] = {"init_ms": None if init is None else round(init * 1000, 1),
+                         "first_invocation_ms": None if first is None else round(first * 1000, 1)}
+        print(f"cold start {crate}: init {starts[crate]['init_ms']} ms, "
+              f"first invocation {starts[crate]['first_invocation_ms']} ms", file=sys.stderr)
+    if ARGS.cold_starts:
+        ARGS.cold_starts.write_text(json.dumps({"launcher": ARGS.launcher or "", "functions": starts}, indent=2) + "\n")
+
+
 def main():
     global ARGS, STATE
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bin-dir", type=Path, required=True)
+    parser.add_argument("--zip-dir", type=Path, help="deploy the zips in DIR/<function>/bootstrap.zip")
+    parser.add_argument("--launcher", help="start each bootstrap under this command")
+    parser.add_argument("--cold-starts", type=Path, help="write each function's cold start here (JSON)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, state)")
     ARGS, rest = parser.parse_known_args()
     work = Path(tempfile.mkdtemp(prefix="mmp-deployed-"))
@@ -651,10 +724,12 @@ def main():
     os.environ["MOTO_RECORDER_FILEPATH"] = str(work / "moto-recording")
     started = time.time()
     try:
-        STATE = Deployed(ARGS.bin_dir.resolve(), work)
+        zip_dir = ARGS.zip_dir.resolve() if ARGS.zip_dir else None
+        STATE = Deployed(ARGS.bin_dir.resolve(), zip_dir, work)
         print(f"deployed: applied to moto in {time.time() - started:.0f} s", file=sys.stderr)
         result = unittest.main(argv=[sys.argv[0], *rest], exit=False, verbosity=2).result
         ok = result.wasSuccessful()
+        report_cold_starts()
     finally:
         if STATE is not None:
             STATE.close()

@@ -1,10 +1,12 @@
 //! [`ModelRegistry`] over SageMaker model package groups.
 
 use async_trait::async_trait;
+#[cfg(feature = "contract-tests")]
 use aws_sdk_sagemaker::types::{
-    InferenceSpecification, MetricsSource, ModelApprovalStatus, ModelMetrics,
-    ModelPackageContainerDefinition, ModelPackageSortBy, ModelQuality, SortOrder,
+    InferenceSpecification, MetricsSource, ModelMetrics, ModelPackageContainerDefinition,
+    ModelQuality,
 };
+use aws_sdk_sagemaker::types::{ModelApprovalStatus, ModelPackageSortBy, SortOrder};
 
 use super::error::classify;
 use super::millis;
