@@ -4,12 +4,18 @@
 //!
 //! Not covered here: [`PipelineRunner::execution_steps`] (moto does not implement it) and the
 //! endpoint (its answers depend on the model served).
+//!
+//! moto 5.2, which the AWS adapters run on, implements ListModelPackageGroups (NameContains,
+//! paging) and UpdateModelPackage, but not all of ListPipelineExecutions: it ignores SortBy,
+//! SortOrder and MaxResults (every execution, oldest first, in one page). So
+//! [`execution_history`] holds the adapter's own sort and cut on such an answer, not
+//! SageMaker's server-side order and paging.
 
 use futures_util::future::join_all;
 
 use crate::ports::{
-    ApprovalStatus, ObjectStore, ObjectUri, Parameter, PipelineRunner, PutCondition, SourceVersion,
-    StartExecution,
+    ApprovalStatus, ExecutionHistory, ObjectStore, ObjectUri, Parameter, PipelineRunner,
+    PutCondition, SourceVersion, StartExecution,
 };
 use crate::registry_admin::{ModelRegistryAdmin, NewModelVersion};
 use crate::PortError;
@@ -404,6 +410,247 @@ pub async fn model_registry<R: ModelRegistryAdmin + ?Sized>(
         error.is_not_found(),
         "describe of an unknown version must be NotFound, got {error:?}"
     );
+}
+
+/// The operator's registry contract: listing groups by prefix and changing a version's status.
+/// No group whose name starts with `prefix` or with `x{prefix}` may exist yet; `prefix` must be
+/// made of what group names are made of (letters, digits, `-`).
+pub async fn model_registry_operator<R: ModelRegistryAdmin + ?Sized>(
+    registry: &R,
+    prefix: &str,
+    image_uri: &str,
+) {
+    // (a) Exactly the groups whose name starts with the prefix, sorted by name, whatever order
+    // they were created in. `x{prefix}-c` contains the prefix without starting with it.
+    let names = |suffixes: &[&str]| -> Vec<String> {
+        suffixes
+            .iter()
+            .map(|suffix| format!("{prefix}{suffix}"))
+            .collect()
+    };
+    for group in names(&["-b", "-a-2", "-a"])
+        .into_iter()
+        .chain([format!("x{prefix}-c")])
+    {
+        ok(registry.ensure_group(&group).await, "ensure_group");
+    }
+    assert_eq!(
+        ok(registry.list_groups(prefix).await, "list_groups"),
+        names(&["-a", "-a-2", "-b"]),
+        "list_groups returns exactly the groups starting with the prefix, sorted by name"
+    );
+    assert_eq!(
+        ok(
+            registry.list_groups(&format!("{prefix}-a")).await,
+            "list_groups of a longer prefix"
+        ),
+        names(&["-a", "-a-2"]),
+    );
+    assert_eq!(
+        ok(
+            registry.list_groups(&format!("{prefix}-a-2")).await,
+            "list_groups of a whole name"
+        ),
+        names(&["-a-2"]),
+        "a prefix that is a whole name lists that group"
+    );
+    for unknown in [format!("{prefix}-z"), format!("{prefix}_")] {
+        assert!(
+            ok(
+                registry.list_groups(&unknown).await,
+                "list_groups of an unknown prefix"
+            )
+            .is_empty(),
+            "no group starts with {unknown:?}"
+        );
+    }
+    let everything = ok(registry.list_groups("").await, "list_groups of everything");
+    for group in names(&["-a", "-a-2", "-b"])
+        .into_iter()
+        .chain([format!("x{prefix}-c")])
+    {
+        assert!(
+            everything.contains(&group),
+            "the empty prefix lists every group: {group} is missing from {everything:?}"
+        );
+    }
+    assert!(
+        everything.windows(2).all(|pair| pair[0] < pair[1]),
+        "list_groups is sorted by name: {everything:?}"
+    );
+
+    // (b) Approving, then rejecting, shows through list_versions and describe_version.
+    let group = format!("{prefix}-a");
+    let registered = ok(
+        registry
+            .register_version(&NewModelVersion {
+                group: group.clone(),
+                model_data_url: format!("s3://contract-models/{group}/model.tar.gz"),
+                evaluation_uri: None,
+                status: ApprovalStatus::PendingManualApproval,
+                image_uri: image_uri.to_string(),
+            })
+            .await,
+        "register_version",
+    );
+    let status_seen = |status: ApprovalStatus| {
+        let (group, arn) = (group.clone(), registered.arn.clone());
+        async move {
+            let described = ok(registry.describe_version(&arn).await, "describe_version");
+            assert_eq!(
+                described.summary.status, status,
+                "describe_version shows the status set"
+            );
+            let listed = ok(
+                registry.list_versions(&group, Some(status)).await,
+                "list_versions",
+            );
+            assert_eq!(
+                listed.iter().map(|v| v.arn.as_str()).collect::<Vec<_>>(),
+                [arn.as_str()],
+                "list_versions with the status set lists the version"
+            );
+        }
+    };
+    for status in [ApprovalStatus::Approved, ApprovalStatus::Rejected] {
+        ok(
+            registry.set_status(&registered.arn, status).await,
+            "set_status",
+        );
+        status_seen(status).await;
+    }
+    assert!(
+        ok(
+            registry
+                .list_versions(&group, Some(ApprovalStatus::Approved))
+                .await,
+            "list_versions"
+        )
+        .is_empty(),
+        "a rejected version is no longer listed as Approved"
+    );
+
+    let unknown = format!("{}9", registered.arn);
+    let error = expect_err(
+        registry
+            .set_status(&unknown, ApprovalStatus::Approved)
+            .await,
+        "set_status of an unknown version",
+    );
+    assert!(
+        error.is_not_found(),
+        "set_status of an unknown version must be NotFound, got {error:?}"
+    );
+    let unknown_group = registered.arn.replace(&group, &format!("{group}-unknown"));
+    let error = expect_err(
+        registry
+            .set_status(&unknown_group, ApprovalStatus::Approved)
+            .await,
+        "set_status of a version of an unknown group",
+    );
+    assert!(
+        error.is_not_found(),
+        "set_status of a version of an unknown group must be NotFound, got {error:?}"
+    );
+    status_seen(ApprovalStatus::Rejected).await;
+}
+
+/// The execution history contract. `pipeline` must exist, accept the parameters
+/// `DatasetName` and `InputDataUri`, and have no executions yet.
+///
+/// An unknown pipeline is `NotFound`, as SageMaker answers ListPipelineExecutions for one
+/// (ResourceNotFound), not an empty list. Executions are started some milliseconds apart:
+/// SageMaker's start times are milliseconds, and executions started within one have no order
+/// every executor keeps.
+pub async fn execution_history<P: ExecutionHistory + ?Sized>(runner: &P, pipeline: &str) {
+    use mmp_pipeline::parameters::{DATASET_NAME, INPUT_DATA_URI};
+
+    assert!(
+        ok(
+            runner.list_executions(pipeline, 10).await,
+            "list_executions of a pipeline without executions"
+        )
+        .is_empty(),
+        "a pipeline without executions lists none"
+    );
+
+    let mut started = Vec::new();
+    for n in 1..=3 {
+        let request = StartExecution {
+            pipeline_name: pipeline.to_string(),
+            client_request_token: format!("contract-history-token-{n}"),
+            display_name: Some(format!("history-{n}")),
+            description: Some("contract test".to_string()),
+            parameters: vec![
+                Parameter::new(DATASET_NAME, format!("history{n}")),
+                Parameter::new(
+                    INPUT_DATA_URI,
+                    format!("s3://contract-bucket/datasets/history{n}/data.csv"),
+                ),
+            ],
+        };
+        started.push(ok(
+            runner.start_execution(&request).await,
+            "start_execution",
+        ));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let newest_first: Vec<String> = started.iter().rev().cloned().collect();
+
+    let listed = ok(
+        runner.list_executions(pipeline, 10).await,
+        "list_executions",
+    );
+    assert_eq!(
+        listed.iter().map(|e| e.arn.clone()).collect::<Vec<_>>(),
+        newest_first,
+        "list_executions returns every execution, newest first"
+    );
+    for (summary, n) in listed.iter().zip([3, 2, 1]) {
+        assert_eq!(
+            summary.display_name.as_deref(),
+            Some(format!("history-{n}").as_str()),
+            "an execution is listed with its display name"
+        );
+    }
+    let starts: Vec<Option<i64>> = listed.iter().map(|e| e.started_at_ms).collect();
+    assert!(
+        starts.iter().all(Option::is_some) && starts.windows(2).all(|pair| pair[0] >= pair[1]),
+        "every execution has a start time, newest first: {starts:?}"
+    );
+
+    for limit in [2, 1] {
+        let listed = ok(
+            runner.list_executions(pipeline, limit).await,
+            "list_executions with a limit",
+        );
+        assert_eq!(
+            listed.into_iter().map(|e| e.arn).collect::<Vec<_>>(),
+            newest_first[..limit].to_vec(),
+            "list_executions with limit {limit} returns the {limit} newest"
+        );
+    }
+    assert!(
+        ok(
+            runner.list_executions(pipeline, 0).await,
+            "list_executions with limit 0"
+        )
+        .is_empty(),
+        "limit 0 lists nothing"
+    );
+
+    for limit in [10, 0] {
+        let error = expect_err(
+            runner
+                .list_executions(&format!("{pipeline}-unknown"), limit)
+                .await,
+            "list_executions of an unknown pipeline",
+        );
+        assert!(
+            error.is_not_found(),
+            "list_executions of an unknown pipeline must be NotFound (limit {limit}), got {error:?}"
+        );
+    }
 }
 
 /// The pipeline executor contract. `pipeline` must exist and accept the parameters

@@ -1,4 +1,6 @@
-//! The ports (traits) the handlers use. Every method is async through `async_trait`, so that the
+//! The ports (traits) the handlers use, and the two an operator's commands use on top
+//! ([`ModelRegistryOperator`], [`ExecutionHistory`]: `mmp models|approve|reject|executions`,
+//! locally or against AWS). Every method is async through `async_trait`, so that the
 //! traits stay dyn-compatible (`Arc<dyn ObjectStore>` works) and every future is `Send` (the
 //! local runtime can `tokio::spawn` handlers). Implementations: the AWS SDK adapters in
 //! the `aws` module (feature `aws`) and the local runtime's own; both must pass the `contract`
@@ -123,6 +125,17 @@ pub trait ModelRegistry: Send + Sync {
     async fn describe_version(&self, arn: &str) -> Result<ModelVersion, PortError>;
 }
 
+/// What an operator does to the registry beyond what the handlers read: list the pipeline's
+/// groups, approve and reject.
+#[async_trait]
+pub trait ModelRegistryOperator: ModelRegistry {
+    /// The names of the model package groups whose name starts with `prefix`, sorted by name.
+    async fn list_groups(&self, prefix: &str) -> Result<Vec<String>, PortError>;
+    /// Changes a version's approval status (`NotFound` if there is no such version). On AWS
+    /// this is UpdateModelPackage, whose state-change event reaches the deployer.
+    async fn set_status(&self, arn: &str, status: ApprovalStatus) -> Result<(), PortError>;
+}
+
 // ---------------------------------------------------------------- pipeline executor
 
 /// A pipeline parameter, name and value as strings (SageMaker's shape).
@@ -217,6 +230,20 @@ pub trait PipelineRunner: Send + Sync {
     async fn execution_parameters(&self, arn: &str) -> Result<Vec<Parameter>, PortError>;
     /// The execution's steps, in the order the executor reports them.
     async fn execution_steps(&self, arn: &str) -> Result<Vec<ExecutionStep>, PortError>;
+}
+
+/// Past executions of a pipeline.
+#[async_trait]
+pub trait ExecutionHistory: PipelineRunner {
+    /// The pipeline's executions, newest first (at most `limit`).
+    ///
+    /// An unknown pipeline is `NotFound`, as SageMaker answers it (ResourceNotFound), even with
+    /// `limit` 0; a known one without executions is an empty list.
+    async fn list_executions(
+        &self,
+        pipeline_name: &str,
+        limit: usize,
+    ) -> Result<Vec<ExecutionSummary>, PortError>;
 }
 
 // ---------------------------------------------------------------- endpoint
@@ -364,6 +391,23 @@ forward_registry!(std::sync::Arc<T>);
 forward_registry!(Box<T>);
 forward_registry!(&T);
 
+macro_rules! forward_registry_operator {
+    ($ty:ty) => {
+        #[async_trait]
+        impl<T: ModelRegistryOperator + ?Sized> ModelRegistryOperator for $ty {
+            async fn list_groups(&self, prefix: &str) -> Result<Vec<String>, PortError> {
+                (**self).list_groups(prefix).await
+            }
+            async fn set_status(&self, arn: &str, status: ApprovalStatus) -> Result<(), PortError> {
+                (**self).set_status(arn, status).await
+            }
+        }
+    };
+}
+forward_registry_operator!(std::sync::Arc<T>);
+forward_registry_operator!(Box<T>);
+forward_registry_operator!(&T);
+
 macro_rules! forward_pipeline_runner {
     ($ty:ty) => {
         #[async_trait]
@@ -389,6 +433,24 @@ macro_rules! forward_pipeline_runner {
 forward_pipeline_runner!(std::sync::Arc<T>);
 forward_pipeline_runner!(Box<T>);
 forward_pipeline_runner!(&T);
+
+macro_rules! forward_execution_history {
+    ($ty:ty) => {
+        #[async_trait]
+        impl<T: ExecutionHistory + ?Sized> ExecutionHistory for $ty {
+            async fn list_executions(
+                &self,
+                pipeline_name: &str,
+                limit: usize,
+            ) -> Result<Vec<ExecutionSummary>, PortError> {
+                (**self).list_executions(pipeline_name, limit).await
+            }
+        }
+    };
+}
+forward_execution_history!(std::sync::Arc<T>);
+forward_execution_history!(Box<T>);
+forward_execution_history!(&T);
 
 macro_rules! forward_endpoint {
     ($ty:ty) => {

@@ -1,11 +1,12 @@
-//! Test support: writes to the model registry. No handler registers versions or changes their
-//! status (the pipeline's RegisterModel step and a person's approval do), so this is not a port:
-//! the contract suite, the fakes and the handlers' tests use it to set up state, and each
-//! registry adapter implements it only when `contract-tests` is on.
+//! Test support: writes to the model registry. No handler or operator creates groups or
+//! registers versions (the pipeline's RegisterModel step does), so this is not a port: the
+//! contract suite, the fakes and the handlers' tests use it to set up state, and each registry
+//! adapter implements it only when `contract-tests` is on. Changing a version's status is an
+//! operator's act, a real port: [`ModelRegistryOperator::set_status`], which this extends.
 
 use async_trait::async_trait;
 
-use crate::ports::{ApprovalStatus, ModelRegistry, ModelVersionSummary};
+use crate::ports::{ApprovalStatus, ModelRegistryOperator, ModelVersionSummary};
 use crate::PortError;
 
 /// What registering a version needs.
@@ -23,9 +24,10 @@ pub struct NewModelVersion {
     pub image_uri: String,
 }
 
-/// Writes to the registry, as the pipeline's register step and an approval make them.
+/// Writes to the registry, as the pipeline's register step makes them (approvals are the
+/// operator's [`ModelRegistryOperator::set_status`]).
 #[async_trait]
-pub trait ModelRegistryAdmin: ModelRegistry {
+pub trait ModelRegistryAdmin: ModelRegistryOperator {
     /// Creates the group if it does not exist (idempotent).
     async fn ensure_group(&self, group: &str) -> Result<(), PortError>;
     /// Registers a new version (the group must exist) and returns it.
@@ -33,6 +35,4 @@ pub trait ModelRegistryAdmin: ModelRegistry {
         &self,
         version: &NewModelVersion,
     ) -> Result<ModelVersionSummary, PortError>;
-    /// Changes a version's approval status.
-    async fn set_status(&self, arn: &str, status: ApprovalStatus) -> Result<(), PortError>;
 }

@@ -28,6 +28,34 @@ async fn sagemaker_registry_passes_the_registry_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sagemaker_registry_passes_the_registry_operator_contract() {
+    let moto = MotoServer::start().unwrap();
+    let registry = SageMakerRegistry::new(moto.sagemaker().await);
+    contract::model_registry_operator(
+        &registry,
+        "mmp-operator",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/mmp:latest",
+    )
+    .await;
+}
+
+// moto 5.2's ListPipelineExecutions ignores SortBy, SortOrder and MaxResults: the adapter's own
+// sort and cut are what this holds, not SageMaker's paging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sagemaker_pipelines_pass_the_execution_history_contract() {
+    let moto = MotoServer::start().unwrap();
+    for pipeline in ["mmp-contract", "mmp-history"] {
+        moto.create_pipeline(pipeline, &[DATASET_NAME, INPUT_DATA_URI])
+            .await
+            .unwrap();
+    }
+    let runner = SageMakerPipelines::new(moto.sagemaker().await);
+    contract::pipeline_runner(&runner, "mmp-contract").await;
+    // Another pipeline's executions are not listed.
+    contract::execution_history(&runner, "mmp-history").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sagemaker_pipelines_pass_the_runner_contract() {
     let moto = MotoServer::start().unwrap();
     moto.create_pipeline("mmp-contract", &[DATASET_NAME, INPUT_DATA_URI])

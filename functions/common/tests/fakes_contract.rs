@@ -23,6 +23,20 @@ async fn the_memory_pipelines_pass_the_runner_contract() {
 }
 
 #[tokio::test]
+async fn the_memory_registry_passes_the_registry_operator_contract() {
+    contract::model_registry_operator(&MemoryRegistry::new(), "mmp-operator", "mmp-container")
+        .await;
+}
+
+#[tokio::test]
+async fn the_memory_pipelines_pass_the_execution_history_contract() {
+    let pipelines = MemoryPipelines::new(["mmp-contract", "mmp-history"]);
+    contract::pipeline_runner(&pipelines, "mmp-contract").await;
+    // Another pipeline's executions are not listed.
+    contract::execution_history(&pipelines, "mmp-history").await;
+}
+
+#[tokio::test]
 async fn an_injected_failure_answers_one_call_then_the_store_works_again() {
     let store = MemoryStore::new("b");
     store.fail_next(Call::Put, PortError::Throttled("slow down".into()));

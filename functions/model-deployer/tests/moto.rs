@@ -13,7 +13,8 @@ use mmp_common::aws::{S3Store, SageMakerRegistry};
 use mmp_common::config::EndpointLayout;
 use mmp_common::events::{EventBridgeEvent, ModelPackageStateChange};
 use mmp_common::ports::{
-    ApprovalStatus, ModelRegistry, ModelVersionSummary, ObjectStore, PutCondition,
+    ApprovalStatus, ModelRegistry, ModelRegistryOperator, ModelVersionSummary, ObjectStore,
+    PutCondition,
 };
 use mmp_common::registry_admin::{ModelRegistryAdmin, NewModelVersion};
 use mmp_common::routing::{self, RoutingTable};

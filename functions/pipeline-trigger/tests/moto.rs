@@ -12,8 +12,8 @@ use mmp_common::aws::moto::{IamRecorder, MotoServer};
 use mmp_common::aws::{S3Store, SageMakerPipelines};
 use mmp_common::events::S3Event;
 use mmp_common::ports::{
-    MemoryMetricSink, ObjectMeta, ObjectStore, ObjectUri, PipelineRunner, PutCondition,
-    SourceVersion, StoredObject,
+    ExecutionHistory, MemoryMetricSink, ObjectMeta, ObjectStore, ObjectUri, PipelineRunner,
+    PutCondition, SourceVersion, StoredObject,
 };
 use mmp_common::PortError;
 use mmp_pipeline::parameters as p;
@@ -114,7 +114,7 @@ fn event(bucket: &str, key: &str, etag: &str) -> S3Event {
 
 async fn executions(h: &Harness) -> Vec<HashMap<String, String>> {
     let mut all = Vec::new();
-    for summary in h.admin.list_executions(PIPELINE).await.unwrap() {
+    for summary in h.admin.list_executions(PIPELINE, usize::MAX).await.unwrap() {
         let parameters = h.admin.execution_parameters(&summary.arn).await.unwrap();
         all.push(parameters.into_iter().map(|p| (p.name, p.value)).collect());
     }

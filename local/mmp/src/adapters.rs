@@ -8,15 +8,15 @@ use std::time::UNIX_EPOCH;
 
 use async_trait::async_trait;
 use mmp_common::ports::{
-    ApprovalStatus, ExecutionDescription, ExecutionStep, Invocation, InvocationOutput,
-    ModelEndpoint, ModelRegistry, ModelVersion, ModelVersionSummary, ObjectMeta, ObjectStore,
-    ObjectUri, Parameter, PipelineRunner, PutCondition, SourceVersion, StartExecution,
-    StoredObject,
+    ApprovalStatus, ExecutionDescription, ExecutionHistory, ExecutionStep, ExecutionSummary,
+    Invocation, InvocationOutput, ModelEndpoint, ModelRegistry, ModelRegistryOperator,
+    ModelVersion, ModelVersionSummary, ObjectMeta, ObjectStore, ObjectUri, Parameter,
+    PipelineRunner, PutCondition, SourceVersion, StartExecution, StoredObject,
 };
 #[cfg(feature = "contract-tests")]
 use mmp_common::registry_admin::{ModelRegistryAdmin, NewModelVersion};
 use mmp_common::PortError;
-use mmp_executor::{ExecutionInfo, Executor, ExecutorError};
+use mmp_executor::{ExecutionInfo, Executor, ExecutorError, StartOptions};
 use mmp_object_store::{LocalStore, ObjectInfo, StoreError};
 
 use crate::db;
@@ -204,6 +204,37 @@ impl ModelRegistry for RegistryAdapter {
     }
 }
 
+#[async_trait]
+impl ModelRegistryOperator for RegistryAdapter {
+    async fn list_groups(&self, prefix: &str) -> Result<Vec<String>, PortError> {
+        let prefix = prefix.to_string();
+        let mut groups = self
+            .blocking(move |r| {
+                r.groups().map(|groups| {
+                    groups
+                        .into_iter()
+                        .filter(|name| name.starts_with(&prefix))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .await?;
+        // SQLite's ORDER BY compares bytes as `str` does; sorted here so the port's order
+        // does not rest on a collation.
+        groups.sort();
+        Ok(groups)
+    }
+
+    // Through the registry's listener, as `mmp approve` and the console: the change emits the
+    // state-change event the deployer receives.
+    async fn set_status(&self, arn: &str, status: ApprovalStatus) -> Result<(), PortError> {
+        let (group, version) = parse_package_arn(arn)
+            .ok_or_else(|| PortError::NotFound(format!("model package {arn}")))?;
+        let group = group.to_string();
+        self.blocking(move |r| r.set_approval(&group, version, status).map(|_| ()))
+            .await
+    }
+}
+
 // Test support only (see `mmp_common::registry_admin`).
 #[cfg(feature = "contract-tests")]
 #[async_trait]
@@ -234,14 +265,6 @@ impl ModelRegistryAdmin for RegistryAdapter {
         }
         let p = self.blocking(move |r| r.create_package(&input)).await?;
         Ok(summary(&p))
-    }
-
-    async fn set_status(&self, arn: &str, status: ApprovalStatus) -> Result<(), PortError> {
-        let (group, version) = parse_package_arn(arn)
-            .ok_or_else(|| PortError::NotFound(format!("model package {arn}")))?;
-        let group = group.to_string();
-        self.blocking(move |r| r.set_approval(&group, version, status).map(|_| ()))
-            .await
     }
 }
 
@@ -287,7 +310,7 @@ impl PipelinesAdapter {
         ExecutionDescription {
             arn: info.arn.clone(),
             status: info.status,
-            display_name: None,
+            display_name: info.display_name.clone(),
             failure_reason: info.failure_reason.clone(),
             created_at_ms: ms(info.created),
             last_modified_at_ms: info.ended.and_then(ms).or_else(|| ms(info.created)),
@@ -308,12 +331,17 @@ impl PipelineRunner for PipelinesAdapter {
             .iter()
             .map(|p| (p.name.clone(), p.value.clone()))
             .collect();
-        let (name, token) = (
-            request.pipeline_name.clone(),
-            request.client_request_token.clone(),
-        );
+        let request = request.clone();
         let info = self
-            .blocking(move |e| e.start(&name, &definition, parameters, Some(&token)))
+            .blocking(move |e| {
+                // StartPipelineExecution's optional fields, kept as SageMaker keeps them.
+                let options = StartOptions {
+                    client_request_token: Some(&request.client_request_token),
+                    display_name: request.display_name.as_deref(),
+                    description: request.description.as_deref(),
+                };
+                e.start_with(&request.pipeline_name, &definition, parameters, &options)
+            })
             .await?;
         Ok(info.arn)
     }
@@ -348,6 +376,34 @@ impl PipelineRunner for PipelinesAdapter {
                 started_at_ms: s.started.and_then(ms),
                 ended_at_ms: s.ended.and_then(ms),
                 failure_reason: s.failure_reason,
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl ExecutionHistory for PipelinesAdapter {
+    // A pipeline is known when this runtime created it (as `start_execution` decides): an
+    // unknown one is NotFound, as SageMaker answers it.
+    async fn list_executions(
+        &self,
+        pipeline_name: &str,
+        limit: usize,
+    ) -> Result<Vec<ExecutionSummary>, PortError> {
+        if !self.pipelines.contains_key(pipeline_name) {
+            return Err(PortError::NotFound(format!("pipeline {pipeline_name}")));
+        }
+        let name = pipeline_name.to_string();
+        // Newest first, ties broken by start order (`mmp executions` lists the same).
+        let list = self.blocking(move |e| e.list(Some(&name))).await?;
+        Ok(list
+            .into_iter()
+            .take(limit)
+            .map(|info| ExecutionSummary {
+                started_at_ms: ms(info.created),
+                arn: info.arn,
+                status: info.status,
+                display_name: info.display_name,
             })
             .collect())
     }

@@ -209,6 +209,17 @@ mod tests {
             iam_actions("SageMaker", "ListModelPackages", false),
             ["sagemaker:ListModelPackages"]
         );
+        // The operator ports' calls (`mmp --target aws`).
+        for operation in [
+            "ListModelPackageGroups",
+            "UpdateModelPackage",
+            "ListPipelineExecutions",
+        ] {
+            assert_eq!(
+                iam_actions("SageMaker", operation, false),
+                [format!("sagemaker:{operation}")]
+            );
+        }
         assert_eq!(
             iam_actions("SageMaker Runtime", "InvokeEndpoint", false),
             ["sagemaker:InvokeEndpoint"]

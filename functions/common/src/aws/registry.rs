@@ -1,4 +1,4 @@
-//! [`ModelRegistry`] over SageMaker model package groups.
+//! [`ModelRegistry`] and [`ModelRegistryOperator`] over SageMaker model package groups.
 
 use async_trait::async_trait;
 #[cfg(feature = "contract-tests")]
@@ -10,7 +10,9 @@ use aws_sdk_sagemaker::types::{ModelApprovalStatus, ModelPackageSortBy, SortOrde
 
 use super::error::classify;
 use super::millis;
-use crate::ports::{ApprovalStatus, ModelRegistry, ModelVersion, ModelVersionSummary};
+use crate::ports::{
+    ApprovalStatus, ModelRegistry, ModelRegistryOperator, ModelVersion, ModelVersionSummary,
+};
 #[cfg(feature = "contract-tests")]
 use crate::registry_admin::{ModelRegistryAdmin, NewModelVersion};
 use crate::PortError;
@@ -135,6 +137,60 @@ impl ModelRegistry for SageMakerRegistry {
     }
 }
 
+/// Whether `prefix` can be sent as ListModelPackageGroups' `NameContains` (at most 63 of
+/// `[a-zA-Z0-9-]`, SageMaker's constraint). Group names are made of the same characters and
+/// are no longer, so a prefix that cannot be sent starts no group's name.
+fn sendable_name_filter(prefix: &str) -> bool {
+    prefix.len() <= 63
+        && prefix
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
+}
+
+#[async_trait]
+impl ModelRegistryOperator for SageMakerRegistry {
+    async fn list_groups(&self, prefix: &str) -> Result<Vec<String>, PortError> {
+        if !sendable_name_filter(prefix) {
+            return Ok(Vec::new());
+        }
+        let context = format!("ListModelPackageGroups {prefix}");
+        // NameContains matches anywhere in the name: the prefix test is ours.
+        let mut pages = self
+            .client
+            .list_model_package_groups()
+            .set_name_contains((!prefix.is_empty()).then(|| prefix.to_string()))
+            .max_results(100)
+            .into_paginator()
+            .send();
+        let mut groups = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify(e, &context))?;
+            groups.extend(
+                page.model_package_group_summary_list
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|summary| summary.model_package_group_name)
+                    .filter(|name| name.starts_with(prefix)),
+            );
+        }
+        groups.sort();
+        groups.dedup();
+        Ok(groups)
+    }
+
+    async fn set_status(&self, arn: &str, status: ApprovalStatus) -> Result<(), PortError> {
+        let context = format!("UpdateModelPackage {arn}");
+        self.client
+            .update_model_package()
+            .model_package_arn(arn)
+            .model_approval_status(to_sdk(status))
+            .send()
+            .await
+            .map_err(|e| classify(e, &context))?;
+        Ok(())
+    }
+}
+
 // Test support only (see `mmp_common::registry_admin`).
 #[cfg(feature = "contract-tests")]
 #[async_trait]
@@ -194,16 +250,19 @@ impl ModelRegistryAdmin for SageMakerRegistry {
             .ok_or_else(|| PortError::Other(format!("{context}: no ARN returned")))?;
         Ok(self.describe_version(&arn).await?.summary)
     }
+}
 
-    async fn set_status(&self, arn: &str, status: ApprovalStatus) -> Result<(), PortError> {
-        let context = format!("UpdateModelPackage {arn}");
-        self.client
-            .update_model_package()
-            .model_package_arn(arn)
-            .model_approval_status(to_sdk(status))
-            .send()
-            .await
-            .map_err(|e| classify(e, &context))?;
-        Ok(())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_prefixes_sagemaker_accepts_are_sent_as_name_filters() {
+        assert!(sendable_name_filter(""));
+        assert!(sendable_name_filter("mmp-wine-2"));
+        assert!(sendable_name_filter(&"a".repeat(63)));
+        assert!(!sendable_name_filter(&"a".repeat(64)));
+        assert!(!sendable_name_filter("mmp_wine"));
+        assert!(!sendable_name_filter("mmp/"));
     }
 }

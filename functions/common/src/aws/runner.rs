@@ -1,4 +1,4 @@
-//! [`PipelineRunner`] over SageMaker Pipelines.
+//! [`PipelineRunner`] and [`ExecutionHistory`] over SageMaker Pipelines.
 
 use async_trait::async_trait;
 use aws_sdk_sagemaker::types::{SortOrder, SortPipelineExecutionsBy};
@@ -6,8 +6,8 @@ use aws_sdk_sagemaker::types::{SortOrder, SortPipelineExecutionsBy};
 use super::error::classify;
 use super::millis;
 use crate::ports::{
-    ExecutionDescription, ExecutionStep, ExecutionSummary, Parameter, PipelineRunner,
-    StartExecution,
+    ExecutionDescription, ExecutionHistory, ExecutionStep, ExecutionSummary, Parameter,
+    PipelineRunner, StartExecution,
 };
 use crate::PortError;
 
@@ -32,43 +32,6 @@ impl SageMakerPipelines {
     /// The pipelines behind `client`.
     pub fn new(client: aws_sdk_sagemaker::Client) -> Self {
         SageMakerPipelines { client }
-    }
-
-    /// The pipeline's executions, newest first: what the moto tests read back (no handler lists
-    /// executions, so it is not part of [`PipelineRunner`]).
-    pub async fn list_executions(
-        &self,
-        pipeline_name: &str,
-    ) -> Result<Vec<ExecutionSummary>, PortError> {
-        let context = format!("ListPipelineExecutions {pipeline_name}");
-        let mut pages = self
-            .client
-            .list_pipeline_executions()
-            .pipeline_name(pipeline_name)
-            .sort_by(SortPipelineExecutionsBy::CreationTime)
-            .sort_order(SortOrder::Descending)
-            .into_paginator()
-            .send();
-        let mut executions = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify(e, &context))?;
-            for summary in page.pipeline_execution_summaries.unwrap_or_default() {
-                executions.push(ExecutionSummary {
-                    arn: summary.pipeline_execution_arn.unwrap_or_default(),
-                    status: status(
-                        summary
-                            .pipeline_execution_status
-                            .as_ref()
-                            .map(|s| s.as_str()),
-                        &context,
-                    )?,
-                    display_name: summary.pipeline_execution_display_name,
-                    started_at_ms: millis(summary.start_time.as_ref()),
-                });
-            }
-        }
-        executions.sort_by_key(|summary| std::cmp::Reverse(summary.started_at_ms));
-        Ok(executions)
     }
 }
 
@@ -180,6 +143,59 @@ impl PipelineRunner for SageMakerPipelines {
             }
         }
         Ok(steps)
+    }
+}
+
+/// The most ListPipelineExecutions answers in one page.
+const PAGE_SIZE: usize = 100;
+
+#[async_trait]
+impl ExecutionHistory for SageMakerPipelines {
+    // SageMaker sorts and pages (newest first); pages are read until `limit` executions are in.
+    // moto 5.2 ignores SortBy, SortOrder and MaxResults and answers every execution, oldest
+    // first, in one page: so the summaries read are sorted again (stable, newest first,
+    // keeping SageMaker's order between equal start times) before the cut at `limit`.
+    async fn list_executions(
+        &self,
+        pipeline_name: &str,
+        limit: usize,
+    ) -> Result<Vec<ExecutionSummary>, PortError> {
+        let context = format!("ListPipelineExecutions {pipeline_name}");
+        let page_size = i32::try_from(limit.clamp(1, PAGE_SIZE)).unwrap_or(1);
+        let mut pages = self
+            .client
+            .list_pipeline_executions()
+            .pipeline_name(pipeline_name)
+            .sort_by(SortPipelineExecutionsBy::CreationTime)
+            .sort_order(SortOrder::Descending)
+            .max_results(page_size)
+            .into_paginator()
+            .send();
+        let mut executions = Vec::new();
+        // One page at least, so that an unknown pipeline is NotFound whatever the limit.
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify(e, &context))?;
+            for summary in page.pipeline_execution_summaries.unwrap_or_default() {
+                executions.push(ExecutionSummary {
+                    arn: summary.pipeline_execution_arn.unwrap_or_default(),
+                    status: status(
+                        summary
+                            .pipeline_execution_status
+                            .as_ref()
+                            .map(|s| s.as_str()),
+                        &context,
+                    )?,
+                    display_name: summary.pipeline_execution_display_name,
+                    started_at_ms: millis(summary.start_time.as_ref()),
+                });
+            }
+            if executions.len() >= limit {
+                break;
+            }
+        }
+        executions.sort_by_key(|summary| std::cmp::Reverse(summary.started_at_ms));
+        executions.truncate(limit);
+        Ok(executions)
     }
 }
 

@@ -26,6 +26,10 @@ pub enum Call {
     ListVersions,
     /// [`crate::ports::ModelRegistry::describe_version`].
     DescribeVersion,
+    /// [`crate::ports::ModelRegistryOperator::list_groups`].
+    ListGroups,
+    /// [`crate::ports::ModelRegistryOperator::set_status`].
+    SetStatus,
     /// [`crate::ports::PipelineRunner::start_execution`].
     StartExecution,
     /// [`crate::ports::PipelineRunner::describe_execution`].
@@ -34,6 +38,8 @@ pub enum Call {
     ExecutionParameters,
     /// [`crate::ports::PipelineRunner::execution_steps`].
     ExecutionSteps,
+    /// [`crate::ports::ExecutionHistory::list_executions`].
+    ListExecutions,
     /// [`crate::ports::ModelEndpoint::invoke`].
     Invoke,
 }

@@ -1,4 +1,4 @@
-//! [`PipelineRunner`] over a list of executions in memory.
+//! [`PipelineRunner`] and [`ExecutionHistory`] over a list of executions in memory.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use super::faults::{Call, Faults};
 use super::{lock, now_ms};
 use crate::ports::{
-    ExecutionDescription, ExecutionStep, Parameter, PipelineRunner, StartExecution,
+    ExecutionDescription, ExecutionHistory, ExecutionStep, ExecutionSummary, Parameter,
+    PipelineRunner, StartExecution,
 };
 use crate::PortError;
 
@@ -138,5 +139,32 @@ impl PipelineRunner for MemoryPipelines {
     async fn execution_steps(&self, arn: &str) -> Result<Vec<ExecutionStep>, PortError> {
         self.faults.check(Call::ExecutionSteps)?;
         self.with_execution(arn, |execution| execution.steps.clone())
+    }
+}
+
+#[async_trait]
+impl ExecutionHistory for MemoryPipelines {
+    async fn list_executions(
+        &self,
+        pipeline_name: &str,
+        limit: usize,
+    ) -> Result<Vec<ExecutionSummary>, PortError> {
+        self.faults.check(Call::ListExecutions)?;
+        if !self.pipelines.contains(pipeline_name) {
+            return Err(PortError::NotFound(format!("pipeline {pipeline_name}")));
+        }
+        // Kept in start order: newest first is the reverse, whatever the clock's resolution.
+        Ok(lock(&self.executions)
+            .iter()
+            .rev()
+            .filter(|execution| execution.request.pipeline_name == pipeline_name)
+            .take(limit)
+            .map(|execution| ExecutionSummary {
+                arn: execution.description.arn.clone(),
+                status: execution.description.status,
+                display_name: execution.description.display_name.clone(),
+                started_at_ms: execution.description.created_at_ms,
+            })
+            .collect())
     }
 }

@@ -1,4 +1,5 @@
-//! [`ModelRegistry`] (and the test-only admin side) over a map in memory.
+//! [`ModelRegistry`], [`ModelRegistryOperator`] (and the test-only admin side) over a map in
+//! memory.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -7,7 +8,9 @@ use async_trait::async_trait;
 
 use super::faults::{Call, Faults};
 use super::{lock, now_ms};
-use crate::ports::{ApprovalStatus, ModelRegistry, ModelVersion, ModelVersionSummary};
+use crate::ports::{
+    ApprovalStatus, ModelRegistry, ModelRegistryOperator, ModelVersion, ModelVersionSummary,
+};
 use crate::registry_admin::{ModelRegistryAdmin, NewModelVersion};
 use crate::PortError;
 
@@ -75,6 +78,24 @@ impl ModelRegistry for MemoryRegistry {
 }
 
 #[async_trait]
+impl ModelRegistryOperator for MemoryRegistry {
+    async fn list_groups(&self, prefix: &str) -> Result<Vec<String>, PortError> {
+        self.faults.check(Call::ListGroups)?;
+        // A BTreeMap's keys are already sorted.
+        Ok(lock(&self.groups)
+            .keys()
+            .filter(|name| name.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
+
+    async fn set_status(&self, arn: &str, status: ApprovalStatus) -> Result<(), PortError> {
+        self.faults.check(Call::SetStatus)?;
+        self.with_version(arn, |version| version.summary.status = status)
+    }
+}
+
+#[async_trait]
 impl ModelRegistryAdmin for MemoryRegistry {
     async fn ensure_group(&self, group: &str) -> Result<(), PortError> {
         lock(&self.groups).entry(group.to_string()).or_default();
@@ -109,9 +130,5 @@ impl ModelRegistryAdmin for MemoryRegistry {
             evaluation_uri: version.evaluation_uri.clone(),
         });
         Ok(summary)
-    }
-
-    async fn set_status(&self, arn: &str, status: ApprovalStatus) -> Result<(), PortError> {
-        self.with_version(arn, |version| version.summary.status = status)
     }
 }
