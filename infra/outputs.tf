@@ -42,3 +42,8 @@ output "dead_letter_queue_url" {
   description = "Events and invocations that could not be processed end up here."
   value       = aws_sqs_queue.dead_letter.url
 }
+
+output "operator_policy_arn" {
+  description = "Managed policy granting what `mmp --target aws` calls: attach it to the people or roles who operate the system."
+  value       = aws_iam_policy.operator.arn
+}

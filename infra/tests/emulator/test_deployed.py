@@ -49,6 +49,7 @@ from moto.events.models import EventPattern
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lambda_runtime import Function  # noqa: E402
+from operator_commands import OperatorCommands  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
@@ -178,6 +179,7 @@ class Deployed:
 
     def __init__(self, bin_dir, zip_dir, work):
         self.work = work
+        self.bin_dir = bin_dir
         self.log = work / "terraform.log"
         port = free_port()
         self.endpoint = f"https://127.0.0.1:{port}"
@@ -269,7 +271,8 @@ class Deployed:
         repository = ecr.describe_repositories()["repositories"][0]["repositoryName"]
         ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=IMAGE_TAG)
         self._terraform("apply", "-auto-approve", "-input=false", "-no-color", state, *var_args)
-        outputs = json.loads(self._terraform("output", "-json", state))
+        self.outputs_json = self._terraform("output", "-json", state)
+        outputs = json.loads(self.outputs_json)
         self.outputs = {name: value["value"] for name, value in outputs.items()}
         # moto ignores the conditions of a bucket policy's statements, so the deployed policy
         # (deny without TLS, deny TLS < 1.2) would refuse every object request. It is read back
@@ -283,8 +286,11 @@ class Deployed:
         self.moto.wait()
 
 
-class DeployedSystem(unittest.TestCase):
-    """What the apply created, read back from moto's APIs."""
+class DeployedSystem(OperatorCommands, unittest.TestCase):
+    """What the apply created, read back from moto's APIs (and, from OperatorCommands, the
+    operator's commands against it)."""
+
+    samples = SAMPLES
 
     @classmethod
     def setUpClass(cls):
@@ -647,12 +653,19 @@ class DeployedSystem(unittest.TestCase):
         self.moto_api("/moto-api/recorder/reset-recording", {})
         self.moto_api("/moto-api/recorder/start-recording", {})
 
+    def recorded_requests(self):
+        """Every request moto received since start_recording (method, url, headers, …)."""
+        self.moto_api("/moto-api/recorder/stop-recording", {})
+        return [json.loads(line) for line in self.moto_api("/moto-api/recorder/download-recording").decode().splitlines()]
+
+    @staticmethod
+    def artifact():
+        return model_artifact()
+
     def recorded_invocations(self):
         """(endpoint, target model) of each InvokeEndpoint moto received since start_recording."""
-        self.moto_api("/moto-api/recorder/stop-recording", {})
         invocations = []
-        for line in self.moto_api("/moto-api/recorder/download-recording").decode().splitlines():
-            request = json.loads(line)
+        for request in self.recorded_requests():
             path = urllib.parse.urlparse(request.get("url", "")).path
             if path.startswith("/endpoints/") and path.endswith("/invocations"):
                 headers = {k.lower(): v for k, v in request.get("headers", {}).items()}

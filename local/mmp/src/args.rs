@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// The whole command line: the options every command takes, and the command.
 #[derive(Debug, Parser)]
@@ -34,6 +34,19 @@ pub struct Global {
     /// The mmp-container binary (default: beside this binary, else on PATH).
     #[arg(long, global = true, env = "MMP_CONTAINER_BIN")]
     pub container_bin: Option<PathBuf>,
+    /// Which system the commands act on: this machine's, or the AWS deployment `mmp aws
+    /// connect` saved (upload, executions, models, approve, reject and invoke).
+    #[arg(long, global = true, env = "MMP_TARGET", value_enum, default_value_t = Target::Local)]
+    pub target: Target,
+}
+
+/// The system a command acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    /// The one-machine runtime in the data folder.
+    Local,
+    /// The deployment named by `<data folder>/aws-target.json` (`mmp aws connect`).
+    Aws,
 }
 
 /// The commands.
@@ -62,6 +75,9 @@ pub enum Command {
     /// The pipeline definition.
     #[command(subcommand)]
     Pipeline(PipelineCommand),
+    /// The AWS deployment: connect to it (then `--target aws`), or print the operator's policy.
+    #[command(subcommand)]
+    Aws(AwsCommand),
     /// Upload the sample datasets, run their pipelines in parallel, approve, invoke every
     /// model and print a summary.
     Demo(DemoArgs),
@@ -174,6 +190,47 @@ pub struct DemoArgs {
     /// Container processes at once (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub max_parallel_jobs: usize,
+}
+
+/// `mmp aws`'s commands.
+#[derive(Debug, Subcommand)]
+pub enum AwsCommand {
+    /// Save the deployment's names from `terraform -chdir=infra output -json > OUTPUTS.json`,
+    /// for `--target aws`.
+    Connect(ConnectArgs),
+    /// Print the IAM actions the `--target aws` commands call (what infra/'s operator policy
+    /// grants).
+    Policy,
+}
+
+/// `mmp aws connect`.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// The JSON of `terraform output -json` of infra/.
+    pub outputs: PathBuf,
+    /// Another URL for the prediction function (a proxy in front of the Function URL).
+    #[arg(long)]
+    pub function_url: Option<String>,
+}
+
+impl Command {
+    /// The command's name on the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Up(_) => "up",
+            Command::Upload(_) => "upload",
+            Command::Executions(_) => "executions",
+            Command::Retry(_) => "retry",
+            Command::Models(_) => "models",
+            Command::Approve(_) => "approve",
+            Command::Reject(_) => "reject",
+            Command::Invoke(_) => "invoke",
+            Command::DeadLetters(_) => "dead-letters",
+            Command::Pipeline(_) => "pipeline",
+            Command::Aws(_) => "aws",
+            Command::Demo(_) => "demo",
+        }
+    }
 }
 
 /// `mmp pipeline`'s commands.

@@ -6,14 +6,18 @@ use anyhow::Result;
 use mmp_common::ports::ApprovalStatus;
 use mmp_pipeline::definition::{self, Placeholders};
 
-use crate::args::{Cli, Command, DefinitionArgs, PipelineCommand};
+use crate::args::{Cli, Command, DefinitionArgs, PipelineCommand, Target};
 use crate::commands;
 
 /// Runs the command `cli` names.
 pub fn run(cli: Cli) -> Result<()> {
     crate::telemetry::init();
     let g = cli.global;
+    if g.target == Target::Aws && !matches!(cli.command, Command::Aws(_)) {
+        return on_aws(&g, &cli.command);
+    }
     match cli.command {
+        Command::Aws(command) => aws(&g, &command),
         Command::Pipeline(PipelineCommand::Definition(args)) => {
             print_definition(&args, &g.pipeline_name)
         }
@@ -32,6 +36,33 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::DeadLetters(args) => commands::dead_letters(&g, args.json),
         Command::Demo(args) => crate::demo::run(&g, &args),
     }
+}
+
+#[cfg(feature = "aws")]
+fn aws(g: &crate::args::Global, command: &crate::args::AwsCommand) -> Result<()> {
+    crate::aws_commands::aws(g, command)
+}
+
+#[cfg(feature = "aws")]
+fn on_aws(g: &crate::args::Global, command: &Command) -> Result<()> {
+    crate::aws_commands::run(g, command)
+}
+
+#[cfg(not(feature = "aws"))]
+fn aws(_: &crate::args::Global, _: &crate::args::AwsCommand) -> Result<()> {
+    Err(without_aws())
+}
+
+#[cfg(not(feature = "aws"))]
+fn on_aws(_: &crate::args::Global, _: &Command) -> Result<()> {
+    Err(without_aws())
+}
+
+#[cfg(not(feature = "aws"))]
+fn without_aws() -> anyhow::Error {
+    anyhow::anyhow!(
+        "this mmp was built without AWS support: build it with `cargo build --release -p mmp --features aws`"
+    )
 }
 
 fn print_definition(args: &DefinitionArgs, pipeline_name: &str) -> Result<()> {

@@ -8,6 +8,10 @@
 mod actions;
 pub mod adapters;
 pub mod args;
+#[cfg(feature = "aws")]
+mod aws_commands;
+#[cfg(feature = "aws")]
+pub mod aws_target;
 mod bus;
 pub mod cli;
 mod commands;
@@ -20,6 +24,7 @@ mod function;
 mod function_url;
 mod handlers;
 pub mod home;
+pub mod operator;
 mod registry;
 mod rules;
 mod runtime;

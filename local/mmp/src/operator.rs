@@ -1,0 +1,233 @@
+//! What an operator does to a deployment, written once over the ports: list executions and
+//! their steps, list model versions with what is served, approve, reject, read the routing
+//! table, upload a dataset. The local runtime's adapters or the AWS SDK's are underneath
+//! (`mmp --target`), so a command means the same thing on both.
+
+use mmp_common::naming::{self, NameError};
+use mmp_common::ports::{
+    ApprovalStatus, ExecutionHistory, ExecutionStep, ExecutionSummary, ModelRegistryOperator,
+    ModelVersionSummary, ObjectStore, PutCondition,
+};
+use mmp_common::routing::{RoutingError, RoutingTable};
+use mmp_common::PortError;
+use pipeline_trigger::{DatasetSettings, SettingsError};
+use serde::Serialize;
+
+/// Every AWS API action the operator's commands call through the AWS adapters (and the
+/// Function URL's), in IAM's spelling. `infra/operator.tf` grants exactly these, and the
+/// emulated deployment's test holds the calls `mmp --target aws` makes against them.
+pub const IAM_ACTIONS: &[&str] = &[
+    // Uploads and the dataset's settings; reading the routing table, reports and evaluations.
+    "s3:GetObject",
+    "s3:PutObject",
+    // Without ListBucket, S3 answers a missing key with 403 instead of 404.
+    "s3:ListBucket",
+    "sagemaker:ListPipelineExecutions",
+    "sagemaker:DescribePipelineExecution",
+    "sagemaker:ListPipelineExecutionSteps",
+    "sagemaker:ListModelPackageGroups",
+    "sagemaker:ListModelPackages",
+    "sagemaker:DescribeModelPackage",
+    "sagemaker:UpdateModelPackage",
+    "lambda:InvokeFunctionUrl",
+];
+
+/// Why an operator action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    /// A dataset or group name the pipeline would refuse.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// Settings the trigger would refuse.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// No such group, version or execution.
+    #[error("{0}")]
+    NotFound(String),
+    /// The routing table could not be read.
+    #[error(transparent)]
+    Routing(#[from] RoutingError),
+    /// A port failed.
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// One deployment, seen through its ports.
+pub struct Deployment<'a> {
+    /// The pipeline; its groups are `<pipeline>-<dataset>`.
+    pub pipeline_name: &'a str,
+    /// The data bucket.
+    pub store: &'a dyn ObjectStore,
+    /// The model registry.
+    pub registry: &'a dyn ModelRegistryOperator,
+    /// The pipeline's executions.
+    pub history: &'a dyn ExecutionHistory,
+    /// The routing table's key in the bucket.
+    pub routing_key: &'a str,
+}
+
+/// A group's versions, newest first, and which one the endpoint serves.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupModels {
+    /// The model package group.
+    pub group: String,
+    /// The dataset it belongs to.
+    pub dataset: String,
+    /// Its versions, newest first.
+    pub versions: Vec<ModelVersionSummary>,
+    /// The version the routing table serves, if any.
+    pub deployed_version: Option<u32>,
+}
+
+impl Deployment<'_> {
+    /// The pipeline's executions, newest first (at most `limit`).
+    pub async fn executions(&self, limit: usize) -> Result<Vec<ExecutionSummary>, OperatorError> {
+        Ok(self
+            .history
+            .list_executions(self.pipeline_name, limit)
+            .await?)
+    }
+
+    /// One execution's steps; `id` is its ARN or the ARN's last part.
+    pub async fn steps(&self, id: &str) -> Result<(String, Vec<ExecutionStep>), OperatorError> {
+        let arn = self.execution_arn(id).await?;
+        let steps = self.history.execution_steps(&arn).await?;
+        Ok((arn, steps))
+    }
+
+    async fn execution_arn(&self, id: &str) -> Result<String, OperatorError> {
+        if id.starts_with("arn:") {
+            return Ok(id.to_string());
+        }
+        self.executions(usize::MAX)
+            .await?
+            .into_iter()
+            .map(|e| e.arn)
+            .find(|arn| arn.rsplit('/').next() == Some(id))
+            .ok_or_else(|| {
+                OperatorError::NotFound(format!(
+                    "no execution {id} of pipeline {}",
+                    self.pipeline_name
+                ))
+            })
+    }
+
+    /// Every group of the pipeline with its versions and what is served.
+    pub async fn models(&self) -> Result<Vec<GroupModels>, OperatorError> {
+        let routes = self.routing_table().await?;
+        let prefix = format!("{}-", self.pipeline_name);
+        let mut groups = Vec::new();
+        for group in self.registry.list_groups(&prefix).await? {
+            let Some(dataset) = naming::dataset_of_group(self.pipeline_name, &group) else {
+                continue;
+            };
+            let versions = self.registry.list_versions(&group, None).await?;
+            let deployed_version = routes
+                .routes
+                .get(&dataset)
+                .filter(|route| route.group == group)
+                .map(|route| route.version);
+            groups.push(GroupModels {
+                group,
+                dataset,
+                versions,
+                deployed_version,
+            });
+        }
+        Ok(groups)
+    }
+
+    /// Sets the status of `version` (default: the newest) of a dataset's or group's models.
+    /// The registry's state-change event is what deploys or withdraws it.
+    pub async fn set_approval(
+        &self,
+        name: &str,
+        version: Option<u32>,
+        status: ApprovalStatus,
+    ) -> Result<ModelVersionSummary, OperatorError> {
+        let group = self.group_of(name).await?;
+        let versions = self.registry.list_versions(&group, None).await?;
+        let chosen = match version {
+            Some(v) => versions.into_iter().find(|s| s.version == v),
+            None => versions.into_iter().next(),
+        };
+        let mut chosen = chosen.ok_or_else(|| {
+            OperatorError::NotFound(match version {
+                Some(v) => format!("group {group} has no version {v}"),
+                None => format!("group {group} has no versions"),
+            })
+        })?;
+        self.registry.set_status(&chosen.arn, status).await?;
+        chosen.status = status;
+        Ok(chosen)
+    }
+
+    /// The group a dataset or group name stands for, if the registry has it.
+    pub async fn group_of(&self, name: &str) -> Result<String, OperatorError> {
+        let candidates = if naming::dataset_of_group(self.pipeline_name, name).is_some() {
+            vec![name.to_string()]
+        } else {
+            vec![naming::group_name(self.pipeline_name, name)?]
+        };
+        let prefix = format!("{}-", self.pipeline_name);
+        let groups = self.registry.list_groups(&prefix).await?;
+        candidates
+            .into_iter()
+            .find(|c| groups.contains(c))
+            .ok_or_else(|| {
+                OperatorError::NotFound(format!(
+                    "no model package group for {name}: has the dataset's pipeline registered a model?"
+                ))
+            })
+    }
+
+    /// The endpoint's routing table (empty before the first deployment).
+    pub async fn routing_table(&self) -> Result<RoutingTable, OperatorError> {
+        match self.store.get(self.routing_key).await {
+            Ok(object) => Ok(RoutingTable::from_slice(self.routing_key, &object.body)?),
+            Err(PortError::NotFound(_)) => Ok(RoutingTable::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Puts `settings` as the dataset's `pipeline.json` (when given), then the CSV as
+    /// `datasets/<dataset>/<file_name>`: the upload whose event starts an execution. The name
+    /// and the settings are checked with the trigger's own code first, so nothing is written
+    /// that the trigger would refuse. Returns the URIs written.
+    pub async fn upload(
+        &self,
+        dataset: &str,
+        file_name: &str,
+        csv: Vec<u8>,
+        settings: Option<Vec<u8>>,
+    ) -> Result<Vec<String>, OperatorError> {
+        let key = format!("{}{dataset}/{file_name}", naming::DATASETS_PREFIX);
+        naming::parse_dataset_key(&key)?;
+        let settings_key = naming::dataset_settings_key(dataset);
+        match &settings {
+            Some(settings) => {
+                DatasetSettings::parse(&settings_key, settings)?;
+            }
+            // The settings already in the bucket apply to this upload: broken ones would make
+            // the trigger refuse it, so refuse it here, before writing.
+            None => match self.store.get(&settings_key).await {
+                Ok(existing) => {
+                    DatasetSettings::parse(&settings_key, &existing.body)?;
+                }
+                Err(PortError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            },
+        }
+        let bucket = self.store.bucket().to_string();
+        let mut written = Vec::new();
+        if let Some(settings) = settings {
+            self.store
+                .put(&settings_key, settings, PutCondition::None)
+                .await?;
+            written.push(format!("s3://{bucket}/{settings_key}"));
+        }
+        self.store.put(&key, csv, PutCondition::None).await?;
+        written.push(format!("s3://{bucket}/{key}"));
+        Ok(written)
+    }
+}
