@@ -9,7 +9,9 @@ use mmp_executor::{ExecutionInfo, ExecutionStatus, ExecutorError};
 use pipeline_trigger::{Claim, DatasetSettings, RejectedUpload, SettingsError};
 use serde::{Deserialize, Serialize};
 
+use crate::adapters::LocalPorts;
 use crate::function::Function;
+use crate::operator::OperatorError;
 use crate::registry::{ModelPackage, RegistryError};
 use crate::system::{unix_ms, System, BUCKET_NAME};
 use mmp_object_store::{etag_of, PutCondition, Staged, StoreError};
@@ -27,8 +29,6 @@ pub enum ActionError {
     /// upload of the dataset would start nothing.
     #[error("{0}; the trigger starts nothing for this dataset until it is fixed: upload a corrected pipeline.json with the data (`mmp upload --settings`, or the console's settings file)")]
     BlockedBySettings(SettingsError),
-    #[error("{0}")]
-    NotFound(String),
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error(transparent)]
@@ -39,6 +39,8 @@ pub enum ActionError {
     Executor(#[from] ExecutorError),
     #[error("could not queue the request: {0}")]
     Outbox(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Operator(#[from] OperatorError),
 }
 
 /// An upload that was written, and what is known of what the trigger will do with it.
@@ -246,40 +248,30 @@ pub fn rejected_uploads(system: &System) -> Result<Vec<RejectedUpload>, ActionEr
     Ok(all)
 }
 
-/// The model package group a dataset or group name stands for.
-pub fn group_of(system: &System, name: &str) -> Result<String, ActionError> {
-    if system.registry.group_exists(name)? {
-        return Ok(name.to_string());
-    }
-    let group = naming::group_name(&system.pipeline_name, name)?;
-    if system.registry.group_exists(&group)? {
-        Ok(group)
-    } else {
-        Err(ActionError::NotFound(format!(
-            "no model package group {name} or {group}: has the dataset's pipeline registered a model?"
-        )))
-    }
-}
-
 /// Sets the approval status of version `version` (default: the newest) of a dataset's or
-/// group's models; the registry emits the state-change event the deployer acts on.
-pub fn set_approval(
+/// group's models, through the operator's one implementation ([`crate::operator`]) over this
+/// machine's ports; the registry emits the state-change event the deployer acts on.
+pub async fn set_approval(
     system: &System,
+    ports: &LocalPorts,
     name: &str,
     version: Option<i64>,
     status: ApprovalStatus,
 ) -> Result<ModelPackage, ActionError> {
-    let group = group_of(system, name)?;
-    let version = match version {
-        Some(v) => v,
-        None => system
-            .registry
-            .list(&group, None)?
-            .first()
-            .map(|p| p.version)
-            .ok_or_else(|| ActionError::NotFound(format!("group {group} has no versions")))?,
-    };
-    Ok(system.registry.set_approval(&group, version, status)?)
+    let version = version
+        .map(|v| {
+            u32::try_from(v).ok().filter(|v| *v > 0).ok_or_else(|| {
+                ActionError::BadInput(format!("version {v} is not a version number (1, 2, 3…)"))
+            })
+        })
+        .transpose()?;
+    let decided = ports
+        .deployment()
+        .set_approval(name, version, status)
+        .await?;
+    Ok(system
+        .registry
+        .describe(&decided.group, i64::from(decided.version))?)
 }
 
 /// The endpoint's routing table (empty before the first deployment).

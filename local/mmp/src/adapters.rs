@@ -447,3 +447,39 @@ impl ModelEndpoint for EndpointAdapter {
         }
     }
 }
+
+/// The local runtime's ports for the operator's actions ([`crate::operator`]): what
+/// `--target aws` gets from the AWS adapters, over this machine's store, registry and executor.
+pub struct LocalPorts {
+    pipeline_name: String,
+    store: StoreAdapter,
+    registry: RegistryAdapter,
+    pipelines: PipelinesAdapter,
+}
+
+impl LocalPorts {
+    /// The ports of `system`, with `executor` for its executions and `definition` as its
+    /// pipeline's (rendered) definition.
+    pub fn new(system: &crate::system::System, executor: Executor, definition: String) -> Self {
+        LocalPorts {
+            pipeline_name: system.pipeline_name.clone(),
+            store: StoreAdapter(system.store.clone()),
+            registry: RegistryAdapter(system.registry.clone()),
+            pipelines: PipelinesAdapter {
+                executor,
+                pipelines: Arc::new(HashMap::from([(system.pipeline_name.clone(), definition)])),
+            },
+        }
+    }
+
+    /// The operator's view of this machine's deployment.
+    pub fn deployment(&self) -> crate::operator::Deployment<'_> {
+        crate::operator::Deployment {
+            pipeline_name: &self.pipeline_name,
+            store: &self.store,
+            registry: &self.registry,
+            history: &self.pipelines,
+            routing_key: mmp_common::naming::DEFAULT_ROUTING_KEY,
+        }
+    }
+}

@@ -7,12 +7,14 @@ use anyhow::{anyhow, bail, Context, Result};
 use comfy_table::Table;
 use mmp_common::ports::ApprovalStatus;
 use mmp_executor::{ExecutionStatus, Executor};
+use mmp_pipeline::definition::{render, Placeholders};
 
 use crate::actions::{self, TriggerOutcome, Upload};
+use crate::adapters::LocalPorts;
 use crate::args::{ExecutionsArgs, Global, InvokeArgs, RetryArgs, UpArgs, UploadArgs};
 use crate::home::Home;
 use crate::registry::ModelPackage;
-use crate::runtime::{Runtime, RuntimeInfo, RuntimeOptions};
+use crate::runtime::{Runtime, RuntimeInfo, RuntimeOptions, LOCAL_IMAGE, LOCAL_ROLE};
 use crate::system::{format_ms, unix_ms, System, BUCKET_NAME};
 
 pub fn open_system(g: &Global) -> Result<System> {
@@ -204,6 +206,17 @@ pub fn running(home: &Home) -> Option<RuntimeInfo> {
 
 fn executor(g: &Global, system: &System) -> Result<Executor> {
     system.open_executor(g.container_bin()?, 0)
+}
+
+/// This machine's ports, for the operator's actions.
+fn local_ports(g: &Global, system: &System) -> Result<LocalPorts> {
+    let definition = render(&Placeholders {
+        image_uri: LOCAL_IMAGE,
+        role_arn: LOCAL_ROLE,
+        bucket: BUCKET_NAME,
+        pipeline_name: &system.pipeline_name,
+    });
+    Ok(LocalPorts::new(system, executor(g, system)?, definition))
 }
 
 pub fn executions(g: &Global, args: &ExecutionsArgs) -> Result<()> {
@@ -421,7 +434,10 @@ pub fn set_status(
     status: ApprovalStatus,
 ) -> Result<()> {
     let system = open_system(g)?;
-    let p = actions::set_approval(&system, name, version, status)?;
+    let ports = local_ports(g, &system)?;
+    let p = tokio_runtime()?.block_on(actions::set_approval(
+        &system, &ports, name, version, status,
+    ))?;
     println!(
         "{} version {} is now {}",
         p.group,

@@ -162,23 +162,23 @@ impl Deployment<'_> {
         Ok(chosen)
     }
 
-    /// The group a dataset or group name stands for, if the registry has it.
+    /// The group a dataset or group name stands for, if the registry has it: `name` itself,
+    /// else `<pipeline>-<name>`.
     pub async fn group_of(&self, name: &str) -> Result<String, OperatorError> {
-        let candidates = if naming::dataset_of_group(self.pipeline_name, name).is_some() {
-            vec![name.to_string()]
-        } else {
-            vec![naming::group_name(self.pipeline_name, name)?]
-        };
-        let prefix = format!("{}-", self.pipeline_name);
-        let groups = self.registry.list_groups(&prefix).await?;
-        candidates
-            .into_iter()
-            .find(|c| groups.contains(c))
-            .ok_or_else(|| {
-                OperatorError::NotFound(format!(
-                    "no model package group for {name}: has the dataset's pipeline registered a model?"
-                ))
-            })
+        let groups = self
+            .registry
+            .list_groups(&format!("{}-", self.pipeline_name))
+            .await?;
+        if groups.iter().any(|g| g == name) {
+            return Ok(name.to_string());
+        }
+        let group = naming::group_name(self.pipeline_name, name)?;
+        if groups.contains(&group) {
+            return Ok(group);
+        }
+        Err(OperatorError::NotFound(format!(
+            "no model package group {name} or {group}: has the dataset's pipeline registered a model?"
+        )))
     }
 
     /// The endpoint's routing table (empty before the first deployment).

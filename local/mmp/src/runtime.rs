@@ -13,7 +13,9 @@ use mmp_serve::http::{serve_with_timeouts, Timeouts};
 use mmp_serve::{ServeConfig, BODY_READ_TIMEOUT_ENV, HEADER_READ_TIMEOUT_ENV};
 use tokio::sync::watch;
 
-use crate::adapters::{EndpointAdapter, PipelinesAdapter, RegistryAdapter, StoreAdapter};
+use crate::adapters::{
+    EndpointAdapter, LocalPorts, PipelinesAdapter, RegistryAdapter, StoreAdapter,
+};
 use crate::bus::{self, Deliver};
 use crate::console::ConsoleState;
 use crate::endpoint::{EndpointConfig, LocalEndpoint};
@@ -69,6 +71,7 @@ impl Runtime {
             pipeline_name: &system.pipeline_name,
         });
         let steps = mmp_executor::step_graph(&definition)?;
+        let ports = LocalPorts::new(&system, executor.clone(), definition.clone());
         let pipelines = PipelinesAdapter {
             executor: executor.clone(),
             pipelines: Arc::new(HashMap::from([(system.pipeline_name.clone(), definition)])),
@@ -129,6 +132,7 @@ impl Runtime {
                 let app = crate::console::router(Arc::new(ConsoleState {
                     system: system.clone(),
                     executor: executor.clone(),
+                    ports,
                     endpoint: endpoint.clone(),
                     function_url: format!("http://{function_url}/"),
                     steps,

@@ -361,12 +361,9 @@ pub(super) async fn set_approval(
     body: Result<Json<ApprovalRequest>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Json<ModelPackage>> {
     let Json(request) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    blocking(move || {
-        let status = parse_status(&request.status).map_err(actions::ActionError::from)?;
-        let package = actions::set_approval(&s.system, &group, Some(version), status)?;
-        Ok(Json(package))
-    })
-    .await
+    let status = parse_status(&request.status).map_err(actions::ActionError::from)?;
+    let package = actions::set_approval(&s.system, &s.ports, &group, Some(version), status).await?;
+    Ok(Json(package))
 }
 
 pub(super) async fn endpoint(State(s): Shared) -> ApiResult<Json<Value>> {

@@ -17,6 +17,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use mmp_executor::{Executor, StepNode};
 
+use crate::adapters::LocalPorts;
 use crate::endpoint::LocalEndpoint;
 use crate::system::System;
 
@@ -54,6 +55,8 @@ pub const CHANGE_HEADER: &str = "x-mmp-console";
 pub struct ConsoleState {
     pub system: Arc<System>,
     pub executor: Executor,
+    /// The ports the operator's actions go through (approve and reject, as `mmp` does).
+    pub ports: LocalPorts,
     pub endpoint: Arc<LocalEndpoint>,
     /// Where the try-it form sends its requests.
     pub function_url: String,
@@ -204,6 +207,7 @@ impl IntoResponse for ApiError {
 impl From<crate::actions::ActionError> for ApiError {
     fn from(e: crate::actions::ActionError) -> Self {
         use crate::actions::ActionError as A;
+        use crate::operator::OperatorError as O;
         use crate::registry::RegistryError as R;
         match e {
             A::Name(_)
@@ -215,9 +219,11 @@ impl From<crate::actions::ActionError> for ApiError {
                 Self::Conflict(e.to_string())
             }
             A::Executor(mmp_executor::ExecutorError::NotFound(_)) => Self::NotFound(e.to_string()),
-            A::NotFound(_) | A::Registry(R::NoSuchGroup(_) | R::NoSuchVersion(..)) => {
+            A::Registry(R::NoSuchGroup(_) | R::NoSuchVersion(..))
+            | A::Operator(O::NotFound(_) | O::Port(mmp_common::PortError::NotFound(_))) => {
                 Self::NotFound(e.to_string())
             }
+            A::Operator(O::Name(_) | O::Settings(_)) => Self::BadRequest(e.to_string()),
             _ => Self::Internal(e.to_string()),
         }
     }
