@@ -189,6 +189,19 @@ class OperatorCommands:
                                           versionId=head["VersionId"])
             self.start("pipeline-trigger").invoke(event)
 
+            # An upload the trigger refuses (a dataset name it cannot take) is listed with why.
+            bad_key = "datasets/Not_A_Name/data.csv"
+            self.s3.put_object(Bucket=self.bucket, Key=bad_key, Body=b"a,b\n1,2\n")
+            bad_head = self.s3.head_object(Bucket=self.bucket, Key=bad_key)
+            bad_event = json.loads(json.dumps(event))
+            bad_event["Records"][0]["s3"]["object"].update(key=bad_key, size=bad_head["ContentLength"],
+                                                           eTag=bad_head["ETag"].strip('"'),
+                                                           versionId=bad_head["VersionId"])
+            self.start("pipeline-trigger").invoke(bad_event)
+            rejected = json.loads(self.mmp("executions", "--rejected", "--json", env=env))
+            self.assertEqual([r["key"] for r in rejected], [bad_key], rejected)
+            self.assertIn("Not_A_Name", rejected[0]["reason"])
+
             # Executions: the one the trigger started, newest first, and its steps.
             executions = json.loads(self.mmp("executions", "--json", env=env))
             newest = executions[0]

@@ -228,24 +228,9 @@ fn is_before(a: &str, b: &str) -> bool {
     }
 }
 
-/// Every upload the trigger refused, newest first (`reports/rejected-uploads/`).
-pub fn rejected_uploads(system: &System) -> Result<Vec<RejectedUpload>, ActionError> {
-    let prefix = pipeline_trigger::rejected_uploads_prefix(naming::DEFAULT_REPORTS_PREFIX);
-    let mut all = Vec::new();
-    for key in system.store.list(&prefix)? {
-        let object = match system.store.get(&key) {
-            Ok(object) => object,
-            // Deleted since it was listed.
-            Err(StoreError::NotFound(_)) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        match serde_json::from_slice::<RejectedUpload>(&object.body) {
-            Ok(rejected) => all.push(rejected),
-            Err(e) => tracing::warn!(%key, error = %e, "not a rejected-upload record"),
-        }
-    }
-    all.sort_by(|a, b| b.rejected_at.cmp(&a.rejected_at));
-    Ok(all)
+/// Every upload the trigger refused, newest first, through the operator (as on AWS).
+pub async fn rejected_uploads(ports: &LocalPorts) -> Result<Vec<RejectedUpload>, ActionError> {
+    Ok(ports.deployment().rejected_uploads().await?)
 }
 
 /// Sets the approval status of version `version` (default: the newest) of a dataset's or

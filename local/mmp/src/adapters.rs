@@ -480,6 +480,7 @@ impl LocalPorts {
             registry: &self.registry,
             history: &self.pipelines,
             routing_key: mmp_common::naming::DEFAULT_ROUTING_KEY,
+            reports_prefix: mmp_common::naming::DEFAULT_REPORTS_PREFIX,
         }
     }
 }

@@ -76,7 +76,13 @@ pub fn run(g: &Global, command: &Command) -> Result<()> {
             }
             Command::Executions(args) => {
                 if args.rejected {
-                    bail!("`mmp executions --rejected` is not available with --target aws yet");
+                    let rejected = deployment.rejected_uploads().await?;
+                    if args.json {
+                        println!("{}", serde_json::to_string_pretty(&rejected)?);
+                    } else {
+                        crate::commands::print_rejected(&rejected);
+                    }
+                    return Ok(());
                 }
                 if let Some(id) = &args.execution {
                     let (arn, steps) = deployment.steps(id).await?;

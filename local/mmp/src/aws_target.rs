@@ -37,6 +37,8 @@ pub struct Profile {
     pub function_url_auth_type: String,
     /// The routing table's key in the bucket.
     pub routing_key: String,
+    /// Where the reports are (rejected uploads under `rejected-uploads/`).
+    pub reports_prefix: String,
 }
 
 impl Profile {
@@ -66,6 +68,7 @@ impl Profile {
             function_url: output("function_url")?,
             function_url_auth_type: output("function_url_auth_type")?,
             routing_key: naming::DEFAULT_ROUTING_KEY.to_string(),
+            reports_prefix: naming::DEFAULT_REPORTS_PREFIX.to_string(),
         })
     }
 
@@ -139,6 +142,7 @@ impl AwsTarget {
             registry: &self.registry,
             history: &self.pipelines,
             routing_key: &self.profile.routing_key,
+            reports_prefix: &self.profile.reports_prefix,
         }
     }
 

@@ -243,7 +243,8 @@ pub fn executions(g: &Global, args: &ExecutionsArgs) -> Result<()> {
         println!("{table}");
         return Ok(());
     }
-    let rejected = actions::rejected_uploads(&system)?;
+    let ports = local_ports(g, &system)?;
+    let rejected = tokio_runtime()?.block_on(actions::rejected_uploads(&ports))?;
     if args.rejected {
         if args.json {
             println!("{}", serde_json::to_string_pretty(&rejected)?);
@@ -314,7 +315,7 @@ fn step_result(s: &mmp_executor::StepInfo) -> String {
 }
 
 /// The uploads that started no execution, and why.
-fn print_rejected(rejected: &[pipeline_trigger::RejectedUpload]) {
+pub(crate) fn print_rejected(rejected: &[pipeline_trigger::RejectedUpload]) {
     if rejected.is_empty() {
         println!("no rejected uploads");
         return;

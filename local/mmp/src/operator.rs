@@ -10,7 +10,7 @@ use mmp_common::ports::{
 };
 use mmp_common::routing::{RoutingError, RoutingTable};
 use mmp_common::PortError;
-use pipeline_trigger::{DatasetSettings, SettingsError};
+use pipeline_trigger::{DatasetSettings, RejectedUpload, SettingsError};
 use serde::Serialize;
 
 /// Every AWS API action the operator's commands call through the AWS adapters (and the
@@ -64,6 +64,8 @@ pub struct Deployment<'a> {
     pub history: &'a dyn ExecutionHistory,
     /// The routing table's key in the bucket.
     pub routing_key: &'a str,
+    /// Where the reports are (the trigger records rejected uploads under it).
+    pub reports_prefix: &'a str,
 }
 
 /// A group's versions, newest first, and which one the endpoint serves.
@@ -179,6 +181,29 @@ impl Deployment<'_> {
         Err(OperatorError::NotFound(format!(
             "no model package group {name} or {group}: has the dataset's pipeline registered a model?"
         )))
+    }
+
+    /// Every upload the trigger refused (it started nothing), newest first: the records under
+    /// `<reports>rejected-uploads/`.
+    pub async fn rejected_uploads(&self) -> Result<Vec<RejectedUpload>, OperatorError> {
+        let prefix = pipeline_trigger::rejected_uploads_prefix(self.reports_prefix);
+        let mut all = Vec::new();
+        for listed in self.store.list(&prefix).await? {
+            let object = match self.store.get(&listed.key).await {
+                Ok(object) => object,
+                // Deleted since it was listed.
+                Err(PortError::NotFound(_)) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            match serde_json::from_slice::<RejectedUpload>(&object.body) {
+                Ok(rejected) => all.push(rejected),
+                Err(e) => {
+                    tracing::warn!(key = %listed.key, error = %e, "not a rejected-upload record")
+                }
+            }
+        }
+        all.sort_by(|a, b| b.rejected_at.cmp(&a.rejected_at));
+        Ok(all)
     }
 
     /// The endpoint's routing table (empty before the first deployment).

@@ -94,6 +94,11 @@ pub(super) async fn executions(
     State(s): Shared,
     Query(q): Query<ExecutionsQuery>,
 ) -> ApiResult<Json<Value>> {
+    let rejected: Vec<_> = actions::rejected_uploads(&s.ports)
+        .await?
+        .into_iter()
+        .filter(|r| q.dataset.as_ref().is_none_or(|d| *d == r.dataset))
+        .collect();
     blocking(move || {
         let all: Vec<ExecutionRow> = s
             .executor
@@ -108,10 +113,6 @@ pub(super) async fn executions(
             .filter(|e| q.dataset.is_none() || e.dataset == q.dataset)
             .collect();
         let shown = &wanted[..wanted.len().min(q.limit.unwrap_or(EXECUTIONS_SHOWN))];
-        let rejected: Vec<_> = actions::rejected_uploads(&s.system)?
-            .into_iter()
-            .filter(|r| q.dataset.as_ref().is_none_or(|d| *d == r.dataset))
-            .collect();
         Ok(Json(json!({
             "executions": shown,
             "total": wanted.len(),
