@@ -25,6 +25,9 @@ pub struct ExecutorConfig {
     /// Extra environment for every job (e.g. `RUST_LOG`); the executor's own environment is
     /// inherited, and `MMP_ML_ROOT` is always the job's folder.
     pub job_env: Vec<(String, String)>,
+    /// Keep every job folder whole after its execution ends (for debugging a job's inputs).
+    /// By default the parts that the bucket holds already are dropped (`crate::retention`).
+    pub keep_job_inputs: bool,
 }
 
 impl Default for ExecutorConfig {
@@ -39,6 +42,7 @@ impl Default for ExecutorConfig {
             region: "us-east-1".into(),
             account: "000000000000".into(),
             job_env: Vec::new(),
+            keep_job_inputs: false,
         }
     }
 }

@@ -25,6 +25,7 @@ mod jobs;
 mod model;
 mod owner;
 mod pool;
+pub mod retention;
 mod schedule;
 mod shared;
 /// The SQLite opener mmp shares (pragmas, versioned migrations).

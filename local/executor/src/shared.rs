@@ -56,6 +56,16 @@ impl Inner {
                 tracing::error!(execution = %id, error = %e, "cannot record the end of the execution")
             }
         }
+        if !self.config.keep_job_inputs {
+            match crate::retention::prune_execution(&self.config.jobs_root.join(id)) {
+                Ok(freed) => {
+                    tracing::debug!(execution = %id, freed, "job inputs and models dropped")
+                }
+                Err(e) => {
+                    tracing::warn!(execution = %id, error = %e, "cannot drop the ended execution's job inputs")
+                }
+            }
+        }
         self.lock_live().remove(id);
         self.ended.notify_all();
     }

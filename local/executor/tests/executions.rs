@@ -368,6 +368,28 @@ fn the_real_definition_runs_to_a_registered_model() {
             )
         ]
     );
+    drop(changes);
+
+    // Ended: each job folder kept its log and dropped what the bucket holds already.
+    let jobs: Vec<_> = std::fs::read_dir(h.dir.path().join("jobs").join(&info.id))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(jobs.len() > 5, "{jobs:?}");
+    for job in &jobs {
+        assert!(
+            job.join("job.log").is_file(),
+            "{} lost its log",
+            job.display()
+        );
+        for dropped in mmp_executor::retention::DROPPED {
+            assert!(
+                !job.join(dropped).exists(),
+                "{} kept {dropped}",
+                job.display()
+            );
+        }
+    }
 }
 
 #[test]

@@ -72,6 +72,9 @@ pub enum Command {
     /// List the events the bus gave up on (dead letters): the function, the attempts and the
     /// last error.
     DeadLetters(JsonArg),
+    /// Drop from ended executions' job folders what the bucket holds already (inputs, models,
+    /// processing outputs; `mmp up` does this as each ends), and print the data folder's size.
+    Gc(JsonArg),
     /// The pipeline definition.
     #[command(subcommand)]
     Pipeline(PipelineCommand),
@@ -226,6 +229,7 @@ impl Command {
             Command::Reject(_) => "reject",
             Command::Invoke(_) => "invoke",
             Command::DeadLetters(_) => "dead-letters",
+            Command::Gc(_) => "gc",
             Command::Pipeline(_) => "pipeline",
             Command::Aws(_) => "aws",
             Command::Demo(_) => "demo",

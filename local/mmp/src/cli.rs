@@ -34,6 +34,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Invoke(args) => commands::invoke(&g, &args),
         Command::DeadLetters(args) => commands::dead_letters(&g, args.json),
+        Command::Gc(args) => commands::gc(&g, args.json),
         Command::Demo(args) => crate::demo::run(&g, &args),
     }
 }

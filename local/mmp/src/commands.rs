@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use comfy_table::Table;
 use mmp_common::ports::ApprovalStatus;
-use mmp_executor::{ExecutionStatus, Executor};
+use mmp_executor::{retention, ExecutionStatus, Executor};
 use mmp_pipeline::definition::{render, Placeholders};
 
 use crate::actions::{self, TriggerOutcome, Upload};
@@ -400,6 +400,67 @@ pub fn estimator_of(system: &System, p: &ModelPackage) -> Option<String> {
     let body = system.store.get(key).ok()?.body;
     let report: serde_json::Value = serde_json::from_slice(&body).ok()?;
     report["estimator"].as_str().map(str::to_string)
+}
+
+/// `mmp gc`: prunes every ended execution's job folders (`mmp_executor::retention`); prints
+/// what was freed and the data folder's size before and after. Files linked from the bucket
+/// into job folders are counted where each link is, so the sizes are what `du
+/// --count-links` shows, and removing a link frees its blocks only with its last link.
+pub fn gc(g: &Global, json: bool) -> Result<()> {
+    let system = open_system(g)?;
+    let executor = executor(g, &system)?;
+    let root = system.home.root();
+    let before =
+        retention::size_of(root).with_context(|| format!("measuring {}", root.display()))?;
+    let mut pruned = 0;
+    let mut freed = 0;
+    for execution in executor.list(None)? {
+        if !execution.status.is_terminal() {
+            continue;
+        }
+        let dir = system.home.jobs().join(&execution.id);
+        let bytes = retention::prune_execution(&dir)
+            .with_context(|| format!("pruning {}", dir.display()))?;
+        if bytes > 0 {
+            pruned += 1;
+            freed += bytes;
+        }
+    }
+    let after =
+        retention::size_of(root).with_context(|| format!("measuring {}", root.display()))?;
+    if json {
+        let out = serde_json::json!({
+            "executions_pruned": pruned,
+            "bytes_freed": freed,
+            "data_folder_bytes_before": before,
+            "data_folder_bytes_after": after,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "pruned the job folders of {pruned} ended executions ({} freed); data folder {}: {} → {}",
+            human_bytes(freed),
+            root.display(),
+            human_bytes(before),
+            human_bytes(after)
+        );
+    }
+    Ok(())
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// The outbox's dead letters, oldest first: events no delivery will be tried for again.

@@ -27,6 +27,10 @@ pub const BUCKET_NAME: &str = "mmp-local";
 /// The default pipeline name (the model package groups' prefix).
 pub const DEFAULT_PIPELINE_NAME: &str = "mmp";
 
+/// `1` keeps each job's inputs and models in `jobs/` after its execution ends (see
+/// `mmp_executor::retention`); by default they are dropped, the bucket holding them already.
+pub const KEEP_JOB_INPUTS_ENV: &str = "MMP_KEEP_JOB_INPUTS";
+
 /// The local world's state, as every command and the runtime share it: what AWS holds in the
 /// cloud (the bucket, the registry, EventBridge's queue), kept in the data folder.
 pub struct System {
@@ -112,6 +116,8 @@ impl System {
             region: self.account.region.clone(),
             account: self.account.id.clone(),
             job_env: Vec::new(),
+            // Debugging a job: keep its inputs and models after the execution ends.
+            keep_job_inputs: std::env::var(KEEP_JOB_INPUTS_ENV).is_ok_and(|v| v == "1"),
         };
         Executor::open(config, hooks).context("opening the executor")
     }

@@ -486,3 +486,49 @@ fn a_regression_winner_is_shown_as_the_estimator_fitted() {
         "{steps}"
     );
 }
+
+/// Job inputs are links to the bucket's files, and what the bucket holds already leaves the job
+/// folders when the execution ends; with MMP_KEEP_JOB_INPUTS=1 it stays until `mmp gc`.
+#[test]
+fn ended_executions_keep_logs_not_inputs_and_gc_drops_what_was_kept() {
+    let world = World::new();
+    let up = world.up_with_env(&[("MMP_KEEP_JOB_INPUTS", "1")]);
+    world.upload("wine", "wine.csv", &sample("wine"), FAST);
+    let run = world.wait_executions("wine", 1, MINUTES).remove(0);
+    assert_eq!(run["status"], "Succeeded", "{run:?}");
+    let jobs = world
+        .data_dir()
+        .join("jobs")
+        .join(run["id"].as_str().unwrap());
+    let kept_inputs = |jobs: &std::path::Path| {
+        std::fs::read_dir(jobs)
+            .unwrap()
+            .map(|job| job.unwrap().path().join("input/data"))
+            .filter(|inputs| inputs.exists())
+            .count()
+    };
+    assert!(
+        kept_inputs(&jobs) > 0,
+        "MMP_KEEP_JOB_INPUTS=1 kept no inputs"
+    );
+    drop(up);
+
+    let gc = world.json(&["gc", "--json"]);
+    assert_eq!(gc["executions_pruned"], 1, "{gc}");
+    assert!(gc["bytes_freed"].as_u64().unwrap() > 0, "{gc}");
+    assert!(
+        gc["data_folder_bytes_after"].as_u64() < gc["data_folder_bytes_before"].as_u64(),
+        "{gc}"
+    );
+    assert_eq!(kept_inputs(&jobs), 0);
+    let logs = std::fs::read_dir(&jobs)
+        .unwrap()
+        .filter(|job| job.as_ref().unwrap().path().join("job.log").is_file())
+        .count();
+    assert!(logs > 5, "the jobs' logs stay");
+    assert_eq!(
+        world.json(&["gc", "--json"])["bytes_freed"],
+        0,
+        "a second gc frees nothing"
+    );
+}

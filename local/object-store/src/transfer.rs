@@ -7,9 +7,12 @@ use std::path::Path;
 use crate::{key, LocalStore, PutCondition, StoreError};
 
 impl LocalStore {
-    /// Copies every object whose key starts with the URI's key into `dest`, placed as SageMaker
-    /// places S3Prefix inputs: the key after the prefix (an exact key: its file name). Returns
-    /// how many objects were copied; none is an error, as in SageMaker.
+    /// Places every object whose key starts with the URI's key into `dest`, as SageMaker places
+    /// S3Prefix inputs: the key after the prefix (an exact key: its file name). Each is a hard
+    /// link to the object's file, read-only, not a copy (sixty trials of one dataset share one
+    /// file); a copy only where a link cannot be made (another file system). Objects are never
+    /// written in place (a write replaces the file), so a link keeps the bytes it was made
+    /// with. Returns how many objects were placed; none is an error, as in SageMaker.
     pub fn download_prefix(&self, uri: &str, dest: &Path) -> Result<usize, StoreError> {
         let prefix = self.key_of(uri)?;
         let trimmed = prefix.trim_end_matches('/');
@@ -33,7 +36,7 @@ impl LocalStore {
             if let Some(dir) = target.parent() {
                 fs::create_dir_all(dir).map_err(StoreError::local(dir))?;
             }
-            fs::copy(path, &target).map_err(StoreError::io(key))?;
+            link_or_copy(path, &target).map_err(StoreError::io(key))?;
         }
         Ok(objects.len())
     }
@@ -84,4 +87,16 @@ impl LocalStore {
             .map_err(StoreError::io(key))?;
         self.put_staged(key, staged, PutCondition::None)
     }
+}
+
+/// A read-only hard link to `source` at `target`, or a read-only copy where no link can be made.
+fn link_or_copy(source: &Path, target: &Path) -> std::io::Result<()> {
+    if fs::hard_link(source, target).is_err() {
+        fs::copy(source, target)?;
+    }
+    // The mode is the inode's: the bucket's file becomes read-only too, which a write (a new
+    // file renamed over it) does not need.
+    let mut permissions = fs::metadata(target)?.permissions();
+    permissions.set_readonly(true);
+    fs::set_permissions(target, permissions)
 }

@@ -93,3 +93,36 @@ fn uploads_folders_and_archives_them() {
     names.sort();
     assert_eq!(names, ["a/b.json", "c.txt"]);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_download_links_the_object_read_only_and_keeps_its_bytes_when_the_object_is_replaced() {
+    use std::os::unix::fs::MetadataExt;
+    let (d, s) = store();
+    s.put("data/train.csv", b"first", PutCondition::None)
+        .unwrap();
+    let etag = s.head("data/train.csv").unwrap().etag;
+    // The job folders live beside the bucket, on its file system.
+    let jobs = d.path().join("jobs");
+    let (one, two) = (jobs.join("trial-1"), jobs.join("trial-2"));
+    s.download_prefix("s3://bkt/data/", &one).unwrap();
+    s.download_prefix("s3://bkt/data/", &two).unwrap();
+
+    let (a, b) = (
+        fs::metadata(one.join("train.csv")).unwrap(),
+        fs::metadata(two.join("train.csv")).unwrap(),
+    );
+    assert_eq!(a.ino(), b.ino(), "the trials share one file");
+    assert!(a.nlink() >= 3, "linked, not copied: {} links", a.nlink());
+    assert!(a.permissions().readonly());
+    assert_eq!(
+        s.head("data/train.csv").unwrap().etag,
+        etag,
+        "linking changes no ETag"
+    );
+
+    s.put("data/train.csv", b"second", PutCondition::None)
+        .unwrap();
+    assert_eq!(fs::read(one.join("train.csv")).unwrap(), b"first");
+    assert_eq!(s.get("data/train.csv").unwrap().body, b"second");
+}
