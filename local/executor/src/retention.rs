@@ -70,6 +70,35 @@ pub fn size_of(path: &Path) -> io::Result<u64> {
     Ok(total)
 }
 
+/// The bytes the regular files under `path` occupy, each file once however many links it has
+/// there (what `du --apparent-size` reports): the space a data folder takes.
+pub fn disk_usage(path: &Path) -> io::Result<u64> {
+    let mut seen = std::collections::HashSet::new();
+    usage(path, &mut seen)
+}
+
+fn usage(path: &Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> io::Result<u64> {
+    let meta = fs::symlink_metadata(path)?;
+    if meta.is_dir() {
+        let mut total = 0;
+        for entry in fs::read_dir(path)? {
+            total += usage(&entry?.path(), seen)?;
+        }
+        return Ok(total);
+    }
+    if !meta.is_file() {
+        return Ok(0);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.nlink() > 1 && !seen.insert((meta.dev(), meta.ino())) {
+            return Ok(0);
+        }
+    }
+    Ok(meta.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +154,21 @@ mod tests {
             "pruning again frees nothing"
         );
         assert_eq!(prune_execution(&root.path().join("none")).unwrap(), 0);
+    }
+
+    #[test]
+    fn disk_usage_counts_a_linked_file_once() {
+        let root = tempfile::tempdir().unwrap();
+        fs::write(root.path().join("a"), vec![0u8; 100]).unwrap();
+        fs::create_dir(root.path().join("job")).unwrap();
+        fs::hard_link(root.path().join("a"), root.path().join("job/a")).unwrap();
+        fs::write(root.path().join("job/b"), vec![0u8; 7]).unwrap();
+        assert_eq!(disk_usage(root.path()).unwrap(), 107);
+        assert_eq!(
+            size_of(root.path()).unwrap(),
+            207,
+            "size_of counts each link"
+        );
     }
 
     #[cfg(unix)]

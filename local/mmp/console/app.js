@@ -785,6 +785,9 @@ document.addEventListener("visibilitychange", refresh);
 api("/api/info").then((info) => {
   document.getElementById("where").replaceChildren(
     h("div", {}, `pipeline ${info.pipeline_name} · ${info.bucket}`),
+    h("div", { id: "data-folder" }, `data folder ${info.data_folder}` +
+      (info.data_folder_bytes == null ? "" : ` · ${fmtBytes(info.data_folder_bytes)}`) +
+      " (mmp gc drops what ended jobs no longer need)"),
     h("div", {}, "Function URL ", h("code", {}, info.function_url)));
 }).catch((e) => showBanner(e.message));
 route();

@@ -403,15 +403,14 @@ pub fn estimator_of(system: &System, p: &ModelPackage) -> Option<String> {
 }
 
 /// `mmp gc`: prunes every ended execution's job folders (`mmp_executor::retention`); prints
-/// what was freed and the data folder's size before and after. Files linked from the bucket
-/// into job folders are counted where each link is, so the sizes are what `du
-/// --count-links` shows, and removing a link frees its blocks only with its last link.
+/// what was dropped and the data folder's size before and after, each file counted once however
+/// many links it has (a link's removal frees its blocks only with the file's last link).
 pub fn gc(g: &Global, json: bool) -> Result<()> {
     let system = open_system(g)?;
     let executor = executor(g, &system)?;
     let root = system.home.root();
     let before =
-        retention::size_of(root).with_context(|| format!("measuring {}", root.display()))?;
+        retention::disk_usage(root).with_context(|| format!("measuring {}", root.display()))?;
     let mut pruned = 0;
     let mut freed = 0;
     for execution in executor.list(None)? {
@@ -427,7 +426,7 @@ pub fn gc(g: &Global, json: bool) -> Result<()> {
         }
     }
     let after =
-        retention::size_of(root).with_context(|| format!("measuring {}", root.display()))?;
+        retention::disk_usage(root).with_context(|| format!("measuring {}", root.display()))?;
     if json {
         let out = serde_json::json!({
             "executions_pruned": pruned,
@@ -438,7 +437,7 @@ pub fn gc(g: &Global, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!(
-            "pruned the job folders of {pruned} ended executions ({} freed); data folder {}: {} → {}",
+            "pruned the job folders of {pruned} ended executions ({} dropped); data folder {}: {} → {}",
             human_bytes(freed),
             root.display(),
             human_bytes(before),

@@ -32,6 +32,11 @@ async fn upload_watch_approve_and_predict_from_the_console() {
     .await;
     b.shot("01-no-executions").await;
     assert_eq!(b.text_nodes("null").await, 0, "a stray null on the page");
+    // The data folder's size, from the data folder itself.
+    b.wait_text("#data-folder", SECONDS(20), |t| {
+        t.contains("data folder") && (t.contains(" B") || t.contains("KiB") || t.contains("MiB"))
+    })
+    .await;
 
     // Upload from the page, with a small tuning budget in the settings file.
     let inputs = world.data_dir().join("inputs");

@@ -43,10 +43,19 @@ impl From<ExecutorError> for ApiError {
 }
 
 pub(super) async fn info(State(s): Shared) -> Json<Value> {
+    // The data folder's size, each file once (job inputs are links into the bucket).
+    let root = s.system.home.root().to_path_buf();
+    let data_folder_bytes =
+        tokio::task::spawn_blocking(move || mmp_executor::retention::disk_usage(&root))
+            .await
+            .ok()
+            .and_then(Result::ok);
     Json(json!({
         "pipeline_name": s.system.pipeline_name,
         "function_url": s.function_url,
         "bucket": format!("s3://{BUCKET_NAME}/"),
+        "data_folder": s.system.home.root().display().to_string(),
+        "data_folder_bytes": data_folder_bytes,
     }))
 }
 
