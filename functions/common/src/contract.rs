@@ -320,6 +320,11 @@ pub async fn model_registry<R: ModelRegistryAdmin + ?Sized>(
             )),
             status: *status,
             image_uri: image_uri.to_string(),
+            metadata: [
+                ("algorithm".to_string(), "RandomForest".to_string()),
+                ("index".to_string(), index.to_string()),
+            ]
+            .into(),
         };
         let summary = ok(
             registry.register_version(&version).await,
@@ -366,6 +371,15 @@ pub async fn model_registry<R: ModelRegistryAdmin + ?Sized>(
     assert_eq!(
         described.evaluation_uri,
         Some(format!("s3://contract-models/{group}/2/evaluation.json"))
+    );
+    assert_eq!(
+        described.metadata,
+        [
+            ("algorithm".to_string(), "RandomForest".to_string()),
+            ("index".to_string(), "2".to_string()),
+        ]
+        .into(),
+        "CustomerMetadataProperties come back as registered"
     );
 
     // Rejecting the newest Approved version rolls back to the previous one; approving an
@@ -489,6 +503,7 @@ pub async fn model_registry_operator<R: ModelRegistryAdmin + ?Sized>(
                 evaluation_uri: None,
                 status: ApprovalStatus::PendingManualApproval,
                 image_uri: image_uri.to_string(),
+                metadata: Default::default(),
             })
             .await,
         "register_version",

@@ -6,6 +6,8 @@
 //! the `aws` module (feature `aws`) and the local runtime's own; both must pass the `contract`
 //! suite. (Named, not linked: those modules depend on this one, never the reverse.)
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -109,6 +111,9 @@ pub struct ModelVersion {
     pub model_data_url: String,
     /// `s3://…/evaluation.json` (model quality statistics), if registered with one.
     pub evaluation_uri: Option<String>,
+    /// The version's `CustomerMetadataProperties` (the pipeline records the algorithm and the
+    /// execution that registered it).
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// The model registry (SageMaker model package groups, or the local SQLite registry).

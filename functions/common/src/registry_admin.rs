@@ -22,6 +22,8 @@ pub struct NewModelVersion {
     pub status: ApprovalStatus,
     /// The inference image (SageMaker needs one; the local registry may ignore it).
     pub image_uri: String,
+    /// `CustomerMetadataProperties`.
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 /// Writes to the registry, as the pipeline's register step makes them (approvals are the

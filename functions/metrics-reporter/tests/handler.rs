@@ -98,6 +98,7 @@ impl World {
             evaluation_uri: Some(format!("s3://{BUCKET}/{EVALUATION_KEY}")),
             status: ApprovalStatus::PendingManualApproval,
             image_uri: "mmp-container".into(),
+            metadata: Default::default(),
         };
         let version = self.registry.register_version(&version).await.unwrap();
         let steps = vec![step(STEP_REGISTER, "Succeeded", Some(&version.arn))];

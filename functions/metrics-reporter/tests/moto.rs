@@ -134,6 +134,7 @@ async fn finished_executions_become_metrics_reports_and_a_leaderboard(recorder: 
             evaluation_uri: Some(format!("s3://{BUCKET}/{eval_key}")),
             status: ApprovalStatus::PendingManualApproval,
             image_uri: "image".into(),
+            metadata: Default::default(),
         })
         .await
         .unwrap();

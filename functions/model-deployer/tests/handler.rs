@@ -73,6 +73,7 @@ impl World {
             evaluation_uri: None,
             status,
             image_uri: "mmp-container".into(),
+            metadata: Default::default(),
         };
         self.registry.register_version(&version).await.unwrap()
     }

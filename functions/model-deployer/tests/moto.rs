@@ -86,6 +86,7 @@ async fn register(h: &Harness, group: &str, status: ApprovalStatus) -> ModelVers
         evaluation_uri: None,
         status,
         image_uri: "123456789012.dkr.ecr.us-east-1.amazonaws.com/mmp:latest".into(),
+        metadata: Default::default(),
     };
     h.admin.register_version(&version).await.unwrap()
 }
@@ -315,6 +316,7 @@ async fn a_bad_model_data_url_and_a_corrupt_table_are_reported(recorder: &IamRec
         evaluation_uri: None,
         status: ApprovalStatus::Approved,
         image_uri: "image".into(),
+        metadata: Default::default(),
     };
     let version = h.admin.register_version(&bad).await.unwrap();
     let error = handle_event(

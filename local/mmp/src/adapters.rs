@@ -200,6 +200,22 @@ impl ModelRegistry for RegistryAdapter {
             summary: summary(&p),
             model_data_url: p.model_data_url,
             evaluation_uri: p.metrics_url,
+            // CustomerMetadataProperties: a map of strings, as SageMaker keeps it.
+            metadata: p
+                .metadata
+                .as_object()
+                .map(|object| {
+                    object
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                k.clone(),
+                                v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 }
@@ -259,6 +275,7 @@ impl ModelRegistryAdmin for RegistryAdapter {
             "ModelPackageGroupName": v.group,
             "ModelApprovalStatus": v.status.as_str(),
             "InferenceSpecification": {"Containers": [{"Image": v.image_uri, "ModelDataUrl": v.model_data_url}]},
+            "CustomerMetadataProperties": v.metadata,
         });
         if let Some(uri) = &v.evaluation_uri {
             input["ModelMetrics"] = serde_json::json!({"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}});

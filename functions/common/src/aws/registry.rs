@@ -133,6 +133,11 @@ impl ModelRegistry for SageMakerRegistry {
             },
             model_data_url,
             evaluation_uri,
+            metadata: output
+                .customer_metadata_properties
+                .clone()
+                .map(|properties| properties.into_iter().collect())
+                .unwrap_or_default(),
         })
     }
 }
@@ -236,6 +241,11 @@ impl ModelRegistryAdmin for SageMakerRegistry {
             .model_package_group_name(&version.group)
             .inference_specification(inference)
             .model_approval_status(to_sdk(version.status));
+        if !version.metadata.is_empty() {
+            request = request.set_customer_metadata_properties(Some(
+                version.metadata.clone().into_iter().collect(),
+            ));
+        }
         if let Some(uri) = &version.evaluation_uri {
             let statistics = MetricsSource::builder()
                 .content_type("application/json")

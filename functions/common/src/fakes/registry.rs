@@ -128,6 +128,7 @@ impl ModelRegistryAdmin for MemoryRegistry {
             summary: summary.clone(),
             model_data_url: version.model_data_url.clone(),
             evaluation_uri: version.evaluation_uri.clone(),
+            metadata: version.metadata.clone(),
         });
         Ok(summary)
     }
