@@ -431,18 +431,18 @@ function approvalButtons(v, after) {
     try { await setApproval(v.group, v.version, status); await after(); } catch (e) { showBanner(e.message); event.target.disabled = false; }
   };
   return h("div", { class: "actions" },
-    h("button", { class: "approve", "data-testid": `approve-${v.version}`, disabled: v.approval_status === "Approved", onclick: act("Approved") }, "Approve"),
-    h("button", { class: "reject", "data-testid": `reject-${v.version}`, disabled: v.approval_status === "Rejected", onclick: act("Rejected") }, "Reject"));
+    h("button", { class: "approve", "data-testid": `approve-${v.version}`, disabled: v.status === "Approved", onclick: act("Approved") }, "Approve"),
+    h("button", { class: "reject", "data-testid": `reject-${v.version}`, disabled: v.status === "Rejected", onclick: act("Rejected") }, "Reject"));
 }
 
 function versionRow(v, after, extra = []) {
   return h("tr", { "data-version": v.version },
     ...extra,
     h("td", { class: "num" }, v.version),
-    h("td", {}, pill(v.approval_status, "approval-status"), v.deployed ? h("span", { class: "badge", "data-testid": "deployed" }, "DEPLOYED") : null),
+    h("td", {}, pill(v.status, "approval-status"), v.deployed ? h("span", { class: "badge", "data-testid": "deployed" }, "DEPLOYED") : null),
     h("td", {}, v.metadata.algorithm || "", estimatorNote(v), executionLink(v)),
     gateMetricCell(v),
-    h("td", {}, fmtTime(v.created_ms)),
+    h("td", {}, fmtTime(v.created_at_ms)),
     h("td", {}, approvalButtons(v, after)));
 }
 /** What was fitted, from the version's evaluation.json: the family name covers a classifier

@@ -130,19 +130,24 @@ pub fn run(g: &Global, command: &Command) -> Result<()> {
                     return Ok(());
                 }
                 let mut table = Table::new();
-                table.set_header(["group", "version", "status", "registered", "deployed"]);
+                table.set_header([
+                    "group",
+                    "version",
+                    "status",
+                    "algorithm",
+                    "registered",
+                    "deployed",
+                ]);
                 for group in &groups {
                     for v in &group.versions {
+                        let s = &v.summary;
                         table.add_row([
-                            v.group.clone(),
-                            v.version.to_string(),
-                            v.status.as_str().to_string(),
-                            v.created_at_ms.map(format_ms).unwrap_or_default(),
-                            if group.deployed_version == Some(v.version) {
-                                "yes".to_string()
-                            } else {
-                                String::new()
-                            },
+                            s.group.clone(),
+                            s.version.to_string(),
+                            s.status.as_str().to_string(),
+                            v.metadata.get("algorithm").cloned().unwrap_or_default(),
+                            s.created_at_ms.map(format_ms).unwrap_or_default(),
+                            if v.deployed { "yes".into() } else { String::new() },
                         ]);
                     }
                 }

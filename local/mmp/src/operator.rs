@@ -4,9 +4,11 @@
 //! (`mmp --target`), so a command means the same thing on both.
 
 use mmp_common::naming::{self, NameError};
+use std::collections::BTreeMap;
+
 use mmp_common::ports::{
     ApprovalStatus, ExecutionHistory, ExecutionStep, ExecutionSummary, ModelRegistryOperator,
-    ModelVersionSummary, ObjectStore, PutCondition,
+    ModelVersionSummary, ObjectStore, ObjectUri, PutCondition,
 };
 use mmp_common::routing::{RoutingError, RoutingTable};
 use mmp_common::PortError;
@@ -76,9 +78,25 @@ pub struct GroupModels {
     /// The dataset it belongs to.
     pub dataset: String,
     /// Its versions, newest first.
-    pub versions: Vec<ModelVersionSummary>,
+    pub versions: Vec<VersionView>,
     /// The version the routing table serves, if any.
     pub deployed_version: Option<u32>,
+}
+
+/// One version as an operator sees it: as listed, with what describing it adds.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionView {
+    /// ARN, group, number, approval status, registration time.
+    #[serde(flatten)]
+    pub summary: ModelVersionSummary,
+    /// `CustomerMetadataProperties` (`algorithm`, `pipeline_execution`, …).
+    pub metadata: BTreeMap<String, String>,
+    /// The artifact the endpoint loads.
+    pub model_data_url: String,
+    /// `evaluation.json`, if registered with one.
+    pub evaluation_uri: Option<String>,
+    /// The endpoint serves this version for its dataset.
+    pub deployed: bool,
 }
 
 impl Deployment<'_> {
@@ -123,12 +141,22 @@ impl Deployment<'_> {
             let Some(dataset) = naming::dataset_of_group(self.pipeline_name, &group) else {
                 continue;
             };
-            let versions = self.registry.list_versions(&group, None).await?;
             let deployed_version = routes
                 .routes
                 .get(&dataset)
                 .filter(|route| route.group == group)
                 .map(|route| route.version);
+            let mut versions = Vec::new();
+            for summary in self.registry.list_versions(&group, None).await? {
+                let described = self.registry.describe_version(&summary.arn).await?;
+                versions.push(VersionView {
+                    deployed: deployed_version == Some(summary.version),
+                    summary,
+                    metadata: described.metadata,
+                    model_data_url: described.model_data_url,
+                    evaluation_uri: described.evaluation_uri,
+                });
+            }
             groups.push(GroupModels {
                 group,
                 dataset,
@@ -162,6 +190,31 @@ impl Deployment<'_> {
         self.registry.set_status(&chosen.arn, status).await?;
         chosen.status = status;
         Ok(chosen)
+    }
+
+    /// A version's evaluation report (`evaluation.json`), as the evaluate step wrote it; only
+    /// from this deployment's bucket.
+    pub async fn evaluation(&self, group: &str, version: u32) -> Result<Vec<u8>, OperatorError> {
+        let summary = self
+            .registry
+            .list_versions(group, None)
+            .await?
+            .into_iter()
+            .find(|s| s.version == version)
+            .ok_or_else(|| OperatorError::NotFound(format!("{group} has no version {version}")))?;
+        let described = self.registry.describe_version(&summary.arn).await?;
+        let uri = described.evaluation_uri.ok_or_else(|| {
+            OperatorError::NotFound(format!("{group} version {version} has no model metrics"))
+        })?;
+        let object = ObjectUri::parse(&uri)
+            .filter(|object| object.bucket == self.store.bucket())
+            .ok_or_else(|| {
+                OperatorError::NotFound(format!(
+                    "{uri} is not in the bucket {}",
+                    self.store.bucket()
+                ))
+            })?;
+        Ok(self.store.get(&object.key).await?.body)
     }
 
     /// The group a dataset or group name stands for, if the registry has it: `name` itself,

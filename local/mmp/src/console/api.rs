@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 use super::{ApiError, ConsoleState, UploadLimit, ENV_UPLOAD_LIMIT_BYTES};
 use crate::actions;
+use crate::operator::GroupModels;
 use crate::registry::{parse_status, ModelPackage};
 use crate::system::{unix_ms, BUCKET_NAME};
 
@@ -288,75 +289,30 @@ fn complete_utf8_prefix(bytes: &[u8]) -> &[u8] {
     }
 }
 
-#[derive(Serialize)]
-struct VersionRow {
-    #[serde(flatten)]
-    package: ModelPackage,
-    /// The endpoint serves this version for its dataset.
-    deployed: bool,
-}
-
-#[derive(Serialize)]
-pub(super) struct GroupRow {
-    group: String,
-    dataset: Option<String>,
-    /// Newest first.
-    versions: Vec<VersionRow>,
-}
-
-pub(super) async fn models(State(s): Shared) -> ApiResult<Json<Vec<GroupRow>>> {
-    blocking(move || {
-        let routes = actions::routing_table(&s.system)?;
-        let registry = &s.system.registry;
-        let mut groups = Vec::new();
-        for group in registry.groups().map_err(actions::ActionError::from)? {
-            let versions = registry
-                .list(&group, None)
-                .map_err(actions::ActionError::from)?
-                .into_iter()
-                .map(|p| VersionRow {
-                    deployed: routes.serves(&p.group, p.version),
-                    package: p,
-                })
-                .collect();
-            groups.push(GroupRow {
-                dataset: mmp_common::naming::dataset_of_group(&s.system.pipeline_name, &group),
-                group,
-                versions,
-            });
-        }
-        Ok(Json(groups))
-    })
-    .await
+/// Every group of the pipeline with its versions described and what is served, through the
+/// operator (the same code `mmp models` runs, on either target).
+pub(super) async fn models(State(s): Shared) -> ApiResult<Json<Vec<GroupModels>>> {
+    Ok(Json(
+        s.ports
+            .deployment()
+            .models()
+            .await
+            .map_err(actions::ActionError::from)?,
+    ))
 }
 
 /// The version's evaluation report (`evaluation.json`), as the evaluate step wrote it.
 pub(super) async fn evaluation(
     State(s): Shared,
-    Path((group, version)): Path<(String, i64)>,
+    Path((group, version)): Path<(String, u32)>,
 ) -> ApiResult<Response> {
-    blocking(move || {
-        let package = s
-            .system
-            .registry
-            .describe(&group, version)
-            .map_err(actions::ActionError::from)?;
-        let uri = package.metrics_url.ok_or_else(|| {
-            ApiError::NotFound(format!("{group} version {version} has no model metrics"))
-        })?;
-        let key = s
-            .system
-            .store
-            .key_of_uri(&uri)
-            .ok_or_else(|| ApiError::NotFound(format!("{uri} is not in the local bucket")))?;
-        let object = s
-            .system
-            .store
-            .get(key)
-            .map_err(|e| ApiError::NotFound(format!("{uri}: {e}")))?;
-        Ok(([(header::CONTENT_TYPE, "application/json")], object.body).into_response())
-    })
-    .await
+    let body = s
+        .ports
+        .deployment()
+        .evaluation(&group, version)
+        .await
+        .map_err(actions::ActionError::from)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 #[derive(Deserialize)]
