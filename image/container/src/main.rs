@@ -75,7 +75,12 @@ fn main() -> ExitCode {
         cli.command,
         Command::Preprocess { .. } | Command::Evaluate { .. }
     );
-    match run(&root, cli.command) {
+    let is_job = !matches!(cli.command, Command::Serve);
+    let result = run(&root, cli.command);
+    if is_job {
+        report_cpu_time();
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let reason = format!("{e:#}");
@@ -87,6 +92,25 @@ fn main() -> ExitCode {
             eprintln!("{reason}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The job's CPU time (user + system, every thread) as one line of its log:
+/// `mmp-cpu-seconds: <s>` (`scripts/bench/executor_share.py` sums them). From /proc/self/stat,
+/// whose times are in USER_HZ (100 per second on Linux); nothing where there is no /proc.
+fn report_cpu_time() {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    // Fields after the command name (which may hold spaces, inside parentheses).
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name and state.
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    if let (Some(user), Some(system)) = (ticks(11), ticks(12)) {
+        eprintln!("mmp-cpu-seconds: {:.2}", (user + system) as f64 / 100.0);
     }
 }
 

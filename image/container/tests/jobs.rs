@@ -409,4 +409,11 @@ fn logs_to_a_pipe_carry_no_colour_escapes() {
         "the failure is logged: {stderr:?}"
     );
     assert!(!stderr.contains("\x1b["), "colour escapes in {stderr:?}");
+    // Its CPU time, last, for scripts/bench/executor_share.py.
+    let cpu = stderr
+        .lines()
+        .filter_map(|line| line.strip_prefix("mmp-cpu-seconds: "))
+        .next_back()
+        .unwrap_or_else(|| panic!("no CPU time in {stderr:?}"));
+    assert!(cpu.parse::<f64>().unwrap() >= 0.0, "{cpu}");
 }
