@@ -36,9 +36,19 @@ pub struct Profile {
     /// `AWS_IAM` (requests are SigV4-signed) or `NONE`.
     pub function_url_auth_type: String,
     /// The routing table's key in the bucket.
+    #[serde(default = "default_routing_key")]
     pub routing_key: String,
     /// Where the reports are (rejected uploads under `rejected-uploads/`).
+    #[serde(default = "default_reports_prefix")]
     pub reports_prefix: String,
+}
+
+fn default_routing_key() -> String {
+    naming::DEFAULT_ROUTING_KEY.to_string()
+}
+
+fn default_reports_prefix() -> String {
+    naming::DEFAULT_REPORTS_PREFIX.to_string()
 }
 
 impl Profile {
@@ -67,8 +77,8 @@ impl Profile {
             endpoint_name: output("endpoint_name")?,
             function_url: output("function_url")?,
             function_url_auth_type: output("function_url_auth_type")?,
-            routing_key: naming::DEFAULT_ROUTING_KEY.to_string(),
-            reports_prefix: naming::DEFAULT_REPORTS_PREFIX.to_string(),
+            routing_key: default_routing_key(),
+            reports_prefix: default_reports_prefix(),
         })
     }
 
@@ -223,4 +233,42 @@ pub fn check_function_url(url: &str) -> Result<()> {
         bail!("the Function URL {url} is not HTTPS");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_profile_is_read_from_terraform_outputs_and_names_what_is_missing() {
+        let value = |v: &str| serde_json::json!({ "value": v, "type": "string" });
+        let mut outputs = serde_json::json!({
+            "bucket": value("mmp-data-1"),
+            "pipeline_name": value("mmp"),
+            "pipeline_arn": value("arn:aws:sagemaker:eu-west-1:123456789012:pipeline/mmp"),
+            "endpoint_name": value("mmp-endpoint"),
+            "function_url": value("https://abc.lambda-url.eu-west-1.on.aws/"),
+            "function_url_auth_type": value("AWS_IAM"),
+        });
+        let profile = Profile::from_terraform_outputs(&outputs.to_string()).unwrap();
+        assert_eq!(profile.region, "eu-west-1");
+        assert_eq!(profile.bucket, "mmp-data-1");
+        assert_eq!(profile.routing_key, naming::DEFAULT_ROUTING_KEY);
+
+        outputs.as_object_mut().unwrap().remove("function_url");
+        let error = Profile::from_terraform_outputs(&outputs.to_string()).unwrap_err();
+        assert!(error.to_string().contains("`function_url`"), "{error}");
+        let error = Profile::from_terraform_outputs("not json").unwrap_err();
+        assert!(
+            error.to_string().contains("terraform output -json"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn only_https_or_loopback_function_urls_are_taken() {
+        assert!(check_function_url("https://abc.lambda-url.us-east-1.on.aws/").is_ok());
+        assert!(check_function_url("http://127.0.0.1:8080/").is_ok());
+        assert!(check_function_url("http://example.com/").is_err());
+    }
 }

@@ -407,6 +407,14 @@ pub fn estimator_of(system: &System, p: &ModelPackage) -> Option<String> {
 /// many links it has (a link's removal frees its blocks only with the file's last link).
 pub fn gc(g: &Global, json: bool) -> Result<()> {
     let system = open_system(g)?;
+    // A retried execution reuses its job folders: only with no runtime running is every
+    // ended execution sure to stay ended while its folders are pruned.
+    if let Some(up) = running(&system.home) {
+        bail!(
+            "an `mmp up` (pid {}) is running: it prunes each execution's job folders as it ends; stop it to prune older ones",
+            up.pid
+        );
+    }
     let executor = executor(g, &system)?;
     let root = system.home.root();
     let before =
