@@ -42,8 +42,8 @@ data "aws_iam_policy_document" "operator" {
   }
 
   statement {
-    sid       = "ReadExecutions"
-    actions   = ["sagemaker:DescribePipelineExecution", "sagemaker:ListPipelineExecutionSteps"]
+    sid       = "ReadExecutionSteps"
+    actions   = ["sagemaker:ListPipelineExecutionSteps"]
     resources = ["${aws_sagemaker_pipeline.this.arn}/execution/*"]
   }
 

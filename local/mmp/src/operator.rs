@@ -3,9 +3,9 @@
 //! table, upload a dataset. The local runtime's adapters or the AWS SDK's are underneath
 //! (`mmp --target`), so a command means the same thing on both.
 
-use mmp_common::naming::{self, NameError};
 use std::collections::BTreeMap;
 
+use mmp_common::naming::{self, NameError};
 use mmp_common::ports::{
     ApprovalStatus, ExecutionHistory, ExecutionStep, ExecutionSummary, ModelRegistryOperator,
     ModelVersionSummary, ObjectStore, ObjectUri, PutCondition,
@@ -25,7 +25,6 @@ pub const IAM_ACTIONS: &[&str] = &[
     // Without ListBucket, S3 answers a missing key with 403 instead of 404.
     "s3:ListBucket",
     "sagemaker:ListPipelineExecutions",
-    "sagemaker:DescribePipelineExecution",
     "sagemaker:ListPipelineExecutionSteps",
     "sagemaker:ListModelPackageGroups",
     "sagemaker:ListModelPackages",
