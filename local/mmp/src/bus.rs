@@ -239,8 +239,14 @@ pub async fn run_dispatcher_polling(
     mut stop: tokio::sync::watch::Receiver<bool>,
     fallback_poll: Duration,
 ) {
-    let in_flight = Arc::new(Mutex::new(HashSet::new()));
+    let in_flight = Arc::new(Mutex::new(InFlight::default()));
     loop {
+        // Ids whose delivery was recorded leave the set only now, before the read: a read made
+        // while one was being recorded may still list it as due, and must still skip it.
+        in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .forget_finished();
         let reader = outbox.clone();
         let read = db::blocking(move || {
             let now = now_ms();
@@ -255,6 +261,7 @@ pub async fn run_dispatcher_polling(
                     if !in_flight
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
+                        .running
                         .insert(pending.id)
                     {
                         continue;
@@ -293,12 +300,30 @@ pub async fn run_dispatcher_polling(
     }
 }
 
+/// The deliveries the dispatcher started and has not yet seen end.
+#[derive(Default)]
+struct InFlight {
+    /// Being delivered, or delivered and recorded since the dispatcher's last read.
+    running: HashSet<i64>,
+    /// Recorded (delivered, or failed and rescheduled) since the dispatcher's last read.
+    finished: Vec<i64>,
+}
+
+impl InFlight {
+    /// Called before each read of the outbox: what was recorded before it is read as recorded.
+    fn forget_finished(&mut self) {
+        for id in self.finished.drain(..) {
+            self.running.remove(&id);
+        }
+    }
+}
+
 /// One delivery and its record; then wakes the dispatcher, which may have a retry to
 /// schedule or more events due.
 async fn deliver_one(
     outbox: Arc<Outbox>,
     deliver: Deliver,
-    in_flight: Arc<Mutex<HashSet<i64>>>,
+    in_flight: Arc<Mutex<InFlight>>,
     pending: Pending,
 ) {
     let id = pending.id;
@@ -315,7 +340,8 @@ async fn deliver_one(
     in_flight
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .remove(&id);
+        .finished
+        .push(id);
     match recorded {
         Ok(Ok(())) => outbox.changed.notify_one(),
         // Not woken: the row is still due, and the fallback poll paces its redelivery.
