@@ -7,14 +7,13 @@ use anyhow::{anyhow, bail, Context, Result};
 use comfy_table::Table;
 use mmp_common::ports::ApprovalStatus;
 use mmp_executor::{retention, ExecutionStatus, Executor};
-use mmp_pipeline::definition::{render, Placeholders};
 
 use crate::actions::{self, TriggerOutcome, Upload};
 use crate::adapters::LocalPorts;
 use crate::args::{ExecutionsArgs, Global, InvokeArgs, RetryArgs, UpArgs, UploadArgs};
 use crate::home::Home;
 use crate::registry::ModelPackage;
-use crate::runtime::{Runtime, RuntimeInfo, RuntimeOptions, LOCAL_IMAGE, LOCAL_ROLE};
+use crate::runtime::{local_definition, Runtime, RuntimeInfo, RuntimeOptions};
 use crate::system::{format_ms, unix_ms, System, BUCKET_NAME};
 
 pub fn open_system(g: &Global) -> Result<System> {
@@ -208,15 +207,9 @@ fn executor(g: &Global, system: &System) -> Result<Executor> {
     system.open_executor(g.container_bin()?, 0)
 }
 
-/// This machine's ports, for the operator's actions.
-fn local_ports(g: &Global, system: &System) -> Result<LocalPorts> {
-    let definition = render(&Placeholders {
-        image_uri: LOCAL_IMAGE,
-        role_arn: LOCAL_ROLE,
-        bucket: BUCKET_NAME,
-        pipeline_name: &system.pipeline_name,
-    });
-    Ok(LocalPorts::new(system, executor(g, system)?, definition))
+/// This machine's ports over `executor`, for the operator's actions.
+fn local_ports(system: &System, executor: Executor) -> LocalPorts {
+    LocalPorts::new(system, executor, local_definition(&system.pipeline_name))
 }
 
 pub fn executions(g: &Global, args: &ExecutionsArgs) -> Result<()> {
@@ -243,7 +236,7 @@ pub fn executions(g: &Global, args: &ExecutionsArgs) -> Result<()> {
         println!("{table}");
         return Ok(());
     }
-    let ports = local_ports(g, &system)?;
+    let ports = local_ports(&system, executor.clone());
     let rejected = tokio_runtime()?.block_on(actions::rejected_uploads(&ports))?;
     if args.rejected {
         if args.json {
@@ -503,7 +496,7 @@ pub fn set_status(
     status: ApprovalStatus,
 ) -> Result<()> {
     let system = open_system(g)?;
-    let ports = local_ports(g, &system)?;
+    let ports = local_ports(&system, executor(g, &system)?);
     let p = tokio_runtime()?.block_on(actions::set_approval(
         &system, &ports, name, version, status,
     ))?;

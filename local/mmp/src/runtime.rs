@@ -44,6 +44,17 @@ pub struct RuntimeInfo {
     pub console_url: Option<String>,
 }
 
+/// The pipeline definition as this machine runs it: the template rendered with the local
+/// image, role and bucket.
+pub fn local_definition(pipeline_name: &str) -> String {
+    render(&Placeholders {
+        image_uri: LOCAL_IMAGE,
+        role_arn: LOCAL_ROLE,
+        bucket: BUCKET_NAME,
+        pipeline_name,
+    })
+}
+
 pub struct Runtime {
     pub system: Arc<System>,
     pub executor: Executor,
@@ -64,12 +75,7 @@ impl Runtime {
         let home = &system.home;
         let executor =
             system.open_executor(options.container_bin.clone(), options.max_parallel_jobs)?;
-        let definition = render(&Placeholders {
-            image_uri: LOCAL_IMAGE,
-            role_arn: LOCAL_ROLE,
-            bucket: BUCKET_NAME,
-            pipeline_name: &system.pipeline_name,
-        });
+        let definition = local_definition(&system.pipeline_name);
         let steps = mmp_executor::step_graph(&definition)?;
         let ports = LocalPorts::new(&system, executor.clone(), definition.clone());
         let pipelines = PipelinesAdapter {
