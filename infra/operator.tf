@@ -1,6 +1,7 @@
 # The operators' policy: exactly what `mmp --target aws` calls (upload, executions, models,
-# approve, reject, invoke; local/mmp/src/operator.rs's IAM_ACTIONS, which
-# infra/tests/emulator/test_deployed.py holds this policy against). Attach it to the people or
+# approve, reject, invoke, and the console `mmp --target aws up` serves;
+# local/mmp/src/operator.rs's IAM_ACTIONS, which infra/tests/emulator/test_deployed.py holds
+# this policy against). Attach it to the people or
 # roles who run the system.
 data "aws_iam_policy_document" "operator" {
   statement {
@@ -43,8 +44,16 @@ data "aws_iam_policy_document" "operator" {
 
   statement {
     sid       = "ReadExecutionSteps"
-    actions   = ["sagemaker:ListPipelineExecutionSteps"]
+    actions   = ["sagemaker:ListPipelineExecutionSteps", "sagemaker:ListPipelineParametersForExecution"]
     resources = ["${aws_sagemaker_pipeline.this.arn}/execution/*"]
+  }
+
+  statement {
+    # A tuning step's trials and their objective values. The pipeline names its tuning jobs
+    # itself, so no narrower pattern holds them.
+    sid       = "ReadTuningTrials"
+    actions   = ["sagemaker:ListTrainingJobsForHyperParameterTuningJob"]
+    resources = ["${local.sagemaker_arn_prefix}:hyper-parameter-tuning-job/*"]
   }
 
   statement {

@@ -125,6 +125,26 @@ pub fn dataset_of_group(pipeline: &str, group: &str) -> Option<String> {
     Some(dataset.to_string())
 }
 
+/// Characters of the execution's idempotency token its display name keeps.
+const DISPLAY_TOKEN_LEN: usize = 12;
+
+/// The display name the trigger gives an execution: `<dataset>-<first 12 of its token>`, so
+/// that a list of executions (SageMaker's lists no parameters) says which dataset each ran.
+pub fn execution_display_name(dataset: &str, token: &str) -> String {
+    let cut = token
+        .char_indices()
+        .nth(DISPLAY_TOKEN_LEN)
+        .map_or(token.len(), |(i, _)| i);
+    format!("{dataset}-{}", &token[..cut])
+}
+
+/// The dataset an [`execution_display_name`] names, or `None` for another display name.
+pub fn dataset_of_display_name(display_name: &str) -> Option<String> {
+    let (dataset, _token) = display_name.rsplit_once('-')?;
+    validate_dataset_name(dataset).ok()?;
+    Some(dataset.to_string())
+}
+
 /// The multi-model artifact of a group's version: `<group>-v<version>.tar.gz`. Deterministic,
 /// so that a replayed deployment writes the same object and the name says what it holds.
 pub fn artifact_name(group: &str, version: u32) -> String {
@@ -175,6 +195,18 @@ pub fn leaderboard_key(reports_prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_display_name_gives_back_its_dataset() {
+        let name = execution_display_name("credit-risk", "0123456789abcdef0123");
+        assert_eq!(name, "credit-risk-0123456789ab");
+        assert_eq!(
+            dataset_of_display_name(&name).as_deref(),
+            Some("credit-risk")
+        );
+        assert_eq!(dataset_of_display_name("nodash"), None);
+        assert_eq!(dataset_of_display_name("Bad_Name-0123"), None);
+    }
 
     #[test]
     fn dataset_keys_parse() {

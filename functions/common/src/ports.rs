@@ -205,6 +205,11 @@ pub struct ExecutionSummary {
     pub display_name: Option<String>,
     /// When it started, milliseconds since the Unix epoch.
     pub started_at_ms: Option<i64>,
+    /// When it ended, milliseconds since the Unix epoch: the local executor knows; SageMaker's
+    /// list does not say (`None`).
+    pub ended_at_ms: Option<i64>,
+    /// Why it failed, if it did.
+    pub failure_reason: Option<String>,
 }
 
 /// One step of an execution.
@@ -222,6 +227,30 @@ pub struct ExecutionStep {
     pub failure_reason: Option<String>,
     /// The register step's model package ARN (step metadata `RegisterModel.Arn`).
     pub registered_model_package_arn: Option<String>,
+    /// A tuning step's hyperparameter tuning job (step metadata `TuningJob.Arn`).
+    pub tuning_job_arn: Option<String>,
+}
+
+/// One job a step ran: a tuning step's training jobs (its trials), or on the local executor
+/// also a processing or training step's one job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepJob {
+    /// The job's name.
+    pub name: String,
+    /// SageMaker's status of the job (`InProgress`, `Completed`, `Failed`, `Stopping`, `Stopped`).
+    pub status: String,
+    /// A trial's training job definition (the algorithm family it tried).
+    pub definition_name: Option<String>,
+    /// A trial's final objective metric value.
+    pub objective: Option<f64>,
+    /// A trial's tuned hyperparameters (the job's hyperparameters on the local executor).
+    pub hyperparameters: BTreeMap<String, String>,
+    /// When it started, milliseconds since the Unix epoch.
+    pub started_at_ms: Option<i64>,
+    /// When it ended, milliseconds since the Unix epoch.
+    pub ended_at_ms: Option<i64>,
+    /// Why it failed, if it did.
+    pub failure_reason: Option<String>,
 }
 
 /// The pipeline executor (SageMaker Pipelines, or the local executor).
@@ -249,7 +278,18 @@ pub trait ExecutionHistory: PipelineRunner {
         pipeline_name: &str,
         limit: usize,
     ) -> Result<Vec<ExecutionSummary>, PortError>;
+
+    /// The jobs `step` of `execution_arn` ran, at most [`STEP_JOBS_LISTED`]: its tuning job's
+    /// trials, in the order they started.
+    async fn step_jobs(
+        &self,
+        execution_arn: &str,
+        step: &ExecutionStep,
+    ) -> Result<Vec<StepJob>, PortError>;
 }
+
+/// The most jobs [`ExecutionHistory::step_jobs`] lists (SageMaker runs at most 750 trials).
+pub const STEP_JOBS_LISTED: usize = 1000;
 
 // ---------------------------------------------------------------- endpoint
 
@@ -449,6 +489,13 @@ macro_rules! forward_execution_history {
                 limit: usize,
             ) -> Result<Vec<ExecutionSummary>, PortError> {
                 (**self).list_executions(pipeline_name, limit).await
+            }
+            async fn step_jobs(
+                &self,
+                execution_arn: &str,
+                step: &ExecutionStep,
+            ) -> Result<Vec<StepJob>, PortError> {
+                (**self).step_jobs(execution_arn, step).await
             }
         }
     };

@@ -66,6 +66,7 @@ fn step(name: &str, status: &str, registered: Option<&str>) -> ExecutionStep {
         ended_at_ms: None,
         failure_reason: None,
         registered_model_package_arn: registered.map(str::to_string),
+        tuning_job_arn: None,
     }
 }
 

@@ -344,7 +344,7 @@ where
     let request = StartExecution {
         pipeline_name: config.pipeline_name.clone(),
         client_request_token: token.clone(),
-        display_name: Some(format!("{dataset}-{}", &token[..12])),
+        display_name: Some(naming::execution_display_name(&dataset, &token)),
         description: Some(format!(
             "s3://{}/{} (ETag {etag}, version {version_id}) pinned as {pinned_uri}",
             upload.bucket, upload.key

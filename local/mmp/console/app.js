@@ -2,7 +2,9 @@
 // #/models/GROUP, #/endpoint, #/upload), each refreshed from mmp's JSON API while it is shown.
 // No libraries and no network beyond mmp itself, so it works offline.
 
-const REFRESH_MS = 1500;
+// What /api/info says of the deployment: `local` is false for `mmp --target aws up`, whose
+// pages have no job logs, stop and retry, or serving-process memory (those are SageMaker's).
+const target = { local: true, kind: "local", refreshMs: 1500 };
 const CHANGE_HEADER = "x-mmp-console";
 const $view = document.getElementById("view");
 const $banner = document.getElementById("banner");
@@ -148,7 +150,7 @@ function route() {
   const section = hash.split("/")[1];
   for (const a of document.querySelectorAll("[data-nav]")) a.classList.toggle("active", a.dataset.nav === section);
   refresh();
-  timer = setInterval(refresh, REFRESH_MS);
+  timer = setInterval(refresh, target.refreshMs);
 }
 
 
@@ -190,7 +192,7 @@ function executionsView() {
         h("td", {}, e.dataset || ""),
         h("td", {}, pill(e.status, "execution-status")),
         h("td", {}, fmtTime(e.created_ms)),
-        h("td", { class: "num" }, fmtDuration(e.created_ms, e.ended_ms)),
+        h("td", { class: "num" }, e.ended_ms || !terminal(e.status) ? fmtDuration(e.created_ms, e.ended_ms) : ""),
         h("td", {}, e.failure_reason || ""))))),
         total > list.length ? h("p", { class: "muted" }, `The newest ${list.length} of ${total}; `, h("code", {}, "mmp executions"), " lists them all.") : null,
         refused);
@@ -257,12 +259,12 @@ function executionView(id) {
     const { execution: e, steps: list } = data;
     head.replaceChildren(h("div", {},
       h("h1", {}, "Execution ", h("span", { class: "mono" }, e.id), " ", pill(e.status, "execution-status"), " ",
-        e.status === "Executing" ? h("button", { class: "reject", "data-testid": "stop-execution", onclick: stop }, "Stop") : null,
-        e.status === "Failed" || e.status === "Stopped"
+        target.local && e.status === "Executing" ? h("button", { class: "reject", "data-testid": "stop-execution", onclick: stop }, "Stop") : null,
+        target.local && (e.status === "Failed" || e.status === "Stopped")
           ? h("button", { class: "approve", "data-testid": "retry-execution", onclick: retry, title: "Run it again under the same ARN: the steps that succeeded are kept" }, "Retry")
           : null),
       h("p", { class: "muted" }, `dataset ${e.dataset || "?"} · started ${fmtTime(e.created_ms)} · `,
-        e.ended_ms ? `took ${fmtDuration(e.created_ms, e.ended_ms)}` : `running for ${fmtDuration(e.created_ms)}`),
+        e.ended_ms ? `took ${fmtDuration(e.created_ms, e.ended_ms)}` : terminal(e.status) ? words(e.status).toLowerCase() : `running for ${fmtDuration(e.created_ms)}`),
       e.failure_reason ? h("div", { class: "banner inline", "data-testid": "failure-reason" }, e.failure_reason) : null,
       h("details", {}, h("summary", {}, "Parameters"),
         h("dl", { class: "kv" }, Object.entries(data.parameters).map(([k, v]) => [h("dt", {}, k), h("dd", { class: "mono" }, v)])))));
@@ -313,6 +315,13 @@ function executionView(id) {
     const job = step.jobs.find((j) => j.name === state.job);
     if (!job) {
       logBox.replaceChildren(h("p", { class: "muted" }, "Pick a job to see its log."));
+      state.log = null;
+      return;
+    }
+    if (!target.local) {
+      // SageMaker's jobs log to CloudWatch, not to this machine.
+      logBox.replaceChildren(h("p", { class: "muted", "data-testid": "job-log-where" }, "The log of ", h("span", { class: "mono" }, job.name),
+        " is in CloudWatch Logs: group ", h("code", {}, trials ? "/aws/sagemaker/TrainingJobs" : "/aws/sagemaker/ProcessingJobs"), ", streams ", h("code", {}, `${job.name}/…`), "."));
       state.log = null;
       return;
     }
@@ -660,7 +669,11 @@ function endpointView() {
     event.preventDefault();
     const body = JSON.stringify({ model: select.value, data: rows.value.trim() });
     curl.hidden = false;
-    curl.textContent = `curl -X POST ${functionUrl} -H 'content-type: application/json' -d '${body.replaceAll("'", "'\\''")}'`;
+    const quoted = (text) => `'${text.replaceAll("'", "'\\''")}'`;
+    curl.textContent = target.local
+      ? `curl -X POST ${functionUrl} -H 'content-type: application/json' -d ${quoted(body)}`
+      // AWS_IAM auth: the request must be SigV4-signed, which mmp does with your credentials.
+      : `mmp --target aws invoke ${quoted(select.value)} --csv ${quoted(rows.value.trim())}`;
     result.replaceChildren(h("p", { class: "muted" }, "Asking the Function URL…"));
     let response;
     try {
@@ -709,7 +722,10 @@ function endpointView() {
         const keep = select.value;
         select.replaceChildren(...names.map((d) => h("option", { value: d, selected: d === keep }, d)));
       }
-      if (!e.serving) {
+      if (!target.local) {
+        loaded.replaceChildren(empty("The serving instances are SageMaker's",
+          "It loads each model on its first prediction and unloads the least used under memory pressure; the endpoint's CloudWatch metrics (LoadedModelCount, MemoryUtilization) show what it holds."));
+      } else if (!e.serving) {
         loaded.replaceChildren(empty("The serving process is not running", "It starts on the first prediction and loads each model on first use."));
       } else if (!e.loaded.length) {
         loaded.replaceChildren(empty("No model is loaded", "Models load on their first prediction."));
@@ -783,11 +799,15 @@ function uploadView() {
 window.addEventListener("hashchange", route);
 document.addEventListener("visibilitychange", refresh);
 api("/api/info").then((info) => {
-  document.getElementById("where").replaceChildren(
-    h("div", {}, `pipeline ${info.pipeline_name} · ${info.bucket}`),
-    h("div", { id: "data-folder" }, `data folder ${info.data_folder}` +
+  Object.assign(target, { local: info.local, kind: info.target, refreshMs: info.refresh_ms || target.refreshMs });
+  fill(document.getElementById("where"),
+    h("div", { "data-testid": "target" }, `${info.local ? "this machine" : "AWS"} · pipeline ${info.pipeline_name} · ${info.bucket}`),
+    info.local ? h("div", { id: "data-folder" }, `data folder ${info.data_folder}` +
       (info.data_folder_bytes == null ? "" : ` · ${fmtBytes(info.data_folder_bytes)}`) +
-      " (mmp gc drops what ended jobs no longer need)"),
+      " (mmp gc drops what ended jobs no longer need)") : null,
     h("div", {}, "Function URL ", h("code", {}, info.function_url)));
+  // The page that is open polls at the target's pace from now on.
+  clearInterval(timer);
+  timer = setInterval(refresh, target.refreshMs);
 }).catch((e) => showBanner(e.message));
 route();

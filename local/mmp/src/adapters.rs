@@ -11,7 +11,8 @@ use mmp_common::ports::{
     ApprovalStatus, ExecutionDescription, ExecutionHistory, ExecutionStep, ExecutionSummary,
     Invocation, InvocationOutput, ModelEndpoint, ModelRegistry, ModelRegistryOperator,
     ModelVersion, ModelVersionSummary, ObjectMeta, ObjectStore, ObjectUri, Parameter,
-    PipelineRunner, PutCondition, SourceVersion, StartExecution, StoredObject,
+    PipelineRunner, PutCondition, SourceVersion, StartExecution, StepJob, StoredObject,
+    STEP_JOBS_LISTED,
 };
 #[cfg(feature = "contract-tests")]
 use mmp_common::registry_admin::{ModelRegistryAdmin, NewModelVersion};
@@ -393,6 +394,7 @@ impl PipelineRunner for PipelinesAdapter {
                 started_at_ms: s.started.and_then(ms),
                 ended_at_ms: s.ended.and_then(ms),
                 failure_reason: s.failure_reason,
+                tuning_job_arn: None,
             })
             .collect())
     }
@@ -418,9 +420,39 @@ impl ExecutionHistory for PipelinesAdapter {
             .take(limit)
             .map(|info| ExecutionSummary {
                 started_at_ms: ms(info.created),
+                ended_at_ms: info.ended.and_then(ms),
                 arn: info.arn,
                 status: info.status,
                 display_name: info.display_name,
+                failure_reason: info.failure_reason,
+            })
+            .collect())
+    }
+
+    // Every job the step ran (the local executor keeps each one's record, trials in order).
+    async fn step_jobs(
+        &self,
+        execution_arn: &str,
+        step: &ExecutionStep,
+    ) -> Result<Vec<StepJob>, PortError> {
+        let arn = execution_arn.to_string();
+        let steps = self.blocking(move |e| e.steps(&arn)).await?;
+        Ok(steps
+            .into_iter()
+            .find(|s| s.name == step.name)
+            .map(|s| s.jobs)
+            .unwrap_or_default()
+            .into_iter()
+            .take(STEP_JOBS_LISTED)
+            .map(|job| StepJob {
+                status: job.status.as_str().to_string(),
+                definition_name: job.definition_name,
+                objective: job.objective,
+                hyperparameters: job.hyperparameters.unwrap_or_default(),
+                started_at_ms: job.started.and_then(ms),
+                ended_at_ms: job.ended.and_then(ms),
+                failure_reason: job.failure_reason,
+                name: job.name,
             })
             .collect())
     }

@@ -98,6 +98,10 @@ pub struct UpArgs {
     /// Do not serve the registry console.
     #[arg(long, conflicts_with = "console_port")]
     pub no_console: bool,
+    /// Serve only the registry console, over the deployment `--target aws` names (the AWS
+    /// target's only mode; the local console needs the runtime `mmp up` starts).
+    #[arg(long, conflicts_with = "no_console")]
+    pub console_only: bool,
     /// Container processes at once (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub max_parallel_jobs: usize,

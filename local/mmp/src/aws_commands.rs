@@ -9,6 +9,7 @@ use crate::args::{AwsCommand, Command, ConnectArgs, Global};
 use crate::aws_target::{check_function_url, AwsTarget, Profile};
 use crate::operator::IAM_ACTIONS;
 use crate::system::format_ms;
+use crate::target::Target;
 
 /// How many executions `mmp executions` lists.
 const EXECUTIONS_LISTED: usize = 50;
@@ -52,6 +53,9 @@ pub fn run(g: &Global, command: &Command) -> Result<()> {
         .build()?;
     runtime.block_on(async {
         let target = AwsTarget::connect(Profile::load(&g.data_dir)?).await?;
+        if let Command::Up(args) = command {
+            return serve_console(g, target, args.console_port).await;
+        }
         let deployment = target.deployment();
         match command {
             Command::Upload(args) => {
@@ -85,24 +89,12 @@ pub fn run(g: &Global, command: &Command) -> Result<()> {
                     return Ok(());
                 }
                 if let Some(id) = &args.execution {
-                    let (arn, steps) = deployment.steps(id).await?;
+                    let detail = deployment.execution(id).await?;
                     if args.json {
-                        let out = serde_json::json!({ "arn": arn, "steps": steps });
-                        println!("{}", serde_json::to_string_pretty(&out)?);
+                        println!("{}", serde_json::to_string_pretty(&detail)?);
                         return Ok(());
                     }
-                    let mut table = Table::new();
-                    table.set_header(["step", "status", "started", "ended", "reason"]);
-                    for step in &steps {
-                        table.add_row([
-                            step.name.clone(),
-                            step.status.as_str().to_string(),
-                            step.started_at_ms.map(format_ms).unwrap_or_default(),
-                            step.ended_at_ms.map(format_ms).unwrap_or_default(),
-                            step.failure_reason.clone().unwrap_or_default(),
-                        ]);
-                    }
-                    println!("{arn}\n{table}");
+                    print_execution(&detail);
                     return Ok(());
                 }
                 let executions = deployment.executions(EXECUTIONS_LISTED).await?;
@@ -188,6 +180,85 @@ pub fn run(g: &Global, command: &Command) -> Result<()> {
             ),
         }
     })
+}
+
+/// `mmp --target aws up [--console-only]`: the console on loopback over the AWS adapters,
+/// until Ctrl-C. Its step graph is the pipeline definition's, the one Terraform deployed.
+async fn serve_console(g: &Global, target: AwsTarget, port: u16) -> Result<()> {
+    let definition = crate::runtime::local_definition(&target.profile.pipeline_name);
+    let steps = mmp_executor::step_graph(&definition)?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .context("binding the console")?;
+    let address = listener.local_addr()?;
+    let profile = target.profile.clone();
+    let app = crate::console::router(std::sync::Arc::new(crate::console::ConsoleState {
+        target: std::sync::Arc::new(target),
+        local: None,
+        steps,
+    }));
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let server = crate::runtime::serve(
+        "the console",
+        listener,
+        app,
+        crate::runtime::read_timeouts()?,
+        stop_rx,
+    );
+    println!(
+        "the console of pipeline {} in {} (bucket {}), from {}",
+        profile.pipeline_name,
+        profile.region,
+        profile.bucket,
+        Profile::path(&g.data_dir).display()
+    );
+    println!("  Console:      http://{address}/");
+    println!("Ctrl-C stops.");
+    crate::commands::stop_signal().await?;
+    let _ = stop.send(true);
+    let _ = server.await;
+    Ok(())
+}
+
+/// An execution's steps, then each tuning step's trials with their objective values.
+fn print_execution(detail: &crate::operator::ExecutionDetail) {
+    let e = &detail.execution;
+    println!(
+        "{} {} (dataset {})",
+        e.summary.arn,
+        e.summary.status.as_str(),
+        e.dataset.as_deref().unwrap_or("?")
+    );
+    if let Some(reason) = &e.summary.failure_reason {
+        println!("failure: {reason}");
+    }
+    let mut table = Table::new();
+    table.set_header(["step", "status", "started", "ended", "reason"]);
+    for view in &detail.steps {
+        let step = &view.step;
+        table.add_row([
+            step.name.clone(),
+            step.status.as_str().to_string(),
+            step.started_at_ms.map(format_ms).unwrap_or_default(),
+            step.ended_at_ms.map(format_ms).unwrap_or_default(),
+            step.failure_reason.clone().unwrap_or_default(),
+        ]);
+    }
+    println!("{table}");
+    for view in detail.steps.iter().filter(|v| !v.jobs.is_empty()) {
+        let mut trials = Table::new();
+        trials.set_header(["trial", "algorithm", "status", "objective", "reason"]);
+        for job in &view.jobs {
+            trials.add_row([
+                job.name.clone(),
+                job.definition_name.clone().unwrap_or_default(),
+                job.status.clone(),
+                job.objective.map(|v| format!("{v:.4}")).unwrap_or_default(),
+                job.failure_reason.clone().unwrap_or_default(),
+            ]);
+        }
+        println!("trials of {}\n{trials}", view.step.name);
+    }
 }
 
 fn version_number(version: i64) -> Result<u32> {

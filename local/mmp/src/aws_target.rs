@@ -16,6 +16,7 @@ use mmp_common::naming;
 use serde::{Deserialize, Serialize};
 
 use crate::operator::Deployment;
+use crate::target::{post, FunctionUrlAnswer, FunctionUrlError, Target};
 
 /// The file under the data folder that `mmp aws connect` writes.
 pub const PROFILE_FILE: &str = "aws-target.json";
@@ -118,6 +119,7 @@ pub struct AwsTarget {
     store: S3Store,
     registry: SageMakerRegistry,
     pipelines: SageMakerPipelines,
+    http: reqwest::Client,
 }
 
 impl AwsTarget {
@@ -139,47 +141,20 @@ impl AwsTarget {
             store,
             registry: SageMakerRegistry::new(sagemaker.clone()),
             pipelines: SageMakerPipelines::new(sagemaker),
+            http: reqwest::Client::new(),
             profile,
             sdk,
         })
     }
 
-    /// The operator's view of the deployment.
-    pub fn deployment(&self) -> Deployment<'_> {
-        Deployment {
-            pipeline_name: &self.profile.pipeline_name,
-            store: &self.store,
-            registry: &self.registry,
-            history: &self.pipelines,
-            routing_key: &self.profile.routing_key,
-            reports_prefix: &self.profile.reports_prefix,
-        }
-    }
-
-    /// POSTs `{"model", "data"}` to the Function URL, SigV4-signed for service `lambda` with
-    /// the caller's credentials when the URL uses AWS_IAM auth. Returns the status and body.
+    /// POSTs `{"model", "data"}` to the Function URL. Returns the status and body.
     pub async fn invoke(&self, model: &str, csv: &str) -> Result<(u16, String)> {
         let body = serde_json::to_vec(&serde_json::json!({ "model": model, "data": csv }))?;
-        let url = &self.profile.function_url;
-        let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-        if self.profile.function_url_auth_type == "AWS_IAM" {
-            headers.extend(self.sign("POST", url, &headers, &body).await?);
-        }
-        let client = reqwest::Client::new();
-        let mut request = client.post(url).body(body);
-        for (name, value) in &headers {
-            request = request.header(name, value);
-        }
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("POST {url}"))?;
-        let status = response.status().as_u16();
-        let text = response
-            .text()
-            .await
-            .with_context(|| format!("POST {url}"))?;
-        Ok((status, text))
+        let answer = self.post_function_url(body).await?;
+        Ok((
+            answer.status,
+            String::from_utf8_lossy(&answer.body).into_owned(),
+        ))
     }
 
     /// The SigV4 headers (`authorization`, `x-amz-date`, the session token) for one request.
@@ -223,6 +198,49 @@ impl AwsTarget {
             .headers()
             .map(|(name, value)| (name.to_string(), value.to_string()))
             .collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl Target for AwsTarget {
+    fn kind(&self) -> &'static str {
+        "aws"
+    }
+
+    fn deployment(&self) -> Deployment<'_> {
+        Deployment {
+            pipeline_name: &self.profile.pipeline_name,
+            store: &self.store,
+            registry: &self.registry,
+            history: &self.pipelines,
+            routing_key: &self.profile.routing_key,
+            reports_prefix: &self.profile.reports_prefix,
+        }
+    }
+
+    fn function_url(&self) -> &str {
+        &self.profile.function_url
+    }
+
+    /// SigV4-signed for service `lambda` with the caller's credentials when the URL uses
+    /// AWS_IAM auth.
+    async fn post_function_url(
+        &self,
+        body: Vec<u8>,
+    ) -> Result<FunctionUrlAnswer, FunctionUrlError> {
+        let url = &self.profile.function_url;
+        let mut headers = Vec::new();
+        if self.profile.function_url_auth_type == "AWS_IAM" {
+            let content_type = [("content-type".to_string(), "application/json".to_string())];
+            headers = self
+                .sign("POST", url, &content_type, &body)
+                .await
+                .map_err(|e| FunctionUrlError {
+                    url: url.clone(),
+                    reason: format!("{e:#}"),
+                })?;
+        }
+        post(&self.http, url, &headers, body).await
     }
 }
 

@@ -29,6 +29,9 @@ fn tokio_runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 pub fn up(g: &Global, args: &UpArgs) -> Result<()> {
+    if args.console_only {
+        bail!("`mmp up --console-only` serves the console of an AWS deployment: add `--target aws` (after `mmp aws connect`); locally, `mmp up` serves the console with the runtime it needs");
+    }
     let system = open_system(g)?;
     let options = RuntimeOptions {
         container_bin: g.container_bin()?,
@@ -57,7 +60,7 @@ pub fn up(g: &Global, args: &UpArgs) -> Result<()> {
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM.
-async fn stop_signal() -> Result<()> {
+pub(crate) async fn stop_signal() -> Result<()> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         r = tokio::signal::ctrl_c() => r?,

@@ -30,4 +30,5 @@ mod rules;
 mod runtime;
 mod samples;
 pub mod system;
+pub mod target;
 mod telemetry;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use mmp_common::naming::{self, NameError};
 use mmp_common::ports::{
     ApprovalStatus, ExecutionHistory, ExecutionStep, ExecutionSummary, ModelRegistryOperator,
-    ModelVersionSummary, ObjectStore, ObjectUri, PutCondition,
+    ModelVersionSummary, ObjectStore, ObjectUri, PutCondition, StepJob,
 };
 use mmp_common::routing::{RoutingError, RoutingTable};
 use mmp_common::PortError;
@@ -26,6 +26,9 @@ pub const IAM_ACTIONS: &[&str] = &[
     "s3:ListBucket",
     "sagemaker:ListPipelineExecutions",
     "sagemaker:ListPipelineExecutionSteps",
+    "sagemaker:ListPipelineParametersForExecution",
+    // A tuning step's trials and their objective values.
+    "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
     "sagemaker:ListModelPackageGroups",
     "sagemaker:ListModelPackages",
     "sagemaker:DescribeModelPackage",
@@ -98,6 +101,57 @@ pub struct VersionView {
     pub deployed: bool,
 }
 
+/// An execution as listed, with the dataset its display name names.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecutionView {
+    /// ARN, status, times, failure reason.
+    #[serde(flatten)]
+    pub summary: ExecutionSummary,
+    /// The ARN's last part, which `mmp executions ID` takes.
+    pub id: String,
+    /// The dataset it ran on.
+    pub dataset: Option<String>,
+}
+
+impl From<ExecutionSummary> for ExecutionView {
+    fn from(summary: ExecutionSummary) -> Self {
+        ExecutionView {
+            id: summary
+                .arn
+                .rsplit('/')
+                .next()
+                .unwrap_or(&summary.arn)
+                .to_string(),
+            dataset: summary
+                .display_name
+                .as_deref()
+                .and_then(naming::dataset_of_display_name),
+            summary,
+        }
+    }
+}
+
+/// One execution in full: its parameters and each step with the jobs it ran.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecutionDetail {
+    /// The execution as listed.
+    pub execution: ExecutionView,
+    /// Every parameter with the value the execution used.
+    pub parameters: BTreeMap<String, String>,
+    /// The steps that started, as the executor reports them.
+    pub steps: Vec<StepView>,
+}
+
+/// A step and the jobs it ran (a tuning step's trials).
+#[derive(Debug, Clone, Serialize)]
+pub struct StepView {
+    /// Status, times, failure reason.
+    #[serde(flatten)]
+    pub step: ExecutionStep,
+    /// Its jobs, trials in the order they started.
+    pub jobs: Vec<StepJob>,
+}
+
 impl Deployment<'_> {
     /// The pipeline's executions, newest first (at most `limit`).
     pub async fn executions(&self, limit: usize) -> Result<Vec<ExecutionSummary>, OperatorError> {
@@ -107,22 +161,34 @@ impl Deployment<'_> {
             .await?)
     }
 
-    /// One execution's steps; `id` is its ARN or the ARN's last part.
-    pub async fn steps(&self, id: &str) -> Result<(String, Vec<ExecutionStep>), OperatorError> {
-        let arn = self.execution_arn(id).await?;
-        let steps = self.history.execution_steps(&arn).await?;
-        Ok((arn, steps))
+    /// One execution with its parameters, steps and their jobs; `id` is its ARN or the ARN's
+    /// last part.
+    pub async fn execution(&self, id: &str) -> Result<ExecutionDetail, OperatorError> {
+        let summary = self.execution_summary(id).await?;
+        let parameters = self
+            .history
+            .execution_parameters(&summary.arn)
+            .await?
+            .into_iter()
+            .map(|p| (p.name, p.value))
+            .collect();
+        let mut steps = Vec::new();
+        for step in self.history.execution_steps(&summary.arn).await? {
+            let jobs = self.history.step_jobs(&summary.arn, &step).await?;
+            steps.push(StepView { step, jobs });
+        }
+        Ok(ExecutionDetail {
+            execution: summary.into(),
+            parameters,
+            steps,
+        })
     }
 
-    async fn execution_arn(&self, id: &str) -> Result<String, OperatorError> {
-        if id.starts_with("arn:") {
-            return Ok(id.to_string());
-        }
+    async fn execution_summary(&self, id: &str) -> Result<ExecutionSummary, OperatorError> {
         self.executions(usize::MAX)
             .await?
             .into_iter()
-            .map(|e| e.arn)
-            .find(|arn| arn.rsplit('/').next() == Some(id))
+            .find(|e| e.arn == id || e.arn.rsplit('/').next() == Some(id))
             .ok_or_else(|| {
                 OperatorError::NotFound(format!(
                     "no execution {id} of pipeline {}",

@@ -17,10 +17,11 @@ use crate::adapters::{
     EndpointAdapter, LocalPorts, PipelinesAdapter, RegistryAdapter, StoreAdapter,
 };
 use crate::bus::{self, Deliver};
-use crate::console::ConsoleState;
+use crate::console::{ConsoleState, LocalRuntime};
 use crate::endpoint::{EndpointConfig, LocalEndpoint};
 use crate::handlers::Handlers;
 use crate::system::{System, BUCKET_NAME};
+use crate::target::LocalTarget;
 
 /// What `mmp up` and `mmp demo` are started with.
 #[derive(Debug, Clone)]
@@ -136,13 +137,17 @@ impl Runtime {
                     .context("binding the console")?;
                 let address = listener.local_addr()?;
                 let app = crate::console::router(Arc::new(ConsoleState {
-                    system: system.clone(),
-                    executor: executor.clone(),
-                    ports,
-                    endpoint: endpoint.clone(),
-                    function_url: format!("http://{function_url}/"),
+                    target: Arc::new(LocalTarget {
+                        ports,
+                        function_url: format!("http://{function_url}/"),
+                        http: reqwest::Client::new(),
+                    }),
+                    local: Some(LocalRuntime {
+                        system: system.clone(),
+                        executor: executor.clone(),
+                        endpoint: endpoint.clone(),
+                    }),
                     steps,
-                    http: reqwest::Client::new(),
                 }));
                 tasks.push(serve(
                     "the console",
@@ -195,7 +200,7 @@ impl Runtime {
 /// The read timeouts of `mmp`'s own servers: the serving container's two settings
 /// (`MMP_HEADER_READ_TIMEOUT_SECONDS`, `MMP_BODY_READ_TIMEOUT_SECONDS`), read by its own code
 /// so both name a bad value the same way.
-fn read_timeouts() -> Result<Timeouts> {
+pub(crate) fn read_timeouts() -> Result<Timeouts> {
     let lookup = |name: &str| {
         [HEADER_READ_TIMEOUT_ENV, BODY_READ_TIMEOUT_ENV]
             .contains(&name)
@@ -207,7 +212,7 @@ fn read_timeouts() -> Result<Timeouts> {
 
 /// Serves `app` on `listener` until the stop signal, cutting off clients that send their
 /// headers or body too slowly (axum's own `serve` would wait on them forever).
-fn serve(
+pub(crate) fn serve(
     what: &'static str,
     listener: tokio::net::TcpListener,
     app: axum::Router,

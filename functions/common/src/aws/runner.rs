@@ -1,13 +1,13 @@
 //! [`PipelineRunner`] and [`ExecutionHistory`] over SageMaker Pipelines.
 
 use async_trait::async_trait;
-use aws_sdk_sagemaker::types::{SortOrder, SortPipelineExecutionsBy};
+use aws_sdk_sagemaker::types::{SortOrder, SortPipelineExecutionsBy, TrainingJobSortByOptions};
 
 use super::error::classify;
 use super::millis;
 use crate::ports::{
     ExecutionDescription, ExecutionHistory, ExecutionStep, ExecutionSummary, Parameter,
-    PipelineRunner, StartExecution,
+    PipelineRunner, StartExecution, StepJob, STEP_JOBS_LISTED,
 };
 use crate::PortError;
 
@@ -137,13 +137,24 @@ impl PipelineRunner for SageMakerPipelines {
                     failure_reason: step.failure_reason.filter(|reason| !reason.is_empty()),
                     registered_model_package_arn: step
                         .metadata
-                        .and_then(|metadata| metadata.register_model)
-                        .and_then(|register| register.arn),
+                        .as_ref()
+                        .and_then(|metadata| metadata.register_model.as_ref())
+                        .and_then(|register| register.arn.clone()),
+                    tuning_job_arn: step
+                        .metadata
+                        .and_then(|metadata| metadata.tuning_job)
+                        .and_then(|tuning| tuning.arn),
                 });
             }
         }
         Ok(steps)
     }
+}
+
+/// The SDK reads SageMaker's objective values as `f32`: widened through their shortest decimal
+/// form, 0.54 stays 0.54 (not 0.5400000214576721).
+fn shortest_f64(value: f32) -> f64 {
+    value.to_string().parse().unwrap_or(f64::from(value))
 }
 
 /// The most ListPipelineExecutions answers in one page.
@@ -187,6 +198,10 @@ impl ExecutionHistory for SageMakerPipelines {
                     )?,
                     display_name: summary.pipeline_execution_display_name,
                     started_at_ms: millis(summary.start_time.as_ref()),
+                    ended_at_ms: None,
+                    failure_reason: summary
+                        .pipeline_execution_failure_reason
+                        .filter(|reason| !reason.is_empty()),
                 });
             }
             if executions.len() >= limit {
@@ -196,6 +211,64 @@ impl ExecutionHistory for SageMakerPipelines {
         executions.sort_by_key(|summary| std::cmp::Reverse(summary.started_at_ms));
         executions.truncate(limit);
         Ok(executions)
+    }
+
+    // A tuning step's trials: ListTrainingJobsForHyperParameterTuningJob of the tuning job its
+    // metadata names. SageMaker's other steps run one job, which the step itself describes.
+    async fn step_jobs(
+        &self,
+        _execution_arn: &str,
+        step: &ExecutionStep,
+    ) -> Result<Vec<StepJob>, PortError> {
+        let Some(tuning_arn) = &step.tuning_job_arn else {
+            return Ok(Vec::new());
+        };
+        let name = tuning_arn.rsplit('/').next().unwrap_or(tuning_arn);
+        let context = format!("ListTrainingJobsForHyperParameterTuningJob {name}");
+        let mut pages = self
+            .client
+            .list_training_jobs_for_hyper_parameter_tuning_job()
+            .hyper_parameter_tuning_job_name(name)
+            .sort_by(TrainingJobSortByOptions::CreationTime)
+            .sort_order(SortOrder::Ascending)
+            .into_paginator()
+            .send();
+        let mut jobs = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify(e, &context))?;
+            for trial in page.training_job_summaries.unwrap_or_default() {
+                jobs.push(StepJob {
+                    name: trial.training_job_name.unwrap_or_default(),
+                    status: trial
+                        .training_job_status
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    definition_name: trial.training_job_definition_name,
+                    objective: trial
+                        .final_hyper_parameter_tuning_job_objective_metric
+                        .and_then(|metric| metric.value)
+                        .map(shortest_f64),
+                    hyperparameters: trial
+                        .tuned_hyper_parameters
+                        .unwrap_or_default()
+                        .into_iter()
+                        .collect(),
+                    started_at_ms: millis(
+                        trial
+                            .training_start_time
+                            .as_ref()
+                            .or(trial.creation_time.as_ref()),
+                    ),
+                    ended_at_ms: millis(trial.training_end_time.as_ref()),
+                    failure_reason: trial.failure_reason.filter(|reason| !reason.is_empty()),
+                });
+            }
+            if jobs.len() >= STEP_JOBS_LISTED {
+                break;
+            }
+        }
+        jobs.truncate(STEP_JOBS_LISTED);
+        Ok(jobs)
     }
 }
 

@@ -1,6 +1,6 @@
 //! [`PipelineRunner`] and [`ExecutionHistory`] over a list of executions in memory.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -9,12 +9,12 @@ use super::faults::{Call, Faults};
 use super::{lock, now_ms};
 use crate::ports::{
     ExecutionDescription, ExecutionHistory, ExecutionStep, ExecutionSummary, Parameter,
-    PipelineRunner, StartExecution,
+    PipelineRunner, StartExecution, StepJob,
 };
 use crate::PortError;
 
 /// One execution the fake holds; tests change it through [`MemoryPipelines::update`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FakeExecution {
     /// The request that started it.
     pub request: StartExecution,
@@ -22,6 +22,8 @@ pub struct FakeExecution {
     pub description: ExecutionDescription,
     /// What `execution_steps` answers (none until a test adds them).
     pub steps: Vec<ExecutionStep>,
+    /// What `step_jobs` answers, by step name (none until a test adds them).
+    pub step_jobs: BTreeMap<String, Vec<StepJob>>,
 }
 
 /// Pipelines by name and their executions. As SageMaker does, a start with a
@@ -122,6 +124,7 @@ impl PipelineRunner for MemoryPipelines {
                 last_modified_at_ms: Some(started),
             },
             steps: Vec::new(),
+            step_jobs: BTreeMap::new(),
         });
         Ok(arn)
     }
@@ -164,7 +167,24 @@ impl ExecutionHistory for MemoryPipelines {
                 status: execution.description.status,
                 display_name: execution.description.display_name.clone(),
                 started_at_ms: execution.description.created_at_ms,
+                ended_at_ms: None,
+                failure_reason: execution.description.failure_reason.clone(),
             })
             .collect())
+    }
+
+    async fn step_jobs(
+        &self,
+        execution_arn: &str,
+        step: &ExecutionStep,
+    ) -> Result<Vec<StepJob>, PortError> {
+        self.faults.check(Call::ExecutionSteps)?;
+        self.with_execution(execution_arn, |execution| {
+            execution
+                .step_jobs
+                .get(&step.name)
+                .cloned()
+                .unwrap_or_default()
+        })
     }
 }

@@ -1,5 +1,7 @@
-//! The console's JSON API: reads of the executor, registry, routing table and endpoint, and
-//! the three things a user does from the page (upload, approve/reject, invoke).
+//! The console's JSON API: reads of the deployment's executions, registry and routing table
+//! through the operator's code (either target), this machine's job logs and endpoint memory
+//! (local target), and the three things a user does from the page (upload, approve/reject,
+//! invoke).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
@@ -11,15 +13,16 @@ use axum::extract::{Extension, Multipart, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use mmp_executor::{ExecutionInfo, ExecutionStatus, ExecutorError, JobInfo, StepInfo};
+use mmp_common::ports::{ExecutionStatus, ModelVersionSummary, StepJob};
+use mmp_executor::{ExecutorError, StepInfo};
+use mmp_object_store::Staged;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{ApiError, ConsoleState, UploadLimit, ENV_UPLOAD_LIMIT_BYTES};
 use crate::actions;
-use crate::operator::GroupModels;
-use crate::registry::{parse_status, ModelPackage};
-use crate::system::{unix_ms, BUCKET_NAME};
+use crate::operator::{ExecutionView, GroupModels};
+use crate::registry::parse_status;
 
 type Shared = State<Arc<ConsoleState>>;
 type ApiResult<T> = Result<T, ApiError>;
@@ -43,21 +46,33 @@ impl From<ExecutorError> for ApiError {
     }
 }
 
+/// How often the pages refresh themselves: every call on AWS is a billed, throttled API call.
+const REFRESH_MS_LOCAL: u64 = 1500;
+const REFRESH_MS_AWS: u64 = 10_000;
+
 pub(super) async fn info(State(s): Shared) -> Json<Value> {
-    // The data folder's size, each file once (job inputs are links into the bucket).
-    let root = s.system.home.root().to_path_buf();
-    let data_folder_bytes =
-        tokio::task::spawn_blocking(move || mmp_executor::retention::disk_usage(&root))
-            .await
-            .ok()
-            .and_then(Result::ok);
-    Json(json!({
-        "pipeline_name": s.system.pipeline_name,
-        "function_url": s.function_url,
-        "bucket": format!("s3://{BUCKET_NAME}/"),
-        "data_folder": s.system.home.root().display().to_string(),
-        "data_folder_bytes": data_folder_bytes,
-    }))
+    let deployment = s.target.deployment();
+    let mut info = json!({
+        "target": s.target.kind(),
+        "pipeline_name": deployment.pipeline_name,
+        "function_url": s.target.function_url(),
+        "bucket": format!("s3://{}/", deployment.store.bucket()),
+        "refresh_ms": if s.local.is_some() { REFRESH_MS_LOCAL } else { REFRESH_MS_AWS },
+        // What only this machine has: the page hides what is absent.
+        "local": s.local.is_some(),
+    });
+    if let Some(local) = &s.local {
+        // The data folder's size, each file once (job inputs are links into the bucket).
+        let root = local.system.home.root().to_path_buf();
+        info["data_folder"] = json!(root.display().to_string());
+        info["data_folder_bytes"] = json!(tokio::task::spawn_blocking(move || {
+            mmp_executor::retention::disk_usage(&root)
+        })
+        .await
+        .ok()
+        .and_then(Result::ok));
+    }
+    Json(info)
 }
 
 #[derive(Serialize)]
@@ -66,30 +81,29 @@ pub(super) struct ExecutionRow {
     arn: String,
     dataset: Option<String>,
     status: ExecutionStatus,
-    created_ms: i64,
+    created_ms: Option<i64>,
     ended_ms: Option<i64>,
     failure_reason: Option<String>,
 }
 
-impl From<ExecutionInfo> for ExecutionRow {
-    fn from(e: ExecutionInfo) -> Self {
+impl From<ExecutionView> for ExecutionRow {
+    fn from(e: ExecutionView) -> Self {
         Self {
-            dataset: e
-                .parameters
-                .get(mmp_pipeline::parameters::DATASET_NAME)
-                .cloned(),
-            status: e.status,
-            created_ms: unix_ms(e.created),
-            ended_ms: e.ended.map(unix_ms),
             id: e.id,
-            arn: e.arn,
-            failure_reason: e.failure_reason,
+            dataset: e.dataset,
+            status: e.summary.status,
+            created_ms: e.summary.started_at_ms,
+            ended_ms: e.summary.ended_at_ms,
+            arn: e.summary.arn,
+            failure_reason: e.summary.failure_reason,
         }
     }
 }
 
 /// Executions listed at most, unless asked for more.
 const EXECUTIONS_SHOWN: usize = 100;
+/// Executions read at most to count and filter them (SageMaker pages 100 at a time).
+const EXECUTIONS_READ: usize = 1000;
 
 #[derive(Deserialize)]
 pub(super) struct ExecutionsQuery {
@@ -104,59 +118,58 @@ pub(super) async fn executions(
     State(s): Shared,
     Query(q): Query<ExecutionsQuery>,
 ) -> ApiResult<Json<Value>> {
-    let rejected: Vec<_> = actions::rejected_uploads(&s.ports)
+    let deployment = s.target.deployment();
+    let rejected: Vec<_> = deployment
+        .rejected_uploads()
         .await?
         .into_iter()
         .filter(|r| q.dataset.as_ref().is_none_or(|d| *d == r.dataset))
         .collect();
-    blocking(move || {
-        let all: Vec<ExecutionRow> = s
-            .executor
-            .list(Some(&s.system.pipeline_name))?
-            .into_iter()
-            .map(ExecutionRow::from)
-            .collect();
-        let datasets: std::collections::BTreeSet<&str> =
-            all.iter().filter_map(|e| e.dataset.as_deref()).collect();
-        let wanted: Vec<&ExecutionRow> = all
-            .iter()
-            .filter(|e| q.dataset.is_none() || e.dataset == q.dataset)
-            .collect();
-        let shown = &wanted[..wanted.len().min(q.limit.unwrap_or(EXECUTIONS_SHOWN))];
-        Ok(Json(json!({
-            "executions": shown,
-            "total": wanted.len(),
-            "datasets": datasets,
-            "rejected_uploads": rejected,
-        })))
-    })
-    .await
+    let all: Vec<ExecutionRow> = deployment
+        .executions(EXECUTIONS_READ)
+        .await?
+        .into_iter()
+        .map(|e| ExecutionRow::from(ExecutionView::from(e)))
+        .collect();
+    let datasets: std::collections::BTreeSet<&str> =
+        all.iter().filter_map(|e| e.dataset.as_deref()).collect();
+    let wanted: Vec<&ExecutionRow> = all
+        .iter()
+        .filter(|e| q.dataset.is_none() || e.dataset == q.dataset)
+        .collect();
+    let shown = &wanted[..wanted.len().min(q.limit.unwrap_or(EXECUTIONS_SHOWN))];
+    Ok(Json(json!({
+        "executions": shown,
+        "total": wanted.len(),
+        "datasets": datasets,
+        "rejected_uploads": rejected,
+    })))
 }
 
 #[derive(Serialize)]
 struct JobRow {
     name: String,
-    status: &'static str,
+    status: String,
     started_ms: Option<i64>,
     ended_ms: Option<i64>,
     failure_reason: Option<String>,
     /// Tuning trials: the algorithm (training job definition) and the objective.
     definition_name: Option<String>,
     objective: Option<f64>,
-    hyperparameters: Option<BTreeMap<String, String>>,
+    hyperparameters: BTreeMap<String, String>,
 }
 
-impl From<&JobInfo> for JobRow {
-    fn from(j: &JobInfo) -> Self {
+impl From<StepJob> for JobRow {
+    fn from(j: StepJob) -> Self {
         Self {
-            name: j.name.clone(),
-            status: j.status.as_str(),
-            started_ms: j.started.map(unix_ms),
-            ended_ms: j.ended.map(unix_ms),
-            failure_reason: j.failure_reason.clone(),
-            definition_name: j.definition_name.clone(),
+            name: j.name,
+            status: j.status,
+            started_ms: j.started_at_ms,
+            ended_ms: j.ended_at_ms,
+            failure_reason: j.failure_reason,
+            definition_name: j.definition_name,
             objective: j.objective,
-            hyperparameters: j.hyperparameters.clone(),
+            hyperparameters: j.hyperparameters,
         }
     }
 }
@@ -177,44 +190,58 @@ struct StepRow {
 }
 
 pub(super) async fn execution(State(s): Shared, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    blocking(move || {
-        let execution = s.executor.describe(&id)?;
-        // Only here, not in the list: every parameter with the value the execution used.
-        let parameters = execution.parameters.clone();
-        let ran = s.executor.steps(&id)?;
-        let steps: Vec<StepRow> = s
-            .steps
-            .iter()
-            .map(|node| {
-                let run = ran.iter().find(|r| r.name == node.name);
-                StepRow {
-                    name: node.name.clone(),
-                    step_type: node.step_type.clone(),
-                    depends_on: node.depends_on.clone(),
-                    branch_of: node.branch_of.clone(),
-                    status: run.map_or("NotStarted", |r| r.status.as_str()),
-                    started_ms: run.and_then(|r| r.started).map(unix_ms),
-                    ended_ms: run.and_then(|r| r.ended).map(unix_ms),
-                    failure_reason: run.and_then(|r| r.failure_reason.clone()),
-                    jobs: run.map_or_else(Vec::new, |r| r.jobs.iter().map(JobRow::from).collect()),
-                }
-            })
-            .collect();
-        Ok(Json(json!({
-            "execution": ExecutionRow::from(execution),
-            "parameters": parameters,
-            "steps": steps,
-        })))
-    })
-    .await
+    let detail = s.target.deployment().execution(&id).await?;
+    let mut ran: BTreeMap<String, _> = detail
+        .steps
+        .into_iter()
+        .map(|view| (view.step.name.clone(), view))
+        .collect();
+    let steps: Vec<StepRow> = s
+        .steps
+        .iter()
+        .map(|node| {
+            let run = ran.remove(&node.name);
+            let (status, started_ms, ended_ms, failure_reason, jobs) = match run {
+                Some(v) => (
+                    v.step.status.as_str(),
+                    v.step.started_at_ms,
+                    v.step.ended_at_ms,
+                    v.step.failure_reason,
+                    v.jobs.into_iter().map(JobRow::from).collect(),
+                ),
+                None => ("NotStarted", None, None, None, Vec::new()),
+            };
+            StepRow {
+                name: node.name.clone(),
+                step_type: node.step_type.clone(),
+                depends_on: node.depends_on.clone(),
+                branch_of: node.branch_of.clone(),
+                status,
+                started_ms,
+                ended_ms,
+                failure_reason,
+                jobs,
+            }
+        })
+        .collect();
+    Ok(Json(json!({
+        "execution": ExecutionRow::from(detail.execution),
+        "parameters": detail.parameters,
+        "steps": steps,
+    })))
 }
 
 /// StopPipelineExecution: running jobs are stopped and the execution ends as Stopped.
 pub(super) async fn stop_execution(
     State(s): Shared,
     Path(id): Path<String>,
-) -> ApiResult<Json<ExecutionRow>> {
-    blocking(move || Ok(Json(ExecutionRow::from(s.executor.stop(&id)?)))).await
+) -> ApiResult<Json<Value>> {
+    let executor = s
+        .local("stopping an execution from the console")?
+        .executor
+        .clone();
+    let stopped = blocking(move || Ok(executor.stop(&id)?)).await?;
+    Ok(Json(json!({"id": stopped.id, "status": stopped.status})))
 }
 
 /// RetryPipelineExecution: a Failed or Stopped execution resumes under the same ARN, keeping
@@ -222,8 +249,13 @@ pub(super) async fn stop_execution(
 pub(super) async fn retry_execution(
     State(s): Shared,
     Path(id): Path<String>,
-) -> ApiResult<Json<ExecutionRow>> {
-    blocking(move || Ok(Json(ExecutionRow::from(s.executor.retry(&id)?)))).await
+) -> ApiResult<Json<Value>> {
+    let executor = s
+        .local("retrying an execution from the console")?
+        .executor
+        .clone();
+    let retried = blocking(move || Ok(executor.retry(&id)?)).await?;
+    Ok(Json(json!({"id": retried.id, "status": retried.status})))
 }
 
 /// Bytes of log sent at most per request.
@@ -241,8 +273,9 @@ pub(super) async fn job_log(
     Path((id, job)): Path<(String, String)>,
     Query(q): Query<LogQuery>,
 ) -> ApiResult<Json<Value>> {
+    let executor = s.local("a job's log")?.executor.clone();
     blocking(move || {
-        let steps: Vec<StepInfo> = s.executor.steps(&id)?;
+        let steps: Vec<StepInfo> = executor.steps(&id)?;
         let path = steps
             .iter()
             .flat_map(|st| &st.jobs)
@@ -292,13 +325,7 @@ fn complete_utf8_prefix(bytes: &[u8]) -> &[u8] {
 /// Every group of the pipeline with its versions described and what is served, through the
 /// operator (the same code `mmp models` runs, on either target).
 pub(super) async fn models(State(s): Shared) -> ApiResult<Json<Vec<GroupModels>>> {
-    Ok(Json(
-        s.ports
-            .deployment()
-            .models()
-            .await
-            .map_err(actions::ActionError::from)?,
-    ))
+    Ok(Json(s.target.deployment().models().await?))
 }
 
 /// The version's evaluation report (`evaluation.json`), as the evaluate step wrote it.
@@ -306,12 +333,7 @@ pub(super) async fn evaluation(
     State(s): Shared,
     Path((group, version)): Path<(String, u32)>,
 ) -> ApiResult<Response> {
-    let body = s
-        .ports
-        .deployment()
-        .evaluation(&group, version)
-        .await
-        .map_err(actions::ActionError::from)?;
+    let body = s.target.deployment().evaluation(&group, version).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
@@ -323,30 +345,39 @@ pub(super) struct ApprovalRequest {
 /// Approve or reject, exactly as `mmp approve` / `mmp reject` do.
 pub(super) async fn set_approval(
     State(s): Shared,
-    Path((group, version)): Path<(String, i64)>,
+    Path((group, version)): Path<(String, u32)>,
     body: Result<Json<ApprovalRequest>, axum::extract::rejection::JsonRejection>,
-) -> ApiResult<Json<ModelPackage>> {
+) -> ApiResult<Json<ModelVersionSummary>> {
     let Json(request) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let status = parse_status(&request.status).map_err(actions::ActionError::from)?;
-    let package = actions::set_approval(&s.system, &s.ports, &group, Some(version), status).await?;
-    Ok(Json(package))
+    let decided = s
+        .target
+        .deployment()
+        .set_approval(&group, Some(version), status)
+        .await?;
+    Ok(Json(decided))
 }
 
+/// What the endpoint serves (the routing table), and on the local target what its serving
+/// process holds in memory.
 pub(super) async fn endpoint(State(s): Shared) -> ApiResult<Json<Value>> {
-    let state = s.clone();
-    let routes = blocking(move || Ok(actions::routing_table(&state.system)?)).await?;
-    let loaded = s
-        .endpoint
-        .loaded_models()
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    Ok(Json(json!({
+    let routes = s.target.deployment().routing_table().await?;
+    let mut answer = json!({
         "routes": routes.routes,
-        "serving": loaded.is_some(),
-        "loaded": loaded.unwrap_or_default(),
-        "memory_budget_bytes": s.endpoint.memory_budget_bytes(),
-        "function_url": s.function_url,
-    })))
+        "function_url": s.target.function_url(),
+        "target": s.target.kind(),
+    });
+    if let Some(local) = &s.local {
+        let loaded = local
+            .endpoint
+            .loaded_models()
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        answer["serving"] = json!(loaded.is_some());
+        answer["loaded"] = json!(loaded.unwrap_or_default());
+        answer["memory_budget_bytes"] = json!(local.endpoint.memory_budget_bytes());
+    }
+    Ok(Json(answer))
 }
 
 /// The dataset name and the settings file are small: read whole up to this.
@@ -381,21 +412,24 @@ pub(super) async fn upload(
             }
             "file" => {
                 let name = field.file_name().unwrap_or_default().to_string();
-                let mut staged = s
-                    .system
-                    .store
-                    .stage()
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                let mut sink = match &s.local {
+                    Some(local) => CsvSink::Staged(
+                        local
+                            .system
+                            .store
+                            .stage()
+                            .map_err(|e| ApiError::Internal(e.to_string()))?,
+                    ),
+                    None => CsvSink::Memory(Vec::new()),
+                };
                 while let Some(chunk) = field.chunk().await.map_err(bad)? {
-                    if staged.size().saturating_add(chunk.len() as u64) > limit {
-                        // `staged` is dropped: its temporary file goes with it.
+                    if sink.size().saturating_add(chunk.len() as u64) > limit {
+                        // A staged file is dropped with `sink`: its temporary file goes too.
                         return Err(too_large());
                     }
-                    staged
-                        .write(&chunk)
-                        .map_err(|e| ApiError::Internal(format!("staging the upload: {e}")))?;
+                    sink.write(&chunk)?;
                 }
-                file = Some((name, staged));
+                file = Some((name, sink));
             }
             "settings" => {
                 let body = small_field(&mut field, "settings", bad).await?;
@@ -415,23 +449,69 @@ pub(super) async fn upload(
         .ok_or_else(|| ApiError::BadRequest("the dataset name is missing".into()))?;
     let (file_name, csv) =
         file.ok_or_else(|| ApiError::BadRequest("no CSV file was chosen".into()))?;
-    blocking(move || {
-        let upload = actions::upload_staged_dataset(
-            &s.system,
-            &dataset,
-            &file_name,
-            csv,
-            settings.as_deref(),
-        )?;
-        Ok(Json(json!({
-            "uploaded": upload.uploaded,
-            "key": upload.key,
-            "earlier_execution": upload.earlier_execution.as_deref().map(|arn| {
-                arn.rsplit('/').next().unwrap_or(arn).to_string()
-            }),
-        })))
-    })
-    .await
+    let uploaded = match csv {
+        CsvSink::Staged(csv) => {
+            let system = s.local("a staged upload")?.system.clone();
+            blocking(move || {
+                let upload = actions::upload_staged_dataset(
+                    &system,
+                    &dataset,
+                    &file_name,
+                    csv,
+                    settings.as_deref(),
+                )?;
+                Ok(json!({
+                    "uploaded": upload.uploaded,
+                    "key": upload.key,
+                    "earlier_execution": upload.earlier_execution.as_deref().map(|arn| {
+                        arn.rsplit('/').next().unwrap_or(arn).to_string()
+                    }),
+                }))
+            })
+            .await?
+        }
+        CsvSink::Memory(csv) => {
+            let written = s
+                .target
+                .deployment()
+                .upload(&dataset, &file_name, csv, settings)
+                .await?;
+            json!({
+                "key": written.last(),
+                "uploaded": written,
+                "earlier_execution": null,
+            })
+        }
+    };
+    Ok(Json(uploaded))
+}
+
+/// Where an uploaded CSV goes while the form is read: a staged file in the local bucket's
+/// folder (renamed into place), or memory for a PutObject to S3 (within the upload limit).
+enum CsvSink {
+    Staged(Staged),
+    Memory(Vec<u8>),
+}
+
+impl CsvSink {
+    fn size(&self) -> u64 {
+        match self {
+            Self::Staged(staged) => staged.size(),
+            Self::Memory(bytes) => bytes.len() as u64,
+        }
+    }
+
+    fn write(&mut self, chunk: &[u8]) -> ApiResult<()> {
+        match self {
+            Self::Staged(staged) => staged
+                .write(chunk)
+                .map_err(|e| ApiError::Internal(format!("staging the upload: {e}"))),
+            Self::Memory(bytes) => {
+                bytes.extend_from_slice(chunk);
+                Ok(())
+            }
+        }
+    }
 }
 
 /// A form field read whole, refused over [`SMALL_FIELD_BYTES`].
@@ -452,24 +532,19 @@ async fn small_field(
     Ok(body)
 }
 
-/// Sends the body to the Function URL as it is and answers with what the Function URL answered.
+/// Sends the body to the Function URL as it is (signed, on AWS) and answers with what the
+/// Function URL answered.
 pub(super) async fn invoke(State(s): Shared, body: Bytes) -> ApiResult<Response> {
-    let response = s
-        .http
-        .post(&s.function_url)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .send()
+    let answer = s
+        .target
+        .post_function_url(body.to_vec())
         .await
-        .map_err(|e| ApiError::Unavailable(format!("the Function URL did not answer: {e}")))?;
-    let status = StatusCode::from_u16(response.status().as_u16())
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let content_type = crate::endpoint::content_type_of(&response);
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("reading the Function URL's answer: {e}")))?;
-    Ok((status, [(header::CONTENT_TYPE, content_type)], body).into_response())
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let content_type = answer
+        .content_type
+        .unwrap_or_else(|| "application/octet-stream".into());
+    Ok((status, [(header::CONTENT_TYPE, content_type)], answer.body).into_response())
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! The registry console: a web page on loopback for watching executions, comparing and
 //! approving model versions, looking at the endpoint, uploading datasets and trying
 //! predictions. `mmp up` serves it; its assets are compiled in (`local/mmp/console/`), so it
-//! works offline. Every change it makes goes through [`crate::actions`], the path the CLI
-//! takes, and predictions go through the Function URL.
+//! works offline. Its pages read and change the deployment through a [`Target`]: the same
+//! operator code the CLI runs, over this machine's adapters or AWS's (`mmp --target aws up`).
+//! What only this machine has (job logs, stop and retry, the endpoint's memory, the data
+//! folder) comes from [`LocalRuntime`], absent on AWS.
 
 mod api;
 mod assets;
@@ -17,9 +19,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use mmp_executor::{Executor, StepNode};
 
-use crate::adapters::LocalPorts;
 use crate::endpoint::LocalEndpoint;
 use crate::system::System;
+use crate::target::Target;
 
 /// Largest CSV the page uploads (`mmp upload` has no limit). The file streams to a temporary
 /// file in the bucket's folder, never whole in memory; a larger one is 413.
@@ -53,16 +55,30 @@ impl UploadLimit {
 pub const CHANGE_HEADER: &str = "x-mmp-console";
 
 pub struct ConsoleState {
-    pub system: Arc<System>,
-    pub executor: Executor,
-    /// The ports the operator's actions go through (approve and reject, as `mmp` does).
-    pub ports: LocalPorts,
-    pub endpoint: Arc<LocalEndpoint>,
-    /// Where the try-it form sends its requests.
-    pub function_url: String,
+    /// The deployment every page reads and changes.
+    pub target: Arc<dyn Target>,
+    /// This machine's runtime, when the target is local.
+    pub local: Option<LocalRuntime>,
     /// The pipeline definition's steps, for the step graph.
     pub steps: Vec<StepNode>,
-    pub http: reqwest::Client,
+}
+
+/// What only the local runtime has.
+pub struct LocalRuntime {
+    pub system: Arc<System>,
+    pub executor: Executor,
+    pub endpoint: Arc<LocalEndpoint>,
+}
+
+impl ConsoleState {
+    /// The local runtime, or why a page cannot have it.
+    fn local(&self, what: &str) -> Result<&LocalRuntime, ApiError> {
+        self.local.as_ref().ok_or_else(|| {
+            ApiError::Unsupported(format!(
+                "{what} is only on the local target; on AWS see SageMaker (and CloudWatch for logs)"
+            ))
+        })
+    }
 }
 
 pub fn router(state: Arc<ConsoleState>) -> Router {
@@ -182,6 +198,9 @@ pub enum ApiError {
     TooLarge(String),
     #[error("{0}")]
     Unavailable(String),
+    /// What this target does not have (a job's log on AWS).
+    #[error("{0}")]
+    Unsupported(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -195,6 +214,7 @@ impl IntoResponse for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::BAD_GATEWAY,
+            Self::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status.is_server_error() {
@@ -207,7 +227,6 @@ impl IntoResponse for ApiError {
 impl From<crate::actions::ActionError> for ApiError {
     fn from(e: crate::actions::ActionError) -> Self {
         use crate::actions::ActionError as A;
-        use crate::operator::OperatorError as O;
         use crate::registry::RegistryError as R;
         match e {
             A::Name(_)
@@ -219,12 +238,24 @@ impl From<crate::actions::ActionError> for ApiError {
                 Self::Conflict(e.to_string())
             }
             A::Executor(mmp_executor::ExecutorError::NotFound(_)) => Self::NotFound(e.to_string()),
-            A::Registry(R::NoSuchGroup(_) | R::NoSuchVersion(..))
-            | A::Operator(O::NotFound(_) | O::Port(mmp_common::PortError::NotFound(_))) => {
-                Self::NotFound(e.to_string())
-            }
-            A::Operator(O::Name(_) | O::Settings(_)) => Self::BadRequest(e.to_string()),
+            A::Registry(R::NoSuchGroup(_) | R::NoSuchVersion(..)) => Self::NotFound(e.to_string()),
+            A::Operator(e) => e.into(),
             _ => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::operator::OperatorError> for ApiError {
+    fn from(e: crate::operator::OperatorError) -> Self {
+        use crate::operator::OperatorError as O;
+        use mmp_common::PortError as P;
+        match e {
+            O::NotFound(_) | O::Port(P::NotFound(_)) => Self::NotFound(e.to_string()),
+            O::Name(_) | O::Settings(_) | O::Port(P::Rejected(_)) => {
+                Self::BadRequest(e.to_string())
+            }
+            O::Port(P::PreconditionFailed(_)) => Self::Conflict(e.to_string()),
+            _ => Self::Unavailable(e.to_string()),
         }
     }
 }
