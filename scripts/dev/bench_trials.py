@@ -10,7 +10,9 @@ longer dominates.
 Usage (from the repository root, after `cargo build --release -p mmp-container` and
 `pip install scikit-learn==1.5.2 xgboost lightgbm pandas`):
     python3 scripts/dev/bench_trials.py [--runs 5] [--python python3] [--synthetic 100000]
-        [--only XGBoost,LightGBM] [--binary PATH]
+        [--only XGBoost,LightGBM] [--binary [LABEL=]PATH ...] [--cpus 0]
+Several --binary compare builds side by side in one run (runs interleaved); --cpus pins every
+process, ours and Python's, to those CPUs (one CPU: the per-core comparison).
 The image's build (real XGBoost and LightGBM) is `--features native-boosting`; run it with
 `source scripts/native-boosting-env.sh` first, so that it finds libxgboost.
 """
@@ -77,8 +79,13 @@ def main():
     ap.add_argument("--python", default="python3")
     ap.add_argument("--synthetic", type=int, default=0, help="rows of generated data instead of breast cancer")
     ap.add_argument("--only", default="", help="comma-separated families to run")
-    ap.add_argument("--binary", default=BINARY, help="the mmp-container to time (e.g. a native-boosting build)")
+    ap.add_argument("--binary", action="append", default=[],
+                    help="an mmp-container to time, as PATH or LABEL=PATH; repeat to compare builds "
+                         "side by side in one run (default: target/release/mmp-container)")
+    ap.add_argument("--cpus", default="", help="pin every process to these CPUs (taskset -c), e.g. 0 for one core")
     args = ap.parse_args()
+    binaries = [b.split("=", 1) if "=" in b else [os.path.basename(b), b] for b in args.binary or [BINARY]]
+    pin = ["taskset", "-c", args.cpus] if args.cpus else []
     root = tempfile.mkdtemp()
     os.makedirs(os.path.join(root, "input/config"))
     os.makedirs(os.path.join(root, "input/data/train"))
@@ -92,24 +99,34 @@ def main():
     if args.only:
         trials = [t for t in trials if t[0] in args.only.split(",")]
     env = dict(os.environ, MMP_ML_ROOT=root, RUST_LOG="warn")
-    print(f"| trial ({data}, 5-fold CV) | mmp-container | original (Python) | speed-up | memory (Python / ours) | score (ours / Python) |")
-    print(f"|---|---|---|---|---|---|")
+    where = f", pinned to CPUs {args.cpus}" if args.cpus else ""
+    labels = [label for label, _ in binaries]
+    print(f"| trial ({data}, 5-fold CV{where}) | " + " | ".join(labels) + " | original (Python) | "
+          + " | ".join(f"speed-up, {label}" for label in labels) + " | score (" + " / ".join(labels) + " / Python) |")
+    print("|---" * (2 * len(labels) + 3) + "|")
     for algorithm, extra in trials:
         hp = {"algorithm": algorithm, "target": "CLASS", "cross-validation": "true",
               "cv-scorer": "roc_auc", "random-state": "42", **extra}
         with open(os.path.join(root, "input/config/hyperparameters.json"), "w") as f:
             json.dump({k: json.dumps(v) for k, v in hp.items()}, f)
+        sides = [(label, pin + [path, "train"]) for label, path in binaries]
+        sides.append(("python", pin + [args.python, os.path.join(ROOT, "scripts/dev/original_trial.py")]))
         results = {}
-        for name, cmd in [("rust", [args.binary, "train"]),
-                          ("python", [args.python, os.path.join(ROOT, "scripts/dev/original_trial.py")])]:
-            runs = [run(cmd, env) for _ in range(args.runs)]
-            results[name] = (sum(w for w, _, _ in runs) / len(runs), min(w for w, _, _ in runs),
-                             max(m for _, m, _ in runs), runs[0][2])
-        r, p = results["rust"], results["python"]
+        # Interleaved: run k of every side before run k + 1 of any, so that load shifts fall on all.
+        runs = {name: [] for name, _ in sides}
+        for _ in range(args.runs):
+            for name, cmd in sides:
+                runs[name].append(run(cmd, env))
+        for name, measured in runs.items():
+            results[name] = (sum(w for w, _, _ in measured) / len(measured), min(w for w, _, _ in measured),
+                             max(m for _, m, _ in measured), measured[0][2])
+        p = results["python"]
         label = algorithm + (" " + " ".join(f"{k}={v}" for k, v in extra.items()) if extra else "")
-        print(f"| {label} | {r[0]:.3f} s (min {r[1]:.3f}), {r[2]:.0f} MiB "
-              f"| {p[0]:.3f} s (min {p[1]:.3f}), {p[2]:.0f} MiB "
-              f"| {p[0] / r[0]:.1f}× | {p[2] / r[2]:.1f}× | {r[3]:.4f} / {p[3]:.4f} |", flush=True)
+        cells = [f"{results[l][0]:.3f} s (min {results[l][1]:.3f}), {results[l][2]:.0f} MiB" for l in labels]
+        ratios = [f"{p[0] / results[l][0]:.1f}×, memory {p[2] / results[l][2]:.1f}× less" for l in labels]
+        scores = " / ".join(f"{results[l][3]:.4f}" for l in labels) + f" / {p[3]:.4f}"
+        print(f"| {label} | " + " | ".join(cells) + f" | {p[0]:.3f} s (min {p[1]:.3f}), {p[2]:.0f} MiB | "
+              + " | ".join(ratios) + f" | {scores} |", flush=True)
     shutil.rmtree(root)
 
 

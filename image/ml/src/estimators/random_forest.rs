@@ -11,6 +11,15 @@
 //! distinct values, leaves holding the weighted class distribution (averaged over trees for
 //! `predict_proba`) or the weighted mean.
 //!
+//! Split search is over histograms, as scikit-learn's HistGradientBoosting and LightGBM search:
+//! each feature is binned once per fit into at most 256 bins ([`Bins`]: one bin per distinct
+//! value when there are that few, else bins of equal row counts), every tree reads the same
+//! one-byte codes, and a node's best split on a feature is one pass over its rows into the
+//! histogram and one over the bins, instead of a sort of its rows. A feature with at most 256
+//! distinct values in the training rows is split exactly as scikit-learn splits it; one with
+//! more is split only between bins. The thresholds are values, midway between the largest
+//! training value of a bin and the smallest of the next, so a fitted tree is what it was.
+//!
 //! Trees grow in parallel on rayon's global pool (shared with the cross-validation folds and
 //! forust-ml, so nesting steals work instead of adding threads); each tree has its own seed
 //! drawn from `random-state`, so the forest is the same whatever the number of threads.
@@ -365,8 +374,12 @@ impl Estimator for ForestValidParams {
                 message: format!("cannot fit on {n} rows × {p} features"),
             });
         }
-        // Column-major copy: split search scans one feature over a node's rows.
-        let columns: Vec<Vec<f64>> = x.columns().into_iter().map(|c| c.to_vec()).collect();
+        // One byte per value, column-major: a node's histogram reads one feature over its rows.
+        let columns: Vec<Bins> = x
+            .columns()
+            .into_iter()
+            .map(|c| Bins::of(&c.to_vec()))
+            .collect();
         let (labels, n_outputs, class_weights) = match y {
             TrainTarget::Classes { codes, n_classes } => {
                 let w = if self.balanced {
@@ -400,8 +413,72 @@ enum Labels<'a> {
     Values(&'a [f64]),
 }
 
+/// One feature binned: a code per row, and the threshold between each bin and the next.
+struct Bins {
+    /// The row's bin: `value <= edges[b]` exactly when `code <= b`.
+    codes: Vec<u8>,
+    /// Between bin `b` and `b + 1`: midway between the largest value in `b` and the smallest
+    /// in `b + 1`. One fewer than the bins.
+    edges: Vec<f64>,
+}
+
+/// The most bins a feature gets: the codes are bytes.
+const MAX_BINS: usize = 256;
+
+impl Bins {
+    fn of(values: &[f64]) -> Bins {
+        let mut sorted = values.to_vec();
+        sorted.sort_unstable_by(f64::total_cmp);
+        // The distinct values (within FEATURE_THRESHOLD, as the exact search treats them).
+        let mut distinct: Vec<f64> = Vec::new();
+        for &v in &sorted {
+            if distinct
+                .last()
+                .is_none_or(|&last| v > last + FEATURE_THRESHOLD)
+            {
+                distinct.push(v);
+            }
+        }
+        // Each bin's largest value: every distinct value when there are few, else the value at
+        // each 1/256th of the rows (so bins hold equal shares of them).
+        let uppers: Vec<f64> = if distinct.len() <= MAX_BINS {
+            distinct.clone()
+        } else {
+            let n = sorted.len();
+            let mut uppers: Vec<f64> = (1..MAX_BINS)
+                .map(|i| sorted[i * n / MAX_BINS - 1])
+                .collect();
+            uppers.dedup_by(|b, a| *b <= *a + FEATURE_THRESHOLD);
+            uppers
+        };
+        let mut edges = Vec::with_capacity(uppers.len());
+        for &upper in &uppers {
+            // The smallest distinct value above this bin's largest.
+            let at = distinct.partition_point(|&d| d <= upper + FEATURE_THRESHOLD);
+            let Some(&next) = distinct.get(at) else {
+                break; // the last bin
+            };
+            let mut edge = upper / 2.0 + next / 2.0;
+            if edge >= next || !edge.is_finite() {
+                edge = upper;
+            }
+            edges.push(edge);
+        }
+        let codes = values
+            .iter()
+            .map(|&v| u8::try_from(edges.partition_point(|&e| e < v)).unwrap_or(u8::MAX))
+            .collect();
+        Bins { codes, edges }
+    }
+
+    #[cfg(test)]
+    fn bins(&self) -> usize {
+        self.edges.len() + 1
+    }
+}
+
 struct Builder<'a> {
-    columns: &'a [Vec<f64>],
+    columns: &'a [Bins],
     labels: Labels<'a>,
     class_weights: Vec<f64>,
     n_outputs: usize,
@@ -419,26 +496,34 @@ struct Stats {
 
 struct Best {
     feature: usize,
-    threshold: f64,
+    /// Rows in this bin or a lower one go left.
+    bin: u8,
     score: f64,
 }
 
 impl Builder<'_> {
     fn tree(&self, seed: u64) -> Tree {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let n = self.columns[0].len();
+        let n = self.columns[0].codes.len();
         let mut counts = vec![0u32; n];
         for _ in 0..n {
             counts[rng.gen_range(0..n)] += 1;
         }
-        let mut rows: Vec<usize> = (0..n).filter(|&i| counts[i] > 0).collect();
-        let weights: Vec<f64> = (0..n)
-            .map(|i| {
-                let class_weight = match self.labels {
-                    Labels::Classes(c) => self.class_weights[c[i]],
-                    Labels::Values(_) => 1.0,
+        // The drawn rows with their weight and label side by side: a node's rows are one
+        // contiguous run, read in order (only the feature codes are read by row number).
+        let mut samples: Vec<Sample> = (0..n)
+            .filter(|&i| counts[i] > 0)
+            .map(|row| {
+                let (class, y, class_weight) = match self.labels {
+                    Labels::Classes(c) => (c[row], 0.0, self.class_weights[c[row]]),
+                    Labels::Values(v) => (0, v[row], 1.0),
                 };
-                counts[i] as f64 * class_weight
+                Sample {
+                    row,
+                    class,
+                    y,
+                    w: f64::from(counts[row]) * class_weight,
+                }
             })
             .collect();
         let mut tree = Tree {
@@ -449,11 +534,11 @@ impl Builder<'_> {
             value: Vec::new(),
         };
         let mut features: Vec<usize> = (0..self.columns.len()).collect();
-        let mut sorted: Vec<(f64, usize)> = Vec::with_capacity(rows.len());
+        let mut histogram = Histogram::new(self.stats_len());
         // (node, start, end, depth)
-        let mut stack = vec![(self.push_node(&mut tree), 0usize, rows.len(), 0usize)];
+        let mut stack = vec![(self.push_node(&mut tree), 0usize, samples.len(), 0usize)];
         while let Some((node, start, end, depth)) = stack.pop() {
-            let stats = self.stats(&rows[start..end], &weights);
+            let stats = self.stats(&samples[start..end]);
             self.set_value(&mut tree, node, &stats);
             let count = end - start;
             let p = self.params;
@@ -465,21 +550,22 @@ impl Builder<'_> {
                 continue;
             }
             let Some(best) = self.best_split(
-                &rows[start..end],
-                &weights,
+                &samples[start..end],
                 &stats,
                 &mut features,
-                &mut sorted,
+                &mut histogram,
                 &mut rng,
             ) else {
                 continue;
             };
             let column = &self.columns[best.feature];
-            let mid = partition(&mut rows[start..end], |&i| column[i] <= best.threshold) + start;
+            let mid = partition(&mut samples[start..end], |s| {
+                column.codes[s.row] <= best.bin
+            }) + start;
             let left = self.push_node(&mut tree);
             let right = self.push_node(&mut tree);
             tree.feature[node] = best.feature as u32;
-            tree.threshold[node] = best.threshold;
+            tree.threshold[node] = column.edges[usize::from(best.bin)];
             tree.left[node] = left as u32;
             tree.right[node] = right as u32;
             stack.push((right, mid, end, depth + 1));
@@ -510,35 +596,33 @@ impl Builder<'_> {
         }
     }
 
-    fn empty_stats(&self) -> Stats {
-        let len = match self.labels {
+    fn stats_len(&self) -> usize {
+        match self.labels {
             Labels::Classes(_) => self.n_outputs,
             Labels::Values(_) => 2,
-        };
+        }
+    }
+
+    fn empty_stats(&self) -> Stats {
         Stats {
             weight: 0.0,
-            sums: vec![0.0; len],
+            sums: vec![0.0; self.stats_len()],
         }
     }
 
-    #[inline]
-    fn add(&self, stats: &mut Stats, row: usize, w: f64) {
-        stats.weight += w;
-        match self.labels {
-            Labels::Classes(c) => stats.sums[c[row]] += w,
-            Labels::Values(v) => {
-                stats.sums[0] += w * v[row];
-                stats.sums[1] += w * v[row] * v[row];
+    fn stats(&self, samples: &[Sample]) -> Stats {
+        let mut stats = self.empty_stats();
+        for s in samples {
+            stats.weight += s.w;
+            match self.labels {
+                Labels::Classes(_) => stats.sums[s.class] += s.w,
+                Labels::Values(_) => {
+                    stats.sums[0] += s.w * s.y;
+                    stats.sums[1] += s.w * s.y * s.y;
+                }
             }
         }
-    }
-
-    fn stats(&self, rows: &[usize], weights: &[f64]) -> Stats {
-        let mut s = self.empty_stats();
-        for &r in rows {
-            self.add(&mut s, r, weights[r]);
-        }
-        s
+        stats
     }
 
     fn impurity(&self, s: &Stats) -> f64 {
@@ -589,63 +673,153 @@ impl Builder<'_> {
 
     fn best_split(
         &self,
-        rows: &[usize],
-        weights: &[f64],
+        samples: &[Sample],
         total: &Stats,
         features: &mut [usize],
-        sorted: &mut Vec<(f64, usize)>,
+        histogram: &mut Histogram,
         rng: &mut ChaCha8Rng,
     ) -> Option<Best> {
         features.shuffle(rng);
         let min_leaf = self.params.min_samples_leaf;
-        let n = rows.len();
+        let n = samples.len();
         let mut best: Option<Best> = None;
         let mut visited = 0;
+        let mut left = self.empty_stats();
+        let mut right = self.empty_stats();
         for &f in features.iter() {
             if visited >= self.mtry {
                 break;
             }
             let column = &self.columns[f];
-            sorted.clear();
-            sorted.extend(rows.iter().map(|&r| (column[r], r)));
-            sorted.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-            if sorted[n - 1].0 <= sorted[0].0 + FEATURE_THRESHOLD {
+            histogram.fill(self, column, samples);
+            if histogram.occupied() < 2 {
+                histogram.clear();
                 continue; // constant here: does not count towards max-features
             }
             visited += 1;
-            let mut left = self.empty_stats();
-            let mut right = total.clone();
-            for pos in 1..n {
-                let (value, row) = sorted[pos - 1];
-                let w = weights[row];
-                self.add(&mut left, row, w);
-                self.add(&mut right, row, -w);
-                if sorted[pos].0 <= value + FEATURE_THRESHOLD
-                    || pos < min_leaf
-                    || n - pos < min_leaf
-                {
+            left.weight = 0.0;
+            left.sums.fill(0.0);
+            right.weight = total.weight;
+            right.sums.copy_from_slice(&total.sums);
+            let mut on_left = 0usize;
+            for bin in histogram.first_occupied..histogram.last_occupied {
+                let count = histogram.count[bin] as usize;
+                if count == 0 {
+                    continue; // the same split as the previous bin's
+                }
+                on_left += count;
+                histogram.move_bin(bin, &mut left, &mut right);
+                if on_left < min_leaf || n - on_left < min_leaf {
                     continue;
                 }
                 let score = self.proxy(&left, &right);
                 if best.as_ref().is_none_or(|b| score > b.score) {
-                    let mut threshold = value / 2.0 + sorted[pos].0 / 2.0;
-                    if threshold >= sorted[pos].0 || !threshold.is_finite() {
-                        threshold = value;
-                    }
                     best = Some(Best {
                         feature: f,
-                        threshold,
+                        bin: u8::try_from(bin).unwrap_or(u8::MAX),
                         score,
                     });
                 }
             }
+            histogram.clear();
         }
         best
     }
 }
 
-/// Moves rows where `keep` holds to the front; returns how many there are.
-fn partition(rows: &mut [usize], keep: impl Fn(&usize) -> bool) -> usize {
+/// A node's rows binned on one feature: per bin, the row count, weight and label sums.
+struct Histogram {
+    stats_len: usize,
+    count: Vec<u32>,
+    weight: Vec<f64>,
+    /// `stats_len` sums per bin.
+    sums: Vec<f64>,
+    /// Bins with rows: how many, the lowest and the highest. Only bins between the lowest and
+    /// the highest are read and cleared.
+    occupied: usize,
+    first_occupied: usize,
+    last_occupied: usize,
+}
+
+impl Histogram {
+    fn new(stats_len: usize) -> Histogram {
+        Histogram {
+            stats_len,
+            count: vec![0; MAX_BINS],
+            weight: vec![0.0; MAX_BINS],
+            sums: vec![0.0; MAX_BINS * stats_len],
+            occupied: 0,
+            first_occupied: 0,
+            last_occupied: 0,
+        }
+    }
+
+    /// Bins `rows`; the histogram is clear before (see [`Histogram::clear`]).
+    fn fill(&mut self, builder: &Builder<'_>, column: &Bins, samples: &[Sample]) {
+        let k = self.stats_len;
+        let (mut lo, mut hi) = (usize::MAX, 0);
+        for s in samples {
+            let bin = usize::from(column.codes[s.row]);
+            lo = lo.min(bin);
+            hi = hi.max(bin);
+            self.count[bin] += 1;
+            self.weight[bin] += s.w;
+            match builder.labels {
+                Labels::Classes(_) => self.sums[bin * k + s.class] += s.w,
+                Labels::Values(_) => {
+                    self.sums[bin * k] += s.w * s.y;
+                    self.sums[bin * k + 1] += s.w * s.y * s.y;
+                }
+            }
+        }
+        if samples.is_empty() {
+            (lo, hi) = (0, 0);
+        }
+        self.first_occupied = lo;
+        self.last_occupied = hi;
+        self.occupied = self.count[lo..=hi].iter().filter(|&&c| c > 0).count();
+    }
+
+    /// Zeroes the bins the last [`Histogram::fill`] touched.
+    fn clear(&mut self) {
+        let (lo, hi, k) = (self.first_occupied, self.last_occupied, self.stats_len);
+        self.count[lo..=hi].fill(0);
+        self.weight[lo..=hi].fill(0.0);
+        self.sums[lo * k..(hi + 1) * k].fill(0.0);
+    }
+
+    fn occupied(&self) -> usize {
+        self.occupied
+    }
+
+    /// Moves bin `bin`'s rows from `right` to `left`.
+    #[inline]
+    fn move_bin(&self, bin: usize, left: &mut Stats, right: &mut Stats) {
+        let w = self.weight[bin];
+        left.weight += w;
+        right.weight -= w;
+        let sums = &self.sums[bin * self.stats_len..(bin + 1) * self.stats_len];
+        for ((l, r), s) in left.sums.iter_mut().zip(right.sums.iter_mut()).zip(sums) {
+            *l += s;
+            *r -= s;
+        }
+    }
+}
+
+/// One drawn row of a tree's bootstrap sample.
+#[derive(Clone, Copy)]
+struct Sample {
+    row: usize,
+    /// Classification: the class code.
+    class: usize,
+    /// Regression: the value.
+    y: f64,
+    /// Times drawn × the class weight.
+    w: f64,
+}
+
+/// Moves samples where `keep` holds to the front; returns how many there are.
+fn partition(rows: &mut [Sample], keep: impl Fn(&Sample) -> bool) -> usize {
     let mut next = 0;
     for i in 0..rows.len() {
         if keep(&rows[i]) {
@@ -667,6 +841,64 @@ mod tests {
         });
         let y = (0..60).map(|i| i / 30).collect();
         (x, y)
+    }
+
+    /// Every code agrees with the edges: `value <= edges[b]` exactly when `code <= b`.
+    fn assert_consistent(values: &[f64], bins: &Bins) {
+        assert!(bins.bins() <= MAX_BINS);
+        assert!(
+            bins.edges.windows(2).all(|w| w[0] < w[1]),
+            "{:?}",
+            bins.edges
+        );
+        for (&v, &code) in values.iter().zip(&bins.codes) {
+            let b = usize::from(code);
+            assert!(b < bins.bins());
+            if b < bins.edges.len() {
+                assert!(v <= bins.edges[b], "{v} in bin {b} above {}", bins.edges[b]);
+            }
+            if b > 0 {
+                assert!(
+                    v > bins.edges[b - 1],
+                    "{v} in bin {b} not above {}",
+                    bins.edges[b - 1]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn few_distinct_values_get_a_bin_each_split_midway() {
+        let values = [3.0, 1.0, 2.0, 3.0, 1.0, 10.0];
+        let bins = Bins::of(&values);
+        assert_eq!(bins.edges, vec![1.5, 2.5, 6.5]);
+        assert_eq!(bins.codes, vec![2, 0, 1, 2, 0, 3]);
+        assert_consistent(&values, &bins);
+        let constant = Bins::of(&[4.0; 5]);
+        assert_eq!((constant.bins(), constant.codes), (1, vec![0; 5]));
+    }
+
+    #[test]
+    fn many_distinct_values_get_256_bins_of_equal_shares() {
+        let values: Vec<f64> = (0..10_000)
+            .map(|i| ((i * 7919) % 10_000) as f64 / 3.0)
+            .collect();
+        let bins = Bins::of(&values);
+        assert_eq!(bins.bins(), MAX_BINS);
+        assert_consistent(&values, &bins);
+        let mut count = vec![0usize; MAX_BINS];
+        for &c in &bins.codes {
+            count[usize::from(c)] += 1;
+        }
+        let (least, most) = (count.iter().min().unwrap(), count.iter().max().unwrap());
+        assert!(*least >= 38 && *most <= 40, "{least}..{most} rows per bin");
+        // Heavy ties: the bins never split one value.
+        let tied: Vec<f64> = (0..5_000)
+            .map(|i| if i % 2 == 0 { 0.0 } else { i as f64 })
+            .collect();
+        let bins = Bins::of(&tied);
+        assert_consistent(&tied, &bins);
+        assert!(bins.codes.iter().filter(|&&c| c == 0).count() >= 2_500);
     }
 
     #[test]
