@@ -72,9 +72,10 @@ pub(crate) fn run(spec: &JobSpec) -> JobEnd {
     };
     let started = Instant::now();
     // Poll rather than block so that a stop request or the run-time limit can end the job.
-    // The interval starts at a millisecond (short jobs end without delay) and grows to
-    // STOP_CHECK (long jobs cost nothing).
-    let mut interval = Duration::from_millis(1);
+    // The pause is a fiftieth of the job's age, between a millisecond and STOP_CHECK: the end
+    // of a job is seen within 2% of its run time, so its slot never idles for long. (A pause
+    // that grew by half each time, as before, left a 100 ms trial's slot idle for some 20 ms
+    // on average: 13% of a default `mmp demo`'s cores.)
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
@@ -96,15 +97,17 @@ pub(crate) fn run(spec: &JobSpec) -> JobEnd {
                 ));
             }
         }
-        std::thread::sleep(interval);
-        if started.elapsed() > Duration::from_millis(20) {
-            interval = (interval * 3 / 2).min(STOP_CHECK);
-        }
+        std::thread::sleep(poll_pause(started.elapsed()));
     };
     if status.success() {
         return JobEnd::Completed;
     }
     JobEnd::Failed(failure_reason(spec.dir, &status.to_string()))
+}
+
+/// How long to wait before looking at a job of this age again.
+fn poll_pause(age: Duration) -> Duration {
+    (age / 50).clamp(Duration::from_millis(1), STOP_CHECK)
 }
 
 /// The container's own reason (`output/failure`), else the log's last line, with the exit status.
@@ -168,6 +171,15 @@ pub(crate) fn scrape_metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_is_looked_at_within_2_percent_of_its_age() {
+        let ms = Duration::from_millis;
+        assert_eq!(poll_pause(ms(0)), ms(1));
+        assert_eq!(poll_pause(ms(100)), ms(2));
+        assert_eq!(poll_pause(ms(1000)), ms(20));
+        assert_eq!(poll_pause(Duration::from_secs(600)), STOP_CHECK);
+    }
 
     #[test]
     fn scrapes_the_last_metric_value() {
