@@ -101,8 +101,7 @@ impl TrainingData {
     pub fn from_table(table: &Table, target: &str, task: Option<Task>) -> Result<TrainingData> {
         let column = table.column(target)?;
         let (task, target_values) = read_target(table, column, task)?;
-        let schema = Schema::fit(table, column)?;
-        let x = schema.encode_table(table)?;
+        let (schema, x) = Schema::fit_encode(table, column)?;
         Ok(TrainingData {
             task,
             target_name: target.to_string(),

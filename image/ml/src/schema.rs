@@ -66,15 +66,59 @@ pub struct Schema {
 impl Schema {
     /// Learns the encoding of every column of `table` except `target`.
     pub fn fit(table: &Table, target: usize) -> Result<Schema> {
+        Ok(Self::fit_columns(table, target)?.0)
+    }
+
+    /// [`Schema::fit`] and [`Schema::encode_table`] of the same table in one reading: each
+    /// numeric cell is parsed once, not once to fit and again to encode.
+    pub fn fit_encode(table: &Table, target: usize) -> Result<(Schema, Array2<f64>)> {
+        let (schema, parsed) = Self::fit_columns(table, target)?;
+        let mut x = Array2::zeros((table.len(), schema.width()));
+        let mut at = 0;
+        for (feature, values) in schema.features.iter().zip(parsed) {
+            match &feature.encoding {
+                // `fit_columns` keeps every numeric feature's cells.
+                Encoding::Numeric { fill } => {
+                    let cells = values.into_iter().flatten();
+                    for (cell, value) in x.column_mut(at).iter_mut().zip(cells) {
+                        *cell = value.unwrap_or(*fill);
+                    }
+                    at += 1;
+                }
+                Encoding::Categorical { categories, fill } => {
+                    let index = table.column(&feature.name)?;
+                    for (r, record) in table.records.iter().enumerate() {
+                        let v = record.get(index).unwrap_or("").trim();
+                        let hit = if is_missing(v) {
+                            Some(*fill)
+                        } else {
+                            find(categories, v)
+                        };
+                        if let Some(k) = hit {
+                            x[[r, at + k]] = 1.0;
+                        }
+                    }
+                    at += categories.len();
+                }
+            }
+        }
+        Ok((schema, x))
+    }
+
+    /// The features, and each numeric one's parsed cells.
+    fn fit_columns(table: &Table, target: usize) -> Result<(Schema, Vec<ParsedCells>)> {
         let mut features = Vec::with_capacity(table.header.len().saturating_sub(1));
+        let mut parsed = Vec::with_capacity(features.capacity());
         for (col, name) in table.header.iter().enumerate() {
             if col == target {
                 continue;
             }
+            let (encoding, values) = fit_column(table, col)?;
             features.push(Feature {
                 name: name.clone(),
-                encoding: fit_column(table, col)?,
+                encoding,
             });
+            parsed.push(values);
         }
         if features.is_empty() {
             return Err(MlError::NoFeatures {
@@ -82,7 +126,7 @@ impl Schema {
                 target: table.header[target].clone(),
             });
         }
-        Ok(Schema { features })
+        Ok((Schema { features }, parsed))
     }
 
     /// Number of model columns.
@@ -172,24 +216,33 @@ fn find(categories: &[String], v: &str) -> Option<usize> {
     categories.binary_search_by(|c| c.as_str().cmp(v)).ok()
 }
 
-fn fit_column(table: &Table, col: usize) -> Result<Encoding> {
+/// A numeric column's cells as parsed (`None`: missing); `None` for a categorical column.
+type ParsedCells = Option<Vec<Option<f64>>>;
+
+/// A column's encoding and, for a numeric one, its parsed cells.
+fn fit_column(table: &Table, col: usize) -> Result<(Encoding, ParsedCells)> {
     let mut sum = 0.0;
     let mut count = 0usize;
-    let mut numeric = true;
+    let mut values = Vec::with_capacity(table.len());
     for record in &table.records {
         let v = record.get(col).unwrap_or("").trim();
         if is_missing(v) {
+            values.push(None);
             continue;
         }
         match v.parse::<f64>() {
-            Ok(x) if numeric => {
+            Ok(x) => {
                 sum += x;
                 count += 1;
+                values.push(Some(x));
             }
-            Ok(_) => {}
-            Err(_) => numeric = false,
+            Err(_) => {
+                values = Vec::new();
+                break;
+            }
         }
     }
+    let numeric = values.len() == table.len();
     if numeric {
         if count == 0 {
             return Err(MlError::EmptyFeature {
@@ -197,9 +250,12 @@ fn fit_column(table: &Table, col: usize) -> Result<Encoding> {
                 column: table.header[col].clone(),
             });
         }
-        return Ok(Encoding::Numeric {
-            fill: sum / count as f64,
-        });
+        return Ok((
+            Encoding::Numeric {
+                fill: sum / count as f64,
+            },
+            Some(values),
+        ));
     }
     let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
     for record in &table.records {
@@ -214,10 +270,13 @@ fn fit_column(table: &Table, col: usize) -> Result<Encoding> {
             (0, 0),
             |best, (i, &n)| if n > best.1 { (i, n) } else { best },
         );
-    Ok(Encoding::Categorical {
-        categories: counts.keys().map(|k| k.to_string()).collect(),
-        fill,
-    })
+    Ok((
+        Encoding::Categorical {
+            categories: counts.keys().map(|k| k.to_string()).collect(),
+            fill,
+        },
+        None,
+    ))
 }
 
 #[cfg(test)]
@@ -245,6 +304,12 @@ mod tests {
         assert_eq!(
             x.as_slice().unwrap(),
             [1., 0., 1., 3., 1., 0., 3., 0., 1., 5., 0., 1.]
+        );
+        let (once, encoded) = Schema::fit_encode(&t, 2).unwrap();
+        assert_eq!(
+            (once, encoded),
+            (s.clone(), x),
+            "one reading gives the same"
         );
         let mut out = [9.0; 3];
         s.encode_row(|i| [Value::Number(2.0), Value::Text("green")][i], &mut out)
