@@ -155,11 +155,14 @@ class ConsoleProcess:
             if "Console:" in line:
                 self.url = line.split("Console:", 1)[1].strip()
         # The rest of its output is drained, so that it never blocks on a full pipe.
-        threading.Thread(target=lambda: self.output.extend(self.process.stdout), daemon=True).start()
+        self.drain = threading.Thread(target=lambda: self.output.extend(self.process.stdout), daemon=True)
+        self.drain.start()
 
     def close(self):
         self.process.terminate()
         self.process.wait(timeout=30)
+        self.drain.join(timeout=10)  # the pipe ends with the process
+        self.process.stdout.close()
 
 
 class ConsoleBrowser:
