@@ -249,9 +249,9 @@ for family in XGBoost LightGBM; do
     say "$family evaluate: $(since "$t") s, auc $auc, estimator $estimator"
     python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) > 0.95 else 1)' "$auc" 2>/dev/null ||
       fail "$family evaluate: auc $auc is not above 0.95"
-    # The pure-Rust booster names itself "(forust-ml)"; the image must fit with the real library.
+    # The pure-Rust booster names itself "(mmp-gbdt)"; the image must fit with the real library.
     case $estimator in
-      *forust* | none) fail "$family was not fitted by the real library (estimator: $estimator)" ;;
+      *mmp-gbdt* | none) fail "$family was not fitted by the real library (estimator: $estimator)" ;;
     esac
   else
     fail "$family evaluate exited non-zero: $(tail -3 "$eval.stderr")"

@@ -29,7 +29,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{MlError, Result};
 use crate::estimators::linear::LinearParams;
-use crate::estimators::{lightgbm, xgboost, Algorithm, Estimator, Fitted, ParamGuard, TrainTarget};
+use crate::estimators::{
+    boosting, lightgbm, xgboost, Algorithm, Estimator, Fitted, ParamGuard, TrainTarget,
+};
 use crate::hyperparams::HyperParams;
 use crate::schema::{Encoding, Schema, Value};
 use crate::table::Table;
@@ -205,7 +207,7 @@ impl Model {
             (Algorithm::LightGBM, true) => "LGBMRegressor",
         };
         match self.fitted {
-            Fitted::GradientBoosting(_) => format!("{name} (forust-ml)"),
+            Fitted::GradientBoosting(_) => format!("{name} ({})", boosting::ENGINE_NAME),
             _ => name.to_string(),
         }
     }
@@ -580,7 +582,7 @@ mod tests {
         assert_eq!(net(Task::Regression), "MLPRegressor");
         let boosted = fitted("XGBoost", Task::Regression, &[("n-estimators", "3")]);
         let expected = match boosted.fitted {
-            Fitted::GradientBoosting(_) => "XGBRegressor (forust-ml)",
+            Fitted::GradientBoosting(_) => "XGBRegressor (mmp-gbdt)",
             _ => "XGBRegressor",
         };
         assert_eq!(boosted.estimator(), expected);

@@ -456,7 +456,7 @@ fn a_regression_winner_is_shown_as_the_estimator_fitted() {
     assert!(
         expected
             .iter()
-            .any(|e| estimator == *e || estimator == format!("{e} (forust-ml)")),
+            .any(|e| estimator == *e || estimator == format!("{e} (mmp-gbdt)")),
         "{family} fitted {estimator}"
     );
     let key = package["metrics_url"]

@@ -11,8 +11,11 @@
 //! implementing [`Estimator`] and its fitted model implementing [`Predictor`], a
 //! [`Fitted`] variant, and an arm in [`from_hyperparams`].
 
+mod bins;
 pub mod boosting;
 pub mod boosting_params;
+mod forust_legacy;
+mod gbdt;
 pub mod lightgbm;
 pub mod linear;
 pub mod naive_bayes;

@@ -21,7 +21,7 @@
 //! training value of a bin and the smallest of the next, so a fitted tree is what it was.
 //!
 //! Trees grow in parallel on rayon's global pool (shared with the cross-validation folds and
-//! forust-ml, so nesting steals work instead of adding threads); each tree has its own seed
+//! the booster's histograms, so nesting steals work instead of adding threads); each tree has its own seed
 //! drawn from `random-state`, so the forest is the same whatever the number of threads.
 //!
 //! | name | default | range | meaning |
@@ -41,6 +41,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::bins::{Bins, MAX_BINS};
 use super::{
     balanced_weights, parse_class_weight, Algorithm, Estimator, Fitted, ParamGuard, Predictor,
     TrainTarget,
@@ -49,8 +50,6 @@ use crate::error::{MlError, Result};
 use crate::hyperparams::{is_none, HyperParams};
 
 const FAMILY: Algorithm = Algorithm::RandomForest;
-/// Values closer than this are one value (scikit-learn's FEATURE_THRESHOLD).
-const FEATURE_THRESHOLD: f64 = 1e-7;
 
 /// The impurity a classification split minimizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -411,70 +410,6 @@ impl Estimator for ForestValidParams {
 enum Labels<'a> {
     Classes(&'a [usize]),
     Values(&'a [f64]),
-}
-
-/// One feature binned: a code per row, and the threshold between each bin and the next.
-struct Bins {
-    /// The row's bin: `value <= edges[b]` exactly when `code <= b`.
-    codes: Vec<u8>,
-    /// Between bin `b` and `b + 1`: midway between the largest value in `b` and the smallest
-    /// in `b + 1`. One fewer than the bins.
-    edges: Vec<f64>,
-}
-
-/// The most bins a feature gets: the codes are bytes.
-const MAX_BINS: usize = 256;
-
-impl Bins {
-    fn of(values: &[f64]) -> Bins {
-        let mut sorted = values.to_vec();
-        sorted.sort_unstable_by(f64::total_cmp);
-        // The distinct values (within FEATURE_THRESHOLD, as the exact search treats them).
-        let mut distinct: Vec<f64> = Vec::new();
-        for &v in &sorted {
-            if distinct
-                .last()
-                .is_none_or(|&last| v > last + FEATURE_THRESHOLD)
-            {
-                distinct.push(v);
-            }
-        }
-        // Each bin's largest value: every distinct value when there are few, else the value at
-        // each 1/256th of the rows (so bins hold equal shares of them).
-        let uppers: Vec<f64> = if distinct.len() <= MAX_BINS {
-            distinct.clone()
-        } else {
-            let n = sorted.len();
-            let mut uppers: Vec<f64> = (1..MAX_BINS)
-                .map(|i| sorted[i * n / MAX_BINS - 1])
-                .collect();
-            uppers.dedup_by(|b, a| *b <= *a + FEATURE_THRESHOLD);
-            uppers
-        };
-        let mut edges = Vec::with_capacity(uppers.len());
-        for &upper in &uppers {
-            // The smallest distinct value above this bin's largest.
-            let at = distinct.partition_point(|&d| d <= upper + FEATURE_THRESHOLD);
-            let Some(&next) = distinct.get(at) else {
-                break; // the last bin
-            };
-            let mut edge = upper / 2.0 + next / 2.0;
-            if edge >= next || !edge.is_finite() {
-                edge = upper;
-            }
-            edges.push(edge);
-        }
-        let codes = values
-            .iter()
-            .map(|&v| u8::try_from(edges.partition_point(|&e| e < v)).unwrap_or(u8::MAX))
-            .collect();
-        Bins { codes, edges }
-    }
-
-    #[cfg(test)]
-    fn bins(&self) -> usize {
-        self.edges.len() + 1
-    }
 }
 
 struct Builder<'a> {
@@ -841,64 +776,6 @@ mod tests {
         });
         let y = (0..60).map(|i| i / 30).collect();
         (x, y)
-    }
-
-    /// Every code agrees with the edges: `value <= edges[b]` exactly when `code <= b`.
-    fn assert_consistent(values: &[f64], bins: &Bins) {
-        assert!(bins.bins() <= MAX_BINS);
-        assert!(
-            bins.edges.windows(2).all(|w| w[0] < w[1]),
-            "{:?}",
-            bins.edges
-        );
-        for (&v, &code) in values.iter().zip(&bins.codes) {
-            let b = usize::from(code);
-            assert!(b < bins.bins());
-            if b < bins.edges.len() {
-                assert!(v <= bins.edges[b], "{v} in bin {b} above {}", bins.edges[b]);
-            }
-            if b > 0 {
-                assert!(
-                    v > bins.edges[b - 1],
-                    "{v} in bin {b} not above {}",
-                    bins.edges[b - 1]
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn few_distinct_values_get_a_bin_each_split_midway() {
-        let values = [3.0, 1.0, 2.0, 3.0, 1.0, 10.0];
-        let bins = Bins::of(&values);
-        assert_eq!(bins.edges, vec![1.5, 2.5, 6.5]);
-        assert_eq!(bins.codes, vec![2, 0, 1, 2, 0, 3]);
-        assert_consistent(&values, &bins);
-        let constant = Bins::of(&[4.0; 5]);
-        assert_eq!((constant.bins(), constant.codes), (1, vec![0; 5]));
-    }
-
-    #[test]
-    fn many_distinct_values_get_256_bins_of_equal_shares() {
-        let values: Vec<f64> = (0..10_000)
-            .map(|i| ((i * 7919) % 10_000) as f64 / 3.0)
-            .collect();
-        let bins = Bins::of(&values);
-        assert_eq!(bins.bins(), MAX_BINS);
-        assert_consistent(&values, &bins);
-        let mut count = vec![0usize; MAX_BINS];
-        for &c in &bins.codes {
-            count[usize::from(c)] += 1;
-        }
-        let (least, most) = (count.iter().min().unwrap(), count.iter().max().unwrap());
-        assert!(*least >= 38 && *most <= 40, "{least}..{most} rows per bin");
-        // Heavy ties: the bins never split one value.
-        let tied: Vec<f64> = (0..5_000)
-            .map(|i| if i % 2 == 0 { 0.0 } else { i as f64 })
-            .collect();
-        let bins = Bins::of(&tied);
-        assert_consistent(&tied, &bins);
-        assert!(bins.codes.iter().filter(|&&c| c == 0).count() >= 2_500);
     }
 
     #[test]

@@ -111,6 +111,26 @@ const STACK_GROUPS: usize = 16;
 pub const MAX_GROUPS: usize = 1 << 16;
 
 impl TreeEnsemble {
+    /// Summed trees whose splits send `value <= threshold` left, one group per base margin:
+    /// what this crate's own boosting fits.
+    pub(super) fn summed(
+        n_features: usize,
+        base_margin: Vec<f64>,
+        trees: Vec<Tree>,
+        link: Link,
+    ) -> TreeEnsemble {
+        TreeEnsemble {
+            n_features,
+            groups: base_margin.len(),
+            base_margin,
+            comparison: Comparison::LessOrEqual,
+            trees,
+            linear: None,
+            average: false,
+            link,
+        }
+    }
+
     /// Number of values [`TreeEnsemble::predict_row`] writes: classes (2 for binary), or 1.
     pub fn n_outputs(&self) -> usize {
         match self.link {

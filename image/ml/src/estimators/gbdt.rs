@@ -1,0 +1,959 @@
+//! The default build's gradient-boosting engine: second-order histogram boosting, as XGBoost's
+//! `hist` and LightGBM fit, written here so the pure-Rust build keeps no crate of uncertain
+//! upkeep (docs/container.md says why forust-ml was dropped). The fitted model is a
+//! [`TreeEnsemble`], the same trees the libraries' own files are read into, so one predictor
+//! serves every boosted model.
+//!
+//! - Each feature is binned once per fit ([`Bins`]); a node's histogram holds the gradient,
+//!   hessian and row sums per bin. Only the smaller child's histogram is built from its rows;
+//!   the larger one's is the parent's minus it.
+//! - Rows stay in ascending order within each node (a stable partition), so building a
+//!   histogram reads each feature's codes forwards; large nodes build features in parallel on
+//!   rayon's global pool, which the cross-validation folds share.
+//! - Growth is depth-wise (XGBoost: every node of a level, up to `max-depth`) or best-first
+//!   (LightGBM: the leaf whose split gains most, up to `num-leaves`).
+//! - A split's gain is `T(G_L)²/(H_L+λ) + T(G_R)²/(H_R+λ) − T(G)²/(H+λ)`, with `T` the L1
+//!   soft threshold; a leaf's value is `−T(G)/(H+λ)` times the learning rate. XGBoost's `gamma`
+//!   prunes splits bottom-up after growth, as XGBoost does; LightGBM's `min-split-gain` refuses
+//!   them during growth, as LightGBM does.
+//! - Objectives: logistic (binary), softmax (multiclass, one tree per class and round) and
+//!   squared error, starting from the data's own margin (log-odds or mean) where the library
+//!   does.
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use super::bins::Bins;
+use super::tree_ensemble::{Link, Missing, Split, Tree, TreeEnsemble};
+
+/// How the trees grow and what limits them, in both libraries' terms.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Config {
+    /// Boosting rounds.
+    pub rounds: usize,
+    /// Shrinkage of every leaf value.
+    pub learning_rate: f64,
+    /// Depth limit (`None`: none).
+    pub max_depth: Option<usize>,
+    /// Leaf limit; `Some` grows best-first (LightGBM), `None` depth-wise (XGBoost).
+    pub max_leaves: Option<usize>,
+    /// Hessian each child needs.
+    pub min_child_weight: f64,
+    /// Rows each child needs (0: no limit but the hessian's).
+    pub min_child_samples: usize,
+    /// Share of rows each tree is grown from (sampled without replacement).
+    pub subsample: f64,
+    /// Share of features each tree may split on.
+    pub colsample_bytree: f64,
+    /// Gain a split needs.
+    pub min_split_gain: f64,
+    /// Whether `min_split_gain` prunes after growth (XGBoost's `gamma`) or refuses during it.
+    pub prune_after: bool,
+    /// L1 penalty on leaf values.
+    pub reg_alpha: f64,
+    /// L2 penalty on leaf values.
+    pub reg_lambda: f64,
+    /// LightGBM's gradient-based one-side sampling.
+    pub goss: bool,
+    /// Factor on the softmax hessian `p(1 − p)` (XGBoost 2; LightGBM k/(k − 1)).
+    pub softmax_hessian: SoftmaxHessian,
+}
+
+/// The softmax hessian's factor, as each library sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SoftmaxHessian {
+    /// `2 p (1 − p)`.
+    XGBoost,
+    /// `k/(k − 1) · p (1 − p)`.
+    LightGBM,
+}
+
+/// What is fitted.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Target<'a> {
+    /// Class codes below `classes`; 2 classes fit one logistic margin.
+    Classes { codes: &'a [usize], classes: usize },
+    /// Values, squared error.
+    Values(&'a [f64]),
+}
+
+/// Smallest hessian a row contributes, so a saturated probability still weighs something.
+const MIN_HESSIAN: f64 = 1e-16;
+/// Gain below which a split is noise (XGBoost's `kRtEps`).
+const MIN_GAIN: f64 = 1e-6;
+/// GOSS keeps the rows with this share of the largest gradients...
+const GOSS_TOP: f64 = 0.2;
+/// ...and samples this share of the rest (LightGBM's `top_rate` and `other_rate`).
+const GOSS_OTHER: f64 = 0.1;
+/// A node with at least this many row × feature cells builds its histogram in parallel.
+const PARALLEL_CELLS: usize = 1 << 16;
+
+/// Fits the ensemble; `x` is row-major `rows × features`. The caller has checked that there
+/// are rows and features, and that every code is below `classes`.
+pub(super) fn fit(
+    x: ndarray::ArrayView2<f64>,
+    target: Target<'_>,
+    config: &Config,
+    seed: u64,
+) -> TreeEnsemble {
+    let (n, p) = x.dim();
+    let columns: Vec<Bins> = x
+        .columns()
+        .into_iter()
+        .map(|c| Bins::of(&c.to_vec()))
+        .collect();
+    let data = Binned::new(columns, n);
+    let objective = Objective::of(target, config.softmax_hessian);
+    let groups = objective.groups();
+    let base_margin = objective.base_margin();
+    // margins[row * groups + group]
+    let mut margins: Vec<f64> = (0..n).flat_map(|_| base_margin.iter().copied()).collect();
+    let mut grads = vec![Gh::default(); n * groups];
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut trees = Vec::with_capacity(config.rounds * groups);
+    for round in 0..config.rounds {
+        objective.gradients(&margins, &mut grads);
+        let tree_seeds: Vec<u64> = (0..groups).map(|_| rng.gen()).collect();
+        let grown: Vec<(Tree, Vec<f64>)> = tree_seeds
+            .par_iter()
+            .enumerate()
+            .map(|(group, &tree_seed)| {
+                let g: Vec<Gh> = grads.iter().skip(group).step_by(groups).copied().collect();
+                let mut grower = Grower::new(&data, config, tree_seed);
+                let rows = grower.sample_rows(&g, round);
+                let tree = grower.grow(rows);
+                let update = tree.row_values(&data, n);
+                (tree.into_ensemble_tree(&data, group), update)
+            })
+            .collect();
+        for (group, (tree, update)) in grown.into_iter().enumerate() {
+            for (row, value) in update.into_iter().enumerate() {
+                margins[row * groups + group] += value;
+            }
+            trees.push(tree);
+        }
+    }
+    TreeEnsemble::summed(p, base_margin, trees, objective.link())
+}
+
+/// A row's gradient and hessian.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Gh {
+    g: f64,
+    h: f64,
+}
+
+enum Objective<'a> {
+    Logistic(&'a [usize]),
+    Softmax {
+        codes: &'a [usize],
+        classes: usize,
+        hessian_factor: f64,
+    },
+    Squared(&'a [f64]),
+}
+
+impl<'a> Objective<'a> {
+    fn of(target: Target<'a>, softmax: SoftmaxHessian) -> Objective<'a> {
+        match target {
+            Target::Classes { codes, classes } if classes <= 2 => Objective::Logistic(codes),
+            Target::Classes { codes, classes } => Objective::Softmax {
+                codes,
+                classes,
+                hessian_factor: match softmax {
+                    SoftmaxHessian::XGBoost => 2.0,
+                    SoftmaxHessian::LightGBM => classes as f64 / (classes as f64 - 1.0),
+                },
+            },
+            Target::Values(values) => Objective::Squared(values),
+        }
+    }
+
+    fn groups(&self) -> usize {
+        match self {
+            Objective::Softmax { classes, .. } => *classes,
+            _ => 1,
+        }
+    }
+
+    /// The margin before any tree: the log-odds of the positive share, the mean value, or 0
+    /// for softmax (where a common shift changes nothing).
+    fn base_margin(&self) -> Vec<f64> {
+        match self {
+            Objective::Logistic(codes) => {
+                let share = codes.iter().filter(|&&c| c == 1).count() as f64 / codes.len() as f64;
+                let share = share.clamp(1e-6, 1.0 - 1e-6);
+                vec![(share / (1.0 - share)).ln()]
+            }
+            Objective::Softmax { classes, .. } => vec![0.0; *classes],
+            Objective::Squared(values) => {
+                vec![values.iter().sum::<f64>() / values.len() as f64]
+            }
+        }
+    }
+
+    fn link(&self) -> Link {
+        match self {
+            Objective::Logistic(_) => Link::Sigmoid { scale: 1.0 },
+            Objective::Softmax { .. } => Link::Softmax,
+            Objective::Squared(_) => Link::Identity,
+        }
+    }
+
+    fn gradients(&self, margins: &[f64], out: &mut [Gh]) {
+        match self {
+            Objective::Logistic(codes) => {
+                for ((o, &m), &c) in out.iter_mut().zip(margins).zip(codes.iter()) {
+                    let p = 1.0 / (1.0 + (-m).exp());
+                    *o = Gh {
+                        g: p - f64::from(u8::from(c == 1)),
+                        h: (p * (1.0 - p)).max(MIN_HESSIAN),
+                    };
+                }
+            }
+            Objective::Softmax {
+                codes,
+                classes,
+                hessian_factor,
+            } => {
+                let k = *classes;
+                for ((o, m), &c) in out
+                    .chunks_exact_mut(k)
+                    .zip(margins.chunks_exact(k))
+                    .zip(codes.iter())
+                {
+                    let max = m.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let sum: f64 = m.iter().map(|v| (v - max).exp()).sum();
+                    for (class, (o, v)) in o.iter_mut().zip(m).enumerate() {
+                        let p = (v - max).exp() / sum;
+                        *o = Gh {
+                            g: p - f64::from(u8::from(class == c)),
+                            h: (hessian_factor * p * (1.0 - p)).max(MIN_HESSIAN),
+                        };
+                    }
+                }
+            }
+            Objective::Squared(values) => {
+                for ((o, &m), &y) in out.iter_mut().zip(margins).zip(values.iter()) {
+                    *o = Gh { g: m - y, h: 1.0 };
+                }
+            }
+        }
+    }
+}
+
+/// The binned features and where each one's bins start in a histogram.
+struct Binned {
+    /// Each feature's edges (its codes are moved into `codes`).
+    columns: Vec<Bins>,
+    /// Row-major codes, `codes[row * features + feature]`: building a histogram reads one row's
+    /// codes together, once per row, whichever rows the node has.
+    codes: Vec<u8>,
+    features: usize,
+    /// `offsets[f]..offsets[f + 1]`: feature `f`'s cells in a [`Histogram`].
+    offsets: Vec<usize>,
+}
+
+impl Binned {
+    fn new(mut columns: Vec<Bins>, rows: usize) -> Binned {
+        let features = columns.len();
+        let mut codes = vec![0u8; rows * features];
+        for (f, column) in columns.iter_mut().enumerate() {
+            for (row, code) in std::mem::take(&mut column.codes).into_iter().enumerate() {
+                codes[row * features + f] = code;
+            }
+        }
+        let mut offsets = vec![0];
+        for c in &columns {
+            offsets.push(offsets[offsets.len() - 1] + c.bins());
+        }
+        Binned {
+            columns,
+            codes,
+            features,
+            offsets,
+        }
+    }
+
+    fn code(&self, row: u32, feature: usize) -> u8 {
+        self.codes[row as usize * self.features + feature]
+    }
+
+    fn cells(&self) -> usize {
+        self.offsets[self.offsets.len() - 1]
+    }
+}
+
+/// Gradient and hessian sums: of a bin, a node or one side of a split. No row count: as in
+/// LightGBM, a side's rows are estimated from its share of the hessian, which keeps a cell at
+/// 16 bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Sums {
+    g: f64,
+    h: f64,
+}
+
+impl Sums {
+    fn add(&mut self, gh: Gh) {
+        self.g += gh.g;
+        self.h += gh.h;
+    }
+
+    fn minus(self, other: Sums) -> Sums {
+        Sums {
+            g: self.g - other.g,
+            h: self.h - other.h,
+        }
+    }
+}
+
+/// Per feature, per bin sums: `Binned::offsets` says where each feature's bins are.
+type Histogram = Vec<Sums>;
+
+/// The best split found for a leaf.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    feature: usize,
+    /// Rows whose code is at most this go left.
+    bin: u8,
+    gain: f64,
+    left: Sums,
+}
+
+/// One node of a tree being grown; `rows[start..end]` are its rows.
+#[derive(Debug, Clone)]
+struct Node {
+    sums: Sums,
+    depth: usize,
+    start: usize,
+    end: usize,
+    /// `Some` once split: the split and the two children's node indices.
+    split: Option<(Candidate, usize, usize)>,
+}
+
+/// A grown tree: its nodes (the root first), and each sampled row's place.
+struct Grown {
+    nodes: Vec<Node>,
+    rows: Vec<u32>,
+    /// Whether `rows` holds every row (no sampling), so leaves' ranges cover them all.
+    all_rows: bool,
+    /// Leaf value per node (for split nodes, unused).
+    values: Vec<f64>,
+}
+
+struct Grower<'a> {
+    data: &'a Binned,
+    config: &'a Config,
+    rng: ChaCha8Rng,
+    /// The features this tree may split on, ascending.
+    features: Vec<usize>,
+    /// The gradients this tree is grown from (GOSS scales some of them up).
+    grads: Vec<Gh>,
+}
+
+impl<'a> Grower<'a> {
+    fn new(data: &'a Binned, config: &'a Config, seed: u64) -> Grower<'a> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let p = data.columns.len();
+        let mut features: Vec<usize> = (0..p).collect();
+        if config.colsample_bytree < 1.0 {
+            let keep = ((p as f64 * config.colsample_bytree).round() as usize).clamp(1, p);
+            features.shuffle(&mut rng);
+            features.truncate(keep);
+            features.sort_unstable();
+        }
+        Grower {
+            data,
+            config,
+            rng,
+            features,
+            grads: Vec::new(),
+        }
+    }
+
+    /// The rows this tree grows from, ascending, and the gradients it reads.
+    fn sample_rows(&mut self, grads: &[Gh], round: usize) -> Vec<u32> {
+        let n = grads.len();
+        self.grads = grads.to_vec();
+        let config = self.config;
+        // LightGBM starts sampling only after 1 / learning-rate rounds.
+        if config.goss && (round as f64) >= (1.0 / config.learning_rate).floor() {
+            let top = (n as f64 * GOSS_TOP) as usize;
+            let other = (n as f64 * GOSS_OTHER) as usize;
+            if top + other < n {
+                let mut order: Vec<u32> = (0..n as u32).collect();
+                let size = |r: &u32| {
+                    let gh = grads[*r as usize];
+                    (gh.g * gh.h).abs()
+                };
+                order.select_nth_unstable_by(top, |a, b| size(b).total_cmp(&size(a)));
+                let (kept, rest) = order.split_at_mut(top);
+                let mut rows = kept.to_vec();
+                let (sampled, _) = rest.partial_shuffle(&mut self.rng, other);
+                let amplify = (1.0 - GOSS_TOP) / GOSS_OTHER;
+                for &r in sampled.iter() {
+                    let gh = &mut self.grads[r as usize];
+                    gh.g *= amplify;
+                    gh.h *= amplify;
+                    rows.push(r);
+                }
+                rows.sort_unstable();
+                return rows;
+            }
+        }
+        if config.subsample < 1.0 {
+            let rows: Vec<u32> = (0..n as u32)
+                .filter(|_| self.rng.gen::<f64>() < config.subsample)
+                .collect();
+            if !rows.is_empty() {
+                return rows;
+            }
+        }
+        (0..n as u32).collect()
+    }
+
+    fn grow(&mut self, mut rows: Vec<u32>) -> Grown {
+        let all_rows = rows.len() == self.grads.len();
+        let mut root = Sums::default();
+        for &r in &rows {
+            root.add(self.grads[r as usize]);
+        }
+        let mut nodes = vec![Node {
+            sums: root,
+            depth: 0,
+            start: 0,
+            end: rows.len(),
+            split: None,
+        }];
+        let mut scratch: Vec<u32> = Vec::with_capacity(rows.len());
+        // Leaves that may still split: node index, its histogram and its best split.
+        let mut open: Vec<(usize, Histogram, Candidate)> = Vec::new();
+        if self.may_split(&nodes[0]) {
+            let hist = self.histogram(&rows[..]);
+            if let Some(best) = self.best_split(&hist, root, rows.len()) {
+                open.push((0, hist, best));
+            }
+        }
+        let mut leaves = 1;
+        while !open.is_empty() {
+            if self.config.max_leaves.is_some_and(|max| leaves >= max) {
+                break;
+            }
+            // Best-first: the largest gain; depth-wise: the shallowest, oldest leaf.
+            let pick = if self.config.max_leaves.is_some() {
+                (0..open.len())
+                    .max_by(|&a, &b| open[a].2.gain.total_cmp(&open[b].2.gain).then(b.cmp(&a)))
+                    .unwrap_or(0)
+            } else {
+                (0..open.len())
+                    .min_by_key(|&i| (nodes[open[i].0].depth, open[i].0))
+                    .unwrap_or(0)
+            };
+            let (id, parent_hist, best) = open.swap_remove(pick);
+            let Node {
+                sums,
+                depth,
+                start,
+                end,
+                ..
+            } = nodes[id];
+            let data = self.data;
+            let mid = stable_partition(&mut rows[start..end], &mut scratch, |r| {
+                data.code(r, best.feature) <= best.bin
+            }) + start;
+            let left = nodes.len();
+            let children = [
+                Node {
+                    sums: best.left,
+                    depth: depth + 1,
+                    start,
+                    end: mid,
+                    split: None,
+                },
+                Node {
+                    sums: sums.minus(best.left),
+                    depth: depth + 1,
+                    start: mid,
+                    end,
+                    split: None,
+                },
+            ];
+            nodes[id].split = Some((best, left, left + 1));
+            leaves += 1;
+            let splittable = [self.may_split(&children[0]), self.may_split(&children[1])];
+            nodes.extend(children);
+            if splittable == [false, false] {
+                continue;
+            }
+            // The smaller child's histogram from its rows; the larger's by subtraction.
+            let small = usize::from(nodes[left + 1].end - nodes[left + 1].start < mid - start);
+            let (s, e) = (nodes[left + small].start, nodes[left + small].end);
+            let small_hist = self.histogram(&rows[s..e]);
+            let mut large_hist = parent_hist;
+            for (l, s) in large_hist.iter_mut().zip(&small_hist) {
+                *l = l.minus(*s);
+            }
+            let mut hists = [small_hist, large_hist];
+            if small == 1 {
+                hists.swap(0, 1);
+            }
+            for (child, hist) in hists.into_iter().enumerate() {
+                if !splittable[child] {
+                    continue;
+                }
+                let node = left + child;
+                let rows = nodes[node].end - nodes[node].start;
+                if let Some(best) = self.best_split(&hist, nodes[node].sums, rows) {
+                    open.push((node, hist, best));
+                }
+            }
+        }
+        let mut grown = Grown {
+            values: nodes
+                .iter()
+                .map(|node| self.leaf_value(node.sums))
+                .collect(),
+            nodes,
+            rows,
+            all_rows,
+        };
+        if self.config.prune_after && self.config.min_split_gain > 0.0 {
+            grown.prune(0, self.config.min_split_gain);
+        }
+        grown
+    }
+
+    /// Whether a node may split at all: depth and row limits.
+    fn may_split(&self, node: &Node) -> bool {
+        let rows = node.end - node.start;
+        self.config.max_depth.is_none_or(|d| node.depth < d)
+            && rows >= 2 * self.config.min_child_samples.max(1)
+            && node.sums.h >= 2.0 * self.config.min_child_weight
+    }
+
+    fn histogram(&self, rows: &[u32]) -> Histogram {
+        if rows.len() * self.features.len() < PARALLEL_CELLS {
+            return self.histogram_of(rows);
+        }
+        // Rows in chunks on the pool, their histograms summed.
+        let chunk = (rows.len() / (2 * rayon::current_num_threads()))
+            .max(PARALLEL_CELLS / self.features.len())
+            .max(1);
+        rows.par_chunks(chunk)
+            .map(|rows| self.histogram_of(rows))
+            .reduce_with(|mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(a, b)| {
+                    a.g += b.g;
+                    a.h += b.h;
+                });
+                a
+            })
+            .unwrap_or_else(|| vec![Sums::default(); self.data.cells()])
+    }
+
+    fn histogram_of(&self, rows: &[u32]) -> Histogram {
+        let data = self.data;
+        let mut hist = vec![Sums::default(); data.cells()];
+        let p = data.features;
+        if self.features.len() == p {
+            let offsets = &data.offsets[..p];
+            for &r in rows {
+                let gh = self.grads[r as usize];
+                let codes = &data.codes[r as usize * p..][..p];
+                for (&code, &offset) in codes.iter().zip(offsets) {
+                    hist[offset + usize::from(code)].add(gh);
+                }
+            }
+        } else {
+            for &r in rows {
+                let gh = self.grads[r as usize];
+                for &f in &self.features {
+                    hist[data.offsets[f] + usize::from(data.code(r, f))].add(gh);
+                }
+            }
+        }
+        hist
+    }
+
+    fn score(&self, s: Sums) -> f64 {
+        let g = soft_threshold(s.g, self.config.reg_alpha);
+        let denominator = s.h + self.config.reg_lambda;
+        if denominator <= 0.0 {
+            0.0
+        } else {
+            g * g / denominator
+        }
+    }
+
+    fn leaf_value(&self, s: Sums) -> f64 {
+        let denominator = s.h + self.config.reg_lambda;
+        if denominator <= 0.0 {
+            0.0
+        } else {
+            -soft_threshold(s.g, self.config.reg_alpha) / denominator * self.config.learning_rate
+        }
+    }
+
+    fn best_split(&self, hist: &[Sums], total: Sums, rows: usize) -> Option<Candidate> {
+        let config = self.config;
+        let parent = self.score(total);
+        let needed = if config.prune_after {
+            MIN_GAIN
+        } else {
+            config.min_split_gain.max(MIN_GAIN)
+        };
+        // A side's rows, estimated from its hessian (exact when every row weighs the same).
+        let rows_per_hessian = rows as f64 / total.h;
+        let min_rows = config.min_child_samples as f64;
+        let mut best: Option<Candidate> = None;
+        for &f in &self.features {
+            let cells = &hist[self.data.offsets[f]..self.data.offsets[f + 1]];
+            let mut left = Sums::default();
+            for (bin, cell) in cells.iter().enumerate().take(cells.len().saturating_sub(1)) {
+                if cell.h == 0.0 {
+                    continue; // an empty bin: the same split as the bin before
+                }
+                left.g += cell.g;
+                left.h += cell.h;
+                let right = total.minus(left);
+                if (right.h * rows_per_hessian).round() < min_rows {
+                    break;
+                }
+                if (left.h * rows_per_hessian).round() < min_rows
+                    || left.h < config.min_child_weight
+                    || right.h < config.min_child_weight
+                {
+                    continue;
+                }
+                let gain = self.score(left) + self.score(right) - parent;
+                if gain > needed && best.is_none_or(|b| gain > b.gain) {
+                    best = Some(Candidate {
+                        feature: f,
+                        bin: u8::try_from(bin).unwrap_or(u8::MAX),
+                        gain,
+                        left,
+                    });
+                }
+            }
+        }
+        best
+    }
+}
+
+impl Grown {
+    /// Turns splits whose children are both leaves and whose gain is below `gamma` back into
+    /// leaves, from the bottom up (XGBoost's pruner). Returns whether `node` is now a leaf.
+    fn prune(&mut self, node: usize, gamma: f64) -> bool {
+        let Some((split, left, right)) = self.nodes[node].split else {
+            return true;
+        };
+        let left_leaf = self.prune(left, gamma);
+        let right_leaf = self.prune(right, gamma);
+        if left_leaf && right_leaf && split.gain < gamma {
+            self.nodes[node].split = None;
+            return true;
+        }
+        false
+    }
+
+    /// Each row's leaf value, for updating the margins.
+    fn row_values(&self, data: &Binned, n: usize) -> Vec<f64> {
+        let mut out = vec![0.0; n];
+        if self.all_rows {
+            // Every row sits in exactly one leaf's range.
+            let mut stack = vec![0];
+            while let Some(id) = stack.pop() {
+                let node = &self.nodes[id];
+                match node.split {
+                    Some((_, l, r)) => stack.extend([l, r]),
+                    None => {
+                        for &row in &self.rows[node.start..node.end] {
+                            out[row as usize] = self.values[id];
+                        }
+                    }
+                }
+            }
+        } else {
+            for (row, o) in out.iter_mut().enumerate() {
+                let mut id = 0;
+                while let Some((split, l, r)) = self.nodes[id].split {
+                    let code = data.code(row as u32, split.feature);
+                    id = if code <= split.bin { l } else { r };
+                }
+                *o = self.values[id];
+            }
+        }
+        out
+    }
+
+    /// The tree as the ensemble stores it: splits numbered breadth-first (so every child comes
+    /// after its parent), thresholds the bins' edges, missing values to the left (where the
+    /// binning put NaN).
+    fn into_ensemble_tree(self, data: &Binned, group: usize) -> Tree {
+        let mut splits = Vec::new();
+        let mut leaves = Vec::new();
+        // (node, where its parent's pointer is: split index and side)
+        let mut queue = std::collections::VecDeque::from([(0usize, None::<(usize, bool)>)]);
+        while let Some((id, parent)) = queue.pop_front() {
+            let pointer = match self.nodes[id].split {
+                Some((candidate, l, r)) => {
+                    let at = splits.len();
+                    let edges = &data.columns[candidate.feature].edges;
+                    splits.push(Split {
+                        feature: candidate.feature as u32,
+                        threshold: edges
+                            .get(usize::from(candidate.bin))
+                            .copied()
+                            .unwrap_or(f64::INFINITY),
+                        left: 0,
+                        right: 0,
+                        default_left: true,
+                        missing: Missing::NaN,
+                    });
+                    queue.push_back((l, Some((at, true))));
+                    queue.push_back((r, Some((at, false))));
+                    at as i32
+                }
+                None => {
+                    leaves.push(self.values[id]);
+                    !((leaves.len() - 1) as i32)
+                }
+            };
+            if let Some((at, is_left)) = parent {
+                let split: &mut Split = &mut splits[at];
+                if is_left {
+                    split.left = pointer;
+                } else {
+                    split.right = pointer;
+                }
+            }
+        }
+        Tree {
+            group,
+            weight: 1.0,
+            splits,
+            leaves,
+        }
+    }
+}
+
+fn soft_threshold(g: f64, alpha: f64) -> f64 {
+    if g > alpha {
+        g - alpha
+    } else if g < -alpha {
+        g + alpha
+    } else {
+        0.0
+    }
+}
+
+/// Moves the rows `keep` accepts to the front, both sides in their order; returns how many.
+fn stable_partition(rows: &mut [u32], scratch: &mut Vec<u32>, keep: impl Fn(u32) -> bool) -> usize {
+    scratch.clear();
+    let mut kept = 0;
+    for i in 0..rows.len() {
+        let r = rows[i];
+        if keep(r) {
+            rows[kept] = r;
+            kept += 1;
+        } else {
+            scratch.push(r);
+        }
+    }
+    rows[kept..].copy_from_slice(scratch);
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    fn config() -> Config {
+        Config {
+            rounds: 20,
+            learning_rate: 0.3,
+            max_depth: Some(3),
+            max_leaves: None,
+            min_child_weight: 1.0,
+            min_child_samples: 1,
+            subsample: 1.0,
+            colsample_bytree: 1.0,
+            min_split_gain: 0.0,
+            prune_after: true,
+            reg_alpha: 0.0,
+            reg_lambda: 1.0,
+            goss: false,
+            softmax_hessian: SoftmaxHessian::XGBoost,
+        }
+    }
+
+    fn predict(model: &TreeEnsemble, row: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; model.n_outputs()];
+        model.predict_row(row, &mut out);
+        out
+    }
+
+    #[test]
+    fn stable_partition_keeps_both_sides_in_order() {
+        let mut rows = vec![1, 2, 3, 4, 5, 6, 7];
+        let mut scratch = Vec::new();
+        let kept = stable_partition(&mut rows, &mut scratch, |r| r % 3 == 0);
+        assert_eq!((kept, rows), (2, vec![3, 6, 1, 2, 4, 5, 7]));
+    }
+
+    #[test]
+    fn one_round_stump_has_newtons_leaf_values() {
+        // y = 0 for x < 5, 10 otherwise: one split, leaves −G/(H+λ)·η around the mean 5.
+        let x = Array2::from_shape_fn((10, 1), |(i, _)| i as f64);
+        let y: Vec<f64> = (0..10).map(|i| if i < 5 { 0.0 } else { 10.0 }).collect();
+        let c = Config {
+            rounds: 1,
+            max_depth: Some(1),
+            ..config()
+        };
+        let model = fit(x.view(), Target::Values(&y), &c, 1);
+        assert_eq!(model.base_margin, vec![5.0]);
+        assert_eq!(model.trees.len(), 1);
+        let tree = &model.trees[0];
+        assert_eq!(tree.splits.len(), 1);
+        assert_eq!(tree.splits[0].threshold, 4.5);
+        // Left: G = 5·(5 − 0) = 25, H = 5 → −25/6·0.3.
+        assert!(
+            (tree.leaves[0] + 25.0 / 6.0 * 0.3).abs() < 1e-12,
+            "{tree:?}"
+        );
+        assert!(
+            (tree.leaves[1] - 25.0 / 6.0 * 0.3).abs() < 1e-12,
+            "{tree:?}"
+        );
+        assert!(model.validate().is_ok());
+    }
+
+    #[test]
+    fn learns_classes_and_values_and_is_seeded() {
+        let x = Array2::from_shape_fn((300, 3), |(i, j)| ((i * (j + 3) * 7919) % 101) as f64);
+        let codes: Vec<usize> = (0..300)
+            .map(|i| usize::from(x[[i, 0]] + x[[i, 1]] > 100.0) + usize::from(x[[i, 2]] > 70.0))
+            .collect();
+        for (leafwise, softmax) in [
+            (false, SoftmaxHessian::XGBoost),
+            (true, SoftmaxHessian::LightGBM),
+        ] {
+            let c = Config {
+                rounds: 60,
+                max_leaves: leafwise.then_some(8),
+                max_depth: if leafwise { None } else { Some(4) },
+                subsample: 0.8,
+                colsample_bytree: 0.67,
+                softmax_hessian: softmax,
+                ..config()
+            };
+            let model = fit(
+                x.view(),
+                Target::Classes {
+                    codes: &codes,
+                    classes: 3,
+                },
+                &c,
+                7,
+            );
+            assert!(model.validate().is_ok());
+            assert_eq!((model.groups, model.trees.len()), (3, 180));
+            let right = (0..300)
+                .filter(|&i| {
+                    let p = predict(&model, &x.row(i).to_vec());
+                    let best = (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
+                    best == codes[i]
+                })
+                .count();
+            assert!(right >= 285, "{right} of 300 (leaf-wise {leafwise})");
+            if leafwise {
+                assert!(model.trees.iter().all(|t| t.leaves.len() <= 8));
+            }
+            assert_eq!(
+                model,
+                fit(
+                    x.view(),
+                    Target::Classes {
+                        codes: &codes,
+                        classes: 3
+                    },
+                    &c,
+                    7
+                ),
+                "the same seed fits the same model"
+            );
+        }
+        let binary: Vec<usize> = codes.iter().map(|&c| usize::from(c > 0)).collect();
+        let c = Config {
+            goss: true,
+            ..config()
+        };
+        let model = fit(
+            x.view(),
+            Target::Classes {
+                codes: &binary,
+                classes: 2,
+            },
+            &c,
+            3,
+        );
+        let right = (0..300)
+            .filter(|&i| (predict(&model, &x.row(i).to_vec())[1] > 0.5) == (binary[i] == 1))
+            .count();
+        assert!(right >= 285, "{right} of 300 (GOSS)");
+    }
+
+    #[test]
+    fn limits_hold_leaves_rows_and_gamma() {
+        let x = Array2::from_shape_fn((200, 2), |(i, j)| ((i * (j + 1) * 37) % 200) as f64);
+        let y: Vec<f64> = (0..200)
+            .map(|i| (x[[i, 0]] / 20.0).sin() * 5.0 + x[[i, 1]] / 50.0)
+            .collect();
+        let leafwise = Config {
+            rounds: 5,
+            max_depth: None,
+            max_leaves: Some(5),
+            min_child_samples: 20,
+            ..config()
+        };
+        let model = fit(x.view(), Target::Values(&y), &leafwise, 1);
+        for tree in &model.trees {
+            assert_eq!(tree.leaves.len(), 5, "{tree:?}");
+        }
+        // Every leaf of the first tree holds at least 20 of the rows.
+        let mut counts = std::collections::HashMap::new();
+        for i in 0..200 {
+            let tree = &model.trees[0];
+            let mut node = 0i32;
+            while node >= 0 {
+                let s = &tree.splits[node as usize];
+                node = if x[[i, s.feature as usize]] <= s.threshold {
+                    s.left
+                } else {
+                    s.right
+                };
+            }
+            *counts.entry(node).or_insert(0) += 1;
+        }
+        assert!(counts.values().all(|&c| c >= 20), "{counts:?}");
+        // A gamma above every gain prunes each tree to one leaf.
+        let pruned = Config {
+            min_split_gain: 1e12,
+            ..config()
+        };
+        let model = fit(x.view(), Target::Values(&y), &pruned, 1);
+        assert!(model
+            .trees
+            .iter()
+            .all(|t| t.splits.is_empty() && t.leaves.len() == 1));
+        let unpruned = fit(x.view(), Target::Values(&y), &config(), 1);
+        assert!(unpruned
+            .trees
+            .iter()
+            .all(|t| t.leaves.len() <= 8 && t.leaves.len() > 1));
+    }
+}
