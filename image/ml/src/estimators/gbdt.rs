@@ -607,6 +607,7 @@ impl<'a> Grower<'a> {
         // A side's rows, estimated from its hessian (exact when every row weighs the same).
         let rows_per_hessian = rows as f64 / total.h;
         let min_rows = config.min_child_samples as f64;
+        let counted = config.min_child_samples > 0;
         let mut best: Option<Candidate> = None;
         for &f in &self.features {
             let cells = &hist[self.data.offsets[f]..self.data.offsets[f + 1]];
@@ -618,10 +619,10 @@ impl<'a> Grower<'a> {
                 left.g += cell.g;
                 left.h += cell.h;
                 let right = total.minus(left);
-                if (right.h * rows_per_hessian).round() < min_rows {
+                if counted && (right.h * rows_per_hessian).round() < min_rows {
                     break;
                 }
-                if (left.h * rows_per_hessian).round() < min_rows
+                if (counted && (left.h * rows_per_hessian).round() < min_rows)
                     || left.h < config.min_child_weight
                     || right.h < config.min_child_weight
                 {
