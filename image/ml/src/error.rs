@@ -50,6 +50,14 @@ pub enum MlError {
         /// Fields the header has.
         expected: u64,
     },
+    /// More data rows than the target's values are indexed by (a u32 a row).
+    #[error("{source_name}: more than {max} data rows")]
+    TooManyRows {
+        /// The data's name (its file, or what it came from).
+        source_name: String,
+        /// The most rows it takes.
+        max: u64,
+    },
     /// Any other CSV syntax error.
     #[error("{path}: malformed CSV: {message}")]
     Csv {

@@ -2,7 +2,7 @@
 
 use mmp_ml::split::train_test_split;
 use mmp_ml::table::Table;
-use mmp_ml::target::{read_target, Task};
+use mmp_ml::target::{read_target, TargetValues, Task};
 use mmp_pipeline::contract::{PROCESSING_INPUT_DATA, PROCESSING_TEST, PROCESSING_TRAIN};
 
 use crate::paths::{data_file, MlRoot};
@@ -43,7 +43,7 @@ pub fn run(root: &MlRoot, args: &PreprocessArgs) -> anyhow::Result<PreprocessSum
         .map_err(anyhow::Error::msg)?;
     let table = Table::read(&input)?;
     let column = table.column(&args.target)?;
-    let (task, target) = read_target(&table, column, args.task)?;
+    let (task, target) = read_target(TargetValues::from_table(&table, column)?, args.task)?;
     // Stratifying needs classes; a regression target is split without it.
     let stratified = args.stratify && task.is_classification();
     if args.stratify && !stratified {
