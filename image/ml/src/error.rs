@@ -50,6 +50,32 @@ pub enum MlError {
         /// Fields the header has.
         expected: u64,
     },
+    /// A record longer than a streaming reader allows (hostile or broken input).
+    #[error("{path}: row {row}: the record is longer than {limit} bytes, the most one record may take (blank lines before it included)")]
+    RecordTooLong {
+        /// The file.
+        path: PathBuf,
+        /// The row's line in the file (the header is line 1).
+        row: u64,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// More data rows than the target's values are indexed by (a u32 a row).
+    #[error("{source_name}: more than {max} data rows")]
+    TooManyRows {
+        /// The data's name (its file, or what it came from).
+        source_name: String,
+        /// The most rows it takes.
+        max: u64,
+    },
+    /// A file that no longer holds, at an offset read before, the record found there.
+    #[error("{path}: the file changed while it was being read (the record at byte {byte} is not what it was)")]
+    Changed {
+        /// The file.
+        path: PathBuf,
+        /// Where the record started.
+        byte: u64,
+    },
     /// Any other CSV syntax error.
     #[error("{path}: malformed CSV: {message}")]
     Csv {

@@ -2,6 +2,7 @@
 //! job of the pipeline.
 //!
 //! - [`table`]: CSV files with a header row, errors naming file, row and column.
+//! - [`index`]: a CSV file's records located, not held, for writing subsets of large files.
 //! - [`target`] and [`schema`]: the task, class labels and feature encoding learned at fit time.
 //! - [`split`] and [`folds`]: the seeded train/test split and the cross-validation folds.
 //! - [`metrics`] and [`scorer`]: scikit-learn's metrics and scorer names.
@@ -18,6 +19,7 @@ pub mod estimators;
 pub mod evaluation;
 pub mod folds;
 pub mod hyperparams;
+pub mod index;
 pub mod metrics;
 pub mod model;
 pub mod schema;

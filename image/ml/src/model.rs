@@ -35,7 +35,7 @@ use crate::estimators::{
 use crate::hyperparams::HyperParams;
 use crate::schema::{Encoding, Schema, Value};
 use crate::table::Table;
-use crate::target::{read_target, Target, Task};
+use crate::target::{read_target, Target, TargetValues, Task};
 
 /// The artifact format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -102,7 +102,7 @@ impl TrainingData {
     /// Learns the encoding from `table` and encodes it; `task` is detected unless given.
     pub fn from_table(table: &Table, target: &str, task: Option<Task>) -> Result<TrainingData> {
         let column = table.column(target)?;
-        let (task, target_values) = read_target(table, column, task)?;
+        let (task, target_values) = read_target(TargetValues::from_table(table, column)?, task)?;
         let (schema, x) = Schema::fit_encode(table, column)?;
         Ok(TrainingData {
             task,

@@ -4,7 +4,7 @@
 //! row 2 (a quoted field spanning lines counts from where its record starts).
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use csv::{ReaderBuilder, StringRecord};
 
@@ -32,38 +32,19 @@ impl Table {
 
     /// Reads CSV text from any reader; `path` only names it in errors.
     pub fn from_reader(path: &Path, reader: impl Read) -> Result<Table> {
-        let mut csv = ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(false)
-            .from_reader(reader);
-        let header: Vec<String> = csv
-            .headers()
-            .map_err(|e| csv_error(path, e, &[]))?
-            .iter()
-            .map(|h| h.trim().to_string())
-            .collect();
-        if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
-            return Err(MlError::EmptyFile { path: path.into() });
-        }
+        let mut csv = Records::new(path, reader, None)?;
         let mut records = Vec::new();
         let mut rows = Vec::new();
-        let mut record = StringRecord::new();
-        loop {
-            match csv.read_record(&mut record) {
-                Ok(false) => break,
-                Ok(true) => {
-                    rows.push(record.position().map_or(0, |p| p.line()));
-                    records.push(record.clone());
-                }
-                Err(e) => return Err(csv_error(path, e, &header)),
-            }
+        while let Some(record) = csv.next_record()? {
+            rows.push(record_row(record));
+            records.push(record.clone());
         }
         if records.is_empty() {
             return Err(MlError::NoRows { path: path.into() });
         }
         Ok(Table {
             source: path.display().to_string(),
-            header,
+            header: csv.header,
             records,
             rows,
         })
@@ -71,19 +52,7 @@ impl Table {
 
     /// Index of the column called `name`, or an error listing the columns there are.
     pub fn column(&self, name: &str) -> Result<usize> {
-        let mut found = self.header.iter().enumerate().filter(|(_, h)| *h == name);
-        match (found.next(), found.next()) {
-            (Some((i, _)), None) => Ok(i),
-            (Some(_), Some(_)) => Err(MlError::DuplicateColumn {
-                source_name: self.source.clone(),
-                column: name.to_string(),
-            }),
-            _ => Err(MlError::NoSuchColumn {
-                source_name: self.source.clone(),
-                column: name.to_string(),
-                available: self.header.join(", "),
-            }),
-        }
+        find_column(&self.source, &self.header, name)
     }
 
     /// Data rows.
@@ -112,8 +81,139 @@ impl Table {
     }
 }
 
+/// Index of the column called `name` in `header`; `source` names the data in errors.
+pub(crate) fn find_column(source: &str, header: &[String], name: &str) -> Result<usize> {
+    let mut found = header.iter().enumerate().filter(|(_, h)| *h == name);
+    match (found.next(), found.next()) {
+        (Some((i, _)), None) => Ok(i),
+        (Some(_), Some(_)) => Err(MlError::DuplicateColumn {
+            source_name: source.to_string(),
+            column: name.to_string(),
+        }),
+        _ => Err(MlError::NoSuchColumn {
+            source_name: source.to_string(),
+            column: name.to_string(),
+            available: header.join(", "),
+        }),
+    }
+}
+
+/// The file row a record started on (header = 1).
+pub(crate) fn record_row(record: &StringRecord) -> u64 {
+    record.position().map_or(0, |p| p.line())
+}
+
+/// A CSV file read one record at a time, checked as [`Table::from_reader`] checks it: a
+/// header row, every record as wide as the header, UTF-8.
+pub(crate) struct Records<R: Read> {
+    path: PathBuf,
+    csv: csv::Reader<Bounded<R>>,
+    /// The column names, trimmed.
+    pub(crate) header: Vec<String>,
+    record: StringRecord,
+    max_record_bytes: Option<u64>,
+}
+
+/// How far the csv reader reads ahead of what it has parsed: its own buffer.
+const CSV_BUFFER: usize = 1 << 16;
+
+impl<R: Read> Records<R> {
+    /// Reads the header. With `max_record_bytes`, a record longer than about that (the blank
+    /// lines before it included) is an error instead of a buffer grown to its size.
+    pub(crate) fn new(path: &Path, reader: R, max_record_bytes: Option<u64>) -> Result<Self> {
+        let bounded = Bounded {
+            inner: reader,
+            delivered: 0,
+            until: u64::MAX,
+        };
+        let mut records = Records {
+            path: path.to_path_buf(),
+            csv: ReaderBuilder::new()
+                .has_headers(true)
+                .flexible(false)
+                .buffer_capacity(CSV_BUFFER)
+                .from_reader(bounded),
+            header: Vec::new(),
+            record: StringRecord::new(),
+            max_record_bytes,
+        };
+        records.allow_one_record(0);
+        let header: Vec<String> = match records.csv.headers() {
+            Ok(h) => h.iter().map(|h| h.trim().to_string()).collect(),
+            Err(e) => return Err(records.error(e, 1)),
+        };
+        if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+            return Err(MlError::EmptyFile { path: path.into() });
+        }
+        records.header = header;
+        Ok(records)
+    }
+
+    /// The next record (its `position()` holds its row and starting byte), or `None` at the
+    /// end.
+    pub(crate) fn next_record(&mut self) -> Result<Option<&StringRecord>> {
+        let start = self.csv.position().clone();
+        self.allow_one_record(start.byte());
+        match self.csv.read_record(&mut self.record) {
+            Ok(true) => Ok(Some(&self.record)),
+            Ok(false) => Ok(None),
+            Err(e) => Err(self.error(e, start.line())),
+        }
+    }
+
+    /// The byte just past the last record read.
+    pub(crate) fn byte(&self) -> u64 {
+        self.csv.position().byte()
+    }
+
+    /// Lets the reader deliver one record from `start` on, plus what its buffer reads ahead.
+    fn allow_one_record(&mut self, start: u64) {
+        if let Some(max) = self.max_record_bytes {
+            self.csv.get_mut().until = start.saturating_add(max).saturating_add(CSV_BUFFER as u64);
+        }
+    }
+
+    fn error(&self, e: csv::Error, row: u64) -> MlError {
+        match (self.max_record_bytes, self.csv.get_ref().over_limit()) {
+            (Some(limit), true) => MlError::RecordTooLong {
+                path: self.path.clone(),
+                row,
+                limit,
+            },
+            _ => csv_error(&self.path, e, &self.header),
+        }
+    }
+}
+
+/// A reader that refuses to deliver past `until`: what bounds the memory a single record
+/// (a gigantic field, a row of endless commas) can make the csv reader allocate.
+struct Bounded<R> {
+    inner: R,
+    delivered: u64,
+    until: u64,
+}
+
+impl<R> Bounded<R> {
+    fn over_limit(&self) -> bool {
+        self.delivered >= self.until
+    }
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let room = self.until.saturating_sub(self.delivered);
+        if room == 0 {
+            return Err(std::io::Error::other("record too long"));
+        }
+        let take = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..take])?;
+        self.delivered += n as u64;
+        Ok(n)
+    }
+}
+
 /// Maps a csv error to ours; `header` names the column of a bad field once it is known.
-fn csv_error(path: &Path, e: csv::Error, header: &[String]) -> MlError {
+pub(crate) fn csv_error(path: &Path, e: csv::Error, header: &[String]) -> MlError {
     match e.into_kind() {
         csv::ErrorKind::Io(source) => MlError::io(path, source),
         csv::ErrorKind::Utf8 { pos, err } => MlError::NotUtf8 {

@@ -1,5 +1,7 @@
 //! The target column: task detection and class labels, kept exactly as they appear in the data.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{MlError, Result};
@@ -86,53 +88,136 @@ impl Target {
     }
 }
 
-/// Reads the target column of `table`, detecting the task unless `task` is given.
-pub fn read_target(table: &Table, column: usize, task: Option<Task>) -> Result<(Task, Target)> {
-    let name = &table.header[column];
-    let mut raw: Vec<&str> = Vec::with_capacity(table.len());
-    for (i, record) in table.records.iter().enumerate() {
-        let v = record.get(column).unwrap_or("").trim();
-        if is_missing(v) {
-            return Err(MlError::MissingTarget {
-                source_name: table.source.clone(),
-                row: table.rows[i] as usize,
-                column: name.clone(),
-            });
+/// The target column's values, gathered one row at a time: each distinct value is kept once and
+/// each row only as its index, so a file can be read without holding its rows.
+#[derive(Debug, Clone)]
+pub struct TargetValues {
+    source_name: String,
+    column: String,
+    ids: HashMap<Box<str>, u32>,
+    rows: Vec<u32>,
+    first_missing: Option<u64>,
+    first_non_numeric: Option<(u64, String)>,
+}
+
+impl TargetValues {
+    /// No values yet, of column `column` of the data `source_name` names in errors.
+    pub fn new(source_name: impl Into<String>, column: impl Into<String>) -> TargetValues {
+        TargetValues {
+            source_name: source_name.into(),
+            column: column.into(),
+            ids: HashMap::new(),
+            rows: Vec::new(),
+            first_missing: None,
+            first_non_numeric: None,
         }
-        raw.push(v);
     }
-    let numbers: Option<Vec<f64>> = raw.iter().map(|v| v.parse::<f64>().ok()).collect();
+
+    /// The target column of `table`.
+    pub fn from_table(table: &Table, column: usize) -> Result<TargetValues> {
+        let mut values = TargetValues::new(table.source.clone(), table.header[column].clone());
+        for (record, &row) in table.records.iter().zip(&table.rows) {
+            values.push(row, record.get(column).unwrap_or(""))?;
+        }
+        Ok(values)
+    }
+
+    /// Adds the value of the next row, which starts on file row `row` (header = 1).
+    pub fn push(&mut self, row: u64, value: &str) -> Result<()> {
+        let v = value.trim();
+        if is_missing(v) {
+            // Only the first is reported; [`read_target`] fails on it.
+            self.first_missing.get_or_insert(row);
+            return Ok(());
+        }
+        let id = match self.ids.get(v) {
+            Some(&id) => id,
+            None => {
+                let id = u32::try_from(self.ids.len()).map_err(|_| self.too_many())?;
+                if self.first_non_numeric.is_none() && v.parse::<f64>().is_err() {
+                    self.first_non_numeric = Some((row, v.to_string()));
+                }
+                self.ids.insert(v.into(), id);
+                id
+            }
+        };
+        if self.rows.len() >= u32::MAX as usize {
+            return Err(self.too_many());
+        }
+        self.rows.push(id);
+        Ok(())
+    }
+
+    /// Rows pushed with a value.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// No row pushed with a value.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    fn too_many(&self) -> MlError {
+        MlError::TooManyRows {
+            source_name: self.source_name.clone(),
+            max: u64::from(u32::MAX),
+        }
+    }
+}
+
+/// Reads the target column, detecting the task unless `task` is given.
+pub fn read_target(values: TargetValues, task: Option<Task>) -> Result<(Task, Target)> {
+    let TargetValues {
+        source_name,
+        column: name,
+        ids,
+        rows,
+        first_missing,
+        first_non_numeric,
+    } = values;
+    if let Some(row) = first_missing {
+        return Err(MlError::MissingTarget {
+            source_name,
+            row: row as usize,
+            column: name,
+        });
+    }
+    // The distinct values, by id: every question below is asked of them, not of each row.
+    let mut distinct: Vec<&str> = vec![""; ids.len()];
+    for (v, &id) in &ids {
+        distinct[id as usize] = v;
+    }
+    let numbers: Option<Vec<f64>> = distinct.iter().map(|v| v.parse::<f64>().ok()).collect();
     let task = match task {
         Some(t) => t,
-        None => detect(&raw, numbers.as_deref()),
+        None => detect(&distinct, numbers.as_deref()),
     };
     if task == Task::Regression {
-        let Some(values) = numbers else {
-            let bad = raw
-                .iter()
-                .position(|v| v.parse::<f64>().is_err())
-                .unwrap_or(0);
+        let Some(numbers) = numbers else {
+            let (row, value) = first_non_numeric.unwrap_or_default();
             return Err(MlError::NonNumericTarget {
-                source_name: table.source.clone(),
-                row: table.rows[bad] as usize,
-                column: name.clone(),
-                value: raw[bad].to_string(),
+                source_name,
+                row: row as usize,
+                column: name,
+                value,
             });
         };
+        let values = rows.iter().map(|&id| numbers[id as usize]).collect();
         return Ok((task, Target::Values(values)));
     }
-    let labels = sorted_labels(&raw);
+    let labels = sorted_labels(&distinct);
     if labels.len() < 2 {
         return Err(MlError::OneClass {
-            source_name: table.source.clone(),
-            column: name.clone(),
+            source_name,
+            column: name,
             class: labels.first().cloned().unwrap_or_default(),
         });
     }
     if task == Task::Binary && labels.len() != 2 {
         return Err(MlError::TaskMismatch {
-            source_name: table.source.clone(),
-            column: name.clone(),
+            source_name,
+            column: name,
             message: format!(
                 "task is binary but the target has {} classes ({})",
                 labels.len(),
@@ -140,7 +225,8 @@ pub fn read_target(table: &Table, column: usize, task: Option<Task>) -> Result<(
             ),
         });
     }
-    let codes = encode_labels(&raw, &labels);
+    let code_of_id = encode_labels(&distinct, &labels);
+    let codes = rows.iter().map(|&id| code_of_id[id as usize]).collect();
     let task = if labels.len() == 2 {
         Task::Binary
     } else {
@@ -185,7 +271,7 @@ pub fn sorted_labels(raw: &[&str]) -> Vec<String> {
 }
 
 fn encode_labels(raw: &[&str], labels: &[String]) -> Vec<usize> {
-    let index: std::collections::HashMap<&str, usize> = labels
+    let index: HashMap<&str, usize> = labels
         .iter()
         .enumerate()
         .map(|(i, l)| (l.as_str(), i))
@@ -200,7 +286,7 @@ mod tests {
 
     fn target(text: &str, task: Option<Task>) -> Result<(Task, Target)> {
         let t = Table::from_reader(Path::new("d.csv"), text.as_bytes()).unwrap();
-        read_target(&t, t.column("y").unwrap(), task)
+        read_target(TargetValues::from_table(&t, t.column("y").unwrap())?, task)
     }
 
     #[test]
