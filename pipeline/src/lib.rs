@@ -10,6 +10,7 @@
 pub mod algorithm;
 pub mod contract;
 pub mod definition;
+pub mod memory;
 pub mod object;
 pub mod parameters;
 pub mod search_space;

@@ -18,6 +18,9 @@ pub struct ExecutorConfig {
     /// Bound on container processes running at once, over all executions; 0 means the number
     /// of cores.
     pub max_parallel_jobs: usize,
+    /// Bytes of memory the jobs running at once may need together, by their estimates
+    /// (`mmp_pipeline::memory`); 0 means what the machine has available when the executor opens.
+    pub memory_budget: u64,
     /// Region and account in the ARNs the executor makes.
     pub region: String,
     /// The account id in those ARNs.
@@ -39,6 +42,7 @@ impl Default for ExecutorConfig {
             jobs_root: PathBuf::from("jobs"),
             container_bin: PathBuf::from(mmp_pipeline::contract::CONTAINER_BINARY),
             max_parallel_jobs: 0,
+            memory_budget: 0,
             region: "us-east-1".into(),
             account: "000000000000".into(),
             job_env: Vec::new(),
@@ -54,6 +58,15 @@ impl ExecutorConfig {
             self.max_parallel_jobs
         } else {
             cores()
+        }
+    }
+
+    /// The memory budget in bytes: `memory_budget`, or what the machine has available.
+    pub fn memory_budget(&self) -> u64 {
+        if self.memory_budget > 0 {
+            self.memory_budget
+        } else {
+            crate::memory::available()
         }
     }
 

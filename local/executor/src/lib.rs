@@ -9,7 +9,8 @@
 //! Threads, not async, and a stated number of them: each running execution has one scheduling
 //! thread (it waits for its steps' ends), and every step, tuning trial and container job runs
 //! on one worker pool shared by all executions, of `max_parallel_jobs` threads (default: the
-//! number of cores), which therefore bounds the jobs running at once.
+//! number of cores), which therefore bounds the jobs running at once. A job also waits until
+//! its memory estimate fits beside the running jobs' (`memory`), so memory bounds them too.
 
 #![warn(missing_docs)]
 
@@ -22,6 +23,7 @@ mod execution;
 mod expr;
 mod hooks;
 mod jobs;
+mod memory;
 mod model;
 mod owner;
 mod pool;
@@ -101,6 +103,7 @@ impl Executor {
                 sqlite::open(&config.db_path, &db::SCHEMA)?,
             ),
             workers: pool::workers(config.parallelism())?,
+            memory: memory::MemoryBudget::new(config.memory_budget()),
             owner: owner::new_owner(),
             live: Mutex::new(HashMap::new()),
             ended: Condvar::new(),

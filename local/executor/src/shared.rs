@@ -21,6 +21,8 @@ pub(crate) struct Inner {
     pub store: LocalStore,
     /// Runs every step and trial; its size bounds the jobs running at once (`crate::pool`).
     pub workers: rayon::ThreadPool,
+    /// The memory running jobs share; a job starts when its estimate fits (`crate::memory`).
+    pub memory: crate::memory::MemoryBudget,
     pub owner: String,
     /// Executions this executor is running, with their stop flags.
     pub live: Mutex<HashMap<String, Arc<AtomicBool>>>,

@@ -526,20 +526,51 @@ fn trials_run_in_parallel_up_to_the_smaller_bound() {
             cores,
             &[("FAKE_SLEEP_MS", "800"), ("FAKE_PARALLEL_DIR", dir)],
         );
-        let info = h.start("wine", &[(p::MAX_TUNING_PARALLEL_JOBS, max_parallel)]);
-        let (info, _) = h.finish(&info.id);
         assert_eq!(
-            info.status,
-            ExecutionStatus::Succeeded,
-            "{:?}",
-            info.failure_reason
-        );
-        assert_eq!(
-            max_seen(markers.path()),
+            most_trials_at_once(&h, max_parallel, markers.path()),
             expected,
             "cores {cores}, MaxTuningParallelJobs {max_parallel}"
         );
     }
+}
+
+#[test]
+fn trials_run_at_once_only_as_far_as_memory_allows() {
+    // Room for two trials' estimates (their inputs are a few hundred bytes) but not three,
+    // on four workers.
+    let markers = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = ExecutorConfig {
+        memory_budget: 2 * mmp_pipeline::memory::BASE_BYTES + (1 << 20),
+        job_env: vec![
+            ("FAKE_SLEEP_MS".into(), "500".into()),
+            (
+                "FAKE_PARALLEL_DIR".into(),
+                markers.path().display().to_string(),
+            ),
+        ],
+        ..config(dir.path(), 4, &[])
+    };
+    let hooks = Arc::new(Hooks::default());
+    let h = Harness {
+        exec: Executor::open(config, hooks.clone()).unwrap(),
+        hooks,
+        dir,
+    };
+    assert_eq!(most_trials_at_once(&h, "4", markers.path()), 2);
+}
+
+/// Runs a wine execution to success; returns the most trials the fake container saw at once.
+fn most_trials_at_once(h: &Harness, max_parallel: &str, markers: &Path) -> usize {
+    let info = h.start("wine", &[(p::MAX_TUNING_PARALLEL_JOBS, max_parallel)]);
+    let (info, _) = h.finish(&info.id);
+    assert_eq!(
+        info.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        info.failure_reason
+    );
+    max_seen(markers)
 }
 
 fn trials(steps: &[StepInfo]) -> Vec<(String, BTreeMap<String, String>)> {

@@ -13,6 +13,7 @@ use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use mmp_pipeline::contract;
+use mmp_pipeline::memory::job_estimate as memory_estimate;
 use serde_json::{json, Value};
 
 use crate::condition;
@@ -22,6 +23,7 @@ use crate::error::StepError;
 use crate::execution::{Run, StepEnd};
 use crate::expr::{resolve, text};
 use crate::jobs::{self, JobEnd, JobSpec};
+use crate::memory;
 use crate::model::JobStatus;
 
 pub(crate) fn run_step(run: &Run, step: &StepDef) -> StepEnd {
@@ -115,7 +117,18 @@ impl<'a> Job<'a> {
 
     /// Runs the container with `args` in the job's folder.
     pub fn exec(&self, args: &[String], max_runtime: Option<Duration>) -> JobEnd {
-        let config = &self.run.inner.config;
+        let inner = &self.run.inner;
+        let config = &inner.config;
+        // The folder holds only the job's inputs yet: its estimate is from their size.
+        let command = args.first().map_or("", String::as_str);
+        let needed = memory_estimate(command, memory::input_bytes(&self.dir));
+        let Some(_memory) = inner.memory.reserve(needed, &self.run.stop) else {
+            return JobEnd::Stopped;
+        };
+        if needed > inner.memory.total() {
+            tracing::warn!(job = %self.name, needed, budget = inner.memory.total(),
+                "the job's memory estimate exceeds the budget: it runs alone");
+        }
         let spec = JobSpec {
             dir: &self.dir,
             program: &config.container_bin,
