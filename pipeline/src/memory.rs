@@ -30,9 +30,30 @@ pub fn job_estimate(command: &str, input_bytes: u64) -> u64 {
     BASE_BYTES.saturating_add(scaled)
 }
 
+/// The memory Linux reports available (`MemAvailable` of `/proc/meminfo`), `None` elsewhere.
+pub fn machine_available() -> Option<u64> {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| mem_available(&info))
+}
+
+fn mem_available(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_mem_available() {
+        let info = "MemTotal:       16000000 kB\nMemAvailable:    8000000 kB\n";
+        assert_eq!(mem_available(info), Some(8_000_000 * 1024));
+        assert_eq!(mem_available("MemTotal: 1 kB\n"), None);
+        assert_eq!(mem_available("MemAvailable: lots\n"), None);
+    }
 
     #[test]
     fn streaming_preprocess_needs_far_less_than_training() {

@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod jobs;
+pub mod memory;
 pub mod paths;
 pub mod serving;
 

@@ -32,19 +32,43 @@ pub fn cross_val_score(
     k: usize,
     seed: u64,
 ) -> Result<CvScores> {
+    cross_val_score_within(estimator, data, scorer, k, seed, u64::MAX)
+}
+
+/// [`cross_val_score`] with at most as many folds fitting at once as `memory` bytes hold by
+/// [`fold_bytes`]; at least one always runs. The scores are the same.
+pub fn cross_val_score_within(
+    estimator: &dyn Estimator,
+    data: &TrainingData,
+    scorer: Scorer,
+    k: usize,
+    seed: u64,
+    memory: u64,
+) -> Result<CvScores> {
     estimator.supports(data.task)?;
     let codes = data.target.codes();
     let all = folds(data.x.nrows(), codes, k)?;
-    let results: Vec<Result<Option<f64>>> = all
-        .par_iter()
-        .map(|fold| {
+    let at_once = usize::try_from(memory / fold_bytes(data).max(1))
+        .unwrap_or(usize::MAX)
+        .clamp(1, all.len().max(1));
+    if at_once < all.len() {
+        tracing::info!(
+            folds_at_once = at_once,
+            fold_bytes = fold_bytes(data),
+            memory,
+            "memory bounds the folds fitted at once"
+        );
+    }
+    let mut results: Vec<Result<Option<f64>>> = Vec::with_capacity(all.len());
+    for group in all.chunks(at_once) {
+        results.par_extend(group.par_iter().map(|fold| {
             // A panicking fit fails this job with a message, as a thread's join did.
             catch_unwind(AssertUnwindSafe(|| {
                 fold_score(estimator, data, scorer, fold, seed)
             }))
             .unwrap_or_else(|_| Err(MlError::Folds("a fold's fit panicked".to_string())))
-        })
-        .collect();
+        }));
+    }
     let mut scores = Vec::with_capacity(k);
     for (i, result) in results.into_iter().enumerate() {
         let score = result?.ok_or_else(|| {
@@ -60,6 +84,14 @@ pub fn cross_val_score(
         folds: scores,
         mean,
     })
+}
+
+/// What one fold holds while it fits, at most: its copy of the rows (train and test together
+/// are every row), and as much again for what an estimator builds from them (binned codes,
+/// gradients, a forest's trees; docs/benchmarks.md measures it).
+pub fn fold_bytes(data: &TrainingData) -> u64 {
+    let matrix = (data.x.len() as u64).saturating_mul(std::mem::size_of::<f64>() as u64);
+    matrix.saturating_mul(2)
 }
 
 /// Fits on a fold's training rows and scores its test rows (`None`: undefined score).
@@ -164,5 +196,59 @@ mod tests {
             panic!("not a forest")
         };
         assert_eq!(a, b);
+    }
+
+    /// An estimator that counts the fits running at once.
+    #[derive(Debug)]
+    struct Counting {
+        inner: Box<dyn Estimator>,
+        running: std::sync::atomic::AtomicUsize,
+        most: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Estimator for Counting {
+        fn family(&self) -> Algorithm {
+            self.inner.family()
+        }
+
+        fn fit(
+            &self,
+            x: ndarray::ArrayView2<f64>,
+            y: TrainTarget<'_>,
+            seed: u64,
+        ) -> Result<Fitted> {
+            use std::sync::atomic::Ordering::SeqCst;
+            let now = self.running.fetch_add(1, SeqCst) + 1;
+            self.most.fetch_max(now, SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(40));
+            let fitted = self.inner.fit(x, y, seed);
+            self.running.fetch_sub(1, SeqCst);
+            fitted
+        }
+    }
+
+    #[test]
+    fn memory_bounds_the_folds_at_once_and_not_the_scores() {
+        let data = data();
+        let counting = || Counting {
+            inner: from_hyperparams(Algorithm::NaiveBayes, &HyperParams::default()).unwrap(),
+            running: 0.into(),
+            most: 0.into(),
+        };
+        let free = counting();
+        let unbounded = in_pool(4, || {
+            cross_val_score(&free, &data, Scorer::RocAuc, 4, 7).unwrap()
+        });
+        assert_eq!(free.most.into_inner(), 4);
+        let per_fold = fold_bytes(&data);
+        assert_eq!(per_fold, 60 * 2 * 8 * 2);
+        for (memory, most) in [(2 * per_fold + 1, 2), (per_fold - 1, 1)] {
+            let tight = counting();
+            let bounded = in_pool(4, || {
+                cross_val_score_within(&tight, &data, Scorer::RocAuc, 4, 7, memory).unwrap()
+            });
+            assert_eq!(tight.most.into_inner(), most, "memory {memory}");
+            assert_eq!(bounded, unbounded);
+        }
     }
 }

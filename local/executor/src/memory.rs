@@ -76,16 +76,7 @@ impl Drop for Reservation<'_> {
 /// The memory this machine can give jobs: what Linux reports available (`MemAvailable`) when
 /// the executor opens, or no bound where that cannot be read.
 pub(crate) fn available() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|info| parse_mem_available(&info))
-        .unwrap_or(u64::MAX)
-}
-
-fn parse_mem_available(meminfo: &str) -> Option<u64> {
-    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    kib.checked_mul(1024)
+    mmp_pipeline::memory::machine_available().unwrap_or(u64::MAX)
 }
 
 /// Bytes of the files under `dir` (a job's folder holds only its inputs when it starts).
@@ -152,10 +143,7 @@ mod tests {
     }
 
     #[test]
-    fn reads_mem_available_and_sums_a_folder() {
-        let info = "MemTotal:       16000000 kB\nMemAvailable:    8000000 kB\n";
-        assert_eq!(parse_mem_available(info), Some(8_000_000 * 1024));
-        assert_eq!(parse_mem_available("MemTotal: 1 kB\n"), None);
+    fn sums_a_folder() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("input/data/train")).unwrap();
         std::fs::write(dir.path().join("input/data/train/a.csv"), [0u8; 300]).unwrap();

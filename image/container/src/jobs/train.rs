@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
-use mmp_ml::cv::cross_val_score;
+use mmp_ml::cv::{cross_val_score_within, fold_bytes};
 use mmp_ml::estimators::{from_hyperparams, Algorithm};
 use mmp_ml::hyperparams::HyperParams;
 use mmp_ml::model::{read_archive, Model, TrainingData};
@@ -133,7 +133,17 @@ pub fn run(root: &MlRoot) -> anyhow::Result<TrainOutcome> {
         let scorer = Scorer::parse(scorer_name)?;
         scorer.check(scorer_name, data.task)?;
         let k = hp.parse::<usize>(HP_CV_FOLDS)?.unwrap_or(DEFAULT_CV_FOLDS);
-        let scores = cross_val_score(estimator.as_ref(), &data, scorer, k, seed)?;
+        // Folds fit side by side only as far as the memory left allows.
+        let memory = crate::memory::available().unwrap_or(u64::MAX);
+        if fold_bytes(&data) > memory {
+            tracing::warn!(
+                fold_bytes = fold_bytes(&data),
+                available = memory,
+                "one fold needs more memory than is available: use an instance type with more \
+                 memory, or fewer rows"
+            );
+        }
+        let scores = cross_val_score_within(estimator.as_ref(), &data, scorer, k, seed, memory)?;
         for line in metric_lines(scores.mean) {
             println!("{line}");
         }
