@@ -112,24 +112,10 @@ async fn demo(system: System, options: RuntimeOptions, args: &DemoArgs) -> Resul
         )?;
     }
 
-    let executions = watch_executions(&runtime, &system.pipeline_name).await?;
-
-    // Approve every registered version; the deployer routes each dataset to it.
-    let mut expected = Vec::new();
-    for (dataset, execution) in &executions {
-        if execution.status != ExecutionStatus::Succeeded {
-            continue;
-        }
-        let group = naming::group_name(&system.pipeline_name, dataset)?;
-        if let Some(newest) = system.registry.list(&group, None)?.first() {
-            if newest.approval_status != ApprovalStatus::Approved {
-                system
-                    .registry
-                    .set_approval(&group, newest.version, ApprovalStatus::Approved)?;
-            }
-            expected.push((dataset.clone(), newest.version));
-        }
-    }
+    // Each registered version is approved as soon as its execution succeeds, so the deployer
+    // routes it while the other pipelines still run.
+    let (executions, approved) = watch_executions(&runtime, &system.pipeline_name).await?;
+    let expected: Vec<(String, i64)> = approved.into_iter().collect();
     wait_for_routes(&system, &expected).await?;
 
     let mut datasets = Vec::new();
@@ -148,11 +134,31 @@ fn runtime_dir(system: &System) -> String {
     system.home.root().display().to_string()
 }
 
-/// Waits for one execution per sample to end, drawing a progress bar for each.
+/// Approves the newest registered version of `dataset`'s model; returns it, if there is one.
+fn approve_newest(system: &System, dataset: &str) -> Result<Option<i64>> {
+    let group = naming::group_name(&system.pipeline_name, dataset)?;
+    let Some(newest) = system.registry.list(&group, None)?.into_iter().next() else {
+        return Ok(None);
+    };
+    if newest.approval_status != ApprovalStatus::Approved {
+        system
+            .registry
+            .set_approval(&group, newest.version, ApprovalStatus::Approved)?;
+    }
+    Ok(Some(newest.version))
+}
+
+/// How often the progress is read (a few SQLite reads each time).
+const WATCH_PAUSE: Duration = Duration::from_millis(100);
+
+/// Waits for one execution per sample to end, drawing a progress bar for each and approving
+/// each succeeded execution's model as it ends; returns the executions and the approved
+/// versions by dataset.
 async fn watch_executions(
     runtime: &Runtime,
     pipeline: &str,
-) -> Result<BTreeMap<String, ExecutionInfo>> {
+) -> Result<(BTreeMap<String, ExecutionInfo>, BTreeMap<String, i64>)> {
+    let mut approved = BTreeMap::new();
     let bars = MultiProgress::new();
     let style = ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos:>3}/{len:3} {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -190,6 +196,11 @@ async fn watch_executions(
                 .last()
                 .map(|s| format!("{} {}", s.name, s.status))
                 .unwrap_or_default();
+            if e.status == ExecutionStatus::Succeeded && !approved.contains_key(dataset) {
+                if let Some(version) = approve_newest(&runtime.system, dataset)? {
+                    approved.insert(dataset.clone(), version);
+                }
+            }
             if e.status.is_terminal() {
                 bar.finish_with_message(format!(
                     "{} {}",
@@ -203,12 +214,12 @@ async fn watch_executions(
         let done = by_dataset.len() == SAMPLES.len()
             && by_dataset.values().all(|e| e.status.is_terminal());
         if done {
-            return Ok(by_dataset);
+            return Ok((by_dataset, approved));
         }
         if Instant::now() > deadline {
             bail!("the executions did not finish within an hour");
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(WATCH_PAUSE).await;
     }
 }
 

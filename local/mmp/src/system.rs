@@ -113,6 +113,8 @@ impl System {
             jobs_root: self.home.jobs(),
             container_bin,
             max_parallel_jobs,
+            // What the machine has available: jobs wait for memory as well as for cores.
+            memory_budget: 0,
             region: self.account.region.clone(),
             account: self.account.id.clone(),
             job_env: Vec::new(),

@@ -1,6 +1,7 @@
 //! The Tuning step: SageMaker's Random strategy over one or more training job definitions.
 //! Every trial's definition and hyperparameters are drawn up front from a generator seeded by
-//! `RandomSeed`, so the trials do not depend on which one finishes first; then up to
+//! `RandomSeed`, so the trials do not depend on which one finishes first, and no configuration
+//! is drawn twice while untried ones remain; then up to
 //! min(`MaxParallelTrainingJobs`, the executor's bound) run at once.
 
 use std::collections::BTreeMap;
@@ -147,18 +148,25 @@ fn sample(range: &Range, rng: &mut ChaCha8Rng) -> String {
 }
 
 /// The trials, in order: definitions take turns, each trial's values drawn from the seeded
-/// generator in the order the definition lists its ranges.
+/// generator in the order the definition lists its ranges. A draw that repeats an earlier
+/// trial of the same definition is drawn again while configurations not yet tried remain, so a
+/// small space is covered instead of tried twice (a finite space is enumerated once draws keep
+/// repeating).
 pub(crate) fn plan(definitions: &[Definition], count: usize, seed: u64) -> Vec<Trial> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut tried: Vec<std::collections::BTreeSet<Vec<String>>> =
+        definitions.iter().map(|_| Default::default()).collect();
     (0..count)
         .map(|i| {
             let index = i % definitions.len().max(1);
             let mut hyperparameters = BTreeMap::new();
             if let Some(d) = definitions.get(index) {
                 hyperparameters = d.static_hyperparameters.clone();
-                for (name, range) in &d.ranges {
-                    hyperparameters.insert(name.clone(), sample(range, &mut rng));
+                let values = fresh_values(d, &tried[index], &mut rng);
+                for ((name, _), value) in d.ranges.iter().zip(&values) {
+                    hyperparameters.insert(name.clone(), value.clone());
                 }
+                tried[index].insert(values);
             }
             Trial {
                 definition: index,
@@ -166,6 +174,86 @@ pub(crate) fn plan(definitions: &[Definition], count: usize, seed: u64) -> Vec<T
             }
         })
         .collect()
+}
+
+/// Draws before falling back to listing a finite space's untried configurations.
+const REDRAWS: usize = 64;
+/// The largest space listed whole to find an untried configuration.
+const MAX_LISTED: u64 = 100_000;
+
+/// One configuration of `d`'s ranges not in `tried`, if one remains; else any draw.
+fn fresh_values(
+    d: &Definition,
+    tried: &std::collections::BTreeSet<Vec<String>>,
+    rng: &mut ChaCha8Rng,
+) -> Vec<String> {
+    let draw = |rng: &mut ChaCha8Rng| -> Vec<String> {
+        d.ranges.iter().map(|(_, r)| sample(r, rng)).collect()
+    };
+    let first = draw(rng);
+    if !tried.contains(&first) {
+        return first;
+    }
+    let size = space_size(&d.ranges);
+    if size.is_some_and(|n| tried.len() as u64 >= n) {
+        return first; // every configuration was tried
+    }
+    for _ in 0..REDRAWS {
+        let values = draw(rng);
+        if !tried.contains(&values) {
+            return values;
+        }
+    }
+    match size {
+        Some(n) if n <= MAX_LISTED => {
+            let untried: Vec<Vec<String>> = all_configurations(&d.ranges)
+                .into_iter()
+                .filter(|v| !tried.contains(v))
+                .collect();
+            if untried.is_empty() {
+                first
+            } else {
+                untried[rng.gen_range(0..untried.len())].clone()
+            }
+        }
+        _ => first,
+    }
+}
+
+/// How many distinct configurations the ranges have; `None` with a continuous one (or too many
+/// to count).
+fn space_size(ranges: &[(String, Range)]) -> Option<u64> {
+    ranges.iter().try_fold(1u64, |n, (_, r)| {
+        let values = match r {
+            Range::Categorical(v) => v.len() as u64,
+            Range::Integer { min, max, .. } => max.abs_diff(*min).checked_add(1)?,
+            Range::Continuous { .. } => return None,
+        };
+        n.checked_mul(values)
+    })
+}
+
+/// Every configuration of finite ranges, as `sample` would write each value.
+fn all_configurations(ranges: &[(String, Range)]) -> Vec<Vec<String>> {
+    let mut all = vec![Vec::new()];
+    for (_, range) in ranges {
+        let values: Vec<String> = match range {
+            Range::Categorical(v) => v.clone(),
+            Range::Integer { min, max, .. } => (*min..=*max).map(|v| v.to_string()).collect(),
+            Range::Continuous { .. } => return Vec::new(),
+        };
+        all = all
+            .into_iter()
+            .flat_map(|prefix| {
+                values.iter().map(move |v| {
+                    let mut next = prefix.clone();
+                    next.push(v.clone());
+                    next
+                })
+            })
+            .collect();
+    }
+    all
 }
 
 pub(crate) fn tuning_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
@@ -410,6 +498,45 @@ mod tests {
             .map(|t| t.hyperparameters["c"].as_str())
             .collect();
         assert_eq!(seen.len(), 3);
+    }
+
+    #[test]
+    fn random_never_repeats_a_configuration_while_untried_ones_remain() {
+        let small = vec![definition(
+            "S",
+            vec![
+                (
+                    "c".into(),
+                    Range::Categorical(vec!["x".into(), "y".into(), "z".into()]),
+                ),
+                (
+                    "k".into(),
+                    Range::Integer {
+                        min: 1,
+                        max: 3,
+                        log: false,
+                    },
+                ),
+            ],
+        )];
+        assert_eq!(space_size(&small[0].ranges), Some(9));
+        for seed in 0..20 {
+            let trials = plan(&small, 12, seed);
+            let configs: Vec<(String, String)> = trials
+                .iter()
+                .map(|t| {
+                    (
+                        t.hyperparameters["c"].clone(),
+                        t.hyperparameters["k"].clone(),
+                    )
+                })
+                .collect();
+            let first_nine: std::collections::BTreeSet<_> = configs[..9].iter().collect();
+            assert_eq!(first_nine.len(), 9, "seed {seed}: {configs:?}");
+            assert_eq!(trials, plan(&small, 12, seed), "still seeded");
+        }
+        assert_eq!(space_size(&defs()[1].ranges), None, "continuous: unbounded");
+        assert_eq!(all_configurations(&small[0].ranges).len(), 9);
     }
 
     #[test]
