@@ -112,6 +112,23 @@ fn report_cpu_time() {
     if let (Some(user), Some(system)) = (ticks(11), ticks(12)) {
         eprintln!("mmp-cpu-seconds: {:.2}", (user + system) as f64 / 100.0);
     }
+    report_peak_memory();
+}
+
+/// The job's peak resident memory as one line of its log, `mmp-peak-memory-mib: <MiB>`
+/// (`scripts/bench/job_resources.py` reads it per step): `VmHWM` of /proc/self/status.
+fn report_peak_memory() {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return;
+    };
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(kib) = kib {
+        eprintln!("mmp-peak-memory-mib: {:.1}", kib as f64 / 1024.0);
+    }
 }
 
 fn write_reason(root: &MlRoot, relative: &str, reason: &str) {

@@ -416,4 +416,11 @@ fn logs_to_a_pipe_carry_no_colour_escapes() {
         .next_back()
         .unwrap_or_else(|| panic!("no CPU time in {stderr:?}"));
     assert!(cpu.parse::<f64>().unwrap() >= 0.0, "{cpu}");
+    // And its peak memory: more than nothing, less than a gigabyte for a failed start.
+    let peak = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("mmp-peak-memory-mib: "))
+        .unwrap_or_else(|| panic!("no peak memory in {stderr:?}"));
+    let peak: f64 = peak.parse().unwrap();
+    assert!(peak > 0.5 && peak < 1024.0, "{peak}");
 }
