@@ -534,32 +534,66 @@ mod tests {
         let numbers = "a,c,y\n1,red,1.5\n2,blue,2\n3,red,7\n4,,1\n";
         let (regressor, _) = model_and_file(dir.path(), numbers, Task::Regression);
         let auc = RegisterMetric::Auc;
-        let cases: [(&Model, &[u8], RegisterMetric); 12] = [
-            (&classifier, b"", auc),
-            (&classifier, b"a,c,y\n", auc),
-            (&classifier, b"a,c,y\n1,red,p\n2,red\n", auc),
-            (&classifier, b"a,c,y\n1,red,p\n2,red,\xff\n", auc),
-            (&classifier, b"a,c\n1,red\n", auc),
-            (&classifier, b"y,c\np,red\n", auc),
-            (&classifier, b"a,c,y\n1,red,z\nx,red,p\n", auc),
-            (&classifier, b"a,c,y\n1,red,z\n2,red,p\n", auc),
+        let cases: [(&Model, &[u8], RegisterMetric, &str); 12] = [
+            (&classifier, b"", auc, "the file is empty"),
+            (&classifier, b"a,c,y\n", auc, "no data rows"),
             (
                 &classifier,
-                b"a,c,y\n1,red,p\n2,red,q\n",
-                RegisterMetric::R2,
+                b"a,c,y\n1,red,p\n2,red\n",
+                auc,
+                "row 3: has 2 fields",
             ),
-            (&regressor, b"a,c,y\n1,red,\n2,red,x\n", RegisterMetric::R2),
-            (&regressor, b"a,c,y\n1,red,2\n2,red,x\n", RegisterMetric::R2),
+            (
+                &classifier,
+                b"a,c,y\n1,red,p\n2,red,\xff\n",
+                auc,
+                "not valid UTF-8",
+            ),
+            (&classifier, b"a,c\n1,red\n", auc, "no column named `y`"),
+            (&classifier, b"y,c\np,red\n", auc, "no column named `a`"),
+            (
+                &classifier,
+                b"a,c,y\n1,red,z\nx,red,p\n",
+                auc,
+                "row 3, column `a`",
+            ),
+            (
+                &classifier,
+                b"a,c,y\n1,red,z\n2,red,p\n",
+                auc,
+                "class `z` was not seen",
+            ),
+            (
+                &classifier,
+                b"a,c,y\n1,red,p\n",
+                RegisterMetric::R2,
+                "does not apply",
+            ),
+            (
+                &regressor,
+                b"a,c,y\n1,red,\n2,red,x\n",
+                RegisterMetric::R2,
+                "row 2, column `y`: the target is missing",
+            ),
+            (
+                &regressor,
+                b"a,c,y\n1,red,2\n2,red,x\n",
+                RegisterMetric::R2,
+                "regression target `x`",
+            ),
             (
                 &regressor,
                 b"c,a,y\n green ,,2\n2,7,1\n",
                 RegisterMetric::R2,
+                "regression_metrics",
             ),
         ];
-        for (model, text, register) in cases {
+        for (model, text, register, expected) in cases {
             std::fs::write(&path, text).unwrap();
             let (new, old) = both_ways(model, &path, register);
-            assert_eq!(new, old, "{}", String::from_utf8_lossy(text));
+            let text = String::from_utf8_lossy(text);
+            assert_eq!(new, old, "{text}");
+            assert!(new.contains(expected), "{text}: {new}");
         }
     }
 

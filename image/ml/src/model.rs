@@ -136,8 +136,11 @@ impl TrainingData {
         // file is read into a table first.
         let column = find_column(&source, &records.header, target);
         let mut values = TargetValues::new(source.as_str(), target);
+        // Without the target column nothing is fitted (the error comes after the reading).
         let mut fitting = Fitting::new(&records.header, *column.as_ref().unwrap_or(&0), 0);
         let mut rows = 0usize;
+        // The cells grow with the records, whose count is not known before: a grown buffer's
+        // pages are resident only once written, so the spare capacity costs no memory.
         while let Some(record) = records.next_record()? {
             rows += 1;
             if let Ok(c) = column {
@@ -711,22 +714,31 @@ mod tests {
     #[test]
     fn a_file_read_streamed_fails_as_its_table_does() {
         let dir = tempfile::tempdir().unwrap();
-        let cases: [&[u8]; 13] = [
-            b"",
-            b"a,y\n",
-            b"a,y\n1,0\n3,1,5\n",
-            b"a,y\n1,0\n3,\xff\n",
-            b"a,b\n1,0\n",
-            b"a,b\n1,0\n3\n",
-            b"a,y\n1,0\n2,\n",
-            b"a,y\n1,0\n2,0\n",
-            b"a,y\nNA,0\n,1\n",
-            b"y\n0\n1\n",
-            b"a,b,a,y\nx,1,2,0\nz,3,4,1\n",
-            b"a,y\n1,0\nx,1\n2,high\n",
-            b"a,y\n1,0\n2,1\n3,2\n",
+        let cases: [(&[u8], &str); 13] = [
+            (b"", "the file is empty"),
+            (b"a,y\n", "no data rows"),
+            (b"a,y\n1,0\n3,1,5\n", "row 3: has 3 fields"),
+            (b"a,y\n1,0\n3,\xff\n", "not valid UTF-8"),
+            (b"a,b\n1,0\n", "no column named `y`"),
+            (b"a,b\n1,0\n3\n", "row 3: has 1 fields"),
+            (
+                b"a,y\n1,0\n2,\n",
+                "row 3, column `y`: the target is missing",
+            ),
+            (b"a,y\n1,0\n2,0\n", "has only one class"),
+            (b"a,y\nNA,0\n,1\n", "column `a` has no values at all"),
+            (b"y\n0\n1\n", "no feature columns"),
+            (
+                b"a,b,a,y\nx,1,2,0\nz,3,4,1\n",
+                "column `a` appears more than once",
+            ),
+            (b"a,y\n1,0\nx,1\n2,high\n", "regression target `high`"),
+            (
+                b"a,y\n1,0\n2,1\n3,2\n",
+                "task is binary but the target has 3 classes",
+            ),
         ];
-        for (i, text) in cases.iter().enumerate() {
+        for (i, (text, expected)) in cases.into_iter().enumerate() {
             let p = dir.path().join("data.csv");
             std::fs::write(&p, text).unwrap();
             let task = match i {
@@ -737,7 +749,9 @@ mod tests {
             let old = Table::read(&p).and_then(|t| TrainingData::from_table(&t, "y", task));
             let new = TrainingData::read(&p, "y", task, crate::index::MAX_RECORD_BYTES);
             let (old, new) = (old.unwrap_err().to_string(), new.unwrap_err().to_string());
-            assert_eq!(new, old, "{}", String::from_utf8_lossy(text));
+            let text = String::from_utf8_lossy(text);
+            assert_eq!(new, old, "{text}");
+            assert!(new.contains(expected), "{text}: {new}");
         }
         // Duplicate numeric names were never refused; a duplicate text column was (above).
         let p = dir.path().join("data.csv");
