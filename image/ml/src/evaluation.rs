@@ -20,14 +20,17 @@
 //! | auc | auc | auc (macro one-vs-rest) | error |
 //! | r2 | error | error | r2 |
 
-use ndarray::ArrayView2;
+use std::path::Path;
+
+use csv::StringRecord;
+use ndarray::{Array2, ArrayView2};
 use serde_json::{json, Map, Value};
 
 use crate::error::{MlError, Result};
 use crate::metrics::{self, Average, PerClass, ThresholdCounts};
-use crate::model::{Model, Predictions};
-use crate::schema::is_missing;
-use crate::table::Table;
+use crate::model::Model;
+use crate::schema::{is_missing, Value as SchemaValue};
+use crate::table::{find_column, record_row, Records, Table};
 use crate::target::Task;
 
 /// Curves are evenly subsampled to at most this many points (the original's cap).
@@ -104,35 +107,191 @@ impl RegisterMetric {
 /// Scores `model` on `table` (which holds the target column) and builds the report.
 pub fn evaluate(model: &Model, table: &Table, register: RegisterMetric) -> Result<Value> {
     let key = register.key(model.task())?;
-    let target = table.column(&model.manifest.target)?;
-    let predictions = model.predict_table(table)?;
-    let (section, metrics) = match (&predictions, model.classes()) {
-        (Predictions::Proba(proba), Some(classes)) => {
-            let truth = class_codes(table, target, classes)?;
-            if model.task() == Task::Binary {
-                (
-                    "binary_classification_metrics",
-                    binary(&truth, proba.view(), classes),
-                )
-            } else {
-                (
-                    "multiclass_classification_metrics",
-                    multiclass(&truth, proba.view(), classes),
-                )
+    let mut scoring = Scoring::new(model, &table.source, &table.header);
+    for (record, &row) in table.records.iter().zip(&table.rows) {
+        scoring.push(row, record);
+    }
+    scoring.finish(key)
+}
+
+/// [`evaluate`] of the CSV at `path`, without holding its records: each is checked as
+/// [`Table::read`] checks it, then encoded and predicted, and only the predictions and the
+/// truth are kept. Errors are those of `Table::read` and then `evaluate`, in the same order,
+/// except that a record longer than `max_record_bytes` is refused instead of read.
+pub fn evaluate_file(
+    model: &Model,
+    path: &Path,
+    register: RegisterMetric,
+    max_record_bytes: u64,
+) -> Result<Value> {
+    let file = std::fs::File::open(path).map_err(|e| MlError::io(path, e))?;
+    let mut records = Records::new(path, file, Some(max_record_bytes))?;
+    let mut scoring = Scoring::new(model, &path.display().to_string(), &records.header);
+    let mut rows = 0usize;
+    while let Some(record) = records.next_record()? {
+        rows += 1;
+        scoring.push(record_row(record), record);
+    }
+    if rows == 0 {
+        return Err(MlError::NoRows { path: path.into() });
+    }
+    scoring.finish(register.key(model.task())?)
+}
+
+/// A model's predictions and the truth, gathered a record at a time, with the first error of
+/// each kind, reported in the order scoring a whole table met them: the columns, then a
+/// feature cell, then a target cell.
+struct Scoring<'a> {
+    model: &'a Model,
+    source: String,
+    /// The target's column and each feature's.
+    columns: Result<(usize, Vec<usize>)>,
+    scratch: Vec<f64>,
+    /// Row-major, [`Model::n_outputs`] a row.
+    outputs: Vec<f64>,
+    codes: Vec<usize>,
+    values: Vec<f64>,
+    bad_cell: Option<MlError>,
+    bad_target: Option<MlError>,
+}
+
+impl<'a> Scoring<'a> {
+    fn new(model: &'a Model, source: &str, header: &[String]) -> Scoring<'a> {
+        let column = |name: &str| find_column(source, header, name);
+        let columns = column(&model.manifest.target).and_then(|target| {
+            let features = model.schema().features.iter();
+            Ok((
+                target,
+                features.map(|f| column(&f.name)).collect::<Result<_>>()?,
+            ))
+        });
+        Scoring {
+            model,
+            source: source.to_string(),
+            columns,
+            scratch: vec![0.0; model.width()],
+            outputs: Vec::new(),
+            codes: Vec::new(),
+            values: Vec::new(),
+            bad_cell: None,
+            bad_target: None,
+        }
+    }
+
+    /// Takes the record that starts on file row `row`.
+    fn push(&mut self, row: u64, record: &StringRecord) {
+        let Ok((target, features)) = &self.columns else {
+            return;
+        };
+        let model = self.model;
+        let bad = |column: &str, message: String| MlError::BadCell {
+            source_name: self.source.clone(),
+            row: row as usize,
+            column: column.to_string(),
+            message,
+        };
+        if self.bad_cell.is_none() {
+            let cell = |i: usize| SchemaValue::Text(record.get(features[i]).unwrap_or(""));
+            match model.schema().encode_row(cell, &mut self.scratch) {
+                Ok(()) => {
+                    let at = self.outputs.len();
+                    self.outputs.resize(at + model.n_outputs(), 0.0);
+                    model.predict_encoded_row(&self.scratch, &mut self.outputs[at..]);
+                }
+                Err((i, message)) => {
+                    self.bad_cell = Some(bad(&model.schema().features[i].name, message));
+                }
             }
         }
-        (Predictions::Values(predicted), _) => {
-            let truth = values(table, target)?;
-            ("regression_metrics", regression(&truth, predicted))
+        if self.bad_target.is_some() {
+            return;
         }
-        (Predictions::Proba(_), None) => {
-            return Err(MlError::Artifact(
-                "a classifier without class labels".into(),
-            ))
+        let name = &model.manifest.target;
+        let v = record.get(*target).unwrap_or("").trim();
+        let error = if model.task() == Task::Regression {
+            match v.parse::<f64>() {
+                _ if is_missing(v) => Some(MlError::MissingTarget {
+                    source_name: self.source.clone(),
+                    row: row as usize,
+                    column: name.clone(),
+                }),
+                Ok(x) => {
+                    self.values.push(x);
+                    None
+                }
+                Err(_) => Some(MlError::NonNumericTarget {
+                    source_name: self.source.clone(),
+                    row: row as usize,
+                    column: name.clone(),
+                    value: v.to_string(),
+                }),
+            }
+        } else {
+            let classes = model.classes().unwrap_or_default();
+            match classes.iter().position(|c| c == v) {
+                Some(code) => {
+                    self.codes.push(code);
+                    None
+                }
+                None => Some(bad(
+                    name,
+                    format!(
+                        "class `{v}` was not seen in training (classes: {})",
+                        classes.join(", ")
+                    ),
+                )),
+            }
+        };
+        self.bad_target = error;
+    }
+
+    /// The report, with the metric `key` copied to its top.
+    fn finish(self, key: &str) -> Result<Value> {
+        self.columns?;
+        if let Some(e) = self.bad_cell {
+            return Err(e);
         }
-    };
-    let chosen = metrics.get(key).cloned().unwrap_or(Value::Null);
-    Ok(json!({ section: metrics, "register_metric": chosen }))
+        let model = self.model;
+        let (section, metrics) = match (model.task(), model.classes()) {
+            (Task::Regression, _) => {
+                if let Some(e) = self.bad_target {
+                    return Err(e);
+                }
+                (
+                    "regression_metrics",
+                    regression(&self.values, &self.outputs),
+                )
+            }
+            (task, Some(classes)) => {
+                if let Some(e) = self.bad_target {
+                    return Err(e);
+                }
+                let k = model.n_outputs();
+                let Ok(proba) = Array2::from_shape_vec((self.outputs.len() / k, k), self.outputs)
+                else {
+                    unreachable!("n_outputs values a row")
+                };
+                if task == Task::Binary {
+                    (
+                        "binary_classification_metrics",
+                        binary(&self.codes, proba.view(), classes),
+                    )
+                } else {
+                    (
+                        "multiclass_classification_metrics",
+                        multiclass(&self.codes, proba.view(), classes),
+                    )
+                }
+            }
+            (_, None) => {
+                return Err(MlError::Artifact(
+                    "a classifier without class labels".into(),
+                ))
+            }
+        };
+        let chosen = metrics.get(key).cloned().unwrap_or(Value::Null);
+        Ok(json!({ section: metrics, "register_metric": chosen }))
+    }
 }
 
 fn metric(v: f64) -> Value {
@@ -313,58 +472,130 @@ fn regression(truth: &[f64], predicted: &[f64]) -> Map<String, Value> {
     m
 }
 
-fn class_codes(table: &Table, column: usize, classes: &[String]) -> Result<Vec<usize>> {
-    let name = &table.header[column];
-    table
-        .records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let v = r.get(column).unwrap_or("").trim();
-            classes
-                .iter()
-                .position(|c| c == v)
-                .ok_or_else(|| MlError::BadCell {
-                    source_name: table.source.clone(),
-                    row: table.rows[i] as usize,
-                    column: name.clone(),
-                    message: format!(
-                        "class `{v}` was not seen in training (classes: {})",
-                        classes.join(", ")
-                    ),
-                })
-        })
-        .collect()
-}
-
-fn values(table: &Table, column: usize) -> Result<Vec<f64>> {
-    let name = &table.header[column];
-    table
-        .records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let v = r.get(column).unwrap_or("").trim();
-            if is_missing(v) {
-                return Err(MlError::MissingTarget {
-                    source_name: table.source.clone(),
-                    row: table.rows[i] as usize,
-                    column: name.clone(),
-                });
-            }
-            v.parse::<f64>().map_err(|_| MlError::NonNumericTarget {
-                source_name: table.source.clone(),
-                row: table.rows[i] as usize,
-                column: name.clone(),
-                value: v.to_string(),
-            })
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A model of `family` fitted to `csv`'s `y`, saved as it would be, and the file.
+    fn model_and_file(dir: &Path, csv: &str, task: Task) -> (Model, std::path::PathBuf) {
+        let path = dir.join("data.csv");
+        std::fs::write(&path, csv).unwrap();
+        let table = Table::read(&path).unwrap();
+        let data = crate::model::TrainingData::from_table(&table, "y", Some(task)).unwrap();
+        let hp = crate::hyperparams::HyperParams::from_pairs([("n-estimators", "5")]);
+        let family = crate::estimators::Algorithm::RandomForest;
+        let estimator = crate::estimators::from_hyperparams(family, &hp).unwrap();
+        let model = Model::fit(estimator.as_ref(), &data, hp.to_map(), 1).unwrap();
+        (model, path)
+    }
+
+    fn both_ways(model: &Model, path: &Path, register: RegisterMetric) -> (String, String) {
+        let old = Table::read(path).and_then(|t| evaluate(model, &t, register));
+        let new = evaluate_file(model, path, register, crate::index::MAX_RECORD_BYTES);
+        let show = |r: Result<Value>| r.map_or_else(|e| e.to_string(), |v| v.to_string());
+        (show(new), show(old))
+    }
+
+    #[test]
+    fn a_file_scored_streamed_reports_what_its_table_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let datasets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets");
+        for (file, target, task, register) in [
+            (
+                "breast-cancer/breast-cancer.csv",
+                "CLASS",
+                Task::Binary,
+                "auc",
+            ),
+            ("wine/wine.csv", "CLASS", Task::Multiclass, "f1"),
+            (
+                "diabetes/diabetes.csv",
+                "progression",
+                Task::Regression,
+                "r2",
+            ),
+        ] {
+            let text = std::fs::read_to_string(datasets.join(file)).unwrap();
+            let header_end = text.find('\n').unwrap();
+            let renamed = text[..header_end].replace(target, "y") + &text[header_end..];
+            let (model, path) = model_and_file(dir.path(), &renamed, task);
+            let register = RegisterMetric::parse(register).unwrap();
+            let (new, old) = both_ways(&model, &path, register);
+            assert!(new.contains("register_metric"), "{file}: {new}");
+            assert_eq!(new, old, "{file}");
+        }
+    }
+
+    #[test]
+    fn a_file_scored_streamed_fails_as_its_table_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let train = "a,c,y\n1,red,p\n2,blue,q\n3,red,p\n4,,q\n5,blue,p\n6,red,q\n";
+        let (classifier, path) = model_and_file(dir.path(), train, Task::Binary);
+        let numbers = "a,c,y\n1,red,1.5\n2,blue,2\n3,red,7\n4,,1\n";
+        let (regressor, _) = model_and_file(dir.path(), numbers, Task::Regression);
+        let auc = RegisterMetric::Auc;
+        let cases: [(&Model, &[u8], RegisterMetric, &str); 12] = [
+            (&classifier, b"", auc, "the file is empty"),
+            (&classifier, b"a,c,y\n", auc, "no data rows"),
+            (
+                &classifier,
+                b"a,c,y\n1,red,p\n2,red\n",
+                auc,
+                "row 3: has 2 fields",
+            ),
+            (
+                &classifier,
+                b"a,c,y\n1,red,p\n2,red,\xff\n",
+                auc,
+                "not valid UTF-8",
+            ),
+            (&classifier, b"a,c\n1,red\n", auc, "no column named `y`"),
+            (&classifier, b"y,c\np,red\n", auc, "no column named `a`"),
+            (
+                &classifier,
+                b"a,c,y\n1,red,z\nx,red,p\n",
+                auc,
+                "row 3, column `a`",
+            ),
+            (
+                &classifier,
+                b"a,c,y\n1,red,z\n2,red,p\n",
+                auc,
+                "class `z` was not seen",
+            ),
+            (
+                &classifier,
+                b"a,c,y\n1,red,p\n",
+                RegisterMetric::R2,
+                "does not apply",
+            ),
+            (
+                &regressor,
+                b"a,c,y\n1,red,\n2,red,x\n",
+                RegisterMetric::R2,
+                "row 2, column `y`: the target is missing",
+            ),
+            (
+                &regressor,
+                b"a,c,y\n1,red,2\n2,red,x\n",
+                RegisterMetric::R2,
+                "regression target `x`",
+            ),
+            (
+                &regressor,
+                b"c,a,y\n green ,,2\n2,7,1\n",
+                RegisterMetric::R2,
+                "regression_metrics",
+            ),
+        ];
+        for (model, text, register, expected) in cases {
+            std::fs::write(&path, text).unwrap();
+            let (new, old) = both_ways(model, &path, register);
+            let text = String::from_utf8_lossy(text);
+            assert_eq!(new, old, "{text}");
+            assert!(new.contains(expected), "{text}: {new}");
+        }
+    }
 
     #[test]
     fn register_metrics_map_per_task() {

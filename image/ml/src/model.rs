@@ -33,8 +33,8 @@ use crate::estimators::{
     boosting, lightgbm, xgboost, Algorithm, Estimator, Fitted, ParamGuard, TrainTarget,
 };
 use crate::hyperparams::HyperParams;
-use crate::schema::{Encoding, Schema, Value};
-use crate::table::Table;
+use crate::schema::{Encoding, Fitting, Schema, Value};
+use crate::table::{find_column, record_row, Records, Table};
 use crate::target::{read_target, Target, TargetValues, Task};
 
 /// The artifact format this build writes and reads.
@@ -104,6 +104,70 @@ impl TrainingData {
         let column = table.column(target)?;
         let (task, target_values) = read_target(TargetValues::from_table(table, column)?, task)?;
         let (schema, x) = Schema::fit_encode(table, column)?;
+        Ok(TrainingData {
+            task,
+            target_name: target.to_string(),
+            schema,
+            x,
+            target: target_values,
+        })
+    }
+
+    /// [`TrainingData::from_table`] of the CSV at `path`, without holding its records: one
+    /// reading checks each record as [`Table::read`] does, gathers the target's values and
+    /// keeps one cell per feature ([`Schema::fit_encode`]'s rules), which then become the
+    /// encoded rows in place. The first records are read once more only if a column turns out
+    /// to be text after holding numbers (their text is needed as categories). Errors are those
+    /// of `Table::read` and `from_table`, in the same order, except that a record longer than
+    /// `max_record_bytes` is refused instead of read.
+    pub fn read(
+        path: &Path,
+        target: &str,
+        task: Option<Task>,
+        max_record_bytes: u64,
+    ) -> Result<TrainingData> {
+        let open = || {
+            let file = std::fs::File::open(path).map_err(|e| MlError::io(path, e))?;
+            Records::new(path, file, Some(max_record_bytes))
+        };
+        let mut records = open()?;
+        let source = path.display().to_string();
+        // A missing column is reported once the whole file has been checked, as it is when the
+        // file is read into a table first.
+        let column = find_column(&source, &records.header, target);
+        let mut values = TargetValues::new(source.as_str(), target);
+        // Without the target column nothing is fitted (the error comes after the reading).
+        let mut fitting = Fitting::new(&records.header, *column.as_ref().unwrap_or(&0), 0);
+        let mut rows = 0usize;
+        // The cells grow with the records, whose count is not known before: a grown buffer's
+        // pages are resident only once written, so the spare capacity costs no memory.
+        while let Some(record) = records.next_record()? {
+            rows += 1;
+            if let Ok(c) = column {
+                values.push(record_row(record), record.get(c).unwrap_or(""))?;
+                fitting.push(record);
+            }
+        }
+        if rows == 0 {
+            return Err(MlError::NoRows { path: path.into() });
+        }
+        column?;
+        let (task, target_values) = read_target(values, task)?;
+        let again = fitting.again();
+        if again > 0 {
+            let mut records = open()?;
+            for row in 0..again {
+                let record = records.next_record()?;
+                let byte = record.and_then(|r| r.position()).map_or(0, |p| p.byte());
+                if !record.is_some_and(|r| fitting.push_again(row, r)) {
+                    return Err(MlError::Changed {
+                        path: path.into(),
+                        byte,
+                    });
+                }
+            }
+        }
+        let (schema, x) = fitting.finish(&source, &records.header)?;
         Ok(TrainingData {
             task,
             target_name: target.to_string(),
@@ -493,6 +557,207 @@ pub fn write_archive(dir: &Path, path: &Path) -> Result<()> {
 mod tests {
     use super::*;
     use crate::estimators::from_hyperparams;
+
+    /// The schema as fitting a table learned it before it streamed, rule by rule: a column
+    /// whose present values all parse is numeric, filled with their mean in row order; any
+    /// other is categorical, filled with its most frequent category (the first on a tie).
+    fn reference_schema(table: &Table, target: usize) -> Schema {
+        let mut features = Vec::new();
+        for (c, name) in table
+            .header
+            .iter()
+            .enumerate()
+            .filter(|&(c, _)| c != target)
+        {
+            let present: Vec<&str> = table
+                .records
+                .iter()
+                .map(|r| r.get(c).unwrap().trim())
+                .filter(|v| !crate::schema::is_missing(v))
+                .collect();
+            let numbers: Option<Vec<f64>> = present.iter().map(|v| v.parse().ok()).collect();
+            let encoding = match numbers {
+                Some(n) => Encoding::Numeric {
+                    fill: n.iter().sum::<f64>() / n.len() as f64,
+                },
+                None => {
+                    let mut counts = BTreeMap::<&str, usize>::new();
+                    for v in present {
+                        *counts.entry(v).or_default() += 1;
+                    }
+                    let most = counts.values().max().unwrap();
+                    Encoding::Categorical {
+                        fill: counts.values().position(|n| n == most).unwrap(),
+                        categories: counts.keys().map(|k| k.to_string()).collect(),
+                    }
+                }
+            };
+            features.push(crate::schema::Feature {
+                name: name.clone(),
+                encoding,
+            });
+        }
+        Schema { features }
+    }
+
+    fn bits(x: &Array2<f64>) -> Vec<u64> {
+        x.iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// Reads `path` both ways and checks they agree with each other and with the reference.
+    fn same_both_ways(path: &Path, target: &str, task: Option<Task>) -> TrainingData {
+        let table = Table::read(path).unwrap();
+        let old = TrainingData::from_table(&table, target, task).unwrap();
+        let new = TrainingData::read(path, target, task, crate::index::MAX_RECORD_BYTES).unwrap();
+        let what = path.display();
+        // Compared as printed: a fill can be NaN (a `NAN` cell is a number), never equal to itself.
+        let printed = |s: &Schema| format!("{s:?}");
+        assert_eq!(printed(&new.schema), printed(&old.schema), "{what}");
+        assert_eq!(bits(&new.x), bits(&old.x), "{what}");
+        assert_eq!(new.x.dim(), old.x.dim(), "{what}");
+        assert_eq!((new.task, &new.target), (old.task, &old.target), "{what}");
+        assert_eq!(new.target_name, old.target_name);
+        let reference = reference_schema(&table, table.column(target).unwrap());
+        assert_eq!(printed(&new.schema), printed(&reference), "{what}");
+        // Encoding a table finds columns by name: only a header without repeats encodes.
+        let names: std::collections::BTreeSet<_> = table.header.iter().collect();
+        if names.len() == table.header.len() {
+            let x = reference.encode_table(&table).unwrap();
+            assert_eq!(bits(&x), bits(&new.x), "{what}");
+        }
+        new
+    }
+
+    #[test]
+    fn a_file_read_streamed_trains_on_what_its_table_gives() {
+        let datasets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets");
+        for (file, target) in [
+            ("breast-cancer/breast-cancer.csv", "CLASS"),
+            ("diabetes/diabetes.csv", "progression"),
+            ("wine/wine.csv", "CLASS"),
+        ] {
+            same_both_ways(&datasets.join(file), target, None);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tricky.csv");
+        // A byte-order mark, CRLF, quoted commas, quotes and line breaks, padded and missing
+        // cells, a NaN that is not a missing token, blank lines, no final line break; columns
+        // that turn out to be text after numbers (`late`, `later`), or start as text (`early`).
+        let mut text = String::from("\u{feff}id, n ,cat,late,early,later,CLASS\r\n");
+        for i in 0..300 {
+            let n = match i % 9 {
+                0 => "NA".to_string(),
+                1 => " 2.5 ".to_string(),
+                2 => String::new(),
+                3 => "NAN".to_string(),
+                _ => format!("{}.25", i % 17),
+            };
+            let cat = [
+                "red",
+                "",
+                "\"gr,een\"",
+                " blue ",
+                "\"say \"\"hi\"\"\"",
+                "\"two\r\nlines\"",
+            ][i % 6];
+            let late = if i == 250 {
+                "x".to_string()
+            } else {
+                format!("{}", i % 4)
+            };
+            let early = if i == 0 {
+                "text".to_string()
+            } else {
+                format!("{}", i % 3)
+            };
+            let later = match i {
+                299 => "last".to_string(),
+                _ if i % 5 == 0 => "null".to_string(),
+                _ => format!("{}.0", i % 2),
+            };
+            let class = ["a", "b", "c"][(i * 7 + i / 5) % 3];
+            text.push_str(&format!("{i},{n},{cat},{late},{early},{later},{class}\r\n"));
+            if i % 50 == 49 {
+                text.push_str("\r\n");
+            }
+        }
+        text.truncate(text.len() - 2);
+        std::fs::write(&path, &text).unwrap();
+        let data = same_both_ways(&path, "CLASS", None);
+        let kinds: Vec<_> = data
+            .schema
+            .features
+            .iter()
+            .map(|f| match &f.encoding {
+                Encoding::Numeric { .. } => "numeric".to_string(),
+                Encoding::Categorical { categories, .. } => categories.join("|"),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "numeric",
+                "numeric",
+                "blue|gr,een|red|say \"hi\"|two\r\nlines",
+                "0|1|2|3|x",
+                "0|1|2|text",
+                "0.0|1.0|last"
+            ]
+        );
+        assert!(
+            data.x.column(1).iter().any(|v| v.is_nan()),
+            "NAN is a number"
+        );
+        same_both_ways(&path, "late", Some(Task::Multiclass));
+    }
+
+    #[test]
+    fn a_file_read_streamed_fails_as_its_table_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: [(&[u8], &str); 13] = [
+            (b"", "the file is empty"),
+            (b"a,y\n", "no data rows"),
+            (b"a,y\n1,0\n3,1,5\n", "row 3: has 3 fields"),
+            (b"a,y\n1,0\n3,\xff\n", "not valid UTF-8"),
+            (b"a,b\n1,0\n", "no column named `y`"),
+            (b"a,b\n1,0\n3\n", "row 3: has 1 fields"),
+            (
+                b"a,y\n1,0\n2,\n",
+                "row 3, column `y`: the target is missing",
+            ),
+            (b"a,y\n1,0\n2,0\n", "has only one class"),
+            (b"a,y\nNA,0\n,1\n", "column `a` has no values at all"),
+            (b"y\n0\n1\n", "no feature columns"),
+            (
+                b"a,b,a,y\nx,1,2,0\nz,3,4,1\n",
+                "column `a` appears more than once",
+            ),
+            (b"a,y\n1,0\nx,1\n2,high\n", "regression target `high`"),
+            (
+                b"a,y\n1,0\n2,1\n3,2\n",
+                "task is binary but the target has 3 classes",
+            ),
+        ];
+        for (i, (text, expected)) in cases.into_iter().enumerate() {
+            let p = dir.path().join("data.csv");
+            std::fs::write(&p, text).unwrap();
+            let task = match i {
+                11 => Some(Task::Regression),
+                12 => Some(Task::Binary),
+                _ => None,
+            };
+            let old = Table::read(&p).and_then(|t| TrainingData::from_table(&t, "y", task));
+            let new = TrainingData::read(&p, "y", task, crate::index::MAX_RECORD_BYTES);
+            let (old, new) = (old.unwrap_err().to_string(), new.unwrap_err().to_string());
+            let text = String::from_utf8_lossy(text);
+            assert_eq!(new, old, "{text}");
+            assert!(new.contains(expected), "{text}: {new}");
+        }
+        // Duplicate numeric names were never refused; a duplicate text column was (above).
+        let p = dir.path().join("data.csv");
+        std::fs::write(&p, b"a,a,y\n1,2,0\n3,4,1\n").unwrap();
+        same_both_ways(&p, "y", None);
+    }
 
     fn fitted(family: &str, task: Task, pairs: &[(&str, &str)]) -> Model {
         let csv = match task {

@@ -2,11 +2,14 @@
 //! with their mean, text (categorical) columns are one-hot encoded and imputed with their most
 //! frequent category. A category never seen in training encodes as all zeros.
 
+use std::collections::HashMap;
+
+use csv::StringRecord;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{MlError, Result};
-use crate::table::Table;
+use crate::table::{find_column, Table};
 
 /// Cell texts read as "no value" (besides the empty string), as pandas reads them by default.
 pub const MISSING_TOKENS: [&str; 7] = ["NA", "N/A", "NaN", "nan", "null", "NULL", "None"];
@@ -66,67 +69,21 @@ pub struct Schema {
 impl Schema {
     /// Learns the encoding of every column of `table` except `target`.
     pub fn fit(table: &Table, target: usize) -> Result<Schema> {
-        Ok(Self::fit_columns(table, target)?.0)
+        Ok(Self::fit_encode(table, target)?.0)
     }
 
     /// [`Schema::fit`] and [`Schema::encode_table`] of the same table in one reading: each
     /// numeric cell is parsed once, not once to fit and again to encode.
     pub fn fit_encode(table: &Table, target: usize) -> Result<(Schema, Array2<f64>)> {
-        let (schema, parsed) = Self::fit_columns(table, target)?;
-        let mut x = Array2::zeros((table.len(), schema.width()));
-        let mut at = 0;
-        for (feature, values) in schema.features.iter().zip(parsed) {
-            match &feature.encoding {
-                // `fit_columns` keeps every numeric feature's cells.
-                Encoding::Numeric { fill } => {
-                    let cells = values.into_iter().flatten();
-                    for (cell, value) in x.column_mut(at).iter_mut().zip(cells) {
-                        *cell = value.unwrap_or(*fill);
-                    }
-                    at += 1;
-                }
-                Encoding::Categorical { categories, fill } => {
-                    let index = table.column(&feature.name)?;
-                    for (r, record) in table.records.iter().enumerate() {
-                        let v = record.get(index).unwrap_or("").trim();
-                        let hit = if is_missing(v) {
-                            Some(*fill)
-                        } else {
-                            find(categories, v)
-                        };
-                        if let Some(k) = hit {
-                            x[[r, at + k]] = 1.0;
-                        }
-                    }
-                    at += categories.len();
-                }
-            }
+        let mut fitting = Fitting::new(&table.header, target, table.len());
+        for record in &table.records {
+            fitting.push(record);
         }
-        Ok((schema, x))
-    }
-
-    /// The features, and each numeric one's parsed cells.
-    fn fit_columns(table: &Table, target: usize) -> Result<(Schema, Vec<ParsedCells>)> {
-        let mut features = Vec::with_capacity(table.header.len().saturating_sub(1));
-        let mut parsed = Vec::with_capacity(features.capacity());
-        for (col, name) in table.header.iter().enumerate() {
-            if col == target {
-                continue;
-            }
-            let (encoding, values) = fit_column(table, col)?;
-            features.push(Feature {
-                name: name.clone(),
-                encoding,
-            });
-            parsed.push(values);
+        for (row, record) in table.records.iter().take(fitting.again()).enumerate() {
+            // The same records again: nothing can differ.
+            fitting.push_again(row, record);
         }
-        if features.is_empty() {
-            return Err(MlError::NoFeatures {
-                source_name: table.source.clone(),
-                target: table.header[target].clone(),
-            });
-        }
-        Ok((Schema { features }, parsed))
+        fitting.finish(&table.source, &table.header)
     }
 
     /// Number of model columns.
@@ -216,67 +173,260 @@ fn find(categories: &[String], v: &str) -> Option<usize> {
     categories.binary_search_by(|c| c.as_str().cmp(v)).ok()
 }
 
-/// A numeric column's cells as parsed (`None`: missing); `None` for a categorical column.
-type ParsedCells = Option<Vec<Option<f64>>>;
+/// Marks a missing cell among those [`Fitting`] holds: a NaN no parse gives (parsing gives
+/// only the canonical NaN), so a cell that reads as a NaN stays one, as it always has.
+const MISSING_CELL: u64 = 0x7ff8_0000_0000_0bad;
 
-/// A column's encoding and, for a numeric one, its parsed cells.
-fn fit_column(table: &Table, col: usize) -> Result<(Encoding, ParsedCells)> {
-    let mut sum = 0.0;
-    let mut count = 0usize;
-    let mut values = Vec::with_capacity(table.len());
-    for record in &table.records {
-        let v = record.get(col).unwrap_or("").trim();
-        if is_missing(v) {
-            values.push(None);
-            continue;
+/// A schema learned and the rows encoded in one reading of the records, which need not be
+/// held: [`Schema::fit_encode`] feeds it a table's records, [`TrainingData::read`] a file's as
+/// they are read. The rules are those of [`Schema::encode_row`]: a numeric column's fill is the
+/// mean of its values, summed in row order; a column is text once one of its values is not a
+/// number, one-hot over its sorted categories, and filled with the most frequent one.
+///
+/// Each row keeps one cell per feature (its number, or its category's id while the categories
+/// are still being found); [`Fitting::finish`] widens these cells in place into the encoded
+/// rows, so the memory is that of the encoded matrix and a few bytes a category.
+///
+/// [`TrainingData::read`]: crate::model::TrainingData::read
+pub(crate) struct Fitting {
+    /// The header index of each feature (every column but the target).
+    columns: Vec<usize>,
+    fits: Vec<ColumnFit>,
+    /// Row-major, one cell per feature: a number, a category id, or [`MISSING_CELL`].
+    cells: Vec<f64>,
+    target: usize,
+}
+
+/// What one column has shown so far.
+enum ColumnFit {
+    /// Every value a number so far.
+    Numeric { sum: f64, count: usize },
+    /// A value that is not a number was seen: categories by id, in order of appearance.
+    Text {
+        ids: HashMap<Box<str>, usize>,
+        counts: Vec<usize>,
+        /// Rows before the first text value, when some held numbers: their cells are numbers,
+        /// not category ids, and must be read again ([`Fitting::push_again`]).
+        again: usize,
+    },
+}
+
+impl ColumnFit {
+    /// Takes a present (trimmed, not missing) value of row `row`; returns its cell.
+    fn push(&mut self, v: &str, row: usize) -> f64 {
+        if let ColumnFit::Numeric { sum, count } = self {
+            match v.parse::<f64>() {
+                Ok(x) => {
+                    *sum += x;
+                    *count += 1;
+                    return x;
+                }
+                Err(_) => {
+                    let again = if *count > 0 { row } else { 0 };
+                    *self = ColumnFit::Text {
+                        ids: HashMap::new(),
+                        counts: Vec::new(),
+                        again,
+                    };
+                }
+            }
         }
-        match v.parse::<f64>() {
-            Ok(x) => {
-                sum += x;
-                count += 1;
-                values.push(Some(x));
+        self.category(v)
+    }
+
+    /// Counts category `v` and returns its id as a cell.
+    fn category(&mut self, v: &str) -> f64 {
+        let ColumnFit::Text { ids, counts, .. } = self else {
+            unreachable!("only a text column has categories")
+        };
+        let id = match ids.get(v) {
+            Some(&id) => id,
+            None => {
+                ids.insert(v.into(), counts.len());
+                counts.push(0);
+                counts.len() - 1
             }
-            Err(_) => {
-                values = Vec::new();
-                break;
-            }
+        };
+        counts[id] += 1;
+        id as f64
+    }
+}
+
+impl Fitting {
+    /// Fits every column of `header` but `target`; `rows` is how many records to make room for.
+    pub(crate) fn new(header: &[String], target: usize, rows: usize) -> Fitting {
+        let columns: Vec<usize> = (0..header.len()).filter(|&c| c != target).collect();
+        Fitting {
+            fits: columns
+                .iter()
+                .map(|_| ColumnFit::Numeric { sum: 0.0, count: 0 })
+                .collect(),
+            cells: Vec::with_capacity(rows.saturating_mul(columns.len())),
+            columns,
+            target,
         }
     }
-    let numeric = values.len() == table.len();
-    if numeric {
-        if count == 0 {
-            return Err(MlError::EmptyFeature {
-                source_name: table.source.clone(),
-                column: table.header[col].clone(),
+
+    /// Takes the next record.
+    pub(crate) fn push(&mut self, record: &StringRecord) {
+        let row = self
+            .cells
+            .len()
+            .checked_div(self.columns.len())
+            .unwrap_or(0);
+        for (&c, fit) in self.columns.iter().zip(&mut self.fits) {
+            let v = record.get(c).unwrap_or("").trim();
+            let cell = if is_missing(v) {
+                f64::from_bits(MISSING_CELL)
+            } else {
+                fit.push(v, row)
+            };
+            self.cells.push(cell);
+        }
+    }
+
+    /// How many of the first records must be passed again to [`Fitting::push_again`], in
+    /// order: those before a column's first text value, when it had numbers before it.
+    pub(crate) fn again(&self) -> usize {
+        self.fits
+            .iter()
+            .map(|f| match f {
+                ColumnFit::Text { again, .. } => *again,
+                ColumnFit::Numeric { .. } => 0,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Takes record `row` again, counting as categories the numbers of columns that later
+    /// proved to be text. `false` if the record is not what [`Fitting::push`] was given.
+    pub(crate) fn push_again(&mut self, row: usize, record: &StringRecord) -> bool {
+        let width = self.columns.len();
+        for (j, (&c, fit)) in self.columns.iter().zip(&mut self.fits).enumerate() {
+            if !matches!(fit, ColumnFit::Text { again, .. } if *again > row) {
+                continue;
+            }
+            let v = record.get(c).unwrap_or("").trim();
+            let Some(cell) = self.cells.get_mut(row * width + j) else {
+                return false;
+            };
+            if is_missing(v) {
+                if cell.to_bits() != MISSING_CELL {
+                    return false;
+                }
+            } else {
+                match v.parse::<f64>() {
+                    Ok(x) if x.to_bits() == cell.to_bits() => *cell = fit.category(v),
+                    _ => return false,
+                }
+            }
+        }
+        true
+    }
+
+    /// The schema, and the rows encoded by it. Errors are those of fitting a table, in the
+    /// same order; `source` names the data in them.
+    pub(crate) fn finish(self, source: &str, header: &[String]) -> Result<(Schema, Array2<f64>)> {
+        let Fitting {
+            columns,
+            fits,
+            mut cells,
+            target,
+        } = self;
+        let mut features = Vec::with_capacity(columns.len());
+        // For a text feature, each category id's index among the sorted categories.
+        let mut positions = Vec::with_capacity(columns.len());
+        for (&c, fit) in columns.iter().zip(fits) {
+            let name = header[c].clone();
+            let (encoding, position) = match fit {
+                ColumnFit::Numeric { count: 0, .. } => {
+                    return Err(MlError::EmptyFeature {
+                        source_name: source.to_string(),
+                        column: name,
+                    })
+                }
+                ColumnFit::Numeric { sum, count } => (
+                    Encoding::Numeric {
+                        fill: sum / count as f64,
+                    },
+                    Vec::new(),
+                ),
+                ColumnFit::Text { ids, counts, .. } => {
+                    let mut sorted: Vec<(Box<str>, usize)> = ids.into_iter().collect();
+                    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                    let mut position = vec![0; sorted.len()];
+                    for (k, (_, id)) in sorted.iter().enumerate() {
+                        position[*id] = k;
+                    }
+                    // Most frequent; ties go to the first in sorted order (scikit-learn's
+                    // SimpleImputer rule).
+                    let (fill, _) = sorted
+                        .iter()
+                        .enumerate()
+                        .fold((0, 0), |best, (k, (_, id))| {
+                            if counts[*id] > best.1 {
+                                (k, counts[*id])
+                            } else {
+                                best
+                            }
+                        });
+                    let categories = sorted.into_iter().map(|(v, _)| v.into_string()).collect();
+                    (Encoding::Categorical { categories, fill }, position)
+                }
+            };
+            features.push(Feature { name, encoding });
+            positions.push(position);
+        }
+        if features.is_empty() {
+            return Err(MlError::NoFeatures {
+                source_name: source.to_string(),
+                target: header[target].clone(),
             });
         }
-        return Ok((
-            Encoding::Numeric {
-                fill: sum / count as f64,
-            },
-            Some(values),
-        ));
-    }
-    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
-    for record in &table.records {
-        let v = record.get(col).unwrap_or("").trim();
-        if !is_missing(v) {
-            *counts.entry(v).or_default() += 1;
+        // Encoding a table found each text column by name, so a name the header repeats was
+        // refused there; it still is.
+        for feature in &features {
+            if let Encoding::Categorical { .. } = feature.encoding {
+                find_column(source, header, &feature.name)?;
+            }
         }
+        let schema = Schema { features };
+        let (held, width) = (columns.len(), schema.width());
+        let rows = cells.len() / held;
+        // Widened in place from the last row back: row r's encoding never reaches the cells of
+        // an earlier row, which end at r × held ≤ r × width.
+        cells.reserve_exact(rows * width - cells.len());
+        cells.resize(rows * width, 0.0);
+        let mut row = vec![0.0; held];
+        for r in (0..rows).rev() {
+            row.copy_from_slice(&cells[r * held..(r + 1) * held]);
+            let out = &mut cells[r * width..(r + 1) * width];
+            let mut at = 0;
+            for ((feature, position), &cell) in schema.features.iter().zip(&positions).zip(&row) {
+                let missing = cell.to_bits() == MISSING_CELL;
+                match &feature.encoding {
+                    Encoding::Numeric { fill } => {
+                        out[at] = if missing { *fill } else { cell };
+                        at += 1;
+                    }
+                    Encoding::Categorical { categories, fill } => {
+                        let slots = &mut out[at..at + categories.len()];
+                        slots.fill(0.0);
+                        slots[if missing {
+                            *fill
+                        } else {
+                            position[cell as usize]
+                        }] = 1.0;
+                        at += categories.len();
+                    }
+                }
+            }
+        }
+        let Ok(x) = Array2::from_shape_vec((rows, width), cells) else {
+            unreachable!("rows × width cells")
+        };
+        Ok((schema, x))
     }
-    // Most frequent; ties go to the first in sorted order (scikit-learn's SimpleImputer rule).
-    let (fill, _) =
-        counts.values().enumerate().fold(
-            (0, 0),
-            |best, (i, &n)| if n > best.1 { (i, n) } else { best },
-        );
-    Ok((
-        Encoding::Categorical {
-            categories: counts.keys().map(|k| k.to_string()).collect(),
-            fill,
-        },
-        None,
-    ))
 }
 
 #[cfg(test)]

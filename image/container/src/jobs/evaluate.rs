@@ -1,9 +1,9 @@
 //! The evaluate job: the refit's `model.tar.gz` and the test split → `evaluation.json`.
 
 use anyhow::Context;
-use mmp_ml::evaluation::{evaluate, RegisterMetric};
+use mmp_ml::evaluation::{evaluate_file, RegisterMetric};
+use mmp_ml::index::MAX_RECORD_BYTES;
 use mmp_ml::model::{Model, MANIFEST_FILE};
-use mmp_ml::table::Table;
 use mmp_pipeline::contract::{
     EVALUATION_FILE, MODEL_ARCHIVE, PROCESSING_EVALUATION, PROCESSING_MODEL, PROCESSING_TEST,
 };
@@ -42,8 +42,8 @@ pub fn run(root: &MlRoot, args: &EvaluateArgs) -> anyhow::Result<serde_json::Val
     }
     let test_file = data_file(&root.path(PROCESSING_TEST), Some(&args.file_name))
         .map_err(anyhow::Error::msg)?;
-    let table = Table::read(&test_file)?;
-    let mut report = evaluate(&model, &table, register)?;
+    // Streamed: each record is predicted as it is read, none held (docs/container.md).
+    let mut report = evaluate_file(&model, &test_file, register, MAX_RECORD_BYTES)?;
     // Which family won, for the metrics reporter's per-algorithm quality metrics.
     report["algorithm"] = serde_json::Value::String(model.manifest.family.to_string());
     // What was fitted: the family's regression counterpart on a numeric target (the
@@ -60,6 +60,7 @@ mod tests {
     use mmp_ml::estimators::{from_hyperparams, Algorithm};
     use mmp_ml::hyperparams::HyperParams;
     use mmp_ml::model::TrainingData;
+    use mmp_ml::table::Table;
 
     /// A regression won by the LogisticRegression family: the report keeps the family the
     /// definition tuned and says that ridge regression was fitted.

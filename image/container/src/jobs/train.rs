@@ -10,9 +10,9 @@ use anyhow::Context;
 use mmp_ml::cv::{cross_val_score_within, fold_bytes};
 use mmp_ml::estimators::{from_hyperparams, Algorithm};
 use mmp_ml::hyperparams::HyperParams;
+use mmp_ml::index::MAX_RECORD_BYTES;
 use mmp_ml::model::{read_archive, Model, TrainingData};
 use mmp_ml::scorer::Scorer;
-use mmp_ml::table::Table;
 use mmp_ml::target::Task;
 use mmp_pipeline::contract::{
     metric_line, BEST_TRIAL_CHANNEL, CHANNELS_DIR, HP_ALGORITHM, HP_CROSS_VALIDATION, HP_CV_FOLDS,
@@ -100,8 +100,8 @@ pub fn run(root: &MlRoot) -> anyhow::Result<TrainOutcome> {
         .unwrap_or(DEFAULT_RANDOM_STATE);
     let train_file = data_file(&channels.join(TRAIN_CHANNEL), hp.get(HP_TRAIN_FILE))
         .map_err(anyhow::Error::msg)?;
-    let table = Table::read(&train_file)?;
-    let data = TrainingData::from_table(&table, target, task)?;
+    // Streamed: the records are never held, only the encoded rows (docs/container.md).
+    let data = TrainingData::read(&train_file, target, task, MAX_RECORD_BYTES)?;
     estimator.supports(data.task)?;
     if data.task == Task::Regression {
         // The tuner draws these for every dataset; they only mean something for classifiers.
