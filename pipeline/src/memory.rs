@@ -4,15 +4,17 @@
 //!
 //! The formula is `BASE + factor · input bytes`, with a factor per command:
 //! - `preprocess` streams its CSV, holding a few bytes per row: factor 1/8.
-//! - `train` (a tuning trial or the refit) holds the encoded rows as f64s (about as many bytes
-//!   as their CSV text), the reading's buffers, and each fold's copy of its rows while the folds
-//!   fit side by side: factor 8.
-//! - `evaluate` reads the test split whole and predicts it: factor 6.
-//! - anything else (`serve`): factor 8.
+//! - `train` (a tuning trial or the refit) holds the encoded rows `x` as f64s and each fold's
+//!   copy of them while two folds fit side by side: about 4.8 × `x` (docs/benchmarks.md, "A
+//!   trial's memory"). `x` is 0.8 × the CSV for numeric columns and 2.2 × on the 1,000,000-row
+//!   dataset's one-hot categories, so: factor 12.
+//! - `evaluate` scores each record as it reads it, holding the model (an input) and a few
+//!   bytes a row: factor 1.
+//! - anything else (`serve`): factor 12.
 //!
-//! The factors are upper bounds measured on the 100,000-row synthetic trial and the
-//! 1,000,000-row dataset (docs/benchmarks.md, "Memory of a job"); a dataset of long text cells
-//! needs less, one of many categories one-hot encoded more.
+//! The factors are upper bounds for the datasets measured there; one of many more categories
+//! one-hot encoded needs more. Within a job, the train job also fits no more folds at once than
+//! the memory left holds (`mmp_ml::cv::cross_val_score_within`).
 
 use crate::contract::{CMD_EVALUATE, CMD_PREPROCESS, CMD_TRAIN};
 
@@ -23,9 +25,9 @@ pub const BASE_BYTES: u64 = 48 << 20;
 pub fn job_estimate(command: &str, input_bytes: u64) -> u64 {
     let scaled = match command {
         CMD_PREPROCESS => input_bytes / 8,
-        CMD_TRAIN => input_bytes.saturating_mul(8),
-        CMD_EVALUATE => input_bytes.saturating_mul(6),
-        _ => input_bytes.saturating_mul(8),
+        CMD_TRAIN => input_bytes.saturating_mul(12),
+        CMD_EVALUATE => input_bytes,
+        _ => input_bytes.saturating_mul(12),
     };
     BASE_BYTES.saturating_add(scaled)
 }
@@ -59,7 +61,8 @@ mod tests {
     fn streaming_preprocess_needs_far_less_than_training() {
         let gib = 1u64 << 30;
         assert_eq!(job_estimate(CMD_PREPROCESS, gib), BASE_BYTES + gib / 8);
-        assert_eq!(job_estimate(CMD_TRAIN, gib), BASE_BYTES + 8 * gib);
+        assert_eq!(job_estimate(CMD_TRAIN, gib), BASE_BYTES + 12 * gib);
+        assert_eq!(job_estimate(CMD_EVALUATE, gib), BASE_BYTES + gib);
         assert_eq!(job_estimate(CMD_TRAIN, 0), BASE_BYTES);
         assert_eq!(job_estimate(CMD_TRAIN, u64::MAX), u64::MAX);
     }
