@@ -122,7 +122,7 @@ pub(super) fn fit(
             .map(|(group, &tree_seed)| {
                 let g: Vec<Gh> = grads.iter().skip(group).step_by(groups).copied().collect();
                 let mut grower = Grower::new(&data, config, tree_seed);
-                let rows = grower.sample_rows(&g, round);
+                let rows = grower.sample_rows(g, round);
                 let tree = grower.grow(rows);
                 let update = tree.row_values(&data, n);
                 (tree.into_ensemble_tree(&data, group), update)
@@ -374,9 +374,9 @@ impl<'a> Grower<'a> {
     }
 
     /// The rows this tree grows from, ascending, and the gradients it reads.
-    fn sample_rows(&mut self, grads: &[Gh], round: usize) -> Vec<u32> {
+    fn sample_rows(&mut self, grads: Vec<Gh>, round: usize) -> Vec<u32> {
         let n = grads.len();
-        self.grads = grads.to_vec();
+        self.grads = grads;
         let config = self.config;
         // LightGBM starts sampling only after 1 / learning-rate rounds.
         if config.goss && (round as f64) >= (1.0 / config.learning_rate).floor() {
@@ -384,6 +384,7 @@ impl<'a> Grower<'a> {
             let other = (n as f64 * GOSS_OTHER) as usize;
             if top + other < n {
                 let mut order: Vec<u32> = (0..n as u32).collect();
+                let grads = &self.grads;
                 let size = |r: &u32| {
                     let gh = grads[*r as usize];
                     (gh.g * gh.h).abs()
@@ -430,8 +431,10 @@ impl<'a> Grower<'a> {
         let mut scratch: Vec<u32> = Vec::with_capacity(rows.len());
         // Leaves that may still split: node index, its histogram and its best split.
         let mut open: Vec<(usize, Histogram, Candidate)> = Vec::new();
+        // Histograms no leaf needs any more, reused rather than allocated again.
+        let mut spare: Vec<Histogram> = Vec::new();
         if self.may_split(&nodes[0]) {
-            let hist = self.histogram(&rows[..]);
+            let hist = self.histogram(&rows[..], None);
             if let Some(best) = self.best_split(&hist, root, rows.len()) {
                 open.push((0, hist, best));
             }
@@ -485,12 +488,13 @@ impl<'a> Grower<'a> {
             let splittable = [self.may_split(&children[0]), self.may_split(&children[1])];
             nodes.extend(children);
             if splittable == [false, false] {
+                spare.push(parent_hist);
                 continue;
             }
             // The smaller child's histogram from its rows; the larger's by subtraction.
             let small = usize::from(nodes[left + 1].end - nodes[left + 1].start < mid - start);
             let (s, e) = (nodes[left + small].start, nodes[left + small].end);
-            let small_hist = self.histogram(&rows[s..e]);
+            let small_hist = self.histogram(&rows[s..e], spare.pop());
             let mut large_hist = parent_hist;
             for (l, s) in large_hist.iter_mut().zip(&small_hist) {
                 *l = l.minus(*s);
@@ -500,13 +504,14 @@ impl<'a> Grower<'a> {
                 hists.swap(0, 1);
             }
             for (child, hist) in hists.into_iter().enumerate() {
-                if !splittable[child] {
-                    continue;
-                }
                 let node = left + child;
                 let rows = nodes[node].end - nodes[node].start;
-                if let Some(best) = self.best_split(&hist, nodes[node].sums, rows) {
-                    open.push((node, hist, best));
+                let best = splittable[child]
+                    .then(|| self.best_split(&hist, nodes[node].sums, rows))
+                    .flatten();
+                match best {
+                    Some(best) => open.push((node, hist, best)),
+                    None => spare.push(hist),
                 }
             }
         }
@@ -533,16 +538,29 @@ impl<'a> Grower<'a> {
             && node.sums.h >= 2.0 * self.config.min_child_weight
     }
 
-    fn histogram(&self, rows: &[u32]) -> Histogram {
+    /// The sums of `rows`' gradients per bin, into `reuse` (zeroed first) when given.
+    fn histogram(&self, rows: &[u32], reuse: Option<Histogram>) -> Histogram {
         if rows.len() * self.features.len() < PARALLEL_CELLS {
-            return self.histogram_of(rows);
+            let mut hist = match reuse {
+                Some(mut h) => {
+                    h.fill(Sums::default());
+                    h
+                }
+                None => vec![Sums::default(); self.data.cells()],
+            };
+            self.fill_histogram(rows, &mut hist);
+            return hist;
         }
         // Rows in chunks on the pool, their histograms summed.
         let chunk = (rows.len() / (2 * rayon::current_num_threads()))
             .max(PARALLEL_CELLS / self.features.len())
             .max(1);
         rows.par_chunks(chunk)
-            .map(|rows| self.histogram_of(rows))
+            .map(|rows| {
+                let mut hist = vec![Sums::default(); self.data.cells()];
+                self.fill_histogram(rows, &mut hist);
+                hist
+            })
             .reduce_with(|mut a, b| {
                 a.iter_mut().zip(&b).for_each(|(a, b)| {
                     a.g += b.g;
@@ -553,9 +571,9 @@ impl<'a> Grower<'a> {
             .unwrap_or_else(|| vec![Sums::default(); self.data.cells()])
     }
 
-    fn histogram_of(&self, rows: &[u32]) -> Histogram {
+    /// Adds `rows`' gradients to their bins of `hist`.
+    fn fill_histogram(&self, rows: &[u32], hist: &mut [Sums]) {
         let data = self.data;
-        let mut hist = vec![Sums::default(); data.cells()];
         let p = data.features;
         if self.features.len() == p {
             let offsets = &data.offsets[..p];
@@ -574,7 +592,6 @@ impl<'a> Grower<'a> {
                 }
             }
         }
-        hist
     }
 
     fn score(&self, s: Sums) -> f64 {
@@ -605,9 +622,15 @@ impl<'a> Grower<'a> {
             config.min_split_gain.max(MIN_GAIN)
         };
         // A side's rows, estimated from its hessian (exact when every row weighs the same).
-        let rows_per_hessian = rows as f64 / total.h;
-        let min_rows = config.min_child_samples as f64;
-        let counted = config.min_child_samples > 0;
+        // A side keeps `min-child-samples` rows when round(h · rows / H) reaches it, that is
+        // when h ≥ (rows − ½) · H / rows: one comparison per bin, like the hessian's own limit.
+        let min_h = if config.min_child_samples > 0 {
+            let rows_per_hessian = rows as f64 / total.h;
+            ((config.min_child_samples as f64 - 0.5) / rows_per_hessian)
+                .max(config.min_child_weight)
+        } else {
+            config.min_child_weight
+        };
         let mut best: Option<Candidate> = None;
         for &f in &self.features {
             let cells = &hist[self.data.offsets[f]..self.data.offsets[f + 1]];
@@ -619,13 +642,10 @@ impl<'a> Grower<'a> {
                 left.g += cell.g;
                 left.h += cell.h;
                 let right = total.minus(left);
-                if counted && (right.h * rows_per_hessian).round() < min_rows {
-                    break;
+                if right.h < min_h {
+                    break; // the right side only shrinks from here
                 }
-                if (counted && (left.h * rows_per_hessian).round() < min_rows)
-                    || left.h < config.min_child_weight
-                    || right.h < config.min_child_weight
-                {
+                if left.h < min_h {
                     continue;
                 }
                 let gain = self.score(left) + self.score(right) - parent;
