@@ -5,7 +5,8 @@ Steps' start and end come from the executor's state (`state.db` in the data fold
 job's CPU seconds and peak resident memory from the lines `mmp-container` writes last in its
 log (`mmp-cpu-seconds: <s>`, `mmp-peak-memory-mib: <MiB>`), which the data folder keeps.
 
-usage: job_resources.py DATA_DIR [EXECUTION_ID]   (default: the newest execution)
+usage: job_resources.py DATA_DIR [EXECUTION_ID]   (default: the newest execution; DATA_DIR
+is the folder holding state.db, or the --data-dir of `mmp demo`)
 """
 import os
 import re
@@ -23,6 +24,8 @@ def last(pattern, text):
 
 def main():
     data_dir = sys.argv[1]
+    if not os.path.exists(os.path.join(data_dir, "state.db")):
+        data_dir = os.path.join(data_dir, "demo")  # `mmp --data-dir D demo` keeps it in D/demo
     db = sqlite3.connect(f"file:{os.path.join(data_dir, 'state.db')}?mode=ro", uri=True)
     if len(sys.argv) > 2:
         execution = sys.argv[2]
