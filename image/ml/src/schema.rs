@@ -178,16 +178,14 @@ fn find(categories: &[String], v: &str) -> Option<usize> {
 const MISSING_CELL: u64 = 0x7ff8_0000_0000_0bad;
 
 /// A schema learned and the rows encoded in one reading of the records, which need not be
-/// held: [`Schema::fit_encode`] feeds it a table's records, [`TrainingData::read`] a file's as
-/// they are read. The rules are those of [`Schema::encode_row`]: a numeric column's fill is the
+/// held: [`Schema::fit_encode`] feeds it a table's records, `model`'s `TrainingData::read` a
+/// file's as they are read. The rules are those of [`Schema::encode_row`]: a numeric column's fill is the
 /// mean of its values, summed in row order; a column is text once one of its values is not a
 /// number, one-hot over its sorted categories, and filled with the most frequent one.
 ///
 /// Each row keeps one cell per feature (its number, or its category's id while the categories
 /// are still being found); [`Fitting::finish`] widens these cells in place into the encoded
 /// rows, so the memory is that of the encoded matrix and a few bytes a category.
-///
-/// [`TrainingData::read`]: crate::model::TrainingData::read
 pub(crate) struct Fitting {
     /// The header index of each feature (every column but the target).
     columns: Vec<usize>,
