@@ -33,6 +33,7 @@ mod shared;
 /// The SQLite opener mmp shares (pragmas, versioned migrations).
 pub mod sqlite;
 mod steps;
+mod tuner;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicBool;

@@ -8,8 +8,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
 use super::arguments::{
@@ -22,19 +20,12 @@ use super::{bad_arguments, resolved_arguments};
 use crate::definition::StepDef;
 use crate::error::StepError;
 use crate::execution::{Run, StepEnd};
-
-/// One hyperparameter's range.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Range {
-    Categorical(Vec<String>),
-    Integer { min: i64, max: i64, log: bool },
-    Continuous { min: f64, max: f64, log: bool },
-}
+use crate::tuner::{random, Configuration, Range, Space};
 
 /// A training job definition of the tuning job, resolved.
 pub(crate) struct Definition {
     pub name: String,
-    pub ranges: Vec<(String, Range)>,
+    pub ranges: Space,
     pub static_hyperparameters: BTreeMap<String, String>,
     pub maximize: bool,
     pub objective: String,
@@ -51,9 +42,24 @@ pub(crate) struct Trial {
     pub hyperparameters: BTreeMap<String, String>,
 }
 
+impl Trial {
+    /// The definition's static hyperparameters with the configuration's values over them.
+    fn new(definitions: &[Definition], configuration: Configuration) -> Trial {
+        let d = &definitions[configuration.definition];
+        let mut hyperparameters = d.static_hyperparameters.clone();
+        for ((name, _), value) in d.ranges.iter().zip(configuration.values) {
+            hyperparameters.insert(name.clone(), value);
+        }
+        Trial {
+            definition: configuration.definition,
+            hyperparameters,
+        }
+    }
+}
+
 /// The definition's ranges, in the order it lists them (categorical, integer, continuous),
 /// with their bounds checked.
-fn ranges(r: &ParameterRanges, definition: &str) -> Result<Vec<(String, Range)>, String> {
+fn ranges(r: &ParameterRanges, definition: &str) -> Result<Space, String> {
     let mut out = Vec::new();
     for c in &r.categorical_parameter_ranges {
         if c.values.is_empty() {
@@ -111,151 +117,6 @@ fn definition(d: TrainingJobDefinition, index: usize) -> Result<Definition, Stri
     })
 }
 
-fn sample(range: &Range, rng: &mut ChaCha8Rng) -> String {
-    match range {
-        Range::Categorical(values) => values[rng.gen_range(0..values.len())].clone(),
-        Range::Integer {
-            min,
-            max,
-            log: false,
-        } => rng.gen_range(*min..=*max).to_string(),
-        Range::Integer {
-            min,
-            max,
-            log: true,
-        } => {
-            let x = rng
-                .gen_range((*min as f64).ln()..=(*max as f64 + 1.0).ln())
-                .exp();
-            (x.floor() as i64).clamp(*min, *max).to_string()
-        }
-        Range::Continuous {
-            min,
-            max,
-            log: false,
-        } => format!("{}", rng.gen_range(*min..=*max)),
-        Range::Continuous {
-            min,
-            max,
-            log: true,
-        } => {
-            format!(
-                "{}",
-                rng.gen_range(min.ln()..=max.ln()).exp().clamp(*min, *max)
-            )
-        }
-    }
-}
-
-/// The trials, in order: definitions take turns, each trial's values drawn from the seeded
-/// generator in the order the definition lists its ranges. A draw that repeats an earlier
-/// trial of the same definition is drawn again while configurations not yet tried remain, so a
-/// small space is covered instead of tried twice (a finite space is enumerated once draws keep
-/// repeating).
-pub(crate) fn plan(definitions: &[Definition], count: usize, seed: u64) -> Vec<Trial> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut tried: Vec<std::collections::BTreeSet<Vec<String>>> =
-        definitions.iter().map(|_| Default::default()).collect();
-    (0..count)
-        .map(|i| {
-            let index = i % definitions.len().max(1);
-            let mut hyperparameters = BTreeMap::new();
-            if let Some(d) = definitions.get(index) {
-                hyperparameters = d.static_hyperparameters.clone();
-                let values = fresh_values(d, &tried[index], &mut rng);
-                for ((name, _), value) in d.ranges.iter().zip(&values) {
-                    hyperparameters.insert(name.clone(), value.clone());
-                }
-                tried[index].insert(values);
-            }
-            Trial {
-                definition: index,
-                hyperparameters,
-            }
-        })
-        .collect()
-}
-
-/// Draws before falling back to listing a finite space's untried configurations.
-const REDRAWS: usize = 64;
-/// The largest space listed whole to find an untried configuration.
-const MAX_LISTED: u64 = 100_000;
-
-/// One configuration of `d`'s ranges not in `tried`, if one remains; else any draw.
-fn fresh_values(
-    d: &Definition,
-    tried: &std::collections::BTreeSet<Vec<String>>,
-    rng: &mut ChaCha8Rng,
-) -> Vec<String> {
-    let draw = |rng: &mut ChaCha8Rng| -> Vec<String> {
-        d.ranges.iter().map(|(_, r)| sample(r, rng)).collect()
-    };
-    let first = draw(rng);
-    if !tried.contains(&first) {
-        return first;
-    }
-    let size = space_size(&d.ranges);
-    if size.is_some_and(|n| tried.len() as u64 >= n) {
-        return first; // every configuration was tried
-    }
-    for _ in 0..REDRAWS {
-        let values = draw(rng);
-        if !tried.contains(&values) {
-            return values;
-        }
-    }
-    match size {
-        Some(n) if n <= MAX_LISTED => {
-            let untried: Vec<Vec<String>> = all_configurations(&d.ranges)
-                .into_iter()
-                .filter(|v| !tried.contains(v))
-                .collect();
-            if untried.is_empty() {
-                first
-            } else {
-                untried[rng.gen_range(0..untried.len())].clone()
-            }
-        }
-        _ => first,
-    }
-}
-
-/// How many distinct configurations the ranges have; `None` with a continuous one (or too many
-/// to count).
-fn space_size(ranges: &[(String, Range)]) -> Option<u64> {
-    ranges.iter().try_fold(1u64, |n, (_, r)| {
-        let values = match r {
-            Range::Categorical(v) => v.len() as u64,
-            Range::Integer { min, max, .. } => max.abs_diff(*min).checked_add(1)?,
-            Range::Continuous { .. } => return None,
-        };
-        n.checked_mul(values)
-    })
-}
-
-/// Every configuration of finite ranges, as `sample` would write each value.
-fn all_configurations(ranges: &[(String, Range)]) -> Vec<Vec<String>> {
-    let mut all = vec![Vec::new()];
-    for (_, range) in ranges {
-        let values: Vec<String> = match range {
-            Range::Categorical(v) => v.clone(),
-            Range::Integer { min, max, .. } => (*min..=*max).map(|v| v.to_string()).collect(),
-            Range::Continuous { .. } => return Vec::new(),
-        };
-        all = all
-            .into_iter()
-            .flat_map(|prefix| {
-                values.iter().map(move |v| {
-                    let mut next = prefix.clone();
-                    next.push(v.clone());
-                    next
-                })
-            })
-            .collect();
-    }
-    all
-}
-
 pub(crate) fn tuning_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
     let args = resolved_arguments(run, step)?;
     let bad = bad_arguments;
@@ -294,7 +155,11 @@ pub(crate) fn tuning_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
         return Err(bad("TrainingJobDefinitions is empty".into()));
     }
     let count = usize::try_from(max_jobs).unwrap_or(usize::MAX);
-    let trials = plan(&definitions, count, seed as u64);
+    let spaces: Vec<Space> = definitions.iter().map(|d| d.ranges.clone()).collect();
+    let trials: Vec<Trial> = random::plan(&spaces, count, seed as u64)
+        .into_iter()
+        .map(|c| Trial::new(&definitions, c))
+        .collect();
     let workers = usize::try_from(max_parallel)
         .unwrap_or(usize::MAX)
         .min(run.inner.max_parallel())
@@ -472,74 +337,6 @@ mod tests {
     }
 
     #[test]
-    fn plans_are_deterministic_round_robin_and_in_range() {
-        let a = plan(&defs(), 40, 42);
-        assert_eq!(a, plan(&defs(), 40, 42));
-        assert_ne!(a, plan(&defs(), 40, 43));
-        assert_eq!(a.iter().filter(|t| t.definition == 0).count(), 20);
-        for t in &a {
-            let h = &t.hyperparameters;
-            if t.definition == 0 {
-                assert_eq!(h["algorithm"], "A");
-                assert!(["x", "y", "z"].contains(&h["c"].as_str()));
-            } else {
-                let n: i64 = h["n"].parse().unwrap();
-                let l: i64 = h["l"].parse().unwrap();
-                let f: f64 = h["f"].parse().unwrap();
-                assert!(
-                    (2..=11).contains(&n) && (1..=1000).contains(&l) && (0.1..=0.2).contains(&f)
-                );
-            }
-        }
-        // Every value of a small range shows up over enough draws.
-        let seen: std::collections::BTreeSet<&str> = a
-            .iter()
-            .filter(|t| t.definition == 0)
-            .map(|t| t.hyperparameters["c"].as_str())
-            .collect();
-        assert_eq!(seen.len(), 3);
-    }
-
-    #[test]
-    fn random_never_repeats_a_configuration_while_untried_ones_remain() {
-        let small = vec![definition(
-            "S",
-            vec![
-                (
-                    "c".into(),
-                    Range::Categorical(vec!["x".into(), "y".into(), "z".into()]),
-                ),
-                (
-                    "k".into(),
-                    Range::Integer {
-                        min: 1,
-                        max: 3,
-                        log: false,
-                    },
-                ),
-            ],
-        )];
-        assert_eq!(space_size(&small[0].ranges), Some(9));
-        for seed in 0..20 {
-            let trials = plan(&small, 12, seed);
-            let configs: Vec<(String, String)> = trials
-                .iter()
-                .map(|t| {
-                    (
-                        t.hyperparameters["c"].clone(),
-                        t.hyperparameters["k"].clone(),
-                    )
-                })
-                .collect();
-            let first_nine: std::collections::BTreeSet<_> = configs[..9].iter().collect();
-            assert_eq!(first_nine.len(), 9, "seed {seed}: {configs:?}");
-            assert_eq!(trials, plan(&small, 12, seed), "still seeded");
-        }
-        assert_eq!(space_size(&defs()[1].ranges), None, "continuous: unbounded");
-        assert_eq!(all_configurations(&small[0].ranges).len(), 9);
-    }
-
-    #[test]
     fn parses_the_generated_ranges() {
         let v = json!({"CategoricalParameterRanges": [{"Name": "a", "Values": ["1", "2"]}],
             "IntegerParameterRanges": [{"Name": "b", "MinValue": "2", "MaxValue": "11", "ScalingType": "Auto"}],
@@ -565,7 +362,11 @@ mod tests {
     #[test]
     fn picks_the_best_and_explains_when_all_fail() {
         let d = defs();
-        let trials = plan(&d, 3, 1);
+        let spaces: Vec<Space> = d.iter().map(|d| d.ranges.clone()).collect();
+        let trials: Vec<Trial> = random::plan(&spaces, 3, 1)
+            .into_iter()
+            .map(|c| Trial::new(&d, c))
+            .collect();
         let ok = |name: &str, v: f64| {
             Some(Ok(TrainingResult {
                 job_name: name.into(),
