@@ -53,6 +53,11 @@ pub const HP_CROSS_VALIDATION: &str = "cross-validation";
 pub const HP_CV_SCORER: &str = "cv-scorer";
 /// Folds of a trial's cross-validation.
 pub const HP_CV_FOLDS: &str = "cv-folds";
+/// A trial's CV folds under the name SageMaker's Hyperband infers its MaxResource from
+/// (`epochs`, `numepochs`, `n-epochs`, `n_epochs`, `num_epochs`): each fold's running mean is
+/// one intermediate objective value, so a fold is one epoch of resource. Same meaning as
+/// [`HP_CV_FOLDS`]; a job given both with different values fails.
+pub const HP_EPOCHS: &str = "n-epochs";
 /// Seeds every fit.
 pub const HP_RANDOM_STATE: &str = "random-state";
 /// Optional: `binary`, `multiclass` or `regression`; detected from the target when absent.
