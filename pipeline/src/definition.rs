@@ -24,6 +24,8 @@ pub const PIPELINES_PREFIX: &str = "pipelines";
 pub const SPLIT_FILE_NAME: &str = "dataset.csv";
 const VOLUME_GB: u32 = 30;
 const MAX_RUNTIME_SECONDS: u32 = 86_400;
+/// Folds of every trial's cross-validation; also Hyperband's MaxResource (`n-epochs`).
+const CV_FOLDS: u32 = 5;
 
 /// Values for the placeholders.
 #[derive(Debug, Clone)]
@@ -159,6 +161,11 @@ fn parameters() -> Value {
         {"Name": p::CROSS_VALIDATION_SCORER, "Type": "String", "DefaultValue": "roc_auc", "EnumValues": p::CV_SCORERS},
         {"Name": p::MAX_TUNING_JOBS, "Type": "Integer", "DefaultValue": 10 * Algorithm::ALL.len()},
         {"Name": p::MAX_TUNING_PARALLEL_JOBS, "Type": "Integer", "DefaultValue": Algorithm::ALL.len()},
+        {"Name": p::TUNING_STRATEGY, "Type": "String", "DefaultValue": p::TUNING_STRATEGIES[0], "EnumValues": p::TUNING_STRATEGIES},
+        {"Name": p::TUNING_EARLY_STOPPING, "Type": "String", "DefaultValue": "Off", "EnumValues": ["Off", "Auto"]},
+        {"Name": p::TUNING_TARGET_OBJECTIVE, "Type": "Float", "DefaultValue": p::NO_TARGET_OBJECTIVE},
+        {"Name": p::TUNING_MAX_TRIALS_NOT_IMPROVING, "Type": "Integer", "DefaultValue": p::NO_MAX_TRIALS_NOT_IMPROVING},
+        {"Name": p::TUNING_COMPLETE_ON_CONVERGENCE, "Type": "String", "DefaultValue": "Disabled", "EnumValues": ["Disabled", "Enabled"]},
         {"Name": p::METRIC_FOR_REGISTRATION_THRESHOLD, "Type": "String", "DefaultValue": "auc", "EnumValues": p::REGISTRATION_METRICS},
         {"Name": p::MIN_THRESHOLD_FOR_REGISTER_METRIC, "Type": "Float", "DefaultValue": 0.7},
         {"Name": p::REGISTER_MODEL_APPROVAL_STATUS, "Type": "String", "DefaultValue": "PendingManualApproval",
@@ -219,14 +226,18 @@ fn ranges(algorithm: Algorithm) -> Value {
 }
 
 fn static_hyperparameters(algorithm: Value, cross_validation: bool) -> Value {
-    json!({
+    let mut statics = json!({
         c::HP_ALGORITHM: algorithm,
         c::HP_TARGET: param(p::TARGET_COLUMN),
         c::HP_TRAIN_FILE: SPLIT_FILE_NAME,
         c::HP_CROSS_VALIDATION: cross_validation.to_string(),
         c::HP_CV_SCORER: param(p::CROSS_VALIDATION_SCORER),
         c::HP_RANDOM_STATE: param_str(p::RANDOM_STATE),
-    })
+    });
+    if cross_validation {
+        statics[c::HP_EPOCHS] = json!(CV_FOLDS.to_string());
+    }
+    statics
 }
 
 fn algorithm_specification() -> Value {
@@ -268,12 +279,23 @@ fn tuning_step() -> Value {
         "Type": "Tuning",
         "Arguments": {
             "HyperParameterTuningJobConfig": {
-                "Strategy": "Random",
+                // No StrategyConfig: it is refused unless the strategy is Hyperband, which
+                // infers MaxResource from the static `n-epochs` (the folds) instead.
+                "Strategy": param(p::TUNING_STRATEGY),
                 "ResourceLimits": {
                     "MaxNumberOfTrainingJobs": param(p::MAX_TUNING_JOBS),
                     "MaxParallelTrainingJobs": param(p::MAX_TUNING_PARALLEL_JOBS),
                 },
-                "TrainingJobEarlyStoppingType": "Off",
+                "TrainingJobEarlyStoppingType": param(p::TUNING_EARLY_STOPPING),
+                "TuningJobCompletionCriteria": {
+                    "TargetObjectiveMetricValue": param(p::TUNING_TARGET_OBJECTIVE),
+                    "BestObjectiveNotImproving": {
+                        "MaxNumberOfTrainingJobsNotImproving": param(p::TUNING_MAX_TRIALS_NOT_IMPROVING),
+                    },
+                    "ConvergenceDetected": {
+                        "CompleteOnConvergence": param(p::TUNING_COMPLETE_ON_CONVERGENCE),
+                    },
+                },
                 "RandomSeed": param(p::RANDOM_STATE),
             },
             "TrainingJobDefinitions": definitions,

@@ -23,6 +23,17 @@ pub const CROSS_VALIDATION_SCORER: &str = "CrossValidationScorer";
 pub const MAX_TUNING_JOBS: &str = "MaxTuningJobs";
 /// Trials the tuning step runs at once.
 pub const MAX_TUNING_PARALLEL_JOBS: &str = "MaxTuningParallelJobs";
+/// How the tuning step chooses trials: one of [`TUNING_STRATEGIES`].
+pub const TUNING_STRATEGY: &str = "TuningStrategy";
+/// `Off`, or `Auto`: stop trials whose intermediate objective trails the median of earlier
+/// trials' (SageMaker's TrainingJobEarlyStoppingType; must be `Off` with Hyperband).
+pub const TUNING_EARLY_STOPPING: &str = "TuningEarlyStopping";
+/// The tuning step ends once a trial's objective reaches this value (completion criteria).
+pub const TUNING_TARGET_OBJECTIVE: &str = "TuningTargetObjective";
+/// The tuning step ends after this many trials in a row fail to improve on the best.
+pub const TUNING_MAX_TRIALS_NOT_IMPROVING: &str = "TuningMaxTrialsNotImproving";
+/// `Enabled`: the tuning step ends when the search has converged (`Disabled` by default).
+pub const TUNING_COMPLETE_ON_CONVERGENCE: &str = "TuningCompleteOnConvergence";
 /// The test metric the condition step checks (one of [`REGISTRATION_METRICS`]).
 pub const METRIC_FOR_REGISTRATION_THRESHOLD: &str = "MetricForRegistrationThreshold";
 /// Spelled as the original spells it, so that existing callers keep working.
@@ -61,6 +72,15 @@ pub const CV_SCORERS: [&str; 19] = [
     "neg_mean_squared_error",
     "neg_mean_absolute_error",
 ];
+
+/// SageMaker's tuning strategies, the default first.
+pub const TUNING_STRATEGIES: [&str; 4] = ["Random", "Bayesian", "Hyperband", "Grid"];
+/// [`TUNING_TARGET_OBJECTIVE`]'s default: no objective reaches it, so it never ends a tuning
+/// step (a definition cannot leave the criterion out per execution, only set it out of reach).
+pub const NO_TARGET_OBJECTIVE: f64 = 1e300;
+/// [`TUNING_MAX_TRIALS_NOT_IMPROVING`]'s default: more trials than a tuning job may run
+/// (SageMaker's MaxNumberOfTrainingJobs is at most 10,000 or so), so it never ends one.
+pub const NO_MAX_TRIALS_NOT_IMPROVING: u32 = 1_000_000;
 
 /// Metrics the registration condition may check: the original's five, then `r2` for regression.
 pub const REGISTRATION_METRICS: [&str; 6] = ["accuracy", "precision", "recall", "f1", "auc", "r2"];

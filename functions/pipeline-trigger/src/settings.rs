@@ -12,6 +12,11 @@
 //! | `stratify_split` | `StratifySplit` | `true` / `false` (use `false` for regression) |
 //! | `test_set_size` | `TestSetSize` | strictly between 0 and 1 |
 //! | `random_state` | `RandomState` | a non-negative integer |
+//! | `tuning_strategy` | `TuningStrategy` | `Random`, `Bayesian`, `Hyperband` or `Grid` |
+//! | `early_stopping` | `TuningEarlyStopping` | `Off` or `Auto` (`Off` with `Hyperband`) |
+//! | `target_objective` | `TuningTargetObjective` | a finite number |
+//! | `max_trials_not_improving` | `TuningMaxTrialsNotImproving` | 3 or more |
+//! | `complete_on_convergence` | `TuningCompleteOnConvergence` | `true` / `false` |
 //!
 //! Every field is optional; an absent field leaves the pipeline's default.
 
@@ -43,6 +48,16 @@ pub struct DatasetSettings {
     pub test_set_size: Option<f64>,
     /// The seed of every random choice.
     pub random_state: Option<u64>,
+    /// How the tuning step chooses trials.
+    pub tuning_strategy: Option<String>,
+    /// SageMaker's TrainingJobEarlyStoppingType.
+    pub early_stopping: Option<String>,
+    /// Tuning ends once a trial's objective reaches this.
+    pub target_objective: Option<f64>,
+    /// Tuning ends after this many trials in a row without a better objective.
+    pub max_trials_not_improving: Option<u32>,
+    /// Tuning ends once the search has converged.
+    pub complete_on_convergence: Option<bool>,
 }
 
 /// A settings file that cannot be used, naming the file and the field.
@@ -141,6 +156,41 @@ impl DatasetSettings {
                 }
             }
         }
+        if let Some(strategy) = &self.tuning_strategy {
+            if !p::TUNING_STRATEGIES.contains(&strategy.as_str()) {
+                return invalid(
+                    "tuning_strategy",
+                    format!(
+                        "`{strategy}` is not one of {}",
+                        p::TUNING_STRATEGIES.join(", ")
+                    ),
+                );
+            }
+        }
+        if let Some(stopping) = &self.early_stopping {
+            if stopping != "Off" && stopping != "Auto" {
+                return invalid("early_stopping", format!("`{stopping}` is not Off or Auto"));
+            }
+            if stopping == "Auto" && self.tuning_strategy.as_deref() == Some("Hyperband") {
+                return invalid(
+                    "early_stopping",
+                    "must be Off with the Hyperband strategy, which stops trials itself".into(),
+                );
+            }
+        }
+        if let Some(target) = self.target_objective {
+            if !target.is_finite() {
+                return invalid("target_objective", "must be a finite number".into());
+            }
+        }
+        if let Some(n) = self.max_trials_not_improving {
+            if n < 3 {
+                return invalid(
+                    "max_trials_not_improving",
+                    format!("{n} is less than 3, SageMaker's least"),
+                );
+            }
+        }
         if let Some(size) = self.test_set_size {
             if !(size > 0.0 && size < 1.0) {
                 return invalid(
@@ -190,6 +240,21 @@ impl DatasetSettings {
         );
         set(p::TEST_SET_SIZE, self.test_set_size.map(|v| v.to_string()));
         set(p::RANDOM_STATE, self.random_state.map(|v| v.to_string()));
+        set(p::TUNING_STRATEGY, self.tuning_strategy.clone());
+        set(p::TUNING_EARLY_STOPPING, self.early_stopping.clone());
+        set(
+            p::TUNING_TARGET_OBJECTIVE,
+            self.target_objective.map(|v| v.to_string()),
+        );
+        set(
+            p::TUNING_MAX_TRIALS_NOT_IMPROVING,
+            self.max_trials_not_improving.map(|v| v.to_string()),
+        );
+        set(
+            p::TUNING_COMPLETE_ON_CONVERGENCE,
+            self.complete_on_convergence
+                .map(|v| if v { "Enabled" } else { "Disabled" }.to_string()),
+        );
         parameters
     }
 }
@@ -212,7 +277,9 @@ mod tests {
             KEY,
             br#"{"target_column": "progression", "scorer": "r2", "registration_metric": "r2",
                  "registration_threshold": 0.3, "approval_status": "Approved", "max_tuning_jobs": 12,
-                 "max_parallel_tuning_jobs": 3, "stratify_split": false, "test_set_size": 0.25, "random_state": 7}"#,
+                 "max_parallel_tuning_jobs": 3, "stratify_split": false, "test_set_size": 0.25, "random_state": 7,
+                 "tuning_strategy": "Bayesian", "early_stopping": "Auto", "target_objective": 0.95,
+                 "max_trials_not_improving": 10, "complete_on_convergence": true}"#,
         )
         .unwrap();
         let pairs: Vec<(String, String)> = settings
@@ -231,6 +298,11 @@ mod tests {
             ("StratifySplit", "False"),
             ("TestSetSize", "0.25"),
             ("RandomState", "7"),
+            ("TuningStrategy", "Bayesian"),
+            ("TuningEarlyStopping", "Auto"),
+            ("TuningTargetObjective", "0.95"),
+            ("TuningMaxTrialsNotImproving", "10"),
+            ("TuningCompleteOnConvergence", "Enabled"),
         ];
         assert_eq!(pairs, expected.map(|(n, v)| (n.to_string(), v.to_string())));
         assert!(DatasetSettings::parse(KEY, b"{}")
@@ -262,5 +334,13 @@ mod tests {
         assert!(error(r#"{"target_column": " "}"#).contains("field `target_column`"));
         assert!(error(r#"{"max_tuning_jobs": -1}"#).contains(KEY));
         assert!(error("not json").contains("not valid settings JSON"));
+        assert!(error(r#"{"tuning_strategy": "bayesian"}"#).contains("field `tuning_strategy`"));
+        assert!(error(r#"{"early_stopping": "On"}"#).contains("field `early_stopping`"));
+        let message = error(r#"{"tuning_strategy": "Hyperband", "early_stopping": "Auto"}"#);
+        assert!(
+            message.contains("field `early_stopping`") && message.contains("Hyperband"),
+            "{message}"
+        );
+        assert!(error(r#"{"max_trials_not_improving": 2}"#).contains("max_trials_not_improving"));
     }
 }

@@ -532,3 +532,86 @@ fn ended_executions_keep_logs_not_inputs_and_gc_drops_what_was_kept() {
         "a second gc frees nothing"
     );
 }
+
+/// A noisy binary dataset the test makes: four numeric columns, one categorical, `CLASS` from
+/// a linear rule with label noise, so that families and settings score differently.
+fn generated_dataset(rows: usize) -> String {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        ((state >> 11) as f64) / ((1u64 << 53) as f64)
+    };
+    let mut csv = String::from("x1,x2,x3,x4,colour,CLASS\n");
+    for _ in 0..rows {
+        let x: Vec<f64> = (0..4).map(|_| next() * 4.0 - 2.0).collect();
+        let colour = ["red", "green", "blue"][(next() * 3.0) as usize % 3];
+        let shift = if colour == "red" { 0.8 } else { 0.0 };
+        let margin = x[0] - 0.5 * x[1] + x[2] * x[3] * 0.7 + shift;
+        let noisy = if next() < 0.15 { -margin } else { margin };
+        let class = u8::from(noisy > 0.0);
+        csv.push_str(&format!(
+            "{:.4},{:.4},{:.4},{:.4},{colour},{class}\n",
+            x[0], x[1], x[2], x[3]
+        ));
+    }
+    csv
+}
+
+/// Each SageMaker tuning strategy, chosen through `pipeline.json`, runs the whole pipeline on a
+/// dataset the test makes, and does what the strategy says: Random and Bayesian never repeat a
+/// configuration, Grid walks the grid from its first point, Hyperband stops trials early.
+#[test]
+fn every_tuning_strategy_runs_end_to_end_chosen_by_pipeline_json() {
+    use mmp_pipeline::parameters::{STEP_TUNING, TUNING_STRATEGIES};
+    let world = World::new();
+    let _up = world.up();
+    let csv = generated_dataset(600);
+    const TRIALS: usize = 12;
+    for strategy in TUNING_STRATEGIES {
+        let settings = format!(
+            r#"{{"tuning_strategy": "{strategy}", "max_tuning_jobs": {TRIALS},
+                "max_parallel_tuning_jobs": 2, "registration_threshold": 0}}"#
+        );
+        let dataset = format!("generated-{}", strategy.to_lowercase());
+        world.upload(&dataset, "generated.csv", &csv, &settings);
+    }
+    for strategy in TUNING_STRATEGIES {
+        let dataset = format!("generated-{}", strategy.to_lowercase());
+        let run = world.wait_executions(&dataset, 1, MINUTES).remove(0);
+        assert_eq!(run["status"], "Succeeded", "{strategy}: {run:?}");
+        assert_eq!(run["parameters"]["TuningStrategy"], strategy);
+        let steps = world.json(&["executions", run["id"].as_str().unwrap(), "--json"]);
+        let tuning = steps
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == STEP_TUNING)
+            .unwrap();
+        let jobs = tuning["jobs"].as_array().unwrap();
+        assert_eq!(jobs.len(), TRIALS, "{strategy}: every trial ran");
+        let configurations: std::collections::BTreeSet<String> = jobs
+            .iter()
+            .map(|j| format!("{}{}", j["definition_name"], j["hyperparameters"]))
+            .collect();
+        assert_eq!(configurations.len(), TRIALS, "{strategy}: no repeats");
+        let counters = &tuning["outputs"]["TrainingJobStatusCounters"];
+        let stopped = jobs.iter().filter(|j| j["status"] == "Stopped").count();
+        assert_eq!(counters["Stopped"], stopped, "{strategy}: {counters}");
+        match strategy {
+            "Hyperband" => assert!(
+                stopped >= 1 && counters["Completed"].as_u64().unwrap() >= 1,
+                "Hyperband stops some trials early and completes others: {counters}"
+            ),
+            _ => assert_eq!(stopped, 0, "{strategy} stops no trial: {counters}"),
+        }
+        if strategy == "Grid" {
+            // The grid starts at every range's first value, definitions taking turns.
+            let first = &jobs[0]["hyperparameters"];
+            assert_eq!(jobs[0]["definition_name"], "RandomForest");
+            assert_eq!(first["n-estimators"], "50");
+            assert_eq!(first["criterion"], "gini");
+            assert_eq!(first["min-samples-split"], "2");
+            assert_eq!(jobs[1]["definition_name"], "NeuralNet");
+        }
+    }
+}

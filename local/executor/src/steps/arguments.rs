@@ -144,14 +144,53 @@ pub(crate) struct TuningStep {
     pub hyper_parameter_tuning_job_config: TuningJobConfig,
     pub training_job_definitions: Option<Vec<TrainingJobDefinition>>,
     pub training_job_definition: Option<TrainingJobDefinition>,
+    /// Read only to refuse it: local executions keep no parent tuning jobs to start from.
+    pub warm_start_config: Option<Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct TuningJobConfig {
     pub strategy: Option<String>,
+    pub strategy_config: Option<StrategyConfig>,
     pub resource_limits: ResourceLimits,
     pub random_seed: Option<Lenient<i64>>,
+    pub training_job_early_stopping_type: Option<String>,
+    pub tuning_job_completion_criteria: Option<CompletionCriteria>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct StrategyConfig {
+    pub hyperband_strategy_config: Option<HyperbandStrategyConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct HyperbandStrategyConfig {
+    pub min_resource: Option<Lenient<i64>>,
+    pub max_resource: Option<Lenient<i64>>,
+}
+
+/// `TuningJobCompletionCriteria`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct CompletionCriteria {
+    pub target_objective_metric_value: Option<Lenient<f64>>,
+    pub best_objective_not_improving: Option<BestObjectiveNotImproving>,
+    pub convergence_detected: Option<ConvergenceDetected>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct BestObjectiveNotImproving {
+    pub max_number_of_training_jobs_not_improving: Option<Lenient<i64>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ConvergenceDetected {
+    pub complete_on_convergence: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,17 +1,18 @@
-//! The Tuning step: SageMaker's Random strategy over one or more training job definitions.
-//! Every trial's definition and hyperparameters are drawn up front from a generator seeded by
-//! `RandomSeed`, so the trials do not depend on which one finishes first, and no configuration
-//! is drawn twice while untried ones remain; then up to
-//! min(`MaxParallelTrainingJobs`, the executor's bound) run at once.
+//! The Tuning step: runs a tuning job's trials over one or more training job definitions, up
+//! to min(`MaxParallelTrainingJobs`, the executor's bound) at once. Which trials, and when a
+//! running one is stopped, is the `tuner`'s business: Random, Grid and Hyperband plan their
+//! configurations up front, Bayesian suggests each from the results before it. The completion
+//! criteria end the search early; TrainingJobEarlyStoppingType `Auto` (or Hyperband) stops
+//! trials on their intermediate objective values.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 use serde_json::{json, Value};
 
 use super::arguments::{
-    self, Lenient, ObjectiveType, ParameterRanges, Text, TrainingJobDefinition, TuningStep,
+    self, CompletionCriteria, Lenient, ObjectiveType, ParameterRanges, Text,
+    TrainingJobDefinition, TuningStep,
 };
 use super::training::{
     channels, metric_definitions, run_training_job, texts, TrainingResult, TrainingSpec,
@@ -20,7 +21,11 @@ use super::{bad_arguments, resolved_arguments};
 use crate::definition::StepDef;
 use crate::error::StepError;
 use crate::execution::{Run, StepEnd};
-use crate::tuner::{random, Configuration, Range, Space};
+use crate::tuner::bayesian::{Bayesian, Observation};
+use crate::tuner::completion::{Completion, Criteria};
+use crate::tuner::hyperband::Hyperband;
+use crate::tuner::median::MedianRule;
+use crate::tuner::{grid, random, Configuration, Range, Space};
 
 /// A training job definition of the tuning job, resolved.
 pub(crate) struct Definition {
@@ -117,17 +122,118 @@ fn definition(d: TrainingJobDefinition, index: usize) -> Result<Definition, Stri
     })
 }
 
+/// How this tuning job chooses its trials.
+enum Chooser {
+    /// Drawn or listed up front (Random, Grid, Hyperband): they do not depend on results.
+    Planned(Vec<Configuration>),
+    /// Each suggested from the results before it.
+    Bayesian(Bayesian),
+}
+
+/// What stops a running trial early.
+enum EarlyStop {
+    Off,
+    /// TrainingJobEarlyStoppingType `Auto`.
+    Median(MedianRule),
+    /// The Hyperband strategy's own rule.
+    Hyperband(Hyperband),
+}
+
+/// The trials' shared record while the step runs.
+struct Progress {
+    next: usize,
+    assigned: Vec<Configuration>,
+    results: Vec<Option<Result<TrainingResult, StepEnd>>>,
+    completion: Option<Completion>,
+}
+
+/// A finished trial's objective, higher is better; `None` unless it completed with one.
+fn signed_score(result: &Option<Result<TrainingResult, StepEnd>>, d: &Definition) -> Option<f64> {
+    match result {
+        Some(Ok(r)) if !r.early_stopped => r.objective.map(|v| sign(d) * v),
+        _ => None,
+    }
+}
+
+fn sign(d: &Definition) -> f64 {
+    if d.maximize {
+        1.0
+    } else {
+        -1.0
+    }
+}
+
+/// A Bayesian suggestion for trial `i` is made once every trial up to `i - workers` has
+/// finished, and from exactly those: what runs at once stays within the bound, and the same
+/// seed gives the same trials however the running ones are timed.
+fn bayesian_inputs(
+    progress: &Progress,
+    definitions: &[Definition],
+    i: usize,
+    workers: usize,
+) -> Option<(Vec<Observation>, Vec<Configuration>)> {
+    let known = (i + 1).saturating_sub(workers); // trials 0..known must have finished
+    if progress.results[..known].iter().any(Option::is_none) {
+        return None;
+    }
+    let observed = (0..known)
+        .filter_map(|j| {
+            let c = &progress.assigned[j];
+            let score = signed_score(&progress.results[j], &definitions[c.definition])?;
+            Some(Observation {
+                configuration: c.clone(),
+                score,
+            })
+        })
+        .collect();
+    Some((observed, progress.assigned[known..i].to_vec()))
+}
+
+fn criteria(config: Option<&CompletionCriteria>) -> Result<Criteria, String> {
+    let Some(c) = config else {
+        return Ok(Criteria::default());
+    };
+    let max_not_improving = match c
+        .best_objective_not_improving
+        .as_ref()
+        .and_then(|b| b.max_number_of_training_jobs_not_improving)
+    {
+        Some(Lenient(n)) if n < 3 => {
+            return Err(format!(
+                "MaxNumberOfTrainingJobsNotImproving ({n}) must be at least 3"
+            ))
+        }
+        Some(Lenient(n)) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+        None => None,
+    };
+    let complete_on_convergence = match c
+        .convergence_detected
+        .as_ref()
+        .and_then(|d| d.complete_on_convergence.as_deref())
+    {
+        None | Some("Disabled") => false,
+        Some("Enabled") => true,
+        Some(other) => return Err(format!("CompleteOnConvergence {other} is not Disabled or Enabled")),
+    };
+    Ok(Criteria {
+        target: c.target_objective_metric_value.map(|Lenient(v)| v),
+        max_not_improving,
+        complete_on_convergence,
+    })
+}
+
 pub(crate) fn tuning_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
     let args = resolved_arguments(run, step)?;
     let bad = bad_arguments;
     let parsed: TuningStep = arguments::parse(&args).map_err(bad)?;
+    if parsed.warm_start_config.is_some() {
+        return Err(bad(
+            "WarmStartConfig is not supported locally: no parent tuning jobs are kept to start from"
+                .into(),
+        ));
+    }
     let config = parsed.hyper_parameter_tuning_job_config;
     let strategy = config.strategy.as_deref().unwrap_or("Random");
-    if strategy != "Random" {
-        return Err(bad(format!(
-            "tuning strategy {strategy} is not supported locally (only Random)"
-        )));
-    }
     let Lenient(max_jobs) = config.resource_limits.max_number_of_training_jobs;
     let Lenient(max_parallel) = config.resource_limits.max_parallel_training_jobs;
     if max_jobs < 1 || max_parallel < 1 {
@@ -136,7 +242,7 @@ pub(crate) fn tuning_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
         )));
     }
     // SageMaker draws a seed when none is given; a fixed one keeps local runs reproducible.
-    let seed = config.random_seed.map_or(0, |Lenient(s)| s);
+    let seed = config.random_seed.map_or(0, |Lenient(s)| s) as u64;
     let listed = match (
         parsed.training_job_definitions,
         parsed.training_job_definition,
@@ -154,59 +260,201 @@ pub(crate) fn tuning_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
     if definitions.is_empty() {
         return Err(bad("TrainingJobDefinitions is empty".into()));
     }
-    let count = usize::try_from(max_jobs).unwrap_or(usize::MAX);
+    let criteria = criteria(config.tuning_job_completion_criteria.as_ref()).map_err(bad)?;
+    let mut count = usize::try_from(max_jobs).unwrap_or(usize::MAX);
     let spaces: Vec<Space> = definitions.iter().map(|d| d.ranges.clone()).collect();
-    let trials: Vec<Trial> = random::plan(&spaces, count, seed as u64)
-        .into_iter()
-        .map(|c| Trial::new(&definitions, c))
-        .collect();
+    let early_stopping = config
+        .training_job_early_stopping_type
+        .as_deref()
+        .unwrap_or("Off");
+    if config.strategy_config.is_some() && strategy != "Hyperband" {
+        return Err(bad(format!(
+            "StrategyConfig is only for the Hyperband strategy, not {strategy}"
+        )));
+    }
+    let mut early_stop = match early_stopping {
+        "Off" => EarlyStop::Off,
+        "Auto" => EarlyStop::Median(MedianRule::default()),
+        other => {
+            return Err(bad(format!(
+                "TrainingJobEarlyStoppingType {other} is not Off or Auto"
+            )))
+        }
+    };
+    let chooser = match strategy {
+        "Random" => Chooser::Planned(random::plan(&spaces, count, seed)),
+        "Bayesian" => Chooser::Bayesian(Bayesian::new(spaces.clone(), seed)),
+        "Grid" => {
+            let names: Vec<String> = definitions.iter().map(|d| d.name.clone()).collect();
+            let (grid, size) = grid::grid(&spaces, &names, count).map_err(bad)?;
+            if size > count as u64 {
+                tracing::warn!(
+                    step = %step.name,
+                    grid = size,
+                    max_jobs = count,
+                    "the grid has more configurations than MaxNumberOfTrainingJobs: it is cut short"
+                );
+            }
+            count = grid.len();
+            Chooser::Planned(grid)
+        }
+        "Hyperband" => {
+            if !matches!(early_stop, EarlyStop::Off) {
+                return Err(bad(
+                    "TrainingJobEarlyStoppingType must be Off with the Hyperband strategy, which stops trials itself"
+                        .into(),
+                ));
+            }
+            let hyperband = config
+                .strategy_config
+                .as_ref()
+                .and_then(|c| c.hyperband_strategy_config.as_ref());
+            let statics: Vec<&BTreeMap<String, String>> =
+                definitions.iter().map(|d| &d.static_hyperparameters).collect();
+            early_stop = EarlyStop::Hyperband(
+                Hyperband::new(
+                    hyperband.and_then(|h| h.min_resource).map(|Lenient(v)| v),
+                    hyperband.and_then(|h| h.max_resource).map(|Lenient(v)| v),
+                    &statics,
+                )
+                .map_err(bad)?,
+            );
+            Chooser::Planned(random::plan(&spaces, count, seed))
+        }
+        other => {
+            return Err(bad(format!(
+                "tuning strategy {other} is not one of Bayesian, Random, Hyperband, Grid"
+            )))
+        }
+    };
     let workers = usize::try_from(max_parallel)
         .unwrap_or(usize::MAX)
         .min(run.inner.max_parallel())
-        .min(trials.len());
+        .min(count);
 
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<TrainingResult, StepEnd>>>> =
-        Mutex::new((0..trials.len()).map(|_| None).collect());
+    let progress = Mutex::new(Progress {
+        next: 0,
+        assigned: Vec::new(),
+        results: (0..count).map(|_| None).collect(),
+        completion: None,
+    });
+    let finished = Condvar::new();
+    let lock = || progress.lock().unwrap_or_else(|p| p.into_inner());
+    // The next trial to run and its configuration, once it may start; None: no more trials.
+    let take = || -> Option<(usize, Configuration)> {
+        let mut p = lock();
+        loop {
+            if run.stopped() || p.completion.is_some() || p.next >= count {
+                return None;
+            }
+            let i = p.next;
+            let chosen = match &chooser {
+                Chooser::Planned(plan) => Some(plan[i].clone()),
+                Chooser::Bayesian(b) => bayesian_inputs(&p, &definitions, i, workers)
+                    .map(|(observed, pending)| b.suggest(i, &observed, &pending)),
+            };
+            if let Some(c) = chosen {
+                p.next += 1;
+                p.assigned.push(c.clone());
+                return Some((i, c));
+            }
+            // Wait for the trial the suggestion needs (or a stop request).
+            p = finished
+                .wait_timeout(p, std::time::Duration::from_millis(100))
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+    };
     // `workers` tasks on the executor's pool take trials in turn; this step's own worker runs
     // trials too while it waits, so the pool's size holds.
     run.inner.workers.scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|_| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= trials.len() || run.stopped() {
-                    break;
+            scope.spawn(|_| {
+                while let Some((i, configuration)) = take() {
+                    let d = &definitions[configuration.definition];
+                    let trial = Trial::new(&definitions, configuration);
+                    let sign = sign(d);
+                    let stop_rule = |values: &[f64]| -> bool {
+                        let signed: Vec<f64> = values.iter().map(|v| sign * v).collect();
+                        match &early_stop {
+                            EarlyStop::Off => false,
+                            EarlyStop::Median(rule) => !rule.keep(&signed),
+                            EarlyStop::Hyperband(rule) => match signed.last() {
+                                Some(&last) => !rule.keep(i, signed.len() as u32, last),
+                                None => false,
+                            },
+                        }
+                    };
+                    let result = run_training_job(
+                        run,
+                        TrainingSpec {
+                            step: &step.name,
+                            job_name: run.job_name(&step.name, Some(i + 1)),
+                            definition_name: Some(&d.name),
+                            hyperparameters: trial.hyperparameters,
+                            channels: d.channels.clone(),
+                            output_path: d.output_path.clone(),
+                            metric_definitions: &d.metric_definitions,
+                            objective_metric: Some(&d.objective),
+                            max_runtime: d.max_runtime,
+                            early_stop: match early_stop {
+                                EarlyStop::Off => None,
+                                _ => Some(&stop_rule),
+                            },
+                        },
+                    );
+                    if let (EarlyStop::Median(rule), Ok(r)) = (&early_stop, &result) {
+                        if !r.early_stopped {
+                            rule.finished(r.objective_values.iter().map(|v| sign * v).collect());
+                        }
+                    }
+                    let mut p = lock();
+                    p.results[i] = Some(result);
+                    // Judged on the trials finished in order, so timing cannot change it.
+                    let scores: Vec<Option<f64>> = p
+                        .results
+                        .iter()
+                        .zip(&p.assigned)
+                        .take_while(|(r, _)| r.is_some())
+                        .map(|(r, c)| signed_score(r, &definitions[c.definition]))
+                        .collect();
+                    if p.completion.is_none() {
+                        p.completion = criteria.check(&scores, count);
+                    }
+                    finished.notify_all();
                 }
-                let trial = &trials[i];
-                let d = &definitions[trial.definition];
-                let result = run_training_job(
-                    run,
-                    TrainingSpec {
-                        step: &step.name,
-                        job_name: run.job_name(&step.name, Some(i + 1)),
-                        definition_name: Some(&d.name),
-                        hyperparameters: trial.hyperparameters.clone(),
-                        channels: d.channels.clone(),
-                        output_path: d.output_path.clone(),
-                        metric_definitions: &d.metric_definitions,
-                        objective_metric: Some(&d.objective),
-                        max_runtime: d.max_runtime,
-                    },
-                );
-                let mut all = results.lock().unwrap_or_else(|p| p.into_inner());
-                all[i] = Some(result);
             });
         }
     });
     if run.stopped() {
         return Err(StepEnd::Stopped);
     }
-    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
-    let mut props = best_trial(&trials, &definitions, results)?;
+    let progress = progress.into_inner().unwrap_or_else(|p| p.into_inner());
+    let trials: Vec<Trial> = progress
+        .assigned
+        .into_iter()
+        .map(|c| Trial::new(&definitions, c))
+        .collect();
+    let mut props = best_trial(&trials, &definitions, progress.results)?;
+    if let Some(completion) = progress.completion {
+        props["TuningJobCompletionDetails"] = completion_details(&completion);
+    }
     let name = run.job_name(&step.name, None);
     props["HyperParameterTuningJobArn"] = json!(run.arn("hyper-parameter-tuning-job", &name));
     props["HyperParameterTuningJobName"] = json!(name);
     Ok(props)
+}
+
+/// DescribeHyperParameterTuningJob's TuningJobCompletionDetails, plus why it ended early.
+fn completion_details(completion: &Completion) -> Value {
+    match completion {
+        Completion::TargetReached => json!({"Reason": "TargetObjectiveMetricValue reached"}),
+        Completion::NotImproving(n) => json!({
+            "Reason": "BestObjectiveNotImproving",
+            "NumberOfTrainingJobsObjectiveNotImproving": n,
+        }),
+        Completion::Converged => json!({"Reason": "ConvergenceDetected"}),
+    }
 }
 
 fn best_trial(
@@ -215,12 +463,13 @@ fn best_trial(
     results: Vec<Option<Result<TrainingResult, StepEnd>>>,
 ) -> Result<Value, StepEnd> {
     let mut best: Option<(usize, TrainingResult, f64)> = None;
-    let (mut completed, mut failed) = (0, 0);
+    let (mut completed, mut failed, mut stopped) = (0, 0, 0);
     let mut reasons = Vec::new();
     for (i, result) in results.into_iter().enumerate() {
         let Some(trial) = trials.get(i) else { continue };
         let d = &definitions[trial.definition];
         match result {
+            Some(Ok(r)) if r.early_stopped => stopped += 1,
             Some(Ok(r)) => {
                 completed += 1;
                 let Some(value) = r.objective else { continue };
@@ -273,7 +522,7 @@ fn best_trial(
             },
             "ModelArtifacts": {"S3ModelArtifacts": result.artifact_uri},
         },
-        "TrainingJobStatusCounters": {"Completed": completed, "Failed": failed},
+        "TrainingJobStatusCounters": {"Completed": completed, "Failed": failed, "Stopped": stopped},
     }))
 }
 

@@ -2,6 +2,8 @@
 //! (`space`) and each of SageMaker's strategies over it. Nothing here starts a job or reads
 //! the definition; `steps::tuning` does both and asks this module what to try next.
 
+pub(crate) mod completion;
+pub(crate) mod median;
 pub(crate) mod random;
 pub(crate) mod space;
 
