@@ -191,6 +191,7 @@ pub(crate) fn tuning_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
                         metric_definitions: &d.metric_definitions,
                         objective_metric: Some(&d.objective),
                         max_runtime: d.max_runtime,
+                        early_stop: None,
                     },
                 );
                 let mut all = results.lock().unwrap_or_else(|p| p.into_inner());
@@ -373,6 +374,7 @@ mod tests {
                 artifact_uri: format!("s3://b/{name}"),
                 metrics: vec![],
                 objective: Some(v),
+                early_stopped: false,
             }))
         };
         let props = best_trial(
