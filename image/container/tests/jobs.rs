@@ -100,12 +100,36 @@ fn trials_print_metric_lines_and_record_themselves() {
             // Alternate the SDK's quoted form and the plain form.
             root.hyperparameters(&trial_hyperparameters(family, target, scorer), i % 2 == 0);
             let stdout = root.ok(&["train"]);
-            let score: f64 = stdout
+            // One line per fold, each the running mean; the last (the objective the tuner
+            // reads) is the mean of all five.
+            let values: Vec<f64> = stdout
                 .lines()
-                .find_map(|l| ours.captures(l))
+                .filter_map(|l| ours.captures(l))
                 .map(|c| c[1].parse().unwrap())
-                .unwrap_or_else(|| panic!("no metric line in {stdout:?}"));
+                .collect();
+            assert_eq!(values.len(), 5, "{stdout}");
+            let score = *values.last().unwrap();
             let trial = root.json("model/trial.json");
+            let folds: Vec<f64> = trial["cv_fold_scores"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            let (lo, hi) = folds
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &f| {
+                    (l.min(f), h.max(f))
+                });
+            assert!(
+                values.iter().all(|v| (lo - 1e-9..=hi + 1e-9).contains(v)),
+                "{values:?}"
+            );
+            assert_eq!(
+                stdout.lines().filter(|l| original.is_match(l)).count(),
+                usize::from(score >= 0.0),
+                "the original's line once, at the end"
+            );
             assert_eq!(trial["algorithm"], family);
             assert_eq!(trial["hyperparameters"]["target"], target, "unquoted");
             assert_eq!(trial["cv_fold_scores"].as_array().unwrap().len(), 5);
@@ -124,6 +148,45 @@ fn trials_print_metric_lines_and_record_themselves() {
             }
         }
     }
+}
+
+#[test]
+fn n_epochs_sets_the_folds_and_each_fold_prints_its_running_mean() {
+    let ours = Regex::new(METRIC_REGEX).unwrap();
+    let root = Root::new();
+    preprocess(&root, "breast-cancer", "CLASS");
+    let mut hp = trial_hyperparameters("NaiveBayes", "CLASS", "roc_auc");
+    hp.retain(|(k, _)| *k != "cv-folds");
+    hp.push(("n-epochs", "3"));
+    root.hyperparameters(&hp, true);
+    let stdout = root.ok(&["train"]);
+    let values: Vec<f64> = stdout
+        .lines()
+        .filter_map(|l| ours.captures(l))
+        .map(|c| c[1].parse().unwrap())
+        .collect();
+    assert_eq!(values.len(), 3, "{stdout}");
+    let trial = root.json("model/trial.json");
+    assert_eq!(trial["cv_folds"], 3);
+    assert_eq!(trial["cv_fold_scores"].as_array().unwrap().len(), 3);
+    let mean = trial["cv_score"].as_f64().unwrap();
+    assert_eq!(
+        stdout.lines().rfind(|l| ours.is_match(l)).unwrap(),
+        mmp_pipeline::contract::metric_line(mean),
+        "the last line is the final mean, printed exactly as before"
+    );
+    // The same value under both names is fine; different values are refused.
+    hp.push(("cv-folds", "3"));
+    root.hyperparameters(&hp, false);
+    root.ok(&["train"]);
+    let last = hp.len() - 1;
+    hp[last] = ("cv-folds", "4");
+    root.hyperparameters(&hp, false);
+    let reason = root.fails(&["train"]);
+    assert!(
+        reason.contains("n-epochs=3") && reason.contains("cv-folds=4"),
+        "{reason}"
+    );
 }
 
 #[test]

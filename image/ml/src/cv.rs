@@ -3,6 +3,7 @@
 //! the same seed for every fold's fit, and the mean of the fold scores.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Mutex;
 
 use ndarray::{Array2, Axis};
 use rayon::prelude::*;
@@ -32,11 +33,20 @@ pub fn cross_val_score(
     k: usize,
     seed: u64,
 ) -> Result<CvScores> {
-    cross_val_score_within(estimator, data, scorer, k, seed, u64::MAX)
+    cross_val_score_within(estimator, data, scorer, k, seed, u64::MAX, &|_, _| {})
 }
+
+/// What [`cross_val_score_within`] tells its caller as each fold is scored: how many folds
+/// are scored so far, and the mean of their scores (a tuning trial's intermediate objective).
+pub type OnFold<'a> = &'a (dyn Fn(usize, f64) + Sync);
 
 /// [`cross_val_score`] with at most as many folds fitting at once as `memory` bytes hold by
 /// [`fold_bytes`]; at least one always runs. The scores are the same.
+///
+/// `on_fold` is called once per fold scored, in the order they finish, one call at a time,
+/// with the count scored so far and their mean (summed in fold order). Its last call, once
+/// every fold is scored, is with `k` and exactly [`CvScores::mean`]. A fold whose score fails
+/// is not reported (the whole call fails).
 pub fn cross_val_score_within(
     estimator: &dyn Estimator,
     data: &TrainingData,
@@ -44,6 +54,7 @@ pub fn cross_val_score_within(
     k: usize,
     seed: u64,
     memory: u64,
+    on_fold: OnFold<'_>,
 ) -> Result<CvScores> {
     estimator.supports(data.task)?;
     let codes = data.target.codes();
@@ -59,14 +70,29 @@ pub fn cross_val_score_within(
             "memory bounds the folds fitted at once"
         );
     }
+    // Each fold's score once it is known, by fold: the running mean sums them in fold order,
+    // as the final mean does, so its last value is that mean to the bit.
+    let scored: Mutex<Vec<Option<f64>>> = Mutex::new(vec![None; all.len()]);
+    let report = |fold: usize, score: f64| {
+        let mut scored = scored.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = scored.get_mut(fold) {
+            *slot = Some(score);
+        }
+        let so_far: Vec<f64> = scored.iter().flatten().copied().collect();
+        on_fold(so_far.len(), mean(&so_far));
+    };
     let mut results: Vec<Result<Option<f64>>> = Vec::with_capacity(all.len());
-    for group in all.chunks(at_once) {
-        results.par_extend(group.par_iter().map(|fold| {
+    for (g, group) in all.chunks(at_once).enumerate() {
+        results.par_extend(group.par_iter().enumerate().map(|(j, fold)| {
             // A panicking fit fails this job with a message, as a thread's join did.
-            catch_unwind(AssertUnwindSafe(|| {
+            let result = catch_unwind(AssertUnwindSafe(|| {
                 fold_score(estimator, data, scorer, fold, seed)
             }))
-            .unwrap_or_else(|_| Err(MlError::Folds("a fold's fit panicked".to_string())))
+            .unwrap_or_else(|_| Err(MlError::Folds("a fold's fit panicked".to_string())));
+            if let Ok(Some(score)) = &result {
+                report(g * at_once + j, *score);
+            }
+            result
         }));
     }
     let mut scores = Vec::with_capacity(k);
@@ -79,11 +105,15 @@ pub fn cross_val_score_within(
         })?;
         scores.push(score);
     }
-    let mean = scores.iter().sum::<f64>() / scores.len() as f64;
     Ok(CvScores {
+        mean: mean(&scores),
         folds: scores,
-        mean,
     })
+}
+
+/// The mean of fold scores, summed in the order given.
+fn mean(scores: &[f64]) -> f64 {
+    scores.iter().sum::<f64>() / scores.len() as f64
 }
 
 /// What one fold holds while it fits, at most: its copy of the rows (train and test together
@@ -227,6 +257,49 @@ mod tests {
         }
     }
 
+    /// One report per fold, counts rising by one, each the mean of the folds scored so far,
+    /// the last exactly the final mean; whether folds fit side by side or one at a time.
+    #[test]
+    fn every_fold_reports_the_running_mean_and_the_last_is_the_mean() {
+        let data = data();
+        let bayes = from_hyperparams(Algorithm::NaiveBayes, &HyperParams::default()).unwrap();
+        for (threads, memory) in [(4, u64::MAX), (1, u64::MAX), (4, fold_bytes(&data))] {
+            let seen = Mutex::new(Vec::new());
+            let record = |n: usize, mean: f64| seen.lock().unwrap().push((n, mean));
+            let scores = in_pool(threads, || {
+                cross_val_score_within(bayes.as_ref(), &data, Scorer::RocAuc, 5, 7, memory, &record)
+                    .unwrap()
+            });
+            let seen = seen.into_inner().unwrap();
+            let counts: Vec<usize> = seen.iter().map(|(n, _)| *n).collect();
+            assert_eq!(counts, [1, 2, 3, 4, 5], "threads {threads}");
+            assert_eq!(seen[4].1.to_bits(), scores.mean.to_bits());
+            for (n, m) in &seen {
+                // Some n of the fold scores average to m.
+                assert!(*m >= scores.folds.iter().cloned().fold(f64::INFINITY, f64::min) - 1e-12);
+                assert!(
+                    *m <= scores
+                        .folds
+                        .iter()
+                        .cloned()
+                        .fold(f64::NEG_INFINITY, f64::max)
+                        + 1e-12
+                );
+                assert!(*n <= 5);
+            }
+            if threads == 1 {
+                // One at a time, folds finish in fold order.
+                let first: f64 = scores.folds[..2].iter().sum::<f64>() / 2.0;
+                assert_eq!(seen[0].1, scores.folds[0]);
+                assert_eq!(seen[1].1, first);
+            }
+            assert_eq!(
+                scores,
+                cross_val_score(bayes.as_ref(), &data, Scorer::RocAuc, 5, 7).unwrap()
+            );
+        }
+    }
+
     #[test]
     fn memory_bounds_the_folds_at_once_and_not_the_scores() {
         let data = data();
@@ -245,7 +318,8 @@ mod tests {
         for (memory, most) in [(2 * per_fold + 1, 2), (per_fold - 1, 1)] {
             let tight = counting();
             let bounded = in_pool(4, || {
-                cross_val_score_within(&tight, &data, Scorer::RocAuc, 4, 7, memory).unwrap()
+                cross_val_score_within(&tight, &data, Scorer::RocAuc, 4, 7, memory, &|_, _| {})
+                    .unwrap()
             });
             assert_eq!(tight.most.into_inner(), most, "memory {memory}");
             assert_eq!(bounded, unbounded);

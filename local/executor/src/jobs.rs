@@ -1,7 +1,9 @@
 //! Running one container process: its own folder as the ML root, stdout and stderr in a log
-//! file there, a run-time limit and a stop flag.
+//! file there, a run-time limit and a stop flag; optionally a watch over one metric's values
+//! in the log while it runs, so that a tuner can stop a trial early (Hyperband).
 
 use std::fs;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,6 +17,10 @@ pub(crate) const LOG_FILE: &str = "job.log";
 const STOP_CHECK: Duration = Duration::from_millis(50);
 /// SageMaker keeps at most this much of a failure reason.
 const MAX_REASON: usize = 1024;
+/// How often a watched job's log is read for new metric values (at most).
+const WATCH_EVERY: Duration = Duration::from_millis(100);
+/// The most a watched log is read per look; the rest waits for the next.
+const MAX_READ: u64 = 1 << 20;
 
 /// One process to run.
 pub(crate) struct JobSpec<'a> {
@@ -24,6 +30,21 @@ pub(crate) struct JobSpec<'a> {
     pub env: &'a [(String, String)],
     pub max_runtime: Option<Duration>,
     pub stop: &'a AtomicBool,
+    /// Stops the job on its metric values while it runs.
+    pub watch: Option<Watch<'a>>,
+}
+
+/// Given every value of a watched metric so far, in log order: `true` stops the job now.
+pub(crate) type StopNow<'a> = &'a (dyn Fn(&[f64]) -> bool + Sync);
+
+/// A metric watched in a running job's log.
+#[derive(Clone, Copy)]
+pub(crate) struct Watch<'a> {
+    /// The metric definition's regex: each match is one value (group 1, else the match).
+    pub regex: &'a regex::Regex,
+    /// Asked once per new value, with every value so far in log order (the last is the new
+    /// one): `true` stops the job now.
+    pub stop_now: StopNow<'a>,
 }
 
 /// How a job ended.
@@ -32,7 +53,11 @@ pub(crate) enum JobEnd {
     Completed,
     /// SageMaker's FailureReason form: `AlgorithmError: ...` or `ClientError: ...`.
     Failed(String),
+    /// Killed by a stop of the execution.
     Stopped,
+    /// Killed because its [`Watch`] said so: the job's own end (SageMaker's `Stopped` for a
+    /// trial Hyperband stops), not the execution's.
+    EarlyStopped,
 }
 
 pub(crate) fn log_path(dir: &Path) -> PathBuf {
@@ -71,6 +96,10 @@ pub(crate) fn run(spec: &JobSpec) -> JobEnd {
         }
     };
     let started = Instant::now();
+    let mut watched = spec
+        .watch
+        .map(|w| (w, LogTail::new(log_path(spec.dir)), Vec::new()));
+    let mut last_look = started;
     // Poll rather than block so that a stop request or the run-time limit can end the job.
     // The pause is a fiftieth of the job's age, between a millisecond and STOP_CHECK: the end
     // of a job is seen within 2% of its run time, so its slot never idles for long. (A pause
@@ -97,12 +126,94 @@ pub(crate) fn run(spec: &JobSpec) -> JobEnd {
                 ));
             }
         }
+        if let Some((watch, tail, values)) = &mut watched {
+            if last_look.elapsed() >= WATCH_EVERY {
+                last_look = Instant::now();
+                if watch_says_stop(watch, tail, values) {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return JobEnd::EarlyStopped;
+                }
+            }
+        }
         std::thread::sleep(poll_pause(started.elapsed()));
     };
     if status.success() {
         return JobEnd::Completed;
     }
     JobEnd::Failed(failure_reason(spec.dir, &status.to_string()))
+}
+
+/// Reads the log's new values into `values`, asking the watch about each in turn.
+fn watch_says_stop(watch: &Watch, tail: &mut LogTail, values: &mut Vec<f64>) -> bool {
+    let before = values.len();
+    if let Err(e) = tail.read_values(watch.regex, values) {
+        // The job goes on unwatched until the log reads again.
+        tracing::warn!(log = %tail.path.display(), error = %e, "cannot read the job's log");
+    }
+    (before..values.len()).any(|n| (watch.stop_now)(&values[..=n]))
+}
+
+/// A growing log read a piece at a time: each read starts where the last one stopped, takes
+/// at most [`MAX_READ`] bytes, and keeps an unfinished last line until its end arrives.
+pub(crate) struct LogTail {
+    path: PathBuf,
+    /// Opened at the first read (the job creates the file).
+    file: Option<fs::File>,
+    /// Bytes read so far: the next read starts here.
+    offset: u64,
+    /// The last line read, not yet ended by a newline.
+    partial: Vec<u8>,
+}
+
+impl LogTail {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            file: None,
+            offset: 0,
+            partial: Vec::new(),
+        }
+    }
+
+    /// Appends to `values` the finite values `regex` captures in the lines completed since
+    /// the last call, in log order.
+    pub(crate) fn read_values(
+        &mut self,
+        regex: &regex::Regex,
+        values: &mut Vec<f64>,
+    ) -> std::io::Result<()> {
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self.file.insert(fs::File::open(&self.path)?),
+        };
+        file.seek(SeekFrom::Start(self.offset))?;
+        let read = file
+            .by_ref()
+            .take(MAX_READ)
+            .read_to_end(&mut self.partial)?;
+        self.offset += read as u64;
+        let Some(end) = self.partial.iter().rposition(|&b| b == b'\n') else {
+            if self.partial.len() as u64 > MAX_READ {
+                // A line longer than any metric line: not one, and not worth holding.
+                self.partial.clear();
+            }
+            return Ok(());
+        };
+        let rest = self.partial.split_off(end + 1);
+        let complete = std::mem::replace(&mut self.partial, rest);
+        values.extend(captured_values(regex, &String::from_utf8_lossy(&complete)));
+        Ok(())
+    }
+}
+
+/// The finite values `regex` captures in `text`, in order: group 1, else the whole match.
+fn captured_values<'t>(regex: &'t regex::Regex, text: &'t str) -> impl Iterator<Item = f64> + 't {
+    regex
+        .captures_iter(text)
+        .filter_map(|c| c.get(1).or_else(|| c.get(0)))
+        .filter_map(|m| m.as_str().trim().parse::<f64>().ok())
+        .filter(|x| x.is_finite())
 }
 
 /// How long to wait before looking at a job of this age again.
@@ -147,6 +258,16 @@ fn truncate(mut s: String) -> String {
     s
 }
 
+/// Every value `regex` captures in `log`, in order (finite ones only).
+pub(crate) fn metric_values(log: &str, regex: &regex::Regex) -> Vec<f64> {
+    regex
+        .captures_iter(log)
+        .filter_map(|c| c.get(1).or_else(|| c.get(0)))
+        .filter_map(|m| m.as_str().trim().parse::<f64>().ok())
+        .filter(|x| x.is_finite())
+        .collect()
+}
+
 /// The final value of each metric: the last match of its regex in the job's log, as SageMaker
 /// keeps the latest value it scrapes.
 pub(crate) fn scrape_metrics(
@@ -155,13 +276,7 @@ pub(crate) fn scrape_metrics(
 ) -> Vec<(String, f64)> {
     let mut out = Vec::new();
     for (name, re) in definitions {
-        let last = re
-            .captures_iter(log)
-            .filter_map(|c| c.get(1).or_else(|| c.get(0)))
-            .filter_map(|m| m.as_str().trim().parse::<f64>().ok())
-            .filter(|x| x.is_finite())
-            .last();
-        if let Some(v) = last {
+        if let Some(v) = captured_values(re, log).last() {
             out.push((name.clone(), v));
         }
     }
@@ -194,6 +309,115 @@ mod tests {
         assert!(scrape_metrics("nothing", &[("val_score".into(), re)]).is_empty());
     }
 
+    fn append(path: &Path, text: &str) {
+        use std::io::Write;
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn the_log_tail_reads_new_lines_only_and_waits_for_a_line_to_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job.log");
+        let re = regex::Regex::new(contract::METRIC_REGEX).unwrap();
+        let mut tail = LogTail::new(path.clone());
+        let mut values = Vec::new();
+        // No log yet: an error, and nothing read.
+        assert!(tail.read_values(&re, &mut values).is_err());
+        append(&path, "starting\nmmp-val-score: 0.5\nmmp-val-score: 0.2");
+        tail.read_values(&re, &mut values).unwrap();
+        // The second value's line has not ended: it could still be 0.25.
+        assert_eq!(values, [0.5]);
+        append(
+            &path,
+            "5\nnoise mmp-val-score: -1e-3 mmp-val-score: 7\nmmp-val-",
+        );
+        tail.read_values(&re, &mut values).unwrap();
+        assert_eq!(values, [0.5, 0.25, -0.001, 7.0]);
+        // A value split across reads, in the prefix itself.
+        append(&path, "score: 0.75\n");
+        tail.read_values(&re, &mut values).unwrap();
+        assert_eq!(values, [0.5, 0.25, -0.001, 7.0, 0.75]);
+        // Nothing new: nothing added, nothing read twice.
+        tail.read_values(&re, &mut values).unwrap();
+        assert_eq!(values.len(), 5);
+        assert_eq!(tail.offset, fs::metadata(&path).unwrap().len());
+    }
+
+    #[test]
+    fn the_log_tail_reads_at_most_a_mebibyte_per_look() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job.log");
+        let re = regex::Regex::new(contract::METRIC_REGEX).unwrap();
+        let noise = "x".repeat(99) + "\n";
+        let lines = (MAX_READ as usize * 3 / 2) / noise.len();
+        append(&path, &(noise.repeat(lines) + "mmp-val-score: 0.9\n"));
+        let mut tail = LogTail::new(path.clone());
+        let mut values = Vec::new();
+        tail.read_values(&re, &mut values).unwrap();
+        assert_eq!(tail.offset, MAX_READ);
+        assert!(values.is_empty());
+        tail.read_values(&re, &mut values).unwrap();
+        assert_eq!(values, [0.9]);
+        // A line longer than a read is dropped rather than held without bound.
+        append(&path, &"y".repeat(MAX_READ as usize + 10));
+        tail.read_values(&re, &mut values).unwrap();
+        tail.read_values(&re, &mut values).unwrap();
+        assert!(
+            tail.partial.len() <= MAX_READ as usize,
+            "{}",
+            tail.partial.len()
+        );
+        append(&path, "\nmmp-val-score: 0.1\n");
+        tail.read_values(&re, &mut values).unwrap();
+        assert_eq!(values, [0.9, 0.1]);
+    }
+
+    /// The watch is asked once per value, with the values so far; a `true` kills the job.
+    #[test]
+    fn a_watched_job_is_stopped_when_its_watch_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let stop = AtomicBool::new(false);
+        let re = regex::Regex::new(contract::METRIC_REGEX).unwrap();
+        let script = "for v in 0.5 0.4 0.3 0.2; do echo \"mmp-val-score: $v\"; sleep 0.25; done";
+        let args = ["-c".to_string(), script.to_string()];
+        let asked = std::sync::Mutex::new(Vec::new());
+        let worse = |values: &[f64]| {
+            asked.lock().unwrap().push(values.to_vec());
+            values.last() < values.first()
+        };
+        let spec = JobSpec {
+            dir: dir.path(),
+            program: Path::new("/bin/sh"),
+            args: &args,
+            env: &[],
+            max_runtime: None,
+            stop: &stop,
+            watch: Some(Watch {
+                regex: &re,
+                stop_now: &worse,
+            }),
+        };
+        assert!(matches!(run(&spec), JobEnd::EarlyStopped));
+        assert_eq!(*asked.lock().unwrap(), [vec![0.5], vec![0.5, 0.4]]);
+        let log = fs::read_to_string(log_path(dir.path())).unwrap();
+        assert!(!log.contains("0.3"), "killed before its third value: {log}");
+        // A watch that never says stop lets the job run to its end.
+        let never = |_: &[f64]| false;
+        let spec = JobSpec {
+            watch: Some(Watch {
+                regex: &re,
+                stop_now: &never,
+            }),
+            ..spec
+        };
+        assert!(matches!(run(&spec), JobEnd::Completed));
+    }
+
     #[test]
     fn runs_a_process_and_reports_its_failure() {
         let dir = tempfile::tempdir().unwrap();
@@ -207,6 +431,7 @@ mod tests {
             env: &[],
             max_runtime: None,
             stop: &stop,
+            watch: None,
         };
         match run(&spec) {
             JobEnd::Failed(r) => assert_eq!(r, "AlgorithmError: bad input"),

@@ -949,6 +949,42 @@ fn independent_steps_run_at_once_and_dependents_wait_for_both() {
     );
 }
 
+/// A job printing one metric value per epoch (per fold, for mmp-container): the final
+/// metric is the last, as SageMaker keeps the latest value it scrapes.
+#[test]
+fn a_job_printing_a_value_per_epoch_reports_the_last() {
+    let h = harness(1, &[("FAKE_EPOCH_MS", "50")]);
+    h.upload("custom", "a,CLASS\n1,0\n");
+    std::fs::rename(
+        h.bucket().join("datasets/custom/custom.csv"),
+        h.bucket().join("datasets/custom/data.csv"),
+    )
+    .unwrap();
+    let mut train = training_step("A");
+    train["Arguments"]["HyperParameters"]["n-epochs"] = "3".into();
+    let definition =
+        serde_json::json!({"Version": "2020-12-01", "Parameters": [], "Steps": [train]});
+    let info = h
+        .exec
+        .start("custom", &definition.to_string(), BTreeMap::new(), None)
+        .unwrap();
+    let (info, steps) = h.finish(&info.id);
+    assert_eq!(info.status, ExecutionStatus::Succeeded, "{info:?}");
+    let a = step(&steps, "A");
+    let log = std::fs::read_to_string(&a.jobs[0].log_path).unwrap();
+    let re = regex::Regex::new(mmp_pipeline::contract::METRIC_REGEX).unwrap();
+    let values: Vec<f64> = re
+        .captures_iter(&log)
+        .map(|c| c[1].parse().unwrap())
+        .collect();
+    assert_eq!(values.len(), 3, "{log}");
+    assert!(
+        values[0] <= values[1] && values[1] <= values[2],
+        "{values:?}"
+    );
+    assert_eq!(a.outputs["FinalMetricDataList"][0]["Value"], values[2]);
+}
+
 #[test]
 fn a_failed_execution_retried_once_its_cause_is_fixed_succeeds_keeping_its_succeeded_steps() {
     let every_algorithm = Algorithm::known().replace(", ", ",");

@@ -4,6 +4,7 @@
 //! trial's archive in the `best` channel when there is one).
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
@@ -16,8 +17,8 @@ use mmp_ml::scorer::Scorer;
 use mmp_ml::target::Task;
 use mmp_pipeline::contract::{
     metric_line, BEST_TRIAL_CHANNEL, CHANNELS_DIR, HP_ALGORITHM, HP_CROSS_VALIDATION, HP_CV_FOLDS,
-    HP_CV_SCORER, HP_RANDOM_STATE, HP_TARGET, HP_TASK, HP_TRAIN_FILE, HYPERPARAMETERS_FILE,
-    MODEL_ARCHIVE, MODEL_DIR, ORIGINAL_METRIC_PREFIX, TRAIN_CHANNEL,
+    HP_CV_SCORER, HP_EPOCHS, HP_RANDOM_STATE, HP_TARGET, HP_TASK, HP_TRAIN_FILE,
+    HYPERPARAMETERS_FILE, MODEL_ARCHIVE, MODEL_DIR, ORIGINAL_METRIC_PREFIX, TRAIN_CHANNEL,
 };
 use mmp_pipeline::parameters::DEFAULT_TARGET_COLUMN;
 use serde_json::json;
@@ -26,18 +27,19 @@ use crate::paths::{data_file, MlRoot};
 
 /// The file every trial (and the refit) writes into `model/`: algorithm and hyperparameters.
 pub const TRIAL_FILE: &str = "trial.json";
-/// Folds when `cv-folds` is not given.
+/// Folds when neither `n-epochs` nor `cv-folds` is given.
 pub const DEFAULT_CV_FOLDS: usize = 5;
 /// `random-state` when not given (the pipeline's default RandomState).
 pub const DEFAULT_RANDOM_STATE: u64 = 42;
 /// Hyperparameters that describe the job rather than the family: a refit keeps its own.
-const STATIC: [&str; 8] = [
+const STATIC: [&str; 9] = [
     HP_ALGORITHM,
     HP_TARGET,
     HP_TRAIN_FILE,
     HP_CROSS_VALIDATION,
     HP_CV_SCORER,
     HP_CV_FOLDS,
+    HP_EPOCHS,
     HP_RANDOM_STATE,
     HP_TASK,
 ];
@@ -61,15 +63,44 @@ pub enum TrainOutcome {
     },
 }
 
-/// The lines a trial prints for the tuner: always the `mmp-val-score` line (matched by
+/// The lines a trial's final score is read from: the `mmp-val-score` line (matched by
 /// `METRIC_REGEX`), and the original's line when the score is not negative (its regex
 /// `Cross-Validation Score: ([0-9.]+).*$` cannot match a minus sign).
+///
+/// A trial prints an `mmp-val-score` line as each fold is scored: the mean of the folds
+/// scored so far, one intermediate objective value (Hyperband's resource is a fold). The
+/// last, after every fold, is the final mean, so the last match of `METRIC_REGEX` is the
+/// objective as before; the original's line follows it once.
 pub fn metric_lines(score: f64) -> Vec<String> {
     let mut lines = vec![metric_line(score)];
-    if score >= 0.0 {
-        lines.push(format!("{ORIGINAL_METRIC_PREFIX}{score:.10}"));
-    }
+    lines.extend(original_metric_line(score));
     lines
+}
+
+/// The original's metric line, for a score its regex can read.
+pub fn original_metric_line(score: f64) -> Option<String> {
+    (score >= 0.0).then(|| format!("{ORIGINAL_METRIC_PREFIX}{score:.10}"))
+}
+
+/// The folds of a trial: `n-epochs` (the name Hyperband infers MaxResource from), else
+/// `cv-folds`, else [`DEFAULT_CV_FOLDS`]; both given and different is an error. At least 2,
+/// and the fold code bounds it by the rows, as it bounds `cv-folds`.
+pub fn cv_folds(hp: &HyperParams) -> anyhow::Result<usize> {
+    let epochs = hp.parse::<usize>(HP_EPOCHS)?;
+    let folds = hp.parse::<usize>(HP_CV_FOLDS)?;
+    let (name, k) = match (epochs, folds) {
+        (Some(e), Some(f)) if e != f => anyhow::bail!(
+            "hyperparameters {HP_EPOCHS}={e} and {HP_CV_FOLDS}={f} disagree: both name the \
+             trial's folds; give one, or the same value"
+        ),
+        (Some(k), _) => (HP_EPOCHS, k),
+        (None, Some(k)) => (HP_CV_FOLDS, k),
+        (None, None) => return Ok(DEFAULT_CV_FOLDS),
+    };
+    if k < 2 {
+        anyhow::bail!("hyperparameter `{name}`: the folds must be at least 2, got {k}");
+    }
+    Ok(k)
 }
 
 /// Runs a trial or a refit, as the `cross-validation` hyperparameter says.
@@ -132,7 +163,7 @@ pub fn run(root: &MlRoot) -> anyhow::Result<TrainOutcome> {
             });
         let scorer = Scorer::parse(scorer_name)?;
         scorer.check(scorer_name, data.task)?;
-        let k = hp.parse::<usize>(HP_CV_FOLDS)?.unwrap_or(DEFAULT_CV_FOLDS);
+        let k = cv_folds(&hp)?;
         // Folds fit side by side only as far as the memory left allows.
         let memory = crate::memory::available().unwrap_or(u64::MAX);
         if fold_bytes(&data) > memory {
@@ -143,8 +174,23 @@ pub fn run(root: &MlRoot) -> anyhow::Result<TrainOutcome> {
                  memory, or fewer rows"
             );
         }
-        let scores = cross_val_score_within(estimator.as_ref(), &data, scorer, k, seed, memory)?;
-        for line in metric_lines(scores.mean) {
+        // One line per fold as it is scored, flushed so that a tuner watching the log sees
+        // it while the other folds fit.
+        let print_fold = |_scored: usize, running_mean: f64| {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}", metric_line(running_mean));
+            let _ = out.flush();
+        };
+        let scores = cross_val_score_within(
+            estimator.as_ref(),
+            &data,
+            scorer,
+            k,
+            seed,
+            memory,
+            &print_fold,
+        )?;
+        if let Some(line) = original_metric_line(scores.mean) {
             println!("{line}");
         }
         let trial = json!({
@@ -232,6 +278,23 @@ mod tests {
             .iter()
             .find_map(|l| regex.captures(l))
             .map(|c| c[1].parse().unwrap())
+    }
+
+    #[test]
+    fn n_epochs_names_the_folds_and_must_agree_with_cv_folds() {
+        let folds =
+            |pairs: &[(&str, &str)]| cv_folds(&HyperParams::from_pairs(pairs.iter().copied()));
+        assert_eq!(folds(&[]).unwrap(), DEFAULT_CV_FOLDS);
+        assert_eq!(folds(&[("cv-folds", "4")]).unwrap(), 4);
+        assert_eq!(folds(&[("n-epochs", "7")]).unwrap(), 7);
+        assert_eq!(folds(&[("n-epochs", "3"), ("cv-folds", "3")]).unwrap(), 3);
+        let e = folds(&[("n-epochs", "3"), ("cv-folds", "5")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("n-epochs=3") && e.contains("cv-folds=5"), "{e}");
+        assert!(folds(&[("n-epochs", "many")]).is_err());
+        let e = folds(&[("n-epochs", "1")]).unwrap_err().to_string();
+        assert!(e.contains("`n-epochs`") && e.contains("at least 2"), "{e}");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! Behaviour the tests choose comes from the environment:
 //! `FAKE_FAIL_ALGORITHMS` (comma-separated: their trials fail), `FAKE_REGISTER_METRIC`
 //! (the evaluation's register_metric value, default 0.9), `FAKE_SLEEP_MS` (each training job
-//! sleeps), `FAKE_PARALLEL_DIR` (training jobs record how many of them run at once).
+//! sleeps), `FAKE_PARALLEL_DIR` (training jobs record how many of them run at once),
+//! `FAKE_EPOCH_MS` (a trial given `n-epochs` or `cv-folds` = k prints k metric lines, rising to
+//! its score, this long apart, as mmp-container prints one per fold).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -175,7 +177,26 @@ fn train(root: &Path) -> Result<(), String> {
     let model = root.join(c::MODEL_DIR);
     if get(c::HP_CROSS_VALIDATION)? == "true" {
         let s = score(&h);
-        println!("{}", c::metric_line(s));
+        let k: u32 = [c::HP_EPOCHS, c::HP_CV_FOLDS]
+            .iter()
+            .find_map(|name| h.get(*name))
+            .map_or(Ok(1), |v| v.trim().parse())
+            .map_err(|_| "bad n-epochs or cv-folds".to_string())?;
+        let pause = std::env::var("FAKE_EPOCH_MS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .map(Duration::from_millis);
+        for i in 1..=k.max(1) {
+            if let (Some(p), true) = (pause, i > 1) {
+                std::thread::sleep(p);
+            }
+            let value = if i >= k {
+                s
+            } else {
+                s * f64::from(i) / f64::from(k)
+            };
+            println!("{}", c::metric_line(value));
+        }
         write(
             &model.join("trial.json"),
             &serde_json::json!({"algorithm": algorithm, "hyperparameters": h}).to_string(),

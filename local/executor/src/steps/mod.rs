@@ -22,7 +22,7 @@ use crate::definition::{StepDef, StepType};
 use crate::error::StepError;
 use crate::execution::{Run, StepEnd};
 use crate::expr::{resolve, text};
-use crate::jobs::{self, JobEnd, JobSpec};
+use crate::jobs::{self, JobEnd, JobSpec, Watch};
 use crate::memory;
 use crate::model::JobStatus;
 
@@ -117,6 +117,16 @@ impl<'a> Job<'a> {
 
     /// Runs the container with `args` in the job's folder.
     pub fn exec(&self, args: &[String], max_runtime: Option<Duration>) -> JobEnd {
+        self.exec_watched(args, max_runtime, None)
+    }
+
+    /// [`Job::exec`], stopping the job early when `watch` says so ([`JobEnd::EarlyStopped`]).
+    pub fn exec_watched(
+        &self,
+        args: &[String],
+        max_runtime: Option<Duration>,
+        watch: Option<Watch<'_>>,
+    ) -> JobEnd {
         let inner = &self.run.inner;
         let config = &inner.config;
         // The folder holds only the job's inputs yet: its estimate is from their size.
@@ -136,6 +146,7 @@ impl<'a> Job<'a> {
             env: &config.job_env,
             max_runtime,
             stop: &self.run.stop,
+            watch,
         };
         jobs::run(&spec)
     }
@@ -144,18 +155,11 @@ impl<'a> Job<'a> {
     pub fn end(&self, outcome: Result<Option<f64>, JobEnd>) -> Result<Option<f64>, StepEnd> {
         let (status, reason, objective) = match &outcome {
             Ok(objective) => (JobStatus::Completed, None, *objective),
-            Err(JobEnd::Stopped) => (JobStatus::Stopped, None, None),
+            Err(JobEnd::Stopped | JobEnd::EarlyStopped) => (JobStatus::Stopped, None, None),
             Err(JobEnd::Failed(r)) => (JobStatus::Failed, Some(r.as_str()), None),
             Err(JobEnd::Completed) => (JobStatus::Completed, None, None),
         };
-        if let Err(e) =
-            self.run
-                .inner
-                .db
-                .end_job(&self.run.info.id, &self.name, status, reason, objective)
-        {
-            tracing::error!(job = %self.name, error = %e, "cannot record the job's end");
-        }
+        self.record(status, reason, objective);
         match outcome {
             Ok(objective) => Ok(objective),
             Err(JobEnd::Stopped) => Err(StepEnd::Stopped),
@@ -163,7 +167,26 @@ impl<'a> Job<'a> {
                 job: self.name.clone(),
                 reason,
             })),
-            Err(JobEnd::Completed) => Ok(None),
+            Err(JobEnd::Completed | JobEnd::EarlyStopped) => Ok(None),
+        }
+    }
+
+    /// Records the end of a job its watch stopped (a trial Hyperband cut short): SageMaker's
+    /// `Stopped` with the objective it reached, a result the step keeps, where a stop of the
+    /// execution ends the step.
+    pub fn end_stopped_early(&self, objective: Option<f64>) -> Option<f64> {
+        self.record(JobStatus::Stopped, None, objective);
+        objective
+    }
+
+    fn record(&self, status: JobStatus, reason: Option<&str>, objective: Option<f64>) {
+        if let Err(e) =
+            self.run
+                .inner
+                .db
+                .end_job(&self.run.info.id, &self.name, status, reason, objective)
+        {
+            tracing::error!(job = %self.name, error = %e, "cannot record the job's end");
         }
     }
 }

@@ -622,6 +622,8 @@ mod tests {
                 artifact_uri: format!("s3://b/{name}"),
                 metrics: vec![],
                 objective: Some(v),
+                objective_values: vec![v],
+                early_stopped: false,
             }))
         };
         let props = best_trial(

@@ -1,9 +1,13 @@
 //! How a tuning job chooses its trials, apart from running them: the search space
-//! (`space`) and each of SageMaker's strategies over it. Nothing here starts a job or reads
+//! (`space`) and each of SageMaker's strategies over it (`random` draws configurations,
+//! `hyperband` stops trials on their intermediate values). Nothing here starts a job or reads
 //! the definition; `steps::tuning` does both and asks this module what to try next.
 
+pub(crate) mod bayesian;
 pub(crate) mod completion;
+pub(crate) mod grid;
 pub(crate) mod median;
+pub(crate) mod hyperband;
 pub(crate) mod random;
 pub(crate) mod space;
 
