@@ -13,7 +13,7 @@ const $banner = document.getElementById("banner");
 
 /** Builds an element: attributes (on* are listeners) and children (strings, nodes, arrays). */
 function h(tag, attrs = {}, ...children) {
-  const svg = ["svg", "g", "rect", "path", "line", "text", "polyline", "title"].includes(tag);
+  const svg = ["svg", "g", "rect", "path", "line", "text", "polyline", "title", "circle"].includes(tag);
   const el = svg ? document.createElementNS("http://www.w3.org/2000/svg", tag) : document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === null || v === undefined || v === false) continue;
@@ -219,10 +219,11 @@ function executionView(id) {
   const head = h("div");
   const graph = h("div", { class: "graph", "data-testid": "step-graph" });
   const steps = h("div");
+  const tuning = h("div");
   const jobs = h("div");
   const logBox = h("div");
   const el = h("section", {}, h("p", {}, h("a", { href: "#/executions" }, "← All executions")),
-    head, h("h2", {}, "Steps"), graph, steps, jobs, logBox);
+    head, h("h2", {}, "Steps"), graph, steps, tuning, jobs, logBox);
   let data = null;
 
   async function stop(event) {
@@ -284,6 +285,7 @@ function executionView(id) {
       h("td", {}, s.name), h("td", {}, s.step_type), h("td", {}, pill(s.status, "step-status")),
       h("td", {}, fmtTime(s.started_ms)), h("td", { class: "num" }, fmtDuration(s.started_ms, s.ended_ms)),
       h("td", { class: "num" }, s.jobs.length || ""), h("td", {}, s.failure_reason || ""))))));
+    fill(tuning, tuningProgress(list.find((s) => s.step_type === "Tuning"), data.parameters));
     drawJobs(list.find((s) => s.name === state.step));
   }
 
@@ -298,7 +300,8 @@ function executionView(id) {
     }
     const trials = step.jobs.some((j) => j.definition_name);
     const scores = step.jobs.map((j) => j.objective).filter((v) => typeof v === "number");
-    const best = scores.length ? Math.max(...scores) : null;
+    const lowest = step.objective && step.objective.type === "Minimize";
+    const best = scores.length ? (lowest ? Math.min(...scores) : Math.max(...scores)) : null;
     jobs.replaceChildren(h("h3", {}, trials ? `Tuning trials of ${step.name} (${step.jobs.length})` : `Jobs of ${step.name}`),
       h("table", { "data-testid": "jobs-table" },
         h("thead", {}, h("tr", {}, [trials ? "Algorithm" : "Job", "Status", "Duration", trials ? "CV score" : "", "Failure reason"].map((t) => h("th", {}, t)))),
@@ -359,6 +362,94 @@ function executionView(id) {
       await pollLog();
     },
   };
+}
+
+// ---- tuning progress ---------------------------------------------------------------------
+
+const FINISHED_TRIAL = ["Completed", "Failed", "Stopped"];
+
+/** The best-so-far series of a tuning step's trials (`jobs` in trial order): one point per
+ *  finished trial, `{trial, status, value, best}`. `trial` is its number (1-based, its place in
+ *  `jobs`); `value` its objective (null unless Completed with a finite one); `best` the best
+ *  value among the finished trials up to it (null until one has a value): the highest, or the
+ *  lowest if `minimize`. Trials still running get no point and do not move `best`. */
+function bestSoFar(jobs, minimize = false) {
+  const points = [];
+  let best = null;
+  jobs.forEach((j, i) => {
+    if (!FINISHED_TRIAL.includes(j.status)) return;
+    const value = j.status === "Completed" && typeof j.objective === "number" && Number.isFinite(j.objective) ? j.objective : null;
+    if (value !== null && (best === null || (minimize ? value < best : value > best))) best = value;
+    points.push({ trial: i + 1, status: j.status, value, best });
+  });
+  return points;
+}
+
+/** The tuning step's progress: trials finished of the budget, the best value, and the
+ *  best-so-far curve. Nothing before the step starts. */
+function tuningProgress(step, parameters) {
+  if (!step || (step.status === "NotStarted" && !step.jobs.length)) return null;
+  const objective = step.objective || {};
+  const minimize = objective.type === "Minimize";
+  const points = bestSoFar(step.jobs, minimize);
+  const budget = Number.parseInt((parameters || {}).MaxTuningJobs, 10);
+  const total = Number.isFinite(budget) && budget > 0 ? Math.max(budget, step.jobs.length) : null;
+  const best = points.length ? points[points.length - 1].best : null;
+  const metric = objective.metric_name ? ` (${objective.metric_name}, ${minimize ? "lower" : "higher"} is better)` : "";
+  const summary = h("p", { class: "muted", "data-testid": "tuning-summary" },
+    h("span", { "data-testid": "tuning-finished" }, total ? `${points.length} of ${total}` : `${points.length}`),
+    ` trials finished${step.jobs.length > points.length ? `, ${step.jobs.length - points.length} running` : ""} · best CV score `,
+    h("strong", { "data-testid": "tuning-best" }, best === null ? "—" : fmtNum(best)), metric);
+  return h("div", { class: "card", "data-testid": "tuning-progress" },
+    h("h3", {}, `Tuning progress of ${step.name}`), summary,
+    points.length ? bestSoFarChart(points, total || step.jobs.length, minimize) : null);
+}
+
+/** Draws `bestSoFar`'s points: the best so far as a step line, each trial as a dot at its own
+ *  value; failed or stopped trials (no value) as hollow grey rings on the axis. */
+function bestSoFarChart(points, trials, minimize) {
+  const W = 520, HT = 200, L = 74, B = 34, T = 10, R = 14;
+  const n = Math.max(trials, ...points.map((p) => p.trial), 1);
+  const values = points.map((p) => p.value).filter((v) => v !== null);
+  let lo = values.length ? Math.min(...values) : 0, hi = values.length ? Math.max(...values) : 1;
+  // A margin above and below, so the dots clear the frame; one value gets a band around it.
+  const pad = hi - lo < 1e-9 ? Math.abs(hi) * 0.01 || 0.01 : (hi - lo) * 0.06;
+  lo -= pad; hi += pad;
+  const X = (t) => L + (n === 1 ? 0.5 : (t - 1) / (n - 1)) * W;
+  const Y = (v) => T + (1 - (v - lo) / (hi - lo)) * HT;
+  const parts = [];
+  for (const f of [0, 0.5, 1]) {
+    const v = lo + f * (hi - lo);
+    parts.push(h("line", { x1: L, x2: L + W, y1: Y(v), y2: Y(v), class: "grid" }),
+      h("text", { x: L - 6, y: Y(v) + 4, "text-anchor": "end" }, fmtNum(v)));
+  }
+  const every = Math.max(1, Math.ceil(n / 10));
+  for (let t = 1; t <= n; t += every) parts.push(h("text", { x: X(t), y: T + HT + 16, "text-anchor": "middle" }, t));
+  parts.push(h("line", { x1: L, x2: L + W, y1: T + HT, y2: T + HT, class: "axis" }), h("line", { x1: L, x2: L, y1: T, y2: T + HT, class: "axis" }));
+  // The step line: flat until a trial improves on the best, then up (or down) to it.
+  const line = [];
+  for (const p of points) {
+    if (p.best === null) continue;
+    const x = X(p.trial).toFixed(1), y = Y(p.best).toFixed(1);
+    line.push(line.length ? `H${x} V${y}` : `M${x},${y}`);
+  }
+  if (line.length) {
+    parts.push(h("path", { d: line.join(" "), class: "best-so-far", fill: "none", "data-testid": "best-so-far" },
+      h("title", {}, `best so far (${minimize ? "lowest" : "highest"})`)));
+  }
+  for (const p of points) {
+    const scored = p.value !== null;
+    parts.push(h("circle", {
+      cx: X(p.trial).toFixed(1), cy: (scored ? Y(p.value) : T + HT).toFixed(1), r: 4,
+      class: `trial ${scored ? "scored" : "unscored"}`, "data-trial": p.trial, "data-status": p.status,
+      "data-value": scored ? p.value : null, "data-best": p.best === null ? null : p.best,
+    }, h("title", {}, `trial ${p.trial}: ${scored ? fmtNum(p.value) : words(p.status).toLowerCase()}` +
+      (p.best === null ? "" : ` · best so far ${fmtNum(p.best)}`))));
+  }
+  parts.push(h("text", { x: L + W / 2, y: T + HT + B - 4, "text-anchor": "middle" }, "trial"),
+    h("text", { x: 12, y: T + HT / 2, transform: `rotate(-90 12 ${T + HT / 2})`, "text-anchor": "middle" }, "CV score"));
+  return h("svg", { class: "chart", "data-testid": "tuning-chart", width: L + W + R, height: T + HT + B,
+    viewBox: `0 0 ${L + W + R} ${T + HT + B}`, role: "img", "aria-label": "best CV score so far against trial number" }, parts);
 }
 
 const STATUS_FILL = {
@@ -811,3 +902,7 @@ api("/api/info").then((info) => {
   timer = setInterval(refresh, target.refreshMs);
 }).catch((e) => showBanner(e.message));
 route();
+
+// For the browser tests, which import this module again (the same instance) to check the
+// pure computation on trials of their own.
+export { bestSoFar };

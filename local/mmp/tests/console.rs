@@ -134,6 +134,7 @@ async fn upload_watch_approve_and_predict_from_the_console() {
         .wait_text(&format!("tr[data-job=\"{first}\"]"), SECONDS(5), |_| true)
         .await;
     assert!(row.contains(&format!("{objective:.4}")), "{row}");
+    tuning_curve_matches_the_api(&b, &up.console, id).await;
     b.shot("03-execution-succeeded").await;
 
     // The registered version: metrics from evaluation.json, curves, confusion matrix.
@@ -430,6 +431,138 @@ async fn upload_watch_approve_and_predict_from_the_console() {
         assert!(url.starts_with(origin), "{url} is not served by mmp");
     }
     b.close().await;
+}
+
+/// The execution page's tuning curve against `GET /api/executions/{id}`: a dot per finished
+/// trial in trial order, a best-so-far line that never falls, ending at the tuning step's best
+/// objective; and the page's own computation on trials made up here (failed, stopped, still
+/// running, and a minimized objective).
+async fn tuning_curve_matches_the_api(b: &Browser, console: &str, id: &str) {
+    let answer: Value = reqwest::get(format!("{console}api/executions/{id}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tuning = answer["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step_type"] == "Tuning")
+        .unwrap();
+    let jobs = tuning["jobs"].as_array().unwrap();
+    let finished: Vec<usize> = (1..=jobs.len())
+        .filter(|&n| {
+            ["Completed", "Failed", "Stopped"].contains(&jobs[n - 1]["status"].as_str().unwrap())
+        })
+        .collect();
+    assert!(!finished.is_empty(), "{tuning}");
+    assert_eq!(tuning["objective"]["type"], "Maximize", "{tuning}");
+    let best = tuning["objective"]["value"].as_f64().unwrap();
+    let budget = &answer["parameters"]["MaxTuningJobs"];
+    let summary = b
+        .wait_text("[data-testid=tuning-summary]", SECONDS(20), |t| {
+            t.contains("trials finished")
+        })
+        .await;
+    assert!(
+        summary.contains(&format!(
+            "{} of {} trials finished",
+            finished.len(),
+            budget.as_str().unwrap()
+        )),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!("best CV score {best:.4}")),
+        "{summary}"
+    );
+
+    let points = b
+        .client
+        .execute(
+            "return [...document.querySelectorAll('[data-testid=tuning-chart] circle.trial')]
+               .map(c => [Number(c.dataset.trial), c.dataset.best === undefined ? null : Number(c.dataset.best)]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let points: Vec<(usize, Option<f64>)> = serde_json::from_value(points).unwrap();
+    assert_eq!(
+        points.iter().map(|p| p.0).collect::<Vec<_>>(),
+        finished,
+        "one dot per finished trial, in trial order"
+    );
+    let bests: Vec<f64> = points.iter().filter_map(|p| p.1).collect();
+    assert!(
+        bests.windows(2).all(|w| w[1] >= w[0]),
+        "the best so far falls: {bests:?}"
+    );
+    let last = *bests.last().unwrap();
+    assert!((last - best).abs() < 1e-9, "{last} vs the API's {best}");
+    // The line as drawn: SVG's y grows downwards, so a best that never falls is a y that
+    // never grows.
+    let d = b
+        .attr("[data-testid=tuning-chart] [data-testid=best-so-far]", "d")
+        .await
+        .unwrap();
+    let heights = svg_heights(&d);
+    assert!(!heights.is_empty(), "{d}");
+    assert!(
+        heights.windows(2).all(|w| w[1] <= w[0] + 1e-6),
+        "the line goes down: {d}"
+    );
+
+    // The computation itself, on made-up trials: failed, stopped and running trials have no
+    // value and keep the best; a minimized objective keeps the lowest.
+    let jobs = serde_json::json!([
+        {"status": "Completed", "objective": 0.5},
+        {"status": "Failed", "objective": null},
+        {"status": "InProgress", "objective": null},
+        {"status": "Completed", "objective": 0.7},
+        {"status": "Stopped", "objective": 0.9},
+        {"status": "Completed", "objective": 0.4},
+    ]);
+    let computed = b
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             import('/app.js').then(m => done([false, true].map(min => m.bestSoFar(arguments[0], min)
+               .map(p => [p.trial, p.value, p.best]))), e => done(String(e)));",
+            vec![jobs],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        computed,
+        serde_json::json!([
+            [
+                [1, 0.5, 0.5],
+                [2, null, 0.5],
+                [4, 0.7, 0.7],
+                [5, null, 0.7],
+                [6, 0.4, 0.7]
+            ],
+            [
+                [1, 0.5, 0.5],
+                [2, null, 0.5],
+                [4, 0.7, 0.5],
+                [5, null, 0.5],
+                [6, 0.4, 0.4]
+            ],
+        ])
+    );
+}
+
+/// The y of every point of an SVG path made of `Mx,y`, `Hx` and `Vy` commands, in order.
+fn svg_heights(d: &str) -> Vec<f64> {
+    d.split_whitespace()
+        .filter_map(|token| match token.split_at(1) {
+            ("M", xy) => xy.split(',').nth(1).map(|y| y.parse().unwrap()),
+            ("V", y) => Some(y.parse().unwrap()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The API names what is wrong, and refuses changes a page on another site could send and

@@ -13,7 +13,7 @@ use axum::extract::{Extension, Multipart, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use mmp_common::ports::{ExecutionStatus, ModelVersionSummary, StepJob};
+use mmp_common::ports::{ExecutionStatus, ModelVersionSummary, StepJob, StepStatus};
 use mmp_executor::{ExecutorError, StepInfo};
 use mmp_object_store::Staged;
 use serde::{Deserialize, Serialize};
@@ -187,10 +187,45 @@ struct StepRow {
     ended_ms: Option<i64>,
     failure_reason: Option<String>,
     jobs: Vec<JobRow>,
+    /// A tuning step that succeeded, on the local target: its best trial's objective.
+    objective: Option<ObjectiveRow>,
+}
+
+/// `BestTrainingJob.FinalHyperParameterTuningJobObjectiveMetric`: `Maximize` or `Minimize`,
+/// the metric's name and the best trial's value.
+#[derive(Serialize)]
+struct ObjectiveRow {
+    #[serde(rename = "type")]
+    kind: String,
+    metric_name: String,
+    value: Option<f64>,
+}
+
+/// Longest objective type or metric name passed on; past it they are cut.
+const OBJECTIVE_TEXT_CHARS: usize = 128;
+
+impl ObjectiveRow {
+    /// From a step's outputs, if they name a best trial's objective.
+    fn from_outputs(outputs: &Value) -> Option<Self> {
+        let metric = &outputs["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"];
+        let text = |v: &Value| -> String {
+            v.as_str()
+                .unwrap_or_default()
+                .chars()
+                .take(OBJECTIVE_TEXT_CHARS)
+                .collect()
+        };
+        metric.is_object().then(|| Self {
+            kind: text(&metric["Type"]),
+            metric_name: text(&metric["MetricName"]),
+            value: metric["Value"].as_f64(),
+        })
+    }
 }
 
 pub(super) async fn execution(State(s): Shared, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let detail = s.target.deployment().execution(&id).await?;
+    let objectives = tuning_objectives(&s, &id, &detail.steps).await;
     let mut ran: BTreeMap<String, _> = detail
         .steps
         .into_iter()
@@ -221,6 +256,9 @@ pub(super) async fn execution(State(s): Shared, Path(id): Path<String>) -> ApiRe
                 ended_ms,
                 failure_reason,
                 jobs,
+                objective: objectives
+                    .get(&node.name)
+                    .and_then(ObjectiveRow::from_outputs),
             }
         })
         .collect();
@@ -229,6 +267,41 @@ pub(super) async fn execution(State(s): Shared, Path(id): Path<String>) -> ApiRe
         "parameters": detail.parameters,
         "steps": steps,
     })))
+}
+
+/// The outputs of the tuning steps that succeeded, by step name, read from this machine's
+/// executor (the operator's steps do not carry them). Empty on AWS, before a tuning step
+/// succeeded, and if the read fails: the page then takes the objective as `Maximize`.
+async fn tuning_objectives(
+    s: &ConsoleState,
+    id: &str,
+    ran: &[crate::operator::StepView],
+) -> BTreeMap<String, Value> {
+    let Some(local) = &s.local else {
+        return BTreeMap::new();
+    };
+    let tuned = |name: &str| {
+        s.steps
+            .iter()
+            .any(|n| n.name == name && n.step_type == "Tuning")
+    };
+    if !ran
+        .iter()
+        .any(|v| v.step.status == StepStatus::Succeeded && tuned(&v.step.name))
+    {
+        return BTreeMap::new();
+    }
+    let executor = local.executor.clone();
+    let id = id.to_string();
+    let steps = tokio::task::spawn_blocking(move || executor.steps(&id)).await;
+    match steps {
+        Ok(Ok(steps)) => steps
+            .into_iter()
+            .filter(|st| st.step_type == "Tuning")
+            .map(|st| (st.name, st.outputs))
+            .collect(),
+        _ => BTreeMap::new(),
+    }
 }
 
 /// StopPipelineExecution: running jobs are stopped and the execution ends as Stopped.
