@@ -1,4 +1,5 @@
 //! The definition against the SageMaker API model: the conformance checker that ships beside
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 //! the project (`../shared/conformance/`, present in CI) must report no problem, both as
 //! written (expressions stand for values) and as SageMaker resolves it for an execution: every
 //! parameter replaced by a value it may take, each tuning strategy in turn, so that a value the
@@ -107,7 +108,10 @@ fn every_tuning_strategy_passes_the_check_once_parameters_are_resolved() {
             .iter()
             .find(|s| s["Name"] == p::STEP_TUNING)
             .unwrap()["Arguments"]["HyperParameterTuningJobConfig"];
-        assert_eq!(tuning["Strategy"], strategy, "the parameter reached the field");
+        assert_eq!(
+            tuning["Strategy"], strategy,
+            "the parameter reached the field"
+        );
         check(&checker, &resolved, strategy);
     }
     // A value the API refuses is caught once resolved (the check can fail).

@@ -538,7 +538,9 @@ fn ended_executions_keep_logs_not_inputs_and_gc_drops_what_was_kept() {
 fn generated_dataset(rows: usize) -> String {
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = || {
-        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
         ((state >> 11) as f64) / ((1u64 << 53) as f64)
     };
     let mut csv = String::from("x1,x2,x3,x4,colour,CLASS\n");

@@ -11,8 +11,8 @@ use std::sync::{Condvar, Mutex};
 use serde_json::{json, Value};
 
 use super::arguments::{
-    self, CompletionCriteria, Lenient, ObjectiveType, ParameterRanges, Text,
-    TrainingJobDefinition, TuningStep,
+    self, CompletionCriteria, Lenient, ObjectiveType, ParameterRanges, Text, TrainingJobDefinition,
+    TuningStep,
 };
 use super::training::{
     channels, metric_definitions, run_training_job, texts, TrainingResult, TrainingSpec,
@@ -213,7 +213,11 @@ fn criteria(config: Option<&CompletionCriteria>) -> Result<Criteria, String> {
     {
         None | Some("Disabled") => false,
         Some("Enabled") => true,
-        Some(other) => return Err(format!("CompleteOnConvergence {other} is not Disabled or Enabled")),
+        Some(other) => {
+            return Err(format!(
+                "CompleteOnConvergence {other} is not Disabled or Enabled"
+            ))
+        }
     };
     Ok(Criteria {
         target: c.target_objective_metric_value.map(|Lenient(v)| v),
@@ -309,8 +313,10 @@ pub(crate) fn tuning_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
                 .strategy_config
                 .as_ref()
                 .and_then(|c| c.hyperband_strategy_config.as_ref());
-            let statics: Vec<&BTreeMap<String, String>> =
-                definitions.iter().map(|d| &d.static_hyperparameters).collect();
+            let statics: Vec<&BTreeMap<String, String>> = definitions
+                .iter()
+                .map(|d| &d.static_hyperparameters)
+                .collect();
             early_stop = EarlyStop::Hyperband(
                 Hyperband::new(
                     hyperband.and_then(|h| h.min_resource).map(|Lenient(v)| v),

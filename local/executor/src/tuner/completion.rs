@@ -31,7 +31,12 @@ impl Criteria {
     /// Whether the finished trials' scores (in trial order, higher is better; `None` for a
     /// trial that failed or was stopped) end the search, out of a budget of `budget` trials.
     pub(crate) fn check(&self, scores: &[Option<f64>], budget: usize) -> Option<Completion> {
-        let finite: Vec<f64> = scores.iter().flatten().copied().filter(|s| s.is_finite()).collect();
+        let finite: Vec<f64> = scores
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|s| s.is_finite())
+            .collect();
         if let (Some(target), Some(best)) = (self.target, finite.iter().copied().reduce(f64::max)) {
             if best >= target {
                 return Some(Completion::TargetReached);
@@ -85,10 +90,17 @@ pub(crate) fn converged(scores: &[Option<f64>], budget: usize) -> bool {
     };
     let before = best_of(&scores[..scores.len() - window]);
     let now = best_of(scores);
-    let finite: Vec<f64> = scores.iter().flatten().copied().filter(|x| x.is_finite()).collect();
+    let finite: Vec<f64> = scores
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|x| x.is_finite())
+        .collect();
     let (lo, hi) = finite
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+            (lo.min(x), hi.max(x))
+        });
     if !before.is_finite() || hi <= lo {
         return before.is_finite();
     }
@@ -114,14 +126,21 @@ mod tests {
 
     #[test]
     fn trials_without_improvement_are_counted_from_the_last_best() {
-        assert_eq!(trials_since_best(&[Some(0.5), Some(0.7), Some(0.6), None]), 2);
+        assert_eq!(
+            trials_since_best(&[Some(0.5), Some(0.7), Some(0.6), None]),
+            2
+        );
         assert_eq!(trials_since_best(&[None, None]), 2);
         let c = Criteria {
             max_not_improving: Some(3),
             ..Criteria::default()
         };
         let mut scores = vec![Some(0.5), Some(0.8), Some(0.7), Some(0.8)];
-        assert_eq!(c.check(&scores, 60), None, "a tie is no improvement, but only 2");
+        assert_eq!(
+            c.check(&scores, 60),
+            None,
+            "a tie is no improvement, but only 2"
+        );
         scores.push(None);
         assert_eq!(c.check(&scores, 60), Some(Completion::NotImproving(3)));
     }
@@ -141,6 +160,9 @@ mod tests {
         assert_eq!(c.check(&flat, 60), Some(Completion::Converged));
         // The same, but too few trials to judge.
         assert_eq!(c.check(&flat[..15], 60), None);
-        assert!(!converged(&flat, 1000), "a 100-trial window needs 200 trials");
+        assert!(
+            !converged(&flat, 1000),
+            "a 100-trial window needs 200 trials"
+        );
     }
 }

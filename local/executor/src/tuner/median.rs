@@ -68,7 +68,11 @@ mod tests {
     fn a_trial_below_the_median_of_earlier_running_averages_is_stopped() {
         let rule = MedianRule::default();
         assert!(rule.keep(&[0.1]), "no evidence yet");
-        for v in [vec![0.8, 0.8, 0.8], vec![0.6, 0.7, 0.8], vec![0.9, 0.9, 0.9]] {
+        for v in [
+            vec![0.8, 0.8, 0.8],
+            vec![0.6, 0.7, 0.8],
+            vec![0.9, 0.9, 0.9],
+        ] {
             rule.finished(v);
         }
         // Running averages after 1 value: 0.8, 0.6, 0.9 → median 0.8.

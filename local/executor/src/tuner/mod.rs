@@ -6,8 +6,8 @@
 pub(crate) mod bayesian;
 pub(crate) mod completion;
 pub(crate) mod grid;
-pub(crate) mod median;
 pub(crate) mod hyperband;
+pub(crate) mod median;
 pub(crate) mod random;
 pub(crate) mod space;
 
