@@ -2,7 +2,9 @@
 //! (`space`) and each of SageMaker's strategies over it. Nothing here starts a job or reads
 //! the definition; `steps::tuning` does both and asks this module what to try next.
 
-// The Grid strategy waits for `steps::tuning` to call it.
+// The Bayesian and Grid strategies wait for `steps::tuning` to call them.
+#[allow(dead_code)]
+pub(crate) mod bayesian;
 #[allow(dead_code)]
 pub(crate) mod grid;
 pub(crate) mod random;
