@@ -24,8 +24,10 @@
 //! by 30 trials, not yet by 20.
 //!
 //! Deterministic: a suggestion depends only on (seed, index, observed, pending), its generator
-//! seeded from the seed and the trial index. Cost per suggestion:
-//! O(CANDIDATES × observations × ranges) for the density ratios, plus sorting the observations.
+//! seeded from the seed and the trial index. Cost per suggestion: O(CANDIDATES × observations ×
+//! ranges) for the density ratios (times at most `ROUNDS` when candidates keep landing on tried
+//! configurations), plus sorting the observations; the last-resort `fresh_values` keeps
+//! `random`'s bound (it lists a finite space of at most 100,000 configurations).
 //!
 //! Running trials are only kept from being proposed again; they are not modelled (no
 //! "constant liar"), so parallel suggestions differ through their own generators.

@@ -116,6 +116,8 @@ fn stride(radices: &[u64]) -> u64 {
     if n <= 2 {
         return 1;
     }
+    // One range: every coprime stride shows its values in exactly n steps.
+    let single = radices.iter().filter(|&&r| r > 1).count() <= 1;
     let phi = (1.0 + 5f64.sqrt()) / 2.0;
     let target = n as f64 / phi;
     let below = target.floor() as u64;
@@ -125,6 +127,13 @@ fn stride(radices: &[u64]) -> u64 {
         .filter(|&s| s >= 1 && s < n && gcd(s, n) == 1)
         .take(6)
         .collect();
+    let far = |s: u64| (s as f64 - target).abs();
+    if single {
+        return candidates
+            .into_iter()
+            .min_by(|&a, &b| far(a).total_cmp(&far(b)))
+            .unwrap_or(1);
+    }
     let (mut s, mut m) = (0u64, 1u64);
     for &r in radices.iter().rev() {
         let next = m * r;
@@ -148,13 +157,9 @@ fn stride(radices: &[u64]) -> u64 {
     let cap = n.min(16 * radices.iter().sum::<u64>());
     candidates
         .into_iter()
-        .min_by(|&a, &b| {
-            let far = |s: u64| (s as f64 - target).abs();
-            cover_time(radices, a, cap)
-                .cmp(&cover_time(radices, b, cap))
-                .then(far(a).total_cmp(&far(b)))
-        })
-        .unwrap_or(1)
+        .map(|s| (cover_time(radices, s, cap), s))
+        .min_by(|&(ta, a), &(tb, b)| ta.cmp(&tb).then(far(a).total_cmp(&far(b))))
+        .map_or(1, |(_, s)| s)
 }
 
 /// How many steps of stride `s` show every value of every digit (`cap` if not by then).
@@ -352,6 +357,12 @@ mod tests {
         assert_eq!(grid(&[], &[], 10).unwrap(), (Vec::new(), 0));
         assert_eq!(stride(&[27]), 17, "one range: the coprime nearest 27/φ");
         assert_eq!(stride(&[1]), 1);
+        assert_eq!(
+            stride(&[1, 10, 1]),
+            7,
+            "one range that varies: nearest 10/φ = 6.18"
+        );
+        assert_eq!(stride(&[1_000_000]), 618_033, "nearest coprime to 618,034");
         assert_eq!(gcd(stride(&[8, 6, 10, 110]), 52_800), 1);
     }
 }
