@@ -1,9 +1,10 @@
 //! The definition against the SageMaker API model: the conformance checker that ships beside
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 //! the project (`../shared/conformance/`, present in CI) must report no problem, both as
 //! written (expressions stand for values) and as SageMaker resolves it for an execution: every
 //! parameter replaced by a value it may take, each tuning strategy in turn, so that a value the
 //! API refuses in the field it lands in (an enum, a number) is caught.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,7 @@
 //! How a tuning job chooses its trials, apart from running them: the search space
-//! (`space`) and each of SageMaker's strategies over it (`random` draws configurations,
-//! `hyperband` stops trials on their intermediate values). Nothing here starts a job or reads
+//! (`space`), each of SageMaker's strategies over it (`random`, `bayesian`, `grid`;
+//! `hyperband` and `median` stop running trials on their intermediate values) and the
+//! completion criteria (`completion`). Nothing here starts a job or reads
 //! the definition; `steps::tuning` does both and asks this module what to try next.
 
 pub(crate) mod bayesian;
