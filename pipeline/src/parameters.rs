@@ -75,9 +75,10 @@ pub const CV_SCORERS: [&str; 19] = [
 
 /// SageMaker's tuning strategies, the default first.
 pub const TUNING_STRATEGIES: [&str; 4] = ["Random", "Bayesian", "Hyperband", "Grid"];
-/// [`TUNING_TARGET_OBJECTIVE`]'s default: no objective reaches it, so it never ends a tuning
-/// step (a definition cannot leave the criterion out per execution, only set it out of reach).
-pub const NO_TARGET_OBJECTIVE: f64 = 1e300;
+/// [`TUNING_TARGET_OBJECTIVE`]'s default: no scorer of [`CV_SCORERS`] exceeds 1, so it never
+/// ends a tuning step (a definition cannot leave the criterion out per execution, only set it
+/// out of reach).
+pub const NO_TARGET_OBJECTIVE: f64 = 1e9;
 /// [`TUNING_MAX_TRIALS_NOT_IMPROVING`]'s default: more trials than a tuning job may run
 /// (SageMaker's MaxNumberOfTrainingJobs is at most 10,000 or so), so it never ends one.
 pub const NO_MAX_TRIALS_NOT_IMPROVING: u32 = 1_000_000;

@@ -11,8 +11,11 @@
 
 use super::space::{Configuration, Range, Space};
 
-/// The most configurations one definition's grid may have.
-pub(crate) const MAX_GRID: u64 = 1_000_000;
+/// The most configurations one definition's grid may have: indices are decoded, never
+/// listed, so the bound is only what u128 products of indices keep exact.
+pub(crate) const MAX_GRID: u64 = 1_000_000_000_000;
+/// The most values one integer range may list (each is kept as its string).
+pub(crate) const MAX_AXIS: u64 = 100_000;
 
 /// One definition's grid: each range's values, and the stride over its indices.
 struct Axes {
@@ -40,7 +43,16 @@ impl Axes {
                          bounds {min}..{max}"
                     ))
                 }
-                Range::Integer { min, max, .. } => max.abs_diff(*min).saturating_add(1),
+                Range::Integer { min, max, .. } => {
+                    let count = max.abs_diff(*min).saturating_add(1);
+                    if count > MAX_AXIS {
+                        return Err(format!(
+                            "Grid search: definition {name}, IntegerParameterRange {parameter} \
+                             has {count} values, more than {MAX_AXIS}"
+                        ));
+                    }
+                    count
+                }
                 Range::Continuous { .. } => {
                     return Err(format!(
                         "Grid search needs every range to be a list of values: definition \
@@ -59,7 +71,7 @@ impl Axes {
             }
             values.push(match range {
                 Range::Categorical(v) => v.clone(),
-                // Materialise each integer axis (at most MAX_GRID values).
+                // Materialise each integer axis (at most MAX_AXIS values).
                 Range::Integer { min, max, .. } => (*min..=*max).map(|v| v.to_string()).collect(),
                 Range::Continuous { .. } => Vec::new(),
             });
@@ -74,8 +86,8 @@ impl Axes {
 
     /// The `k`-th configuration in visiting order (k < size).
     fn at(&self, k: u64) -> Vec<String> {
-        // k·s < MAX_GRID² fits in u64.
-        let mut index = (k % self.size) * self.stride % self.size;
+        // k·s < MAX_GRID² fits in u128.
+        let mut index = ((k % self.size) as u128 * self.stride as u128 % self.size as u128) as u64;
         let mut out = vec![String::new(); self.values.len()];
         // Mixed radix, the last range the least significant digit.
         for (slot, axis) in out.iter_mut().zip(&self.values).rev() {
@@ -168,7 +180,7 @@ fn cover_time(radices: &[u64], s: u64, cap: u64) -> u64 {
     let mut seen: Vec<Vec<bool>> = radices.iter().map(|&r| vec![false; r as usize]).collect();
     let mut missing: u64 = radices.iter().sum();
     for k in 0..cap {
-        let mut index = k * s % n;
+        let mut index = (k as u128 * s as u128 % n as u128) as u64;
         for (digits, &r) in seen.iter_mut().zip(radices).rev() {
             let d = (index % r) as usize;
             index /= r;
@@ -294,7 +306,7 @@ mod tests {
             "Grid search needs every range to be a list of values: definition XGBoost, \
              ContinuousParameterRange eta is continuous"
         );
-        let huge: Space = (0..3)
+        let huge: Space = (0..5)
             .map(|i| {
                 (
                     format!("n{i}"),
@@ -308,7 +320,9 @@ mod tests {
             .collect();
         let err = grid(&[huge], &names, 10).unwrap_err();
         assert!(
-            err.contains("RandomForest has 1000000000 configurations, more than 1000000"),
+            err.contains(
+                "RandomForest has 1000000000000000 configurations, more than 1000000000000"
+            ),
             "{err}"
         );
         let wide: Space = vec![(
@@ -319,7 +333,9 @@ mod tests {
                 log: false,
             },
         )];
-        assert!(grid(&[wide], &names, 10).unwrap_err().contains("more than"));
+        assert!(grid(&[wide], &names, 10)
+            .unwrap_err()
+            .contains("IntegerParameterRange n has 18446744073709551615 values, more than 100000"));
     }
 
     #[test]
