@@ -1088,3 +1088,107 @@ fn retrying_an_unknown_execution_is_not_found() {
         Err(ExecutorError::NotFound(_))
     ));
 }
+
+#[test]
+fn bayesian_trials_depend_on_the_seed_not_on_how_many_run_at_once() {
+    let bayesian = |workers: usize, seed: &str| {
+        let h = harness(workers, &[]);
+        let info = h.start(
+            "wine",
+            &[
+                (p::TUNING_STRATEGY, "Bayesian"),
+                (p::MAX_TUNING_JOBS, "14"),
+                (p::MAX_TUNING_PARALLEL_JOBS, "3"),
+                (p::RANDOM_STATE, seed),
+            ],
+        );
+        let (info, steps) = h.finish(&info.id);
+        assert_eq!(info.status, ExecutionStatus::Succeeded, "{info:?}");
+        trials(&steps)
+    };
+    let one_at_a_time = bayesian(1, "5");
+    assert_eq!(one_at_a_time.len(), 14);
+    let distinct: std::collections::BTreeSet<_> = one_at_a_time.iter().collect();
+    assert_eq!(distinct.len(), 14, "no configuration twice");
+    assert_eq!(one_at_a_time, bayesian(4, "5"), "timing does not matter");
+    assert_ne!(one_at_a_time, bayesian(4, "6"), "the seed does");
+}
+
+#[test]
+fn completion_criteria_end_the_search_before_its_budget() {
+    let h = harness(2, &[]);
+    let not_improving = h.start(
+        "wine",
+        &[
+            (p::MAX_TUNING_JOBS, "40"),
+            (p::TUNING_MAX_TRIALS_NOT_IMPROVING, "3"),
+        ],
+    );
+    let target = h.start(
+        "iris",
+        &[
+            (p::MAX_TUNING_JOBS, "40"),
+            (p::TUNING_TARGET_OBJECTIVE, "0"),
+        ],
+    );
+    for (id, reason) in [
+        (&not_improving.id, "BestObjectiveNotImproving"),
+        (&target.id, "TargetObjectiveMetricValue reached"),
+    ] {
+        let (info, steps) = h.finish(id);
+        assert_eq!(info.status, ExecutionStatus::Succeeded, "{info:?}");
+        let tuning = step(&steps, p::STEP_TUNING);
+        assert!(
+            tuning.jobs.len() < 40,
+            "{reason}: {} trials",
+            tuning.jobs.len()
+        );
+        assert_eq!(
+            tuning.outputs["TuningJobCompletionDetails"]["Reason"], reason,
+            "{}",
+            tuning.outputs
+        );
+    }
+    // A score of at least 0 ends it at the first trials: at most those already running.
+    let (_, steps) = h.finish(&target.id);
+    assert!(step(&steps, p::STEP_TUNING).jobs.len() <= 3);
+}
+
+#[test]
+fn early_stopping_auto_stops_trials_that_trail_the_median() {
+    // The executor looks at a running trial's log every 100 ms: epochs 120 ms apart.
+    let h = harness(1, &[("FAKE_EPOCH_MS", "120")]);
+    let info = h.start(
+        "wine",
+        &[
+            (p::MAX_TUNING_JOBS, "10"),
+            (p::TUNING_EARLY_STOPPING, "Auto"),
+        ],
+    );
+    let (info, steps) = h.finish(&info.id);
+    assert_eq!(info.status, ExecutionStatus::Succeeded, "{info:?}");
+    let tuning = step(&steps, p::STEP_TUNING);
+    let stopped: Vec<_> = tuning
+        .jobs
+        .iter()
+        .filter(|j| j.status == JobStatus::Stopped)
+        .collect();
+    assert!(!stopped.is_empty(), "some trial trails the median");
+    assert!(
+        stopped.iter().all(|j| j.objective.is_some()),
+        "a stopped trial keeps its last value"
+    );
+    assert_eq!(
+        tuning.outputs["TrainingJobStatusCounters"]["Stopped"],
+        stopped.len()
+    );
+    let best = tuning.outputs["BestTrainingJob"]["TrainingJobName"]
+        .as_str()
+        .unwrap();
+    let best_job = tuning.jobs.iter().find(|j| j.name == best).unwrap();
+    assert_eq!(
+        best_job.status,
+        JobStatus::Completed,
+        "the best ran to its end"
+    );
+}

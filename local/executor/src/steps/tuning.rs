@@ -163,23 +163,32 @@ fn sign(d: &Definition) -> f64 {
     }
 }
 
-/// A Bayesian suggestion for trial `i` is made once every trial up to `i - workers` has
-/// finished, and from exactly those: what runs at once stays within the bound, and the same
-/// seed gives the same trials however the running ones are timed.
+/// A Bayesian suggestion for trial `i` is made once every trial up to `i - lag` has finished,
+/// and from exactly those, the trials after them pending. `lag` is the definition's
+/// MaxParallelTrainingJobs, not how many this machine runs at once: the same definition and
+/// seed give the same trials on any machine, however the trials are timed, and a machine that
+/// runs fewer at once rarely waits for a straggler.
 fn bayesian_inputs(
     progress: &Progress,
     definitions: &[Definition],
     i: usize,
-    workers: usize,
+    lag: usize,
 ) -> Option<(Vec<Observation>, Vec<Configuration>)> {
-    let known = (i + 1).saturating_sub(workers); // trials 0..known must have finished
+    let known = (i + 1).saturating_sub(lag); // trials 0..known must have finished
     if progress.results[..known].iter().any(Option::is_none) {
         return None;
     }
+    // A failed trial is an observation too, the worst: its configuration is not worth
+    // repeating nearby. An early-stopped one counts with its last (intermediate) value.
     let observed = (0..known)
         .filter_map(|j| {
             let c = &progress.assigned[j];
-            let score = signed_score(&progress.results[j], &definitions[c.definition])?;
+            let d = &definitions[c.definition];
+            let score = match &progress.results[j] {
+                Some(Ok(r)) => r.objective.map_or(f64::NEG_INFINITY, |v| sign(d) * v),
+                Some(Err(StepEnd::Failed(_))) => f64::NEG_INFINITY,
+                _ => return None,
+            };
             Some(Observation {
                 configuration: c.clone(),
                 score,
@@ -333,10 +342,8 @@ pub(crate) fn tuning_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
             )))
         }
     };
-    let workers = usize::try_from(max_parallel)
-        .unwrap_or(usize::MAX)
-        .min(run.inner.max_parallel())
-        .min(count);
+    let lag = usize::try_from(max_parallel).unwrap_or(usize::MAX);
+    let workers = lag.min(run.inner.max_parallel()).min(count);
 
     let progress = Mutex::new(Progress {
         next: 0,
@@ -356,7 +363,7 @@ pub(crate) fn tuning_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
             let i = p.next;
             let chosen = match &chooser {
                 Chooser::Planned(plan) => Some(plan[i].clone()),
-                Chooser::Bayesian(b) => bayesian_inputs(&p, &definitions, i, workers)
+                Chooser::Bayesian(b) => bayesian_inputs(&p, &definitions, i, lag)
                     .map(|(observed, pending)| b.suggest(i, &observed, &pending)),
             };
             if let Some(c) = chosen {

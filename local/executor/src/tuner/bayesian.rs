@@ -79,13 +79,16 @@ pub(crate) struct Observation {
 pub(crate) struct Bayesian {
     spaces: Vec<Space>,
     seed: u64,
-    /// Finished trials before the model is used; random draws until then.
+    /// Finished trials before the model is used (one per definition, at least 6); random
+    /// draws until then. Shorter than Optuna's 10 or twice the definitions: with six families
+    /// and a 20-trial horizon, 12 random trials left too few guided ones (0.613 → 0.626 at 20
+    /// trials in the quality test).
     startup: usize,
 }
 
 impl Bayesian {
     pub(crate) fn new(spaces: Vec<Space>, seed: u64) -> Bayesian {
-        let startup = (2 * spaces.len()).max(10);
+        let startup = spaces.len().max(6);
         Bayesian {
             spaces,
             seed,
@@ -752,17 +755,17 @@ mod tests {
         for o in &observed {
             assert!(in_range(&s, &o.configuration), "{o:?}");
         }
-        let startup: Vec<usize> = observed[..10]
+        let startup: Vec<usize> = observed[..6]
             .iter()
             .map(|o| o.configuration.definition)
             .collect();
-        assert_eq!(startup, [0, 1, 2, 0, 1, 2, 0, 1, 2, 0]);
+        assert_eq!(startup, [0, 1, 2, 0, 1, 2]);
         // Family 2 scores NaN or -inf throughout: after startup it is rarely tried.
-        let poor = observed[10..]
+        let poor = observed[6..]
             .iter()
             .filter(|o| o.configuration.definition == 2)
             .count();
-        assert!(poor <= 5, "{poor} of 30 model trials in the poor family");
+        assert!(poor <= 6, "{poor} of 34 model trials in the poor family");
     }
 
     #[test]
@@ -887,8 +890,10 @@ mod tests {
         );
     }
 
-    /// The product target, not met over three definitions: ten of the twenty trials are the
-    /// random startup, only three or four of them in the definition that matters.
+    /// The product target on this synthetic objective, not met over three definitions (mean
+    /// best at 20 trials 0.626 against Random's 0.653 at 60): six of the twenty trials are the
+    /// random startup, two of them in the definition that matters. The benchmark over the
+    /// real datasets (docs/benchmarks.md) is the measure that counts.
     #[test]
     #[ignore = "target not met yet; bayesian_beats_random_over_three_definitions prints the gap"]
     fn bayesian_reaches_randoms_60_trial_best_within_20_trials() {
