@@ -121,9 +121,11 @@ async fn upload_watch_approve_and_predict_from_the_console() {
             t.contains("mmp-val-score:")
         })
         .await;
+    // One line per fold (the running mean); the last is the objective.
     let logged: f64 = log
         .lines()
-        .find_map(|l| l.strip_prefix("mmp-val-score:"))
+        .filter_map(|l| l.strip_prefix("mmp-val-score:"))
+        .last()
         .unwrap()
         .trim()
         .parse()
