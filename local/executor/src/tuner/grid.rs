@@ -9,7 +9,7 @@
 //! stuck when s is near a simple fraction modulo its suffix of the radices.) The index is decoded in mixed radix, so only the
 //! configurations asked for are built; a definition with more than `MAX_GRID` is refused.
 
-use super::space::{Configuration, Range, Space};
+use super::space::{space_size, Configuration, Range, Space};
 
 /// The most configurations one definition's grid may have: indices are decoded, never
 /// listed, so the bound is only what u128 products of indices keep exact.
@@ -62,7 +62,7 @@ impl Axes {
             };
             size = size.saturating_mul(count);
             if size > MAX_GRID {
-                let total = space_count(space)
+                let total = space_size(space)
                     .map_or_else(|| "more than 2^64".to_string(), |n| n.to_string());
                 return Err(format!(
                     "Grid search: definition {name} has {total} configurations, more than \
@@ -97,18 +97,6 @@ impl Axes {
         }
         out
     }
-}
-
-/// The number of configurations of finite ranges, `None` past u64.
-fn space_count(space: &Space) -> Option<u64> {
-    space.iter().try_fold(1u64, |n, (_, r)| {
-        let count = match r {
-            Range::Categorical(v) => v.len() as u64,
-            Range::Integer { min, max, .. } => max.abs_diff(*min).checked_add(1)?,
-            Range::Continuous { .. } => return None,
-        };
-        n.checked_mul(count)
-    })
 }
 
 fn gcd(mut a: u64, mut b: u64) -> u64 {
