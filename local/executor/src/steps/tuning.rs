@@ -558,44 +558,11 @@ mod tests {
     }
 
     fn defs() -> Vec<Definition> {
-        vec![
-            definition(
-                "A",
-                vec![(
-                    "c".into(),
-                    Range::Categorical(vec!["x".into(), "y".into(), "z".into()]),
-                )],
-            ),
-            definition(
-                "B",
-                vec![
-                    (
-                        "n".into(),
-                        Range::Integer {
-                            min: 2,
-                            max: 11,
-                            log: false,
-                        },
-                    ),
-                    (
-                        "l".into(),
-                        Range::Integer {
-                            min: 1,
-                            max: 1000,
-                            log: true,
-                        },
-                    ),
-                    (
-                        "f".into(),
-                        Range::Continuous {
-                            min: 0.1,
-                            max: 0.2,
-                            log: false,
-                        },
-                    ),
-                ],
-            ),
-        ]
+        ["A", "B"]
+            .into_iter()
+            .zip(crate::tuner::random::tests::spaces())
+            .map(|(name, space)| definition(name, space))
+            .collect()
     }
 
     #[test]

@@ -74,7 +74,7 @@ pub(crate) fn fresh_values(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::tuner::Range;
 
