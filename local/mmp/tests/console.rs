@@ -124,8 +124,8 @@ async fn upload_watch_approve_and_predict_from_the_console() {
     // One line per fold (the running mean); the last is the objective.
     let logged: f64 = log
         .lines()
-        .filter_map(|l| l.strip_prefix("mmp-val-score:"))
-        .last()
+        .rev()
+        .find_map(|l| l.strip_prefix("mmp-val-score:"))
         .unwrap()
         .trim()
         .parse()
