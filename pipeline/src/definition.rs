@@ -162,7 +162,6 @@ fn parameters() -> Value {
         {"Name": p::MAX_TUNING_JOBS, "Type": "Integer", "DefaultValue": 10 * Algorithm::ALL.len()},
         {"Name": p::MAX_TUNING_PARALLEL_JOBS, "Type": "Integer", "DefaultValue": Algorithm::ALL.len()},
         {"Name": p::TUNING_STRATEGY, "Type": "String", "DefaultValue": p::TUNING_STRATEGIES[0], "EnumValues": p::TUNING_STRATEGIES},
-        {"Name": p::TUNING_EARLY_STOPPING, "Type": "String", "DefaultValue": "Off", "EnumValues": ["Off", "Auto"]},
         {"Name": p::TUNING_TARGET_OBJECTIVE, "Type": "Float", "DefaultValue": p::NO_TARGET_OBJECTIVE},
         {"Name": p::TUNING_MAX_TRIALS_NOT_IMPROVING, "Type": "Integer", "DefaultValue": p::NO_MAX_TRIALS_NOT_IMPROVING},
         {"Name": p::TUNING_COMPLETE_ON_CONVERGENCE, "Type": "String", "DefaultValue": "Disabled", "EnumValues": ["Disabled", "Enabled"]},
@@ -286,7 +285,9 @@ fn tuning_step() -> Value {
                     "MaxNumberOfTrainingJobs": param(p::MAX_TUNING_JOBS),
                     "MaxParallelTrainingJobs": param(p::MAX_TUNING_PARALLEL_JOBS),
                 },
-                "TrainingJobEarlyStoppingType": param(p::TUNING_EARLY_STOPPING),
+                // SageMaker stops trials early (Auto) and warm-starts only a tuning job over one
+                // algorithm; this one tunes every family. Hyperband stops trials across them.
+                "TrainingJobEarlyStoppingType": "Off",
                 "TuningJobCompletionCriteria": {
                     "TargetObjectiveMetricValue": param(p::TUNING_TARGET_OBJECTIVE),
                     "BestObjectiveNotImproving": {

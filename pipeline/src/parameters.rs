@@ -25,9 +25,6 @@ pub const MAX_TUNING_JOBS: &str = "MaxTuningJobs";
 pub const MAX_TUNING_PARALLEL_JOBS: &str = "MaxTuningParallelJobs";
 /// How the tuning step chooses trials: one of [`TUNING_STRATEGIES`].
 pub const TUNING_STRATEGY: &str = "TuningStrategy";
-/// `Off`, or `Auto`: stop trials whose intermediate objective trails the median of earlier
-/// trials' (SageMaker's TrainingJobEarlyStoppingType; must be `Off` with Hyperband).
-pub const TUNING_EARLY_STOPPING: &str = "TuningEarlyStopping";
 /// The tuning step ends once a trial's objective reaches this value (completion criteria).
 pub const TUNING_TARGET_OBJECTIVE: &str = "TuningTargetObjective";
 /// The tuning step ends after this many trials in a row fail to improve on the best.

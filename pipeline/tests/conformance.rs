@@ -97,9 +97,6 @@ fn every_tuning_strategy_passes_the_check_once_parameters_are_resolved() {
             if name == p::TUNING_STRATEGY {
                 *value = Value::String(strategy.to_string());
             }
-            if name == p::TUNING_EARLY_STOPPING && strategy != "Hyperband" {
-                *value = Value::String("Auto".to_string());
-            }
         }
         let mut resolved = definition.clone();
         resolve(&mut resolved, &values);

@@ -13,7 +13,7 @@
 //! | `test_set_size` | `TestSetSize` | strictly between 0 and 1 |
 //! | `random_state` | `RandomState` | a non-negative integer |
 //! | `tuning_strategy` | `TuningStrategy` | `Random`, `Bayesian`, `Hyperband` or `Grid` |
-//! | `early_stopping` | `TuningEarlyStopping` | `Off` or `Auto` (`Off` with `Hyperband`) |
+//! | `early_stopping` | none | `Off` only: see [`EARLY_STOPPING_REFUSED`] |
 //! | `target_objective` | `TuningTargetObjective` | a finite number |
 //! | `max_trials_not_improving` | `TuningMaxTrialsNotImproving` | 3 or more |
 //! | `complete_on_convergence` | `TuningCompleteOnConvergence` | `true` / `false` |
@@ -23,6 +23,12 @@
 use mmp_common::ports::Parameter;
 use mmp_pipeline::parameters as p;
 use serde::{Deserialize, Serialize};
+
+/// Why `early_stopping` is `Off`: SageMaker offers early stopping (and warm start) only to a
+/// tuning job over one algorithm, and the pipeline's tuning step tunes every family at once.
+pub const EARLY_STOPPING_REFUSED: &str = "SageMaker stops trials early (Auto) only in a tuning \
+job over one algorithm, and this pipeline tunes every family in one job; set tuning_strategy \
+to Hyperband, which stops trials that trail the others";
 
 /// The settings file, as written by the user (serializable so that checks can write it back).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -50,7 +56,7 @@ pub struct DatasetSettings {
     pub random_state: Option<u64>,
     /// How the tuning step chooses trials.
     pub tuning_strategy: Option<String>,
-    /// SageMaker's TrainingJobEarlyStoppingType.
+    /// SageMaker's TrainingJobEarlyStoppingType: accepted only as `Off`, its default.
     pub early_stopping: Option<String>,
     /// Tuning ends once a trial's objective reaches this.
     pub target_objective: Option<f64>,
@@ -168,13 +174,10 @@ impl DatasetSettings {
             }
         }
         if let Some(stopping) = &self.early_stopping {
-            if stopping != "Off" && stopping != "Auto" {
-                return invalid("early_stopping", format!("`{stopping}` is not Off or Auto"));
-            }
-            if stopping == "Auto" && self.tuning_strategy.as_deref() == Some("Hyperband") {
+            if stopping != "Off" {
                 return invalid(
                     "early_stopping",
-                    "must be Off with the Hyperband strategy, which stops trials itself".into(),
+                    format!("`{stopping}` is refused: {EARLY_STOPPING_REFUSED}"),
                 );
             }
         }
@@ -241,7 +244,6 @@ impl DatasetSettings {
         set(p::TEST_SET_SIZE, self.test_set_size.map(|v| v.to_string()));
         set(p::RANDOM_STATE, self.random_state.map(|v| v.to_string()));
         set(p::TUNING_STRATEGY, self.tuning_strategy.clone());
-        set(p::TUNING_EARLY_STOPPING, self.early_stopping.clone());
         set(
             p::TUNING_TARGET_OBJECTIVE,
             self.target_objective.map(|v| v.to_string()),
@@ -278,7 +280,7 @@ mod tests {
             br#"{"target_column": "progression", "scorer": "r2", "registration_metric": "r2",
                  "registration_threshold": 0.3, "approval_status": "Approved", "max_tuning_jobs": 12,
                  "max_parallel_tuning_jobs": 3, "stratify_split": false, "test_set_size": 0.25, "random_state": 7,
-                 "tuning_strategy": "Bayesian", "early_stopping": "Auto", "target_objective": 0.95,
+                 "tuning_strategy": "Bayesian", "early_stopping": "Off", "target_objective": 0.95,
                  "max_trials_not_improving": 10, "complete_on_convergence": true}"#,
         )
         .unwrap();
@@ -299,7 +301,6 @@ mod tests {
             ("TestSetSize", "0.25"),
             ("RandomState", "7"),
             ("TuningStrategy", "Bayesian"),
-            ("TuningEarlyStopping", "Auto"),
             ("TuningTargetObjective", "0.95"),
             ("TuningMaxTrialsNotImproving", "10"),
             ("TuningCompleteOnConvergence", "Enabled"),
@@ -336,7 +337,7 @@ mod tests {
         assert!(error("not json").contains("not valid settings JSON"));
         assert!(error(r#"{"tuning_strategy": "bayesian"}"#).contains("field `tuning_strategy`"));
         assert!(error(r#"{"early_stopping": "On"}"#).contains("field `early_stopping`"));
-        let message = error(r#"{"tuning_strategy": "Hyperband", "early_stopping": "Auto"}"#);
+        let message = error(r#"{"early_stopping": "Auto"}"#);
         assert!(
             message.contains("field `early_stopping`") && message.contains("Hyperband"),
             "{message}"

@@ -123,9 +123,18 @@ impl Harness {
     }
 
     fn start(&self, dataset: &str, extra: &[(&str, &str)]) -> ExecutionInfo {
+        self.start_definition(&definition(), dataset, extra)
+    }
+
+    fn start_definition(
+        &self,
+        definition: &str,
+        dataset: &str,
+        extra: &[(&str, &str)],
+    ) -> ExecutionInfo {
         let uri = self.upload(dataset, &csv("a,b,CLASS", 30));
         self.exec
-            .start(PIPELINE, &definition(), params(dataset, &uri, extra), None)
+            .start(PIPELINE, definition, params(dataset, &uri, extra), None)
             .unwrap()
     }
 
@@ -1154,16 +1163,44 @@ fn completion_criteria_end_the_search_before_its_budget() {
     assert!(step(&steps, p::STEP_TUNING).jobs.len() <= 3);
 }
 
+/// The real definition with its tuning job's early stopping set to `Auto`, over its first
+/// `families` training job definitions only.
+fn auto_early_stopping_definition(families: usize) -> String {
+    let mut definition: Value = serde_json::from_str(&definition()).unwrap();
+    let steps = definition["Steps"].as_array_mut().unwrap();
+    let tuning = steps.iter_mut().find(|s| s["Name"] == p::STEP_TUNING).unwrap();
+    let arguments = &mut tuning["Arguments"];
+    arguments["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] = "Auto".into();
+    arguments["TrainingJobDefinitions"]
+        .as_array_mut()
+        .unwrap()
+        .truncate(families);
+    definition.to_string()
+}
+
+#[test]
+fn early_stopping_auto_or_warm_start_over_several_algorithms_is_refused_as_sagemaker_does() {
+    let h = harness(1, &[]);
+    let info = h.start_definition(&auto_early_stopping_definition(2), "wine", &[]);
+    let (info, steps) = h.finish(&info.id);
+    assert_eq!(info.status, ExecutionStatus::Failed);
+    let reason = step(&steps, p::STEP_TUNING).failure_reason.clone().unwrap();
+    assert!(
+        reason.contains("TrainingJobEarlyStoppingType Auto")
+            && reason.contains("one algorithm")
+            && reason.contains("has 2 training job definitions"),
+        "{reason}"
+    );
+}
+
 #[test]
 fn early_stopping_auto_stops_trials_that_trail_the_median() {
     // The executor looks at a running trial's log every 100 ms: epochs 120 ms apart.
     let h = harness(1, &[("FAKE_EPOCH_MS", "120")]);
-    let info = h.start(
+    let info = h.start_definition(
+        &auto_early_stopping_definition(1),
         "wine",
-        &[
-            (p::MAX_TUNING_JOBS, "10"),
-            (p::TUNING_EARLY_STOPPING, "Auto"),
-        ],
+        &[(p::MAX_TUNING_JOBS, "10")],
     );
     let (info, steps) = h.finish(&info.id);
     assert_eq!(info.status, ExecutionStatus::Succeeded, "{info:?}");

@@ -239,12 +239,7 @@ pub(crate) fn tuning_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
     let args = resolved_arguments(run, step)?;
     let bad = bad_arguments;
     let parsed: TuningStep = arguments::parse(&args).map_err(bad)?;
-    if parsed.warm_start_config.is_some() {
-        return Err(bad(
-            "WarmStartConfig is not supported locally: no parent tuning jobs are kept to start from"
-                .into(),
-        ));
-    }
+    let warm_start = parsed.warm_start_config.is_some();
     let config = parsed.hyper_parameter_tuning_job_config;
     let strategy = config.strategy.as_deref().unwrap_or("Random");
     let Lenient(max_jobs) = config.resource_limits.max_number_of_training_jobs;
@@ -273,13 +268,30 @@ pub(crate) fn tuning_step(run: &Run, step: &StepDef) -> Result<Value, StepEnd> {
     if definitions.is_empty() {
         return Err(bad("TrainingJobDefinitions is empty".into()));
     }
-    let criteria = criteria(config.tuning_job_completion_criteria.as_ref()).map_err(bad)?;
-    let mut count = usize::try_from(max_jobs).unwrap_or(usize::MAX);
-    let spaces: Vec<Space> = definitions.iter().map(|d| d.ranges.clone()).collect();
     let early_stopping = config
         .training_job_early_stopping_type
         .as_deref()
         .unwrap_or("Off");
+    if definitions.len() > 1 && (warm_start || early_stopping == "Auto") {
+        let which = if warm_start {
+            "WarmStartConfig"
+        } else {
+            "TrainingJobEarlyStoppingType Auto"
+        };
+        return Err(bad(format!(
+            "{which} needs a tuning job over one algorithm, as SageMaker offers warm start and early stopping only then; this one has {} training job definitions",
+            definitions.len()
+        )));
+    }
+    if warm_start {
+        return Err(bad(
+            "WarmStartConfig is not supported locally: no parent tuning jobs are kept to start from"
+                .into(),
+        ));
+    }
+    let criteria = criteria(config.tuning_job_completion_criteria.as_ref()).map_err(bad)?;
+    let mut count = usize::try_from(max_jobs).unwrap_or(usize::MAX);
+    let spaces: Vec<Space> = definitions.iter().map(|d| d.ranges.clone()).collect();
     if config.strategy_config.is_some() && strategy != "Hyperband" {
         return Err(bad(format!(
             "StrategyConfig is only for the Hyperband strategy, not {strategy}"
