@@ -1168,7 +1168,10 @@ fn completion_criteria_end_the_search_before_its_budget() {
 fn auto_early_stopping_definition(families: usize) -> String {
     let mut definition: Value = serde_json::from_str(&definition()).unwrap();
     let steps = definition["Steps"].as_array_mut().unwrap();
-    let tuning = steps.iter_mut().find(|s| s["Name"] == p::STEP_TUNING).unwrap();
+    let tuning = steps
+        .iter_mut()
+        .find(|s| s["Name"] == p::STEP_TUNING)
+        .unwrap();
     let arguments = &mut tuning["Arguments"];
     arguments["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] = "Auto".into();
     arguments["TrainingJobDefinitions"]

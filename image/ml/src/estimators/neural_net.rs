@@ -23,7 +23,8 @@
 //! | `alpha` | `0.0001` | ≥ 0 | L2 penalty on the weights |
 //! | `max-iter` | `200` | ≥ 1 | epochs at most |
 
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, Slice};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -497,6 +498,7 @@ impl Estimator for MlpValidParams {
             .collect();
 
         let batch = BATCH_SIZE.min(n).max(1);
+        let mut work = Workspace::new(&sizes, batch);
         let mut order: Vec<usize> = (0..n).collect();
         let mut t = 0i32;
         let mut best_loss = f64::INFINITY;
@@ -505,12 +507,11 @@ impl Estimator for MlpValidParams {
             order.shuffle(&mut rng);
             let mut epoch_loss = 0.0;
             for chunk in order.chunks(batch) {
-                let xb = xs.select(Axis(0), chunk);
-                let yb = targets.select(Axis(0), chunk);
+                work.gather(&xs, &targets, chunk);
                 t += 1;
                 let step =
                     self.learning_rate_init * (1.0 - BETA2.powi(t)).sqrt() / (1.0 - BETA1.powi(t));
-                let loss = self.train_batch(&mut layers, xb, &yb, output, step);
+                let loss = self.train_batch(&mut layers, &mut work, chunk.len(), output, step);
                 epoch_loss += loss * chunk.len() as f64;
             }
             epoch_loss /= n as f64;
@@ -567,21 +568,79 @@ fn encode_targets(y: TrainTarget<'_>, n: usize) -> (Output, Array2<f64>) {
     }
 }
 
+/// One batch's buffers, allocated once per fit for the largest batch: a smaller (last) batch
+/// uses their first rows. Row-major, so those rows are one contiguous block.
+struct Workspace {
+    /// `activations[0]`: the batch's inputs; `activations[i + 1]`: layer i's outputs.
+    activations: Vec<Array2<f64>>,
+    targets: Array2<f64>,
+    /// `deltas[i]`: the loss's gradient with respect to layer i's pre-activation.
+    deltas: Vec<Array2<f64>>,
+    weight_gradients: Vec<Array2<f64>>,
+    bias_gradients: Vec<Array1<f64>>,
+}
+
+impl Workspace {
+    /// `sizes`: the input width, each layer's width, then the output width.
+    fn new(sizes: &[usize], batch: usize) -> Workspace {
+        let outputs = sizes.last().copied().unwrap_or(0);
+        Workspace {
+            activations: sizes.iter().map(|&w| Array2::zeros((batch, w))).collect(),
+            targets: Array2::zeros((batch, outputs)),
+            deltas: sizes[1..]
+                .iter()
+                .map(|&w| Array2::zeros((batch, w)))
+                .collect(),
+            weight_gradients: sizes
+                .windows(2)
+                .map(|w| Array2::zeros((w[0], w[1])))
+                .collect(),
+            bias_gradients: sizes[1..].iter().map(|&w| Array1::zeros(w)).collect(),
+        }
+    }
+
+    /// Copies the rows `chunk` of the inputs and targets to the first rows of the buffers.
+    fn gather(&mut self, xs: &Array2<f64>, targets: &Array2<f64>, chunk: &[usize]) {
+        for (to, from) in [(&mut self.activations[0], xs), (&mut self.targets, targets)] {
+            for (r, &i) in chunk.iter().enumerate() {
+                to.row_mut(r).assign(&from.row(i));
+            }
+        }
+    }
+}
+
+/// The first `rows` rows of a buffer.
+fn top(buffer: &mut Array2<f64>, rows: usize) -> ArrayViewMut2<'_, f64> {
+    buffer.slice_axis_mut(Axis(0), Slice::from(..rows))
+}
+
 impl MlpValidParams {
-    /// One forward and backward pass and an Adam step; returns the batch's loss.
+    /// One forward and backward pass over the batch in the first `rows` rows of `work`, and
+    /// an Adam step; returns the batch's loss. The arithmetic is that of plain ndarray
+    /// expressions (`x.dot(&w) + &b`, `mean_axis`, ...) in the same order, into reused
+    /// buffers: a fit gives the same model bit for bit, without a batch's allocations.
     fn train_batch(
         &self,
         layers: &mut [TrainLayer],
-        xb: Array2<f64>,
-        yb: &Array2<f64>,
+        work: &mut Workspace,
+        rows: usize,
         output: Output,
         step: f64,
     ) -> f64 {
-        let rows = xb.nrows() as f64;
         let last = layers.len() - 1;
-        let mut activations = vec![xb];
         for (i, layer) in layers.iter().enumerate() {
-            let mut z = activations[i].dot(&layer.w) + &layer.b;
+            let (inputs, outputs) = work.activations.split_at_mut(i + 1);
+            let mut z = top(&mut outputs[0], rows);
+            general_mat_mul(
+                1.0,
+                &inputs[i].slice_axis(Axis(0), Slice::from(..rows)),
+                &layer.w,
+                0.0,
+                &mut z,
+            );
+            for mut row in z.rows_mut() {
+                row += &layer.b;
+            }
             if i < last {
                 z.mapv_inplace(|v| self.activation.apply(v));
             } else {
@@ -597,54 +656,66 @@ impl MlpValidParams {
                     Output::Identity => {}
                 }
             }
-            activations.push(z);
         }
-        let Some(out) = activations.last() else {
-            return f64::NAN;
-        };
-        let mut loss = data_loss(out, yb, output);
+        let n = rows as f64;
+        let out = work.activations[last + 1].slice_axis(Axis(0), Slice::from(..rows));
+        let targets = work.targets.slice_axis(Axis(0), Slice::from(..rows));
+        let mut loss = data_loss(out, targets, output);
         let squared: f64 = layers
             .iter()
             .map(|l| l.w.iter().map(|w| w * w).sum::<f64>())
             .sum();
-        loss += 0.5 * self.alpha * squared / rows;
+        loss += 0.5 * self.alpha * squared / n;
 
         // For each output/loss pair used here the gradient with respect to the output
         // layer's pre-activation is (prediction − target).
-        let mut delta = out - yb;
+        ndarray::Zip::from(top(&mut work.deltas[last], rows))
+            .and(out)
+            .and(targets)
+            .for_each(|d, &p, &t| *d = p - t);
         for i in (0..layers.len()).rev() {
-            let gw = (activations[i].t().dot(&delta) + &(&layers[i].w * self.alpha)) / rows;
-            let gb = delta
-                .mean_axis(Axis(0))
-                .unwrap_or_else(|| Array1::zeros(delta.ncols()));
-            if i > 0 {
-                let mut back = delta.dot(&layers[i].w.t());
-                let act = &activations[i];
-                ndarray::Zip::from(&mut back)
-                    .and(act)
-                    .for_each(|d, &a| *d *= self.activation.derivative_from_output(a));
-                delta = back;
+            let (before, from_here) = work.deltas.split_at_mut(i);
+            let delta = from_here[0].slice_axis(Axis(0), Slice::from(..rows));
+            let gw = &mut work.weight_gradients[i];
+            let inputs = work.activations[i].slice_axis(Axis(0), Slice::from(..rows));
+            general_mat_mul(1.0, &inputs.t(), &delta, 0.0, gw);
+            ndarray::Zip::from(&mut *gw)
+                .and(&layers[i].w)
+                .for_each(|g, &w| *g = (*g + w * self.alpha) / n);
+            // mean_axis(Axis(0)): the rows summed in order, then divided.
+            let gb = &mut work.bias_gradients[i];
+            gb.fill(0.0);
+            for row in delta.rows() {
+                *gb += &row;
             }
-            layers[i].adam_step(&gw, &gb, step);
+            gb.mapv_inplace(|v| v / n);
+            if i > 0 {
+                let mut back = top(&mut before[i - 1], rows);
+                general_mat_mul(1.0, &delta, &layers[i].w.t(), 0.0, &mut back);
+                ndarray::Zip::from(&mut back)
+                    .and(&inputs)
+                    .for_each(|d, &a| *d *= self.activation.derivative_from_output(a));
+            }
+            layers[i].adam_step(gw, gb, step);
         }
         loss
     }
 }
 
 /// Mean loss of a batch: log-loss (binary), cross-entropy (multiclass), half squared error.
-fn data_loss(out: &Array2<f64>, y: &Array2<f64>, output: Output) -> f64 {
+fn data_loss(out: ArrayView2<f64>, y: ArrayView2<f64>, output: Output) -> f64 {
     let rows = out.nrows() as f64;
     let clip = |p: f64| p.clamp(1e-15, 1.0 - 1e-15);
     let total: f64 = match output {
-        Output::Logistic => ndarray::Zip::from(out).and(y).fold(0.0, |s, &p, &t| {
+        Output::Logistic => ndarray::Zip::from(&out).and(&y).fold(0.0, |s, &p, &t| {
             s - (t * clip(p).ln() + (1.0 - t) * (1.0 - clip(p)).ln())
         }),
-        Output::Softmax => ndarray::Zip::from(out)
-            .and(y)
+        Output::Softmax => ndarray::Zip::from(&out)
+            .and(&y)
             .fold(0.0, |s, &p, &t| s - t * clip(p).ln()),
         Output::Identity => {
-            ndarray::Zip::from(out)
-                .and(y)
+            ndarray::Zip::from(&out)
+                .and(&y)
                 .fold(0.0, |s, &p, &t| s + (p - t) * (p - t))
                 / 2.0
         }

@@ -204,7 +204,11 @@ impl Bayesian {
         let mut bad = vec![0.0; n];
         // A score a better trial of the same definition already reached (within `tolerance`)
         // earns no credit: a family whose ranges barely move its score is a plateau.
-        let finite: Vec<f64> = ranked.iter().map(|r| r.score).filter(|s| s.is_finite()).collect();
+        let finite: Vec<f64> = ranked
+            .iter()
+            .map(|r| r.score)
+            .filter(|s| s.is_finite())
+            .collect();
         let tolerance = match (finite.first(), finite.get(finite.len() / 2)) {
             (Some(top), Some(mid)) => PLATEAU * (top - mid),
             _ => 0.0,
