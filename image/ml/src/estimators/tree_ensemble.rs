@@ -131,6 +131,19 @@ impl TreeEnsemble {
         }
     }
 
+    /// A linear booster and no trees: what this crate's `gblinear` fits.
+    pub(super) fn linear(
+        n_features: usize,
+        base_margin: Vec<f64>,
+        linear: Linear,
+        link: Link,
+    ) -> TreeEnsemble {
+        TreeEnsemble {
+            linear: Some(linear),
+            ..TreeEnsemble::summed(n_features, base_margin, Vec::new(), link)
+        }
+    }
+
     /// Number of values [`TreeEnsemble::predict_row`] writes: classes (2 for binary), or 1.
     pub fn n_outputs(&self) -> usize {
         match self.link {
@@ -275,8 +288,10 @@ impl TreeEnsemble {
             for (group, m) in margins.iter_mut().enumerate() {
                 let mut sum = linear.weights[self.n_features * g + group] as f32;
                 for f in 0..self.n_features {
-                    let value = x.get(f).copied().unwrap_or(0.0) as f32;
-                    sum += linear.weights[f * g + group] as f32 * value;
+                    // A missing value (NaN, or past the row's end) adds nothing, as in
+                    // XGBoost, whose sparse rows skip it.
+                    let value = x.get(f).copied().filter(|v| !v.is_nan()).unwrap_or(0.0);
+                    sum += linear.weights[f * g + group] as f32 * value as f32;
                 }
                 *m = f64::from(*m as f32 + sum);
             }
