@@ -492,6 +492,11 @@ mod tests {
             assert!(out[1] > 0.9, "{:?}: {out:?}", p.booster);
             fitted.predictor().predict_row(&[1.0, 3.0], &mut out);
             assert!(out[0] > 0.9, "{:?}: {out:?}", p.booster);
+            if p.booster == Booster::Dart {
+                // LightGBM 4.7's `LGBMClassifier(boosting_type="dart", random_state=3)`.
+                fitted.predictor().predict_row(&[7.0, 3.0], &mut out);
+                assert!((out[1] - 0.016_698_891).abs() < 1e-8, "{out:?}");
+            }
             let fitted = p.fit(x.view(), TrainTarget::Values(&y), 3).unwrap();
             let mut v = [0.0];
             fitted.predictor().predict_row(&[10.0, 0.0], &mut v);
