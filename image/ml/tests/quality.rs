@@ -36,6 +36,16 @@ fn reference() -> serde_json::Value {
     .unwrap()
 }
 
+/// A JSON array of numbers.
+fn numbers(array: &serde_json::Value) -> Vec<f64> {
+    array
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect()
+}
+
 /// A reference dataset's rows, task and scorer.
 fn dataset(name: &str, entry: &serde_json::Value) -> (TrainingData, Task, Scorer) {
     let file = repo()
@@ -133,11 +143,9 @@ fn other_boosters_score_like_the_libraries() {
                 .map(|(name, value)| (name.as_str(), value.as_str().unwrap()))
                 .collect();
             let estimator = from_hyperparams(algorithm, &HyperParams::from_pairs(pairs)).unwrap();
-            let seeds: Vec<u64> = expected["seeds"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s.as_u64().unwrap())
+            let seeds: Vec<u64> = numbers(&expected["seeds"])
+                .into_iter()
+                .map(|s| s as u64)
                 .collect();
             let scores: Vec<f64> = seeds
                 .iter()
@@ -160,12 +168,7 @@ fn other_boosters_score_like_the_libraries() {
             report += &format!(
                 "{dataset_name:14} {variant:28} ours {ours:.4} library {theirs:.4} diff {:+.4} allowed {allowed:.4} (per seed: ours {scores:.4?}, library {:.4?})\n",
                 ours - theirs,
-                expected["scores"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|s| s.as_f64().unwrap())
-                    .collect::<Vec<_>>()
+                numbers(&expected["scores"])
             );
             if (ours - theirs).abs() > allowed {
                 failures.push(format!("{dataset_name} {variant}"));

@@ -1077,10 +1077,13 @@ mod tests {
         }
     }
 
-    fn predict(model: &TreeEnsemble, row: &[f64]) -> Vec<f64> {
-        let mut out = vec![0.0; model.n_outputs()];
-        model.predict_row(row, &mut out);
-        out
+    /// 200 rows of two features, a wave in the first and a slope in the second.
+    fn wave() -> (Array2<f64>, Vec<f64>) {
+        let x = Array2::from_shape_fn((200, 2), |(i, j)| ((i * (j + 1) * 37) % 200) as f64);
+        let y = (0..200)
+            .map(|i| (x[[i, 0]] / 20.0).sin() * 5.0 + x[[i, 1]] / 50.0)
+            .collect();
+        (x, y)
     }
 
     #[test]
@@ -1151,7 +1154,7 @@ mod tests {
             assert_eq!((model.groups, model.trees.len()), (3, 180));
             let right = (0..300)
                 .filter(|&i| {
-                    let p = predict(&model, &x.row(i).to_vec());
+                    let p = model.predict(&x.row(i).to_vec());
                     let best = (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
                     best == codes[i]
                 })
@@ -1189,7 +1192,7 @@ mod tests {
             3,
         );
         let right = (0..300)
-            .filter(|&i| (predict(&model, &x.row(i).to_vec())[1] > 0.5) == (binary[i] == 1))
+            .filter(|&i| (model.predict(&x.row(i).to_vec())[1] > 0.5) == (binary[i] == 1))
             .count();
         assert!(right >= 285, "{right} of 300 (GOSS)");
     }
@@ -1245,10 +1248,7 @@ mod tests {
 
     #[test]
     fn dart_without_drops_is_gbdt_and_its_drops_are_seeded() {
-        let x = Array2::from_shape_fn((200, 2), |(i, j)| ((i * (j + 1) * 37) % 200) as f64);
-        let y: Vec<f64> = (0..200)
-            .map(|i| (x[[i, 0]] / 20.0).sin() * 5.0 + x[[i, 1]] / 50.0)
-            .collect();
+        let (x, y) = wave();
         let rows: Vec<Vec<f64>> = (0..200).map(|i| x.row(i).to_vec()).collect();
         let plain = fit(x.view(), Target::Values(&y), &config(), 1);
         let dart = |dart: Dart, seed| {
@@ -1268,7 +1268,7 @@ mod tests {
         );
         assert_eq!(never.base_margin, vec![0.0]);
         for row in &rows {
-            let (a, b) = (predict(&plain, row)[0], predict(&never, row)[0]);
+            let (a, b) = (plain.predict(row)[0], never.predict(row)[0]);
             assert!((a - b).abs() < 1e-9, "{a} vs {b}");
         }
         for mode in [
@@ -1291,7 +1291,7 @@ mod tests {
             let mean = y.iter().sum::<f64>() / 200.0;
             let (mut residual, mut total) = (0.0, 0.0);
             for (row, &target) in rows.iter().zip(&y) {
-                residual += (predict(&model, row)[0] - target).powi(2);
+                residual += (model.predict(row)[0] - target).powi(2);
                 total += (target - mean).powi(2);
             }
             assert!(residual < 0.2 * total, "{mode:?}: {residual} of {total}");
@@ -1300,10 +1300,7 @@ mod tests {
 
     #[test]
     fn limits_hold_leaves_rows_and_gamma() {
-        let x = Array2::from_shape_fn((200, 2), |(i, j)| ((i * (j + 1) * 37) % 200) as f64);
-        let y: Vec<f64> = (0..200)
-            .map(|i| (x[[i, 0]] / 20.0).sin() * 5.0 + x[[i, 1]] / 50.0)
-            .collect();
+        let (x, y) = wave();
         let leafwise = Config {
             rounds: 5,
             max_depth: None,

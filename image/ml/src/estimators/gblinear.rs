@@ -147,12 +147,6 @@ mod tests {
         }
     }
 
-    fn predict(model: &TreeEnsemble, row: &[f64]) -> Vec<f64> {
-        let mut out = vec![0.0; model.n_outputs()];
-        model.predict_row(row, &mut out);
-        out
-    }
-
     #[test]
     fn the_step_is_newtons_with_the_penalties_and_stops_at_zero() {
         // No penalty: −G/H.
@@ -203,10 +197,10 @@ mod tests {
             (w[0] + 2.0).abs() < 1e-3 && (w[1] - 0.5).abs() < 1e-3,
             "{w:?}"
         );
-        assert!((predict(&model, &[1.0, 2.0])[0] - 2.0).abs() < 1e-3);
+        assert!((model.predict(&[1.0, 2.0])[0] - 2.0).abs() < 1e-3);
         // A missing value adds nothing: the weight times 0.
-        let missing = predict(&model, &[f64::NAN, 2.0])[0];
-        assert!((missing - predict(&model, &[0.0, 2.0])[0]).abs() < 1e-9);
+        let missing = model.predict(&[f64::NAN, 2.0])[0];
+        assert!((missing - model.predict(&[0.0, 2.0])[0]).abs() < 1e-9);
 
         // Three classes by x0 + x1 thresholds; and a penalized binary fit.
         let codes: Vec<usize> = (0..200)
@@ -227,7 +221,7 @@ mod tests {
         assert!(model.validate().is_ok());
         let right = (0..200)
             .filter(|&i| {
-                let p = predict(&model, &x.row(i).to_vec());
+                let p = model.predict(&x.row(i).to_vec());
                 (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])) == Some(codes[i])
             })
             .count();
@@ -255,7 +249,7 @@ mod tests {
             norm(&penalized) < 0.5 * norm(&free),
             "{free:?} {penalized:?}"
         );
-        assert!(predict(&free, &[9.0, 9.0])[1] > 0.9);
-        assert!(predict(&free, &[0.5, 0.5])[0] > 0.9);
+        assert!(free.predict(&[9.0, 9.0])[1] > 0.9);
+        assert!(free.predict(&[0.5, 0.5])[0] > 0.9);
     }
 }

@@ -249,6 +249,14 @@ impl TreeEnsemble {
         tree.leaves[(!node) as usize]
     }
 
+    /// The model's outputs for one row, in a new vector.
+    #[cfg(test)]
+    pub(super) fn predict(&self, x: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; self.n_outputs()];
+        self.predict_row(x, &mut out);
+        out
+    }
+
     /// Writes the model's outputs for one row (`out.len()` = [`TreeEnsemble::n_outputs`]).
     pub fn predict_row(&self, x: &[f64], out: &mut [f64]) {
         let mut stack = [0.0; STACK_GROUPS];
