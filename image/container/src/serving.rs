@@ -146,6 +146,11 @@ impl Model for ServedModel {
     }
 }
 
+/// A gblinear model's weights (none for trees).
+fn linear_weights(ensemble: &mmp_ml::estimators::tree_ensemble::TreeEnsemble) -> usize {
+    ensemble.linear.as_ref().map_or(0, |l| l.weights.len())
+}
+
 /// Resident size, approximated by the payload's numbers and the schema's strings.
 fn estimate_memory(model: &MlModel) -> usize {
     use mmp_ml::estimators::Fitted;
@@ -164,7 +169,7 @@ fn estimate_memory(model: &MlModel) -> usize {
                     .map(|l| l.weights.len() + l.biases.len())
                     .sum::<usize>()
         }
-        Fitted::GradientBoosting(b) => b.node_count() * 10,
+        Fitted::GradientBoosting(b) => b.node_count() * 10 + linear_weights(&b.ensemble),
         // The trees read from the library's file (released on load), a split being about
         // four numbers.
         Fitted::XGBoost(m) | Fitted::LightGBM(m) => {
@@ -174,6 +179,7 @@ fn estimate_memory(model: &MlModel) -> usize {
                     .iter()
                     .map(|t| 4 * t.splits.len() + t.leaves.len())
                     .sum::<usize>()
+                + linear_weights(m.ensemble())
         }
     };
     let strings: usize = model

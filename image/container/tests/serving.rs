@@ -12,9 +12,21 @@ use mmp_ml::table::Table;
 use mmp_serve::port::{Cell, ModelLoader, Prediction, Rows};
 
 fn fitted(dataset: &str, target: &str, family: &str) -> (tempfile::TempDir, Table, MlModel) {
+    fitted_with(dataset, target, family, &[])
+}
+
+/// Fitted with 10 rounds or trees and `extra` hyperparameters.
+fn fitted_with(
+    dataset: &str,
+    target: &str,
+    family: &str,
+    extra: &[(&str, &str)],
+) -> (tempfile::TempDir, Table, MlModel) {
     let table = Table::read(&common::dataset(dataset)).unwrap();
     let data = TrainingData::from_table(&table, target, None).unwrap();
-    let hp = HyperParams::from_pairs([("n-estimators", "10")]);
+    let mut pairs = vec![("n-estimators", "10")];
+    pairs.extend_from_slice(extra);
+    let hp = HyperParams::from_pairs(pairs);
     let estimator = from_hyperparams(family.parse().unwrap(), &hp).unwrap();
     let model = MlModel::fit(estimator.as_ref(), &data, hp.to_map(), 42).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -100,11 +112,17 @@ fn serves_every_family_of_every_task_as_it_predicted_when_fitted() {
         ("wine", "CLASS"),
         ("diabetes", "progression"),
     ] {
-        for family in Algorithm::ALL.map(Algorithm::as_str) {
+        // Every family with its defaults, and the boosters other than the default.
+        let variants: [(&str, &[(&str, &str)]); 2] = [
+            ("XGBoost", &[("booster", "gblinear")]),
+            ("LightGBM", &[("boosting-type", "dart")]),
+        ];
+        let families = Algorithm::ALL.map(|a| (a.as_str(), &[][..]));
+        for (family, extra) in families.into_iter().chain(variants) {
             if dataset == "diabetes" && family == "NaiveBayes" {
                 continue;
             }
-            let (dir, table, model) = fitted(dataset, target, family);
+            let (dir, table, model) = fitted_with(dataset, target, family, extra);
             let served = MmpModelLoader.load(dir.path()).unwrap();
             let got = served.predict(&rows_of(&table, target, 4)).unwrap();
             match model.predict_table(&table).unwrap() {
@@ -114,20 +132,24 @@ fn serves_every_family_of_every_task_as_it_predicted_when_fitted() {
                             panic!("{dataset} {family}: a label")
                         };
                         for (j, (_, prob)) in probabilities.iter().enumerate() {
-                            assert_eq!(*prob, expected[[r, j]], "{dataset} {family}");
+                            assert_eq!(*prob, expected[[r, j]], "{dataset} {family} {extra:?}");
                         }
                     }
                 }
                 Predictions::Values(expected) => {
                     for (r, p) in got.iter().enumerate() {
-                        assert_eq!(*p, Prediction::Value(expected[r]), "{dataset} {family}");
+                        assert_eq!(
+                            *p,
+                            Prediction::Value(expected[r]),
+                            "{dataset} {family} {extra:?}"
+                        );
                     }
                 }
             }
             served_models += 1;
         }
     }
-    assert_eq!(served_models, 17);
+    assert_eq!(served_models, 17 + 6);
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Our 5-fold CV scores with default hyperparameters against scikit-learn's on the same folds
-//! (reference numbers: scripts/dev/reference_cv_scores.json, made by the script beside it).
-#![allow(clippy::unwrap_used)] // test helpers too: a failure is the test failing
+//! (reference numbers: scripts/dev/reference_cv_scores.json, made by the script beside it), and
+//! the boosters other than the default (XGBoost `gblinear`, LightGBM `dart`) against the
+//! libraries' own.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers too: a failure is the test failing
 
 use std::path::{Path, PathBuf};
 
@@ -27,24 +29,45 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-#[test]
-fn default_hyperparameters_score_like_scikit_learn() {
-    let reference: serde_json::Value = serde_json::from_slice(
+fn reference() -> serde_json::Value {
+    serde_json::from_slice(
         &std::fs::read(repo().join("scripts/dev/reference_cv_scores.json")).unwrap(),
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// A JSON array of numbers.
+fn numbers(array: &serde_json::Value) -> Vec<f64> {
+    array
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect()
+}
+
+/// A reference dataset's rows, task and scorer.
+fn dataset(name: &str, entry: &serde_json::Value) -> (TrainingData, Task, Scorer) {
+    let file = repo()
+        .join("datasets")
+        .join(name)
+        .join(format!("{name}.csv"));
+    let table = Table::read(&file).unwrap();
+    let task = Task::parse(entry["task"].as_str().unwrap()).unwrap();
+    let data =
+        TrainingData::from_table(&table, entry["target"].as_str().unwrap(), Some(task)).unwrap();
+    let scorer = Scorer::parse(entry["scorer"].as_str().unwrap()).unwrap();
+    (data, task, scorer)
+}
+
+#[test]
+fn default_hyperparameters_score_like_scikit_learn() {
+    let reference = reference();
     let mut checked = 0;
     let mut report = String::new();
-    for (dataset, entry) in reference["datasets"].as_object().unwrap() {
-        let file = repo()
-            .join("datasets")
-            .join(dataset)
-            .join(format!("{dataset}.csv"));
-        let table = Table::read(&file).unwrap();
-        let task = Task::parse(entry["task"].as_str().unwrap()).unwrap();
-        let data = TrainingData::from_table(&table, entry["target"].as_str().unwrap(), Some(task))
-            .unwrap();
-        let scorer = Scorer::parse(entry["scorer"].as_str().unwrap()).unwrap();
+    for (dataset_name, entry) in reference["datasets"].as_object().unwrap() {
+        let dataset_name = dataset_name.as_str();
+        let (data, task, scorer) = dataset(dataset_name, entry);
         let tolerance = if task == Task::Regression {
             R2_TOLERANCE
         } else {
@@ -71,12 +94,12 @@ fn default_hyperparameters_score_like_scikit_learn() {
                 tolerance.max(expected["spread"].as_f64().unwrap())
             };
             report += &format!(
-                "{dataset:14} {family:20} ours {ours:.4} Python {theirs:.4} diff {:+.4} allowed {allowed:.4}\n",
+                "{dataset_name:14} {family:20} ours {ours:.4} Python {theirs:.4} diff {:+.4} allowed {allowed:.4}\n",
                 ours - theirs
             );
             assert!(
                 (ours - theirs).abs() <= allowed,
-                "{dataset} {family}: ours {ours} vs scikit-learn {theirs} (allowed {allowed})\n{report}"
+                "{dataset_name} {family}: ours {ours} vs scikit-learn {theirs} (allowed {allowed})\n{report}"
             );
             checked += 1;
         }
@@ -85,5 +108,81 @@ fn default_hyperparameters_score_like_scikit_learn() {
     assert_eq!(
         checked, 17,
         "every dataset × family in the reference was checked"
+    );
+}
+
+/// Where the default build's booster is known to miss [`OWN_BOOSTER_TOLERANCE`]: (dataset,
+/// variant, allowed distance), each with the gap measured and its cause.
+///
+/// - diabetes, LightGBM `dart`: 0.0053 (ours 0.3746, LightGBM 0.3799; per seed from −0.0127 to
+///   +0.0021). The drops are LightGBM's own, and with the same trees the predictions match
+///   LightGBM's to 1e-6 (`boosting.rs`'s tests). But the engine bins each distinct value of a
+///   feature alone where LightGBM merges bins to ≥ 3 rows (`min_data_in_bin`), and diabetes'
+///   continuous columns have many values seen once or twice, so the trees differ (gbdt shows
+///   it too: +0.0012 on its CV score, several units in single predictions), and DART, refitting
+///   against dropped rounds, carries that further.
+const KNOWN_GAPS: &[(&str, &str, f64)] = &[("diabetes", "LightGBM boosting-type=dart", 0.006)];
+
+/// XGBoost `gblinear` and LightGBM `dart` (the reference's `variants`): our mean 5-fold CV score
+/// over the reference's seeds within 0.005 of the library's on the same seeds, but for
+/// [`KNOWN_GAPS`] (the libraries themselves, with `native-boosting`: within 1e-3).
+#[test]
+fn other_boosters_score_like_the_libraries() {
+    let reference = reference();
+    let mut checked = 0;
+    let mut report = String::new();
+    let mut failures = Vec::new();
+    for (dataset_name, entry) in reference["datasets"].as_object().unwrap() {
+        let (data, _, scorer) = dataset(dataset_name, entry);
+        for (variant, expected) in entry["variants"].as_object().unwrap() {
+            let algorithm: Algorithm = expected["family"].as_str().unwrap().parse().unwrap();
+            let pairs: Vec<(&str, &str)> = expected["hyperparameters"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str().unwrap()))
+                .collect();
+            let estimator = from_hyperparams(algorithm, &HyperParams::from_pairs(pairs)).unwrap();
+            let seeds: Vec<u64> = numbers(&expected["seeds"])
+                .into_iter()
+                .map(|s| s as u64)
+                .collect();
+            let scores: Vec<f64> = seeds
+                .iter()
+                .map(|&seed| {
+                    cross_val_score(estimator.as_ref(), &data, scorer, 5, seed)
+                        .unwrap()
+                        .mean
+                })
+                .collect();
+            let ours = scores.iter().sum::<f64>() / scores.len() as f64;
+            let theirs = expected["mean"].as_f64().unwrap();
+            let known = KNOWN_GAPS
+                .iter()
+                .find(|(d, v, _)| d == dataset_name && v == variant);
+            let allowed = if cfg!(feature = "native-boosting") {
+                SAME_LIBRARY_TOLERANCE
+            } else {
+                known.map_or(OWN_BOOSTER_TOLERANCE, |&(_, _, gap)| gap)
+            };
+            report += &format!(
+                "{dataset_name:14} {variant:28} ours {ours:.4} library {theirs:.4} diff {:+.4} allowed {allowed:.4} (per seed: ours {scores:.4?}, library {:.4?})\n",
+                ours - theirs,
+                numbers(&expected["scores"])
+            );
+            if (ours - theirs).abs() > allowed {
+                failures.push(format!("{dataset_name} {variant}"));
+            }
+            checked += 1;
+        }
+    }
+    println!("{report}");
+    assert!(
+        failures.is_empty(),
+        "{failures:?} off the library's score\n{report}"
+    );
+    assert_eq!(
+        checked, 6,
+        "gblinear and dart on each of the three datasets"
     );
 }

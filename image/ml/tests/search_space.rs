@@ -1,8 +1,9 @@
 //! Every value of every implemented family's search space (wide integer ranges: ends and a
 //! stride) (the original's ranges, from
 //! mmp_pipeline::search_space) parses, and fits and scores on a binary, a multiclass and a
-//! regression dataset, so no tuning trial fails on a value the tuner may pick — except the
-//! values the pure-Rust boosting engine lacks, which must fail at once with the reason.
+//! regression dataset, so no tuning trial fails on a value the tuner may pick — in either
+//! build: XGBoost's `gblinear` and LightGBM's `dart` included, which the pure-Rust boosting
+//! engine fits too.
 
 #![allow(clippy::unwrap_used)] // test helpers too: a failure is the test failing
 
@@ -41,17 +42,6 @@ fn values(range: &Range) -> Vec<String> {
     }
 }
 
-/// (family, hyperparameter, value) the default build's boosting engine does not have; the
-/// real libraries (feature `native-boosting`) have them all.
-const NOT_IN_PURE_RUST_ENGINE: &[(&str, &str, &str)] = if cfg!(feature = "native-boosting") {
-    &[]
-} else {
-    &[
-        ("XGBoost", "booster", "gblinear"),
-        ("LightGBM", "boosting-type", "dart"),
-    ]
-};
-
 #[test]
 fn every_search_space_value_fits_and_scores() {
     let datasets = [
@@ -65,13 +55,6 @@ fn every_search_space_value_fits_and_scores() {
         for param in search_space(algorithm) {
             for value in values(&param.range) {
                 let mut pairs = vec![(param.name, value.as_str())];
-                if NOT_IN_PURE_RUST_ENGINE.contains(&(family, param.name, value.as_str())) {
-                    let err = from_hyperparams(algorithm, &HyperParams::from_pairs(pairs))
-                        .unwrap_err()
-                        .to_string();
-                    assert!(err.contains("not available in the pure-Rust"), "{err}");
-                    continue;
-                }
                 // Tree counts only change how many trees grow: fit few, parse them all.
                 if param.name == "n-estimators" {
                     from_hyperparams(algorithm, &HyperParams::from_pairs(pairs)).unwrap();

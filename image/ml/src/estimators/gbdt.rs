@@ -19,6 +19,11 @@
 //! - Objectives: logistic (binary), softmax (multiclass, one tree per class and round) and
 //!   squared error, starting from the data's own margin (log-odds or mean) where the library
 //!   does.
+//! - LightGBM's DART ([`Dart`]): before a round, some earlier rounds are dropped (chosen by
+//!   LightGBM's own generator from LightGBM's `drop_seed` for the fit's seed); the new trees are
+//!   fitted to the margins without them and added with `η/(k + 1)` for `k` dropped rounds, and
+//!   each dropped round is scaled by `k/(k + 1)`. As in LightGBM, the starting margin lives in
+//!   the first round's trees and is dropped and scaled with them.
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -59,6 +64,8 @@ pub(super) struct Config {
     pub goss: bool,
     /// Factor on the softmax hessian `p(1 − p)` (XGBoost 2; LightGBM k/(k − 1)).
     pub softmax_hessian: SoftmaxHessian,
+    /// LightGBM's DART: rounds dropped while each new one is fitted.
+    pub dart: Option<Dart>,
 }
 
 /// The softmax hessian's factor, as each library sets it.
@@ -112,40 +119,290 @@ pub(super) fn fit(
     let mut margins: Vec<f64> = (0..n).flat_map(|_| base_margin.iter().copied()).collect();
     let mut grads = vec![Gh::default(); n * groups];
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut trees = Vec::with_capacity(config.rounds * groups);
+    let mut dropout = config.dart.map(|dart| Dropout::new(dart, seed));
+    // Each round's trees, one per group, kept as grown (without their rows) so that DART can
+    // take a tree's values out of the margins and put them back re-weighted.
+    let mut rounds: Vec<Vec<Grown>> = Vec::with_capacity(config.rounds);
     for round in 0..config.rounds {
+        // DART: the dropped rounds' trees leave the margins the new trees are fitted to.
+        let dropped = match &mut dropout {
+            Some(d) => d.drop(round, config.learning_rate),
+            None => Vec::new(),
+        };
+        let mut dropped_values = Vec::with_capacity(dropped.len());
+        for &r in &dropped {
+            let values = round_values(&rounds[r], &data, n, r == 0, &base_margin);
+            let factor = dropout.as_ref().map_or(1.0, |d| d.factors[r]);
+            add_round(&mut margins, &values, -factor);
+            dropped_values.push(values);
+        }
         objective.gradients(&margins, &mut grads);
         let tree_seeds: Vec<u64> = (0..groups).map(|_| rng.gen()).collect();
-        let grown: Vec<(Tree, Vec<f64>)> = tree_seeds
+        let grown: Vec<(Grown, Vec<f64>)> = tree_seeds
             .par_iter()
             .enumerate()
             .map(|(group, &tree_seed)| {
                 let g: Vec<Gh> = grads.iter().skip(group).step_by(groups).copied().collect();
                 let mut grower = Grower::new(&data, config, tree_seed);
                 let rows = grower.sample_rows(g, round);
-                let tree = grower.grow(rows);
+                let mut tree = grower.grow(rows);
                 let update = tree.row_values(&data, n);
-                (tree.into_ensemble_tree(&data, group), update)
+                tree.forget_rows();
+                (tree, update)
             })
             .collect();
+        let factor = match &mut dropout {
+            Some(d) => d.add_round(),
+            None => 1.0,
+        };
+        let mut trees = Vec::with_capacity(groups);
         for (group, (tree, update)) in grown.into_iter().enumerate() {
             for (row, value) in update.into_iter().enumerate() {
-                margins[row * groups + group] += value;
+                margins[row * groups + group] += factor * value;
+            }
+            trees.push(tree);
+        }
+        rounds.push(trees);
+        // DART: the dropped trees come back, scaled down as much as the new ones are.
+        if let Some(d) = &mut dropout {
+            for (&r, values) in dropped.iter().zip(&dropped_values) {
+                add_round(&mut margins, values, d.normalize(r));
+            }
+        }
+    }
+    let factors = dropout.map(|d| d.factors);
+    let mut trees = Vec::with_capacity(config.rounds * groups);
+    for (r, round) in rounds.into_iter().enumerate() {
+        for (group, grown) in round.into_iter().enumerate() {
+            let mut tree = grown.into_ensemble_tree(&data, group);
+            if let Some(factors) = &factors {
+                // LightGBM's first trees carry the starting margin, so DART scales it with them.
+                let bias = if r == 0 { base_margin[group] } else { 0.0 };
+                tree.leaves
+                    .iter_mut()
+                    .for_each(|leaf| *leaf = factors[r] * (*leaf + bias));
             }
             trees.push(tree);
         }
     }
+    let base_margin = if factors.is_some() {
+        vec![0.0; groups]
+    } else {
+        base_margin
+    };
     TreeEnsemble::summed(p, base_margin, trees, objective.link())
+}
+
+/// A round's trees' values per row, `values[row * groups + group]`, with the starting margin
+/// added when they are the first round's (the trees LightGBM's DART stores it in).
+fn round_values(
+    trees: &[Grown],
+    data: &Binned,
+    n: usize,
+    first: bool,
+    base_margin: &[f64],
+) -> Vec<f64> {
+    let groups = trees.len();
+    let mut values = vec![0.0; n * groups];
+    for (group, tree) in trees.iter().enumerate() {
+        let bias = if first { base_margin[group] } else { 0.0 };
+        for (row, v) in tree.row_values(data, n).into_iter().enumerate() {
+            values[row * groups + group] = v + bias;
+        }
+    }
+    values
+}
+
+/// Adds `factor` times a round's values to the margins.
+fn add_round(margins: &mut [f64], values: &[f64], factor: f64) {
+    margins
+        .iter_mut()
+        .zip(values)
+        .for_each(|(m, v)| *m += factor * v);
+}
+
+/// LightGBM's DART (`boosting=dart`): before each round some earlier rounds are dropped, the
+/// new trees are fitted without them, and then new and dropped trees are scaled so that together
+/// they add what the dropped ones did before.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Dart {
+    /// Share of the earlier rounds dropped (`drop_rate`).
+    pub drop_rate: f64,
+    /// Most rounds dropped at once (`max_drop`; `None`: no limit).
+    pub max_drop: Option<usize>,
+    /// Chance that a round drops nothing (`skip_drop`).
+    pub skip_drop: f64,
+    /// Every round equally likely to drop (`uniform_drop`), not in proportion to its weight.
+    pub uniform_drop: bool,
+    /// XGBoost's scaling (`xgboost_dart_mode`): new trees by `1/(k + η)`, not `1/(k + 1)`.
+    pub xgboost_dart_mode: bool,
+}
+
+impl Default for Dart {
+    /// LightGBM's defaults.
+    fn default() -> Dart {
+        Dart {
+            drop_rate: 0.1,
+            max_drop: Some(50),
+            skip_drop: 0.5,
+            uniform_drop: false,
+            xgboost_dart_mode: false,
+        }
+    }
+}
+
+/// DART's state through a fit: which rounds drop, and each round's weight.
+struct Dropout {
+    dart: Dart,
+    rng: LightGbmRandom,
+    /// Per round, the factor on its trees as grown (with the learning rate): the share the
+    /// round was added with, times `k/(k + 1)` each time it was dropped.
+    factors: Vec<f64>,
+    /// Per round, LightGBM's `tree_weight_` (its shrinkage), which weighs the drop chances.
+    weights: Vec<f64>,
+    /// LightGBM's `sum_weight_`.
+    sum_weight: f64,
+    /// This round's dropped rounds and the new trees' shrinkage.
+    dropped: usize,
+    shrinkage: f64,
+    learning_rate: f64,
+}
+
+impl Dropout {
+    fn new(dart: Dart, seed: u64) -> Dropout {
+        Dropout {
+            dart,
+            rng: LightGbmRandom::for_drops(seed),
+            factors: Vec::new(),
+            weights: Vec::new(),
+            sum_weight: 0.0,
+            dropped: 0,
+            shrinkage: 0.0,
+            learning_rate: 0.0,
+        }
+    }
+
+    /// Picks the rounds this round drops, ascending (LightGBM's `DroppingTrees`).
+    fn drop(&mut self, rounds: usize, learning_rate: f64) -> Vec<usize> {
+        let dart = self.dart;
+        let mut dropped = Vec::new();
+        let limit = dart.max_drop.unwrap_or(usize::MAX);
+        let skip = f64::from(self.rng.next_float()) < dart.skip_drop;
+        if !skip && rounds > 0 {
+            // Each round's chance: the rate, or (LightGBM's default) the rate times the round's
+            // weight over the mean weight; `max_drop` caps the rate so about that many drop.
+            let (mut rate, inverse_mean) = (dart.drop_rate, self.inverse_mean_weight());
+            if let Some(max) = dart.max_drop {
+                let cap = if dart.uniform_drop {
+                    max as f64 / rounds as f64
+                } else {
+                    max as f64 * inverse_mean / self.sum_weight
+                };
+                rate = rate.min(cap);
+            }
+            for r in 0..rounds {
+                let chance = if dart.uniform_drop {
+                    rate
+                } else {
+                    rate * self.weights[r] * inverse_mean
+                };
+                if f64::from(self.rng.next_float()) < chance {
+                    dropped.push(r);
+                    if dropped.len() >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+        let k = dropped.len() as f64;
+        self.dropped = dropped.len();
+        self.learning_rate = learning_rate;
+        self.shrinkage = if !dart.xgboost_dart_mode {
+            learning_rate / (1.0 + k)
+        } else if dropped.is_empty() {
+            learning_rate
+        } else {
+            learning_rate / (learning_rate + k)
+        };
+        dropped
+    }
+
+    /// Rounds over their summed weight (LightGBM's `inv_average_weight`).
+    fn inverse_mean_weight(&self) -> f64 {
+        self.weights.len() as f64 / self.sum_weight
+    }
+
+    /// Records the new round; returns the factor on its trees as grown.
+    fn add_round(&mut self) -> f64 {
+        let factor = self.shrinkage / self.learning_rate;
+        self.factors.push(factor);
+        if !self.dart.uniform_drop {
+            self.weights.push(self.shrinkage);
+            self.sum_weight += self.shrinkage;
+        }
+        factor
+    }
+
+    /// Scales a dropped round down (LightGBM's `Normalize`); returns its new factor.
+    fn normalize(&mut self, round: usize) -> f64 {
+        let k = self.dropped as f64;
+        let denominator = if self.dart.xgboost_dart_mode {
+            k + self.learning_rate
+        } else {
+            k + 1.0
+        };
+        if !self.dart.uniform_drop {
+            self.sum_weight -= self.weights[round] / denominator;
+            self.weights[round] *= k / denominator;
+        }
+        self.factors[round] *= k / denominator;
+        self.factors[round]
+    }
+}
+
+/// LightGBM's random generator (`utils/random.h`, a linear congruential one), so that the
+/// rounds DART drops for a seed are the ones LightGBM drops for the same `seed`: which rounds
+/// drop depends only on this sequence and on how many dropped before, not on the trees.
+struct LightGbmRandom(u32);
+
+impl LightGbmRandom {
+    /// The generator of LightGBM's `drop_seed`, which LightGBM derives from `seed` as the third
+    /// of the seeds it draws (after `data_random_seed` and `bagging_seed`). `seed` is what the
+    /// library build passes LightGBM for the same trial.
+    fn for_drops(seed: u64) -> LightGbmRandom {
+        let mut seeds = LightGbmRandom((seed % (1 << 31)) as u32);
+        let mut drop_seed = 0;
+        for _ in 0..3 {
+            drop_seed = seeds.next_short();
+        }
+        LightGbmRandom(drop_seed)
+    }
+
+    fn next_int16(&mut self) -> u32 {
+        self.0 = self.0.wrapping_mul(214_013).wrapping_add(2_531_011);
+        (self.0 >> 16) & 0x7FFF
+    }
+
+    /// `NextShort(0, 32767)`.
+    fn next_short(&mut self) -> u32 {
+        self.next_int16() % 32_767
+    }
+
+    /// In [0, 1).
+    fn next_float(&mut self) -> f32 {
+        self.next_int16() as f32 / 32_768.0
+    }
 }
 
 /// A row's gradient and hessian.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Gh {
-    g: f64,
-    h: f64,
+pub(super) struct Gh {
+    pub g: f64,
+    pub h: f64,
 }
 
-enum Objective<'a> {
+/// The loss: its gradients, starting margin and link.
+pub(super) enum Objective<'a> {
     Logistic(&'a [usize]),
     Softmax {
         codes: &'a [usize],
@@ -156,7 +413,7 @@ enum Objective<'a> {
 }
 
 impl<'a> Objective<'a> {
-    fn of(target: Target<'a>, softmax: SoftmaxHessian) -> Objective<'a> {
+    pub(super) fn of(target: Target<'a>, softmax: SoftmaxHessian) -> Objective<'a> {
         match target {
             Target::Classes { codes, classes } if classes <= 2 => Objective::Logistic(codes),
             Target::Classes { codes, classes } => Objective::Softmax {
@@ -171,7 +428,8 @@ impl<'a> Objective<'a> {
         }
     }
 
-    fn groups(&self) -> usize {
+    /// Margins per row: classes for softmax, else 1.
+    pub(super) fn groups(&self) -> usize {
         match self {
             Objective::Softmax { classes, .. } => *classes,
             _ => 1,
@@ -180,7 +438,7 @@ impl<'a> Objective<'a> {
 
     /// The margin before any tree: the log-odds of the positive share, the mean value, or 0
     /// for softmax (where a common shift changes nothing).
-    fn base_margin(&self) -> Vec<f64> {
+    pub(super) fn base_margin(&self) -> Vec<f64> {
         match self {
             Objective::Logistic(codes) => {
                 let share = codes.iter().filter(|&&c| c == 1).count() as f64 / codes.len() as f64;
@@ -194,7 +452,7 @@ impl<'a> Objective<'a> {
         }
     }
 
-    fn link(&self) -> Link {
+    pub(super) fn link(&self) -> Link {
         match self {
             Objective::Logistic(_) => Link::Sigmoid { scale: 1.0 },
             Objective::Softmax { .. } => Link::Softmax,
@@ -202,7 +460,8 @@ impl<'a> Objective<'a> {
         }
     }
 
-    fn gradients(&self, margins: &[f64], out: &mut [Gh]) {
+    /// Each row's and group's gradient at `margins` (both `row * groups + group`).
+    pub(super) fn gradients(&self, margins: &[f64], out: &mut [Gh]) {
         match self {
             Objective::Logistic(codes) => {
                 for ((o, &m), &c) in out.iter_mut().zip(margins).zip(codes.iter()) {
@@ -679,6 +938,12 @@ impl Grown {
         false
     }
 
+    /// Drops the rows' places (kept trees walk the codes instead).
+    fn forget_rows(&mut self) {
+        self.rows = Vec::new();
+        self.all_rows = false;
+    }
+
     /// Each row's leaf value, for updating the margins.
     fn row_values(&self, data: &Binned, n: usize) -> Vec<f64> {
         let mut out = vec![0.0; n];
@@ -808,13 +1073,17 @@ mod tests {
             reg_lambda: 1.0,
             goss: false,
             softmax_hessian: SoftmaxHessian::XGBoost,
+            dart: None,
         }
     }
 
-    fn predict(model: &TreeEnsemble, row: &[f64]) -> Vec<f64> {
-        let mut out = vec![0.0; model.n_outputs()];
-        model.predict_row(row, &mut out);
-        out
+    /// 200 rows of two features, a wave in the first and a slope in the second.
+    fn wave() -> (Array2<f64>, Vec<f64>) {
+        let x = Array2::from_shape_fn((200, 2), |(i, j)| ((i * (j + 1) * 37) % 200) as f64);
+        let y = (0..200)
+            .map(|i| (x[[i, 0]] / 20.0).sin() * 5.0 + x[[i, 1]] / 50.0)
+            .collect();
+        (x, y)
     }
 
     #[test]
@@ -885,7 +1154,7 @@ mod tests {
             assert_eq!((model.groups, model.trees.len()), (3, 180));
             let right = (0..300)
                 .filter(|&i| {
-                    let p = predict(&model, &x.row(i).to_vec());
+                    let p = model.predict(&x.row(i).to_vec());
                     let best = (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
                     best == codes[i]
                 })
@@ -923,17 +1192,115 @@ mod tests {
             3,
         );
         let right = (0..300)
-            .filter(|&i| (predict(&model, &x.row(i).to_vec())[1] > 0.5) == (binary[i] == 1))
+            .filter(|&i| (model.predict(&x.row(i).to_vec())[1] > 0.5) == (binary[i] == 1))
             .count();
         assert!(right >= 285, "{right} of 300 (GOSS)");
     }
 
     #[test]
+    fn dropped_rounds_and_the_new_one_share_their_weight() {
+        // Every earlier round dropped, every time: the rounds end up weighing the same.
+        let always = Dart {
+            drop_rate: 1.0,
+            max_drop: None,
+            skip_drop: 0.0,
+            ..Dart::default()
+        };
+        let mut d = Dropout::new(always, 7);
+        assert!(d.drop(0, 0.1).is_empty());
+        assert_eq!(d.add_round(), 1.0);
+        assert_eq!(d.drop(1, 0.1), vec![0]);
+        assert_eq!(d.add_round(), 0.5);
+        assert_eq!(d.normalize(0), 0.5);
+        assert_eq!(d.drop(2, 0.1), vec![0, 1]);
+        assert!((d.add_round() - 1.0 / 3.0).abs() < 1e-15);
+        d.normalize(0);
+        d.normalize(1);
+        for f in &d.factors {
+            assert!((f - 1.0 / 3.0).abs() < 1e-15, "{:?}", d.factors);
+        }
+        // LightGBM's tree weights follow: the shrinkage each round was added with, scaled.
+        assert!((d.sum_weight - 0.1).abs() < 1e-15, "{}", d.sum_weight);
+        // `max_drop` caps how many drop; XGBoost's mode scales by 1/(k + η) and k/(k + η).
+        let mut d = Dropout::new(
+            Dart {
+                max_drop: Some(1),
+                xgboost_dart_mode: true,
+                ..always
+            },
+            7,
+        );
+        for round in 0..3 {
+            let dropped = d.drop(round, 0.5);
+            assert!(dropped.len() <= 1);
+            d.add_round();
+            dropped.iter().for_each(|&r| {
+                d.normalize(r);
+            });
+        }
+        assert!((d.factors[2] - 1.0 / 1.5).abs() < 1e-15, "{:?}", d.factors);
+        assert!(
+            (d.factors[0] - 1.0 / 1.5 / 1.5).abs() < 1e-15,
+            "{:?}",
+            d.factors
+        );
+    }
+
+    #[test]
+    fn dart_without_drops_is_gbdt_and_its_drops_are_seeded() {
+        let (x, y) = wave();
+        let rows: Vec<Vec<f64>> = (0..200).map(|i| x.row(i).to_vec()).collect();
+        let plain = fit(x.view(), Target::Values(&y), &config(), 1);
+        let dart = |dart: Dart, seed| {
+            let c = Config {
+                dart: Some(dart),
+                ..config()
+            };
+            fit(x.view(), Target::Values(&y), &c, seed)
+        };
+        // Skipping every drop: gbdt's trees, the starting margin moved into the first one.
+        let never = dart(
+            Dart {
+                skip_drop: 1.0,
+                ..Dart::default()
+            },
+            1,
+        );
+        assert_eq!(never.base_margin, vec![0.0]);
+        for row in &rows {
+            let (a, b) = (plain.predict(row)[0], never.predict(row)[0]);
+            assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+        }
+        for mode in [
+            Dart::default(),
+            Dart {
+                uniform_drop: true,
+                ..Dart::default()
+            },
+            Dart {
+                xgboost_dart_mode: true,
+                ..Dart::default()
+            },
+        ] {
+            let model = dart(mode, 1);
+            assert!(model.validate().is_ok());
+            assert_eq!(model, dart(mode, 1), "the same seed drops the same rounds");
+            assert_ne!(model, dart(mode, 2), "{mode:?}");
+            assert_ne!(model.trees, plain.trees, "{mode:?}");
+            // Still a fit: R² well above 0.
+            let mean = y.iter().sum::<f64>() / 200.0;
+            let (mut residual, mut total) = (0.0, 0.0);
+            for (row, &target) in rows.iter().zip(&y) {
+                residual += (model.predict(row)[0] - target).powi(2);
+                total += (target - mean).powi(2);
+            }
+            assert!(residual < 0.2 * total, "{mode:?}: {residual} of {total}");
+        }
+    }
+
+    #[test]
     fn limits_hold_leaves_rows_and_gamma() {
-        let x = Array2::from_shape_fn((200, 2), |(i, j)| ((i * (j + 1) * 37) % 200) as f64);
-        let y: Vec<f64> = (0..200)
-            .map(|i| (x[[i, 0]] / 20.0).sin() * 5.0 + x[[i, 1]] / 50.0)
-            .collect();
+        let (x, y) = wave();
         let leafwise = Config {
             rounds: 5,
             max_depth: None,

@@ -16,6 +16,7 @@ pub mod boosting;
 pub mod boosting_params;
 mod forust_legacy;
 mod gbdt;
+mod gblinear;
 pub mod lightgbm;
 pub mod linear;
 pub mod naive_bayes;

@@ -131,6 +131,19 @@ impl TreeEnsemble {
         }
     }
 
+    /// A linear booster and no trees: what this crate's `gblinear` fits.
+    pub(super) fn linear(
+        n_features: usize,
+        base_margin: Vec<f64>,
+        linear: Linear,
+        link: Link,
+    ) -> TreeEnsemble {
+        TreeEnsemble {
+            linear: Some(linear),
+            ..TreeEnsemble::summed(n_features, base_margin, Vec::new(), link)
+        }
+    }
+
     /// Number of values [`TreeEnsemble::predict_row`] writes: classes (2 for binary), or 1.
     pub fn n_outputs(&self) -> usize {
         match self.link {
@@ -236,6 +249,14 @@ impl TreeEnsemble {
         tree.leaves[(!node) as usize]
     }
 
+    /// The model's outputs for one row, in a new vector.
+    #[cfg(test)]
+    pub(super) fn predict(&self, x: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; self.n_outputs()];
+        self.predict_row(x, &mut out);
+        out
+    }
+
     /// Writes the model's outputs for one row (`out.len()` = [`TreeEnsemble::n_outputs`]).
     pub fn predict_row(&self, x: &[f64], out: &mut [f64]) {
         let mut stack = [0.0; STACK_GROUPS];
@@ -275,8 +296,10 @@ impl TreeEnsemble {
             for (group, m) in margins.iter_mut().enumerate() {
                 let mut sum = linear.weights[self.n_features * g + group] as f32;
                 for f in 0..self.n_features {
-                    let value = x.get(f).copied().unwrap_or(0.0) as f32;
-                    sum += linear.weights[f * g + group] as f32 * value;
+                    // A missing value (NaN, or past the row's end) adds nothing, as in
+                    // XGBoost, whose sparse rows skip it.
+                    let value = x.get(f).copied().filter(|v| !v.is_nan()).unwrap_or(0.0);
+                    sum += linear.weights[f * g + group] as f32 * value as f32;
                 }
                 *m = f64::from(*m as f32 + sum);
             }

@@ -324,7 +324,11 @@ mod native {
                     params.push((name, v));
                 }
             };
-            let lr = learning_rate(hp.learning_rate)?;
+            // The xgb crate creates every booster with gbtree's parameters set, `eta` 0.3 and
+            // `lambda` 1 among them, which gblinear would take too: its own defaults (0.5 and
+            // 0) are given when no value is.
+            let linear = booster == "gblinear";
+            let lr = learning_rate(hp.learning_rate)?.or(linear.then_some(0.5));
             put("eta", lr.map(|v| v.to_string()));
             put(
                 "alpha",
@@ -332,7 +336,9 @@ mod native {
             );
             put(
                 "lambda",
-                non_negative("reg-lambda", hp.reg_lambda)?.map(|v| v.to_string()),
+                non_negative("reg-lambda", hp.reg_lambda)?
+                    .or(linear.then_some(0.0))
+                    .map(|v| v.to_string()),
             );
             // Tree parameters mean nothing to gblinear (XGBoost would warn about each).
             let depth = at_least("max-depth", hp.max_depth, 1)?;
@@ -340,7 +346,7 @@ mod native {
             let subsample = positive_fraction("subsample", hp.subsample)?;
             let colsample = positive_fraction("colsample-bytree", hp.colsample_bytree)?;
             let gamma = non_negative("gamma", hp.gamma)?;
-            if booster != "gblinear" {
+            if !linear {
                 put("tree_method", Some("hist".into()));
                 put("max_depth", depth.map(|v| v.to_string()));
                 put("min_child_weight", child.map(|v| v.to_string()));
