@@ -617,8 +617,9 @@ fn top(buffer: &mut Array2<f64>, rows: usize) -> ArrayViewMut2<'_, f64> {
 impl MlpValidParams {
     /// One forward and backward pass over the batch in the first `rows` rows of `work`, and
     /// an Adam step; returns the batch's loss. The arithmetic is that of plain ndarray
-    /// expressions (`x.dot(&w) + &b`, `mean_axis`, ...) in the same order, into reused
-    /// buffers: a fit gives the same model bit for bit, without a batch's allocations.
+    /// expressions (`x.dot(&w) + &b`, `mean_axis`, ...), into reused buffers, without a
+    /// batch's allocations. Only the order of a sum can differ (ndarray may sum a one-column
+    /// array's rows in another order): a fit can differ in the last bits, not more.
     fn train_batch(
         &self,
         layers: &mut [TrainLayer],
