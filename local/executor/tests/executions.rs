@@ -1194,6 +1194,25 @@ fn early_stopping_auto_or_warm_start_over_several_algorithms_is_refused_as_sagem
             && reason.contains("has 2 training job definitions"),
         "{reason}"
     );
+    // A warm start over the real definition's six families: refused the same way.
+    let mut definition: Value = serde_json::from_str(&definition()).unwrap();
+    let steps = definition["Steps"].as_array_mut().unwrap();
+    let tuning = steps
+        .iter_mut()
+        .find(|s| s["Name"] == p::STEP_TUNING)
+        .unwrap();
+    tuning["Arguments"]["WarmStartConfig"] = serde_json::json!({
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "earlier"}],
+        "WarmStartType": "IdenticalDataAndAlgorithm",
+    });
+    let info = h.start_definition(&definition.to_string(), "wine", &[]);
+    let (info, steps) = h.finish(&info.id);
+    assert_eq!(info.status, ExecutionStatus::Failed);
+    let reason = step(&steps, p::STEP_TUNING).failure_reason.clone().unwrap();
+    assert!(
+        reason.contains("WarmStartConfig") && reason.contains("one algorithm"),
+        "{reason}"
+    );
 }
 
 #[test]
