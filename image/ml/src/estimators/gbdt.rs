@@ -30,7 +30,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::bins::Bins;
+use super::bins::{Bins, MAX_BINS};
 use super::tree_ensemble::{Link, Missing, Split, Tree, TreeEnsemble};
 
 /// How the trees grow and what limits them, in both libraries' terms.
@@ -511,8 +511,14 @@ struct Binned {
     /// codes together, once per row, whichever rows the node has.
     codes: Vec<u8>,
     features: usize,
-    /// `offsets[f]..offsets[f + 1]`: feature `f`'s cells in a [`Histogram`].
+    /// `offsets[f]..offsets[f] + columns[f].bins()`: feature `f`'s cells in a [`Histogram`].
     offsets: Vec<usize>,
+    /// Whether every feature's cells take a block of [`MAX_BINS`] (`offsets[f]` is
+    /// `f · MAX_BINS`), so that a byte code indexes them with no bounds check. Chosen when that
+    /// costs at most twice the cells, as when most features are numeric.
+    blocks: bool,
+    /// A histogram's length.
+    cells: usize,
 }
 
 impl Binned {
@@ -524,15 +530,21 @@ impl Binned {
                 codes[row * features + f] = code;
             }
         }
-        let mut offsets = vec![0];
+        let bins: usize = columns.iter().map(Bins::bins).sum();
+        let blocks = features * MAX_BINS <= 2 * bins;
+        let mut offsets = Vec::with_capacity(features);
+        let mut next = 0;
         for c in &columns {
-            offsets.push(offsets[offsets.len() - 1] + c.bins());
+            offsets.push(next);
+            next += if blocks { MAX_BINS } else { c.bins() };
         }
         Binned {
             columns,
             codes,
             features,
             offsets,
+            blocks,
+            cells: next,
         }
     }
 
@@ -540,8 +552,14 @@ impl Binned {
         self.codes[row as usize * self.features + feature]
     }
 
-    fn cells(&self) -> usize {
-        self.offsets[self.offsets.len() - 1]
+    /// A histogram of zeros.
+    fn empty_histogram(&self) -> Histogram {
+        vec![Sums::default(); self.cells]
+    }
+
+    /// Feature `f`'s cells in `hist`.
+    fn cells<'h>(&self, hist: &'h [Sums], f: usize) -> &'h [Sums] {
+        &hist[self.offsets[f]..][..self.columns[f].bins()]
     }
 }
 
@@ -805,7 +823,7 @@ impl<'a> Grower<'a> {
                     h.fill(Sums::default());
                     h
                 }
-                None => vec![Sums::default(); self.data.cells()],
+                None => self.data.empty_histogram(),
             };
             self.fill_histogram(rows, &mut hist);
             return hist;
@@ -816,25 +834,34 @@ impl<'a> Grower<'a> {
             .max(1);
         rows.par_chunks(chunk)
             .map(|rows| {
-                let mut hist = vec![Sums::default(); self.data.cells()];
+                let mut hist = self.data.empty_histogram();
                 self.fill_histogram(rows, &mut hist);
                 hist
             })
             .reduce_with(|mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| {
+                for (a, b) in a.iter_mut().zip(&b) {
                     a.g += b.g;
                     a.h += b.h;
-                });
+                }
                 a
             })
-            .unwrap_or_else(|| vec![Sums::default(); self.data.cells()])
+            .unwrap_or_else(|| self.data.empty_histogram())
     }
 
     /// Adds `rows`' gradients to their bins of `hist`.
     fn fill_histogram(&self, rows: &[u32], hist: &mut [Sums]) {
         let data = self.data;
         let p = data.features;
-        if self.features.len() == p {
+        if self.features.len() == p && data.blocks {
+            let (blocks, _) = hist.as_chunks_mut::<MAX_BINS>();
+            for &r in rows {
+                let gh = self.grads[r as usize];
+                let codes = &data.codes[r as usize * p..][..p];
+                for (cells, &code) in blocks.iter_mut().zip(codes) {
+                    cells[usize::from(code)].add(gh);
+                }
+            }
+        } else if self.features.len() == p {
             let offsets = &data.offsets[..p];
             for &r in rows {
                 let gh = self.grads[r as usize];
@@ -891,29 +918,44 @@ impl<'a> Grower<'a> {
             config.min_child_weight
         };
         let mut best: Option<Candidate> = None;
+        // Per bin: the left side's sums when it takes this bin and those below, then the
+        // split's gain. Two passes without branches, so that the divisions vectorize.
+        let mut left_g = [0.0; MAX_BINS];
+        let mut left_h = [0.0; MAX_BINS];
+        let mut gains = [0.0; MAX_BINS];
         for &f in &self.features {
-            let cells = &hist[self.data.offsets[f]..self.data.offsets[f + 1]];
+            let cells = self.data.cells(hist, f);
+            // The last bin cannot split: nothing would go right.
+            let splits = cells.len().saturating_sub(1);
             let mut left = Sums::default();
-            for (bin, cell) in cells.iter().enumerate().take(cells.len().saturating_sub(1)) {
-                if cell.h == 0.0 {
-                    continue; // an empty bin: the same split as the bin before
-                }
+            for ((g, h), cell) in left_g.iter_mut().zip(&mut left_h).zip(&cells[..splits]) {
                 left.g += cell.g;
                 left.h += cell.h;
+                (*g, *h) = (left.g, left.h);
+            }
+            for (((gain, &g), &h), cell) in gains
+                .iter_mut()
+                .zip(&left_g)
+                .zip(&left_h)
+                .zip(&cells[..splits])
+            {
+                let left = Sums { g, h };
                 let right = total.minus(left);
-                if right.h < min_h {
-                    break; // the right side only shrinks from here
-                }
-                if left.h < min_h {
-                    continue;
-                }
-                let gain = self.score(left) + self.score(right) - parent;
+                // An empty bin is the same split as the bin before.
+                let allowed = cell.h != 0.0 && left.h >= min_h && right.h >= min_h;
+                let value = self.score(left) + self.score(right) - parent;
+                *gain = if allowed { value } else { f64::NEG_INFINITY };
+            }
+            for (bin, &gain) in gains[..splits].iter().enumerate() {
                 if gain > needed && best.is_none_or(|b| gain > b.gain) {
                     best = Some(Candidate {
                         feature: f,
                         bin: u8::try_from(bin).unwrap_or(u8::MAX),
                         gain,
-                        left,
+                        left: Sums {
+                            g: left_g[bin],
+                            h: left_h[bin],
+                        },
                     });
                 }
             }
