@@ -946,18 +946,24 @@ impl<'a> Grower<'a> {
                 let value = self.score(left) + self.score(right) - parent;
                 *gain = if allowed { value } else { f64::NEG_INFINITY };
             }
-            for (bin, &gain) in gains[..splits].iter().enumerate() {
-                if gain > needed && best.is_none_or(|b| gain > b.gain) {
-                    best = Some(Candidate {
-                        feature: f,
-                        bin: u8::try_from(bin).unwrap_or(u8::MAX),
-                        gain,
-                        left: Sums {
-                            g: left_g[bin],
-                            h: left_h[bin],
-                        },
-                    });
-                }
+            // The feature's best gain first (a vectorized maximum), its bin only if it wins.
+            let top = gains[..splits]
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max);
+            if !(top > needed && best.is_none_or(|b| top > b.gain)) {
+                continue;
+            }
+            if let Some(bin) = gains[..splits].iter().position(|&g| g == top) {
+                best = Some(Candidate {
+                    feature: f,
+                    bin: u8::try_from(bin).unwrap_or(u8::MAX),
+                    gain: top,
+                    left: Sums {
+                        g: left_g[bin],
+                        h: left_h[bin],
+                    },
+                });
             }
         }
         best
