@@ -917,6 +917,10 @@ impl<'a> Grower<'a> {
         } else {
             config.min_child_weight
         };
+        // Without an L1 penalty, and with no side's denominator zero, a side's score is
+        // plainly G²/(H + λ): the same value without the branches.
+        let lambda = config.reg_lambda;
+        let plain = config.reg_alpha == 0.0 && (lambda > 0.0 || min_h > 0.0);
         let mut best: Option<Candidate> = None;
         // Per bin: the left side's sums when it takes this bin and those below, then the
         // split's gain. Two passes without branches, so that the divisions vectorize.
@@ -933,28 +937,24 @@ impl<'a> Grower<'a> {
                 left.h += cell.h;
                 (*g, *h) = (left.g, left.h);
             }
-            for (((gain, &g), &h), cell) in gains
-                .iter_mut()
-                .zip(&left_g)
-                .zip(&left_h)
-                .zip(&cells[..splits])
-            {
-                let left = Sums { g, h };
-                let right = total.minus(left);
-                // An empty bin is the same split as the bin before.
-                let allowed = cell.h != 0.0 && left.h >= min_h && right.h >= min_h;
-                let value = self.score(left) + self.score(right) - parent;
-                *gain = if allowed { value } else { f64::NEG_INFINITY };
+            let gains = &mut gains[..splits];
+            let (left_g, left_h, cells) = (&left_g[..splits], &left_h[..splits], &cells[..splits]);
+            if plain {
+                let score = |s: Sums| s.g * s.g / (s.h + lambda);
+                split_gains(gains, left_g, left_h, cells, total, min_h, parent, score);
+            } else {
+                let score = |s: Sums| self.score(s);
+                split_gains(gains, left_g, left_h, cells, total, min_h, parent, score);
             }
             // The feature's best gain first (a vectorized maximum), its bin only if it wins.
-            let top = gains[..splits]
+            let top = gains
                 .iter()
                 .copied()
                 .fold(f64::NEG_INFINITY, f64::max);
             if !(top > needed && best.is_none_or(|b| top > b.gain)) {
                 continue;
             }
-            if let Some(bin) = gains[..splits].iter().position(|&g| g == top) {
+            if let Some(bin) = gains.iter().position(|&g| g == top) {
                 best = Some(Candidate {
                     feature: f,
                     bin: u8::try_from(bin).unwrap_or(u8::MAX),
@@ -967,6 +967,30 @@ impl<'a> Grower<'a> {
             }
         }
         best
+    }
+}
+
+/// Each split's gain (`NEG_INFINITY` where it is not allowed): the left side takes a bin and
+/// those below it, whose sums are `left_g` and `left_h`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn split_gains(
+    gains: &mut [f64],
+    left_g: &[f64],
+    left_h: &[f64],
+    cells: &[Sums],
+    total: Sums,
+    min_h: f64,
+    parent: f64,
+    score: impl Fn(Sums) -> f64,
+) {
+    for (((gain, &g), &h), cell) in gains.iter_mut().zip(left_g).zip(left_h).zip(cells) {
+        let left = Sums { g, h };
+        let right = total.minus(left);
+        // An empty bin is the same split as the bin before.
+        let allowed = cell.h != 0.0 && left.h >= min_h && right.h >= min_h;
+        let value = score(left) + score(right) - parent;
+        *gain = if allowed { value } else { f64::NEG_INFINITY };
     }
 }
 
