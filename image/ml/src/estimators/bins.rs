@@ -20,8 +20,7 @@ pub(super) const MAX_BINS: usize = 256;
 
 impl Bins {
     pub(super) fn of(values: &[f64]) -> Bins {
-        let mut sorted = values.to_vec();
-        sorted.sort_unstable_by(f64::total_cmp);
+        let sorted = sorted_total(values);
         // The distinct values (within FEATURE_THRESHOLD, as the exact search treats them).
         let mut distinct: Vec<f64> = Vec::new();
         for &v in &sorted {
@@ -70,6 +69,19 @@ impl Bins {
     }
 }
 
+/// `values` in `f64::total_cmp`'s order, sorted as integers: each value's bits mapped to an
+/// `i64` that orders the same way, which sorts faster than comparing floats.
+fn sorted_total(values: &[f64]) -> Vec<f64> {
+    // Negative values' magnitude bits are flipped, so that more negative sorts lower.
+    let key = |bits: i64| bits ^ (((bits >> 63) as u64) >> 1) as i64;
+    let mut keys: Vec<i64> = values.iter().map(|v| key(v.to_bits() as i64)).collect();
+    keys.sort_unstable();
+    // The mapping is its own inverse.
+    keys.into_iter()
+        .map(|k| f64::from_bits(key(k) as u64))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +108,26 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn sorts_as_total_cmp_does() {
+        let values = [
+            2.5,
+            -0.0,
+            f64::NAN,
+            -1e300,
+            0.0,
+            f64::NEG_INFINITY,
+            -f64::NAN,
+            1e-310,
+            -2.5,
+            f64::INFINITY,
+        ];
+        let mut expected = values.to_vec();
+        expected.sort_unstable_by(f64::total_cmp);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&sorted_total(&values)), bits(&expected));
     }
 
     #[test]
