@@ -24,7 +24,7 @@
 //! | `max-iter` | `200` | ≥ 1 | epochs at most |
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, Slice};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Slice};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -602,8 +602,11 @@ impl Workspace {
     /// Copies the rows `chunk` of the inputs and targets to the first rows of the buffers.
     fn gather(&mut self, xs: &Array2<f64>, targets: &Array2<f64>, chunk: &[usize]) {
         for (to, from) in [(&mut self.activations[0], xs), (&mut self.targets, targets)] {
-            for (r, &i) in chunk.iter().enumerate() {
-                to.row_mut(r).assign(&from.row(i));
+            for (mut to, &i) in to.rows_mut().into_iter().zip(chunk) {
+                match (to.as_slice_mut(), from.row(i).to_slice()) {
+                    (Some(to), Some(from)) => to.copy_from_slice(from),
+                    _ => to.assign(&from.row(i)),
+                }
             }
         }
     }
@@ -632,18 +635,20 @@ impl MlpValidParams {
         for (i, layer) in layers.iter().enumerate() {
             let (inputs, outputs) = work.activations.split_at_mut(i + 1);
             let mut z = top(&mut outputs[0], rows);
-            general_mat_mul(
-                1.0,
-                &inputs[i].slice_axis(Axis(0), Slice::from(..rows)),
-                &layer.w,
-                0.0,
+            affine(
+                inputs[i].slice_axis(Axis(0), Slice::from(..rows)),
+                layer.w.view(),
+                layer.b.view(),
                 &mut z,
             );
-            for mut row in z.rows_mut() {
-                row += &layer.b;
-            }
             if i < last {
-                z.mapv_inplace(|v| self.activation.apply(v));
+                // One loop per activation (not a match per value), so that each vectorizes.
+                match self.activation {
+                    Activation::Relu => z.mapv_inplace(|v| Activation::Relu.apply(v)),
+                    Activation::Logistic => z.mapv_inplace(logistic),
+                    Activation::Tanh => z.mapv_inplace(f64::tanh),
+                    Activation::Identity => {}
+                }
             } else {
                 match output {
                     Output::Logistic => z.mapv_inplace(logistic),
@@ -679,7 +684,7 @@ impl MlpValidParams {
             let delta = from_here[0].slice_axis(Axis(0), Slice::from(..rows));
             let gw = &mut work.weight_gradients[i];
             let inputs = work.activations[i].slice_axis(Axis(0), Slice::from(..rows));
-            general_mat_mul(1.0, &inputs.t(), &delta, 0.0, gw);
+            product(inputs.t(), delta, &mut gw.view_mut());
             ndarray::Zip::from(&mut *gw)
                 .and(&layers[i].w)
                 .for_each(|g, &w| *g = (*g + w * self.alpha) / n);
@@ -692,14 +697,63 @@ impl MlpValidParams {
             gb.mapv_inplace(|v| v / n);
             if i > 0 {
                 let mut back = top(&mut before[i - 1], rows);
-                general_mat_mul(1.0, &delta, &layers[i].w.t(), 0.0, &mut back);
-                ndarray::Zip::from(&mut back)
-                    .and(&inputs)
-                    .for_each(|d, &a| *d *= self.activation.derivative_from_output(a));
+                product(delta, layers[i].w.t(), &mut back);
+                let zip = ndarray::Zip::from(&mut back).and(&inputs);
+                match self.activation {
+                    Activation::Relu => {
+                        zip.for_each(|d, &a| *d *= Activation::Relu.derivative_from_output(a))
+                    }
+                    Activation::Logistic => zip
+                        .for_each(|d, &a| *d *= Activation::Logistic.derivative_from_output(a)),
+                    Activation::Tanh => {
+                        zip.for_each(|d, &a| *d *= Activation::Tanh.derivative_from_output(a))
+                    }
+                    Activation::Identity => {}
+                }
             }
             layers[i].adam_step(gw, gb, step);
         }
         loss
+    }
+}
+
+/// `z = x · w + b` (`b` added to every row), as `x.dot(&w) + &b` computes it.
+fn affine(x: ArrayView2<f64>, w: ArrayView2<f64>, b: ArrayView1<f64>, z: &mut ArrayViewMut2<f64>) {
+    if w.ncols() == 1 {
+        product(x, w, z);
+        z.column_mut(0).mapv_inplace(|v| v + b[0]);
+    } else {
+        // The product added to `b` in place of a pass adding `b` after it: the same sums.
+        z.assign(&b);
+        general_mat_mul(1.0, &x, &w, 1.0, z);
+    }
+}
+
+/// `c = a · b`. A one-column `b` or a one-column `a` (the output layer of a network with one
+/// output) is a vector loop: matrixmultiply would pack whole matrices for a product that
+/// small, and fill only a quarter of its kernel.
+fn product(a: ArrayView2<f64>, b: ArrayView2<f64>, c: &mut ArrayViewMut2<f64>) {
+    if b.ncols() == 1 && a.is_standard_layout() {
+        let b = b.column(0);
+        for (row, c) in a.rows().into_iter().zip(c.column_mut(0)) {
+            *c = row.dot(&b);
+        }
+    } else if b.ncols() == 1 && a.t().is_standard_layout() {
+        // `a` is the transpose of a row-major matrix: add up its columns (aᵀ's rows).
+        let mut c = c.column_mut(0);
+        c.fill(0.0);
+        for (column, &w) in a.t().rows().into_iter().zip(b.column(0)) {
+            c.scaled_add(w, &column);
+        }
+    } else if a.ncols() == 1 {
+        let b = b.row(0);
+        for (mut row, &v) in c.rows_mut().into_iter().zip(a.column(0)) {
+            ndarray::Zip::from(&mut row)
+                .and(&b)
+                .for_each(|c, &b| *c = v * b);
+        }
+    } else {
+        general_mat_mul(1.0, &a, &b, 0.0, c);
     }
 }
 
