@@ -947,10 +947,7 @@ impl<'a> Grower<'a> {
                 split_gains(gains, left_g, left_h, cells, total, min_h, parent, score);
             }
             // The feature's best gain first (a vectorized maximum), its bin only if it wins.
-            let top = gains
-                .iter()
-                .copied()
-                .fold(f64::NEG_INFINITY, f64::max);
+            let top = gains.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             if !(top > needed && best.is_none_or(|b| top > b.gain)) {
                 continue;
             }

@@ -703,8 +703,9 @@ impl MlpValidParams {
                     Activation::Relu => {
                         zip.for_each(|d, &a| *d *= Activation::Relu.derivative_from_output(a))
                     }
-                    Activation::Logistic => zip
-                        .for_each(|d, &a| *d *= Activation::Logistic.derivative_from_output(a)),
+                    Activation::Logistic => {
+                        zip.for_each(|d, &a| *d *= Activation::Logistic.derivative_from_output(a))
+                    }
                     Activation::Tanh => {
                         zip.for_each(|d, &a| *d *= Activation::Tanh.derivative_from_output(a))
                     }

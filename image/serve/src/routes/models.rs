@@ -163,7 +163,7 @@ mod page_token {
     }
 
     pub fn decode(token: &str) -> Option<String> {
-        if token.len() % 2 != 0 || !token.is_ascii() {
+        if !token.len().is_multiple_of(2) || !token.is_ascii() {
             return None;
         }
         let bytes = (0..token.len())
