@@ -52,6 +52,9 @@ pub struct Outbox {
     /// Signalled when this process queues an event or finishes a delivery. It keeps one
     /// permit, so a signal sent while the dispatcher is busy wakes its next wait.
     changed: Notify,
+    /// Counts queued events and recorded deliveries, for anyone waiting on the system's
+    /// progress (the demo) without polling it.
+    activity: tokio::sync::watch::Sender<u64>,
 }
 
 impl Outbox {
@@ -59,6 +62,7 @@ impl Outbox {
         Self {
             conn: Mutex::new(conn),
             changed: Notify::new(),
+            activity: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -77,7 +81,14 @@ impl Outbox {
             conn.last_insert_rowid()
         };
         self.changed.notify_one();
+        self.activity.send_modify(|n| *n += 1);
         Ok(id)
+    }
+
+    /// Changes whenever an event is queued or a delivery recorded (an execution ended, an
+    /// approval changed, a model was routed...).
+    pub fn activity(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.activity.subscribe()
     }
 
     /// Deliveries due now, oldest first. A row that cannot be read as an event (not JSON, not
@@ -140,6 +151,7 @@ impl Outbox {
             "UPDATE events SET delivered_ms = ?2, attempts = attempts + 1 WHERE id = ?1",
             params![id, now_ms()],
         )?;
+        self.activity.send_modify(|n| *n += 1);
         Ok(())
     }
 

@@ -148,8 +148,16 @@ fn approve_newest(system: &System, dataset: &str) -> Result<Option<i64>> {
     Ok(Some(newest.version))
 }
 
-/// How often the progress is read (a few SQLite reads each time).
+/// How often the progress is read (a few SQLite reads each time) when nothing wakes the
+/// demo sooner: an execution's end, an approval or a routed model each queue or deliver an
+/// event, which wakes it at once.
 const WATCH_PAUSE: Duration = Duration::from_millis(100);
+
+/// Waits for the outbox's next event or delivery, or [`WATCH_PAUSE`], whichever is first.
+async fn pause(activity: &mut tokio::sync::watch::Receiver<u64>) {
+    // An error (no sender) cannot happen while the system lives; the timeout paces it anyway.
+    let _ = tokio::time::timeout(WATCH_PAUSE, activity.changed()).await;
+}
 
 /// Waits for one execution per sample to end, drawing a progress bar for each and approving
 /// each succeeded execution's model as it ends; returns the executions and the approved
@@ -165,6 +173,7 @@ async fn watch_executions(
         .progress_chars("=> ");
     let mut progress: BTreeMap<String, ProgressBar> = BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(3600);
+    let mut activity = runtime.system.outbox.activity();
     loop {
         let mut by_dataset = BTreeMap::new();
         for e in runtime.executor.list(Some(pipeline))? {
@@ -219,12 +228,13 @@ async fn watch_executions(
         if Instant::now() > deadline {
             bail!("the executions did not finish within an hour");
         }
-        tokio::time::sleep(WATCH_PAUSE).await;
+        pause(&mut activity).await;
     }
 }
 
 async fn wait_for_routes(system: &System, expected: &[(String, i64)]) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(120);
+    let mut activity = system.outbox.activity();
     loop {
         let table = routing_table(system)?;
         let all = expected.iter().all(|(dataset, version)| {
@@ -240,7 +250,7 @@ async fn wait_for_routes(system: &System, expected: &[(String, i64)]) -> Result<
             let (pending, dead) = system.outbox.backlog()?;
             bail!("the deployer did not route every approved model within 2 minutes ({pending} events pending, {dead} dead-lettered)");
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        pause(&mut activity).await;
     }
 }
 
