@@ -1155,6 +1155,141 @@ mod tests {
         (x, y)
     }
 
+    /// Each feature's cells, summed row by row with no histogram code, against `histogram`'s,
+    /// over every row and over a subset; with and without column sampling.
+    fn assert_histograms_sum_their_rows(x: &Array2<f64>, blocks: bool) {
+        let columns: Vec<Bins> = x
+            .columns()
+            .into_iter()
+            .map(|c| Bins::of(&c.to_vec()))
+            .collect();
+        let data = Binned::new(columns, x.nrows());
+        assert_eq!(data.blocks, blocks, "layout");
+        for colsample in [1.0, 0.5] {
+            let config = Config {
+                colsample_bytree: colsample,
+                ..config()
+            };
+            let mut grower = Grower::new(&data, &config, 7);
+            grower.grads = (0..x.nrows())
+                .map(|r| Gh {
+                    g: (r as f64 * 0.37).sin(),
+                    h: 1.0 + (r % 3) as f64,
+                })
+                .collect();
+            let all: Vec<u32> = (0..x.nrows() as u32).collect();
+            let some: Vec<u32> = all.iter().copied().filter(|r| r % 3 != 1).collect();
+            for rows in [&all, &some] {
+                let hist = grower.histogram(rows, None);
+                for &f in &grower.features {
+                    let mut expected = vec![Sums::default(); data.columns[f].bins()];
+                    for &r in rows.iter() {
+                        expected[usize::from(data.code(r, f))].add(grower.grads[r as usize]);
+                    }
+                    let cells = data.cells(&hist, f);
+                    for (bin, (c, e)) in cells.iter().zip(&expected).enumerate() {
+                        assert!(
+                            (c.g - e.g).abs() < 1e-9 && (c.h - e.h).abs() < 1e-9,
+                            "feature {f} bin {bin}: {c:?} against {e:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn both_histogram_layouts_sum_their_rows() {
+        // Many distinct values per feature: a block of 256 cells each.
+        // 15,000 × 5 cells: every row's histogram is built in chunks on the pool, the subset's
+        // in one piece.
+        let n = 15_000;
+        let wide = Array2::from_shape_fn((n, 5), |(r, f)| ((r * (f + 7)) % 1_009) as f64);
+        assert_histograms_sum_their_rows(&wide, true);
+        // Mostly two-valued features: the cells packed.
+        let narrow = Array2::from_shape_fn((n, 6), |(r, f)| {
+            if f == 0 {
+                (r % 997) as f64
+            } else {
+                ((r >> f) & 1) as f64
+            }
+        });
+        assert_histograms_sum_their_rows(&narrow, false);
+    }
+
+    #[test]
+    fn split_search_chooses_what_a_scan_bin_by_bin_chooses() {
+        let n = 2_000;
+        let x = Array2::from_shape_fn((n, 4), |(r, f)| ((r * (3 * f + 5)) % (50 + 97 * f)) as f64);
+        let columns: Vec<Bins> = x
+            .columns()
+            .into_iter()
+            .map(|c| Bins::of(&c.to_vec()))
+            .collect();
+        let data = Binned::new(columns, n);
+        let rows: Vec<u32> = (0..n as u32).filter(|r| r % 5 != 2).collect();
+        // alpha 0 takes the branch-free score; alpha > 0 the soft threshold; min-child limits
+        // leave some bins out.
+        for (alpha, lambda, min_child_weight, min_child_samples) in [
+            (0.0, 1.0, 1.0, 0),
+            (0.5, 1.0, 1.0, 0),
+            (0.0, 0.0, 20.0, 0),
+            (0.3, 0.0, 1e-3, 40),
+        ] {
+            let config = Config {
+                reg_alpha: alpha,
+                reg_lambda: lambda,
+                min_child_weight,
+                min_child_samples,
+                ..config()
+            };
+            let mut grower = Grower::new(&data, &config, 3);
+            grower.grads = (0..n)
+                .map(|r| Gh {
+                    g: ((r as f64) * 0.71).sin() + if r % 7 == 0 { 1.5 } else { 0.0 },
+                    h: 0.25 + 0.01 * (r % 11) as f64,
+                })
+                .collect();
+            let hist = grower.histogram(&rows, None);
+            let mut total = Sums::default();
+            for &r in &rows {
+                total.add(grower.grads[r as usize]);
+            }
+            let found = grower.best_split(&hist, total, rows.len());
+            // The scan: every bin in order, a strictly larger gain wins.
+            let min_h = if min_child_samples > 0 {
+                let rows_per_hessian = rows.len() as f64 / total.h;
+                ((min_child_samples as f64 - 0.5) / rows_per_hessian).max(min_child_weight)
+            } else {
+                min_child_weight
+            };
+            let parent = grower.score(total);
+            let mut expected: Option<(usize, usize, f64)> = None;
+            for f in 0..data.features {
+                let cells = data.cells(&hist, f);
+                let mut left = Sums::default();
+                for (bin, cell) in cells.iter().enumerate().take(cells.len() - 1) {
+                    left.g += cell.g;
+                    left.h += cell.h;
+                    let right = total.minus(left);
+                    if cell.h == 0.0 || left.h < min_h || right.h < min_h {
+                        continue;
+                    }
+                    let gain = grower.score(left) + grower.score(right) - parent;
+                    if gain > MIN_GAIN && expected.is_none_or(|(_, _, g)| gain > g) {
+                        expected = Some((f, bin, gain));
+                    }
+                }
+            }
+            let found = found.map(|c| (c.feature, usize::from(c.bin), c.gain));
+            assert_eq!(
+                found, expected,
+                "alpha {alpha}, lambda {lambda}, min_h {min_h}"
+            );
+            assert!(expected.is_some(), "this data has a split");
+        }
+    }
+
     #[test]
     fn stable_partition_keeps_both_sides_in_order() {
         let mut rows = vec![1, 2, 3, 4, 5, 6, 7];

@@ -827,6 +827,44 @@ mod tests {
     }
 
     #[test]
+    fn products_with_one_column_equal_the_general_product() {
+        let a = Array2::from_shape_fn((7, 5), |(i, j)| ((i * 5 + j) as f64 * 0.37).sin());
+        let column = Array2::from_shape_fn((5, 1), |(i, _)| 0.5 - i as f64 * 0.3);
+        let row = Array2::from_shape_fn((1, 4), |(_, j)| 1.0 + j as f64);
+        let tall = Array2::from_shape_fn((7, 1), |(i, _)| i as f64 - 3.0);
+        let general = |a: ArrayView2<f64>, b: ArrayView2<f64>| {
+            let mut c = Array2::zeros((a.nrows(), b.ncols()));
+            general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+            c
+        };
+        // (row-major a) · column, (transposed a) · column, column · row.
+        let cases = [
+            (a.view(), column.view()),
+            (a.t(), tall.view()),
+            (tall.view(), row.view()),
+        ];
+        for (x, y) in cases {
+            let mut c = Array2::from_elem((x.nrows(), y.ncols()), f64::NAN);
+            product(x, y, &mut c.view_mut());
+            let expected = general(x, y);
+            assert!(
+                c.iter().zip(&expected).all(|(c, e)| (c - e).abs() < 1e-12),
+                "{c} against {expected}"
+            );
+        }
+        // And with a bias: the same as adding it after.
+        let w = Array2::from_shape_fn((5, 3), |(i, j)| (i + 2 * j) as f64 * 0.1 - 0.4);
+        let b = ndarray::arr1(&[0.25, -1.0, 3.0]);
+        for w in [w.view(), column.view()] {
+            let b = b.slice_axis(Axis(0), Slice::from(..w.ncols()));
+            let mut z = Array2::from_elem((a.nrows(), w.ncols()), f64::NAN);
+            affine(a.view(), w, b, &mut z.view_mut());
+            let expected = general(a.view(), w) + b;
+            assert!(z.iter().zip(&expected).all(|(z, e)| (z - e).abs() < 1e-12));
+        }
+    }
+
+    #[test]
     fn learns_xor_which_no_linear_model_can() {
         let x = array![[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
         let x = ndarray::concatenate(Axis(0), &[x.view(); 25]).unwrap();
