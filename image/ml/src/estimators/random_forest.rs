@@ -390,10 +390,19 @@ impl Estimator for ForestValidParams {
             }
             TrainTarget::Values(v) => (Labels::Values(v), 1, Vec::new()),
         };
+        // The entropy criterion's c·ln(c) for each whole weight up to the rows (bootstrap counts
+        // without class weights are whole), looked up instead of computed per candidate split.
+        let x_ln_x: Vec<f64> =
+            if matches!(labels, Labels::Classes(_)) && self.criterion == Criterion::Entropy {
+                (0..=n.min(X_LN_X_MAX)).map(|k| x_ln_x(k as f64)).collect()
+            } else {
+                Vec::new()
+            };
         let builder = Builder {
             columns: &columns,
             labels,
             class_weights,
+            x_ln_x,
             n_outputs,
             mtry: self
                 .features_per_split(p, n_outputs > 1 || matches!(y, TrainTarget::Classes { .. })),
@@ -406,6 +415,13 @@ impl Estimator for ForestValidParams {
     }
 }
 
+/// The largest weight whose `x_ln_x` is looked up (a table of 512 KiB).
+const X_LN_X_MAX: usize = 1 << 16;
+
+fn x_ln_x(x: f64) -> f64 {
+    x * x.ln()
+}
+
 #[derive(Clone, Copy)]
 enum Labels<'a> {
     Classes(&'a [usize]),
@@ -416,6 +432,8 @@ struct Builder<'a> {
     columns: &'a [Bins],
     labels: Labels<'a>,
     class_weights: Vec<f64>,
+    /// `x_ln_x(k)` for whole `k` below its length (entropy only).
+    x_ln_x: Vec<f64>,
     n_outputs: usize,
     mtry: usize,
     params: &'a ForestValidParams,
@@ -588,12 +606,20 @@ impl Builder<'_> {
                         + right.sums.iter().map(|c| c * c).sum::<f64>() / right.weight
                 }
                 Criterion::Entropy => {
+                    // c·ln(c), from the table when c is a whole weight in it: the same value.
+                    let x_ln_x = |c: f64| {
+                        let k = c as usize;
+                        match self.x_ln_x.get(k) {
+                            Some(&v) if k as f64 == c => v,
+                            _ => x_ln_x(c),
+                        }
+                    };
                     let h = |s: &Stats| {
-                        s.weight * s.weight.ln()
+                        x_ln_x(s.weight)
                             - s.sums
                                 .iter()
                                 .filter(|&&c| c > 0.0)
-                                .map(|c| c * c.ln())
+                                .map(|&c| x_ln_x(c))
                                 .sum::<f64>()
                     };
                     -(h(left) + h(right))
@@ -769,6 +795,44 @@ fn partition(rows: &mut [Sample], keep: impl Fn(&Sample) -> bool) -> usize {
 mod tests {
     use super::*;
     use ndarray::Array2;
+
+    #[test]
+    fn entropy_from_the_table_is_the_computed_entropy() {
+        let params = ForestParams::default().check().unwrap();
+        let params = ForestValidParams {
+            criterion: Criterion::Entropy,
+            ..params
+        };
+        let codes = [0usize, 1, 2];
+        let builder = |x_ln_x: Vec<f64>| Builder {
+            columns: &[],
+            labels: Labels::Classes(&codes),
+            class_weights: vec![1.0; 3],
+            x_ln_x,
+            n_outputs: 3,
+            mtry: 1,
+            params: &params,
+        };
+        let table = builder((0..=100).map(|k| x_ln_x(k as f64)).collect());
+        let computed = builder(Vec::new());
+        let stats = |sums: [f64; 3]| Stats {
+            weight: sums.iter().sum(),
+            sums: sums.to_vec(),
+        };
+        // Whole weights (in the table, and past its end), fractional ones (class weights).
+        for (left, right) in [
+            ([3.0, 0.0, 7.0], [1.0, 1.0, 0.0]),
+            ([60.0, 30.0, 20.0], [2.0, 5.0, 9.0]),
+            ([1.5, 0.25, 7.0], [0.0, 3.0, 0.75]),
+        ] {
+            let (l, r) = (stats(left), stats(right));
+            assert_eq!(
+                table.proxy(&l, &r).to_bits(),
+                computed.proxy(&l, &r).to_bits(),
+                "{left:?} {right:?}"
+            );
+        }
+    }
 
     fn data() -> (Array2<f64>, Vec<usize>) {
         let x = Array2::from_shape_fn((60, 3), |(i, j)| {
