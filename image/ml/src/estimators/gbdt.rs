@@ -106,12 +106,7 @@ pub(super) fn fit(
     seed: u64,
 ) -> TreeEnsemble {
     let (n, p) = x.dim();
-    let columns: Vec<Bins> = x
-        .columns()
-        .into_iter()
-        .map(|c| Bins::of(&c.to_vec()))
-        .collect();
-    let data = Binned::new(columns, n);
+    let data = Binned::of(x);
     let objective = Objective::of(target, config.softmax_hessian);
     let groups = objective.groups();
     let base_margin = objective.base_margin();
@@ -522,6 +517,16 @@ struct Binned {
 }
 
 impl Binned {
+    /// Every column of `x` binned.
+    fn of(x: ndarray::ArrayView2<f64>) -> Binned {
+        let columns = x
+            .columns()
+            .into_iter()
+            .map(|c| Bins::of(&c.to_vec()))
+            .collect();
+        Binned::new(columns, x.nrows())
+    }
+
     fn new(mut columns: Vec<Bins>, rows: usize) -> Binned {
         let features = columns.len();
         let mut codes = vec![0u8; rows * features];
@@ -1158,12 +1163,7 @@ mod tests {
     /// Each feature's cells, summed row by row with no histogram code, against `histogram`'s,
     /// over every row and over a subset; with and without column sampling.
     fn assert_histograms_sum_their_rows(x: &Array2<f64>, blocks: bool) {
-        let columns: Vec<Bins> = x
-            .columns()
-            .into_iter()
-            .map(|c| Bins::of(&c.to_vec()))
-            .collect();
-        let data = Binned::new(columns, x.nrows());
+        let data = Binned::of(x.view());
         assert_eq!(data.blocks, blocks, "layout");
         for colsample in [1.0, 0.5] {
             let config = Config {
@@ -1221,12 +1221,7 @@ mod tests {
     fn split_search_chooses_what_a_scan_bin_by_bin_chooses() {
         let n = 2_000;
         let x = Array2::from_shape_fn((n, 4), |(r, f)| ((r * (3 * f + 5)) % (50 + 97 * f)) as f64);
-        let columns: Vec<Bins> = x
-            .columns()
-            .into_iter()
-            .map(|c| Bins::of(&c.to_vec()))
-            .collect();
-        let data = Binned::new(columns, n);
+        let data = Binned::of(x.view());
         let rows: Vec<u32> = (0..n as u32).filter(|r| r % 5 != 2).collect();
         // alpha 0 takes the branch-free score; alpha > 0 the soft threshold; min-child limits
         // leave some bins out.
