@@ -367,6 +367,21 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    #[test]
+    fn queuing_and_recording_a_delivery_each_change_the_activity() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::new(crate::db::open(&dir.path().join("db")).unwrap());
+        let mut activity = outbox.activity();
+        assert!(!activity.has_changed().unwrap());
+        let id = outbox
+            .push(Function::PipelineTrigger, &serde_json::json!({"n": 1}))
+            .unwrap();
+        assert!(activity.has_changed().unwrap(), "queued");
+        activity.mark_unchanged();
+        outbox.delivered(id).unwrap();
+        assert!(activity.has_changed().unwrap(), "delivered");
+    }
+
     #[tokio::test]
     async fn failed_deliveries_are_retried_then_succeed() {
         let dir = tempfile::tempdir().unwrap();

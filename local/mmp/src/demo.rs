@@ -155,8 +155,10 @@ const WATCH_PAUSE: Duration = Duration::from_millis(100);
 
 /// Waits for the outbox's next event or delivery, or [`WATCH_PAUSE`], whichever is first.
 async fn pause(activity: &mut tokio::sync::watch::Receiver<u64>) {
-    // An error (no sender) cannot happen while the system lives; the timeout paces it anyway.
-    let _ = tokio::time::timeout(WATCH_PAUSE, activity.changed()).await;
+    // No sender (the outbox gone) ends `changed` at once: then the pause is slept whole.
+    if let Ok(Err(_)) = tokio::time::timeout(WATCH_PAUSE, activity.changed()).await {
+        tokio::time::sleep(WATCH_PAUSE).await;
+    }
 }
 
 /// Waits for one execution per sample to end, drawing a progress bar for each and approving
