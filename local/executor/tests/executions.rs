@@ -1163,22 +1163,28 @@ fn completion_criteria_end_the_search_before_its_budget() {
     assert!(step(&steps, p::STEP_TUNING).jobs.len() <= 3);
 }
 
-/// The real definition with its tuning job's early stopping set to `Auto`, over its first
-/// `families` training job definitions only.
-fn auto_early_stopping_definition(families: usize) -> String {
+/// The real definition with its tuning step's arguments changed by `edit`.
+fn with_tuning_arguments(edit: impl FnOnce(&mut Value)) -> String {
     let mut definition: Value = serde_json::from_str(&definition()).unwrap();
     let steps = definition["Steps"].as_array_mut().unwrap();
     let tuning = steps
         .iter_mut()
         .find(|s| s["Name"] == p::STEP_TUNING)
         .unwrap();
-    let arguments = &mut tuning["Arguments"];
-    arguments["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] = "Auto".into();
-    arguments["TrainingJobDefinitions"]
-        .as_array_mut()
-        .unwrap()
-        .truncate(families);
+    edit(&mut tuning["Arguments"]);
     definition.to_string()
+}
+
+/// The real definition with its tuning job's early stopping set to `Auto`, over its first
+/// `families` training job definitions only.
+fn auto_early_stopping_definition(families: usize) -> String {
+    with_tuning_arguments(|arguments| {
+        arguments["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] = "Auto".into();
+        arguments["TrainingJobDefinitions"]
+            .as_array_mut()
+            .unwrap()
+            .truncate(families);
+    })
 }
 
 #[test]
@@ -1195,17 +1201,13 @@ fn early_stopping_auto_or_warm_start_over_several_algorithms_is_refused_as_sagem
         "{reason}"
     );
     // A warm start over the real definition's six families: refused the same way.
-    let mut definition: Value = serde_json::from_str(&definition()).unwrap();
-    let steps = definition["Steps"].as_array_mut().unwrap();
-    let tuning = steps
-        .iter_mut()
-        .find(|s| s["Name"] == p::STEP_TUNING)
-        .unwrap();
-    tuning["Arguments"]["WarmStartConfig"] = serde_json::json!({
-        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "earlier"}],
-        "WarmStartType": "IdenticalDataAndAlgorithm",
+    let definition = with_tuning_arguments(|arguments| {
+        arguments["WarmStartConfig"] = serde_json::json!({
+            "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "earlier"}],
+            "WarmStartType": "IdenticalDataAndAlgorithm",
+        });
     });
-    let info = h.start_definition(&definition.to_string(), "wine", &[]);
+    let info = h.start_definition(&definition, "wine", &[]);
     let (info, steps) = h.finish(&info.id);
     assert_eq!(info.status, ExecutionStatus::Failed);
     let reason = step(&steps, p::STEP_TUNING).failure_reason.clone().unwrap();
