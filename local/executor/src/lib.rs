@@ -278,13 +278,17 @@ impl Executor {
         let deadline = Instant::now() + timeout;
         loop {
             let info = self.describe(execution_id)?;
+            let live = self.inner.lock_live();
+            // An execution of this process has ended once its thread has also dropped its job
+            // folders and left `live` (the status is recorded first), so a caller that waited
+            // may stop all that is running, or exit, without racing that clean-up.
+            let running_here = live.contains_key(&info.id);
             let now = Instant::now();
-            if info.status.is_terminal() || now >= deadline {
+            if (info.status.is_terminal() && !running_here) || now >= deadline {
                 return Ok(info);
             }
-            let live = self.inner.lock_live();
             let pause = (deadline - now).min(Duration::from_millis(200));
-            if live.contains_key(&info.id) {
+            if running_here {
                 let _ = self.inner.ended.wait_timeout(live, pause);
             } else {
                 drop(live);
