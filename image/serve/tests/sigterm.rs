@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{free_port, FakeLoader, FakeSpec};
+use common::{free_port, predictions_started, FakeLoader, FakeSpec};
 use tokio::task::JoinHandle;
 
 const CHILD_ENV: &str = "MMP_SERVE_TEST_CHILD";
@@ -30,6 +30,8 @@ struct ChildServer {
     child: Option<Child>,
     base: String,
     client: reqwest::Client,
+    /// Grows a byte as each prediction starts.
+    started: std::path::PathBuf,
     _root: tempfile::TempDir,
 }
 
@@ -46,7 +48,12 @@ impl ChildServer {
     async fn start_with(spec: FakeSpec, env: &[(&str, &str)]) -> Self {
         let root = tempfile::tempdir().unwrap();
         let model_dir = root.path().join("models/slow");
-        spec.write_to(&model_dir);
+        let started = root.path().join("predictions-started");
+        FakeSpec {
+            started_marker: Some(started.clone()),
+            ..spec
+        }
+        .write_to(&model_dir);
         let port = free_port();
         let child = Command::new(std::env::current_exe().unwrap())
             .args(["--ignored", "--exact", "child_server", "--nocapture"])
@@ -61,6 +68,7 @@ impl ChildServer {
             child: Some(child),
             base: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),
+            started,
             _root: root,
         };
         let started = Instant::now();
@@ -99,6 +107,11 @@ impl ChildServer {
             let status = response.status().as_u16();
             Ok((status, response.text().await?))
         })
+    }
+
+    /// Waits until `count` predictions are in the model.
+    async fn predicting(&self, count: u64) {
+        predictions_started(&self.started, count).await;
     }
 
     fn sigterm(&self) {
@@ -151,7 +164,7 @@ impl Drop for ChildServer {
 async fn sigterm_lets_the_request_in_flight_finish() {
     let server = ChildServer::start(500, "20").await;
     let in_flight = server.invoke_slow(1);
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    server.predicting(1).await;
     server.sigterm();
 
     assert_eq!(in_flight.await.unwrap().unwrap(), (200, "yes\n".to_owned()));
@@ -171,7 +184,7 @@ async fn a_request_outliving_the_grace_period_does_not_hold_the_exit() {
     // to take the signal and run the deadline. (A model that blocked a worker thread for 30 s
     // on a small payload would delay both; real models answer one row in microseconds.)
     let in_flight = server.invoke_slow(300);
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    server.predicting(1).await;
     server.sigterm();
 
     server.exits_cleanly().await;
@@ -199,7 +212,8 @@ async fn sigterm_with_predictions_that_never_return_exits_within_the_grace_perio
     .await;
     // One-row requests, more of them than the server has workers.
     let stuck: Vec<_> = (0..3).map(|_| server.invoke_slow(1)).collect();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Both workers stuck; the third request waits for one.
+    server.predicting(2).await;
     // A bound of its own, so that a server that stopped answering fails the test.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))

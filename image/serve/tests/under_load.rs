@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{FakeSpec, TestServer};
+use common::{predictions_started, FakeSpec, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_and_unload_during_traffic_never_fails_other_models() {
@@ -110,8 +110,11 @@ async fn concurrent_loads_of_one_name_admit_exactly_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_finishes_in_flight_requests_then_refuses_new_ones() {
     let mut server = TestServer::start().await;
+    let marker = tempfile::tempdir().unwrap();
+    let started = marker.path().join("predictions-started");
     let slow = FakeSpec {
         sleep_ms: 400,
+        started_marker: Some(started.clone()),
         ..FakeSpec::classifier(&["a"])
     };
     server.load_ok("slow", &slow).await;
@@ -127,7 +130,7 @@ async fn stopping_finishes_in_flight_requests_then_refuses_new_ones() {
             .unwrap();
         (response.status().as_u16(), response.text().await.unwrap())
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    predictions_started(&started, 1).await;
     server.stop().await.unwrap();
     assert_eq!(in_flight.await.unwrap(), (200, "yes\n".to_owned()));
     let after = reqwest::Client::new().get(server.url("/ping")).send().await;

@@ -5,7 +5,8 @@
 
 #![allow(clippy::unwrap_used)] // test fixture: failing loudly is the point
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +33,10 @@ pub struct FakeSpec {
     /// Each prediction never returns, as a model looping on a crafted tree would.
     #[serde(default)]
     pub hangs: bool,
+    /// Each prediction appends a byte to this file as it starts, so that a test can wait
+    /// until requests are in flight instead of guessing how long that takes.
+    #[serde(default)]
+    pub started_marker: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +56,7 @@ impl FakeSpec {
             sleep_ms: 0,
             panics: false,
             hangs: false,
+            started_marker: None,
         }
     }
 
@@ -66,6 +72,18 @@ impl FakeSpec {
     pub fn write_to(&self, dir: &Path) {
         std::fs::create_dir_all(dir).unwrap();
         std::fs::write(dir.join(MODEL_FILE), serde_json::to_vec(self).unwrap()).unwrap();
+    }
+}
+
+/// Waits until `count` predictions have started by `marker` (see `FakeSpec::started_marker`).
+pub async fn predictions_started(marker: &Path, count: u64) {
+    let since = std::time::Instant::now();
+    while std::fs::metadata(marker).map_or(0, |m| m.len()) < count {
+        assert!(
+            since.elapsed() < Duration::from_secs(60),
+            "{count} predictions never started"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -149,6 +167,14 @@ impl FakeModel {
 
 impl Model for FakeModel {
     fn predict(&self, rows: &Rows) -> Result<Vec<Prediction>, InputError> {
+        if let Some(marker) = &self.spec.started_marker {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(marker)
+                .unwrap();
+            file.write_all(b".").unwrap();
+        }
         if self.spec.panics {
             panic!("the fake model was told to panic");
         }
