@@ -10,7 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{free_port, predictions_started, FakeLoader, FakeSpec};
+use common::fake::predictions_started;
+use common::{free_port, FakeLoader, FakeSpec};
 use tokio::task::JoinHandle;
 
 const CHILD_ENV: &str = "MMP_SERVE_TEST_CHILD";

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{predictions_started, FakeSpec, TestServer};
+use common::fake::predictions_started;
+use common::{FakeSpec, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_and_unload_during_traffic_never_fails_other_models() {

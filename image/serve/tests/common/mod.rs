@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use fake::{predictions_started, FakeLoader, FakeSpec};
+pub use fake::{FakeLoader, FakeSpec};
 
 pub struct TestServer {
     pub base: String,
