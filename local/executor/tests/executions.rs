@@ -1158,9 +1158,6 @@ fn completion_criteria_end_the_search_before_its_budget() {
             tuning.outputs
         );
     }
-    // A score of at least 0 ends it at the first trials: at most those already running.
-    let (_, steps) = h.finish(&target.id);
-    assert!(step(&steps, p::STEP_TUNING).jobs.len() <= 3);
 }
 
 /// The real definition with its tuning step's arguments changed by `edit`.

@@ -285,9 +285,17 @@ mod tests {
     fn a_trial_stopped_early_is_stopped_with_its_last_value_and_no_archive() {
         let dir = tempfile::tempdir().unwrap();
         let container = dir.path().join("container.sh");
+        // The first run sleeps long after 0.4, so that it is killed there whenever the watch
+        // looks; later runs go on to 0.2.
+        let once = dir.path().join("ran-once");
         fs::write(
             &container,
-            "#!/bin/sh\nfor v in 0.5 0.4 0.3 0.2; do echo \"mmp-val-score: $v\"; sleep 0.25; done\n",
+            format!(
+                "#!/bin/sh\necho 'mmp-val-score: 0.5'; sleep 0.1; echo 'mmp-val-score: 0.4'\n\
+                 if [ ! -e '{once}' ]; then touch '{once}'; exec sleep 60; fi\n\
+                 echo 'mmp-val-score: 0.3'; echo 'mmp-val-score: 0.2'\n",
+                once = once.display()
+            ),
         )
         .unwrap();
         fs::set_permissions(&container, fs::Permissions::from_mode(0o755)).unwrap();
