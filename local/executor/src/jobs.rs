@@ -432,7 +432,8 @@ mod tests {
         let re = regex::Regex::new(contract::METRIC_REGEX).unwrap();
         // Told to stop at 0.4, the job is killed in its long sleep (the shell's own process),
         // however late the watch looks: it would end Completed a minute later otherwise.
-        let script = "echo 'mmp-val-score: 0.5'; sleep 0.25; echo 'mmp-val-score: 0.4'; exec sleep 60";
+        let script =
+            "echo 'mmp-val-score: 0.5'; sleep 0.25; echo 'mmp-val-score: 0.4'; exec sleep 60";
         let args = ["-c".to_string(), script.to_string()];
         let asked = std::sync::Mutex::new(Vec::new());
         let worse = |values: &[f64]| {

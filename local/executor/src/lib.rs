@@ -190,6 +190,7 @@ impl Executor {
     /// ([`ExecutorError::NotRetryable`]).
     pub fn retry(&self, execution_id: &str) -> Result<ExecutionInfo, ExecutorError> {
         let id = self.describe(execution_id)?.id;
+        self.settle(&id);
         let pipeline = Pipeline::parse(&self.inner.db.definition(&id)?)?;
         let (before, info) = self.inner.db.restart_execution(&id, &self.inner.owner)?;
         let kept: BTreeMap<String, serde_json::Value> = match self.inner.db.steps(&id) {
@@ -294,6 +295,23 @@ impl Executor {
                 drop(live);
                 std::thread::sleep(pause.min(Duration::from_millis(50)));
             }
+        }
+    }
+
+    /// Returns once an execution of this process that has recorded its end has also left
+    /// `live`: its thread prunes the job folders after the status is visible, and a retry in
+    /// between would have its new jobs' inputs pruned and its stop flag dropped.
+    fn settle(&self, id: &str) {
+        loop {
+            let Ok(info) = self.describe(id) else { return };
+            let live = self.inner.lock_live();
+            if !info.status.is_terminal() || !live.contains_key(id) {
+                return;
+            }
+            let _ = self
+                .inner
+                .ended
+                .wait_timeout(live, Duration::from_millis(200));
         }
     }
 

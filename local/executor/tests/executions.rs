@@ -1090,6 +1090,32 @@ fn a_running_execution_is_not_retried_and_a_stopped_one_resumes() {
 }
 
 #[test]
+fn a_retry_the_moment_the_stop_shows_can_itself_be_stopped() {
+    // The ended run's thread still drops its job folders and leaves the live set after its
+    // status shows; a retry in that window must not lose its own stop flag to it.
+    let h = harness(2, &[("FAKE_SLEEP_MS", "30000")]);
+    let info = h.start("wine", &[]);
+    for round in 0..5 {
+        let started = std::time::Instant::now();
+        h.exec.stop(&info.id).unwrap();
+        while !h.exec.describe(&info.id).unwrap().status.is_terminal() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "round {round}: never stopped"
+            );
+            h.exec.stop(&info.id).unwrap();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        h.exec.retry(&info.id).unwrap();
+        // Whatever the ended run's thread had left to do is done by now.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    h.exec.stop(&info.id).unwrap();
+    let (ended, _) = h.finish(&info.id);
+    assert_eq!(ended.status, ExecutionStatus::Stopped);
+}
+
+#[test]
 fn retrying_an_unknown_execution_is_not_found() {
     let h = harness(1, &[]);
     assert!(matches!(
