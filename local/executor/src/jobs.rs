@@ -109,7 +109,15 @@ pub(crate) fn run(spec: &JobSpec) -> JobEnd {
     // on average: 13% of a default `mmp demo`'s cores.)
     let status = loop {
         match child.try_wait() {
-            Ok(Some(status)) => break status,
+            Ok(Some(status)) => {
+                // The values printed since the last look still go to the watch, so that a
+                // rule comparing trials (Hyperband's rungs) hears a trial that ended between
+                // looks; it has ended, so what the watch says no longer matters.
+                if let Some((watch, tail, values)) = &mut watched {
+                    watch_says_stop(watch, tail, values);
+                }
+                break status;
+            }
             Ok(None) => {}
             Err(e) => return JobEnd::Failed(format!("ClientError: cannot wait for the job: {e}")),
         }
@@ -467,6 +475,39 @@ mod tests {
             ..spec
         };
         assert!(matches!(run(&spec), JobEnd::Completed));
+    }
+
+    #[test]
+    fn a_watched_job_that_ends_before_the_first_look_still_reports_its_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let stop = AtomicBool::new(false);
+        let re = regex::Regex::new(contract::METRIC_REGEX).unwrap();
+        let args = [
+            "-c".to_string(),
+            "for v in 0.5 0.4 0.6; do echo \"mmp-val-score: $v\"; done".to_string(),
+        ];
+        let asked = std::sync::Mutex::new(Vec::new());
+        let record = |values: &[f64]| {
+            asked.lock().unwrap().push(values.to_vec());
+            false
+        };
+        let spec = JobSpec {
+            dir: dir.path(),
+            program: Path::new("/bin/sh"),
+            args: &args,
+            env: &[],
+            max_runtime: None,
+            stop: &stop,
+            watch: Some(Watch {
+                regex: &re,
+                stop_now: &record,
+            }),
+        };
+        assert!(matches!(run(&spec), JobEnd::Completed));
+        assert_eq!(
+            *asked.lock().unwrap(),
+            [vec![0.5], vec![0.5, 0.4], vec![0.5, 0.4, 0.6]]
+        );
     }
 
     #[test]
