@@ -8,8 +8,10 @@
 //!   hessian and row sums per bin. Only the smaller child's histogram is built from its rows;
 //!   the larger one's is the parent's minus it.
 //! - Rows stay in ascending order within each node (a stable partition), so building a
-//!   histogram reads each feature's codes forwards; large nodes build features in parallel on
-//!   rayon's global pool, which the cross-validation folds share.
+//!   histogram reads each feature's codes forwards; large nodes split their features among
+//!   the threads of rayon's pool that no other tree is growing on (the cross-validation folds
+//!   share it). Each cell is still summed by one thread in row order, so the fitted model is
+//!   the same to the bit on any number of threads.
 //! - Growth is depth-wise (XGBoost: every node of a level, up to `max-depth`) or best-first
 //!   (LightGBM: the leaf whose split gains most, up to `num-leaves`).
 //! - A split's gain is `T(G_L)²/(H_L+λ) + T(G_R)²/(H_R+λ) − T(G)²/(H+λ)`, with `T` the L1
@@ -24,6 +26,8 @@
 //!   fitted to the margins without them and added with `η/(k + 1)` for `k` dropped rounds, and
 //!   each dropped round is scaled by `k/(k + 1)`. As in LightGBM, the starting margin lives in
 //!   the first round's trees and is dropped and scaled with them.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -96,6 +100,8 @@ const GOSS_TOP: f64 = 0.2;
 const GOSS_OTHER: f64 = 0.1;
 /// A node with at least this many row × feature cells builds its histogram in parallel.
 const PARALLEL_CELLS: usize = 1 << 16;
+/// Trees being grown at this moment in this process, whose threads are busy.
+static GROWING: AtomicUsize = AtomicUsize::new(0);
 
 /// Fits the ensemble; `x` is row-major `rows × features`. The caller has checked that there
 /// are rows and features, and that every code is below `classes`.
@@ -386,6 +392,22 @@ impl LightGbmRandom {
     /// In [0, 1).
     fn next_float(&mut self) -> f32 {
         self.next_int16() as f32 / 32_768.0
+    }
+}
+
+/// Counts a tree in [`GROWING`] while it lives.
+struct Growing;
+
+impl Growing {
+    fn start() -> Growing {
+        GROWING.fetch_add(1, Ordering::Relaxed);
+        Growing
+    }
+}
+
+impl Drop for Growing {
+    fn drop(&mut self) {
+        GROWING.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -698,6 +720,7 @@ impl<'a> Grower<'a> {
     }
 
     fn grow(&mut self, mut rows: Vec<u32>) -> Grown {
+        let _growing = Growing::start();
         let all_rows = rows.len() == self.grads.len();
         let mut root = Sums::default();
         for &r in &rows {
@@ -822,64 +845,82 @@ impl<'a> Grower<'a> {
 
     /// The sums of `rows`' gradients per bin, into `reuse` (zeroed first) when given.
     fn histogram(&self, rows: &[u32], reuse: Option<Histogram>) -> Histogram {
-        if rows.len() * self.features.len() < PARALLEL_CELLS {
-            let mut hist = match reuse {
-                Some(mut h) => {
-                    h.fill(Sums::default());
-                    h
-                }
-                None => self.data.empty_histogram(),
-            };
-            self.fill_histogram(rows, &mut hist);
-            return hist;
-        }
-        // Rows in chunks on the pool, their histograms summed.
-        let chunk = (rows.len() / (2 * rayon::current_num_threads()))
-            .max(PARALLEL_CELLS / self.features.len())
-            .max(1);
-        rows.par_chunks(chunk)
-            .map(|rows| {
-                let mut hist = self.data.empty_histogram();
-                self.fill_histogram(rows, &mut hist);
-                hist
-            })
-            .reduce_with(|mut a, b| {
-                for (a, b) in a.iter_mut().zip(&b) {
-                    a.g += b.g;
-                    a.h += b.h;
-                }
-                a
-            })
-            .unwrap_or_else(|| self.data.empty_histogram())
+        let mut hist = match reuse {
+            Some(mut h) => {
+                h.fill(Sums::default());
+                h
+            }
+            None => self.data.empty_histogram(),
+        };
+        // Threads no other tree is growing on (the folds of a cross-validation share the
+        // pool): a large node's features are split among them, each cell still summed by one
+        // thread in row order, so the histogram is the same to the bit however it was built.
+        let idle = rayon::current_num_threads().saturating_sub(GROWING.load(Ordering::Relaxed));
+        let parts = if rows.len() * self.features.len() < PARALLEL_CELLS {
+            1
+        } else {
+            (idle + 1).min(self.features.len())
+        };
+        self.fill_parts(rows, &self.features, &mut hist, 0, parts);
+        hist
     }
 
-    /// Adds `rows`' gradients to their bins of `hist`.
-    fn fill_histogram(&self, rows: &[u32], hist: &mut [Sums]) {
+    /// Fills `features`' cells, which start at cell `base` of the histogram `hist` is the rest
+    /// of, in `parts` pieces of features on the pool.
+    fn fill_parts(
+        &self,
+        rows: &[u32],
+        features: &[usize],
+        hist: &mut [Sums],
+        base: usize,
+        parts: usize,
+    ) {
+        if parts <= 1 || features.len() <= 1 {
+            self.fill_histogram(rows, features, hist, base);
+            return;
+        }
+        let half = parts / 2;
+        let mid = features.len() * half / parts;
+        let cut = self.data.offsets[features[mid]] - base;
+        let (a, b) = hist.split_at_mut(cut);
+        rayon::join(
+            || self.fill_parts(rows, &features[..mid], a, base, half),
+            || self.fill_parts(rows, &features[mid..], b, base + cut, parts - half),
+        );
+    }
+
+    /// Adds `rows`' gradients to `features`' bins: `hist` holds the cells from cell `base` on.
+    fn fill_histogram(&self, rows: &[u32], features: &[usize], hist: &mut [Sums], base: usize) {
         let data = self.data;
         let p = data.features;
-        if self.features.len() == p && data.blocks {
-            let (blocks, _) = hist.as_chunks_mut::<MAX_BINS>();
+        // Ascending features: a run of consecutive ones reads a slice of each row's codes.
+        let (first, count) = (features.first().copied().unwrap_or(0), features.len());
+        let consecutive = features
+            .last()
+            .is_some_and(|&last| last + 1 - first == count);
+        if consecutive && data.blocks {
+            let (blocks, _) = hist[data.offsets[first] - base..].as_chunks_mut::<MAX_BINS>();
             for &r in rows {
                 let gh = self.grads[r as usize];
-                let codes = &data.codes[r as usize * p..][..p];
+                let codes = &data.codes[r as usize * p + first..][..count];
                 for (cells, &code) in blocks.iter_mut().zip(codes) {
                     cells[usize::from(code)].add(gh);
                 }
             }
-        } else if self.features.len() == p {
-            let offsets = &data.offsets[..p];
+        } else if consecutive {
+            let offsets = &data.offsets[first..][..count];
             for &r in rows {
                 let gh = self.grads[r as usize];
-                let codes = &data.codes[r as usize * p..][..p];
+                let codes = &data.codes[r as usize * p + first..][..count];
                 for (&code, &offset) in codes.iter().zip(offsets) {
-                    hist[offset + usize::from(code)].add(gh);
+                    hist[offset - base + usize::from(code)].add(gh);
                 }
             }
         } else {
             for &r in rows {
                 let gh = self.grads[r as usize];
-                for &f in &self.features {
-                    hist[data.offsets[f] + usize::from(data.code(r, f))].add(gh);
+                for &f in features {
+                    hist[data.offsets[f] - base + usize::from(data.code(r, f))].add(gh);
                 }
             }
         }
@@ -1181,17 +1222,19 @@ mod tests {
             let some: Vec<u32> = all.iter().copied().filter(|r| r % 3 != 1).collect();
             for rows in [&all, &some] {
                 let hist = grower.histogram(rows, None);
+                let mut split = data.empty_histogram();
+                grower.fill_parts(rows, &grower.features, &mut split, 0, 3);
+                assert_eq!(split, hist, "in three pieces on the pool");
                 for &f in &grower.features {
                     let mut expected = vec![Sums::default(); data.columns[f].bins()];
                     for &r in rows.iter() {
                         expected[usize::from(data.code(r, f))].add(grower.grads[r as usize]);
                     }
                     let cells = data.cells(&hist, f);
+                    // The same additions in the same order, however the pool split the
+                    // features: equal to the bit.
                     for (bin, (c, e)) in cells.iter().zip(&expected).enumerate() {
-                        assert!(
-                            (c.g - e.g).abs() < 1e-9 && (c.h - e.h).abs() < 1e-9,
-                            "feature {f} bin {bin}: {c:?} against {e:?}"
-                        );
+                        assert_eq!(c, e, "feature {f} bin {bin}");
                     }
                 }
             }
@@ -1201,8 +1244,8 @@ mod tests {
     #[test]
     fn both_histogram_layouts_sum_their_rows() {
         // Many distinct values per feature: a block of 256 cells each.
-        // 15,000 × 5 cells: every row's histogram is built in chunks on the pool, the subset's
-        // in one piece.
+        // 15,000 × 5 cells: every row's histogram is built in pieces of features on the pool,
+        // the subset's in one piece.
         let n = 15_000;
         let wide = Array2::from_shape_fn((n, 5), |(r, f)| ((r * (f + 7)) % 1_009) as f64);
         assert_histograms_sum_their_rows(&wide, true);
@@ -1215,6 +1258,41 @@ mod tests {
             }
         });
         assert_histograms_sum_their_rows(&narrow, false);
+    }
+
+    #[test]
+    fn the_fit_is_the_same_to_the_bit_on_any_number_of_threads() {
+        // Nodes large enough to be built in pieces, as many as the pool has threads or more.
+        let n = 100_000;
+        let x = Array2::from_shape_fn((n, 6), |(r, f)| ((r * (2 * f + 7)) % (301 + f)) as f64);
+        let codes: Vec<usize> = (0..n)
+            .map(|r| usize::from((x[[r, 0]] * 0.01).sin() + x[[r, 3]] / 300.0 > 0.6))
+            .collect();
+        let c = Config {
+            rounds: 5,
+            max_depth: Some(4),
+            ..config()
+        };
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                fit(
+                    x.view(),
+                    Target::Classes {
+                        codes: &codes,
+                        classes: 2,
+                    },
+                    &c,
+                    3,
+                )
+            })
+        };
+        let one = on(1);
+        assert_eq!(on(2), one);
+        assert_eq!(on(3), one);
     }
 
     #[test]
