@@ -432,78 +432,62 @@ mod tests {
         assert_eq!(values, [0.9, 0.1]);
     }
 
-    /// The watch is asked once per value, with the values so far; a `true` kills the job.
-    #[test]
-    fn a_watched_job_is_stopped_when_its_watch_says_so() {
+    /// Runs `script` under `/bin/sh` in a fresh folder, its log watched by `stop_now`.
+    fn run_watched(script: &str, stop_now: StopNow) -> JobEnd {
         let dir = tempfile::tempdir().unwrap();
         let stop = AtomicBool::new(false);
         let re = regex::Regex::new(contract::METRIC_REGEX).unwrap();
-        // Told to stop at 0.4, the job is killed in its long sleep (the shell's own process),
-        // however late the watch looks: it would end Completed a minute later otherwise.
-        let script =
-            "echo 'mmp-val-score: 0.5'; sleep 0.25; echo 'mmp-val-score: 0.4'; exec sleep 60";
         let args = ["-c".to_string(), script.to_string()];
+        run(&JobSpec {
+            dir: dir.path(),
+            program: Path::new("/bin/sh"),
+            args: &args,
+            env: &[],
+            max_runtime: None,
+            stop: &stop,
+            watch: Some(Watch {
+                regex: &re,
+                stop_now,
+            }),
+        })
+    }
+
+    /// The watch is asked once per value, with the values so far; a `true` kills the job.
+    #[test]
+    fn a_watched_job_is_stopped_when_its_watch_says_so() {
         let asked = std::sync::Mutex::new(Vec::new());
         let worse = |values: &[f64]| {
             asked.lock().unwrap().push(values.to_vec());
             values.last() < values.first()
         };
-        let spec = JobSpec {
-            dir: dir.path(),
-            program: Path::new("/bin/sh"),
-            args: &args,
-            env: &[],
-            max_runtime: None,
-            stop: &stop,
-            watch: Some(Watch {
-                regex: &re,
-                stop_now: &worse,
-            }),
-        };
-        assert!(matches!(run(&spec), JobEnd::EarlyStopped));
+        // Told to stop at 0.4, the job is killed in its long sleep (the shell's own process),
+        // however late the watch looks: it would end Completed a minute later otherwise.
+        let end = run_watched(
+            "echo 'mmp-val-score: 0.5'; sleep 0.25; echo 'mmp-val-score: 0.4'; exec sleep 60",
+            &worse,
+        );
+        assert!(matches!(end, JobEnd::EarlyStopped));
         assert_eq!(*asked.lock().unwrap(), [vec![0.5], vec![0.5, 0.4]]);
         // A watch that never says stop lets the job run to its end.
-        let never = |_: &[f64]| false;
-        let script = "for v in 0.5 0.4 0.3; do echo \"mmp-val-score: $v\"; sleep 0.1; done";
-        let args = ["-c".to_string(), script.to_string()];
-        let spec = JobSpec {
-            args: &args,
-            watch: Some(Watch {
-                regex: &re,
-                stop_now: &never,
-            }),
-            ..spec
-        };
-        assert!(matches!(run(&spec), JobEnd::Completed));
+        let end = run_watched(
+            "for v in 0.5 0.4 0.3; do echo \"mmp-val-score: $v\"; sleep 0.1; done",
+            &|_: &[f64]| false,
+        );
+        assert!(matches!(end, JobEnd::Completed));
     }
 
     #[test]
     fn a_watched_job_that_ends_before_the_first_look_still_reports_its_values() {
-        let dir = tempfile::tempdir().unwrap();
-        let stop = AtomicBool::new(false);
-        let re = regex::Regex::new(contract::METRIC_REGEX).unwrap();
-        let args = [
-            "-c".to_string(),
-            "for v in 0.5 0.4 0.6; do echo \"mmp-val-score: $v\"; done".to_string(),
-        ];
         let asked = std::sync::Mutex::new(Vec::new());
         let record = |values: &[f64]| {
             asked.lock().unwrap().push(values.to_vec());
             false
         };
-        let spec = JobSpec {
-            dir: dir.path(),
-            program: Path::new("/bin/sh"),
-            args: &args,
-            env: &[],
-            max_runtime: None,
-            stop: &stop,
-            watch: Some(Watch {
-                regex: &re,
-                stop_now: &record,
-            }),
-        };
-        assert!(matches!(run(&spec), JobEnd::Completed));
+        let end = run_watched(
+            "for v in 0.5 0.4 0.6; do echo \"mmp-val-score: $v\"; done",
+            &record,
+        );
+        assert!(matches!(end, JobEnd::Completed));
         assert_eq!(
             *asked.lock().unwrap(),
             [vec![0.5], vec![0.5, 0.4], vec![0.5, 0.4, 0.6]]
