@@ -107,6 +107,8 @@ pub struct TreeEnsemble {
 
 /// The widest model the stack buffer of [`TreeEnsemble::predict_row`] holds without allocating.
 const STACK_GROUPS: usize = 16;
+/// Trees walked side by side for one row (4 gained less, 16 lost to register spills).
+const WALKS: usize = 8;
 /// Most outputs (classes) a model file may declare: a bound before anything is allocated.
 pub const MAX_GROUPS: usize = 1 << 16;
 
@@ -213,40 +215,89 @@ impl TreeEnsemble {
     }
 
     fn leaf(&self, tree: &Tree, x: &[f64]) -> f64 {
-        if tree.splits.is_empty() {
-            return tree.leaves[0];
-        }
-        let mut node = 0i32;
+        let mut node = if tree.splits.is_empty() { -1 } else { 0 };
         while node >= 0 {
-            let split = &tree.splits[node as usize];
-            let mut value = x.get(split.feature as usize).copied().unwrap_or(f64::NAN);
-            let default = match split.missing {
-                Missing::NaN => value.is_nan(),
-                Missing::NoneZeroFill => {
-                    if value.is_nan() {
-                        value = 0.0;
-                    }
-                    false
-                }
-                Missing::Zero => {
-                    if value.is_nan() {
-                        value = 0.0;
-                    }
-                    // LightGBM's kZeroThreshold.
-                    value.abs() <= 1e-35
-                }
-            };
-            let left = if default {
-                split.default_left
-            } else {
-                match self.comparison {
-                    Comparison::LessF32 => f64::from(value as f32) < split.threshold,
-                    Comparison::LessOrEqual => value <= split.threshold,
-                }
-            };
-            node = if left { split.left } else { split.right };
+            node = self.child(&tree.splits[node as usize], x);
         }
         tree.leaves[(!node) as usize]
+    }
+
+    /// `K` trees' leaves for one row, walked side by side: each step of a walk waits on its
+    /// loads, so independent walks keep the core busy where one leaves it waiting (the
+    /// held-out rows' scoring took 8% of a 100,000-row XGBoost trial, 3% this way).
+    fn leaves<const K: usize>(&self, trees: &[Tree], x: &[f64]) -> [f64; K] {
+        let mut nodes = [0i32; K];
+        for (node, tree) in nodes.iter_mut().zip(trees) {
+            if tree.splits.is_empty() {
+                *node = -1;
+            }
+        }
+        loop {
+            let mut walking = false;
+            for (node, tree) in nodes.iter_mut().zip(trees) {
+                if *node >= 0 {
+                    *node = self.child(&tree.splits[*node as usize], x);
+                    walking = true;
+                }
+            }
+            if !walking {
+                break;
+            }
+        }
+        let mut out = [0.0; K];
+        for ((o, node), tree) in out.iter_mut().zip(nodes).zip(trees) {
+            *o = tree.leaves[(!node) as usize];
+        }
+        out
+    }
+
+    /// Where `x` goes from `split`: the next split, or a leaf as `!leaf`.
+    #[inline(always)]
+    fn child(&self, split: &Split, x: &[f64]) -> i32 {
+        let mut value = x.get(split.feature as usize).copied().unwrap_or(f64::NAN);
+        let default = match split.missing {
+            Missing::NaN => value.is_nan(),
+            Missing::NoneZeroFill => {
+                if value.is_nan() {
+                    value = 0.0;
+                }
+                false
+            }
+            Missing::Zero => {
+                if value.is_nan() {
+                    value = 0.0;
+                }
+                // LightGBM's kZeroThreshold.
+                value.abs() <= 1e-35
+            }
+        };
+        let left = if default {
+            split.default_left
+        } else {
+            match self.comparison {
+                Comparison::LessF32 => f64::from(value as f32) < split.threshold,
+                Comparison::LessOrEqual => value <= split.threshold,
+            }
+        };
+        if left {
+            split.left
+        } else {
+            split.right
+        }
+    }
+
+    /// Each tree's weighted leaf for `x`, in the trees' order.
+    fn for_each_leaf(&self, x: &[f64], mut each: impl FnMut(&Tree, f64)) {
+        let mut batches = self.trees.chunks_exact(WALKS);
+        for batch in &mut batches {
+            let leaves = self.leaves::<WALKS>(batch, x);
+            for (tree, leaf) in batch.iter().zip(leaves) {
+                each(tree, tree.weight * leaf);
+            }
+        }
+        for tree in batches.remainder() {
+            each(tree, tree.weight * self.leaf(tree, x));
+        }
     }
 
     /// The model's outputs for one row, in a new vector.
@@ -272,15 +323,12 @@ impl TreeEnsemble {
             // very same values.
             Comparison::LessF32 => {
                 margins.copy_from_slice(&self.base_margin);
-                for tree in &self.trees {
-                    let leaf = (tree.weight * self.leaf(tree, x)) as f32;
-                    margins[tree.group] = f64::from(margins[tree.group] as f32 + leaf);
-                }
+                self.for_each_leaf(x, |tree, leaf| {
+                    margins[tree.group] = f64::from(margins[tree.group] as f32 + leaf as f32);
+                });
             }
             Comparison::LessOrEqual => {
-                for tree in &self.trees {
-                    margins[tree.group] += tree.weight * self.leaf(tree, x);
-                }
+                self.for_each_leaf(x, |tree, leaf| margins[tree.group] += leaf);
                 if self.average && !self.trees.is_empty() {
                     let per_group = (self.trees.len() / self.groups).max(1) as f64;
                     margins.iter_mut().for_each(|m| *m /= per_group);
@@ -371,6 +419,63 @@ mod tests {
         let mut out = [0.0];
         m.predict_row(&[x], &mut out);
         out[0]
+    }
+
+    /// A chain of `depth` splits on feature `depth % 2`, each sending values above its
+    /// threshold on down; a leaf only when `depth` is 0.
+    fn chain(depth: usize) -> Tree {
+        let splits = (0..depth)
+            .map(|d| Split {
+                feature: (depth % 2) as u32,
+                threshold: d as f64,
+                left: !(d as i32),
+                right: if d + 1 < depth {
+                    d as i32 + 1
+                } else {
+                    !(depth as i32)
+                },
+                default_left: d % 2 == 0,
+                missing: Missing::NaN,
+            })
+            .collect();
+        Tree {
+            group: 0,
+            weight: 1.0 + depth as f64 / 8.0,
+            splits,
+            leaves: (0..=depth).map(|l| (100 * depth + l) as f64).collect(),
+        }
+    }
+
+    #[test]
+    fn trees_walked_side_by_side_sum_as_walked_one_by_one() {
+        for comparison in [Comparison::LessF32, Comparison::LessOrEqual] {
+            // 2 × WALKS + 3 trees of depths 0 to 6.
+            let trees: Vec<Tree> = (0..2 * WALKS + 3).map(|t| chain(t % 7)).collect();
+            let model = TreeEnsemble {
+                n_features: 2,
+                groups: 1,
+                base_margin: vec![0.25],
+                comparison,
+                trees,
+                linear: None,
+                average: false,
+                link: Link::Identity,
+            };
+            for x in [[-1.0, 7.0], [2.5, 0.5], [f64::NAN, 3.0], [9.0, f64::NAN]] {
+                let mut margins = model.base_margin.clone();
+                for tree in &model.trees {
+                    let leaf = tree.weight * model.leaf(tree, &x);
+                    let m = &mut margins[tree.group];
+                    *m = match comparison {
+                        Comparison::LessF32 => f64::from(*m as f32 + leaf as f32),
+                        Comparison::LessOrEqual => *m + leaf,
+                    };
+                }
+                let mut out = [0.0];
+                model.predict_row(&x, &mut out);
+                assert_eq!(out[0], margins[0], "{comparison:?}, {x:?}");
+            }
+        }
     }
 
     #[test]
