@@ -4,6 +4,11 @@
 //! - Inputs are standardized with the training rows' means and standard deviations, learned at
 //!   fit time and stored with the model (an MLP on raw, badly scaled columns such as breast
 //!   cancer's areas barely trains; the original fed scikit-learn's MLP unscaled data).
+//! - A regression target is standardized as well, as scikit-learn's `TransformedTargetRegressor`
+//!   with a `StandardScaler` does; the fitted output layer's weights and bias then take the
+//!   scale back, so the model predicts in the target's units. On raw targets far from 0 (the
+//!   diabetes sample's 25 to 346) the default network had not come close in 200 epochs: 5-fold
+//!   CV R² −1.03 in scikit-learn without the target scaled, 0.456 with it, and 0.456 here.
 //! - Weights and biases start Glorot-uniform (bound √(6/(fan_in+fan_out)), √(2/…) for
 //!   `logistic`), drawn from the job's seed.
 //! - Output: one logistic unit (binary), softmax (multiclass) or identity (regression); loss
@@ -486,7 +491,13 @@ impl Estimator for MlpValidParams {
         let n = x.nrows();
         let (means, scales) = standardization(x);
         let xs = (&x - &means) / &scales;
-        let (output, targets) = encode_targets(y, n);
+        let (output, mut targets) = encode_targets(y, n);
+        // A regression target is standardized too, and the last layer un-scales it at the end.
+        let target_scaling = (output == Output::Identity).then(|| {
+            let (mean, scale) = standardization(targets.view());
+            targets = (&targets - &mean) / &scale;
+            (mean[0], scale[0])
+        });
         let mut sizes = vec![x.ncols()];
         sizes.extend(&self.hidden_layer_sizes);
         sizes.push(targets.ncols());
@@ -527,6 +538,11 @@ impl Estimator for MlpValidParams {
             if no_improvement > N_ITER_NO_CHANGE {
                 break;
             }
+        }
+        if let (Some((mean, scale)), Some(last)) = (target_scaling, layers.last_mut()) {
+            // y = scale · (W a + b) + mean = (scale · W) a + (scale · b + mean).
+            last.w *= scale;
+            last.b.mapv_inplace(|b| scale * b + mean);
         }
         Ok(Fitted::NeuralNet(Mlp {
             means: means.to_vec(),
@@ -901,7 +917,7 @@ mod tests {
         let x = Array2::from_shape_fn((200, 1), |(i, _)| i as f64 * 10.0);
         let y: Vec<f64> = (0..200).map(|i| 3.0 * i as f64 + 5.0).collect();
         let params = MlpParams {
-            learning_rate_init: 0.1,
+            learning_rate_init: 0.01,
             max_iter: 1000,
             activation: Activation::Identity,
             ..MlpParams::default()
@@ -912,6 +928,31 @@ mod tests {
         let mut out = [0.0];
         fitted.predictor().predict_row(&[1000.0], &mut out);
         assert!((out[0] - 305.0).abs() < 5.0, "predicted {}", out[0]);
+    }
+
+    #[test]
+    fn default_network_fits_a_target_far_from_zero() {
+        // y around 5,000: with the target unscaled, 200 epochs of Adam at 0.001 leave the
+        // output near where it started (R² far below 0).
+        let x = Array2::from_shape_fn((400, 1), |(i, _)| i as f64 / 400.0 * 6.0 - 3.0);
+        let y: Vec<f64> = x
+            .iter()
+            .map(|&v| 5000.0 + 300.0 * v + 100.0 * v.sin())
+            .collect();
+        let params = MlpParams::default().check().unwrap();
+        let fitted = params.fit(x.view(), TrainTarget::Values(&y), 1).unwrap();
+        let mean = y.iter().sum::<f64>() / y.len() as f64;
+        let (mut residual, mut total) = (0.0, 0.0);
+        let mut out = [0.0];
+        for (row, &target) in x.rows().into_iter().zip(&y) {
+            fitted
+                .predictor()
+                .predict_row(row.as_slice().unwrap(), &mut out);
+            residual += (out[0] - target).powi(2);
+            total += (target - mean).powi(2);
+        }
+        let r2 = 1.0 - residual / total;
+        assert!(r2 > 0.95, "R² {r2}");
     }
 
     fn reload(mlp: &Mlp) -> std::result::Result<Fitted, String> {
