@@ -33,8 +33,14 @@
 //! definition's bad side when its ranges are modelled (a "constant liar", as Optuna's TPE
 //! offers): with two trials at a time, a suggestion made while its definition's last one runs
 //! otherwise drew from the same good region (mean best at 20 trials in the quality tests, two
-//! at a time: three definitions 0.588 → 0.612, plateau 0.660 → 0.687). Counting a running
-//! trial as a bad one of its definition when choosing the definition did not help as well.
+//! at a time: three definitions 0.588 → 0.612, plateau 0.660 → 0.687). Also counting a running
+//! trial as a bad one of its definition when choosing the definition did no better.
+//!
+//! The definition choice stays Thompson sampling on top-10% counts. A greedier choice (the
+//! highest posterior mean six times in ten) crediting each trial by its distance to the best
+//! gave diabetes more network trials (+0.0017 at 20 trials over 30 seeds) but cost breast
+//! cancer 0.0006, where one diverged first trial then shut the network out
+//! (docs/benchmarks.md, "A sixth session").
 //!
 //! Crates considered (docs.rs, checked when this was written): `tpe` (0.2.0 the latest; a
 //! single-parameter optimizer, one per parameter, with no notion of several definitions each
