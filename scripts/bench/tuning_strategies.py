@@ -82,6 +82,7 @@ def run_one(mmp, data_dir, work, dataset, strategy, seed, args):
     trials = [{
         "status": j["status"],
         "objective": j.get("objective"),
+        "definition": j.get("definition_name"),
         "ended": parse_time(j["ended"]) - start if j.get("ended") else None,
     } for j in tuning["jobs"]]
     wall = parse_time(tuning["ended"]) - start if tuning.get("ended") else None
@@ -169,6 +170,39 @@ def print_tables(rows, seeds):
               + f" | {fmt(mean([r['seconds_to_within'] for r in runs]), 1)}"
               + f" | {fmt(mean([r['seconds_to_random60'] for r in runs]), 1)}"
               + f" | {fmt(mean([r['tuning_wall'] for r in runs]), 1)} |")
+
+
+def print_families(results, at=(20, 60)):
+    """Where each strategy spends its first n trials, by definition (mean trials per run), and
+    in how many runs each definition holds the best of those n. Runs recorded before trials
+    carried their definition are left out."""
+    groups = {}
+    for r in results:
+        if r["trials"] and all(t.get("definition") for t in r["trials"]):
+            groups.setdefault((r["dataset"], r["strategy"]), []).append(r)
+    if not groups:
+        return
+    print()
+    print("| dataset | strategy | first n trials | trials per run, by definition | "
+          "runs where it holds the best |")
+    print("|---|---|---|---|---|")
+    for (dataset, strategy), runs in sorted(groups.items()):
+        for n in at:
+            if min(len(r["trials"]) for r in runs) < n:
+                continue
+            spent, best = {}, {}
+            for r in runs:
+                first = r["trials"][:n]
+                for t in first:
+                    spent[t["definition"]] = spent.get(t["definition"], 0) + 1
+                scored = [t for t in first if t["status"] == "Completed" and t["objective"] is not None]
+                if scored:
+                    top = max(scored, key=lambda t: t["objective"])["definition"]
+                    best[top] = best.get(top, 0) + 1
+            order = sorted(spent, key=lambda d: -spent[d])
+            print(f"| {dataset} | {strategy} | {n} | "
+                  + ", ".join(f"{d} {spent[d] / len(runs):.1f}" for d in order) + " | "
+                  + ", ".join(f"{d} {best[d]}" for d in order if d in best) + " |")
 
 
 def plot(results, path):
@@ -282,6 +316,7 @@ def main():
             up.terminate()
             up.wait()
     print_tables(summarize(results), args.seeds)
+    print_families(results)
     plot(results, work / "tuning-strategies.png")
 
 
