@@ -27,8 +27,8 @@ impl XorShift {
     }
 }
 
-/// Fills `blocks` (one per feature) from `rows`, adding `cell_of(row)` with `add`; the
-/// nanoseconds per cell over `rounds` fills.
+/// Fills one block of cells per feature from `rows`, adding each row's `grads` entry to the
+/// cell its code names with `add`; the nanoseconds per cell over `rounds` fills.
 fn time_fill<C: Copy + Default, G: Copy>(
     rounds: usize,
     rows: &[u32],
@@ -59,7 +59,8 @@ fn main() -> Result<(), std::num::ParseIntError> {
         .nth(1)
         .map(|v| v.parse())
         .transpose()?
-        .unwrap_or(200);
+        .unwrap_or(200)
+        .max(1);
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let codes: Vec<u8> = (0..ROWS * FEATURES)
         .map(|_| (rng.next() % BINS as u64) as u8)
@@ -83,7 +84,7 @@ fn main() -> Result<(), std::num::ParseIntError> {
     let grads32: Vec<(f32, f32)> = grads.iter().map(|&(g, h)| (g as f32, h as f32)).collect();
     let packed: Vec<i32> = grads
         .iter()
-        .map(|&(g, h)| ((g * 32_767.0) as i32) * 65_536 + (h * 4.0 * 32_767.0) as i32)
+        .map(|&(g, h)| ((g * 32_000.0) as i32) * 65_536 + (h * 4.0 * 32_000.0) as i32)
         .collect();
 
     println!("{} rows × {FEATURES} features, {rounds} fills", rows.len());
