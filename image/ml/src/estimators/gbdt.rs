@@ -647,6 +647,56 @@ struct Grown {
     values: Vec<f64>,
 }
 
+/// A leaf's split, for [`attach`].
+struct LeafSplit {
+    children: [Node; 2],
+    /// Per child that may split further: its histogram and best split.
+    next: [Option<(Histogram, Candidate)>; 2],
+    /// Histograms no leaf needs any more.
+    spare: [Option<Histogram>; 2],
+}
+
+/// A leaf waiting to split: its node index, histogram and best split.
+type OpenLeaf = (usize, Histogram, Candidate);
+
+/// Records leaf `id`'s split: its children take the next node indices, and those that may
+/// split further join `open`.
+fn attach(
+    nodes: &mut Vec<Node>,
+    open: &mut Vec<OpenLeaf>,
+    spare: &mut Vec<Histogram>,
+    id: usize,
+    best: Candidate,
+    split: LeafSplit,
+) {
+    let left = nodes.len();
+    nodes[id].split = Some((best, left, left + 1));
+    nodes.extend(split.children);
+    for (child, next) in split.next.into_iter().enumerate() {
+        if let Some((hist, best)) = next {
+            open.push((left + child, hist, best));
+        }
+    }
+    spare.extend(split.spare.into_iter().flatten());
+}
+
+/// The open leaves of the shallowest depth, taken out of `open`, in the order of their rows.
+fn take_level(open: &mut Vec<OpenLeaf>, nodes: &[Node]) -> Vec<OpenLeaf> {
+    let Some(depth) = open.iter().map(|o| nodes[o.0].depth).min() else {
+        return Vec::new();
+    };
+    let (mut level, rest): (Vec<OpenLeaf>, Vec<OpenLeaf>) =
+        open.drain(..).partition(|o| nodes[o.0].depth == depth);
+    *open = rest;
+    level.sort_by_key(|o| nodes[o.0].start);
+    level
+}
+
+/// Threads of the pool no tree is growing on at this moment.
+fn idle_threads() -> usize {
+    rayon::current_num_threads().saturating_sub(GROWING.load(Ordering::Relaxed))
+}
+
 struct Grower<'a> {
     data: &'a Binned,
     config: &'a Config,
@@ -735,7 +785,7 @@ impl<'a> Grower<'a> {
         }];
         let mut scratch: Vec<u32> = Vec::with_capacity(rows.len());
         // Leaves that may still split: node index, its histogram and its best split.
-        let mut open: Vec<(usize, Histogram, Candidate)> = Vec::new();
+        let mut open: Vec<OpenLeaf> = Vec::new();
         // Histograms no leaf needs any more, reused rather than allocated again.
         let mut spare: Vec<Histogram> = Vec::new();
         if self.may_split(&nodes[0]) {
@@ -749,6 +799,43 @@ impl<'a> Grower<'a> {
             if self.config.max_leaves.is_some_and(|max| leaves >= max) {
                 break;
             }
+            // Depth-wise, with a thread no other tree is growing on: a level's leaves split
+            // side by side (the last fold of a cross-validation would otherwise leave a core
+            // idle). They take the node indices the one-by-one order gives them, and each
+            // leaf's work is the same, so the tree is the same to the bit.
+            if self.config.max_leaves.is_none() && idle_threads() > 0 {
+                let level = take_level(&mut open, &nodes);
+                if level.len() > 1 {
+                    leaves += level.len();
+                    let mut tasks = Vec::with_capacity(level.len());
+                    let mut rest: &mut [u32] = &mut rows;
+                    let mut offset = 0;
+                    for (id, hist, best) in level {
+                        let node = nodes[id].clone();
+                        // A level's leaves hold disjoint ranges of rows, taken in order.
+                        let (_, tail) = std::mem::take(&mut rest).split_at_mut(node.start - offset);
+                        let (mine, tail) = tail.split_at_mut(node.end - node.start);
+                        rest = tail;
+                        offset = node.end;
+                        tasks.push((id, node, hist, best, mine, spare.pop()));
+                    }
+                    let mut splits: Vec<(usize, Candidate, LeafSplit)> = tasks
+                        .into_par_iter()
+                        .map(|(id, node, hist, best, rows, reuse)| {
+                            let split =
+                                self.split_leaf(&node, best, hist, rows, &mut Vec::new(), reuse);
+                            (id, best, split)
+                        })
+                        .collect();
+                    // Children are numbered in the order one-by-one splitting takes the leaves.
+                    splits.sort_by_key(|(id, _, _)| *id);
+                    for (id, best, split) in splits {
+                        attach(&mut nodes, &mut open, &mut spare, id, best, split);
+                    }
+                    continue;
+                }
+                open.extend(level);
+            }
             // Best-first: the largest gain; depth-wise: the shallowest, oldest leaf.
             let pick = if self.config.max_leaves.is_some() {
                 (0..open.len())
@@ -760,65 +847,18 @@ impl<'a> Grower<'a> {
                     .unwrap_or(0)
             };
             let (id, parent_hist, best) = open.swap_remove(pick);
-            let Node {
-                sums,
-                depth,
-                start,
-                end,
-                ..
-            } = nodes[id];
-            let data = self.data;
-            let mid = stable_partition(&mut rows[start..end], &mut scratch, |r| {
-                data.code(r, best.feature) <= best.bin
-            }) + start;
-            let left = nodes.len();
-            let children = [
-                Node {
-                    sums: best.left,
-                    depth: depth + 1,
-                    start,
-                    end: mid,
-                    split: None,
-                },
-                Node {
-                    sums: sums.minus(best.left),
-                    depth: depth + 1,
-                    start: mid,
-                    end,
-                    split: None,
-                },
-            ];
-            nodes[id].split = Some((best, left, left + 1));
+            let node = nodes[id].clone();
+            let reuse = spare.pop();
+            let split = self.split_leaf(
+                &node,
+                best,
+                parent_hist,
+                &mut rows[node.start..node.end],
+                &mut scratch,
+                reuse,
+            );
             leaves += 1;
-            let splittable = [self.may_split(&children[0]), self.may_split(&children[1])];
-            nodes.extend(children);
-            if splittable == [false, false] {
-                spare.push(parent_hist);
-                continue;
-            }
-            // The smaller child's histogram from its rows; the larger's by subtraction.
-            let small = usize::from(nodes[left + 1].end - nodes[left + 1].start < mid - start);
-            let (s, e) = (nodes[left + small].start, nodes[left + small].end);
-            let small_hist = self.histogram(&rows[s..e], spare.pop());
-            let mut large_hist = parent_hist;
-            for (l, s) in large_hist.iter_mut().zip(&small_hist) {
-                *l = l.minus(*s);
-            }
-            let mut hists = [small_hist, large_hist];
-            if small == 1 {
-                hists.swap(0, 1);
-            }
-            for (child, hist) in hists.into_iter().enumerate() {
-                let node = left + child;
-                let rows = nodes[node].end - nodes[node].start;
-                let best = splittable[child]
-                    .then(|| self.best_split(&hist, nodes[node].sums, rows))
-                    .flatten();
-                match best {
-                    Some(best) => open.push((node, hist, best)),
-                    None => spare.push(hist),
-                }
-            }
+            attach(&mut nodes, &mut open, &mut spare, id, best, split);
         }
         let mut grown = Grown {
             values: nodes
@@ -833,6 +873,79 @@ impl<'a> Grower<'a> {
             grown.prune(0, self.config.min_split_gain);
         }
         grown
+    }
+
+    /// Splits leaf `node` (its `rows`, partitioned in place) by `best`: its two children,
+    /// and for each that may split further its histogram (the smaller child's from its rows,
+    /// into `reuse` when given; the larger's by subtraction from `parent_hist`) and best split.
+    fn split_leaf(
+        &self,
+        node: &Node,
+        best: Candidate,
+        parent_hist: Histogram,
+        rows: &mut [u32],
+        scratch: &mut Vec<u32>,
+        reuse: Option<Histogram>,
+    ) -> LeafSplit {
+        let data = self.data;
+        let mid = stable_partition(rows, scratch, |r| data.code(r, best.feature) <= best.bin);
+        let children = [
+            Node {
+                sums: best.left,
+                depth: node.depth + 1,
+                start: node.start,
+                end: node.start + mid,
+                split: None,
+            },
+            Node {
+                sums: node.sums.minus(best.left),
+                depth: node.depth + 1,
+                start: node.start + mid,
+                end: node.end,
+                split: None,
+            },
+        ];
+        let splittable = [self.may_split(&children[0]), self.may_split(&children[1])];
+        if splittable == [false, false] {
+            return LeafSplit {
+                children,
+                next: [None, None],
+                spare: [Some(parent_hist), reuse],
+            };
+        }
+        // The smaller child's histogram from its rows; the larger's by subtraction.
+        let small = usize::from(rows.len() - mid < mid);
+        let small_rows = if small == 1 {
+            &rows[mid..]
+        } else {
+            &rows[..mid]
+        };
+        let small_hist = self.histogram(small_rows, reuse);
+        let mut large_hist = parent_hist;
+        for (l, s) in large_hist.iter_mut().zip(&small_hist) {
+            *l = l.minus(*s);
+        }
+        let mut hists = [small_hist, large_hist];
+        if small == 1 {
+            hists.swap(0, 1);
+        }
+        let mut next = [None, None];
+        let mut spare = [None, None];
+        for (child, hist) in hists.into_iter().enumerate() {
+            let c = &children[child];
+            let best = splittable[child]
+                .then(|| self.best_split(&hist, c.sums, c.end - c.start))
+                .flatten();
+            match best {
+                Some(best) => next[child] = Some((hist, best)),
+                None => spare[child] = Some(hist),
+            }
+        }
+        LeafSplit {
+            children,
+            next,
+            spare,
+        }
     }
 
     /// Whether a node may split at all: depth and row limits.
@@ -855,7 +968,7 @@ impl<'a> Grower<'a> {
         // Threads no other tree is growing on (the folds of a cross-validation share the
         // pool): a large node's features are split among them, each cell still summed by one
         // thread in row order, so the histogram is the same to the bit however it was built.
-        let idle = rayon::current_num_threads().saturating_sub(GROWING.load(Ordering::Relaxed));
+        let idle = idle_threads();
         let parts = if rows.len() * self.features.len() < PARALLEL_CELLS {
             1
         } else {
@@ -1262,7 +1375,8 @@ mod tests {
 
     #[test]
     fn the_fit_is_the_same_to_the_bit_on_any_number_of_threads() {
-        // Nodes large enough to be built in pieces, as many as the pool has threads or more.
+        // Nodes large enough to be built in pieces, as many as the pool has threads or more;
+        // with a thread to spare, each depth-wise level's leaves also split side by side.
         let n = 100_000;
         let x = Array2::from_shape_fn((n, 6), |(r, f)| ((r * (2 * f + 7)) % (301 + f)) as f64);
         let codes: Vec<usize> = (0..n)
