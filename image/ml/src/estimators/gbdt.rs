@@ -1264,19 +1264,23 @@ fn soft_threshold(g: f64, alpha: f64) -> f64 {
 }
 
 /// Moves the rows `keep` accepts to the front, both sides in their order; returns how many.
+/// Without a branch on `keep`: each row is written to both sides and only the counts move. A
+/// split's side is as hard to guess as a coin, so the branch's mispredictions made this loop
+/// a quarter of a boosted fit.
 fn stable_partition(rows: &mut [u32], scratch: &mut Vec<u32>, keep: impl Fn(u32) -> bool) -> usize {
-    scratch.clear();
-    let mut kept = 0;
+    if scratch.len() < rows.len() {
+        scratch.resize(rows.len(), 0);
+    }
+    let (mut kept, mut moved) = (0, 0);
     for i in 0..rows.len() {
         let r = rows[i];
-        if keep(r) {
-            rows[kept] = r;
-            kept += 1;
-        } else {
-            scratch.push(r);
-        }
+        let k = usize::from(keep(r));
+        rows[kept] = r;
+        scratch[moved] = r;
+        kept += k;
+        moved += 1 - k;
     }
-    rows[kept..].copy_from_slice(scratch);
+    rows[kept..].copy_from_slice(&scratch[..moved]);
     kept
 }
 
