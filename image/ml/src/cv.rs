@@ -147,11 +147,9 @@ fn fold_score(
                 seed,
             )?;
             let mut proba = Array2::zeros((x_test.nrows(), labels.len()));
-            for (row, mut out) in x_test.rows().into_iter().zip(proba.rows_mut()) {
-                if let (Some(r), Some(o)) = (row.as_slice(), out.as_slice_mut()) {
-                    fitted.predictor().predict_row(r, o);
-                }
-            }
+            fitted
+                .predictor()
+                .predict_rows(x_test.view(), proba.view_mut());
             scorer.score(Scored::Classes {
                 truth: &truth,
                 proba: proba.view(),
@@ -161,12 +159,11 @@ fn fold_score(
             let train: Vec<f64> = fold.train.iter().map(|&r| values[r]).collect();
             let truth: Vec<f64> = fold.test.iter().map(|&r| values[r]).collect();
             let fitted = estimator.fit(x_train.view(), TrainTarget::Values(&train), seed)?;
-            let mut predicted = vec![0.0; x_test.nrows()];
-            for (row, out) in x_test.rows().into_iter().zip(predicted.iter_mut()) {
-                if let Some(r) = row.as_slice() {
-                    fitted.predictor().predict_row(r, std::slice::from_mut(out));
-                }
-            }
+            let mut predicted = Array2::zeros((x_test.nrows(), 1));
+            fitted
+                .predictor()
+                .predict_rows(x_test.view(), predicted.view_mut());
+            let predicted = predicted.into_raw_vec_and_offset().0;
             scorer.score(Scored::Values {
                 truth: &truth,
                 predicted: &predicted,

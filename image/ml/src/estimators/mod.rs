@@ -25,7 +25,7 @@ pub mod random_forest;
 pub mod tree_ensemble;
 pub mod xgboost;
 
-use ndarray::ArrayView2;
+use ndarray::{ArrayView2, ArrayViewMut2};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{MlError, Result};
@@ -93,11 +93,30 @@ fn checked(params: impl ParamGuard) -> Result<Box<dyn Estimator>> {
     Ok(Box::new(params.check()?))
 }
 
-/// A fitted model's prediction of one encoded row.
+/// A fitted model's prediction of encoded rows.
 pub trait Predictor {
     /// Writes class probabilities (classification, `out.len()` = number of classes) or the
     /// predicted value (regression, `out.len()` = 1).
     fn predict_row(&self, x: &[f64], out: &mut [f64]);
+
+    /// [`Predictor::predict_row`] for each row of `x` into the same row of `out`; a model may
+    /// walk many rows at once, with the same results.
+    fn predict_rows(&self, x: ArrayView2<f64>, out: ArrayViewMut2<f64>) {
+        predict_each(self, x, out);
+    }
+}
+
+/// [`Predictor::predict_row`] row by row.
+pub(crate) fn predict_each<P: Predictor + ?Sized>(
+    predictor: &P,
+    x: ArrayView2<f64>,
+    mut out: ArrayViewMut2<f64>,
+) {
+    for (row, mut o) in x.rows().into_iter().zip(out.rows_mut()) {
+        if let (Some(r), Some(o)) = (row.as_slice(), o.as_slice_mut()) {
+            predictor.predict_row(r, o);
+        }
+    }
 }
 
 /// Every fitted model this build knows, as stored in the artifact's payload.
