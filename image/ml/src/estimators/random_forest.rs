@@ -268,13 +268,8 @@ impl Tree {
         loop {
             let mut walking = false;
             for (node, x) in leaves.iter_mut().zip(rows) {
-                let n = *node;
-                if self.left[n] != 0 {
-                    *node = if x[self.feature[n] as usize] <= self.threshold[n] {
-                        self.left[n] as usize
-                    } else {
-                        self.right[n] as usize
-                    };
+                if self.left[*node] != 0 {
+                    *node = self.child(*node, x);
                     walking = true;
                 }
             }
@@ -288,13 +283,19 @@ impl Tree {
     fn leaf_of(&self, x: &[f64]) -> usize {
         let mut node = 0usize;
         while self.left[node] != 0 {
-            node = if x[self.feature[node] as usize] <= self.threshold[node] {
-                self.left[node] as usize
-            } else {
-                self.right[node] as usize
-            };
+            node = self.child(node, x);
         }
         node
+    }
+
+    /// Where `x` goes from the split at `node`.
+    #[inline(always)]
+    fn child(&self, node: usize, x: &[f64]) -> usize {
+        if x[self.feature[node] as usize] <= self.threshold[node] {
+            self.left[node] as usize
+        } else {
+            self.right[node] as usize
+        }
     }
 }
 
