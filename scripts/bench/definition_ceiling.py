@@ -44,6 +44,11 @@ def pools(path):
     return out, order
 
 
+def p_best_at_most(m, n, k):
+    """P(the best of k draws without replacement from n scores is among the m lowest)."""
+    return comb(m, k) / comb(n, k)
+
+
 def grid(pool, order, kmax):
     """The seed's distinct scores and, per definition and k, P(best of k draws <= each score):
     C(m, k) / C(n, k) with m the pool's scores at or below it."""
@@ -53,7 +58,7 @@ def grid(pool, order, kmax):
         scores = np.sort(np.array(pool[d]))
         below = np.searchsorted(scores, values, side="right")
         for k in range(1, min(kmax, len(scores)) + 1):
-            cdf[i, k] = [comb(int(m), k) / comb(len(scores), k) for m in below]
+            cdf[i, k] = [p_best_at_most(int(m), len(scores), k) for m in below]
     finite = values[np.isfinite(values)]
     # A failed best counts as the lowest score any trial reached.
     values = np.where(np.isfinite(values), values, finite.min() if finite.size else 0.0)
@@ -80,7 +85,7 @@ def gain(remaining, best, k):
     k = min(k, len(scores))
     expectation, previous = 0.0, 0.0
     for j, x in enumerate(scores):
-        p = comb(j + 1, k) / comb(len(scores), k)
+        p = p_best_at_most(j + 1, len(scores), k)
         expectation += max(x, best) * (p - previous)
         previous = p
     return expectation - best
@@ -128,8 +133,7 @@ def main():
           f"at least {smallest} trials of each per seed")
     rows = [(f"Random, {n} trials in turns", in_turns(order, n)) for n in (args.trials, 60)]
     for spec in args.allocation:
-        name, ks = spec.split("=")
-        rows.append((name, [int(k) for k in ks.split(",")]))
+        rows.append(parse_allocation(spec, order))
     for name, counts in rows:
         if max(counts) > smallest:
             raise SystemExit(f"{name}: more trials of a definition than its pool holds")
@@ -148,6 +152,19 @@ def main():
     score, spent = informed(data, order, args.trials, args.reps)
     print(f"informed rule, {args.trials} trials: {score:.5f}  "
           f"({', '.join(f'{d} {k:.1f}' for d, k in zip(order, spent))})")
+
+
+def parse_allocation(spec, order):
+    """`NAME=k1,k2,...`: one count of trials per definition, in `order`."""
+    name, sep, ks = spec.partition("=")
+    try:
+        counts = [int(k) for k in ks.split(",")] if sep else []
+    except ValueError:
+        counts = []
+    if not name or len(counts) != len(order) or min(counts) < 0:
+        raise SystemExit(f"--allocation {spec!r}: expected NAME=k1,...,k{len(order)}, "
+                         f"one count of trials per definition ({', '.join(order)})")
+    return name, counts
 
 
 def counts_text(order, counts):
