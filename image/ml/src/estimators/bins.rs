@@ -3,6 +3,9 @@
 //! that few, else bins of equal row counts. A bin never splits one value, and the edge between
 //! two bins is a value midway between them, so a split on codes is a split on values.
 
+use ndarray::ArrayView2;
+use rayon::prelude::*;
+
 /// Values closer than this are one value (scikit-learn's FEATURE_THRESHOLD).
 const FEATURE_THRESHOLD: f64 = 1e-7;
 
@@ -19,6 +22,15 @@ pub(super) struct Bins {
 pub(super) const MAX_BINS: usize = 256;
 
 impl Bins {
+    /// Every column of `x` binned, side by side when a thread of the pool is idle (as for the
+    /// last fold of a cross-validation, which fits alone).
+    pub(super) fn columns(x: ArrayView2<f64>) -> Vec<Bins> {
+        (0..x.ncols())
+            .into_par_iter()
+            .map(|f| Bins::of(&x.column(f).to_vec()))
+            .collect()
+    }
+
     pub(super) fn of(values: &[f64]) -> Bins {
         let sorted = sorted_total(values);
         // The distinct values (within FEATURE_THRESHOLD, as the exact search treats them).

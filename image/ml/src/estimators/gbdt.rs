@@ -541,11 +541,7 @@ struct Binned {
 impl Binned {
     /// Every column of `x` binned.
     fn of(x: ndarray::ArrayView2<f64>) -> Binned {
-        let columns = x
-            .columns()
-            .into_iter()
-            .map(|c| Bins::of(&c.to_vec()))
-            .collect();
+        let columns = Bins::columns(x);
         Binned::new(columns, x.nrows())
     }
 

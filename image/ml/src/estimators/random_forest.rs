@@ -432,11 +432,7 @@ impl Estimator for ForestValidParams {
             });
         }
         // One byte per value, column-major: a node's histogram reads one feature over its rows.
-        let columns: Vec<Bins> = x
-            .columns()
-            .into_iter()
-            .map(|c| Bins::of(&c.to_vec()))
-            .collect();
+        let columns = Bins::columns(x);
         let (labels, n_outputs, class_weights) = match y {
             TrainTarget::Classes { codes, n_classes } => {
                 let w = if self.balanced {
