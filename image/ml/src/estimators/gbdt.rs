@@ -98,6 +98,8 @@ const MIN_GAIN: f64 = 1e-6;
 const GOSS_TOP: f64 = 0.2;
 /// ...and samples this share of the rest (LightGBM's `top_rate` and `other_rate`).
 const GOSS_OTHER: f64 = 0.1;
+/// Rows of gradients computed as one piece of work on the pool.
+const GRADIENT_ROWS: usize = 8192;
 /// A node with at least this many row × feature cells builds its histogram in parallel.
 const PARALLEL_CELLS: usize = 1 << 16;
 /// Trees being grown at this moment in this process, whose threads are busy.
@@ -477,11 +479,22 @@ impl<'a> Objective<'a> {
         }
     }
 
-    /// Each row's and group's gradient at `margins` (both `row * groups + group`).
+    /// Each row's and group's gradient at `margins` (both `row * groups + group`), in pieces of
+    /// rows on the pool: a fit alone (a refit, or a cross-validation's last fold) computes
+    /// them on every thread, and each row's values do not depend on the pieces.
     pub(super) fn gradients(&self, margins: &[f64], out: &mut [Gh]) {
+        let piece = GRADIENT_ROWS * self.groups();
+        out.par_chunks_mut(piece)
+            .zip(margins.par_chunks(piece))
+            .enumerate()
+            .for_each(|(i, (out, margins))| self.gradients_from(i * GRADIENT_ROWS, margins, out));
+    }
+
+    /// [`Objective::gradients`] of the rows from `first` on.
+    fn gradients_from(&self, first: usize, margins: &[f64], out: &mut [Gh]) {
         match self {
             Objective::Logistic(codes) => {
-                for ((o, &m), &c) in out.iter_mut().zip(margins).zip(codes.iter()) {
+                for ((o, &m), &c) in out.iter_mut().zip(margins).zip(&codes[first..]) {
                     let p = 1.0 / (1.0 + (-m).exp());
                     *o = Gh {
                         g: p - f64::from(u8::from(c == 1)),
@@ -498,7 +511,7 @@ impl<'a> Objective<'a> {
                 for ((o, m), &c) in out
                     .chunks_exact_mut(k)
                     .zip(margins.chunks_exact(k))
-                    .zip(codes.iter())
+                    .zip(&codes[first..])
                 {
                     let max = m.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                     let sum: f64 = m.iter().map(|v| (v - max).exp()).sum();
@@ -512,7 +525,7 @@ impl<'a> Objective<'a> {
                 }
             }
             Objective::Squared(values) => {
-                for ((o, &m), &y) in out.iter_mut().zip(margins).zip(values.iter()) {
+                for ((o, &m), &y) in out.iter_mut().zip(margins).zip(&values[first..]) {
                     *o = Gh { g: m - y, h: 1.0 };
                 }
             }
@@ -1525,6 +1538,33 @@ mod tests {
                 .copied()
                 .fold(f64::NEG_INFINITY, f64::max);
             assert_eq!(maximum(&values[..n]), expected, "first {n}");
+        }
+    }
+
+    #[test]
+    fn gradients_in_pieces_are_each_rows_own() {
+        // More rows than a piece, and not a multiple of one; classes for softmax.
+        let n = 2 * GRADIENT_ROWS + 123;
+        let codes: Vec<usize> = (0..n).map(|r| (r * 7) % 3).collect();
+        let binary: Vec<usize> = codes.iter().map(|&c| c % 2).collect();
+        let values: Vec<f64> = (0..n).map(|r| (r as f64 * 0.3).sin() * 10.0).collect();
+        let objectives = [
+            Objective::Logistic(&binary),
+            Objective::Softmax {
+                codes: &codes,
+                classes: 3,
+                hessian_factor: 2.0,
+            },
+            Objective::Squared(&values),
+        ];
+        for objective in objectives {
+            let groups = objective.groups();
+            let margins: Vec<f64> = (0..n * groups).map(|i| (i as f64 * 0.11).cos()).collect();
+            let mut pieces = vec![Gh::default(); n * groups];
+            objective.gradients(&margins, &mut pieces);
+            let mut whole = vec![Gh::default(); n * groups];
+            objective.gradients_from(0, &margins, &mut whole);
+            assert_eq!(pieces, whole, "{groups} groups");
         }
     }
 
