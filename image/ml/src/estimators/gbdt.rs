@@ -141,19 +141,31 @@ pub(super) fn fit(
         }
         objective.gradients(&margins, &mut grads);
         let tree_seeds: Vec<u64> = (0..groups).map(|_| rng.gen()).collect();
-        let grown: Vec<(Grown, Vec<f64>)> = tree_seeds
-            .par_iter()
-            .enumerate()
-            .map(|(group, &tree_seed)| {
-                let g: Vec<Gh> = grads.iter().skip(group).step_by(groups).copied().collect();
-                let mut grower = Grower::new(&data, config, tree_seed);
-                let rows = grower.sample_rows(g, round);
-                let mut tree = grower.grow(rows);
-                let update = tree.row_values(&data, n);
-                tree.forget_rows();
-                (tree, update)
-            })
-            .collect();
+        // A tree from its group's gradients; it hands them back (GOSS may have scaled some).
+        let grow = |tree_seed: u64, g: Vec<Gh>| {
+            let mut grower = Grower::new(&data, config, tree_seed);
+            let rows = grower.sample_rows(g, round);
+            let mut tree = grower.grow(rows);
+            let update = tree.row_values(&data, n);
+            tree.forget_rows();
+            ((tree, update), std::mem::take(&mut grower.grads))
+        };
+        let grown: Vec<(Grown, Vec<f64>)> = if groups == 1 {
+            // One tree a round: it takes the gradients themselves, not a copy (the next
+            // round's overwrite every row).
+            let (tree, g) = grow(tree_seeds[0], std::mem::take(&mut grads));
+            grads = g;
+            vec![tree]
+        } else {
+            tree_seeds
+                .par_iter()
+                .enumerate()
+                .map(|(group, &tree_seed)| {
+                    let g: Vec<Gh> = grads.iter().skip(group).step_by(groups).copied().collect();
+                    grow(tree_seed, g).0
+                })
+                .collect()
+        };
         let factor = match &mut dropout {
             Some(d) => d.add_round(),
             None => 1.0,
