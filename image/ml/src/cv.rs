@@ -9,7 +9,7 @@ use ndarray::{Array2, Axis};
 use rayon::prelude::*;
 
 use crate::error::{MlError, Result};
-use crate::estimators::{Estimator, TrainTarget};
+use crate::estimators::{Estimator, Fitted, Stepwise, TrainTarget};
 use crate::folds::{folds, Fold};
 use crate::model::TrainingData;
 use crate::scorer::{Scored, Scorer};
@@ -83,14 +83,19 @@ pub fn cross_val_score_within(
     };
     let mut results: Vec<Result<Option<f64>>> = Vec::with_capacity(all.len());
     for (g, group) in all.chunks(at_once).enumerate() {
+        let report_group = |j: usize, score: f64| report(g * at_once + j, score);
+        if let Some(scores) = stepwise_scores(estimator, data, scorer, group, seed, &report_group) {
+            results.extend(scores);
+            continue;
+        }
         results.par_extend(group.par_iter().enumerate().map(|(j, fold)| {
             // A panicking fit fails this job with a message, as a thread's join did.
             let result = catch_unwind(AssertUnwindSafe(|| {
                 fold_score(estimator, data, scorer, fold, seed)
             }))
-            .unwrap_or_else(|_| Err(MlError::Folds("a fold's fit panicked".to_string())));
+            .unwrap_or_else(|_| Err(panicked()));
             if let Ok(Some(score)) = &result {
-                report(g * at_once + j, *score);
+                report_group(j, *score);
             }
             result
         }));
@@ -124,6 +129,126 @@ pub fn fold_bytes(data: &TrainingData) -> u64 {
     matrix.saturating_mul(2)
 }
 
+/// What a fold's fit failing by a panic reports.
+fn panicked() -> MlError {
+    MlError::Folds("a fold's fit panicked".to_string())
+}
+
+/// The folds of `group` fitted a step at a time, their steps taken in turn on the pool (each
+/// fold's next step queued behind the others'), so that every thread stays busy until the
+/// last fold's last step: fitted whole, 5 folds on 2 threads leave the last one alone. The
+/// folds' scores, in fold order; `None` when the estimator does not fit in steps. Each fit
+/// bins its own rows of `data.x`, so no fold copies its training rows.
+fn stepwise_scores(
+    estimator: &dyn Estimator,
+    data: &TrainingData,
+    scorer: Scorer,
+    group: &[Fold],
+    seed: u64,
+    report: &(dyn Fn(usize, f64) + Sync),
+) -> Option<Vec<Result<Option<f64>>>> {
+    let targets: Vec<FoldTarget> = group
+        .iter()
+        .map(|fold| FoldTarget::of(&data.target, fold))
+        .collect();
+    let folds = Folds {
+        data,
+        scorer,
+        group,
+        report,
+        scores: group.iter().map(|_| Mutex::new(None)).collect(),
+    };
+    let mut fits = Vec::with_capacity(group.len());
+    for (j, (fold, target)) in group.iter().zip(&targets).enumerate() {
+        match estimator.stepwise(data.x.view(), &fold.train, target.train(), seed)? {
+            Ok(fit) => fits.push((j, fit)),
+            Err(e) => folds.scored(j, Err(e)),
+        }
+    }
+    rayon::scope_fifo(|s| {
+        for (j, fit) in fits {
+            let folds = &folds;
+            s.spawn_fifo(move |s| folds.advance(s, j, fit));
+        }
+    });
+    Some(
+        folds
+            .scores
+            .into_iter()
+            .map(|slot| {
+                let slot = slot.into_inner().unwrap_or_else(|p| p.into_inner());
+                slot.unwrap_or_else(|| Err(panicked()))
+            })
+            .collect(),
+    )
+}
+
+/// A group of folds being fitted a step at a time, and their scores as they are known.
+struct Folds<'a> {
+    data: &'a TrainingData,
+    scorer: Scorer,
+    group: &'a [Fold],
+    report: &'a (dyn Fn(usize, f64) + Sync),
+    scores: Vec<Mutex<Option<Result<Option<f64>>>>>,
+}
+
+impl<'a> Folds<'a> {
+    /// Takes fold `j`'s next step, then queues the one after it, or scores the fold.
+    fn advance(&'a self, s: &rayon::ScopeFifo<'a>, j: usize, mut fit: Box<dyn Stepwise + 'a>) {
+        match catch_unwind(AssertUnwindSafe(|| fit.step())) {
+            Ok(true) => s.spawn_fifo(move |s| self.advance(s, j, fit)),
+            Ok(false) => {
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    let fitted = fit.finish()?;
+                    score_fitted(&fitted, self.data, self.scorer, &self.group[j])
+                }))
+                .unwrap_or_else(|_| Err(panicked()));
+                self.scored(j, result);
+            }
+            Err(_) => self.scored(j, Err(panicked())),
+        }
+    }
+
+    fn scored(&self, j: usize, result: Result<Option<f64>>) {
+        if let Ok(Some(score)) = &result {
+            (self.report)(j, *score);
+        }
+        if let Some(slot) = self.scores.get(j) {
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+        }
+    }
+}
+
+/// A fold's training targets, in its training rows' order.
+enum FoldTarget {
+    Classes { codes: Vec<usize>, n_classes: usize },
+    Values(Vec<f64>),
+}
+
+impl FoldTarget {
+    fn of(target: &Target, fold: &Fold) -> FoldTarget {
+        match target {
+            Target::Classes { labels, codes } => FoldTarget::Classes {
+                codes: fold.train.iter().map(|&r| codes[r]).collect(),
+                n_classes: labels.len(),
+            },
+            Target::Values(values) => {
+                FoldTarget::Values(fold.train.iter().map(|&r| values[r]).collect())
+            }
+        }
+    }
+
+    fn train(&self) -> TrainTarget<'_> {
+        match self {
+            FoldTarget::Classes { codes, n_classes } => TrainTarget::Classes {
+                codes,
+                n_classes: *n_classes,
+            },
+            FoldTarget::Values(values) => TrainTarget::Values(values),
+        }
+    }
+}
+
 /// Fits on a fold's training rows and scores its test rows (`None`: undefined score).
 fn fold_score(
     estimator: &dyn Estimator,
@@ -133,19 +258,22 @@ fn fold_score(
     seed: u64,
 ) -> Result<Option<f64>> {
     let x_train = data.x.select(Axis(0), &fold.train);
+    let target = FoldTarget::of(&data.target, fold);
+    let fitted = estimator.fit(x_train.view(), target.train(), seed)?;
+    score_fitted(&fitted, data, scorer, fold)
+}
+
+/// A fold's score by `fitted` on its test rows (`None`: undefined score).
+fn score_fitted(
+    fitted: &Fitted,
+    data: &TrainingData,
+    scorer: Scorer,
+    fold: &Fold,
+) -> Result<Option<f64>> {
     let x_test = data.x.select(Axis(0), &fold.test);
     Ok(match &data.target {
         Target::Classes { labels, codes } => {
-            let train: Vec<usize> = fold.train.iter().map(|&r| codes[r]).collect();
             let truth: Vec<usize> = fold.test.iter().map(|&r| codes[r]).collect();
-            let fitted = estimator.fit(
-                x_train.view(),
-                TrainTarget::Classes {
-                    codes: &train,
-                    n_classes: labels.len(),
-                },
-                seed,
-            )?;
             let mut proba = Array2::zeros((x_test.nrows(), labels.len()));
             fitted
                 .predictor()
@@ -156,9 +284,7 @@ fn fold_score(
             })
         }
         Target::Values(values) => {
-            let train: Vec<f64> = fold.train.iter().map(|&r| values[r]).collect();
             let truth: Vec<f64> = fold.test.iter().map(|&r| values[r]).collect();
-            let fitted = estimator.fit(x_train.view(), TrainTarget::Values(&train), seed)?;
             let mut predicted = Array2::zeros((x_test.nrows(), 1));
             fitted
                 .predictor()
@@ -223,6 +349,110 @@ mod tests {
             panic!("not a forest")
         };
         assert_eq!(a, b);
+    }
+
+    /// Boosters' folds fitted a step at a time, their steps in turn, score as each fold fitted
+    /// whole on a copy of its rows: on one thread and on three, and a few folds at a time.
+    #[test]
+    fn folds_fitted_in_steps_score_as_folds_fitted_whole() {
+        let data = data();
+        for (family, hp) in [
+            (
+                Algorithm::XGBoost,
+                [("n-estimators", "9"), ("max-depth", "3")],
+            ),
+            (
+                Algorithm::LightGBM,
+                [("n-estimators", "9"), ("num-leaves", "5")],
+            ),
+        ] {
+            let booster = from_hyperparams(family, &HyperParams::from_pairs(hp)).unwrap();
+            let codes = data.target.codes();
+            let whole: Vec<f64> = folds(data.x.nrows(), codes, 5)
+                .unwrap()
+                .iter()
+                .map(|fold| {
+                    fold_score(booster.as_ref(), &data, Scorer::RocAuc, fold, 7)
+                        .unwrap()
+                        .unwrap()
+                })
+                .collect();
+            for (threads, memory) in [(1, u64::MAX), (3, u64::MAX), (3, 2 * fold_bytes(&data))] {
+                let seen = Mutex::new(0);
+                let scores = in_pool(threads, || {
+                    let count = |_: usize, _: f64| *seen.lock().unwrap() += 1;
+                    cross_val_score_within(
+                        booster.as_ref(),
+                        &data,
+                        Scorer::RocAuc,
+                        5,
+                        7,
+                        memory,
+                        &count,
+                    )
+                    .unwrap()
+                });
+                assert_eq!(scores.folds, whole, "{family:?} on {threads} threads");
+                assert_eq!(seen.into_inner().unwrap(), 5);
+            }
+        }
+    }
+
+    /// A fit whose third step panics, or which fails to start.
+    #[derive(Debug)]
+    struct Breaking {
+        panics: bool,
+    }
+
+    struct Steps(usize);
+
+    impl Stepwise for Steps {
+        fn step(&mut self) -> bool {
+            self.0 += 1;
+            assert!(self.0 < 3, "step {}", self.0);
+            true
+        }
+
+        fn finish(self: Box<Self>) -> Result<Fitted> {
+            Err(MlError::Folds("never finished".to_string()))
+        }
+    }
+
+    impl Estimator for Breaking {
+        fn family(&self) -> Algorithm {
+            Algorithm::XGBoost
+        }
+
+        fn fit(&self, _: ndarray::ArrayView2<f64>, _: TrainTarget<'_>, _: u64) -> Result<Fitted> {
+            Err(MlError::Folds("fitted whole".to_string()))
+        }
+
+        fn stepwise<'a>(
+            &'a self,
+            _: ndarray::ArrayView2<'a, f64>,
+            _: &'a [usize],
+            _: TrainTarget<'a>,
+            _: u64,
+        ) -> Option<Result<Box<dyn Stepwise + 'a>>> {
+            Some(if self.panics {
+                Ok(Box::new(Steps(0)))
+            } else {
+                Err(MlError::Folds("refused".to_string()))
+            })
+        }
+    }
+
+    /// A step that panics fails the cross-validation with a message, as does a fit that
+    /// cannot start; every other fold still runs to its end.
+    #[test]
+    fn a_panicking_step_or_a_refused_fit_fails_with_a_message() {
+        let data = data();
+        for (panics, message) in [(true, "a fold's fit panicked"), (false, "refused")] {
+            let err = in_pool(2, || {
+                cross_val_score(&Breaking { panics }, &data, Scorer::RocAuc, 4, 7).unwrap_err()
+            });
+            assert!(err.to_string().contains(message), "{err}");
+        }
     }
 
     /// An estimator that counts the fits running at once.

@@ -22,12 +22,20 @@ pub(super) struct Bins {
 pub(super) const MAX_BINS: usize = 256;
 
 impl Bins {
-    /// Every column of `x` binned, side by side when a thread of the pool is idle (as for the
-    /// last fold of a cross-validation, which fits alone).
-    pub(super) fn columns(x: ArrayView2<f64>) -> Vec<Bins> {
+    /// Every column of `x` binned over the rows `rows` (`None`: every row), in that order,
+    /// side by side when a thread of the pool is idle (as for the last fold of a
+    /// cross-validation, which fits alone).
+    pub(super) fn columns(x: ArrayView2<f64>, rows: Option<&[usize]>) -> Vec<Bins> {
         (0..x.ncols())
             .into_par_iter()
-            .map(|f| Bins::of(&x.column(f).to_vec()))
+            .map(|f| {
+                let column = x.column(f);
+                let values: Vec<f64> = match rows {
+                    Some(rows) => rows.iter().map(|&r| column[r]).collect(),
+                    None => column.to_vec(),
+                };
+                Bins::of(&values)
+            })
             .collect()
     }
 

@@ -68,7 +68,7 @@ use super::forust_legacy;
 use super::gbdt::{self, Config, Dart, SoftmaxHessian, Target};
 use super::gblinear::{self, LinearConfig};
 use super::tree_ensemble::TreeEnsemble;
-use super::{Algorithm, Estimator, Fitted, Predictor, TrainTarget};
+use super::{Algorithm, Estimator, Fitted, Predictor, Stepwise, TrainTarget};
 use crate::error::{MlError, Result};
 
 /// Which library's names, defaults and growth the parameter set follows.
@@ -253,19 +253,63 @@ impl Estimator for BoostParams {
 
     fn fit(&self, x: ArrayView2<f64>, y: TrainTarget<'_>, seed: u64) -> Result<Fitted> {
         let (n, p) = x.dim();
-        if n == 0 || p == 0 {
-            return Err(MlError::Fit {
-                family: self.algorithm(),
-                message: format!("cannot fit on {n} rows × {p} features"),
-            });
+        let target = self.target(n, p, y)?;
+        Ok(Fitted::GradientBoosting(Boosted {
+            engine: ENGINE.to_string(),
+            ensemble: match self.booster {
+                Booster::Linear => gblinear::fit(x, target, &self.linear_config()),
+                _ => gbdt::fit(x, target, &self.config(), seed),
+            },
+        }))
+    }
+
+    fn stepwise<'a>(
+        &'a self,
+        x: ArrayView2<'a, f64>,
+        rows: &'a [usize],
+        y: TrainTarget<'a>,
+        seed: u64,
+    ) -> Option<Result<Box<dyn Stepwise + 'a>>> {
+        if self.booster == Booster::Linear {
+            return None;
         }
-        let target = match y {
+        if let Some(&bad) = rows.iter().find(|&&r| r >= x.nrows()) {
+            return Some(Err(MlError::Fit {
+                family: self.algorithm(),
+                message: format!("row {bad} is not below {}", x.nrows()),
+            }));
+        }
+        Some(self.target(rows.len(), x.ncols(), y).map(|target| {
+            let fit = gbdt::Fit::new(x, Some(rows), target, self.config(), seed);
+            Box::new(Rounds(fit)) as Box<dyn Stepwise + 'a>
+        }))
+    }
+}
+
+impl BoostParams {
+    /// The engine's target for `n` rows × `p` features, checked: there are rows and
+    /// features, a target for each row, and every class code is below the class count.
+    fn target<'a>(&self, n: usize, p: usize, y: TrainTarget<'a>) -> Result<Target<'a>> {
+        let fails = |message: String| {
+            Err(MlError::Fit {
+                family: self.algorithm(),
+                message,
+            })
+        };
+        if n == 0 || p == 0 {
+            return fails(format!("cannot fit on {n} rows × {p} features"));
+        }
+        let targets = match y {
+            TrainTarget::Classes { codes, .. } => codes.len(),
+            TrainTarget::Values(values) => values.len(),
+        };
+        if targets != n {
+            return fails(format!("{targets} targets for {n} rows"));
+        }
+        Ok(match y {
             TrainTarget::Classes { codes, n_classes } => {
                 if let Some(bad) = codes.iter().find(|&&c| c >= n_classes) {
-                    return Err(MlError::Fit {
-                        family: self.algorithm(),
-                        message: format!("class code {bad} is not below {n_classes}"),
-                    });
+                    return fails(format!("class code {bad} is not below {n_classes}"));
                 }
                 Target::Classes {
                     codes,
@@ -273,13 +317,22 @@ impl Estimator for BoostParams {
                 }
             }
             TrainTarget::Values(v) => Target::Values(v),
-        };
+        })
+    }
+}
+
+/// The tree engine's fit, a boosting round a step.
+struct Rounds<'a>(gbdt::Fit<'a>);
+
+impl Stepwise for Rounds<'_> {
+    fn step(&mut self) -> bool {
+        self.0.step()
+    }
+
+    fn finish(self: Box<Self>) -> Result<Fitted> {
         Ok(Fitted::GradientBoosting(Boosted {
             engine: ENGINE.to_string(),
-            ensemble: match self.booster {
-                Booster::Linear => gblinear::fit(x, target, &self.linear_config()),
-                _ => gbdt::fit(x, target, &self.config(), seed),
-            },
+            ensemble: self.0.finish(),
         }))
     }
 }
@@ -514,6 +567,78 @@ mod tests {
                 Ok(fitted)
             );
         }
+    }
+
+    /// A fit taken a step at a time on some rows of a matrix is the fit on a copy of those
+    /// rows, to the bit, for every tree booster and target; gblinear has no steps; bad rows
+    /// and codes are refused.
+    #[test]
+    fn a_stepwise_fit_on_rows_is_the_fit_on_their_copy() {
+        let x = ndarray::Array2::from_shape_fn((150, 3), |(i, j)| {
+            ((i * (j + 3) * 7) % 23) as f64 + j as f64 / 4.0
+        });
+        let rows: Vec<usize> = (0..150).filter(|i| i % 5 != 2).rev().collect();
+        let copy = x.select(ndarray::Axis(0), &rows);
+        let codes: Vec<usize> = rows.iter().map(|&r| (r * 7 % 3).min(1 + r % 2)).collect();
+        let values: Vec<f64> = rows.iter().map(|&r| x[[r, 0]] - x[[r, 2]]).collect();
+        let targets = [
+            TrainTarget::Classes {
+                codes: &codes,
+                n_classes: 3,
+            },
+            TrainTarget::Values(&values),
+        ];
+        for hp in [
+            HyperParams::from_pairs([("n-estimators", "7"), ("subsample", "0.8")]),
+            HyperParams::from_pairs([("booster", "gblinear")]),
+        ] {
+            let p = xgboost(&hp).unwrap();
+            for y in targets {
+                let Some(stepwise) = p.stepwise(x.view(), &rows, y, 5) else {
+                    assert_eq!(p.booster, Booster::Linear);
+                    continue;
+                };
+                let mut fit = stepwise.unwrap();
+                let mut steps = 1;
+                while fit.step() {
+                    steps += 1;
+                }
+                assert_eq!(steps, 1 + 7, "binning, then one step a round");
+                assert_eq!(fit.finish().unwrap(), p.fit(copy.view(), y, 5).unwrap());
+            }
+        }
+        for hp in [
+            HyperParams::from_pairs([("n-estimators", "4"), ("boosting-type", "dart")]),
+            HyperParams::from_pairs([("n-estimators", "4"), ("boosting-type", "goss")]),
+        ] {
+            let p = lightgbm(&hp).unwrap();
+            for y in targets {
+                // Finished before its last steps: they are taken first.
+                let mut fit = p.stepwise(x.view(), &rows, y, 5).unwrap().unwrap();
+                assert!(fit.step());
+                assert_eq!(fit.finish().unwrap(), p.fit(copy.view(), y, 5).unwrap());
+            }
+        }
+        let p = xgboost(&HyperParams::default()).unwrap();
+        let err = |rows: &[usize], y| p.stepwise(x.view(), rows, y, 5).unwrap().err().unwrap();
+        assert!(err(&[3, 150], targets[1])
+            .to_string()
+            .contains("row 150 is not below 150"));
+        let bad = TrainTarget::Classes {
+            codes: &[0, 2],
+            n_classes: 2,
+        };
+        assert!(err(&[3, 4], bad)
+            .to_string()
+            .contains("class code 2 is not below 2"));
+        assert!(err(&[], targets[1])
+            .to_string()
+            .contains("cannot fit on 0 rows"));
+        assert!(err(&[3, 4, 5], bad)
+            .to_string()
+            .contains("2 targets for 3 rows"));
+        let short = p.fit(x.view(), targets[1], 5).unwrap_err().to_string();
+        assert!(short.contains("120 targets for 150 rows"), "{short}");
     }
 
     /// A fitted binary model's payload as JSON, to be tampered with.

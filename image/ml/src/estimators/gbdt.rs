@@ -113,50 +113,175 @@ pub(super) fn fit(
     config: &Config,
     seed: u64,
 ) -> TreeEnsemble {
-    let (n, p) = x.dim();
-    let data = Binned::of(x);
-    let objective = Objective::of(target, config.softmax_hessian);
-    let groups = objective.groups();
-    let base_margin = objective.base_margin();
-    // margins[row * groups + group]
-    let mut margins: Vec<f64> = (0..n).flat_map(|_| base_margin.iter().copied()).collect();
-    let mut grads = vec![Gh::default(); n * groups];
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut dropout = config.dart.map(|dart| Dropout::new(dart, seed));
-    // Each round's trees, one per group, kept as grown (without their rows) so that DART can
-    // take a tree's values out of the margins and put them back re-weighted.
-    let mut rounds: Vec<Vec<Grown>> = Vec::with_capacity(config.rounds);
-    for round in 0..config.rounds {
+    let mut fit = Fit::new(x.reborrow(), None, target, config.clone(), seed);
+    while fit.step() {}
+    fit.finish()
+}
+
+/// A fit done a step at a time: the first step bins the features, each later one is a
+/// boosting round. Cross-validation takes its folds' steps in turn, so that both threads stay
+/// busy until the last fold's last round ([`crate::cv`]). The model is the same as [`fit`]'s.
+pub(super) struct Fit<'a> {
+    x: ndarray::ArrayView2<'a, f64>,
+    /// The rows of `x` fitted on (`None`: every row), in the order `target` gives them.
+    rows: Option<&'a [usize]>,
+    objective: Objective<'a>,
+    config: Config,
+    seed: u64,
+    /// Set by the first step.
+    boosting: Option<Boosting>,
+}
+
+/// A fit's state between rounds.
+struct Boosting {
+    data: Binned,
+    base_margin: Vec<f64>,
+    /// `margins[row * groups + group]`.
+    margins: Vec<f64>,
+    grads: Vec<Gh>,
+    rng: ChaCha8Rng,
+    dropout: Option<Dropout>,
+    /// Each round's trees, one per group, kept as grown (without their rows) so that DART can
+    /// take a tree's values out of the margins and put them back re-weighted.
+    rounds: Vec<Vec<Grown>>,
+}
+
+impl<'a> Fit<'a> {
+    /// Nothing is computed until the first step. The caller has checked what [`fit`]'s does,
+    /// for the rows taken.
+    pub(super) fn new(
+        x: ndarray::ArrayView2<'a, f64>,
+        rows: Option<&'a [usize]>,
+        target: Target<'a>,
+        config: Config,
+        seed: u64,
+    ) -> Fit<'a> {
+        Fit {
+            x,
+            rows,
+            objective: Objective::of(target, config.softmax_hessian),
+            config,
+            seed,
+            boosting: None,
+        }
+    }
+
+    /// Takes the next step; false once every round is grown.
+    pub(super) fn step(&mut self) -> bool {
+        match &mut self.boosting {
+            None => self.boosting = Some(self.start()),
+            Some(boosting) => {
+                if boosting.rounds.len() < self.config.rounds {
+                    boosting.round(&self.objective, &self.config);
+                }
+            }
+        }
+        self.boosting
+            .as_ref()
+            .is_some_and(|b| b.rounds.len() < self.config.rounds)
+    }
+
+    fn start(&self) -> Boosting {
+        let data = Binned::of(self.x, self.rows);
+        let groups = self.objective.groups();
+        let base_margin = self.objective.base_margin();
+        let n = data.rows;
+        Boosting {
+            margins: (0..n).flat_map(|_| base_margin.iter().copied()).collect(),
+            grads: vec![Gh::default(); n * groups],
+            rng: ChaCha8Rng::seed_from_u64(self.seed),
+            dropout: self.config.dart.map(|dart| Dropout::new(dart, self.seed)),
+            rounds: Vec::with_capacity(self.config.rounds),
+            base_margin,
+            data,
+        }
+    }
+
+    /// The ensemble, after the steps not yet taken.
+    pub(super) fn finish(mut self) -> TreeEnsemble {
+        while self.step() {}
+        let boosting = match self.boosting {
+            Some(boosting) => boosting,
+            None => self.start(),
+        };
+        let Boosting {
+            data,
+            base_margin,
+            dropout,
+            rounds,
+            ..
+        } = boosting;
+        let groups = base_margin.len();
+        let factors = dropout.map(|d| d.factors);
+        let mut trees = Vec::with_capacity(rounds.len() * groups);
+        for (r, round) in rounds.into_iter().enumerate() {
+            for (group, grown) in round.into_iter().enumerate() {
+                let mut tree = grown.into_ensemble_tree(&data, group);
+                if let Some(factors) = &factors {
+                    // LightGBM's first trees carry the starting margin, so DART scales it
+                    // with them.
+                    let bias = if r == 0 { base_margin[group] } else { 0.0 };
+                    tree.leaves
+                        .iter_mut()
+                        .for_each(|leaf| *leaf = factors[r] * (*leaf + bias));
+                }
+                trees.push(tree);
+            }
+        }
+        let base_margin = if factors.is_some() {
+            vec![0.0; groups]
+        } else {
+            base_margin
+        };
+        TreeEnsemble::summed(self.x.ncols(), base_margin, trees, self.objective.link())
+    }
+}
+
+impl Boosting {
+    /// Grows the next round's trees and adds them to the margins.
+    fn round(&mut self, objective: &Objective<'_>, config: &Config) {
+        let Boosting {
+            data,
+            base_margin,
+            margins,
+            grads,
+            rng,
+            dropout,
+            rounds,
+        } = self;
+        let (data, base_margin) = (&*data, &base_margin[..]);
+        let (n, groups, round) = (data.rows, base_margin.len(), rounds.len());
         // DART: the dropped rounds' trees leave the margins the new trees are fitted to.
-        let dropped = match &mut dropout {
+        let dropped = match dropout.as_mut() {
             Some(d) => d.drop(round, config.learning_rate),
             None => Vec::new(),
         };
         let mut dropped_values = Vec::with_capacity(dropped.len());
         for &r in &dropped {
-            let values = round_values(&rounds[r], &data, n, r == 0, &base_margin);
+            let values = round_values(&rounds[r], data, n, r == 0, base_margin);
             let factor = dropout.as_ref().map_or(1.0, |d| d.factors[r]);
-            add_round(&mut margins, &values, -factor);
+            add_round(margins, &values, -factor);
             dropped_values.push(values);
         }
-        objective.gradients(&margins, &mut grads);
+        objective.gradients(margins, grads);
         let tree_seeds: Vec<u64> = (0..groups).map(|_| rng.gen()).collect();
         // A tree from its group's gradients; it hands them back (GOSS may have scaled some).
         let grow = |tree_seed: u64, g: Vec<Gh>| {
-            let mut grower = Grower::new(&data, config, tree_seed);
+            let mut grower = Grower::new(data, config, tree_seed);
             let rows = grower.sample_rows(g, round);
             let mut tree = grower.grow(rows);
-            let update = tree.row_values(&data, n);
+            let update = tree.row_values(data, n);
             tree.forget_rows();
             ((tree, update), std::mem::take(&mut grower.grads))
         };
         let grown: Vec<(Grown, Vec<f64>)> = if groups == 1 {
             // One tree a round: it takes the gradients themselves, not a copy (the next
             // round's overwrite every row).
-            let (tree, g) = grow(tree_seeds[0], std::mem::take(&mut grads));
-            grads = g;
+            let (tree, g) = grow(tree_seeds[0], std::mem::take(grads));
+            *grads = g;
             vec![tree]
         } else {
+            let grads = &*grads;
             tree_seeds
                 .par_iter()
                 .enumerate()
@@ -166,7 +291,7 @@ pub(super) fn fit(
                 })
                 .collect()
         };
-        let factor = match &mut dropout {
+        let factor = match dropout.as_mut() {
             Some(d) => d.add_round(),
             None => 1.0,
         };
@@ -179,33 +304,12 @@ pub(super) fn fit(
         }
         rounds.push(trees);
         // DART: the dropped trees come back, scaled down as much as the new ones are.
-        if let Some(d) = &mut dropout {
+        if let Some(d) = dropout.as_mut() {
             for (&r, values) in dropped.iter().zip(&dropped_values) {
-                add_round(&mut margins, values, d.normalize(r));
+                add_round(margins, values, d.normalize(r));
             }
         }
     }
-    let factors = dropout.map(|d| d.factors);
-    let mut trees = Vec::with_capacity(config.rounds * groups);
-    for (r, round) in rounds.into_iter().enumerate() {
-        for (group, grown) in round.into_iter().enumerate() {
-            let mut tree = grown.into_ensemble_tree(&data, group);
-            if let Some(factors) = &factors {
-                // LightGBM's first trees carry the starting margin, so DART scales it with them.
-                let bias = if r == 0 { base_margin[group] } else { 0.0 };
-                tree.leaves
-                    .iter_mut()
-                    .for_each(|leaf| *leaf = factors[r] * (*leaf + bias));
-            }
-            trees.push(tree);
-        }
-    }
-    let base_margin = if factors.is_some() {
-        vec![0.0; groups]
-    } else {
-        base_margin
-    };
-    TreeEnsemble::summed(p, base_margin, trees, objective.link())
 }
 
 /// A round's trees' values per row, `values[row * groups + group]`, with the starting margin
@@ -552,6 +656,7 @@ struct Binned {
     /// Row-major codes, `codes[row * features + feature]`: building a histogram reads one row's
     /// codes together, once per row, whichever rows the node has.
     codes: Vec<u8>,
+    rows: usize,
     features: usize,
     /// `offsets[f]..offsets[f] + columns[f].bins()`: feature `f`'s cells in a [`Histogram`].
     offsets: Vec<usize>,
@@ -565,9 +670,10 @@ struct Binned {
 
 impl Binned {
     /// Every column of `x` binned.
-    fn of(x: ndarray::ArrayView2<f64>) -> Binned {
-        let columns = Bins::columns(x);
-        Binned::new(columns, x.nrows())
+    /// The rows `rows` of `x` binned (`None`: every row).
+    fn of(x: ndarray::ArrayView2<f64>, rows: Option<&[usize]>) -> Binned {
+        let columns = Bins::columns(x, rows);
+        Binned::new(columns, rows.map_or(x.nrows(), <[usize]>::len))
     }
 
     fn new(mut columns: Vec<Bins>, rows: usize) -> Binned {
@@ -589,6 +695,7 @@ impl Binned {
         Binned {
             columns,
             codes,
+            rows,
             features,
             offsets,
             blocks,
@@ -1360,7 +1467,7 @@ mod tests {
     /// Each feature's cells, summed row by row with no histogram code, against `histogram`'s,
     /// over every row and over a subset; with and without column sampling.
     fn assert_histograms_sum_their_rows(x: &Array2<f64>, blocks: bool) {
-        let data = Binned::of(x.view());
+        let data = Binned::of(x.view(), None);
         assert_eq!(data.blocks, blocks, "layout");
         for colsample in [1.0, 0.5] {
             let config = Config {
@@ -1456,7 +1563,7 @@ mod tests {
     fn split_search_chooses_what_a_scan_bin_by_bin_chooses() {
         let n = 2_000;
         let x = Array2::from_shape_fn((n, 4), |(r, f)| ((r * (3 * f + 5)) % (50 + 97 * f)) as f64);
-        let data = Binned::of(x.view());
+        let data = Binned::of(x.view(), None);
         let rows: Vec<u32> = (0..n as u32).filter(|r| r % 5 != 2).collect();
         // alpha 0 takes the branch-free score; alpha > 0 the soft threshold; min-child limits
         // leave some bins out.

@@ -75,6 +75,28 @@ pub trait Estimator: std::fmt::Debug + Send + Sync {
     }
     /// Fits on the rows of `x` (`seed` drives any randomness).
     fn fit(&self, x: ArrayView2<f64>, y: TrainTarget<'_>, seed: u64) -> Result<Fitted>;
+    /// A fit on the rows `rows` of `x` (`y` gives their targets, in that order) taken a step
+    /// at a time, for a family whose fit has such steps; `None` where it has not. The model is
+    /// the one [`Estimator::fit`] fits on those rows.
+    fn stepwise<'a>(
+        &'a self,
+        x: ArrayView2<'a, f64>,
+        rows: &'a [usize],
+        y: TrainTarget<'a>,
+        seed: u64,
+    ) -> Option<Result<Box<dyn Stepwise + 'a>>> {
+        let _ = (x, rows, y, seed);
+        None
+    }
+}
+
+/// A fit taken a step at a time (a boosting round), so that cross-validation can take its
+/// folds' steps in turn and keep every thread busy until the last fold is fitted.
+pub trait Stepwise: Send {
+    /// Takes the next step; false once the fit is complete.
+    fn step(&mut self) -> bool;
+    /// The fitted model (after the steps not yet taken).
+    fn finish(self: Box<Self>) -> Result<Fitted>;
 }
 
 /// An unchecked parameter set: its fields are public and may hold anything; [`check`]

@@ -432,7 +432,7 @@ impl Estimator for ForestValidParams {
             });
         }
         // One byte per value, column-major: a node's histogram reads one feature over its rows.
-        let columns = Bins::columns(x);
+        let columns = Bins::columns(x, None);
         let (labels, n_outputs, class_weights) = match y {
             TrainTarget::Classes { codes, n_classes } => {
                 let w = if self.balanced {
