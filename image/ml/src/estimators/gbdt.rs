@@ -656,6 +656,10 @@ struct Binned {
     /// Row-major codes, `codes[row * features + feature]`: building a histogram reads one row's
     /// codes together, once per row, whichever rows the node has.
     codes: Vec<u8>,
+    /// The same codes feature by feature, `by_feature[feature * rows + row]`: splitting a
+    /// node reads one feature of its rows, which lie close together here (in `codes` each
+    /// row's code is a row's width from the next).
+    by_feature: Vec<u8>,
     rows: usize,
     features: usize,
     /// `offsets[f]..offsets[f] + columns[f].bins()`: feature `f`'s cells in a [`Histogram`].
@@ -679,10 +683,12 @@ impl Binned {
     fn new(mut columns: Vec<Bins>, rows: usize) -> Binned {
         let features = columns.len();
         let mut codes = vec![0u8; rows * features];
+        let mut by_feature = Vec::with_capacity(rows * features);
         for (f, column) in columns.iter_mut().enumerate() {
-            for (row, code) in std::mem::take(&mut column.codes).into_iter().enumerate() {
+            for (row, &code) in column.codes.iter().enumerate() {
                 codes[row * features + f] = code;
             }
+            by_feature.append(&mut column.codes);
         }
         let bins: usize = columns.iter().map(Bins::bins).sum();
         let blocks = features * MAX_BINS <= 2 * bins;
@@ -695,6 +701,7 @@ impl Binned {
         Binned {
             columns,
             codes,
+            by_feature,
             rows,
             features,
             offsets,
@@ -1016,7 +1023,8 @@ impl<'a> Grower<'a> {
         reuse: Option<Histogram>,
     ) -> LeafSplit {
         let data = self.data;
-        let mid = stable_partition(rows, scratch, |r| data.code(r, best.feature) <= best.bin);
+        let feature = &data.by_feature[best.feature * data.rows..][..data.rows];
+        let mid = stable_partition(rows, scratch, |r| feature[r as usize] <= best.bin);
         let children = [
             Node {
                 sums: best.left,
