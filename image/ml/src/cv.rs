@@ -59,9 +59,11 @@ pub fn cross_val_score_within(
     estimator.supports(data.task)?;
     let codes = data.target.codes();
     let all = folds(data.x.nrows(), codes, k)?;
+    // One thread fits one fold at a time: more at once would only hold more in memory.
+    let threads = rayon::current_num_threads();
     let at_once = usize::try_from(memory / fold_bytes(data).max(1))
         .unwrap_or(usize::MAX)
-        .clamp(1, all.len().max(1));
+        .clamp(1, if threads > 1 { all.len().max(1) } else { 1 });
     if at_once < all.len() {
         tracing::info!(
             folds_at_once = at_once,
