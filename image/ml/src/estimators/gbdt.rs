@@ -1219,48 +1219,75 @@ impl<'a> Grower<'a> {
         let mut best: Option<Candidate> = None;
         // Per bin: the left side's sums when it takes this bin and those below, then the
         // split's gain. Two passes without branches, so that the divisions vectorize.
-        let mut left_g = [0.0; MAX_BINS];
-        let mut left_h = [0.0; MAX_BINS];
+        let mut left_g = [[0.0; MAX_BINS]; LANES];
+        let mut left_h = [[0.0; MAX_BINS]; LANES];
         let mut gains = [0.0; MAX_BINS];
-        for &f in &self.features {
-            let cells = self.data.cells(hist, f);
+        for group in self.features.chunks(LANES) {
+            let cells: [&[Sums]; LANES] = std::array::from_fn(|j| {
+                group
+                    .get(j)
+                    .map_or(&NO_CELLS[..], |&f| self.data.cells(hist, f))
+            });
             // The last bin cannot split: nothing would go right.
-            let splits = cells.len().saturating_sub(1);
-            let mut left = Sums::default();
-            for ((g, h), cell) in left_g.iter_mut().zip(&mut left_h).zip(&cells[..splits]) {
-                left.g += cell.g;
-                left.h += cell.h;
-                (*g, *h) = (left.g, left.h);
+            let splits = cells.map(|c| c.len().saturating_sub(1));
+            // The features' running sums side by side: each is a chain of additions that wait
+            // on each other, and several chains keep the adder busy where one leaves it idle.
+            // Each sum still adds its own bins in order, so it is the same to the bit.
+            let common = splits.iter().copied().min().unwrap_or(0);
+            let mut left = [Sums::default(); LANES];
+            for i in 0..common {
+                for j in 0..LANES {
+                    left[j].g += cells[j][i].g;
+                    left[j].h += cells[j][i].h;
+                    left_g[j][i] = left[j].g;
+                    left_h[j][i] = left[j].h;
+                }
             }
-            let gains = &mut gains[..splits];
-            let (left_g, left_h, cells) = (&left_g[..splits], &left_h[..splits], &cells[..splits]);
-            if plain {
-                let score = |s: Sums| s.g * s.g / (s.h + lambda);
-                split_gains(gains, left_g, left_h, cells, total, min_h, parent, score);
-            } else {
-                let score = |s: Sums| self.score(s);
-                split_gains(gains, left_g, left_h, cells, total, min_h, parent, score);
-            }
-            // The feature's best gain first (a vectorized maximum), its bin only if it wins.
-            let top = maximum(gains);
-            if !(top > needed && best.is_none_or(|b| top > b.gain)) {
-                continue;
-            }
-            if let Some(bin) = gains.iter().position(|&g| g == top) {
-                best = Some(Candidate {
-                    feature: f,
-                    bin: u8::try_from(bin).unwrap_or(u8::MAX),
-                    gain: top,
-                    left: Sums {
-                        g: left_g[bin],
-                        h: left_h[bin],
-                    },
-                });
+            for (j, &f) in group.iter().enumerate() {
+                let splits = splits[j];
+                for (i, cell) in cells[j].iter().enumerate().take(splits).skip(common) {
+                    left[j].g += cell.g;
+                    left[j].h += cell.h;
+                    left_g[j][i] = left[j].g;
+                    left_h[j][i] = left[j].h;
+                }
+                let gains = &mut gains[..splits];
+                let (left_g, left_h) = (&left_g[j][..splits], &left_h[j][..splits]);
+                let cells = &cells[j][..splits];
+                if plain {
+                    let score = |s: Sums| s.g * s.g / (s.h + lambda);
+                    split_gains(gains, left_g, left_h, cells, total, min_h, parent, score);
+                } else {
+                    let score = |s: Sums| self.score(s);
+                    split_gains(gains, left_g, left_h, cells, total, min_h, parent, score);
+                }
+                // The feature's best gain first (a vectorized maximum), its bin only if it
+                // wins.
+                let top = maximum(gains);
+                if !(top > needed && best.is_none_or(|b| top > b.gain)) {
+                    continue;
+                }
+                if let Some(bin) = gains.iter().position(|&g| g == top) {
+                    best = Some(Candidate {
+                        feature: f,
+                        bin: u8::try_from(bin).unwrap_or(u8::MAX),
+                        gain: top,
+                        left: Sums {
+                            g: left_g[bin],
+                            h: left_h[bin],
+                        },
+                    });
+                }
             }
         }
         best
     }
 }
+
+/// Features whose best splits are searched side by side.
+const LANES: usize = 4;
+/// The cells of a lane no feature takes.
+const NO_CELLS: [Sums; MAX_BINS] = [Sums { g: 0.0, h: 0.0 }; MAX_BINS];
 
 /// The largest of `values` (`NEG_INFINITY` if none), kept in four lanes so that the
 /// comparisons vectorize rather than wait on each other.
@@ -1570,7 +1597,8 @@ mod tests {
     #[test]
     fn split_search_chooses_what_a_scan_bin_by_bin_chooses() {
         let n = 2_000;
-        let x = Array2::from_shape_fn((n, 4), |(r, f)| ((r * (3 * f + 5)) % (50 + 97 * f)) as f64);
+        // Features of 50 to 256 bins: four searched side by side, then two with lanes left over.
+        let x = Array2::from_shape_fn((n, 6), |(r, f)| ((r * (3 * f + 5)) % (50 + 97 * f)) as f64);
         let data = Binned::of(x.view(), None);
         let rows: Vec<u32> = (0..n as u32).filter(|r| r % 5 != 2).collect();
         // alpha 0 takes the branch-free score; alpha > 0 the soft threshold; min-child limits
