@@ -136,11 +136,12 @@ fn panicked() -> MlError {
     MlError::Folds("a fold's fit panicked".to_string())
 }
 
-/// The folds of `group` fitted a step at a time, their steps taken in turn on the pool (each
-/// fold's next step queued behind the others'), so that every thread stays busy until the
-/// last fold's last step: fitted whole, 5 folds on 2 threads leave the last one alone. The
-/// folds' scores, in fold order; `None` when the estimator does not fit in steps. Each fit
-/// bins its own rows of `data.x`, so no fold copies its training rows.
+/// The folds of `group` fitted a step at a time, in [`waves`] of as many folds as the pool
+/// has threads; within a wave the steps are taken in turn (each fold's next step queued behind
+/// the others'), so that every thread stays busy until the last fold's last step: fitted
+/// whole, 5 folds on 2 threads leave the last one alone. The folds' scores, in fold order;
+/// `None` when the estimator does not fit in steps. Each fit bins its own rows of `data.x`,
+/// so no fold copies its training rows.
 fn stepwise_scores(
     estimator: &dyn Estimator,
     data: &TrainingData,
@@ -163,16 +164,23 @@ fn stepwise_scores(
     let mut fits = Vec::with_capacity(group.len());
     for (j, (fold, target)) in group.iter().zip(&targets).enumerate() {
         match estimator.stepwise(data.x.view(), &fold.train, target.train(), seed)? {
-            Ok(fit) => fits.push((j, fit)),
-            Err(e) => folds.scored(j, Err(e)),
+            Ok(fit) => fits.push(Some(fit)),
+            Err(e) => {
+                folds.scored(j, Err(e));
+                fits.push(None);
+            }
         }
     }
-    rayon::scope_fifo(|s| {
-        for (j, fit) in fits {
-            let folds = &folds;
-            s.spawn_fifo(move |s| folds.advance(s, j, fit));
-        }
-    });
+    for wave in waves(group.len(), rayon::current_num_threads()) {
+        rayon::scope_fifo(|s| {
+            for j in wave {
+                if let Some(fit) = fits.get_mut(j).and_then(Option::take) {
+                    let folds = &folds;
+                    s.spawn_fifo(move |s| folds.advance(s, j, fit));
+                }
+            }
+        });
+    }
     Some(
         folds
             .scores
@@ -183,6 +191,28 @@ fn stepwise_scores(
             })
             .collect(),
     )
+}
+
+/// `k` folds in waves for `threads` threads: as many folds as threads in each, except that
+/// the folds an uneven split leaves over join the last whole wave. So the first folds are
+/// scored as early as when fitted whole side by side, and only the last wave, whose folds
+/// take their steps in turn, is larger than the pool.
+fn waves(k: usize, threads: usize) -> Vec<std::ops::Range<usize>> {
+    let t = threads.max(1);
+    let mut waves = Vec::new();
+    let mut start = 0;
+    while k - start > t {
+        let left = k - start;
+        if left < 2 * t && left % t != 0 {
+            break;
+        }
+        waves.push(start..start + t);
+        start += t;
+    }
+    if start < k {
+        waves.push(start..k);
+    }
+    waves
 }
 
 /// A group of folds being fitted a step at a time, and their scores as they are known.
@@ -379,7 +409,12 @@ mod tests {
                         .unwrap()
                 })
                 .collect();
-            for (threads, memory) in [(1, u64::MAX), (3, u64::MAX), (3, 2 * fold_bytes(&data))] {
+            for (threads, memory) in [
+                (1, u64::MAX),
+                (2, u64::MAX),
+                (3, u64::MAX),
+                (3, 2 * fold_bytes(&data)),
+            ] {
                 let seen = Mutex::new(0);
                 let scores = in_pool(threads, || {
                     let count = |_: usize, _: f64| *seen.lock().unwrap() += 1;
@@ -397,6 +432,22 @@ mod tests {
                 assert_eq!(scores.folds, whole, "{family:?} on {threads} threads");
                 assert_eq!(seen.into_inner().unwrap(), 5);
             }
+        }
+    }
+
+    #[test]
+    fn waves_are_the_pools_size_but_the_last_takes_what_is_left() {
+        let sizes = |k, t| -> Vec<usize> { waves(k, t).iter().map(|w| w.len()).collect() };
+        assert_eq!(sizes(5, 2), [2, 3]);
+        assert_eq!(sizes(4, 2), [2, 2]);
+        assert_eq!(sizes(3, 2), [3]);
+        assert_eq!(sizes(10, 3), [3, 3, 4]);
+        assert_eq!(sizes(5, 8), [5]);
+        assert_eq!(sizes(3, 1), [1, 1, 1]);
+        assert_eq!(sizes(0, 2), Vec::<usize>::new());
+        for (k, t) in [(5, 2), (10, 3), (7, 4), (1, 1)] {
+            let all: Vec<usize> = waves(k, t).into_iter().flatten().collect();
+            assert_eq!(all, (0..k).collect::<Vec<_>>(), "{k} folds, {t} threads");
         }
     }
 
