@@ -203,7 +203,7 @@ fn waves(k: usize, threads: usize) -> Vec<std::ops::Range<usize>> {
     let mut start = 0;
     while k - start > t {
         let left = k - start;
-        if left < 2 * t && left % t != 0 {
+        if left < 2 * t && !left.is_multiple_of(t) {
             break;
         }
         waves.push(start..start + t);
