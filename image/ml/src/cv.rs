@@ -136,12 +136,11 @@ fn panicked() -> MlError {
     MlError::Folds("a fold's fit panicked".to_string())
 }
 
-/// The folds of `group` fitted a step at a time, in [`waves`] of as many folds as the pool
-/// has threads; within a wave the steps are taken in turn (each fold's next step queued behind
-/// the others'), so that every thread stays busy until the last fold's last step: fitted
-/// whole, 5 folds on 2 threads leave the last one alone. The folds' scores, in fold order;
-/// `None` when the estimator does not fit in steps. Each fit bins its own rows of `data.x`,
-/// so no fold copies its training rows.
+/// The folds of `group` fitted a step at a time by as many workers as the pool has threads
+/// (see [`Turns`] for which fold a free worker steps next), so that every thread stays busy
+/// until the last fold's last step: fitted whole, 5 folds on 2 threads leave the last one
+/// alone. The folds' scores, in fold order; `None` when the estimator does not fit in steps.
+/// Each fit bins its own rows of `data.x`, so no fold copies its training rows.
 fn stepwise_scores(
     estimator: &dyn Estimator,
     data: &TrainingData,
@@ -154,33 +153,26 @@ fn stepwise_scores(
         .iter()
         .map(|fold| FoldTarget::of(&data.target, fold))
         .collect();
+    let threads = rayon::current_num_threads();
+    let mut turns = Turns::new(group.len(), threads);
     let folds = Folds {
         data,
         scorer,
         group,
         report,
         scores: group.iter().map(|_| Mutex::new(None)).collect(),
+        turns: Mutex::new(Turns::new(0, 1)),
     };
-    let mut fits = Vec::with_capacity(group.len());
     for (j, (fold, target)) in group.iter().zip(&targets).enumerate() {
         match estimator.stepwise(data.x.view(), &fold.train, target.train(), seed)? {
-            Ok(fit) => fits.push(Some(fit)),
-            Err(e) => {
-                folds.scored(j, Err(e));
-                fits.push(None);
-            }
+            Ok(fit) => turns.fits[j] = Some(fit),
+            Err(e) => folds.scored(j, Err(e)),
         }
     }
-    for wave in waves(group.len(), rayon::current_num_threads()) {
-        rayon::scope_fifo(|s| {
-            for j in wave {
-                if let Some(fit) = fits.get_mut(j).and_then(Option::take) {
-                    let folds = &folds;
-                    s.spawn_fifo(move |s| folds.advance(s, j, fit));
-                }
-            }
-        });
-    }
+    *folds.turns.lock().unwrap_or_else(|p| p.into_inner()) = turns;
+    (0..threads.min(group.len()))
+        .into_par_iter()
+        .for_each(|_| folds.work());
     Some(
         folds
             .scores
@@ -193,26 +185,56 @@ fn stepwise_scores(
     )
 }
 
-/// `k` folds in waves for `threads` threads: as many folds as threads in each, except that
-/// the folds an uneven split leaves over join the last whole wave. So the first folds are
-/// scored as early as when fitted whole side by side, and only the last wave, whose folds
-/// take their steps in turn, is larger than the pool.
-fn waves(k: usize, threads: usize) -> Vec<std::ops::Range<usize>> {
-    let t = threads.max(1);
-    let mut waves = Vec::new();
-    let mut start = 0;
-    while k - start > t {
-        let left = k - start;
-        if left < 2 * t && !left.is_multiple_of(t) {
-            break;
+/// Which fold a free worker steps next. The first folds are fitted whole, each by one worker
+/// from start to end (the lowest-numbered fold waiting first), so they are scored as early as
+/// folds fitted side by side. The last ones ([`Turns::new`] says how many) take their steps
+/// in turn, the fold with the fewest steps taken first, so that they end together rather
+/// than one alone on a thread.
+struct Turns<'a> {
+    /// Each fold's fit while it waits for a worker; `None` while a worker steps it, and once
+    /// it is done.
+    fits: Vec<Option<Box<dyn Stepwise + 'a>>>,
+    steps: Vec<usize>,
+    /// The folds below this one are fitted whole.
+    whole: usize,
+}
+
+impl<'a> Turns<'a> {
+    /// `k` folds for `threads` workers: the last `threads` plus the folds an uneven split
+    /// leaves over take turns (all of them when there are no more folds than that).
+    fn new(k: usize, threads: usize) -> Turns<'a> {
+        let t = threads.max(1);
+        let in_turn = if k.is_multiple_of(t) { t } else { t + k % t };
+        Turns {
+            fits: (0..k).map(|_| None).collect(),
+            steps: vec![0; k],
+            whole: k.saturating_sub(in_turn),
         }
-        waves.push(start..start + t);
-        start += t;
     }
-    if start < k {
-        waves.push(start..k);
+
+    /// The next fold to step, taken out until [`Turns::put_back`].
+    fn next(&mut self) -> Option<(usize, Box<dyn Stepwise + 'a>)> {
+        let whole = self.whole;
+        let steps = &self.steps;
+        let j = (0..self.fits.len())
+            .filter(|&j| self.fits[j].is_some())
+            .min_by_key(|&j| {
+                if j < whole {
+                    (0, 0, j)
+                } else {
+                    (1, steps[j], j)
+                }
+            })?;
+        Some((j, self.fits[j].take()?))
     }
-    waves
+
+    /// Fold `j` has taken a step and has more to take.
+    fn put_back(&mut self, j: usize, fit: Box<dyn Stepwise + 'a>) {
+        if let Some(slot) = self.fits.get_mut(j) {
+            *slot = Some(fit);
+            self.steps[j] += 1;
+        }
+    }
 }
 
 /// A group of folds being fitted a step at a time, and their scores as they are known.
@@ -222,22 +244,32 @@ struct Folds<'a> {
     group: &'a [Fold],
     report: &'a (dyn Fn(usize, f64) + Sync),
     scores: Vec<Mutex<Option<Result<Option<f64>>>>>,
+    turns: Mutex<Turns<'a>>,
 }
 
 impl<'a> Folds<'a> {
-    /// Takes fold `j`'s next step, then queues the one after it, or scores the fold.
-    fn advance(&'a self, s: &rayon::ScopeFifo<'a>, j: usize, mut fit: Box<dyn Stepwise + 'a>) {
-        match catch_unwind(AssertUnwindSafe(|| fit.step())) {
-            Ok(true) => s.spawn_fifo(move |s| self.advance(s, j, fit)),
-            Ok(false) => {
-                let result = catch_unwind(AssertUnwindSafe(|| {
-                    let fitted = fit.finish()?;
-                    score_fitted(&fitted, self.data, self.scorer, &self.group[j])
-                }))
-                .unwrap_or_else(|_| Err(panicked()));
-                self.scored(j, result);
+    /// A worker: steps the folds [`Turns`] gives it, and scores each one that is done, until
+    /// no fold waits for a worker.
+    fn work(&self) {
+        let turns = || self.turns.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            // The lock is held only to take a fold, not while it steps.
+            let next = turns().next();
+            let Some((j, mut fit)) = next else {
+                break;
+            };
+            match catch_unwind(AssertUnwindSafe(|| fit.step())) {
+                Ok(true) => turns().put_back(j, fit),
+                Ok(false) => {
+                    let result = catch_unwind(AssertUnwindSafe(|| {
+                        let fitted = fit.finish()?;
+                        score_fitted(&fitted, self.data, self.scorer, &self.group[j])
+                    }))
+                    .unwrap_or_else(|_| Err(panicked()));
+                    self.scored(j, result);
+                }
+                Err(_) => self.scored(j, Err(panicked())),
             }
-            Err(_) => self.scored(j, Err(panicked())),
         }
     }
 
@@ -435,20 +467,40 @@ mod tests {
         }
     }
 
+    /// The first folds go to one worker each, lowest first, and stay with it; the last ones
+    /// take turns, the fewest steps taken first.
     #[test]
-    fn waves_are_the_pools_size_but_the_last_takes_what_is_left() {
-        let sizes = |k, t| -> Vec<usize> { waves(k, t).iter().map(|w| w.len()).collect() };
-        assert_eq!(sizes(5, 2), [2, 3]);
-        assert_eq!(sizes(4, 2), [2, 2]);
-        assert_eq!(sizes(3, 2), [3]);
-        assert_eq!(sizes(10, 3), [3, 3, 4]);
-        assert_eq!(sizes(5, 8), [5]);
-        assert_eq!(sizes(3, 1), [1, 1, 1]);
-        assert_eq!(sizes(0, 2), Vec::<usize>::new());
-        for (k, t) in [(5, 2), (10, 3), (7, 4), (1, 1)] {
-            let all: Vec<usize> = waves(k, t).into_iter().flatten().collect();
-            assert_eq!(all, (0..k).collect::<Vec<_>>(), "{k} folds, {t} threads");
+    fn the_first_folds_are_fitted_whole_and_the_last_take_turns() {
+        let whole = |k, t| Turns::new(k, t).whole;
+        assert_eq!(whole(5, 2), 2, "2 whole, then 3 in turn");
+        assert_eq!(whole(4, 2), 2);
+        assert_eq!(whole(3, 2), 0);
+        assert_eq!(whole(10, 3), 6);
+        assert_eq!(whole(5, 8), 0);
+        assert_eq!(whole(3, 1), 2);
+        let mut turns = Turns::new(5, 2);
+        for j in 0..5 {
+            turns.fits[j] = Some(Box::new(Steps(0)));
         }
+        let mut next = || turns.next().map(|(j, _)| j);
+        assert_eq!(
+            (next(), next(), next(), next(), next(), next()),
+            (Some(0), Some(1), Some(2), Some(3), Some(4), None)
+        );
+        let mut turns = Turns::new(5, 2);
+        for j in [0, 2, 3, 4] {
+            turns.fits[j] = Some(Box::new(Steps(0)));
+        }
+        // Fold 0, stepped and put back, comes before every fold in turn.
+        let (j, fit) = turns.next().unwrap();
+        turns.put_back(j, fit);
+        assert_eq!(turns.next().map(|(j, _)| j), Some(0));
+        // In turn: fold 2, once stepped, waits behind 3 and 4.
+        let (j, fit) = turns.next().unwrap();
+        assert_eq!(j, 2);
+        turns.put_back(j, fit);
+        let order: Vec<usize> = std::iter::from_fn(|| turns.next().map(|(j, _)| j)).collect();
+        assert_eq!(order, [3, 4, 2]);
     }
 
     /// A fit whose third step panics, or which fails to start.

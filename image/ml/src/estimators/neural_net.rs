@@ -36,7 +36,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::linear::softmax_in_place;
-use super::{Algorithm, Estimator, Fitted, ParamGuard, Predictor, TrainTarget};
+use super::{Algorithm, Estimator, Fitted, ParamGuard, Predictor, Stepwise, TrainTarget};
 use crate::error::{MlError, Result};
 use crate::hyperparams::HyperParams;
 
@@ -488,7 +488,120 @@ impl Estimator for MlpValidParams {
     }
 
     fn fit(&self, x: ArrayView2<f64>, y: TrainTarget<'_>, seed: u64) -> Result<Fitted> {
+        let mut fit = Training::start(self, x, y, seed)?;
+        while fit.epoch() {}
+        Ok(fit.finish())
+    }
+
+    fn stepwise<'a>(
+        &'a self,
+        x: ArrayView2<'a, f64>,
+        rows: &'a [usize],
+        y: TrainTarget<'a>,
+        seed: u64,
+    ) -> Option<Result<Box<dyn Stepwise + 'a>>> {
+        if let Some(&bad) = rows.iter().find(|&&r| r >= x.nrows()) {
+            return Some(Err(MlError::Fit {
+                family: FAMILY,
+                message: format!("row {bad} is not below {}", x.nrows()),
+            }));
+        }
+        Some(Ok(Box::new(Epochs {
+            params: self,
+            x,
+            rows,
+            y,
+            seed,
+            training: None,
+        })))
+    }
+}
+
+/// A fit taken an epoch a step, the first step standardizing a copy of its rows.
+struct Epochs<'a> {
+    params: &'a MlpValidParams,
+    x: ArrayView2<'a, f64>,
+    rows: &'a [usize],
+    y: TrainTarget<'a>,
+    seed: u64,
+    training: Option<Training<'a>>,
+}
+
+impl<'a> Epochs<'a> {
+    fn started(&mut self) -> Result<&mut Training<'a>> {
+        if self.training.is_none() {
+            let x = self.x.select(Axis(0), self.rows);
+            self.training = Some(Training::start(self.params, x.view(), self.y, self.seed)?);
+        }
+        match &mut self.training {
+            Some(training) => Ok(training),
+            None => unreachable!("started above"),
+        }
+    }
+}
+
+impl Stepwise for Epochs<'_> {
+    fn step(&mut self) -> bool {
+        let started = self.training.is_some();
+        match self.started() {
+            Ok(training) => !started || training.epoch(),
+            // `finish` reports it.
+            Err(_) => false,
+        }
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<Fitted> {
+        let training = self.started()?;
+        while training.epoch() {}
+        match self.training {
+            Some(training) => Ok(training.finish()),
+            None => unreachable!("started above"),
+        }
+    }
+}
+
+/// A fit's state between epochs.
+struct Training<'p> {
+    params: &'p MlpValidParams,
+    means: Array1<f64>,
+    scales: Array1<f64>,
+    /// The rows standardized.
+    xs: Array2<f64>,
+    targets: Array2<f64>,
+    output: Output,
+    /// A regression target's mean and scale, which the last layer takes back at the end.
+    target_scaling: Option<(f64, f64)>,
+    layers: Vec<TrainLayer>,
+    work: Workspace,
+    order: Vec<usize>,
+    rng: ChaCha8Rng,
+    batch: usize,
+    /// Adam's step count.
+    t: i32,
+    best_loss: f64,
+    no_improvement: usize,
+    epochs: usize,
+    done: bool,
+}
+
+impl<'p> Training<'p> {
+    fn start(
+        params: &'p MlpValidParams,
+        x: ArrayView2<f64>,
+        y: TrainTarget<'_>,
+        seed: u64,
+    ) -> Result<Training<'p>> {
         let n = x.nrows();
+        let targets = match y {
+            TrainTarget::Classes { codes, .. } => codes.len(),
+            TrainTarget::Values(values) => values.len(),
+        };
+        if targets != n {
+            return Err(MlError::Fit {
+                family: FAMILY,
+                message: format!("{targets} targets for {n} rows"),
+            });
+        }
         let (means, scales) = standardization(x);
         let xs = (&x - &means) / &scales;
         let (output, mut targets) = encode_targets(y, n);
@@ -499,56 +612,90 @@ impl Estimator for MlpValidParams {
             (mean[0], scale[0])
         });
         let mut sizes = vec![x.ncols()];
-        sizes.extend(&self.hidden_layer_sizes);
+        sizes.extend(&params.hidden_layer_sizes);
         sizes.push(targets.ncols());
 
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut layers: Vec<TrainLayer> = sizes
+        let layers: Vec<TrainLayer> = sizes
             .windows(2)
-            .map(|w| TrainLayer::glorot(w[0], w[1], self.activation, &mut rng))
+            .map(|w| TrainLayer::glorot(w[0], w[1], params.activation, &mut rng))
             .collect();
-
         let batch = BATCH_SIZE.min(n).max(1);
-        let mut work = Workspace::new(&sizes, batch);
-        let mut order: Vec<usize> = (0..n).collect();
-        let mut t = 0i32;
-        let mut best_loss = f64::INFINITY;
-        let mut no_improvement = 0usize;
-        for _epoch in 0..self.max_iter {
-            order.shuffle(&mut rng);
-            let mut epoch_loss = 0.0;
-            for chunk in order.chunks(batch) {
-                work.gather(&xs, &targets, chunk);
-                t += 1;
-                let step =
-                    self.learning_rate_init * (1.0 - BETA2.powi(t)).sqrt() / (1.0 - BETA1.powi(t));
-                let loss = self.train_batch(&mut layers, &mut work, chunk.len(), output, step);
-                epoch_loss += loss * chunk.len() as f64;
-            }
-            epoch_loss /= n as f64;
-            if !epoch_loss.is_finite() {
-                break;
-            }
-            if epoch_loss > best_loss - TOL {
-                no_improvement += 1;
-            } else {
-                no_improvement = 0;
-            }
-            best_loss = best_loss.min(epoch_loss);
-            if no_improvement > N_ITER_NO_CHANGE {
-                break;
-            }
+        Ok(Training {
+            params,
+            means,
+            scales,
+            xs,
+            targets,
+            output,
+            target_scaling,
+            layers,
+            work: Workspace::new(&sizes, batch),
+            order: (0..n).collect(),
+            rng,
+            batch,
+            t: 0,
+            best_loss: f64::INFINITY,
+            no_improvement: 0,
+            epochs: 0,
+            done: false,
+        })
+    }
+
+    /// One epoch, unless the fit has ended; false once it has (`max_iter` epochs, a loss
+    /// that is not finite, or no improvement by `TOL` for more than `N_ITER_NO_CHANGE`).
+    fn epoch(&mut self) -> bool {
+        if self.done || self.epochs >= self.params.max_iter {
+            self.done = true;
+            return false;
         }
-        if let (Some((mean, scale)), Some(last)) = (target_scaling, layers.last_mut()) {
+        self.epochs += 1;
+        let n = self.order.len();
+        self.order.shuffle(&mut self.rng);
+        let mut epoch_loss = 0.0;
+        for chunk in self.order.chunks(self.batch) {
+            self.work.gather(&self.xs, &self.targets, chunk);
+            self.t += 1;
+            let (rate, t) = (self.params.learning_rate_init, self.t);
+            let step = rate * (1.0 - BETA2.powi(t)).sqrt() / (1.0 - BETA1.powi(t));
+            let loss = self.params.train_batch(
+                &mut self.layers,
+                &mut self.work,
+                chunk.len(),
+                self.output,
+                step,
+            );
+            epoch_loss += loss * chunk.len() as f64;
+        }
+        epoch_loss /= n as f64;
+        if !epoch_loss.is_finite() {
+            self.done = true;
+            return false;
+        }
+        if epoch_loss > self.best_loss - TOL {
+            self.no_improvement += 1;
+        } else {
+            self.no_improvement = 0;
+        }
+        self.best_loss = self.best_loss.min(epoch_loss);
+        if self.no_improvement > N_ITER_NO_CHANGE || self.epochs >= self.params.max_iter {
+            self.done = true;
+        }
+        !self.done
+    }
+
+    fn finish(self) -> Fitted {
+        let mut layers = self.layers;
+        if let (Some((mean, scale)), Some(last)) = (self.target_scaling, layers.last_mut()) {
             // y = scale · (W a + b) + mean = (scale · W) a + (scale · b + mean).
             last.w *= scale;
             last.b.mapv_inplace(|b| scale * b + mean);
         }
-        Ok(Fitted::NeuralNet(Mlp {
-            means: means.to_vec(),
-            scales: scales.to_vec(),
-            activation: self.activation,
-            output,
+        Fitted::NeuralNet(Mlp {
+            means: self.means.to_vec(),
+            scales: self.scales.to_vec(),
+            activation: self.params.activation,
+            output: self.output,
             layers: layers
                 .into_iter()
                 .map(|l| Layer {
@@ -558,7 +705,7 @@ impl Estimator for MlpValidParams {
                     biases: l.b.to_vec(),
                 })
                 .collect(),
-        }))
+        })
     }
 }
 
@@ -910,6 +1057,71 @@ mod tests {
             m.predict_row(row.as_slice().unwrap(), &mut out);
             assert!(out[c] > 0.9, "row {row} → {out:?}, want class {c}");
         }
+    }
+
+    /// A fit taken an epoch a step on some rows of a matrix is the fit on a copy of those
+    /// rows, to the bit, whether it stops early or runs every epoch; bad rows and targets are
+    /// refused.
+    #[test]
+    fn a_stepwise_fit_on_rows_is_the_fit_on_their_copy() {
+        let x = Array2::from_shape_fn((120, 3), |(i, j)| {
+            ((i * (j + 2) * 5) % 17) as f64 - j as f64
+        });
+        let rows: Vec<usize> = (0..120).filter(|i| i % 4 != 1).rev().collect();
+        let copy = x.select(Axis(0), &rows);
+        let codes: Vec<usize> = rows
+            .iter()
+            .map(|&r| usize::from(x[[r, 0]] > x[[r, 1]]))
+            .collect();
+        let values: Vec<f64> = rows.iter().map(|&r| 2.0 * x[[r, 2]] + 40.0).collect();
+        let classes = TrainTarget::Classes {
+            codes: &codes,
+            n_classes: 2,
+        };
+        for (max_iter, y) in [(30, classes), (400, TrainTarget::Values(&values))] {
+            let params = MlpParams {
+                hidden_layer_sizes: vec![6],
+                learning_rate_init: 0.01,
+                max_iter,
+                ..MlpParams::default()
+            }
+            .check()
+            .unwrap();
+            let mut fit = params.stepwise(x.view(), &rows, y, 3).unwrap().unwrap();
+            let mut steps = 1;
+            while fit.step() {
+                steps += 1;
+            }
+            // Standardizing, then one step an epoch: all of them, or fewer when the loss
+            // stops improving.
+            if max_iter == 30 {
+                assert_eq!(steps, 1 + 30);
+            } else {
+                assert!(steps < 1 + 400, "{steps} steps");
+            }
+            assert_eq!(
+                fit.finish().unwrap(),
+                params.fit(copy.view(), y, 3).unwrap()
+            );
+        }
+        let params = MlpParams::default().check().unwrap();
+        let short = params.fit(x.view(), classes, 3).unwrap_err().to_string();
+        assert!(short.contains("90 targets for 120 rows"), "{short}");
+        let err = params
+            .stepwise(x.view(), &[4, 120], classes, 3)
+            .unwrap()
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("row 120 is not below 120"),
+            "{err}"
+        );
+        let mismatched = params
+            .stepwise(x.view(), &rows[..5], classes, 3)
+            .unwrap()
+            .unwrap();
+        let err = mismatched.finish().unwrap_err().to_string();
+        assert!(err.contains("90 targets for 5 rows"), "{err}");
     }
 
     #[test]
