@@ -528,35 +528,34 @@ struct Epochs<'a> {
 }
 
 impl<'a> Epochs<'a> {
-    fn started(&mut self) -> Result<&mut Training<'a>> {
-        if self.training.is_none() {
-            let x = self.x.select(Axis(0), self.rows);
-            self.training = Some(Training::start(self.params, x.view(), self.y, self.seed)?);
-        }
-        match &mut self.training {
-            Some(training) => Ok(training),
-            None => unreachable!("started above"),
-        }
+    fn start(&self) -> Result<Training<'a>> {
+        let x = self.x.select(Axis(0), self.rows);
+        Training::start(self.params, x.view(), self.y, self.seed)
     }
 }
 
 impl Stepwise for Epochs<'_> {
     fn step(&mut self) -> bool {
-        let started = self.training.is_some();
-        match self.started() {
-            Ok(training) => !started || training.epoch(),
-            // `finish` reports it.
-            Err(_) => false,
+        match &mut self.training {
+            Some(training) => training.epoch(),
+            None => match self.start() {
+                Ok(training) => {
+                    self.training = Some(training);
+                    true
+                }
+                // `finish` reports it.
+                Err(_) => false,
+            },
         }
     }
 
     fn finish(mut self: Box<Self>) -> Result<Fitted> {
-        let training = self.started()?;
+        let mut training = match self.training.take() {
+            Some(training) => training,
+            None => self.start()?,
+        };
         while training.epoch() {}
-        match self.training {
-            Some(training) => Ok(training.finish()),
-            None => unreachable!("started above"),
-        }
+        Ok(training.finish())
     }
 }
 
