@@ -155,21 +155,24 @@ fn stepwise_scores(
         .collect();
     let threads = rayon::current_num_threads();
     let mut turns = Turns::new(group.len(), threads);
+    let mut refused = Vec::new();
+    for (j, (fold, target)) in group.iter().zip(&targets).enumerate() {
+        match estimator.stepwise(data.x.view(), &fold.train, target.train(), seed)? {
+            Ok(fit) => turns.fits[j] = Some(fit),
+            Err(e) => refused.push((j, e)),
+        }
+    }
     let folds = Folds {
         data,
         scorer,
         group,
         report,
         scores: group.iter().map(|_| Mutex::new(None)).collect(),
-        turns: Mutex::new(Turns::new(0, 1)),
+        turns: Mutex::new(turns),
     };
-    for (j, (fold, target)) in group.iter().zip(&targets).enumerate() {
-        match estimator.stepwise(data.x.view(), &fold.train, target.train(), seed)? {
-            Ok(fit) => turns.fits[j] = Some(fit),
-            Err(e) => folds.scored(j, Err(e)),
-        }
+    for (j, e) in refused {
+        folds.scored(j, Err(e));
     }
-    *folds.turns.lock().unwrap_or_else(|p| p.into_inner()) = turns;
     (0..threads.min(group.len()))
         .into_par_iter()
         .for_each(|_| folds.work());
