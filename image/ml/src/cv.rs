@@ -59,19 +59,23 @@ pub fn cross_val_score_within(
     estimator.supports(data.task)?;
     let codes = data.target.codes();
     let all = folds(data.x.nrows(), codes, k)?;
-    // One thread fits one fold at a time: more at once would only hold more in memory.
-    let threads = rayon::current_num_threads();
-    let at_once = usize::try_from(memory / fold_bytes(data).max(1))
+    let by_memory = usize::try_from(memory / fold_bytes(data).max(1))
         .unwrap_or(usize::MAX)
-        .clamp(1, if threads > 1 { all.len().max(1) } else { 1 });
-    if at_once < all.len() {
+        .clamp(1, all.len().max(1));
+    if by_memory < all.len() {
         tracing::info!(
-            folds_at_once = at_once,
+            folds_at_once = by_memory,
             fold_bytes = fold_bytes(data),
             memory,
             "memory bounds the folds fitted at once"
         );
     }
+    // One thread fits one fold at a time: more at once would only hold more in memory.
+    let at_once = if rayon::current_num_threads() > 1 {
+        by_memory
+    } else {
+        1
+    };
     // Each fold's score once it is known, by fold: the running mean sums them in fold order,
     // as the final mean does, so its last value is that mean to the bit.
     let scored: Mutex<Vec<Option<f64>>> = Mutex::new(vec![None; all.len()]);
