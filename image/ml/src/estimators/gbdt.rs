@@ -120,7 +120,7 @@ pub(super) fn fit(
 
 /// A fit done a step at a time: the first step bins the features, each later one is a
 /// boosting round. Cross-validation takes its folds' steps in turn, so that both threads stay
-/// busy until the last fold's last round ([`crate::cv`]). The model is the same as [`fit`]'s.
+/// busy until the last fold's last round (the CV in `cv.rs`). The model is the same as [`fit`]'s.
 pub(super) struct Fit<'a> {
     x: ndarray::ArrayView2<'a, f64>,
     /// The rows of `x` fitted on (`None`: every row), in the order `target` gives them.
