@@ -68,7 +68,9 @@ use super::forust_legacy;
 use super::gbdt::{self, Config, Dart, SoftmaxHessian, Target};
 use super::gblinear::{self, LinearConfig};
 use super::tree_ensemble::TreeEnsemble;
-use super::{Algorithm, Estimator, Fitted, Predictor, Stepwise, TrainTarget};
+use super::{
+    check_rows, check_targets, Algorithm, Estimator, Fitted, Predictor, Stepwise, TrainTarget,
+};
 use crate::error::{MlError, Result};
 
 /// Which library's names, defaults and growth the parameter set follows.
@@ -273,11 +275,8 @@ impl Estimator for BoostParams {
         if self.booster == Booster::Linear {
             return None;
         }
-        if let Some(&bad) = rows.iter().find(|&&r| r >= x.nrows()) {
-            return Some(Err(MlError::Fit {
-                family: self.algorithm(),
-                message: format!("row {bad} is not below {}", x.nrows()),
-            }));
+        if let Err(e) = check_rows(self.algorithm(), &x, rows) {
+            return Some(Err(e));
         }
         Some(self.target(rows.len(), x.ncols(), y).map(|target| {
             let fit = gbdt::Fit::new(x, Some(rows), target, self.config(), seed);
@@ -299,13 +298,7 @@ impl BoostParams {
         if n == 0 || p == 0 {
             return fails(format!("cannot fit on {n} rows × {p} features"));
         }
-        let targets = match y {
-            TrainTarget::Classes { codes, .. } => codes.len(),
-            TrainTarget::Values(values) => values.len(),
-        };
-        if targets != n {
-            return fails(format!("{targets} targets for {n} rows"));
-        }
+        check_targets(self.algorithm(), n, &y)?;
         Ok(match y {
             TrainTarget::Classes { codes, n_classes } => {
                 if let Some(bad) = codes.iter().find(|&&c| c >= n_classes) {

@@ -64,6 +64,32 @@ impl TrainTarget<'_> {
     }
 }
 
+/// Fails, naming `family`, unless `y` holds a target for each of `n` rows.
+pub(crate) fn check_targets(family: Algorithm, n: usize, y: &TrainTarget<'_>) -> Result<()> {
+    let targets = match y {
+        TrainTarget::Classes { codes, .. } => codes.len(),
+        TrainTarget::Values(values) => values.len(),
+    };
+    if targets == n {
+        return Ok(());
+    }
+    Err(MlError::Fit {
+        family,
+        message: format!("{targets} targets for {n} rows"),
+    })
+}
+
+/// Fails, naming `family`, unless every one of `rows` is a row of `x`.
+pub(crate) fn check_rows(family: Algorithm, x: &ArrayView2<f64>, rows: &[usize]) -> Result<()> {
+    match rows.iter().find(|&&r| r >= x.nrows()) {
+        None => Ok(()),
+        Some(bad) => Err(MlError::Fit {
+            family,
+            message: format!("row {bad} is not below {}", x.nrows()),
+        }),
+    }
+}
+
 /// A family's checked hyperparameters: fits a model to encoded rows.
 pub trait Estimator: std::fmt::Debug + Send + Sync {
     /// The family these parameters belong to.

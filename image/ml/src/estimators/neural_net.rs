@@ -36,7 +36,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::linear::softmax_in_place;
-use super::{Algorithm, Estimator, Fitted, ParamGuard, Predictor, Stepwise, TrainTarget};
+use super::{
+    check_rows, check_targets, Algorithm, Estimator, Fitted, ParamGuard, Predictor, Stepwise,
+    TrainTarget,
+};
 use crate::error::{MlError, Result};
 use crate::hyperparams::HyperParams;
 
@@ -500,11 +503,8 @@ impl Estimator for MlpValidParams {
         y: TrainTarget<'a>,
         seed: u64,
     ) -> Option<Result<Box<dyn Stepwise + 'a>>> {
-        if let Some(&bad) = rows.iter().find(|&&r| r >= x.nrows()) {
-            return Some(Err(MlError::Fit {
-                family: FAMILY,
-                message: format!("row {bad} is not below {}", x.nrows()),
-            }));
+        if let Err(e) = check_rows(FAMILY, &x, rows) {
+            return Some(Err(e));
         }
         Some(Ok(Box::new(Epochs {
             params: self,
@@ -591,16 +591,7 @@ impl<'p> Training<'p> {
         seed: u64,
     ) -> Result<Training<'p>> {
         let n = x.nrows();
-        let targets = match y {
-            TrainTarget::Classes { codes, .. } => codes.len(),
-            TrainTarget::Values(values) => values.len(),
-        };
-        if targets != n {
-            return Err(MlError::Fit {
-                family: FAMILY,
-                message: format!("{targets} targets for {n} rows"),
-            });
-        }
+        check_targets(FAMILY, n, &y)?;
         let (means, scales) = standardization(x);
         let xs = (&x - &means) / &scales;
         let (output, mut targets) = encode_targets(y, n);
