@@ -119,8 +119,8 @@ pub(super) fn fit(
 }
 
 /// A fit done a step at a time: the first step bins the features, each later one is a
-/// boosting round. Cross-validation takes its folds' steps in turn, so that both threads stay
-/// busy until the last fold's last round (the CV in `cv.rs`). The model is the same as [`fit`]'s.
+/// boosting round. Cross-validation (`cv.rs`) takes its last folds' steps in turn, so that
+/// both threads stay busy until the last fold's last round. The model is [`fit`]'s.
 pub(super) struct Fit<'a> {
     x: ndarray::ArrayView2<'a, f64>,
     /// The rows of `x` fitted on (`None`: every row), in the order `target` gives them.
@@ -199,11 +199,10 @@ impl<'a> Fit<'a> {
 
     /// The ensemble, after the steps not yet taken.
     pub(super) fn finish(mut self) -> TreeEnsemble {
-        while self.step() {}
-        let boosting = match self.boosting {
-            Some(boosting) => boosting,
-            None => self.start(),
-        };
+        let mut boosting = self.boosting.take().unwrap_or_else(|| self.start());
+        while boosting.rounds.len() < self.config.rounds {
+            boosting.round(&self.objective, &self.config);
+        }
         let Boosting {
             data,
             base_margin,
