@@ -1,7 +1,8 @@
 //! Features binned once per fit, for the split searches over histograms that the forest and
 //! the booster make: at most 256 bins of one byte each, one per distinct value when there are
-//! that few, else bins of equal row counts. A bin never splits one value, and the edge between
-//! two bins is a value midway between them, so a split on codes is a split on values.
+//! that few. Beyond that, two rules ([`Binning`]): bins of equal row counts with edges midway
+//! between values (the forest's, LightGBM's), or XGBoost's own cuts. Either way a bin never
+//! splits one value, so a split on codes is a split on values.
 
 use ndarray::ArrayView2;
 use rayon::prelude::*;
@@ -21,11 +22,24 @@ pub(super) struct Bins {
 /// The most bins a feature gets: the codes are bytes.
 pub(super) const MAX_BINS: usize = 256;
 
+/// Where a feature with more distinct values than bins puts its bins' edges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Binning {
+    /// Equal row counts per bin, edges midway between two values ([`Bins::of`]).
+    EqualCounts,
+    /// XGBoost's `hist` cuts, from its quantile summary ([`Bins::xgboost`]).
+    XGBoost,
+}
+
 impl Bins {
     /// Every column of `x` binned over the rows `rows` (`None`: every row), in that order,
     /// side by side when a thread of the pool is idle (as for the last fold of a
     /// cross-validation, which fits alone).
-    pub(super) fn columns(x: ArrayView2<f64>, rows: Option<&[usize]>) -> Vec<Bins> {
+    pub(super) fn columns(
+        x: ArrayView2<f64>,
+        rows: Option<&[usize]>,
+        binning: Binning,
+    ) -> Vec<Bins> {
         (0..x.ncols())
             .into_par_iter()
             .map(|f| {
@@ -34,7 +48,10 @@ impl Bins {
                     Some(rows) => rows.iter().map(|&r| column[r]).collect(),
                     None => column.to_vec(),
                 };
-                Bins::of(&values)
+                match binning {
+                    Binning::EqualCounts => Bins::of(&values),
+                    Binning::XGBoost => Bins::xgboost(&values),
+                }
             })
             .collect()
     }
@@ -83,10 +100,144 @@ impl Bins {
         Bins { codes, edges }
     }
 
+    /// XGBoost's bins (`tree_method=hist`, `max_bin=256`), so that the booster named XGBoost
+    /// splits where XGBoost does. XGBoost bins a value as `f32`, into bin `b` when
+    /// `cut[b - 1] <= value < cut[b]`. Its cuts come from a weighted quantile summary of the
+    /// column: each distinct value with the ranks below and through it, pruned to 257 entries by
+    /// rank (`WQSummary::SetPrune`), whose values after the first are the cuts. Here the summary
+    /// is exact; XGBoost's is too up to a few thousand rows, and approximates it beyond. NaN
+    /// takes bin 0, the left side, where the trees send missing values.
+    pub(super) fn xgboost(values: &[f64]) -> Bins {
+        let sorted = sorted_f32(values.iter().filter(|v| !v.is_nan()).map(|&v| v as f32));
+        let summary = Summary::of(&sorted);
+        let kept = summary.prune(MAX_BINS + 1);
+        let mut cuts: Vec<f32> = Vec::with_capacity(MAX_BINS);
+        for &i in kept.iter().take(MAX_BINS).skip(1) {
+            let value = summary.value(i);
+            if cuts.last().is_none_or(|&last| value > last) {
+                cuts.push(value);
+            }
+        }
+        let codes = values
+            .iter()
+            .map(|&v| {
+                let v = v as f32;
+                u8::try_from(cuts.partition_point(|&c| c <= v)).unwrap_or(u8::MAX)
+            })
+            .collect();
+        let edges = cuts.iter().map(|&c| below_f32_cut(c)).collect();
+        Bins { codes, edges }
+    }
+
     /// How many bins there are.
     pub(super) fn bins(&self) -> usize {
         self.edges.len() + 1
     }
+}
+
+/// XGBoost's quantile summary of a column, exact: each distinct value with the weight of the
+/// values below it (`rmin`), through it (`rmax`), and its own. Weights are row counts, so
+/// entry `i` is the run of equal values `sorted[starts[i]..starts[i + 1]]`.
+struct Summary<'a> {
+    sorted: &'a [f32],
+    starts: Vec<usize>,
+}
+
+impl<'a> Summary<'a> {
+    fn of(sorted: &'a [f32]) -> Summary<'a> {
+        let mut starts = Vec::with_capacity(sorted.len() + 1);
+        // `!=`, as XGBoost merges with `==`: -0.0 and 0.0 are one value.
+        starts.extend((0..sorted.len()).filter(|&i| i == 0 || sorted[i] != sorted[i - 1]));
+        starts.push(sorted.len());
+        Summary { sorted, starts }
+    }
+
+    fn len(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    fn value(&self, i: usize) -> f32 {
+        self.sorted[self.starts[i]]
+    }
+
+    /// The ranks as XGBoost keeps them, in `f32` (exact below 2^24 rows).
+    fn rmin(&self, i: usize) -> f32 {
+        self.starts[i] as f32
+    }
+
+    fn rmax(&self, i: usize) -> f32 {
+        self.starts[i + 1] as f32
+    }
+
+    fn weight(&self, i: usize) -> f32 {
+        self.rmax(i) - self.rmin(i)
+    }
+
+    /// The entries kept when the summary is cut down to at most `size`, spread evenly by
+    /// rank: XGBoost's `WQSummary::SetPrune`, step for step, in its `f32` arithmetic.
+    fn prune(&self, size: usize) -> Vec<usize> {
+        let len = self.len();
+        if len <= size {
+            return (0..len).collect();
+        }
+        let begin = self.rmax(0);
+        let range = self.rmin(len - 1) - begin;
+        let n = size - 1;
+        let mut kept = vec![0];
+        let mut i = 1;
+        for k in 1..n {
+            let dx2 = 2.0 * ((k as f32 * range) / n as f32 + begin);
+            while i < len - 1 && dx2 >= self.rmax(i + 1) + self.rmin(i + 1) {
+                i += 1;
+            }
+            if i == len - 1 {
+                break;
+            }
+            let next_min = self.rmin(i) + self.weight(i);
+            let prev_max = self.rmax(i + 1) - self.weight(i + 1);
+            let take = if dx2 < next_min + prev_max { i } else { i + 1 };
+            if kept.last() != Some(&take) {
+                kept.push(take);
+            }
+        }
+        if kept.last() != Some(&(len - 1)) {
+            kept.push(len - 1);
+        }
+        kept
+    }
+}
+
+/// The largest `f64` whose `f32` rounding is below `cut`: `value <= below_f32_cut(cut)`
+/// exactly when `(value as f32) < cut`, so that XGBoost's split keeps this crate's
+/// `value <= threshold` trees.
+fn below_f32_cut(cut: f32) -> f64 {
+    let lower = cut.next_down();
+    // Past f32's largest value, the boundary where rounding overflows stands in for infinity.
+    let widen = |v: f32| {
+        if v.is_infinite() {
+            2f64.powi(128).copysign(f64::from(v))
+        } else {
+            f64::from(v)
+        }
+    };
+    // Exact in f64: two f32 values and their mean need at most 25 significant bits.
+    let mid = (widen(lower) + widen(cut)) / 2.0;
+    // A value exactly midway rounds to the neighbour whose last mantissa bit is 0.
+    if lower.to_bits() & 1 == 0 {
+        mid
+    } else {
+        mid.next_down()
+    }
+}
+
+/// `values` in `f32::total_cmp`'s order, sorted as integers (as [`sorted_total`] does).
+fn sorted_f32(values: impl Iterator<Item = f32>) -> Vec<f32> {
+    let key = |bits: i32| bits ^ (((bits >> 31) as u32) >> 1) as i32;
+    let mut keys: Vec<i32> = values.map(|v| key(v.to_bits() as i32)).collect();
+    keys.sort_unstable();
+    keys.into_iter()
+        .map(|k| f32::from_bits(key(k) as u32))
+        .collect()
 }
 
 /// `values` in `f64::total_cmp`'s order, sorted as integers: each value's bits mapped to an
@@ -182,5 +333,80 @@ mod tests {
         let bins = Bins::of(&tied);
         assert_consistent(&tied, &bins);
         assert!(bins.codes.iter().filter(|&&c| c == 0).count() >= 2_500);
+    }
+
+    #[test]
+    fn below_f32_cut_is_the_f32_comparison_in_f64() {
+        let cuts = [
+            27.2f32,
+            4.6052,
+            -3.25,
+            0.0,
+            -0.0,
+            1e-40,
+            f32::MIN_POSITIVE,
+            f32::MAX,
+            f32::INFINITY,
+            -f32::MAX,
+            16_777_217.0,
+        ];
+        for cut in cuts {
+            let t = below_f32_cut(cut);
+            let lower = f64::from(cut.next_down());
+            let step = if cut.is_finite() {
+                (f64::from(cut) - lower).max(f64::MIN_POSITIVE)
+            } else {
+                1e300
+            };
+            // Values around both f32 neighbours and the rounding boundary between them.
+            let mut probes = vec![t, t.next_up(), t.next_down(), lower, f64::from(cut)];
+            for k in -8..=8 {
+                probes.push(lower + step * f64::from(k) / 4.0);
+            }
+            for v in probes.into_iter().filter(|v| !v.is_nan()) {
+                assert_eq!(
+                    v <= t,
+                    (v as f32) < cut,
+                    "value {v:e}, cut {cut:e}, threshold {t:e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn xgboost_bins_few_values_one_each_and_many_by_rank() {
+        // Few distinct values: a bin each, split where `f32` says the next value starts.
+        let values = [3.0, 1.0, 2.0, 3.0, 1.0, 10.0, f64::NAN];
+        let bins = Bins::xgboost(&values);
+        assert_eq!(bins.codes, vec![2, 0, 1, 2, 0, 3, 0]);
+        assert_eq!(bins.bins(), 4);
+        assert_consistent(&values[..6], &bins);
+        assert!(bins.edges[0] < 2.0 && bins.edges[0] > 1.999_999);
+        assert_eq!(Bins::xgboost(&[4.0; 5]).bins(), 1);
+        // 1,000 distinct values, each once: 256 bins, each cut a value, about 1000/256 apart.
+        let values: Vec<f64> = (0..1000)
+            .map(|i| f64::from((i * 7919) % 1000) * 0.5)
+            .collect();
+        let bins = Bins::xgboost(&values);
+        assert_eq!(bins.bins(), MAX_BINS);
+        assert_consistent(&values, &bins);
+        let mut count = vec![0usize; MAX_BINS];
+        bins.codes.iter().for_each(|&c| count[usize::from(c)] += 1);
+        // Ranks are pruned evenly, the first and last bins hold what lies beyond the cuts.
+        assert!(
+            count[1..MAX_BINS - 1].iter().all(|&c| (3..=5).contains(&c)),
+            "{count:?}"
+        );
+        // A heavy value is never split; its bin takes only the few values up to the first cut.
+        let tied: Vec<f64> = (0..5000)
+            .map(|i| if i % 2 == 0 { 0.0 } else { f64::from(i) })
+            .collect();
+        let bins = Bins::xgboost(&tied);
+        assert_consistent(&tied, &bins);
+        let heavy = bins.codes.iter().filter(|&&c| c == bins.codes[0]).count();
+        assert!(
+            (2500..2520).contains(&heavy),
+            "{heavy} rows share the heavy value's bin"
+        );
     }
 }

@@ -61,6 +61,7 @@
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
+use super::bins::Binning;
 use super::boosting_params::{
     at_least, learning_rate, non_negative, positive_fraction, LgbmHyperParams, XgbHyperParams,
 };
@@ -207,9 +208,9 @@ impl BoostParams {
     }
 
     fn config(&self) -> Config {
-        let (prune_after, softmax_hessian) = match self.flavor {
-            Flavor::XGBoost => (true, SoftmaxHessian::XGBoost),
-            Flavor::LightGBM => (false, SoftmaxHessian::LightGBM),
+        let (prune_after, softmax_hessian, binning) = match self.flavor {
+            Flavor::XGBoost => (true, SoftmaxHessian::XGBoost, Binning::XGBoost),
+            Flavor::LightGBM => (false, SoftmaxHessian::LightGBM, Binning::EqualCounts),
         };
         Config {
             rounds: self.n_estimators,
@@ -228,6 +229,8 @@ impl BoostParams {
             softmax_hessian,
             // LightGBM's DART parameters keep their defaults: the search space sets none.
             dart: (self.booster == Booster::Dart).then(Dart::default),
+            binning,
+            f32_gains: self.flavor == Flavor::XGBoost,
         }
     }
 

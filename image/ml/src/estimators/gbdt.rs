@@ -34,7 +34,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::bins::{Bins, MAX_BINS};
+use super::bins::{Binning, Bins, MAX_BINS};
 use super::tree_ensemble::{Link, Missing, Split, Tree, TreeEnsemble};
 
 /// How the trees grow and what limits them, in both libraries' terms.
@@ -70,6 +70,11 @@ pub(super) struct Config {
     pub softmax_hessian: SoftmaxHessian,
     /// LightGBM's DART: rounds dropped while each new one is fitted.
     pub dart: Option<Dart>,
+    /// Where the bins' edges go, as each library puts them.
+    pub binning: Binning,
+    /// Whether split gains are compared as `f32`, as XGBoost keeps them (`SplitEntry`): gains
+    /// within `f32` rounding of each other tie, and the lower feature, then the lower bin, wins.
+    pub f32_gains: bool,
 }
 
 /// The softmax hessian's factor, as each library sets it.
@@ -182,7 +187,7 @@ impl<'a> Fit<'a> {
     }
 
     fn start(&self) -> Boosting {
-        let data = Binned::of(self.x, self.rows);
+        let data = Binned::of(self.x, self.rows, self.config.binning);
         let groups = self.objective.groups();
         let base_margin = self.objective.base_margin();
         let n = data.rows;
@@ -542,6 +547,8 @@ pub(super) enum Objective<'a> {
         codes: &'a [usize],
         classes: usize,
         hessian_factor: f64,
+        /// Whether the margins start at the classes' log shares (XGBoost 3), not at 0.
+        from_shares: bool,
     },
     Squared(&'a [f64]),
 }
@@ -557,6 +564,7 @@ impl<'a> Objective<'a> {
                     SoftmaxHessian::XGBoost => 2.0,
                     SoftmaxHessian::LightGBM => classes as f64 / (classes as f64 - 1.0),
                 },
+                from_shares: softmax == SoftmaxHessian::XGBoost,
             },
             Target::Values(values) => Objective::Squared(values),
         }
@@ -570,8 +578,8 @@ impl<'a> Objective<'a> {
         }
     }
 
-    /// The margin before any tree: the log-odds of the positive share, the mean value, or 0
-    /// for softmax (where a common shift changes nothing).
+    /// The margin before any tree: the log-odds of the positive share, the mean value, or for
+    /// softmax 0 (LightGBM) or the centred log shares (XGBoost).
     pub(super) fn base_margin(&self) -> Vec<f64> {
         match self {
             Objective::Logistic(codes) => {
@@ -579,7 +587,25 @@ impl<'a> Objective<'a> {
                 let share = share.clamp(1e-6, 1.0 - 1e-6);
                 vec![(share / (1.0 - share)).ln()]
             }
-            Objective::Softmax { classes, .. } => vec![0.0; *classes],
+            Objective::Softmax {
+                codes,
+                classes,
+                from_shares,
+                ..
+            } => {
+                if !from_shares {
+                    return vec![0.0; *classes];
+                }
+                // XGBoost's intercept: each class's log share, less their mean, in f32.
+                let mut counts = vec![0usize; *classes];
+                codes.iter().for_each(|&c| counts[c] += 1);
+                let logs: Vec<f64> = counts
+                    .iter()
+                    .map(|&k| (k as f64 / codes.len() as f64).max(1e-6).ln())
+                    .collect();
+                let mean = logs.iter().sum::<f64>() / logs.len() as f64;
+                logs.iter().map(|l| f64::from((l - mean) as f32)).collect()
+            }
             Objective::Squared(values) => {
                 vec![values.iter().sum::<f64>() / values.len() as f64]
             }
@@ -621,6 +647,7 @@ impl<'a> Objective<'a> {
                 codes,
                 classes,
                 hessian_factor,
+                ..
             } => {
                 let k = *classes;
                 for ((o, m), &c) in out
@@ -674,8 +701,8 @@ struct Binned {
 impl Binned {
     /// Every column of `x` binned.
     /// The rows `rows` of `x` binned (`None`: every row).
-    fn of(x: ndarray::ArrayView2<f64>, rows: Option<&[usize]>) -> Binned {
-        let columns = Bins::columns(x, rows);
+    fn of(x: ndarray::ArrayView2<f64>, rows: Option<&[usize]>, binning: Binning) -> Binned {
+        let columns = Bins::columns(x, rows, binning);
         Binned::new(columns, rows.map_or(x.nrows(), <[usize]>::len))
     }
 
@@ -1262,11 +1289,21 @@ impl<'a> Grower<'a> {
                 }
                 // The feature's best gain first (a vectorized maximum), its bin only if it
                 // wins.
-                let top = maximum(gains);
+                let mut top = maximum(gains);
+                if config.f32_gains {
+                    top = f64::from(top as f32);
+                }
                 if !(top > needed && best.is_none_or(|b| top > b.gain)) {
                     continue;
                 }
-                if let Some(bin) = gains.iter().position(|&g| g == top) {
+                let wins = |&g: &f64| {
+                    if config.f32_gains {
+                        f64::from(g as f32) == top
+                    } else {
+                        g == top
+                    }
+                };
+                if let Some(bin) = gains.iter().position(wins) {
                     best = Some(Candidate {
                         feature: f,
                         bin: u8::try_from(bin).unwrap_or(u8::MAX),
@@ -1486,6 +1523,8 @@ mod tests {
             goss: false,
             softmax_hessian: SoftmaxHessian::XGBoost,
             dart: None,
+            binning: Binning::EqualCounts,
+            f32_gains: false,
         }
     }
 
@@ -1501,7 +1540,7 @@ mod tests {
     /// Each feature's cells, summed row by row with no histogram code, against `histogram`'s,
     /// over every row and over a subset; with and without column sampling.
     fn assert_histograms_sum_their_rows(x: &Array2<f64>, blocks: bool) {
-        let data = Binned::of(x.view(), None);
+        let data = Binned::of(x.view(), None, Binning::EqualCounts);
         assert_eq!(data.blocks, blocks, "layout");
         for colsample in [1.0, 0.5] {
             let config = Config {
@@ -1598,7 +1637,7 @@ mod tests {
         let n = 2_000;
         // Features of 50 to 256 bins: four searched side by side, then two with lanes left over.
         let x = Array2::from_shape_fn((n, 6), |(r, f)| ((r * (3 * f + 5)) % (50 + 97 * f)) as f64);
-        let data = Binned::of(x.view(), None);
+        let data = Binned::of(x.view(), None, Binning::EqualCounts);
         let rows: Vec<u32> = (0..n as u32).filter(|r| r % 5 != 2).collect();
         // alpha 0 takes the branch-free score; alpha > 0 the soft threshold; min-child limits
         // leave some bins out.
@@ -1708,6 +1747,7 @@ mod tests {
                 codes: &codes,
                 classes: 3,
                 hessian_factor: 2.0,
+                from_shares: true,
             },
             Objective::Squared(&values),
         ];

@@ -41,7 +41,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::bins::{Bins, MAX_BINS};
+use super::bins::{Binning, Bins, MAX_BINS};
 use super::{
     balanced_weights, parse_class_weight, predict_each, Algorithm, Estimator, Fitted, ParamGuard,
     Predictor, TrainTarget,
@@ -432,7 +432,7 @@ impl Estimator for ForestValidParams {
             });
         }
         // One byte per value, column-major: a node's histogram reads one feature over its rows.
-        let columns = Bins::columns(x, None);
+        let columns = Bins::columns(x, None, Binning::EqualCounts);
         let (labels, n_outputs, class_weights) = match y {
             TrainTarget::Classes { codes, n_classes } => {
                 let w = if self.balanced {
