@@ -29,6 +29,9 @@ pub(super) enum Binning {
     EqualCounts,
     /// XGBoost's `hist` cuts, from its quantile summary ([`Bins::xgboost`]).
     XGBoost,
+    /// LightGBM's bins, at least 3 rows each and zero in a bin of its own
+    /// ([`Bins::lightgbm`]).
+    LightGBM,
 }
 
 impl Bins {
@@ -51,6 +54,7 @@ impl Bins {
                 match binning {
                     Binning::EqualCounts => Bins::of(&values),
                     Binning::XGBoost => Bins::xgboost(&values),
+                    Binning::LightGBM => Bins::lightgbm(&values),
                 }
             })
             .collect()
@@ -126,6 +130,29 @@ impl Bins {
             })
             .collect();
         let edges = cuts.iter().map(|&c| below_f32_cut(c)).collect();
+        Bins { codes, edges }
+    }
+
+    /// LightGBM's bins (`max_bin=255`, `min_data_in_bin=3`, `BinMapper::FindBin`), so that the
+    /// booster named LightGBM splits where LightGBM does. Values within 1e-35 of zero are zero,
+    /// and zero gets a bin of its own between the negative and the positive values' bins, even
+    /// where no row is zero. Each side's distinct values are grouped greedily: a value each when
+    /// few (closing a bin once it holds 3 rows), else bins of about equal row counts, a value
+    /// holding more than its share alone. An edge is just above the midpoint between the bins.
+    /// LightGBM builds the bins from a sample of 200,000 rows; this from every row. NaN takes
+    /// bin 0, the left side, where the trees send missing values.
+    pub(super) fn lightgbm(values: &[f64]) -> Bins {
+        let finite = values.iter().filter(|v| !v.is_nan()).count();
+        let sorted = sorted_total_where(values, |v| v.abs() > LIGHTGBM_ZERO);
+        let zeros = finite - sorted.len();
+        let (distinct, counts) = lightgbm_distinct(&sorted, zeros);
+        let mut edges = lightgbm_bounds(&distinct, &counts, finite);
+        // The last bound is infinity: the top bin has no edge above it.
+        edges.pop();
+        let codes = values
+            .iter()
+            .map(|&v| u8::try_from(edges.partition_point(|&e| e < v)).unwrap_or(u8::MAX))
+            .collect();
         Bins { codes, edges }
     }
 
@@ -207,6 +234,201 @@ impl<'a> Summary<'a> {
     }
 }
 
+/// LightGBM's zero: values this close to it are zero (`kZeroThreshold`).
+const LIGHTGBM_ZERO: f64 = 1e-35;
+/// LightGBM's `max_bin`.
+const LIGHTGBM_MAX_BIN: usize = 255;
+/// LightGBM's `min_data_in_bin`.
+const LIGHTGBM_MIN_DATA_IN_BIN: usize = 3;
+
+/// Whether LightGBM takes `b` (not below `a`) for the same value as `a`: at most one step of
+/// `f64` above it (`CheckDoubleEqualOrdered`).
+fn lightgbm_same(a: f64, b: f64) -> bool {
+    b <= a.next_up()
+}
+
+/// LightGBM's distinct values of a column and their row counts, from its sorted non-zero
+/// values and its count of zeros: values one `f64` step apart are one (the larger kept), and
+/// zero sits between the negative and the positive values.
+fn lightgbm_distinct(sorted: &[f64], zeros: usize) -> (Vec<f64>, Vec<usize>) {
+    let Some(&first) = sorted.first() else {
+        return (vec![0.0], vec![zeros]);
+    };
+    let mut distinct = Vec::with_capacity(sorted.len() + 1);
+    let mut counts = Vec::with_capacity(sorted.len() + 1);
+    if first > 0.0 && zeros > 0 {
+        distinct.push(0.0);
+        counts.push(zeros);
+    }
+    // The run of values taken as one: its largest value and its length.
+    let (mut value, mut count) = (first, 1);
+    for &next in &sorted[1..] {
+        if lightgbm_same(value, next) {
+            value = next;
+            count += 1;
+            continue;
+        }
+        distinct.push(value);
+        counts.push(count);
+        if value < 0.0 && next > 0.0 {
+            distinct.push(0.0);
+            counts.push(zeros);
+        }
+        (value, count) = (next, 1);
+    }
+    distinct.push(value);
+    counts.push(count);
+    if value < 0.0 && zeros > 0 {
+        distinct.push(0.0);
+        counts.push(zeros);
+    }
+    (distinct, counts)
+}
+
+/// LightGBM's bins' upper bounds, the last infinity (`FindBinWithZeroAsOneBin`): the negative
+/// values' bins (their share of the bins, at least one), the zero's, the positive values'.
+fn lightgbm_bounds(distinct: &[f64], counts: &[usize], total: usize) -> Vec<f64> {
+    let max_bin = LIGHTGBM_MAX_BIN;
+    let (mut left_rows, mut zero_rows, mut right_rows) = (0, 0, 0);
+    for (&v, &c) in distinct.iter().zip(counts) {
+        if v <= -LIGHTGBM_ZERO {
+            left_rows += c;
+        } else if v > LIGHTGBM_ZERO {
+            right_rows += c;
+        } else {
+            zero_rows += c;
+        }
+    }
+    let left = distinct
+        .iter()
+        .position(|&v| v > -LIGHTGBM_ZERO)
+        .unwrap_or(distinct.len());
+    let mut bounds = Vec::new();
+    if left > 0 && max_bin > 1 {
+        let share = left_rows as f64 / (total - zero_rows) as f64 * (max_bin - 1) as f64;
+        let left_bins = (share as usize).max(1);
+        bounds = lightgbm_greedy(&distinct[..left], &counts[..left], left_bins, left_rows);
+        if let Some(last) = bounds.last_mut() {
+            *last = -LIGHTGBM_ZERO;
+        }
+    }
+    let right = (left..distinct.len()).find(|&i| distinct[i] > LIGHTGBM_ZERO);
+    let right_bins = (max_bin - 1).saturating_sub(bounds.len());
+    match right {
+        Some(start) if right_bins > 0 => {
+            let rest =
+                lightgbm_greedy(&distinct[start..], &counts[start..], right_bins, right_rows);
+            bounds.push(LIGHTGBM_ZERO);
+            bounds.extend(rest);
+        }
+        _ => bounds.push(f64::INFINITY),
+    }
+    bounds
+}
+
+/// LightGBM's `GreedyFindBin`: upper bounds of at most `max_bin` bins over `distinct` values
+/// (`counts` rows each, `total` in all), the last infinity.
+fn lightgbm_greedy(distinct: &[f64], counts: &[usize], max_bin: usize, total: usize) -> Vec<f64> {
+    let n = distinct.len();
+    let min_data = LIGHTGBM_MIN_DATA_IN_BIN;
+    let mut bounds: Vec<f64> = Vec::new();
+    let push = |bounds: &mut Vec<f64>, value: f64| {
+        if bounds
+            .last()
+            .is_none_or(|&last| !lightgbm_same(last, value))
+        {
+            bounds.push(value);
+            true
+        } else {
+            false
+        }
+    };
+    if n <= max_bin {
+        let mut in_bin = 0;
+        for i in 0..n.saturating_sub(1) {
+            in_bin += counts[i];
+            if in_bin >= min_data
+                && push(
+                    &mut bounds,
+                    ((distinct[i] + distinct[i + 1]) / 2.0).next_up(),
+                )
+            {
+                in_bin = 0;
+            }
+        }
+    } else {
+        let max_bin = max_bin.min(total / min_data).max(1);
+        let mut mean_size = total as f64 / max_bin as f64;
+        let (mut rest_bins, mut rest_rows) = (max_bin as f64, total as f64);
+        let big: Vec<bool> = counts.iter().map(|&c| c as f64 >= mean_size).collect();
+        for (&c, _) in counts.iter().zip(&big).filter(|(_, &b)| b) {
+            rest_bins -= 1.0;
+            rest_rows -= c as f64;
+        }
+        mean_size = rest_rows / rest_bins;
+        // Each bin's smallest and largest value.
+        let mut lowers = vec![distinct[0]];
+        let mut uppers = Vec::new();
+        if big.iter().any(|&b| b) {
+            let mut in_bin = 0.0;
+            for i in 0..n - 1 {
+                if !big[i] {
+                    rest_rows -= counts[i] as f64;
+                }
+                in_bin += counts[i] as f64;
+                if big[i]
+                    || in_bin >= mean_size
+                    || (big[i + 1] && in_bin >= (mean_size * 0.5).max(1.0))
+                {
+                    uppers.push(distinct[i]);
+                    lowers.push(distinct[i + 1]);
+                    if uppers.len() >= max_bin - 1 {
+                        break;
+                    }
+                    in_bin = 0.0;
+                    if !big[i] {
+                        rest_bins -= 1.0;
+                        mean_size = rest_rows / rest_bins;
+                    }
+                }
+            }
+        } else {
+            // No value holds more than its share (as in a column of distinct values): a bin
+            // ends at the first value that brings it to the mean size, found by a search over
+            // the counts' running sums rather than value by value, the same bins.
+            let mut sums = Vec::with_capacity(n + 1);
+            sums.push(0usize);
+            for &c in counts {
+                sums.push(sums[sums.len() - 1] + c);
+            }
+            let mut start = 0;
+            loop {
+                let before = sums[start];
+                let tail = &sums[start + 1..n];
+                let k = tail.partition_point(|&s| ((s - before) as f64) < mean_size);
+                if k == tail.len() {
+                    break;
+                }
+                let i = start + k;
+                uppers.push(distinct[i]);
+                lowers.push(distinct[i + 1]);
+                if uppers.len() >= max_bin - 1 {
+                    break;
+                }
+                rest_rows = (total - sums[i + 1]) as f64;
+                rest_bins -= 1.0;
+                mean_size = rest_rows / rest_bins;
+                start = i + 1;
+            }
+        }
+        for (upper, lower) in uppers.iter().zip(&lowers[1..]) {
+            push(&mut bounds, ((upper + lower) / 2.0).next_up());
+        }
+    }
+    bounds.push(f64::INFINITY);
+    bounds
+}
+
 /// The largest `f64` whose `f32` rounding is below `cut`: `value <= below_f32_cut(cut)`
 /// exactly when `(value as f32) < cut`, so that XGBoost's split keeps this crate's
 /// `value <= threshold` trees.
@@ -243,9 +465,20 @@ fn sorted_f32(values: impl Iterator<Item = f32>) -> Vec<f32> {
 /// `values` in `f64::total_cmp`'s order, sorted as integers: each value's bits mapped to an
 /// `i64` that orders the same way, which sorts faster than comparing floats.
 fn sorted_total(values: &[f64]) -> Vec<f64> {
+    sorted_total_where(values, |_| true)
+}
+
+/// The `values` that `keep` keeps, sorted as [`sorted_total`] sorts.
+fn sorted_total_where(values: &[f64], keep: impl Fn(f64) -> bool) -> Vec<f64> {
     // Negative values' magnitude bits are flipped, so that more negative sorts lower.
     let key = |bits: i64| bits ^ (((bits >> 63) as u64) >> 1) as i64;
-    let mut keys: Vec<i64> = values.iter().map(|v| key(v.to_bits() as i64)).collect();
+    let mut keys: Vec<i64> = Vec::with_capacity(values.len());
+    keys.extend(
+        values
+            .iter()
+            .filter(|&&v| keep(v))
+            .map(|v| key(v.to_bits() as i64)),
+    );
     keys.sort_unstable();
     // The mapping is its own inverse.
     keys.into_iter()
@@ -408,5 +641,103 @@ mod tests {
             (2500..2520).contains(&heavy),
             "{heavy} rows share the heavy value's bin"
         );
+    }
+
+    #[test]
+    fn lightgbm_bins_hold_three_rows_and_zero_alone() {
+        let up = |v: f64| v.next_up();
+        // A bin closes once it holds 3 rows; the zero bin comes first when no value is below.
+        let values = [1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 3.0, 3.0, 3.0, 4.0];
+        let bins = Bins::lightgbm(&values);
+        assert_eq!(bins.edges, vec![LIGHTGBM_ZERO, up(1.5), up(2.5), up(3.5)]);
+        assert_eq!(bins.codes, vec![1, 1, 1, 2, 2, 2, 3, 3, 3, 4]);
+        // Values seen once or twice share a bin until it holds 3.
+        let values = [1.0, 2.0, 3.0, 3.0, 3.0, 4.0, 4.0, 4.0];
+        let bins = Bins::lightgbm(&values);
+        assert_eq!(bins.edges, vec![LIGHTGBM_ZERO, up(3.5)]);
+        assert_eq!(bins.codes, vec![1, 1, 1, 1, 1, 2, 2, 2]);
+        // Negative values, zeros (and values within 1e-35 of it), positive values.
+        let values = [
+            -2.0,
+            -2.0,
+            -2.0,
+            0.0,
+            0.0,
+            -0.0,
+            1e-40,
+            5.0,
+            5.0,
+            5.0,
+            f64::NAN,
+        ];
+        let bins = Bins::lightgbm(&values);
+        assert_eq!(bins.edges, vec![-LIGHTGBM_ZERO, LIGHTGBM_ZERO]);
+        assert_eq!(bins.codes, vec![0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 0]);
+        assert_eq!(Bins::lightgbm(&[4.0; 5]).bins(), 2);
+        // Many distinct values: about equal counts, never fewer than 3 rows a bin.
+        let values: Vec<f64> = (0..1000)
+            .map(|i| f64::from((i * 7919) % 1000) + 1.0)
+            .collect();
+        let bins = Bins::lightgbm(&values);
+        assert_consistent(&values, &bins);
+        assert!(
+            bins.bins() <= LIGHTGBM_MAX_BIN && bins.bins() > 200,
+            "{} bins",
+            bins.bins()
+        );
+        let mut count = vec![0usize; bins.bins()];
+        bins.codes.iter().for_each(|&c| count[usize::from(c)] += 1);
+        assert!(
+            count[1..].iter().all(|&c| (3..=6).contains(&c)),
+            "{count:?}"
+        );
+    }
+
+    #[test]
+    fn lightgbm_greedy_bins_by_running_sums_are_the_bins_value_by_value() {
+        // LightGBM's loop, value by value, where no value holds a bin's share by itself.
+        let by_value = |distinct: &[f64], counts: &[usize], max_bin: usize, total: usize| {
+            let max_bin = max_bin.min(total / LIGHTGBM_MIN_DATA_IN_BIN).max(1);
+            let mut mean_size = total as f64 / max_bin as f64;
+            let (mut rest_bins, mut rest_rows) = (max_bin as f64, total as f64);
+            let mut bounds: Vec<f64> = Vec::new();
+            let mut in_bin = 0.0;
+            for i in 0..distinct.len() - 1 {
+                rest_rows -= counts[i] as f64;
+                in_bin += counts[i] as f64;
+                if in_bin >= mean_size {
+                    let bound = ((distinct[i] + distinct[i + 1]) / 2.0).next_up();
+                    if bounds.last().is_none_or(|&b| !lightgbm_same(b, bound)) {
+                        bounds.push(bound);
+                    }
+                    if bounds.len() >= max_bin - 1 {
+                        break;
+                    }
+                    in_bin = 0.0;
+                    rest_bins -= 1.0;
+                    mean_size = rest_rows / rest_bins;
+                }
+            }
+            bounds.push(f64::INFINITY);
+            bounds
+        };
+        let mut seed = 7u64;
+        for n in [300, 1_000, 5_000] {
+            let distinct: Vec<f64> = (0..n).map(|i| f64::from(i) * 0.37 + 1.0).collect();
+            let counts: Vec<usize> = (0..n)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    1 + (seed >> 63) as usize
+                })
+                .collect();
+            let total = counts.iter().sum();
+            for max_bin in [254, 100] {
+                assert_eq!(
+                    lightgbm_greedy(&distinct, &counts, max_bin, total),
+                    by_value(&distinct, &counts, max_bin, total),
+                    "{n} values, {max_bin} bins"
+                );
+            }
+        }
     }
 }

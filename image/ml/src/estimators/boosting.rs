@@ -66,7 +66,7 @@ use super::boosting_params::{
     at_least, learning_rate, non_negative, positive_fraction, LgbmHyperParams, XgbHyperParams,
 };
 use super::forust_legacy;
-use super::gbdt::{self, Config, Dart, SoftmaxHessian, Target};
+use super::gbdt::{self, Config, Dart, SoftmaxHessian, Target, Ties};
 use super::gblinear::{self, LinearConfig};
 use super::tree_ensemble::TreeEnsemble;
 use super::{
@@ -208,9 +208,19 @@ impl BoostParams {
     }
 
     fn config(&self) -> Config {
-        let (prune_after, softmax_hessian, binning) = match self.flavor {
-            Flavor::XGBoost => (true, SoftmaxHessian::XGBoost, Binning::XGBoost),
-            Flavor::LightGBM => (false, SoftmaxHessian::LightGBM, Binning::EqualCounts),
+        let (prune_after, softmax_hessian, binning, ties) = match self.flavor {
+            Flavor::XGBoost => (
+                true,
+                SoftmaxHessian::XGBoost,
+                Binning::XGBoost,
+                Ties::XGBoost,
+            ),
+            Flavor::LightGBM => (
+                false,
+                SoftmaxHessian::LightGBM,
+                Binning::LightGBM,
+                Ties::LightGBM,
+            ),
         };
         Config {
             rounds: self.n_estimators,
@@ -230,7 +240,7 @@ impl BoostParams {
             // LightGBM's DART parameters keep their defaults: the search space sets none.
             dart: (self.booster == Booster::Dart).then(Dart::default),
             binning,
-            f32_gains: self.flavor == Flavor::XGBoost,
+            ties,
         }
     }
 

@@ -72,9 +72,21 @@ pub(super) struct Config {
     pub dart: Option<Dart>,
     /// Where the bins' edges go, as each library puts them.
     pub binning: Binning,
-    /// Whether split gains are compared as `f32`, as XGBoost keeps them (`SplitEntry`): gains
-    /// within `f32` rounding of each other tie, and the lower feature, then the lower bin, wins.
-    pub f32_gains: bool,
+    /// How the split search breaks ties.
+    pub ties: Ties,
+}
+
+/// How a split search breaks ties between equal gains, as each library does. Equal gains are
+/// common: the bins between two of a node's values hold none of its rows, so every split
+/// among them parts the rows alike, and where they split matters only to rows not seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ties {
+    /// XGBoost keeps gains as `f32` (`SplitEntry::loss_chg`): gains within `f32` rounding of
+    /// each other tie, and the lower feature, then the lower bin, wins.
+    XGBoost,
+    /// LightGBM scans a feature's bins from the top and keeps a strictly better gain, so the
+    /// highest of equal bins wins; across features, the lower feature.
+    LightGBM,
 }
 
 /// The softmax hessian's factor, as each library sets it.
@@ -1085,7 +1097,14 @@ impl<'a> Grower<'a> {
         let small_hist = self.histogram(small_rows, reuse);
         let mut large_hist = parent_hist;
         for (l, s) in large_hist.iter_mut().zip(&small_hist) {
-            *l = l.minus(*s);
+            // A bin whose rows all went to the smaller child is empty: exactly zero, not the
+            // rounding left of two sums in different orders, so that the splits either side
+            // of it tie exactly and the library's tie rule, not the rounding, picks one.
+            *l = if l.h == s.h {
+                Sums::default()
+            } else {
+                l.minus(*s)
+            };
         }
         let mut hists = [small_hist, large_hist];
         if small == 1 {
@@ -1223,6 +1242,8 @@ impl<'a> Grower<'a> {
     fn best_split(&self, hist: &[Sums], total: Sums, rows: usize) -> Option<Candidate> {
         let config = self.config;
         let parent = self.score(total);
+        // Below MIN_GAIN a gain is rounding: a node whose rows all have one gradient (a pure
+        // node of a first tree) gains nothing by splitting, whatever its sums' last bits say.
         let needed = if config.prune_after {
             MIN_GAIN
         } else {
@@ -1279,7 +1300,15 @@ impl<'a> Grower<'a> {
                 }
                 let gains = &mut gains[..splits];
                 let (left_g, left_h) = (&left_g[j][..splits], &left_h[j][..splits]);
-                let cells = &cells[j][..splits];
+                // Of a run of bins that hold none of the node's rows, every split parts the
+                // rows alike. Only one is a candidate: the lowest for XGBoost (it keeps the
+                // first of equal gains from the bottom), the highest for LightGBM (it keeps
+                // the first from the top). The cell that must hold rows is the bin's own, or
+                // the next one's.
+                let cells = match config.ties {
+                    Ties::XGBoost => &cells[j][..splits],
+                    Ties::LightGBM => &cells[j][1..=splits],
+                };
                 if plain {
                     let score = |s: Sums| s.g * s.g / (s.h + lambda);
                     split_gains(gains, left_g, left_h, cells, total, min_h, parent, score);
@@ -1290,20 +1319,17 @@ impl<'a> Grower<'a> {
                 // The feature's best gain first (a vectorized maximum), its bin only if it
                 // wins.
                 let mut top = maximum(gains);
-                if config.f32_gains {
+                if config.ties == Ties::XGBoost {
                     top = f64::from(top as f32);
                 }
                 if !(top > needed && best.is_none_or(|b| top > b.gain)) {
                     continue;
                 }
-                let wins = |&g: &f64| {
-                    if config.f32_gains {
-                        f64::from(g as f32) == top
-                    } else {
-                        g == top
-                    }
+                let found = match config.ties {
+                    Ties::XGBoost => gains.iter().position(|&g| f64::from(g as f32) == top),
+                    Ties::LightGBM => gains.iter().rposition(|&g| g == top),
                 };
-                if let Some(bin) = gains.iter().position(wins) {
+                if let Some(bin) = found {
                     best = Some(Candidate {
                         feature: f,
                         bin: u8::try_from(bin).unwrap_or(u8::MAX),
@@ -1360,7 +1386,7 @@ fn split_gains(
     for (((gain, &g), &h), cell) in gains.iter_mut().zip(left_g).zip(left_h).zip(cells) {
         let left = Sums { g, h };
         let right = total.minus(left);
-        // An empty bin is the same split as the bin before.
+        // An empty cell: the same split as another bin's (see the caller).
         let allowed = cell.h != 0.0 && left.h >= min_h && right.h >= min_h;
         let value = score(left) + score(right) - parent;
         *gain = if allowed { value } else { f64::NEG_INFINITY };
@@ -1524,7 +1550,7 @@ mod tests {
             softmax_hessian: SoftmaxHessian::XGBoost,
             dart: None,
             binning: Binning::EqualCounts,
-            f32_gains: false,
+            ties: Ties::XGBoost,
         }
     }
 
@@ -1638,20 +1664,29 @@ mod tests {
         // Features of 50 to 256 bins: four searched side by side, then two with lanes left over.
         let x = Array2::from_shape_fn((n, 6), |(r, f)| ((r * (3 * f + 5)) % (50 + 97 * f)) as f64);
         let data = Binned::of(x.view(), None, Binning::EqualCounts);
-        let rows: Vec<u32> = (0..n as u32).filter(|r| r % 5 != 2).collect();
+        // Without the rows whose first feature lies in 10..20, a run of its bins holds none of
+        // the node's rows: the tie rules choose among equal splits there.
+        let rows: Vec<u32> = (0..n as u32)
+            .filter(|&r| r % 5 != 2 && !(10.0..20.0).contains(&x[[r as usize, 0]]))
+            .collect();
         // alpha 0 takes the branch-free score; alpha > 0 the soft threshold; min-child limits
         // leave some bins out.
-        for (alpha, lambda, min_child_weight, min_child_samples) in [
+        let limits = [
             (0.0, 1.0, 1.0, 0),
             (0.5, 1.0, 1.0, 0),
             (0.0, 0.0, 20.0, 0),
             (0.3, 0.0, 1e-3, 40),
-        ] {
+        ];
+        let cases = limits
+            .iter()
+            .flat_map(|&l| [(l, Ties::XGBoost), (l, Ties::LightGBM)]);
+        for ((alpha, lambda, min_child_weight, min_child_samples), ties) in cases {
             let config = Config {
                 reg_alpha: alpha,
                 reg_lambda: lambda,
                 min_child_weight,
                 min_child_samples,
+                ties,
                 ..config()
             };
             let mut grower = Grower::new(&data, &config, 3);
@@ -1667,7 +1702,11 @@ mod tests {
                 total.add(grower.grads[r as usize]);
             }
             let found = grower.best_split(&hist, total, rows.len());
-            // The scan: every bin in order, a strictly larger gain wins.
+            let first = data.cells(&hist, 0);
+            assert!(first[..first.len() / 2].iter().any(|c| c.h == 0.0));
+            // The scan, as each library makes it: XGBoost's from the lowest bin with gains as
+            // `f32`, LightGBM's from the highest; a strictly larger gain wins, and of a run of
+            // bins without rows only the lowest (XGBoost) or highest (LightGBM) is a split.
             let min_h = if min_child_samples > 0 {
                 let rows_per_hessian = rows.len() as f64 / total.h;
                 ((min_child_samples as f64 - 0.5) / rows_per_hessian).max(min_child_weight)
@@ -1678,26 +1717,80 @@ mod tests {
             let mut expected: Option<(usize, usize, f64)> = None;
             for f in 0..data.features {
                 let cells = data.cells(&hist, f);
+                let mut lefts = Vec::new();
                 let mut left = Sums::default();
-                for (bin, cell) in cells.iter().enumerate().take(cells.len() - 1) {
-                    left.g += cell.g;
-                    left.h += cell.h;
+                for cell in cells {
+                    left.add(Gh {
+                        g: cell.g,
+                        h: cell.h,
+                    });
+                    lefts.push(left);
+                }
+                let bins: Vec<usize> = match ties {
+                    Ties::XGBoost => (0..cells.len() - 1).collect(),
+                    Ties::LightGBM => (0..cells.len() - 1).rev().collect(),
+                };
+                let mut feature_best: Option<(usize, usize, f64)> = None;
+                for bin in bins {
+                    let left = lefts[bin];
                     let right = total.minus(left);
-                    if cell.h == 0.0 || left.h < min_h || right.h < min_h {
+                    let occupied = match ties {
+                        Ties::XGBoost => cells[bin].h,
+                        Ties::LightGBM => cells[bin + 1].h,
+                    };
+                    if occupied == 0.0 || left.h < min_h || right.h < min_h {
                         continue;
                     }
-                    let gain = grower.score(left) + grower.score(right) - parent;
-                    if gain > MIN_GAIN && expected.is_none_or(|(_, _, g)| gain > g) {
-                        expected = Some((f, bin, gain));
+                    let mut gain = grower.score(left) + grower.score(right) - parent;
+                    if ties == Ties::XGBoost {
+                        gain = f64::from(gain as f32);
+                    }
+                    if gain > MIN_GAIN && feature_best.is_none_or(|(_, _, g)| gain > g) {
+                        feature_best = Some((f, bin, gain));
+                    }
+                }
+                if let Some(b) = feature_best {
+                    if expected.is_none_or(|(_, _, g)| b.2 > g) {
+                        expected = Some(b);
                     }
                 }
             }
             let found = found.map(|c| (c.feature, usize::from(c.bin), c.gain));
             assert_eq!(
                 found, expected,
-                "alpha {alpha}, lambda {lambda}, min_h {min_h}"
+                "alpha {alpha}, lambda {lambda}, min_h {min_h}, {ties:?}"
             );
             assert!(expected.is_some(), "this data has a split");
+        }
+    }
+
+    #[test]
+    fn equal_splits_over_empty_bins_go_where_each_library_puts_them() {
+        // One feature, values 0..30, a bin each; the node holds only 0..10 (gradient +1) and
+        // 20..30 (−1), so every split from value 9 to value 19 parts its rows alike.
+        let x = Array2::from_shape_fn((30, 1), |(r, _)| r as f64);
+        let data = Binned::of(x.view(), None, Binning::EqualCounts);
+        let rows: Vec<u32> = (0..30).filter(|r| !(10..20).contains(r)).collect();
+        for (ties, bin, threshold) in [(Ties::XGBoost, 9, 9.5), (Ties::LightGBM, 19, 19.5)] {
+            let config = Config {
+                ties,
+                min_child_weight: 0.0,
+                ..config()
+            };
+            let mut grower = Grower::new(&data, &config, 3);
+            grower.grads = (0..30)
+                .map(|r| Gh {
+                    g: if r < 15 { 1.0 } else { -1.0 },
+                    h: 1.0,
+                })
+                .collect();
+            let hist = grower.histogram(&rows, None);
+            let mut total = Sums::default();
+            rows.iter()
+                .for_each(|&r| total.add(grower.grads[r as usize]));
+            let best = grower.best_split(&hist, total, rows.len()).unwrap();
+            assert_eq!(usize::from(best.bin), bin, "{ties:?}");
+            assert_eq!(data.columns[0].edges[bin], threshold);
         }
     }
 
