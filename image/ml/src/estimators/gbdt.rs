@@ -1097,14 +1097,7 @@ impl<'a> Grower<'a> {
         let small_hist = self.histogram(small_rows, reuse);
         let mut large_hist = parent_hist;
         for (l, s) in large_hist.iter_mut().zip(&small_hist) {
-            // A bin whose rows all went to the smaller child is empty: exactly zero, not the
-            // rounding left of two sums in different orders, so that the splits either side
-            // of it tie exactly and the library's tie rule, not the rounding, picks one.
-            *l = if l.h == s.h {
-                Sums::default()
-            } else {
-                l.minus(*s)
-            };
+            *l = l.minus(*s);
         }
         let mut hists = [small_hist, large_hist];
         if small == 1 {
