@@ -1,8 +1,8 @@
 //! Features binned once per fit, for the split searches over histograms that the forest and
 //! the booster make: at most 256 bins of one byte each, one per distinct value when there are
-//! that few. Beyond that, two rules ([`Binning`]): bins of equal row counts with edges midway
-//! between values (the forest's, LightGBM's), or XGBoost's own cuts. Either way a bin never
-//! splits one value, so a split on codes is a split on values.
+//! that few. Beyond that, three rules ([`Binning`]): bins of equal row counts with edges midway
+//! between values (the forest's), XGBoost's own cuts, or LightGBM's own bins. Each keeps a
+//! value in one bin, so a split on codes is a split on values.
 
 use ndarray::ArrayView2;
 use rayon::prelude::*;
