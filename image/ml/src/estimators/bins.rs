@@ -740,4 +740,21 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn every_rule_bins_infinities_and_empty_columns() {
+        let values = [f64::NEG_INFINITY, -1.0, 0.0, 2.5, f64::INFINITY, 2.5, -1.0];
+        // A bin each where every value may have one; LightGBM's hold 3 rows, so the
+        // infinities share the bins of their neighbours, and zero keeps its own.
+        for bins in [Bins::of(&values), Bins::xgboost(&values)] {
+            assert_consistent(&values, &bins);
+            assert!(bins.codes[4] > bins.codes[3] && bins.codes[0] < bins.codes[1]);
+        }
+        let bins = Bins::lightgbm(&values);
+        assert_consistent(&values, &bins);
+        assert_eq!(bins.codes, vec![0, 0, 1, 2, 2, 2, 0]);
+        for bins in [Bins::of(&[]), Bins::xgboost(&[]), Bins::lightgbm(&[])] {
+            assert!(bins.codes.is_empty() && bins.bins() >= 1);
+        }
+    }
 }
