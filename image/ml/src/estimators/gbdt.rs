@@ -559,8 +559,9 @@ pub(super) enum Objective<'a> {
         codes: &'a [usize],
         classes: usize,
         hessian_factor: f64,
-        /// Whether the margins start at the classes' log shares (XGBoost 3), not at 0.
-        from_shares: bool,
+        /// Whether the starting margins, the classes' log shares, are centred and rounded to
+        /// `f32` (XGBoost 3's intercept) or not (LightGBM's).
+        centred: bool,
     },
     Squared(&'a [f64]),
 }
@@ -576,7 +577,7 @@ impl<'a> Objective<'a> {
                     SoftmaxHessian::XGBoost => 2.0,
                     SoftmaxHessian::LightGBM => classes as f64 / (classes as f64 - 1.0),
                 },
-                from_shares: softmax == SoftmaxHessian::XGBoost,
+                centred: softmax == SoftmaxHessian::XGBoost,
             },
             Target::Values(values) => Objective::Squared(values),
         }
@@ -591,7 +592,7 @@ impl<'a> Objective<'a> {
     }
 
     /// The margin before any tree: the log-odds of the positive share, the mean value, or for
-    /// softmax 0 (LightGBM) or the centred log shares (XGBoost).
+    /// softmax the classes' log shares (centred for XGBoost).
     pub(super) fn base_margin(&self) -> Vec<f64> {
         match self {
             Objective::Logistic(codes) => {
@@ -602,19 +603,20 @@ impl<'a> Objective<'a> {
             Objective::Softmax {
                 codes,
                 classes,
-                from_shares,
+                centred,
                 ..
             } => {
-                if !from_shares {
-                    return vec![0.0; *classes];
-                }
-                // XGBoost's intercept: each class's log share, less their mean, in f32.
+                // Each class's log share (LightGBM's floor for an absent class).
                 let mut counts = vec![0usize; *classes];
                 codes.iter().for_each(|&c| counts[c] += 1);
                 let logs: Vec<f64> = counts
                     .iter()
-                    .map(|&k| (k as f64 / codes.len() as f64).max(1e-6).ln())
+                    .map(|&k| (k as f64 / codes.len() as f64).max(1e-15).ln())
                     .collect();
+                if !centred {
+                    return logs;
+                }
+                // XGBoost's intercept: less their mean, in f32.
                 let mean = logs.iter().sum::<f64>() / logs.len() as f64;
                 logs.iter().map(|l| f64::from((l - mean) as f32)).collect()
             }
@@ -1833,7 +1835,7 @@ mod tests {
                 codes: &codes,
                 classes: 3,
                 hessian_factor: 2.0,
-                from_shares: true,
+                centred: true,
             },
             Objective::Squared(&values),
         ];
