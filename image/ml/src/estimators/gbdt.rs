@@ -1807,6 +1807,15 @@ mod tests {
         // The scratch is longer than the next node's rows and holds the last one's.
         let kept = stable_partition(&mut rows[2..5], &mut scratch, |r| r != 2);
         assert_eq!((kept, rows), (2, vec![3, 6, 1, 4, 2, 5, 7]));
+        // Across blocks: the sides of 200 rows, each in order.
+        let mut rows: Vec<u32> = (0..200).rev().collect();
+        let keep = |r: u32| r % 7 < 3;
+        let (left, right): (Vec<u32>, Vec<u32>) = rows.iter().partition(|&&r| keep(r));
+        let kept = stable_partition(&mut rows, &mut scratch, keep);
+        assert_eq!(
+            (kept, &rows[..kept], &rows[kept..]),
+            (left.len(), &left[..], &right[..])
+        );
     }
 
     #[test]
