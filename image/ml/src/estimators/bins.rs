@@ -757,4 +757,45 @@ mod tests {
             assert!(bins.codes.is_empty() && bins.bins() >= 1);
         }
     }
+
+    #[test]
+    fn every_rule_keeps_codes_and_edges_agreeing_on_awkward_values() {
+        use rand::{Rng, SeedableRng};
+        // Values a column may hold that sit at the rules' own limits: f32's range and its
+        // rounding, LightGBM's zero (1e-35), signed zeros, subnormals, and many repeats.
+        let awkward = [
+            0.0,
+            -0.0,
+            1e-36,
+            -1e-36,
+            1e-320,
+            f64::from(f32::MAX),
+            f64::from(f32::MAX) * 1.000_000_1,
+            -1e300,
+            1e300,
+            1.0,
+            1.000_000_01,
+            f64::from(1.1f32),
+            1.1,
+        ];
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        for case in 0..60 {
+            let n = [5, 40, 300, 3000][case % 4];
+            let values: Vec<f64> = (0..n)
+                .map(|_| match rng.gen_range(0..4) {
+                    0 => awkward[rng.gen_range(0..awkward.len())],
+                    1 => f64::from(rng.gen_range(-5i32..5)),
+                    2 => rng.gen_range(-1e6..1e6),
+                    _ => rng.gen_range(-1.0..1.0) * 1e-30,
+                })
+                .collect();
+            for bins in [
+                Bins::of(&values),
+                Bins::xgboost(&values),
+                Bins::lightgbm(&values),
+            ] {
+                assert_consistent(&values, &bins);
+            }
+        }
+    }
 }
