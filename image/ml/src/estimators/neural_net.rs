@@ -788,31 +788,33 @@ impl MlpValidParams {
         for (i, layer) in layers.iter().enumerate() {
             let (inputs, outputs) = work.activations.split_at_mut(i + 1);
             let mut z = top(&mut outputs[0], rows);
-            affine(
+            product(
                 inputs[i].slice_axis(Axis(0), Slice::from(..rows)),
                 layer.w.view(),
-                layer.b.view(),
                 &mut z,
             );
+            // `x.dot(&w) + &b`, then the activation, in one pass over the product. One loop
+            // per activation (not a match per value), so that each vectorizes.
+            let b = layer.b.view();
             if i < last {
-                // One loop per activation (not a match per value), so that each vectorizes.
                 match self.activation {
-                    Activation::Relu => z.mapv_inplace(|v| Activation::Relu.apply(v)),
-                    Activation::Logistic => z.mapv_inplace(logistic),
-                    Activation::Tanh => z.mapv_inplace(f64::tanh),
-                    Activation::Identity => {}
+                    Activation::Relu => add_bias_then(&mut z, b, |v| Activation::Relu.apply(v)),
+                    Activation::Logistic => add_bias_then(&mut z, b, logistic),
+                    Activation::Tanh => add_bias_then(&mut z, b, f64::tanh),
+                    Activation::Identity => add_bias_then(&mut z, b, |v| v),
                 }
             } else {
                 match output {
-                    Output::Logistic => z.mapv_inplace(logistic),
+                    Output::Logistic => add_bias_then(&mut z, b, logistic),
                     Output::Softmax => {
+                        add_bias_then(&mut z, b, |v| v);
                         for mut row in z.rows_mut() {
                             if let Some(s) = row.as_slice_mut() {
                                 softmax_in_place(s);
                             }
                         }
                     }
-                    Output::Identity => {}
+                    Output::Identity => add_bias_then(&mut z, b, |v| v),
                 }
             }
         }
@@ -832,55 +834,122 @@ impl MlpValidParams {
             .and(out)
             .and(targets)
             .for_each(|d, &p, &t| *d = p - t);
+        // Whether the bias gradient of the layer at hand already holds its delta's column sums
+        // (the pass that made the delta summed it).
+        let mut summed = false;
         for i in (0..layers.len()).rev() {
             let (before, from_here) = work.deltas.split_at_mut(i);
             let delta = from_here[0].slice_axis(Axis(0), Slice::from(..rows));
             let gw = &mut work.weight_gradients[i];
+            let (gb_below, gb_here) = work.bias_gradients.split_at_mut(i);
+            let gb = &mut gb_here[0];
+            // mean_axis(Axis(0)): the rows summed in order, then divided.
+            if !summed {
+                column_sums(delta, gb);
+            }
             let inputs = work.activations[i].slice_axis(Axis(0), Slice::from(..rows));
-            product(inputs.t(), delta, &mut gw.view_mut());
+            let below = (i > 0).then(|| (top(&mut before[i - 1], rows), &mut gb_below[i - 1]));
+            let w = layers[i].w.view();
+            summed = match self.activation {
+                Activation::Relu => backward(inputs, delta, w, gw, below, |a| {
+                    Activation::Relu.derivative_from_output(a)
+                }),
+                Activation::Logistic => backward(inputs, delta, w, gw, below, |a| {
+                    Activation::Logistic.derivative_from_output(a)
+                }),
+                Activation::Tanh => backward(inputs, delta, w, gw, below, |a| {
+                    Activation::Tanh.derivative_from_output(a)
+                }),
+                Activation::Identity => backward(inputs, delta, w, gw, below, |_| 1.0),
+            };
             ndarray::Zip::from(&mut *gw)
                 .and(&layers[i].w)
                 .for_each(|g, &w| *g = (*g + w * self.alpha) / n);
-            // mean_axis(Axis(0)): the rows summed in order, then divided.
-            let gb = &mut work.bias_gradients[i];
-            gb.fill(0.0);
-            for row in delta.rows() {
-                *gb += &row;
-            }
             gb.mapv_inplace(|v| v / n);
-            if i > 0 {
-                let mut back = top(&mut before[i - 1], rows);
-                product(delta, layers[i].w.t(), &mut back);
-                let zip = ndarray::Zip::from(&mut back).and(&inputs);
-                match self.activation {
-                    Activation::Relu => {
-                        zip.for_each(|d, &a| *d *= Activation::Relu.derivative_from_output(a))
-                    }
-                    Activation::Logistic => {
-                        zip.for_each(|d, &a| *d *= Activation::Logistic.derivative_from_output(a))
-                    }
-                    Activation::Tanh => {
-                        zip.for_each(|d, &a| *d *= Activation::Tanh.derivative_from_output(a))
-                    }
-                    Activation::Identity => {}
-                }
-            }
             layers[i].adam_step(gw, gb, step);
         }
         loss
     }
 }
 
-/// `z = x · w + b` (`b` added to every row), as `x.dot(&w) + &b` computes it.
-fn affine(x: ArrayView2<f64>, w: ArrayView2<f64>, b: ArrayView1<f64>, z: &mut ArrayViewMut2<f64>) {
-    if w.ncols() == 1 {
-        product(x, w, z);
-        z.column_mut(0).mapv_inplace(|v| v + b[0]);
-    } else {
-        // The product added to `b` in place of a pass adding `b` after it: the same sums.
-        z.assign(&b);
-        general_mat_mul(1.0, &x, &w, 1.0, z);
+/// `z = f(z + b)`, `b` added to every row of the product `z`: `x.dot(&w) + &b` and the
+/// activation `f` in one pass.
+fn add_bias_then(z: &mut ArrayViewMut2<f64>, b: ArrayView1<f64>, f: impl Fn(f64) -> f64) {
+    for mut row in z.rows_mut() {
+        match (row.as_slice_mut(), b.as_slice()) {
+            (Some(row), Some(b)) => row.iter_mut().zip(b).for_each(|(v, &b)| *v = f(*v + b)),
+            _ => ndarray::Zip::from(&mut row)
+                .and(&b)
+                .for_each(|v, &b| *v = f(*v + b)),
+        }
     }
+}
+
+/// `sums = Σ rows of a`, the rows added in order.
+fn column_sums(a: ArrayView2<f64>, sums: &mut Array1<f64>) {
+    sums.fill(0.0);
+    for row in a.rows() {
+        match (sums.as_slice_mut(), row.as_slice()) {
+            (Some(sums), Some(row)) => sums.iter_mut().zip(row).for_each(|(s, &v)| *s += v),
+            _ => *sums += &row,
+        }
+    }
+}
+
+/// A layer's backward pass: `gw = inputsᵀ · delta` and, below the first layer, the delta of
+/// the layer beneath, `back = (delta · wᵀ) ∘ f'(inputs)`. A one-column `delta` (the output of
+/// a network with one output) takes one pass over the inputs' rows for both, which also sums
+/// `back`'s columns into the layer beneath's bias gradient; each value is computed as the
+/// separate products and sums compute it. Wider layers use the general product. Returns
+/// whether it summed `back`'s columns.
+fn backward(
+    inputs: ArrayView2<f64>,
+    delta: ArrayView2<f64>,
+    w: ArrayView2<f64>,
+    gw: &mut Array2<f64>,
+    mut below: Option<(ArrayViewMut2<f64>, &mut Array1<f64>)>,
+    derivative: impl Fn(f64) -> f64,
+) -> bool {
+    let width = inputs.ncols();
+    if delta.ncols() == 1 && width > 0 {
+        let below_slices = match below.as_mut() {
+            Some((back, sums)) => back.as_slice_mut().zip(sums.as_slice_mut()).map(Some),
+            None => Some(None),
+        };
+        if let (Some(a), Some(gw), Some(w), Some(below)) = (
+            inputs.as_slice(),
+            gw.as_slice_mut(),
+            w.as_slice(),
+            below_slices,
+        ) {
+            gw.fill(0.0);
+            let a_rows = a.chunks_exact(width).zip(delta.column(0));
+            let Some((back, sums)) = below else {
+                for (a, &d) in a_rows {
+                    gw.iter_mut().zip(a).for_each(|(g, &a)| *g += d * a);
+                }
+                return false;
+            };
+            sums.fill(0.0);
+            for ((a, &d), back) in a_rows.zip(back.chunks_exact_mut(width)) {
+                let cells = gw.iter_mut().zip(a).zip(w).zip(back).zip(sums.iter_mut());
+                for ((((g, &a), &w), b), s) in cells {
+                    *g += d * a;
+                    *b = d * w * derivative(a);
+                    *s += *b;
+                }
+            }
+            return true;
+        }
+    }
+    product(inputs.t(), delta, &mut gw.view_mut());
+    if let Some((mut back, _)) = below {
+        product(delta, w.t(), &mut back);
+        ndarray::Zip::from(&mut back)
+            .and(&inputs)
+            .for_each(|d, &a| *d *= derivative(a));
+    }
+    false
 }
 
 /// `c = a · b`. A one-column `b` or a one-column `a` (the output layer of a network with one
@@ -1005,16 +1074,56 @@ mod tests {
                 "{c} against {expected}"
             );
         }
-        // And with a bias: the same as adding it after.
-        let w = Array2::from_shape_fn((5, 3), |(i, j)| (i + 2 * j) as f64 * 0.1 - 0.4);
-        let b = ndarray::arr1(&[0.25, -1.0, 3.0]);
-        for w in [w.view(), column.view()] {
-            let b = b.slice_axis(Axis(0), Slice::from(..w.ncols()));
-            let mut z = Array2::from_elem((a.nrows(), w.ncols()), f64::NAN);
-            affine(a.view(), w, b, &mut z.view_mut());
-            let expected = general(a.view(), w) + b;
-            assert!(z.iter().zip(&expected).all(|(z, e)| (z - e).abs() < 1e-12));
-        }
+    }
+
+    #[test]
+    fn fused_passes_equal_the_separate_products() {
+        let a = Array2::from_shape_fn((7, 5), |(i, j)| ((i * 5 + j) as f64 * 0.37).sin());
+        let relu = |v: f64| Activation::Relu.apply(v);
+        // The bias and the activation after a product: to the bit, `f(x.dot(&w) + &b)`.
+        let b = ndarray::arr1(&[0.25, -1.0, 3.0, 0.5, -0.125]);
+        let mut z = a.clone();
+        add_bias_then(&mut z.view_mut(), b.view(), relu);
+        assert_eq!(z, (&a + &b).mapv(relu));
+        let mut sums = Array1::from_elem(5, f64::NAN);
+        column_sums(a.view(), &mut sums);
+        assert_eq!(sums, a.sum_axis(Axis(0)));
+        // A one-column delta's backward pass: to the bit, the two products and the derivative.
+        let delta = Array2::from_shape_fn((7, 1), |(i, _)| i as f64 * 0.3 - 1.0);
+        let w = Array2::from_shape_fn((5, 1), |(i, _)| 0.5 - i as f64 * 0.2);
+        let derivative = |v: f64| Activation::Logistic.derivative_from_output(v);
+        let (mut gw, mut back) = (Array2::from_elem((5, 1), f64::NAN), Array2::zeros((7, 5)));
+        let mut sums = Array1::from_elem(5, f64::NAN);
+        let below = Some((back.view_mut(), &mut sums));
+        assert!(backward(
+            a.view(),
+            delta.view(),
+            w.view(),
+            &mut gw,
+            below,
+            derivative
+        ));
+        let (mut gw_apart, mut back_apart) = (Array2::zeros((5, 1)), Array2::zeros((7, 5)));
+        product(a.t(), delta.view(), &mut gw_apart.view_mut());
+        product(delta.view(), w.t(), &mut back_apart.view_mut());
+        back_apart.zip_mut_with(&a, |d, &a| *d *= derivative(a));
+        let sums_apart = back_apart.sum_axis(Axis(0));
+        assert_eq!((gw, back, sums), (gw_apart, back_apart, sums_apart));
+        // A wider delta takes the general products.
+        let delta = Array2::from_shape_fn((7, 2), |(i, j)| (i + j) as f64 * 0.1);
+        let w = Array2::from_shape_fn((5, 2), |(i, j)| (i * j) as f64 * 0.1 - 0.2);
+        let mut gw = Array2::from_elem((5, 2), f64::NAN);
+        assert!(!backward(
+            a.view(),
+            delta.view(),
+            w.view(),
+            &mut gw,
+            None,
+            derivative
+        ));
+        let mut expected = Array2::zeros((5, 2));
+        general_mat_mul(1.0, &a.t(), &delta, 0.0, &mut expected);
+        assert!(gw.iter().zip(&expected).all(|(g, e)| (g - e).abs() < 1e-12));
     }
 
     #[test]
