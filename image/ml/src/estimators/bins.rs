@@ -97,11 +97,7 @@ impl Bins {
             }
             edges.push(edge);
         }
-        let codes = values
-            .iter()
-            .map(|&v| u8::try_from(edges.partition_point(|&e| e < v)).unwrap_or(u8::MAX))
-            .collect();
-        Bins { codes, edges }
+        Bins::by_edges(values, edges)
     }
 
     /// XGBoost's bins (`tree_method=hist`, `max_bin=256`), so that the booster named XGBoost
@@ -149,6 +145,12 @@ impl Bins {
         let mut edges = lightgbm_bounds(&distinct, &counts, finite);
         // The last bound is infinity: the top bin has no edge above it.
         edges.pop();
+        Bins::by_edges(values, edges)
+    }
+
+    /// Each value's bin under `edges`: the first whose edge is not below it (NaN: bin 0, as
+    /// no edge is below it).
+    fn by_edges(values: &[f64], edges: Vec<f64>) -> Bins {
         let codes = values
             .iter()
             .map(|&v| u8::try_from(edges.partition_point(|&e| e < v)).unwrap_or(u8::MAX))
