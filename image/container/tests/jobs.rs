@@ -316,6 +316,25 @@ fn failures_write_a_clear_reason_and_exit_non_zero() {
         root.fails(&["train"]),
         "hyperparameter `hidden-layer-sizes`: `50,,x` is not a comma-separated list of layer sizes ≥ 1"
     );
+    // Sizes no memory holds: refused by name before anything is allocated, where the fit
+    // would abort on a failed allocation (or panic on a capacity overflow) with no reason.
+    for (alg, name, value) in [
+        ("RandomForest", "n-estimators", "1000000000000000000"),
+        ("XGBoost", "n-estimators", "1000000000000000000"),
+        ("LightGBM", "n-estimators", "1000000000000000000"),
+        ("NeuralNet", "hidden-layer-sizes", "1000000000,1000000000"),
+    ] {
+        let mut hp = trial(alg);
+        hp.push((name, value));
+        root.hyperparameters(&hp, true);
+        let reason = root.fails(&["train"]);
+        assert!(
+            reason.starts_with(&format!(
+                "hyperparameter `{name}`: `{value}` asks for more than this job's memory: "
+            )) && reason.ends_with(" MiB are available"),
+            "{alg}: {reason}"
+        );
+    }
     let mut hp = trial("LogisticRegression");
     hp.push(("C", "lots"));
     root.hyperparameters(&hp, true);

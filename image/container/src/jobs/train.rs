@@ -9,12 +9,12 @@ use std::path::Path;
 
 use anyhow::Context;
 use mmp_ml::cv::{cross_val_score_within, fold_bytes};
-use mmp_ml::estimators::{from_hyperparams, Algorithm};
+use mmp_ml::estimators::{from_hyperparams, Algorithm, Estimator};
 use mmp_ml::hyperparams::HyperParams;
 use mmp_ml::index::MAX_RECORD_BYTES;
 use mmp_ml::model::{read_archive, Model, TrainingData};
 use mmp_ml::scorer::Scorer;
-use mmp_ml::target::Task;
+use mmp_ml::target::{Target, Task};
 use mmp_pipeline::contract::{
     metric_line, BEST_TRIAL_CHANNEL, CHANNELS_DIR, HP_ALGORITHM, HP_CROSS_VALIDATION, HP_CV_FOLDS,
     HP_CV_SCORER, HP_EPOCHS, HP_RANDOM_STATE, HP_TARGET, HP_TASK, HP_TRAIN_FILE,
@@ -103,6 +103,36 @@ pub fn cv_folds(hp: &HyperParams) -> anyhow::Result<usize> {
     Ok(k)
 }
 
+/// Fails, naming the hyperparameter, when what it asks the model to hold is more than `memory`
+/// (the job's, when known): such a fit could only end in an allocation failure, an abort with
+/// no reason given.
+fn refuse_beyond_memory(
+    estimator: &dyn Estimator,
+    data: &TrainingData,
+    hp: &HyperParams,
+    memory: Option<u64>,
+) -> anyhow::Result<()> {
+    let outputs = match &data.target {
+        Target::Classes { labels, .. } => labels.len(),
+        Target::Values(_) => 1,
+    };
+    let (Some(memory), Some(least)) = (memory, estimator.least_bytes(data.x.ncols(), outputs))
+    else {
+        return Ok(());
+    };
+    if least.bytes > memory {
+        anyhow::bail!(
+            "hyperparameter `{}`: `{}` asks for more than this job's memory: {} need at least {} MiB, and {} MiB are available",
+            least.hyperparameter,
+            hp.get(least.hyperparameter).unwrap_or_default().trim(),
+            least.holds,
+            least.bytes / (1 << 20),
+            memory / (1 << 20),
+        );
+    }
+    Ok(())
+}
+
 /// Runs a trial or a refit, as the `cross-validation` hyperparameter says.
 pub fn run(root: &MlRoot) -> anyhow::Result<TrainOutcome> {
     let hp_path = root.path(HYPERPARAMETERS_FILE);
@@ -134,6 +164,8 @@ pub fn run(root: &MlRoot) -> anyhow::Result<TrainOutcome> {
     // Streamed: the records are never held, only the encoded rows (docs/container.md).
     let data = TrainingData::read(&train_file, target, task, MAX_RECORD_BYTES)?;
     estimator.supports(data.task)?;
+    let memory = crate::memory::available();
+    refuse_beyond_memory(estimator.as_ref(), &data, &hp, memory)?;
     if data.task == Task::Regression {
         // The tuner draws these for every dataset; they only mean something for classifiers.
         for name in ["class-weight", "criterion"] {
@@ -165,7 +197,7 @@ pub fn run(root: &MlRoot) -> anyhow::Result<TrainOutcome> {
         scorer.check(scorer_name, data.task)?;
         let k = cv_folds(&hp)?;
         // Folds fit side by side only as far as the memory left allows.
-        let memory = crate::memory::available().unwrap_or(u64::MAX);
+        let memory = memory.unwrap_or(u64::MAX);
         if fold_bytes(&data) > memory {
             tracing::warn!(
                 fold_bytes = fold_bytes(&data),

@@ -70,7 +70,8 @@ use super::gbdt::{self, Config, Dart, SoftmaxHessian, Target, Ties};
 use super::gblinear::{self, LinearConfig};
 use super::tree_ensemble::TreeEnsemble;
 use super::{
-    check_rows, check_targets, Algorithm, Estimator, Fitted, Predictor, Stepwise, TrainTarget,
+    check_rows, check_targets, Algorithm, Estimator, Fitted, LeastBytes, Predictor, Stepwise,
+    TrainTarget, LEAST_TREE_BYTES,
 };
 use crate::error::{MlError, Result};
 
@@ -295,6 +296,17 @@ impl Estimator for BoostParams {
             let fit = gbdt::Fit::new(x, Some(rows), target, self.config(), seed);
             Box::new(Rounds(fit)) as Box<dyn Stepwise + 'a>
         }))
+    }
+
+    fn least_bytes(&self, _features: usize, outputs: usize) -> Option<LeastBytes> {
+        // A tree per round, per class beyond two (one logistic margin for two).
+        let trees =
+            (self.n_estimators as u64).saturating_mul(if outputs > 2 { outputs } else { 1 } as u64);
+        Some(LeastBytes {
+            hyperparameter: "n-estimators",
+            holds: "the rounds' trees",
+            bytes: trees.saturating_mul(LEAST_TREE_BYTES),
+        })
     }
 }
 

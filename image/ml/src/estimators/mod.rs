@@ -114,7 +114,29 @@ pub trait Estimator: std::fmt::Debug + Send + Sync {
         let _ = (x, rows, y, seed);
         None
     }
+    /// The least memory a fit on `features` columns with `outputs` outputs (classes; 1 for a
+    /// binary or regression target) must hold for what its hyperparameters ask, whatever the
+    /// rows: the trees or weights that a count or size sets. A job refuses a request beyond
+    /// its memory before allocating any of it. `None`: no hyperparameter sizes the model.
+    fn least_bytes(&self, features: usize, outputs: usize) -> Option<LeastBytes> {
+        let _ = (features, outputs);
+        None
+    }
 }
+
+/// A floor on a fit's memory ([`Estimator::least_bytes`]) and the hyperparameter it follows from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeastBytes {
+    /// The hyperparameter that sets the size.
+    pub hyperparameter: &'static str,
+    /// What those bytes hold, e.g. "the forest's trees".
+    pub holds: &'static str,
+    /// The floor itself.
+    pub bytes: u64,
+}
+
+/// A floor on one tree's memory, a single leaf: its node and the collection holding it.
+pub(crate) const LEAST_TREE_BYTES: u64 = 64;
 
 /// A fit taken a step at a time (a boosting round), so that cross-validation can take its
 /// folds' steps in turn and keep every thread busy until the last fold is fitted.

@@ -37,8 +37,8 @@ use serde::{Deserialize, Serialize};
 
 use super::linear::softmax_in_place;
 use super::{
-    check_rows, check_targets, Algorithm, Estimator, Fitted, ParamGuard, Predictor, Stepwise,
-    TrainTarget,
+    check_rows, check_targets, Algorithm, Estimator, Fitted, LeastBytes, ParamGuard, Predictor,
+    Stepwise, TrainTarget,
 };
 use crate::error::{MlError, Result};
 use crate::hyperparams::HyperParams;
@@ -514,6 +514,22 @@ impl Estimator for MlpValidParams {
             seed,
             training: None,
         })))
+    }
+
+    fn least_bytes(&self, features: usize, outputs: usize) -> Option<LeastBytes> {
+        // Each weight and bias is held four times while training: itself, its gradient and
+        // Adam's two moments.
+        let mut sizes = vec![features as u64];
+        sizes.extend(self.hidden_layer_sizes.iter().map(|&s| s as u64));
+        sizes.push(if outputs > 2 { outputs as u64 } else { 1 });
+        let weights = sizes.windows(2).fold(0u64, |sum, w| {
+            sum.saturating_add(w[0].saturating_add(1).saturating_mul(w[1]))
+        });
+        Some(LeastBytes {
+            hyperparameter: "hidden-layer-sizes",
+            holds: "the network's weights, their gradients and Adam's moments",
+            bytes: weights.saturating_mul(4 * std::mem::size_of::<f64>() as u64),
+        })
     }
 }
 

@@ -43,8 +43,8 @@ use serde::{Deserialize, Serialize};
 
 use super::bins::{Binning, Bins, MAX_BINS};
 use super::{
-    balanced_weights, parse_class_weight, predict_each, Algorithm, Estimator, Fitted, ParamGuard,
-    Predictor, TrainTarget,
+    balanced_weights, parse_class_weight, predict_each, Algorithm, Estimator, Fitted, LeastBytes,
+    ParamGuard, Predictor, TrainTarget, LEAST_TREE_BYTES,
 };
 use crate::error::{MlError, Result};
 use crate::hyperparams::{is_none, HyperParams};
@@ -466,6 +466,14 @@ impl Estimator for ForestValidParams {
         let seeds: Vec<u64> = (0..self.n_estimators).map(|_| master.next_u64()).collect();
         let trees: Vec<Tree> = seeds.par_iter().map(|&s| builder.tree(s)).collect();
         Ok(Fitted::RandomForest(Forest { n_outputs, trees }))
+    }
+
+    fn least_bytes(&self, _features: usize, _outputs: usize) -> Option<LeastBytes> {
+        Some(LeastBytes {
+            hyperparameter: "n-estimators",
+            holds: "the forest's trees",
+            bytes: (self.n_estimators as u64).saturating_mul(LEAST_TREE_BYTES),
+        })
     }
 }
 

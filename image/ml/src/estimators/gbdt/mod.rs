@@ -210,7 +210,8 @@ impl<'a> Fit<'a> {
             grads: vec![Gh::default(); n * groups],
             rng: ChaCha8Rng::seed_from_u64(self.seed),
             dropout: self.config.dart.map(|dart| Dropout::new(dart, self.seed)),
-            rounds: Vec::with_capacity(self.config.rounds),
+            // Not sized by `rounds`, a hyperparameter: a huge one would fail here at once.
+            rounds: Vec::new(),
             base_margin,
             data,
         }
