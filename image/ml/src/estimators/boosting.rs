@@ -299,6 +299,9 @@ impl Estimator for BoostParams {
     }
 
     fn least_bytes(&self, _features: usize, outputs: usize) -> Option<LeastBytes> {
+        if self.booster == Booster::Linear {
+            return None; // one set of weights, however many rounds
+        }
         // A tree per round, per class beyond two (one logistic margin for two).
         let trees =
             (self.n_estimators as u64).saturating_mul(if outputs > 2 { outputs } else { 1 } as u64);
@@ -779,5 +782,23 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("the trees read 2 columns but rows have 1"));
+    }
+
+    #[test]
+    fn the_memory_floor_counts_trees_and_not_linear_rounds() {
+        let rounds = [("n-estimators", "1000")];
+        let trees = xgboost(&HyperParams::from_pairs(rounds)).unwrap();
+        let floor = |p: &BoostParams, outputs| p.least_bytes(30, outputs).map(|l| l.bytes);
+        assert_eq!(floor(&trees, 2), Some(1000 * LEAST_TREE_BYTES));
+        // Softmax grows a tree per class a round.
+        assert_eq!(floor(&trees, 3), Some(3000 * LEAST_TREE_BYTES));
+        let leaves = lightgbm(&HyperParams::from_pairs(rounds)).unwrap();
+        assert_eq!(floor(&leaves, 1), Some(1000 * LEAST_TREE_BYTES));
+        let linear = xgboost(&HyperParams::from_pairs([
+            ("booster", "gblinear"),
+            ("n-estimators", "1000000000000000000"),
+        ]))
+        .unwrap();
+        assert_eq!(floor(&linear, 2), None);
     }
 }

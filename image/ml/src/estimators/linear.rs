@@ -118,6 +118,13 @@ impl ParamGuard for LinearParams {
         if !(c > 0.0 && c.is_finite()) {
             return Err(MlError::hp("C", format!("{c} must be a positive number")));
         }
+        // An infinite penalty left the solver's line search searching for ever.
+        if !(1.0 / c).is_finite() {
+            return Err(MlError::hp(
+                "C",
+                format!("{c} is too small: the penalty 1/C overflows"),
+            ));
+        }
         if self.max_iter == 0 {
             return Err(MlError::hp("max-iter", "must be at least 1"));
         }
@@ -540,6 +547,7 @@ mod tests {
         for (name, value) in [
             ("penalty", "l1"),
             ("C", "-1"),
+            ("C", "1e-320"),
             ("max-iter", "0"),
             ("class-weight", "x"),
         ] {
