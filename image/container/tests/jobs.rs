@@ -298,6 +298,45 @@ fn refit_from_the_best_trial_then_evaluate_every_task() {
 }
 
 #[test]
+fn values_too_large_to_square_fail_by_column_where_a_family_squares_them() {
+    let root = Root::new();
+    let mut csv = String::from("a,big,CLASS\n");
+    for i in 0..40 {
+        let class = i % 2;
+        csv += &format!(
+            "{}.5,{}e300,{class}\n",
+            i % 7 + class,
+            i % 5 + 3 * class + 1
+        );
+    }
+    root.write("input/data/train/dataset.csv", csv);
+    for alg in ["NaiveBayes", "LogisticRegression", "NeuralNet"] {
+        root.hyperparameters(&trial_hyperparameters(alg, "CLASS", "roc_auc"), true);
+        let reason = root.fails(&["train"]);
+        assert!(
+            reason.starts_with(&format!(
+                "fitting {alg}: column `big`: its values are too large: their variance overflows"
+            )),
+            "{reason}"
+        );
+    }
+    // A tree family only compares values: it fits them.
+    root.hyperparameters(&trial_hyperparameters("XGBoost", "CLASS", "roc_auc"), true);
+    root.ok(&["train"]);
+
+    // Ordinary values, but a smoothing that overflows with the largest variance.
+    preprocess(&root, "breast-cancer", "CLASS");
+    let mut hp = trial_hyperparameters("NaiveBayes", "CLASS", "roc_auc");
+    hp.push(("var_smoothing", "1e308"));
+    root.hyperparameters(&hp, true);
+    let reason = root.fails(&["train"]);
+    assert!(
+        reason.starts_with("hyperparameter `var_smoothing`: 1e308 is too large"),
+        "{reason}"
+    );
+}
+
+#[test]
 fn failures_write_a_clear_reason_and_exit_non_zero() {
     let root = Root::new();
     preprocess(&root, "breast-cancer", "CLASS");

@@ -48,6 +48,16 @@ pub struct Feature {
     pub encoding: Encoding,
 }
 
+impl Feature {
+    /// Its model columns.
+    fn width(&self) -> usize {
+        match &self.encoding {
+            Encoding::Numeric { .. } => 1,
+            Encoding::Categorical { categories, .. } => categories.len(),
+        }
+    }
+}
+
 /// One input value, from a CSV cell or a serving request.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Value<'a> {
@@ -88,13 +98,25 @@ impl Schema {
 
     /// Number of model columns.
     pub fn width(&self) -> usize {
-        self.features
-            .iter()
-            .map(|f| match &f.encoding {
-                Encoding::Numeric { .. } => 1,
-                Encoding::Categorical { categories, .. } => categories.len(),
-            })
-            .sum()
+        self.features.iter().map(Feature::width).sum()
+    }
+
+    /// What model column `j` encodes, for messages: a numeric column's name, or
+    /// `name=category` for a category's column; `None` past [`Schema::width`].
+    pub fn column_name(&self, j: usize) -> Option<String> {
+        let mut first = 0;
+        for f in &self.features {
+            if j < first + f.width() {
+                return Some(match &f.encoding {
+                    Encoding::Numeric { .. } => f.name.clone(),
+                    Encoding::Categorical { categories, .. } => {
+                        format!("{}={}", f.name, categories.get(j - first)?)
+                    }
+                });
+            }
+            first += f.width();
+        }
+        None
     }
 
     /// Encodes one row into `out` (length [`Schema::width`]); `value(i)` is feature i's value.
@@ -467,6 +489,9 @@ mod tests {
             .encode_row(|i| [Value::Text("x"), Value::Missing][i], &mut out)
             .unwrap_err();
         assert_eq!(err, (0, "`x` is not a number".to_string()));
+        let names: Vec<Option<String>> = (0..4).map(|j| s.column_name(j)).collect();
+        let expected = [Some("n"), Some("c=blue"), Some("c=red"), None];
+        assert_eq!(names, expected.map(|n| n.map(String::from)));
     }
 
     #[test]

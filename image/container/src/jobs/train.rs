@@ -9,6 +9,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use mmp_ml::cv::{cross_val_score_within, fold_bytes};
+use mmp_ml::error::MlError;
 use mmp_ml::estimators::{from_hyperparams, Algorithm, Estimator};
 use mmp_ml::hyperparams::HyperParams;
 use mmp_ml::index::MAX_RECORD_BYTES;
@@ -133,6 +134,21 @@ fn refuse_beyond_memory(
     Ok(())
 }
 
+/// A fit's error, with a model column named as the input column it encodes.
+fn naming_columns(e: MlError, data: &TrainingData) -> anyhow::Error {
+    match e {
+        MlError::TooLarge { family, column } => anyhow::anyhow!(
+            "fitting {family}: column `{}`: its values are too large: their variance overflows a \
+             64-bit float (rescale the column, or use a tree-based family, which only compares \
+             values)",
+            data.schema
+                .column_name(column)
+                .unwrap_or_else(|| format!("model column {column}")),
+        ),
+        e => e.into(),
+    }
+}
+
 /// Runs a trial or a refit, as the `cross-validation` hyperparameter says.
 pub fn run(root: &MlRoot) -> anyhow::Result<TrainOutcome> {
     let hp_path = root.path(HYPERPARAMETERS_FILE);
@@ -221,7 +237,8 @@ pub fn run(root: &MlRoot) -> anyhow::Result<TrainOutcome> {
             seed,
             memory,
             &print_fold,
-        )?;
+        )
+        .map_err(|e| naming_columns(e, &data))?;
         if let Some(line) = original_metric_line(scores.mean) {
             println!("{line}");
         }
@@ -240,7 +257,8 @@ pub fn run(root: &MlRoot) -> anyhow::Result<TrainOutcome> {
             score: scores.mean,
         });
     }
-    let model = Model::fit(estimator.as_ref(), &data, hp.to_map(), seed)?;
+    let model = Model::fit(estimator.as_ref(), &data, hp.to_map(), seed)
+        .map_err(|e| naming_columns(e, &data))?;
     model.save(&model_dir)?;
     let trial =
         json!({ "algorithm": algorithm, "hyperparameters": hp.to_map(), "task": data.task });

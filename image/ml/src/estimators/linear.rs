@@ -25,8 +25,8 @@ use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    balanced_weights, parse_class_weight, Algorithm, Estimator, Fitted, ParamGuard, Predictor,
-    TrainTarget,
+    balanced_weights, check_spreads, parse_class_weight, Algorithm, Estimator, Fitted, ParamGuard,
+    Predictor, TrainTarget,
 };
 use crate::error::{MlError, Result};
 use crate::hyperparams::{is_none, HyperParams};
@@ -122,7 +122,7 @@ impl ParamGuard for LinearParams {
         if !(1.0 / c).is_finite() {
             return Err(MlError::hp(
                 "C",
-                format!("{c} is too small: the penalty 1/C overflows"),
+                format!("{c:e} is too small: the penalty 1/C overflows"),
             ));
         }
         if self.max_iter == 0 {
@@ -240,7 +240,7 @@ impl Estimator for LinearValidParams {
     }
 
     fn fit(&self, x: ArrayView2<f64>, y: TrainTarget<'_>, _seed: u64) -> Result<Fitted> {
-        let scaled = Standardized::new(x);
+        let scaled = Standardized::new(x)?;
         let (link, targets, sample_weights, y_scale) = match y {
             TrainTarget::Classes { codes, n_classes } => {
                 let weights = if self.balanced {
@@ -321,21 +321,20 @@ struct Standardized {
 }
 
 impl Standardized {
-    fn new(x: ArrayView2<f64>) -> Self {
+    /// Fails where a column's spread overflows (its scale would turn it into zeros).
+    fn new(x: ArrayView2<f64>) -> Result<Self> {
         let n = x.nrows().max(1) as f64;
         let mean: Vec<f64> = x.columns().into_iter().map(|c| c.sum() / n).collect();
         let scale: Vec<f64> = x
             .columns()
             .into_iter()
             .zip(&mean)
-            .map(|(c, m)| {
-                let sd = (c.iter().map(|v| (v - m).powi(2)).sum::<f64>() / n).sqrt();
-                if sd > 1e-12 {
-                    sd
-                } else {
-                    1.0
-                }
-            })
+            .map(|(c, m)| (c.iter().map(|v| (v - m).powi(2)).sum::<f64>() / n).sqrt())
+            .collect();
+        check_spreads(FAMILY, scale.iter().copied())?;
+        let scale: Vec<f64> = scale
+            .into_iter()
+            .map(|sd| if sd > 1e-12 { sd } else { 1.0 })
             .collect();
         let mut z = x.to_owned();
         for mut row in z.rows_mut() {
@@ -343,7 +342,7 @@ impl Standardized {
                 *v = (*v - m) / s;
             }
         }
-        Standardized { z, mean, scale }
+        Ok(Standardized { z, mean, scale })
     }
 
     /// Maps standardized-space parameters back to weights on the raw features.

@@ -90,6 +90,19 @@ pub(crate) fn check_rows(family: Algorithm, x: &ArrayView2<f64>, rows: &[usize])
     }
 }
 
+/// Fails, naming the first model column, where a column's spread (standard deviation or
+/// variance, one per column) is not finite: its values are beyond about 1e154, and a family
+/// that standardizes or fits Gaussians would otherwise drop the column or fit garbage silently.
+pub(crate) fn check_spreads(
+    family: Algorithm,
+    spreads: impl IntoIterator<Item = f64>,
+) -> Result<()> {
+    match spreads.into_iter().position(|s| !s.is_finite()) {
+        None => Ok(()),
+        Some(column) => Err(MlError::TooLarge { family, column }),
+    }
+}
+
 /// A family's checked hyperparameters: fits a model to encoded rows.
 pub trait Estimator: std::fmt::Debug + Send + Sync {
     /// The family these parameters belong to.

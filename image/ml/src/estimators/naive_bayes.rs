@@ -22,7 +22,7 @@ use ndarray::{Array1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use super::linear::softmax_in_place;
-use super::{Algorithm, Estimator, Fitted, ParamGuard, Predictor, TrainTarget};
+use super::{check_spreads, Algorithm, Estimator, Fitted, ParamGuard, Predictor, TrainTarget};
 use crate::error::{MlError, Result};
 use crate::hyperparams::HyperParams;
 use crate::target::Task;
@@ -188,6 +188,19 @@ impl Estimator for NaiveBayesValidParams {
         let TrainTarget::Classes { codes, n_classes } = y else {
             unreachable!("supports() rejected regression")
         };
+        // linfa adds var_smoothing × the largest variance to every one: both must be finite.
+        let variances = x.var_axis(ndarray::Axis(0), 0.0);
+        check_spreads(FAMILY, variances.iter().copied())?;
+        let largest = variances.iter().copied().fold(0.0, f64::max);
+        if !(largest + self.var_smoothing * largest).is_finite() {
+            return Err(MlError::hp(
+                "var_smoothing",
+                format!(
+                    "{:e} is too large: times the largest feature variance ({largest:e}) it overflows",
+                    self.var_smoothing
+                ),
+            ));
+        }
         let dataset = DatasetBase::new(x, Array1::from_iter(codes.iter().copied()));
         let fitted: GaussianNb<f64, usize> = GaussianNb::params()
             .var_smoothing(self.var_smoothing)

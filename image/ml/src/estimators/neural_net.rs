@@ -37,8 +37,8 @@ use serde::{Deserialize, Serialize};
 
 use super::linear::softmax_in_place;
 use super::{
-    check_rows, check_targets, Algorithm, Estimator, Fitted, LeastBytes, ParamGuard, Predictor,
-    Stepwise, TrainTarget,
+    check_rows, check_spreads, check_targets, Algorithm, Estimator, Fitted, LeastBytes, ParamGuard,
+    Predictor, Stepwise, TrainTarget,
 };
 use crate::error::{MlError, Result};
 use crate::hyperparams::HyperParams;
@@ -608,6 +608,7 @@ impl<'p> Training<'p> {
     ) -> Result<Training<'p>> {
         let n = x.nrows();
         check_targets(FAMILY, n, &y)?;
+        check_spreads(FAMILY, x.std_axis(Axis(0), 0.0))?;
         let (means, scales) = standardization(x);
         let xs = (&x - &means) / &scales;
         let (output, mut targets) = encode_targets(y, n);
