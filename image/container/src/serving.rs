@@ -127,6 +127,18 @@ impl Model for ServedModel {
                     column: Some(self.feature_names[i].clone()),
                     message: format!("row {r}, column `{}`: {message}", self.feature_names[i]),
                 })?;
+            // Values far beyond the training data can overflow a family's arithmetic (a
+            // Gaussian's square): its outputs are then NaN, and a label drawn from them is noise.
+            if !out.iter().all(|v| v.is_finite()) {
+                return Err(InputError {
+                    row: Some(r),
+                    column: None,
+                    message: format!(
+                        "row {r}: the model's output is not a number for these values (too \
+                         large for its arithmetic?)"
+                    ),
+                });
+            }
             predictions.push(match &self.labels {
                 Some(labels) => {
                     let best = (0..out.len()).fold(0, |b, j| if out[j] > out[b] { j } else { b });

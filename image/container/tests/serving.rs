@@ -190,6 +190,17 @@ fn bad_rows_are_named_by_row_and_column() {
         "{}",
         err.message
     );
+    // Finite, but too large for a Gaussian's square: no label drawn from NaN outputs.
+    let mut rows = rows_of(&table, "CLASS", 3);
+    rows.rows[1][0] = Cell::Number(1e300);
+    let err = served.predict(&rows).unwrap_err();
+    assert_eq!((err.row, err.column.as_deref()), (Some(1), None));
+    assert!(
+        err.message
+            .starts_with("row 1: the model's output is not a number"),
+        "{}",
+        err.message
+    );
     let named = Rows {
         columns: Some(vec!["mean radius".into()]),
         rows: vec![vec![Cell::Number(1.0)]],
