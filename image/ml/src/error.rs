@@ -221,14 +221,16 @@ pub enum MlError {
         /// What was wrong.
         message: String,
     },
-    /// A model column whose values are too large for a family's arithmetic: their spread
-    /// overflows `f64`. The job names the input column ([`crate::schema::Schema::column_name`]).
-    #[error("fitting {family}: the values of model column {column} are too large: their variance overflows a 64-bit float")]
+    /// A model column whose values are too large for a family's arithmetic. The job names the
+    /// input column ([`crate::schema::Schema::column_name`]).
+    #[error("fitting {family}: the values of model column {column} are too large: {why}")]
     TooLarge {
         /// The family that failed to fit.
         family: mmp_pipeline::algorithm::Algorithm,
         /// The model column, 0-based.
         column: usize,
+        /// Why, and what to do.
+        why: &'static str,
     },
     /// A model artifact that is missing a file, malformed or inconsistent.
     #[error("model artifact: {0}")]

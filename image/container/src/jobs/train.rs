@@ -137,10 +137,12 @@ fn refuse_beyond_memory(
 /// A fit's error, with a model column named as the input column it encodes.
 fn naming_columns(e: MlError, data: &TrainingData) -> anyhow::Error {
     match e {
-        MlError::TooLarge { family, column } => anyhow::anyhow!(
-            "fitting {family}: column `{}`: its values are too large: their variance overflows a \
-             64-bit float (rescale the column, or use a tree-based family, which only compares \
-             values)",
+        MlError::TooLarge {
+            family,
+            column,
+            why,
+        } => anyhow::anyhow!(
+            "fitting {family}: column `{}`: its values are too large: {why}",
             data.schema
                 .column_name(column)
                 .unwrap_or_else(|| format!("model column {column}")),

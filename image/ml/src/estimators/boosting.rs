@@ -70,8 +70,8 @@ use super::gbdt::{self, Config, Dart, SoftmaxHessian, Target, Ties};
 use super::gblinear::{self, LinearConfig};
 use super::tree_ensemble::TreeEnsemble;
 use super::{
-    check_rows, check_targets, Algorithm, Estimator, Fitted, LeastBytes, Predictor, Stepwise,
-    TrainTarget, LEAST_TREE_BYTES,
+    boosted_trees_floor, check_rows, check_targets, Algorithm, Estimator, Fitted, LeastBytes,
+    Predictor, Stepwise, TrainTarget,
 };
 use crate::error::{MlError, Result};
 
@@ -302,14 +302,7 @@ impl Estimator for BoostParams {
         if self.booster == Booster::Linear {
             return None; // one set of weights, however many rounds
         }
-        // A tree per round, per class beyond two (one logistic margin for two).
-        let trees =
-            (self.n_estimators as u64).saturating_mul(if outputs > 2 { outputs } else { 1 } as u64);
-        Some(LeastBytes {
-            hyperparameter: "n-estimators",
-            holds: "the rounds' trees",
-            bytes: trees.saturating_mul(LEAST_TREE_BYTES),
-        })
+        Some(boosted_trees_floor(self.n_estimators, outputs))
     }
 }
 
@@ -786,6 +779,7 @@ mod tests {
 
     #[test]
     fn the_memory_floor_counts_trees_and_not_linear_rounds() {
+        use super::super::LEAST_TREE_BYTES;
         let rounds = [("n-estimators", "1000")];
         let trees = xgboost(&HyperParams::from_pairs(rounds)).unwrap();
         let floor = |p: &BoostParams, outputs| p.least_bytes(30, outputs).map(|l| l.bytes);

@@ -207,7 +207,9 @@ mod native {
     use super::super::boosting_params::{
         at_least, learning_rate, non_negative, positive_fraction, LgbmHyperParams,
     };
-    use super::super::{Algorithm, Estimator, Fitted, LibraryModel, TrainTarget};
+    use super::super::{
+        boosted_trees_floor, Algorithm, Estimator, Fitted, LeastBytes, LibraryModel, TrainTarget,
+    };
     use crate::error::{MlError, Result};
 
     /// Checked LightGBM hyperparameters, as LightGBM's own parameters (the mapping
@@ -302,6 +304,16 @@ mod native {
     impl Estimator for LgbmParams {
         fn family(&self) -> Algorithm {
             Algorithm::LightGBM
+        }
+
+        fn least_bytes(&self, _features: usize, outputs: usize) -> Option<LeastBytes> {
+            // LightGBM's default is 100 rounds; a value here was checked to be a whole number.
+            let rounds = self
+                .params
+                .get("num_iterations")
+                .and_then(Value::as_u64)
+                .map_or(100, |r| usize::try_from(r).unwrap_or(usize::MAX));
+            Some(boosted_trees_floor(rounds, outputs))
         }
 
         fn fit(&self, x: ArrayView2<f64>, y: TrainTarget<'_>, seed: u64) -> Result<Fitted> {

@@ -99,7 +99,12 @@ pub(crate) fn check_spreads(
 ) -> Result<()> {
     match spreads.into_iter().position(|s| !s.is_finite()) {
         None => Ok(()),
-        Some(column) => Err(MlError::TooLarge { family, column }),
+        Some(column) => Err(MlError::TooLarge {
+            family,
+            column,
+            why: "their variance overflows a 64-bit float (rescale the column, or use a \
+                  tree-based family, which only compares values)",
+        }),
     }
 }
 
@@ -150,6 +155,19 @@ pub struct LeastBytes {
 
 /// A floor on one tree's memory, a single leaf: its node and the collection holding it.
 pub(crate) const LEAST_TREE_BYTES: u64 = 64;
+
+/// A boosted model's floor: a tree a round, and a tree per class a round for more than two
+/// (one logistic margin for two). Either engine, mmp-gbdt or the library, holds them all.
+pub(crate) fn boosted_trees_floor(rounds: usize, outputs: usize) -> LeastBytes {
+    let per_round = if outputs > 2 { outputs } else { 1 };
+    LeastBytes {
+        hyperparameter: "n-estimators",
+        holds: "the rounds' trees",
+        bytes: (rounds as u64)
+            .saturating_mul(per_round as u64)
+            .saturating_mul(LEAST_TREE_BYTES),
+    }
+}
 
 /// A fit taken a step at a time (a boosting round), so that cross-validation can take its
 /// folds' steps in turn and keep every thread busy until the last fold is fitted.

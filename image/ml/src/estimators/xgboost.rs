@@ -282,7 +282,9 @@ mod native {
     use super::super::boosting_params::{
         at_least, learning_rate, non_negative, positive_fraction, XgbHyperParams,
     };
-    use super::super::{Algorithm, Estimator, Fitted, LibraryModel, TrainTarget};
+    use super::super::{
+        boosted_trees_floor, Algorithm, Estimator, Fitted, LeastBytes, LibraryModel, TrainTarget,
+    };
     use crate::error::{MlError, Result};
 
     /// Checked XGBoost hyperparameters, as XGBoost's own parameters; only
@@ -397,9 +399,24 @@ mod native {
             Algorithm::XGBoost
         }
 
+        fn least_bytes(&self, _features: usize, outputs: usize) -> Option<LeastBytes> {
+            // gblinear holds one set of weights however many rounds.
+            let linear = self.params.contains(&("booster", "gblinear".to_string()));
+            (!linear).then(|| boosted_trees_floor(self.rounds, outputs))
+        }
+
         fn fit(&self, x: ArrayView2<f64>, y: TrainTarget<'_>, seed: u64) -> Result<Fitted> {
             let rows = x.nrows();
             let data: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+            // Past f32's range a value becomes infinite, which XGBoost refuses with a stack trace.
+            if let Some(at) = data.iter().position(|v| v.is_infinite()) {
+                return Err(MlError::TooLarge {
+                    family: Algorithm::XGBoost,
+                    column: at % x.ncols().max(1),
+                    why: "XGBoost holds values as 32-bit floats, which end near 3.4e38 \
+                          (rescale the column)",
+                });
+            }
             let mut matrix = xgb::DMatrix::from_dense(&data, rows).map_err(fit_error)?;
             let (labels, objective): (Vec<f32>, Vec<(&str, String)>) = match y {
                 TrainTarget::Values(v) => (
