@@ -420,7 +420,7 @@ fn failures_write_a_clear_reason_and_exit_non_zero() {
         .contains("has no regression counterpart"));
 
     // Bad data files, each with its message naming file, row and column.
-    let cases: [(&[u8], &str); 6] = [
+    let cases: [(&[u8], &str); 7] = [
         (b"", "the file is empty (a header row is required)"),
         (
             b"a,b,CLASS\n1,2,0\n3,4\n",
@@ -437,6 +437,11 @@ fn failures_write_a_clear_reason_and_exit_non_zero() {
         (
             b"a,b,CLASS\n1,2,0\n3,x,1\n5,6,\n",
             "row 4, column `CLASS`: the target is missing",
+        ),
+        // Windows line ends and a blank line: still the row an editor shows.
+        (
+            b"a,b,CLASS\r\n1,2,0\r\n\r\n3,x,1\r\n5,6,\r\n",
+            "row 5, column `CLASS`: the target is missing",
         ),
         (b"a,b\n1,2\n", "no column named `CLASS` (columns: a, b)"),
     ];

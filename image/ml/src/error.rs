@@ -174,6 +174,14 @@ pub enum MlError {
         /// What was wrong.
         message: String,
     },
+    /// A row whose values a model's arithmetic cannot take: its outputs are not numbers.
+    #[error("{source_name}: row {row}: the model's output is not a number for these values (too large for its arithmetic?)")]
+    NotANumber {
+        /// The data's name (its file, or what it came from).
+        source_name: String,
+        /// The row's line in its file (the header is line 1).
+        row: usize,
+    },
     /// A hyperparameter that does not parse or is out of range.
     #[error("hyperparameter `{name}`: {message}")]
     Hyperparameter {

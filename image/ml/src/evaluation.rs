@@ -30,7 +30,7 @@ use crate::error::{MlError, Result};
 use crate::metrics::{self, Average, PerClass, ThresholdCounts};
 use crate::model::Model;
 use crate::schema::{is_missing, Value as SchemaValue};
-use crate::table::{find_column, record_row, Records, Table};
+use crate::table::{find_column, Records, Table};
 use crate::target::Task;
 
 /// Curves are evenly subsampled to at most this many points (the original's cap).
@@ -128,9 +128,9 @@ pub fn evaluate_file(
     let mut records = Records::new(path, file, Some(max_record_bytes))?;
     let mut scoring = Scoring::new(model, &path.display().to_string(), &records.header);
     let mut rows = 0usize;
-    while let Some(record) = records.next_record()? {
+    while let Some((row, record)) = records.next_record()? {
         rows += 1;
-        scoring.push(record_row(record), record);
+        scoring.push(row, record);
     }
     if rows == 0 {
         return Err(MlError::NoRows { path: path.into() });
@@ -197,6 +197,13 @@ impl<'a> Scoring<'a> {
                     let at = self.outputs.len();
                     self.outputs.resize(at + model.n_outputs(), 0.0);
                     model.predict_encoded_row(&self.scratch, &mut self.outputs[at..]);
+                    // Scored as it is, a NaN output would count as the first class, unsaid.
+                    if !self.outputs[at..].iter().all(|v| v.is_finite()) {
+                        self.bad_cell = Some(MlError::NotANumber {
+                            source_name: self.source.clone(),
+                            row: row as usize,
+                        });
+                    }
                 }
                 Err((i, message)) => {
                     self.bad_cell = Some(bad(&model.schema().features[i].name, message));
@@ -595,6 +602,27 @@ mod tests {
             assert_eq!(new, old, "{text}");
             assert!(new.contains(expected), "{text}: {new}");
         }
+    }
+
+    #[test]
+    fn a_row_the_model_cannot_compute_is_named_not_scored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data.csv");
+        std::fs::write(&path, "a,y\n1,p\n2,q\n3,p\n4,q\n5,p\n6,q\n").unwrap();
+        let data = crate::model::TrainingData::from_table(&Table::read(&path).unwrap(), "y", None)
+            .unwrap();
+        let family = crate::estimators::Algorithm::NaiveBayes;
+        let hp = crate::hyperparams::HyperParams::default();
+        let estimator = crate::estimators::from_hyperparams(family, &hp).unwrap();
+        let model = Model::fit(estimator.as_ref(), &data, hp.to_map(), 1).unwrap();
+        // A Gaussian's square overflows: every class's likelihood is 0, its share NaN.
+        std::fs::write(&path, "a,y\n1,p\n1e300,q\n").unwrap();
+        let (new, old) = both_ways(&model, &path, RegisterMetric::Auc);
+        assert_eq!(new, old);
+        assert!(
+            new.ends_with("data.csv: row 3: the model's output is not a number for these values (too large for its arithmetic?)"),
+            "{new}"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use csv_core::ReadRecordResult;
 
 use crate::error::{MlError, Result};
-use crate::table::{csv_error, find_column, record_row, Records};
+use crate::table::{csv_error, find_column, Records};
 use crate::target::TargetValues;
 
 /// The most one record may take, with the blank lines before it: far more than any table
@@ -46,10 +46,10 @@ impl RecordIndex {
         let column = find_column(&source, &records.header, target);
         let mut values = TargetValues::new(source, target);
         let mut starts = Vec::new();
-        while let Some(record) = records.next_record()? {
+        while let Some((row, record)) = records.next_record()? {
             starts.push(record.position().map_or(0, |p| p.byte()));
             if let Ok(c) = column {
-                values.push(record_row(record), record.get(c).unwrap_or(""))?;
+                values.push(row, record.get(c).unwrap_or(""))?;
             }
         }
         if starts.is_empty() {

@@ -34,7 +34,7 @@ use crate::estimators::{
 };
 use crate::hyperparams::HyperParams;
 use crate::schema::{Encoding, Fitting, Schema, Value};
-use crate::table::{find_column, record_row, Records, Table};
+use crate::table::{find_column, Records, Table};
 use crate::target::{read_target, Target, TargetValues, Task};
 
 /// The artifact format this build writes and reads.
@@ -141,10 +141,10 @@ impl TrainingData {
         let mut rows = 0usize;
         // The cells grow with the records, whose count is not known before: a grown buffer's
         // pages are resident only once written, so the spare capacity costs no memory.
-        while let Some(record) = records.next_record()? {
+        while let Some((row, record)) = records.next_record()? {
             rows += 1;
             if let Ok(c) = column {
-                values.push(record_row(record), record.get(c).unwrap_or(""))?;
+                values.push(row, record.get(c).unwrap_or(""))?;
                 fitting.push(record);
             }
         }
@@ -157,7 +157,7 @@ impl TrainingData {
         if again > 0 {
             let mut records = open()?;
             for row in 0..again {
-                let record = records.next_record()?;
+                let record = records.next_record()?.map(|(_, record)| record);
                 let byte = record.and_then(|r| r.position()).map_or(0, |p| p.byte());
                 if !record.is_some_and(|r| fitting.push_again(row, r)) {
                     return Err(MlError::Changed {

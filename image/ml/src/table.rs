@@ -3,6 +3,7 @@
 //! Rows are numbered as a text editor shows them: the header is row 1, the first data row is
 //! row 2 (a quoted field spanning lines counts from where its record starts).
 
+use std::collections::VecDeque;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -35,8 +36,8 @@ impl Table {
         let mut csv = Records::new(path, reader, None)?;
         let mut records = Vec::new();
         let mut rows = Vec::new();
-        while let Some(record) = csv.next_record()? {
-            rows.push(record_row(record));
+        while let Some((row, record)) = csv.next_record()? {
+            rows.push(row);
             records.push(record.clone());
         }
         if records.is_empty() {
@@ -98,11 +99,6 @@ pub(crate) fn find_column(source: &str, header: &[String], name: &str) -> Result
     }
 }
 
-/// The file row a record started on (header = 1).
-pub(crate) fn record_row(record: &StringRecord) -> u64 {
-    record.position().map_or(0, |p| p.line())
-}
-
 /// A CSV file read one record at a time, checked as [`Table::from_reader`] checks it: a
 /// header row, every record as wide as the header, UTF-8.
 pub(crate) struct Records<R: Read> {
@@ -125,6 +121,7 @@ impl<R: Read> Records<R> {
             inner: reader,
             delivered: 0,
             until: u64::MAX,
+            rows: Rows::default(),
         };
         let mut records = Records {
             path: path.to_path_buf(),
@@ -140,7 +137,10 @@ impl<R: Read> Records<R> {
         records.allow_one_record(0);
         let header: Vec<String> = match records.csv.headers() {
             Ok(h) => h.iter().map(|h| h.trim().to_string()).collect(),
-            Err(e) => return Err(records.error(e, 1)),
+            Err(e) => {
+                let begins = records.csv.get_mut().rows.starting_from(0);
+                return Err(records.error(e, begins));
+            }
         };
         if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
             return Err(MlError::EmptyFile { path: path.into() });
@@ -149,15 +149,21 @@ impl<R: Read> Records<R> {
         Ok(records)
     }
 
-    /// The next record (its `position()` holds its row and starting byte), or `None` at the
-    /// end.
-    pub(crate) fn next_record(&mut self) -> Result<Option<&StringRecord>> {
-        let start = self.csv.position().clone();
-        self.allow_one_record(start.byte());
+    /// The next record and the file row it starts on (its `position()` holds its starting
+    /// byte), or `None` at the end.
+    pub(crate) fn next_record(&mut self) -> Result<Option<(u64, &StringRecord)>> {
+        let start = self.csv.position().byte();
+        self.allow_one_record(start);
         match self.csv.read_record(&mut self.record) {
-            Ok(true) => Ok(Some(&self.record)),
+            Ok(true) => {
+                let (_, row) = self.csv.get_mut().rows.starting_from(start);
+                Ok(Some((row, &self.record)))
+            }
             Ok(false) => Ok(None),
-            Err(e) => Err(self.error(e, start.line())),
+            Err(e) => {
+                let begins = self.csv.get_mut().rows.starting_from(start);
+                Err(self.error(e, begins))
+            }
         }
     }
 
@@ -173,24 +179,106 @@ impl<R: Read> Records<R> {
         }
     }
 
-    fn error(&self, e: csv::Error, row: u64) -> MlError {
+    /// `e`, met reading the record that starts at `(byte, row)`.
+    fn error(&self, e: csv::Error, (byte, row): (u64, u64)) -> MlError {
         match (self.max_record_bytes, self.csv.get_ref().over_limit()) {
             (Some(limit), true) => MlError::RecordTooLong {
                 path: self.path.clone(),
                 row,
                 limit,
             },
-            _ => csv_error(&self.path, e, &self.header),
+            _ => {
+                let mut err = csv_error(&self.path, e, &self.header);
+                // The csv crate's own row lags behind CRLF line ends and blank lines.
+                match &mut err {
+                    MlError::Ragged { row: r, .. } => *r = row,
+                    MlError::NotUtf8 {
+                        row: r, byte: b, ..
+                    } => (*r, *b) = (row, byte),
+                    _ => {}
+                }
+                err
+            }
         }
     }
 }
 
 /// A reader that refuses to deliver past `until`: what bounds the memory a single record
-/// (a gigantic field, a row of endless commas) can make the csv reader allocate.
+/// (a gigantic field, a row of endless commas) can make the csv reader allocate. It notes
+/// where the lines it delivers start ([`Rows`]).
 struct Bounded<R> {
     inner: R,
     delivered: u64,
     until: u64,
+    rows: Rows,
+}
+
+/// The file rows of the lines delivered so far that hold more than a line break, by starting
+/// byte. The csv crate's own count is behind where a record starts after `\r\n` (it has
+/// consumed only the `\r`; BurntSushi/rust-csv#395) or after blank lines, so a Windows file's
+/// errors named the row above the bad one.
+#[derive(Debug)]
+struct Rows {
+    /// Line breaks (`\n`) delivered.
+    breaks: u64,
+    /// Whether the next byte delivered starts a line.
+    at_line_start: bool,
+    /// `(byte, row)` of each such line start not yet passed by a record.
+    starts: VecDeque<(u64, u64)>,
+}
+
+impl Default for Rows {
+    fn default() -> Rows {
+        Rows {
+            breaks: 0,
+            at_line_start: true,
+            starts: VecDeque::new(),
+        }
+    }
+}
+
+impl Rows {
+    /// Notes the line starts in `chunk`, delivered from byte `base` on. Between line starts
+    /// the scan jumps from one `\n` to the next.
+    fn scan(&mut self, chunk: &[u8], base: u64) {
+        let mut i = 0;
+        while i < chunk.len() {
+            if self.at_line_start {
+                match chunk[i] {
+                    b'\n' => self.breaks += 1,
+                    b'\r' => {}
+                    _ => {
+                        self.starts.push_back((base + i as u64, self.breaks + 1));
+                        self.at_line_start = false;
+                    }
+                }
+                i += 1;
+            } else {
+                match memchr::memchr(b'\n', &chunk[i..]) {
+                    Some(k) => {
+                        self.breaks += 1;
+                        self.at_line_start = true;
+                        i += k + 1;
+                    }
+                    None => break,
+                }
+            }
+        }
+    }
+
+    /// The byte and row of the first line that holds more than a line break from byte `byte`
+    /// on: where
+    /// the record the csv reader started reading at `byte` begins. Earlier starts are dropped,
+    /// so the queue holds only what the reader has read ahead.
+    fn starting_from(&mut self, byte: u64) -> (u64, u64) {
+        while self.starts.front().is_some_and(|&(at, _)| at < byte) {
+            self.starts.pop_front();
+        }
+        self.starts
+            .front()
+            .copied()
+            .unwrap_or((byte, self.breaks + 1))
+    }
 }
 
 impl<R> Bounded<R> {
@@ -207,6 +295,7 @@ impl<R: Read> Read for Bounded<R> {
         }
         let take = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..take])?;
+        self.rows.scan(&buf[..n], self.delivered);
         self.delivered += n as u64;
         Ok(n)
     }
@@ -256,6 +345,26 @@ mod tests {
         assert_eq!(t.len(), 2);
         assert_eq!(t.rows, [2, 3]);
         assert_eq!(t.column("CLASS").unwrap(), 2);
+    }
+
+    #[test]
+    fn rows_are_the_lines_an_editor_shows_whatever_the_line_ends() {
+        // The csv crate's own count lags one behind after `\r\n`, and behind blank lines.
+        let crlf = read(b"a,b,CLASS\r\n1,2,x\r\n3,4,y\r\n").unwrap();
+        assert_eq!(crlf.rows, [2, 3]);
+        let blank = read(b"a,b\n\n1,2\n\n\r\n\n3,4\n").unwrap();
+        assert_eq!(blank.rows, [3, 7]);
+        let quoted = read(b"a,b\r\n\"x\r\ny\",1\r\n2,3\r\n").unwrap();
+        assert_eq!(quoted.rows, [2, 4]);
+        let msg = |r: Result<Table>| r.unwrap_err().to_string();
+        assert_eq!(
+            msg(read(b"a,b\r\n1,2\r\n3,4,5\r\n")),
+            "data.csv: row 3: has 3 fields, the header has 2"
+        );
+        assert_eq!(
+            msg(read(b"a,b\r\n1,2\r\n3,\xff\r\n")),
+            "data.csv: row 3, column `b`: not valid UTF-8 (the record starts at byte 10)"
+        );
     }
 
     #[test]

@@ -189,7 +189,7 @@ impl Estimator for NaiveBayesValidParams {
             unreachable!("supports() rejected regression")
         };
         // linfa adds var_smoothing × the largest variance to every one: both must be finite.
-        let variances = x.var_axis(ndarray::Axis(0), 0.0);
+        let variances = column_variances(x);
         check_spreads(FAMILY, variances.iter().copied())?;
         let largest = variances.iter().copied().fold(0.0, f64::max);
         if !(largest + self.var_smoothing * largest).is_finite() {
@@ -238,6 +238,25 @@ impl Estimator for NaiveBayesValidParams {
         }
         Ok(Fitted::NaiveBayes(model))
     }
+}
+
+/// Each column's variance, reading `x` row by row (as it lies in memory) in two passes: the
+/// means, then the squared deviations.
+fn column_variances(x: ArrayView2<f64>) -> Vec<f64> {
+    let n = x.nrows().max(1) as f64;
+    let mut means = vec![0.0; x.ncols()];
+    for row in x.rows() {
+        means.iter_mut().zip(row).for_each(|(m, v)| *m += v);
+    }
+    means.iter_mut().for_each(|m| *m /= n);
+    let mut variances = vec![0.0; x.ncols()];
+    for row in x.rows() {
+        for ((s, v), m) in variances.iter_mut().zip(row).zip(&means) {
+            *s += (v - m) * (v - m);
+        }
+    }
+    variances.iter_mut().for_each(|s| *s /= n);
+    variances
 }
 
 fn fit_error(e: impl std::fmt::Display) -> MlError {
