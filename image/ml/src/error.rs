@@ -230,7 +230,7 @@ pub enum MlError {
         message: String,
     },
     /// A model column whose values are too large for a family's arithmetic. The job names the
-    /// input column ([`crate::schema::Schema::column_name`]).
+    /// input column (`Schema::column_name`).
     #[error("fitting {family}: the values of model column {column} are too large: {why}")]
     TooLarge {
         /// The family that failed to fit.
