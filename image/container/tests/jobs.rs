@@ -488,6 +488,20 @@ fn failures_write_a_clear_reason_and_exit_non_zero() {
     assert!(root.fails(&args).starts_with("--stratify"));
     // Processing jobs also leave the reason as their exit message.
     assert!(root.read("output/message").starts_with("--stratify"));
+    // A class of one row cannot be stratified: named by its label.
+    root.write(
+        "processing/input/data/dataset.csv",
+        "a,CLASS\n1,x\n2,y\n3,x\n4,y\n5,rare\n",
+    );
+    let args = ["preprocess", "--target", "CLASS", "--stratify", "True"];
+    let reason = root.fails(&[&args[..], &["--file-name", "dataset.csv"]].concat());
+    assert!(
+        reason.ends_with(
+            "cannot stratify on `CLASS`: class `rare` has only 1 row, and every class needs at \
+             least 2 (add rows of that class, or split without stratifying)"
+        ),
+        "{reason}"
+    );
 }
 
 #[test]

@@ -221,6 +221,14 @@ pub enum MlError {
     /// The train/test split cannot be made.
     #[error("split: {0}")]
     Split(String),
+    /// A stratified split meets a class with a single row (the job names its label).
+    #[error(
+        "split: cannot stratify: class code {class} has only 1 row; every class needs at least 2"
+    )]
+    SingleRowClass {
+        /// The class's code.
+        class: usize,
+    },
     /// A family failed to fit.
     #[error("fitting {family}: {message}")]
     Fit {

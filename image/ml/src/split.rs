@@ -74,11 +74,8 @@ fn stratified(
     }
     members.retain(|m| !m.is_empty());
     if let Some(small) = members.iter().find(|m| m.len() < 2) {
-        return Err(MlError::Split(format!(
-            "cannot stratify: a class has only {} row (row index {}); every class needs at least 2",
-            small.len(),
-            small[0]
-        )));
+        let class = small.first().map_or(0, |&row| codes[row]);
+        return Err(MlError::SingleRowClass { class });
     }
     if n_test < members.len() || n - n_test < members.len() {
         return Err(MlError::Split(format!(
@@ -147,6 +144,6 @@ mod tests {
         assert!(train_test_split(4, Some(&codes), 0.5, 1)
             .unwrap_err()
             .to_string()
-            .contains("only 1 row"));
+            .ends_with("class code 1 has only 1 row; every class needs at least 2"));
     }
 }

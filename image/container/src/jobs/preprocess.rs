@@ -1,8 +1,9 @@
 //! The preprocess job: the uploaded CSV → `train/` and `test/` splits.
 
+use mmp_ml::error::MlError;
 use mmp_ml::index::{RecordIndex, MAX_RECORD_BYTES};
 use mmp_ml::split::train_test_split;
-use mmp_ml::target::{read_target, Task};
+use mmp_ml::target::{read_target, Target, Task};
 use mmp_pipeline::contract::{PROCESSING_INPUT_DATA, PROCESSING_TEST, PROCESSING_TRAIN};
 
 use crate::paths::{data_file, MlRoot};
@@ -53,7 +54,18 @@ pub fn run(root: &MlRoot, args: &PreprocessArgs) -> anyhow::Result<PreprocessSum
         tracing::warn!("the target is continuous (regression): splitting without stratification");
     }
     let codes = if stratified { target.codes() } else { None };
-    let split = train_test_split(index.len(), codes, args.test_size, args.random_state)?;
+    let split = train_test_split(index.len(), codes, args.test_size, args.random_state).map_err(
+        |e| match (e, &target) {
+            (MlError::SingleRowClass { class }, Target::Classes { labels, .. }) => anyhow::anyhow!(
+                "{}: cannot stratify on `{}`: class `{}` has only 1 row, and every class needs \
+                 at least 2 (add rows of that class, or split without stratifying)",
+                input.display(),
+                args.target,
+                labels.get(class).map_or("?", String::as_str),
+            ),
+            (e, _) => e.into(),
+        },
+    )?;
     index.write_subset(
         &root.path(PROCESSING_TRAIN).join(&args.file_name),
         &split.train,
