@@ -118,16 +118,8 @@ impl Bins {
                 cuts.push(value);
             }
         }
-        // A value's code is how many cuts are at most it: along the sorted values, a count
-        // that only grows (NaN keeps 0, as no cut is at most it).
-        let mut codes = vec![0u8; values.len()];
-        let mut code = 0;
-        for (&v, &row) in sorted.iter().zip(&rows) {
-            while cuts.get(code).is_some_and(|&c| c <= v) {
-                code += 1;
-            }
-            codes[row as usize] = u8::try_from(code).unwrap_or(u8::MAX);
-        }
+        // A value's code is how many cuts are at most it (NaN: none).
+        let codes = codes_along(values.len(), &sorted, &rows, &cuts, |c, v| c <= v);
         let edges = cuts.iter().map(|&c| below_f32_cut(c)).collect();
         Bins { codes, edges }
     }
@@ -141,14 +133,21 @@ impl Bins {
     /// LightGBM builds the bins from a sample of 200,000 rows; this from every row. NaN takes
     /// bin 0, the left side, where the trees send missing values.
     pub(super) fn lightgbm(values: &[f64]) -> Bins {
-        let finite = values.iter().filter(|v| !v.is_nan()).count();
-        let sorted = sorted_total_where(values, |v| v.abs() > LIGHTGBM_ZERO);
-        let zeros = finite - sorted.len();
-        let (distinct, counts) = lightgbm_distinct(&sorted, zeros);
+        let (sorted, rows) = sorted_f64_rows(values);
+        let finite = sorted.len();
+        let nonzero: Vec<f64> = sorted
+            .iter()
+            .copied()
+            .filter(|v| v.abs() > LIGHTGBM_ZERO)
+            .collect();
+        let zeros = finite - nonzero.len();
+        let (distinct, counts) = lightgbm_distinct(&nonzero, zeros);
         let mut edges = lightgbm_bounds(&distinct, &counts, finite);
         // The last bound is infinity: the top bin has no edge above it.
         edges.pop();
-        Bins::by_edges(values, edges)
+        // A value's code is how many edges are below it (NaN: none).
+        let codes = codes_along(values.len(), &sorted, &rows, &edges, |e, v| e < v);
+        Bins { codes, edges }
     }
 
     /// Each value's bin under `edges`: the first whose edge is not below it (NaN: bin 0, as
@@ -458,15 +457,41 @@ fn below_f32_cut(cut: f32) -> f64 {
 }
 
 /// The values that are not NaN, as `f32`, in `f32::total_cmp`'s order, and the index in
-/// `values` of each. Each value's key (as [`sorted_total`] makes it) and its index share a
-/// `u64`, radix-sorted by the key: a quarter of the time a comparison sort takes.
+/// `values` of each.
 fn sorted_f32_rows(values: &[f64]) -> (Vec<f32>, Vec<u32>) {
-    // The key as an unsigned integer in the same order: the sign bit flipped.
-    let key = |bits: u32| bits ^ ((((bits as i32) >> 31) as u32) >> 1) ^ (1 << 31);
     let unkey = |k: u32| {
         let bits = k ^ (1 << 31);
-        bits ^ ((((bits as i32) >> 31) as u32) >> 1)
+        f32::from_bits(bits ^ ((((bits as i32) >> 31) as u32) >> 1))
     };
+    f32_order(values)
+        .into_iter()
+        .map(|p| (unkey((p >> 32) as u32), p as u32))
+        .unzip()
+}
+
+/// The values that are not NaN in `f64::total_cmp`'s order, and the index in `values` of
+/// each: in their `f32` order, each run of values equal as `f32` then sorted as `f64`.
+fn sorted_f64_rows(values: &[f64]) -> (Vec<f64>, Vec<u32>) {
+    let order = f32_order(values);
+    let mut rows: Vec<u32> = order.iter().map(|&p| p as u32).collect();
+    let mut start = 0;
+    for run in order.chunk_by(|a, b| a >> 32 == b >> 32) {
+        if run.len() > 1 {
+            rows[start..start + run.len()]
+                .sort_unstable_by(|&a, &b| values[a as usize].total_cmp(&values[b as usize]));
+        }
+        start += run.len();
+    }
+    let sorted = rows.iter().map(|&r| values[r as usize]).collect();
+    (sorted, rows)
+}
+
+/// The indices of the values that are not NaN, each in the low half of a `u64` whose high half
+/// orders as the value as `f32` does (`f32::total_cmp`), radix-sorted by that key: a quarter
+/// of the time a comparison sort of the values takes.
+fn f32_order(values: &[f64]) -> Vec<u64> {
+    // Negative values' magnitude bits flipped, then the sign bit: an unsigned key.
+    let key = |bits: u32| bits ^ ((((bits as i32) >> 31) as u32) >> 1) ^ (1 << 31);
     let mut pairs: Vec<u64> = values
         .iter()
         .enumerate()
@@ -475,29 +500,36 @@ fn sorted_f32_rows(values: &[f64]) -> (Vec<f32>, Vec<u32>) {
         .collect();
     radsort::sort_by_key(&mut pairs, |&p| (p >> 32) as u32);
     pairs
-        .into_iter()
-        .map(|p| (f32::from_bits(unkey((p >> 32) as u32)), p as u32))
-        .unzip()
+}
+
+/// Each of `len` values' code: how many `bounds` are `below` it. Along the values sorted
+/// (`sorted[i]` is value `rows[i]`), that count only grows, so one pass finds them all; a
+/// value not among them (NaN) keeps 0.
+fn codes_along<T: Copy>(
+    len: usize,
+    sorted: &[T],
+    rows: &[u32],
+    bounds: &[T],
+    below: impl Fn(T, T) -> bool,
+) -> Vec<u8> {
+    let mut codes = vec![0u8; len];
+    let mut code = 0;
+    for (&v, &row) in sorted.iter().zip(rows) {
+        while bounds.get(code).is_some_and(|&b| below(b, v)) {
+            code += 1;
+        }
+        codes[row as usize] = u8::try_from(code).unwrap_or(u8::MAX);
+    }
+    codes
 }
 
 /// `values` in `f64::total_cmp`'s order, sorted as integers: each value's bits mapped to an
 /// `i64` that orders the same way, which a radix sort takes in two thirds of the time a
 /// comparison sort of the floats does.
 fn sorted_total(values: &[f64]) -> Vec<f64> {
-    sorted_total_where(values, |_| true)
-}
-
-/// The `values` that `keep` keeps, sorted as [`sorted_total`] sorts.
-fn sorted_total_where(values: &[f64], keep: impl Fn(f64) -> bool) -> Vec<f64> {
     // Negative values' magnitude bits are flipped, so that more negative sorts lower.
     let key = |bits: i64| bits ^ (((bits >> 63) as u64) >> 1) as i64;
-    let mut keys: Vec<i64> = Vec::with_capacity(values.len());
-    keys.extend(
-        values
-            .iter()
-            .filter(|&&v| keep(v))
-            .map(|v| key(v.to_bits() as i64)),
-    );
+    let mut keys: Vec<i64> = values.iter().map(|v| key(v.to_bits() as i64)).collect();
     radsort::sort(&mut keys);
     // The mapping is its own inverse.
     keys.into_iter()
@@ -551,6 +583,47 @@ mod tests {
         expected.sort_unstable_by(f64::total_cmp);
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&sorted_total(&values)), bits(&expected));
+    }
+
+    /// Values one `f32` holds several of (neighbours in `f64`, beyond `f32`'s range, near
+    /// zero) still come out in `f64`'s order, each with its own index, and NaN is left out.
+    #[test]
+    fn sorted_rows_order_values_an_f32_cannot_tell_apart() {
+        let one = 1.0f64;
+        let values = [
+            one.next_up(),
+            1e300,
+            f64::NAN,
+            -1e-310,
+            one,
+            -1e300,
+            0.0,
+            1e301,
+            one.next_up().next_up(),
+            -0.0,
+            1e-310,
+            -f64::NAN,
+            -2.0,
+        ];
+        let mut expected: Vec<(f64, u32)> = values
+            .iter()
+            .zip(0..)
+            .filter(|(v, _)| !v.is_nan())
+            .map(|(&v, i)| (v, i))
+            .collect();
+        expected.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (sorted, rows) = sorted_f64_rows(&values);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let wanted: Vec<f64> = expected.iter().map(|e| e.0).collect();
+        assert_eq!(bits(&sorted), bits(&wanted));
+        assert_eq!(rows, expected.iter().map(|e| e.1).collect::<Vec<_>>());
+        // As f32: the same order, the neighbours of 1 one value.
+        let (sorted32, rows32) = sorted_f32_rows(&values);
+        assert_eq!(sorted32.len(), wanted.len());
+        assert!(sorted32.windows(2).all(|w| w[0].total_cmp(&w[1]).is_le()));
+        for (&v, &row) in sorted32.iter().zip(&rows32) {
+            assert_eq!(v.to_bits(), (values[row as usize] as f32).to_bits());
+        }
     }
 
     #[test]
