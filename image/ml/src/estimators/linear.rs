@@ -118,8 +118,9 @@ impl ParamGuard for LinearParams {
         if !(c > 0.0 && c.is_finite()) {
             return Err(MlError::hp("C", format!("{c} must be a positive number")));
         }
-        // An infinite penalty left the solver's line search searching for ever.
-        if !(1.0 / c).is_finite() {
+        // An infinite penalty left the solver's line search searching for ever. Without a
+        // penalty C is unused, as in scikit-learn.
+        if self.penalize && !(1.0 / c).is_finite() {
             return Err(MlError::hp(
                 "C",
                 format!("{c:e} is too small: the penalty 1/C overflows"),
@@ -559,6 +560,11 @@ mod tests {
                 "{err}"
             );
         }
+        let unpenalized = HyperParams::from_pairs([("penalty", "None"), ("C", "1e-320")]);
+        let p = LinearParams::from_hyperparams(&unpenalized)
+            .and_then(ParamGuard::check)
+            .unwrap();
+        assert_eq!(p.inverse_c, 0.0);
     }
 
     #[test]
