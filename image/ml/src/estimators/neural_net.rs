@@ -420,14 +420,13 @@ impl Predictor for Mlp {
     }
 }
 
-/// Column means and standard deviations (a constant column keeps scale 1, as StandardScaler).
-fn standardization(x: ArrayView2<f64>) -> (Array1<f64>, Array1<f64>) {
+/// Column means and scales from the columns' standard deviations `stds` (a constant column
+/// keeps scale 1, as StandardScaler).
+fn standardization(x: ArrayView2<f64>, stds: Array1<f64>) -> (Array1<f64>, Array1<f64>) {
     let means = x
         .mean_axis(Axis(0))
         .unwrap_or_else(|| Array1::zeros(x.ncols()));
-    let scales = x
-        .std_axis(Axis(0), 0.0)
-        .mapv(|s| if s > 1e-12 && s.is_finite() { s } else { 1.0 });
+    let scales = stds.mapv(|s| if s > 1e-12 && s.is_finite() { s } else { 1.0 });
     (means, scales)
 }
 
@@ -608,13 +607,14 @@ impl<'p> Training<'p> {
     ) -> Result<Training<'p>> {
         let n = x.nrows();
         check_targets(FAMILY, n, &y)?;
-        check_spreads(FAMILY, x.std_axis(Axis(0), 0.0))?;
-        let (means, scales) = standardization(x);
+        let stds = x.std_axis(Axis(0), 0.0);
+        check_spreads(FAMILY, stds.iter().copied())?;
+        let (means, scales) = standardization(x, stds);
         let xs = (&x - &means) / &scales;
         let (output, mut targets) = encode_targets(y, n);
         // A regression target is standardized too, and the last layer un-scales it at the end.
         let target_scaling = (output == Output::Identity).then(|| {
-            let (mean, scale) = standardization(targets.view());
+            let (mean, scale) = standardization(targets.view(), targets.std_axis(Axis(0), 0.0));
             targets = (&targets - &mean) / &scale;
             (mean[0], scale[0])
         });
