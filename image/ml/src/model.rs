@@ -145,7 +145,7 @@ impl TrainingData {
             rows += 1;
             if let Ok(c) = column {
                 values.push(row, record.get(c).unwrap_or(""))?;
-                fitting.push(record);
+                fitting.push(row, record);
             }
         }
         if rows == 0 {
@@ -714,7 +714,7 @@ mod tests {
     #[test]
     fn a_file_read_streamed_fails_as_its_table_does() {
         let dir = tempfile::tempdir().unwrap();
-        let cases: [(&[u8], &str); 13] = [
+        let cases: [(&[u8], &str); 14] = [
             (b"", "the file is empty"),
             (b"a,y\n", "no data rows"),
             (b"a,y\n1,0\n3,1,5\n", "row 3: has 3 fields"),
@@ -736,6 +736,10 @@ mod tests {
             (
                 b"a,y\n1,0\n2,1\n3,2\n",
                 "task is binary but the target has 3 classes",
+            ),
+            (
+                b"a,y\n1,0\n\n-inf,1\ninf,0\n",
+                "row 4, column `a`: `-inf` is not a finite number",
             ),
         ];
         for (i, (text, expected)) in cases.into_iter().enumerate() {

@@ -111,8 +111,8 @@ impl Schema {
     /// numeric cell is parsed once, not once to fit and again to encode.
     pub fn fit_encode(table: &Table, target: usize) -> Result<(Schema, Array2<f64>)> {
         let mut fitting = Fitting::new(&table.header, target, table.len());
-        for record in &table.records {
-            fitting.push(record);
+        for (record, &row) in table.records.iter().zip(&table.rows) {
+            fitting.push(row, record);
         }
         for (row, record) in table.records.iter().take(fitting.again()).enumerate() {
             // The same records again: nothing can differ.
@@ -164,8 +164,13 @@ impl Schema {
                             if is_missing(t) {
                                 *fill
                             } else {
-                                t.parse::<f64>()
-                                    .map_err(|_| (i, format!("`{t}` is not a number")))?
+                                match t.parse::<f64>() {
+                                    Ok(x) if x.is_finite() => x,
+                                    Ok(_) => {
+                                        return Err((i, format!("`{t}` is not a finite number")))
+                                    }
+                                    Err(_) => return Err((i, format!("`{t}` is not a number"))),
+                                }
                             }
                         }
                     };
@@ -244,8 +249,12 @@ pub(crate) struct Fitting {
 
 /// What one column has shown so far.
 enum ColumnFit {
-    /// Every value a number so far.
-    Numeric { sum: f64, count: usize },
+    /// Every value a number so far; the first that is not finite, with its file row.
+    Numeric {
+        sum: f64,
+        count: usize,
+        infinite: Option<(u64, Box<str>)>,
+    },
     /// A value that is not a number was seen: categories by id, in order of appearance.
     Text {
         ids: HashMap<Box<str>, usize>,
@@ -257,11 +266,20 @@ enum ColumnFit {
 }
 
 impl ColumnFit {
-    /// Takes a present (trimmed, not missing) value of row `row`; returns its cell.
-    fn push(&mut self, v: &str, row: usize) -> f64 {
-        if let ColumnFit::Numeric { sum, count } = self {
+    /// Takes a present (trimmed, not missing) value of record `row` (file row `file_row`);
+    /// returns its cell.
+    fn push(&mut self, v: &str, row: usize, file_row: u64) -> f64 {
+        if let ColumnFit::Numeric {
+            sum,
+            count,
+            infinite,
+        } = self
+        {
             match v.parse::<f64>() {
                 Ok(x) => {
+                    if !x.is_finite() && infinite.is_none() {
+                        *infinite = Some((file_row, v.into()));
+                    }
                     *sum += x;
                     *count += 1;
                     return x;
@@ -304,7 +322,11 @@ impl Fitting {
         Fitting {
             fits: columns
                 .iter()
-                .map(|_| ColumnFit::Numeric { sum: 0.0, count: 0 })
+                .map(|_| ColumnFit::Numeric {
+                    sum: 0.0,
+                    count: 0,
+                    infinite: None,
+                })
                 .collect(),
             cells: Vec::with_capacity(rows.saturating_mul(columns.len())),
             columns,
@@ -312,8 +334,8 @@ impl Fitting {
         }
     }
 
-    /// Takes the next record.
-    pub(crate) fn push(&mut self, record: &StringRecord) {
+    /// Takes the next record, which starts on file row `file_row` (header = 1).
+    pub(crate) fn push(&mut self, file_row: u64, record: &StringRecord) {
         let row = self
             .cells
             .len()
@@ -324,7 +346,7 @@ impl Fitting {
             let cell = if is_missing(v) {
                 f64::from_bits(MISSING_CELL)
             } else {
-                fit.push(v, row)
+                fit.push(v, row, file_row)
             };
             self.cells.push(cell);
         }
@@ -390,7 +412,22 @@ impl Fitting {
                         column: name,
                     })
                 }
-                ColumnFit::Numeric { sum, count } => (
+                // Only finite numbers can be fitted, and served (a prediction refuses them):
+                // scikit-learn refuses them too, where the original read them.
+                ColumnFit::Numeric {
+                    infinite: Some((row, value)),
+                    ..
+                } => {
+                    return Err(MlError::BadCell {
+                        source_name: source.to_string(),
+                        row: usize::try_from(row).unwrap_or(usize::MAX),
+                        column: name,
+                        message: format!(
+                            "`{value}` is not a finite number (leave a missing value empty)"
+                        ),
+                    })
+                }
+                ColumnFit::Numeric { sum, count, .. } => (
                     Encoding::Numeric {
                         fill: sum / count as f64,
                     },
@@ -539,6 +576,33 @@ mod tests {
         for text in ["nanny", "-na", "inf", "1.5"] {
             assert!(!is_missing(text), "{text}");
         }
+    }
+
+    /// An infinite number cannot be fitted (the mean that imputes the column is infinite, or
+    /// NaN) nor served: it is refused by row and column, in training and in encoding alike. A
+    /// text column may hold `inf` as one of its categories.
+    #[test]
+    fn an_infinite_number_is_refused_by_row_and_column() {
+        let t = Table::from_reader(
+            Path::new("d.csv"),
+            &b"n,c,y\n1,red,a\n2,inf,b\n-Infinity,blue,a\n"[..],
+        )
+        .unwrap();
+        assert_eq!(
+            Schema::fit(&t, 2).unwrap_err().to_string(),
+            "d.csv: row 4, column `n`: `-Infinity` is not a finite number (leave a missing value \
+             empty)"
+        );
+        let t = Table::from_reader(Path::new("d.csv"), &b"n,c,y\n1,red,a\n3,inf,b\n"[..]).unwrap();
+        let s = Schema::fit(&t, 2).unwrap();
+        let mut out = [0.0; 3];
+        s.encode_row(|i| [Value::Text("2"), Value::Text("inf")][i], &mut out)
+            .unwrap();
+        assert_eq!(out, [2.0, 1.0, 0.0]);
+        let err = s
+            .encode_row(|i| [Value::Text("1e400"), Value::Text("red")][i], &mut out)
+            .unwrap_err();
+        assert_eq!(err, (0, "`1e400` is not a finite number".to_string()));
     }
 
     #[test]
