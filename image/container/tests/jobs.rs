@@ -355,6 +355,36 @@ fn values_too_large_to_square_fail_by_column_where_a_family_squares_them() {
 }
 
 #[test]
+fn a_column_of_identifiers_wider_than_the_memory_is_refused_by_name() {
+    // 150,000 distinct ids one-hot encoded: 150,000 rows of 150,001 model columns, 180 GB.
+    // The job read them and died allocating; now it names the column before allocating.
+    let root = Root::new();
+    let mut csv = String::from("id,x,CLASS\n");
+    for i in 0..150_000 {
+        csv += &format!("u{i},{},{}\n", i % 7, i % 2);
+    }
+    root.write("input/data/train/dataset.csv", csv);
+    root.hyperparameters(
+        &trial_hyperparameters("RandomForest", "CLASS", "roc_auc"),
+        true,
+    );
+    let reason = root.fails(&["train"]);
+    let (sizes, rest) = reason
+        .split_once(" MiB, more than half of the ")
+        .unwrap_or_else(|| panic!("{reason}"));
+    assert!(
+        sizes.ends_with(
+            "dataset.csv: one-hot encoding makes 150001 model columns (column `id` alone has \
+             150000 distinct values), and 150000 rows of them take 171663"
+        ) && rest.ends_with(
+            " MiB this job has (fitting needs the other half): drop identifier-like columns, or \
+             give the job more memory"
+        ),
+        "{reason}"
+    );
+}
+
+#[test]
 fn failures_write_a_clear_reason_and_exit_non_zero() {
     let root = Root::new();
     preprocess(&root, "breast-cancer", "CLASS");

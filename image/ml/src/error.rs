@@ -154,6 +154,31 @@ pub enum MlError {
         /// The column's name.
         column: String,
     },
+    /// Rows whose one-hot encoding would take more than half the memory the job has.
+    #[error(
+        "{source_name}: one-hot encoding makes {width} model columns (column `{column}` alone has \
+         {categories} distinct values), and {rows} rows of them take {} MiB, more than half of \
+         the {} MiB this job has (fitting needs the other half): drop identifier-like columns, \
+         or give the job more memory",
+        .bytes.div_ceil(1 << 20),
+        .available >> 20
+    )]
+    TooWide {
+        /// The data's name (its file, or what it came from).
+        source_name: String,
+        /// The column with the most categories.
+        column: String,
+        /// Its distinct values.
+        categories: usize,
+        /// Model columns in all.
+        width: usize,
+        /// Data rows.
+        rows: usize,
+        /// What the encoded rows would take.
+        bytes: u64,
+        /// What the job has.
+        available: u64,
+    },
     /// Data with the target as its only column.
     #[error("{source_name}: the data has no feature columns besides the target `{target}`")]
     NoFeatures {

@@ -119,12 +119,14 @@ impl TrainingData {
     /// encoded rows in place. The first records are read once more only if a column turns out
     /// to be text after holding numbers (their text is needed as categories). Errors are those
     /// of `Table::read` and `from_table`, in the same order, except that a record longer than
-    /// `max_record_bytes` is refused instead of read.
+    /// `max_record_bytes` is refused instead of read, and encoded rows that would take more than
+    /// half of `available` bytes are refused before they are made ([`MlError::TooWide`]).
     pub fn read(
         path: &Path,
         target: &str,
         task: Option<Task>,
         max_record_bytes: u64,
+        available: u64,
     ) -> Result<TrainingData> {
         let open = || {
             let file = std::fs::File::open(path).map_err(|e| MlError::io(path, e))?;
@@ -167,7 +169,7 @@ impl TrainingData {
                 }
             }
         }
-        let (schema, x) = fitting.finish(&source, &records.header)?;
+        let (schema, x) = fitting.finish(&source, &records.header, available)?;
         Ok(TrainingData {
             task,
             target_name: target.to_string(),
@@ -608,7 +610,8 @@ mod tests {
     fn same_both_ways(path: &Path, target: &str, task: Option<Task>) -> TrainingData {
         let table = Table::read(path).unwrap();
         let old = TrainingData::from_table(&table, target, task).unwrap();
-        let new = TrainingData::read(path, target, task, crate::index::MAX_RECORD_BYTES).unwrap();
+        let new = TrainingData::read(path, target, task, crate::index::MAX_RECORD_BYTES, u64::MAX)
+            .unwrap();
         let what = path.display();
         // Compared as printed: a fill can be NaN (a `NAN` cell is a number), never equal to itself.
         let printed = |s: &Schema| format!("{s:?}");
@@ -711,6 +714,35 @@ mod tests {
         same_both_ways(&path, "late", Some(Task::Multiclass));
     }
 
+    /// A column of identifiers one-hot encoded makes rows as wide as they are many: refused
+    /// by size before the rows are made, naming the column, where the job died allocating.
+    #[test]
+    fn rows_wider_than_the_memory_are_refused_before_they_are_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ids.csv");
+        let mut csv = String::from("id,x,y\n");
+        for i in 0..1000 {
+            csv += &format!("user{i},{i}.5,{}\n", i % 2);
+        }
+        std::fs::write(&p, csv).unwrap();
+        // 1,000 rows × (1,000 categories + 1 number) × 8 bytes: 7.6 MiB; twice that available.
+        let bytes = 1000 * 1001 * 8;
+        let read = |available| {
+            TrainingData::read(&p, "y", None, crate::index::MAX_RECORD_BYTES, available)
+        };
+        let err = read(2 * bytes - 2).unwrap_err().to_string();
+        assert!(
+            err.ends_with(
+                "ids.csv: one-hot encoding makes 1001 model columns (column `id` alone has 1000 \
+                 distinct values), and 1000 rows of them take 8 MiB, more than half of the 15 \
+                 MiB this job has (fitting needs the other half): drop identifier-like columns, \
+                 or give the job more memory"
+            ),
+            "{err}"
+        );
+        assert_eq!(read(2 * bytes).unwrap().x.dim(), (1000, 1001));
+    }
+
     #[test]
     fn a_file_read_streamed_fails_as_its_table_does() {
         let dir = tempfile::tempdir().unwrap();
@@ -751,7 +783,7 @@ mod tests {
                 _ => None,
             };
             let old = Table::read(&p).and_then(|t| TrainingData::from_table(&t, "y", task));
-            let new = TrainingData::read(&p, "y", task, crate::index::MAX_RECORD_BYTES);
+            let new = TrainingData::read(&p, "y", task, crate::index::MAX_RECORD_BYTES, u64::MAX);
             let (old, new) = (old.unwrap_err().to_string(), new.unwrap_err().to_string());
             let text = String::from_utf8_lossy(text);
             assert_eq!(new, old, "{text}");

@@ -118,7 +118,7 @@ impl Schema {
             // The same records again: nothing can differ.
             fitting.push_again(row, record);
         }
-        fitting.finish(&table.source, &table.header)
+        fitting.finish(&table.source, &table.header, u64::MAX)
     }
 
     /// Number of model columns.
@@ -393,7 +393,12 @@ impl Fitting {
 
     /// The schema, and the rows encoded by it. Errors are those of fitting a table, in the
     /// same order; `source` names the data in them.
-    pub(crate) fn finish(self, source: &str, header: &[String]) -> Result<(Schema, Array2<f64>)> {
+    pub(crate) fn finish(
+        self,
+        source: &str,
+        header: &[String],
+        available: u64,
+    ) -> Result<(Schema, Array2<f64>)> {
         let Fitting {
             columns,
             fits,
@@ -475,6 +480,24 @@ impl Fitting {
         let schema = Schema { features };
         let (held, width) = (columns.len(), schema.width());
         let rows = cells.len() / held;
+        // One-hot columns are dense: a column of identifiers (a category a row) would make the
+        // rows square, and the job would die allocating them or fitting beside them (the
+        // folds of a linear model or a network copy the rows they fit).
+        let bytes = (rows as u64)
+            .saturating_mul(width as u64)
+            .saturating_mul(std::mem::size_of::<f64>() as u64);
+        if bytes > available / 2 {
+            let widest = schema.features.iter().max_by_key(|f| f.width());
+            return Err(MlError::TooWide {
+                source_name: source.to_string(),
+                column: widest.map(|f| f.name.clone()).unwrap_or_default(),
+                categories: widest.map_or(0, Feature::width),
+                width,
+                rows,
+                bytes,
+                available,
+            });
+        }
         // Widened in place from the last row back: row r's encoding never reaches the cells of
         // an earlier row, which end at r × held ≤ r × width.
         cells.reserve_exact(rows * width - cells.len());

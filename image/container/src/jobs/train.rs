@@ -179,10 +179,17 @@ pub fn run(root: &MlRoot) -> anyhow::Result<TrainOutcome> {
         .unwrap_or(DEFAULT_RANDOM_STATE);
     let train_file = data_file(&channels.join(TRAIN_CHANNEL), hp.get(HP_TRAIN_FILE))
         .map_err(anyhow::Error::msg)?;
-    // Streamed: the records are never held, only the encoded rows (docs/container.md).
-    let data = TrainingData::read(&train_file, target, task, MAX_RECORD_BYTES)?;
-    estimator.supports(data.task)?;
     let memory = crate::memory::available();
+    // Streamed: the records are never held, only the encoded rows (docs/container.md), and
+    // those only if the memory holds them.
+    let data = TrainingData::read(
+        &train_file,
+        target,
+        task,
+        MAX_RECORD_BYTES,
+        memory.unwrap_or(u64::MAX),
+    )?;
+    estimator.supports(data.task)?;
     refuse_beyond_memory(estimator.as_ref(), &data, &hp, memory)?;
     if data.task == Task::Regression {
         // The tuner draws these for every dataset; they only mean something for classifiers.
