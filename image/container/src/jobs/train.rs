@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-use mmp_ml::cv::cross_val_score_within;
+use mmp_ml::cv::{cross_val_score_within, fold_bytes};
 use mmp_ml::error::MlError;
 use mmp_ml::estimators::{from_hyperparams, Algorithm, Estimator};
 use mmp_ml::hyperparams::HyperParams;
@@ -221,9 +221,16 @@ pub fn run(root: &MlRoot) -> anyhow::Result<TrainOutcome> {
         let scorer = Scorer::parse(scorer_name)?;
         scorer.check(scorer_name, data.task)?;
         let k = cv_folds(&hp)?;
-        // Folds fit side by side only as far as the memory left allows. One always fits: the
-        // reading refused rows that take more than half of it.
+        // Folds fit side by side only as far as the memory left allows.
         let memory = memory.unwrap_or(u64::MAX);
+        if fold_bytes(&data) > memory {
+            tracing::warn!(
+                fold_bytes = fold_bytes(&data),
+                available = memory,
+                "one fold needs more memory than is available: use an instance type with more \
+                 memory, or fewer rows"
+            );
+        }
         // One line per fold as it is scored, flushed so that a tuner watching the log sees
         // it while the other folds fit.
         let print_fold = |_scored: usize, running_mean: f64| {
