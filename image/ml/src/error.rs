@@ -154,7 +154,8 @@ pub enum MlError {
         /// The column's name.
         column: String,
     },
-    /// Rows whose one-hot encoding would take more than half the memory the job has.
+    /// Rows whose one-hot encoding (at least doubling the cells) would take more than half the
+    /// memory the job has.
     #[error(
         "{source_name}: one-hot encoding makes {width} model columns (column `{column}` alone has \
          {categories} distinct values), and {rows} rows of them take {} MiB, more than half of \
@@ -170,6 +171,25 @@ pub enum MlError {
         column: String,
         /// Its distinct values.
         categories: usize,
+        /// Model columns in all.
+        width: usize,
+        /// Data rows.
+        rows: usize,
+        /// What the encoded rows would take.
+        bytes: u64,
+        /// What the job has.
+        available: u64,
+    },
+    /// Encoded rows that would take more than the memory the job has.
+    #[error(
+        "{source_name}: {rows} rows of {width} model columns take {} MiB, more than the {} MiB \
+         this job has: give the job more memory, or train on fewer rows",
+        .bytes.div_ceil(1 << 20),
+        .available >> 20
+    )]
+    RowsBeyondMemory {
+        /// The data's name (its file, or what it came from).
+        source_name: String,
         /// Model columns in all.
         width: usize,
         /// Data rows.

@@ -120,7 +120,8 @@ impl TrainingData {
     /// to be text after holding numbers (their text is needed as categories). Errors are those
     /// of `Table::read` and `from_table`, in the same order, except that a record longer than
     /// `max_record_bytes` is refused instead of read, and encoded rows that would take more than
-    /// half of `available` bytes are refused before they are made ([`MlError::TooWide`]).
+    /// `available` bytes (half of it where one-hot encoding at least doubles the cells) are
+    /// refused before they are made ([`MlError::RowsBeyondMemory`], [`MlError::TooWide`]).
     pub fn read(
         path: &Path,
         target: &str,
@@ -741,6 +742,26 @@ mod tests {
             "{err}"
         );
         assert_eq!(read(2 * bytes).unwrap().x.dim(), (1000, 1001));
+        // Numbers only: the rows may take all the memory, not half.
+        let p = dir.path().join("numbers.csv");
+        let mut csv = String::from("a,x,y\n");
+        for i in 0..1000 {
+            csv += &format!("{i},{i}.5,{}\n", i % 2);
+        }
+        std::fs::write(&p, csv).unwrap();
+        let bytes = 1000 * 2 * 8;
+        let read = |available| {
+            TrainingData::read(&p, "y", None, crate::index::MAX_RECORD_BYTES, available)
+        };
+        assert_eq!(read(bytes).unwrap().x.dim(), (1000, 2));
+        let err = read(bytes - 1).unwrap_err().to_string();
+        assert!(
+            err.ends_with(
+                "numbers.csv: 1000 rows of 2 model columns take 1 MiB, more than the 0 MiB this \
+                 job has: give the job more memory, or train on fewer rows"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -482,11 +482,22 @@ impl Fitting {
         let rows = cells.len() / held;
         // One-hot columns are dense: a column of identifiers (a category a row) would make the
         // rows square, and the job would die allocating them or fitting beside them (the
-        // folds of a linear model or a network copy the rows they fit).
+        // folds of a linear model or a network copy the rows they fit). Where the encoding at
+        // least doubles the cells, the rows may take half the memory; else all of it.
         let bytes = (rows as u64)
             .saturating_mul(width as u64)
             .saturating_mul(std::mem::size_of::<f64>() as u64);
-        if bytes > available / 2 {
+        let one_hot = width >= 2 * held;
+        if !one_hot && bytes > available {
+            return Err(MlError::RowsBeyondMemory {
+                source_name: source.to_string(),
+                width,
+                rows,
+                bytes,
+                available,
+            });
+        }
+        if one_hot && bytes > available / 2 {
             let widest = schema.features.iter().max_by_key(|f| f.width());
             return Err(MlError::TooWide {
                 source_name: source.to_string(),
