@@ -720,18 +720,23 @@ mod tests {
     #[test]
     fn rows_wider_than_the_memory_are_refused_before_they_are_made() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("ids.csv");
-        let mut csv = String::from("id,x,y\n");
-        for i in 0..1000 {
-            csv += &format!("user{i},{i}.5,{}\n", i % 2);
-        }
-        std::fs::write(&p, csv).unwrap();
-        // 1,000 rows × (1,000 categories + 1 number) × 8 bytes: 7.6 MiB; twice that available.
-        let bytes = 1000 * 1001 * 8;
-        let read = |available| {
+        // 1,000 rows of a first column (`id` or `a`), a number and the target; read with
+        // `available` bytes.
+        let read = |name: &str, first: &dyn Fn(usize) -> String, available: u64| {
+            let p = dir.path().join(name);
+            let mut csv = String::from("id,x,y\n");
+            for i in 0..1000 {
+                csv += &format!("{},{i}.5,{}\n", first(i), i % 2);
+            }
+            std::fs::write(&p, csv).unwrap();
             TrainingData::read(&p, "y", None, crate::index::MAX_RECORD_BYTES, available)
         };
-        let err = read(2 * bytes - 2).unwrap_err().to_string();
+        let ids = |i: usize| format!("user{i}");
+        // 1,000 rows × (1,000 categories + 1 number) × 8 bytes: 7.6 MiB; twice that available.
+        let bytes = 1000 * 1001 * 8;
+        let err = read("ids.csv", &ids, 2 * bytes - 2)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.ends_with(
                 "ids.csv: one-hot encoding makes 1001 model columns (column `id` alone has 1000 \
@@ -741,24 +746,19 @@ mod tests {
             ),
             "{err}"
         );
-        assert_eq!(read(2 * bytes).unwrap().x.dim(), (1000, 1001));
+        assert_eq!(
+            read("ids.csv", &ids, 2 * bytes).unwrap().x.dim(),
+            (1000, 1001)
+        );
         // Numbers only: the rows may take all the memory, not half.
-        let p = dir.path().join("numbers.csv");
-        let mut csv = String::from("a,x,y\n");
-        for i in 0..1000 {
-            csv += &format!("{i},{i}.5,{}\n", i % 2);
-        }
-        std::fs::write(&p, csv).unwrap();
+        let numbers = |i: usize| i.to_string();
         let bytes = 1000 * 2 * 8;
-        let read = |available| {
-            TrainingData::read(&p, "y", None, crate::index::MAX_RECORD_BYTES, available)
-        };
-        assert_eq!(read(bytes).unwrap().x.dim(), (1000, 2));
-        let err = read(bytes - 1).unwrap_err().to_string();
+        assert_eq!(read("n.csv", &numbers, bytes).unwrap().x.dim(), (1000, 2));
+        let err = read("n.csv", &numbers, bytes - 1).unwrap_err().to_string();
         assert!(
             err.ends_with(
-                "numbers.csv: 1000 rows of 2 model columns take 1 MiB, more than the 0 MiB this \
-                 job has: give the job more memory, or train on fewer rows"
+                "n.csv: 1000 rows of 2 model columns take 1 MiB, more than the 0 MiB this job \
+                 has: give the job more memory, or train on fewer rows"
             ),
             "{err}"
         );
