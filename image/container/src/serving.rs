@@ -172,7 +172,8 @@ fn estimate_memory(model: &MlModel) -> usize {
         Fitted::RandomForest(f) => f
             .trees
             .iter()
-            .map(|t| t.value.len() + 3 * t.left.len())
+            // A leaf output: a value and its index; a node: a split and four indices.
+            .map(|t| t.value.len() + t.output.len() / 2 + 4 * t.left.len())
             .sum(),
         Fitted::NeuralNet(m) => {
             m.means.len() * 2

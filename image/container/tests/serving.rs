@@ -255,9 +255,10 @@ fn crafted_forests_are_refused_at_load() {
     tamper(dir.path(), |p| {
         p["n_outputs"] = 2.into();
         for tree in p["trees"].as_array_mut().unwrap() {
-            let values = tree["value"].as_array().unwrap();
-            let nodes = values.len() / 3;
-            tree["value"] = vec![0.5; nodes * 2].into();
+            // The third class's values go to the second: trees of two outputs.
+            for output in tree["output"].as_array_mut().unwrap() {
+                *output = output.as_u64().unwrap().min(1).into();
+            }
         }
     });
     let err = load_error(dir.path());
