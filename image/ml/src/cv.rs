@@ -59,13 +59,14 @@ pub fn cross_val_score_within(
     estimator.supports(data.task)?;
     let codes = data.target.codes();
     let all = folds(data.x.nrows(), codes, k)?;
-    let by_memory = usize::try_from(memory / fold_bytes(data).max(1))
+    let per_fold = fold_bytes(data, estimator);
+    let by_memory = usize::try_from(memory / per_fold.max(1))
         .unwrap_or(usize::MAX)
         .clamp(1, all.len().max(1));
     if by_memory < all.len() {
         tracing::info!(
             folds_at_once = by_memory,
-            fold_bytes = fold_bytes(data),
+            fold_bytes = per_fold,
             memory,
             "memory bounds the folds fitted at once"
         );
@@ -128,11 +129,19 @@ fn mean(scores: &[f64]) -> f64 {
 }
 
 /// What one fold holds while it fits, at most: its copy of the rows (train and test together
-/// are every row), and as much again for what an estimator builds from them (binned codes,
-/// gradients, a forest's trees; docs/benchmarks.md measures it).
-pub fn fold_bytes(data: &TrainingData) -> u64 {
+/// are every row), as much again for what an estimator builds from them (binned codes,
+/// gradients, a forest's trees), and with more than two classes, what it holds per row and
+/// class ([`Estimator::row_output_bytes`]; docs/benchmarks.md measures both).
+pub fn fold_bytes(data: &TrainingData, estimator: &dyn Estimator) -> u64 {
     let matrix = (data.x.len() as u64).saturating_mul(std::mem::size_of::<f64>() as u64);
-    matrix.saturating_mul(2)
+    let outputs = match &data.target {
+        Target::Classes { labels, .. } if labels.len() > 2 => labels.len() as u64,
+        _ => 1,
+    };
+    let per_row = outputs.saturating_mul(estimator.row_output_bytes());
+    matrix
+        .saturating_mul(2)
+        .saturating_add((data.x.nrows() as u64).saturating_mul(per_row))
 }
 
 /// What a fold's fit failing by a panic reports.
@@ -452,7 +461,7 @@ mod tests {
                 (1, u64::MAX),
                 (2, u64::MAX),
                 (3, u64::MAX),
-                (3, 2 * fold_bytes(&data)),
+                (3, 2 * fold_bytes(&data, booster.as_ref())),
             ] {
                 let seen = Mutex::new(0);
                 let scores = in_pool(threads, || {
@@ -580,6 +589,10 @@ mod tests {
             self.inner.family()
         }
 
+        fn row_output_bytes(&self) -> u64 {
+            self.inner.row_output_bytes()
+        }
+
         fn fit(
             &self,
             x: ndarray::ArrayView2<f64>,
@@ -602,7 +615,8 @@ mod tests {
     fn every_fold_reports_the_running_mean_and_the_last_is_the_mean() {
         let data = data();
         let bayes = from_hyperparams(Algorithm::NaiveBayes, &HyperParams::default()).unwrap();
-        for (threads, memory) in [(4, u64::MAX), (1, u64::MAX), (4, fold_bytes(&data))] {
+        let one_fold = fold_bytes(&data, bayes.as_ref());
+        for (threads, memory) in [(4, u64::MAX), (1, u64::MAX), (4, one_fold)] {
             let seen = Mutex::new(Vec::new());
             let record = |n: usize, mean: f64| seen.lock().unwrap().push((n, mean));
             let scores = in_pool(threads, || {
@@ -651,9 +665,10 @@ mod tests {
         let unbounded = in_pool(4, || {
             cross_val_score(&free, &data, Scorer::RocAuc, 4, 7).unwrap()
         });
+        let per_fold = fold_bytes(&data, &free);
         assert_eq!(free.most.into_inner(), 4);
-        let per_fold = fold_bytes(&data);
-        assert_eq!(per_fold, 60 * 2 * 8 * 2);
+        // The rows twice, and each row's probability.
+        assert_eq!(per_fold, 60 * 2 * 8 * 2 + 60 * 8);
         for (memory, most) in [(2 * per_fold + 1, 2), (per_fold - 1, 1)] {
             let tight = counting();
             let bounded = in_pool(4, || {
@@ -663,5 +678,38 @@ mod tests {
             assert_eq!(tight.most.into_inner(), most, "memory {memory}");
             assert_eq!(bounded, unbounded);
         }
+    }
+
+    /// Of a target of many classes, a fit holds something per row and class (a booster its
+    /// gradients and margins, every family the held-out probabilities), which can outgrow the
+    /// rows many times: the folds fitted at once count it.
+    #[test]
+    fn the_classes_count_in_the_memory_of_a_fold() {
+        let mut csv = String::from("a,b,y\n");
+        for i in 0..60 {
+            csv.push_str(&format!("{},{},c{}\n", i % 12, i * 7 % 13, i % 12));
+        }
+        let table = Table::from_reader(Path::new("t.csv"), csv.as_bytes()).unwrap();
+        let data = TrainingData::from_table(&table, "y", None).unwrap();
+        let counting = |family, hp: &[(&str, &str)]| Counting {
+            inner: from_hyperparams(family, &HyperParams::from_pairs(hp.iter().copied())).unwrap(),
+            running: 0.into(),
+            most: 0.into(),
+        };
+        let bayes = counting(Algorithm::NaiveBayes, &[]);
+        let booster = counting(Algorithm::XGBoost, &[("n-estimators", "2")]);
+        let rows = 60 * 2 * 8 * 2;
+        assert_eq!(fold_bytes(&data, &bayes), rows + 60 * 12 * 8);
+        assert_eq!(fold_bytes(&data, &booster), rows + 60 * 12 * 56);
+        // Room for two of the Bayes model's folds: the booster's take it alone.
+        let memory = 2 * fold_bytes(&data, &bayes);
+        for estimator in [&bayes, &booster] {
+            in_pool(4, || {
+                cross_val_score_within(estimator, &data, Scorer::Accuracy, 4, 7, memory, &|_, _| {})
+                    .unwrap()
+            });
+        }
+        assert_eq!(bayes.most.into_inner(), 2);
+        assert_eq!(booster.most.into_inner(), 1);
     }
 }

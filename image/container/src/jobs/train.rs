@@ -223,9 +223,10 @@ pub fn run(root: &MlRoot) -> anyhow::Result<TrainOutcome> {
         let k = cv_folds(&hp)?;
         // Folds fit side by side only as far as the memory left allows.
         let memory = memory.unwrap_or(u64::MAX);
-        if fold_bytes(&data) > memory {
+        let per_fold = fold_bytes(&data, estimator.as_ref());
+        if per_fold > memory {
             tracing::warn!(
-                fold_bytes = fold_bytes(&data),
+                fold_bytes = per_fold,
                 available = memory,
                 "one fold needs more memory than is available: use an instance type with more \
                  memory, or fewer rows"
