@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use mmp_ml::error::listing;
 use mmp_ml::model::Model as MlModel;
 use mmp_ml::schema::Value;
 use mmp_serve::port::{Cell, InputError, LoadError, Model, ModelLoader, Prediction, Rows};
@@ -77,7 +78,7 @@ impl ServedModel {
                 message: format!(
                     "the request has no column `{}` (the model takes: {})",
                     self.feature_names[missing],
-                    self.feature_names.join(", ")
+                    listing(&self.feature_names)
                 ),
             });
         }
@@ -112,7 +113,7 @@ impl Model for ServedModel {
                     message: format!(
                         "row {r} has {} values; the model takes {n_features} ({})",
                         row.len(),
-                        self.feature_names.join(", ")
+                        listing(&self.feature_names)
                     ),
                 });
             }

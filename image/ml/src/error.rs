@@ -324,3 +324,33 @@ impl MlError {
 
 /// This crate's result: errors are [`MlError`].
 pub type Result<T, E = MlError> = std::result::Result<T, E>;
+
+/// How many names [`listing`] shows.
+const LISTED: usize = 20;
+
+/// `names` joined by commas, the first [`LISTED`] of them and then how many more: an error
+/// that names a dataset's classes or columns stays short enough to read (and for SageMaker's
+/// 1,024-character FailureReason), however many there are.
+pub fn listing<S: AsRef<str>>(names: &[S]) -> String {
+    let shown: Vec<&str> = names.iter().take(LISTED).map(AsRef::as_ref).collect();
+    match names.len().saturating_sub(LISTED) {
+        0 => shown.join(", "),
+        more => format!("{}, … and {more} more", shown.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_shows_the_first_names_and_counts_the_rest() {
+        assert_eq!(listing::<&str>(&[]), "");
+        assert_eq!(listing(&["a", "b"]), "a, b");
+        let many: Vec<String> = (0..3000).map(|i| format!("c{i}")).collect();
+        let shown = listing(&many);
+        assert!(shown.starts_with("c0, c1, c2,"), "{shown}");
+        assert!(shown.ends_with("c19, … and 2980 more"), "{shown}");
+        assert_eq!(listing(&many[..LISTED]).matches(", ").count(), LISTED - 1);
+    }
+}

@@ -244,7 +244,7 @@ impl<'a> Scoring<'a> {
                     name,
                     format!(
                         "class `{v}` was not seen in training (classes: {})",
-                        classes.join(", ")
+                        crate::error::listing(classes)
                     ),
                 )),
             }
@@ -602,6 +602,29 @@ mod tests {
             assert_eq!(new, old, "{text}");
             assert!(new.contains(expected), "{text}: {new}");
         }
+    }
+
+    /// A model of 300 classes meets a class it has not seen: the error names it and a few of
+    /// the known ones, not all 300 (it listed each, 20 KB twice over at 3,000 classes, for a
+    /// FailureReason SageMaker cuts at 1,024 characters).
+    #[test]
+    fn an_unseen_class_among_many_is_named_with_a_short_list_of_the_known() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut train = String::from("a,y\n");
+        for i in 0..600 {
+            train.push_str(&format!("{},class{}\n", i % 300, i % 300));
+        }
+        let (model, path) = model_and_file(dir.path(), &train, Task::Multiclass);
+        std::fs::write(&path, "a,y\n1,class1\n2,class9999\n").unwrap();
+        let (new, old) = both_ways(&model, &path, RegisterMetric::Accuracy);
+        assert_eq!(new, old);
+        assert!(new.contains("row 3, column `y`"), "{new}");
+        assert!(
+            new.contains("class `class9999` was not seen in training"),
+            "{new}"
+        );
+        assert!(new.contains("… and 280 more)"), "{new}");
+        assert!(new.len() < 1024, "{} characters: {new}", new.len());
     }
 
     #[test]

@@ -94,7 +94,7 @@ pub(crate) fn find_column(source: &str, header: &[String], name: &str) -> Result
         _ => Err(MlError::NoSuchColumn {
             source_name: source.to_string(),
             column: name.to_string(),
-            available: header.join(", "),
+            available: crate::error::listing(header),
         }),
     }
 }

@@ -221,7 +221,7 @@ pub fn read_target(values: TargetValues, task: Option<Task>) -> Result<(Task, Ta
             message: format!(
                 "task is binary but the target has {} classes ({})",
                 labels.len(),
-                labels.join(", ")
+                crate::error::listing(&labels)
             ),
         });
     }
