@@ -200,13 +200,37 @@ where
     })
 }
 
-/// Reads an evaluation report from the store's bucket (another bucket is skipped, logged).
+/// The largest evaluation report read. The evaluate step's are a few hundred KB at most (its
+/// curves hold at most 10,000 points, and beyond 100 classes its confusion matrix only the
+/// cells that are not zero); a larger one, read and parsed whole, could take the function's
+/// memory, and a function that dies on an event is retried on it.
+pub const MAX_REPORT_BYTES: u64 = 8 << 20;
+
+/// Reads an evaluation report from the store's bucket (another bucket is skipped, logged, as
+/// is one over [`MAX_REPORT_BYTES`], whose size is asked before its body is read).
 async fn read_quality<S: ObjectStore + ?Sized>(
     store: &S,
     uri: &ObjectUri,
 ) -> Result<Option<Quality>, PortError> {
     if uri.bucket != store.bucket() {
         tracing::warn!(%uri, "evaluation report is in another bucket; quality not reported");
+        return Ok(None);
+    }
+    let size = match store.head(&uri.key).await {
+        Ok(meta) => meta.size,
+        Err(PortError::NotFound(_)) => {
+            tracing::warn!(%uri, "evaluation report missing; quality not reported");
+            return Ok(None);
+        }
+        Err(error) => return Err(error),
+    };
+    if size > MAX_REPORT_BYTES {
+        tracing::warn!(
+            %uri,
+            size,
+            max = MAX_REPORT_BYTES,
+            "evaluation report too large to read; quality not reported"
+        );
         return Ok(None);
     }
     match store.get(&uri.key).await {

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use metrics_reporter::report::DatasetReport;
-use metrics_reporter::{handle_event, ReportError, Reported, ReporterConfig};
+use metrics_reporter::{handle_event, ReportError, Reported, ReporterConfig, MAX_REPORT_BYTES};
 use mmp_common::events::{EventBridgeEvent, PipelineExecutionStatusChange};
 use mmp_common::fakes::{Call, MemoryPipelines, MemoryRegistry, MemoryStore};
 use mmp_common::ports::{
@@ -201,6 +201,48 @@ async fn a_missing_evaluation_report_leaves_quality_out() {
     assert_eq!(record.quality, None);
     assert_eq!(w.metrics.documents().len(), 1, "no quality document");
     assert!(w.store.get("reports/leaderboard.json").await.is_err());
+}
+
+/// A report over the size the function reads is left unread, its size asked first: read
+/// whole and parsed, it could take the function's memory, and the event would be retried.
+#[tokio::test]
+async fn an_evaluation_report_too_large_to_read_is_left_unread() {
+    let w = world();
+    let arn = w.registered(1_000, 0.48).await;
+    let padding = " ".repeat(usize::try_from(MAX_REPORT_BYTES).unwrap());
+    let report = w.store.get(EVALUATION_KEY).await.unwrap().body;
+    let mut big = report.clone();
+    big.extend_from_slice(padding.as_bytes());
+    w.store
+        .put(EVALUATION_KEY, big, PutCondition::None)
+        .await
+        .unwrap();
+    let gets = |w: &World| w.store.calls(Call::Get);
+    let before = gets(&w);
+    let Reported::Recorded(record) = w.handle(&arn, "Succeeded").await.unwrap() else {
+        panic!("recorded without its evaluation");
+    };
+    assert_eq!(record.quality, None);
+    assert_eq!(w.metrics.documents().len(), 1, "no quality document");
+    // It reads no more than where the report is missing: the body was not read.
+    let missing = world();
+    let other = missing.registered(1_000, 0.48).await;
+    missing.store.delete(EVALUATION_KEY).await.unwrap();
+    let missing_before = gets(&missing);
+    missing.handle(&other, "Succeeded").await.unwrap();
+    assert_eq!(gets(&w) - before, gets(&missing) - missing_before);
+
+    // At the limit it is read: the same report, padded up to it.
+    let mut full = report.clone();
+    full.resize(usize::try_from(MAX_REPORT_BYTES).unwrap(), b' ');
+    w.store
+        .put(EVALUATION_KEY, full, PutCondition::None)
+        .await
+        .unwrap();
+    let Reported::Recorded(record) = w.handle(&arn, "Succeeded").await.unwrap() else {
+        panic!("recorded");
+    };
+    assert!(record.quality.is_some());
 }
 
 #[tokio::test]

@@ -703,15 +703,25 @@ function comparison(versions, reports) {
   return out;
 }
 
-/** Rows are the actual class, columns the predicted; shade by the share of the row. */
+/** Classes beyond which a confusion matrix is not drawn: 3,000 classes would be 9 million cells. */
+const MAX_DRAWN_CLASSES = 30;
+
+/** Rows are the actual class, columns the predicted; shade by the share of the row. A matrix of
+ * many classes holds only the cells that are not zero, so the classes are those of any cell. */
 function confusionTable(m) {
-  const classes = Object.keys(m);
+  const keys = (row) => (row && typeof row === "object" ? Object.keys(row) : []);
+  const classes = [...new Set(Object.entries(m).flatMap(([a, row]) => [a, ...keys(row)]))];
+  if (classes.length > MAX_DRAWN_CLASSES) {
+    return h("p", { class: "muted", "data-testid": "confusion-not-drawn" },
+      `${classes.length} classes: too many to draw here (evaluation.json holds the matrix).`);
+  }
   return h("table", { class: "confusion" },
     h("thead", {}, h("tr", {}, h("th", {}, "actual ↓ predicted →"), classes.map((c) => h("th", {}, c)))),
     h("tbody", {}, classes.map((a) => {
-      const total = classes.reduce((t, p) => t + (m[a][p] || 0), 0) || 1;
+      const row = m[a] || {};
+      const total = classes.reduce((t, p) => t + (row[p] || 0), 0) || 1;
       return h("tr", {}, h("th", {}, a), classes.map((p) => {
-        const n = m[a][p] || 0;
+        const n = row[p] || 0;
         const share = n / total;
         const colour = a === p ? `rgba(30,127,69,${0.12 + 0.6 * share})` : n ? `rgba(180,35,24,${0.1 + 0.6 * share})` : "transparent";
         return h("td", { style: `background:${colour}` }, n);

@@ -268,6 +268,36 @@ async fn upload_watch_approve_and_predict_from_the_console() {
     })
     .await;
 
+    // A model of many classes: its confusion matrix is named, not drawn as a table of every
+    // cell. Version 2's report is given one of 300 classes, with only the cells that are not
+    // zero, as the evaluation writes it beyond 100 classes.
+    let key = models
+        .iter()
+        .find(|m| m["package"]["version"] == 2)
+        .unwrap()["package"]["metrics_url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("s3://mmp-local/")
+        .unwrap()
+        .to_string();
+    let mut many = r2.clone();
+    let matrix: serde_json::Map<String, Value> = (0..300)
+        .map(|c| {
+            (
+                format!("k{c:03}"),
+                serde_json::json!({ format!("k{c:03}"): 1 }),
+            )
+        })
+        .collect();
+    many["binary_classification_metrics"]["confusion_matrix"] = Value::Object(matrix);
+    std::fs::write(bucket.join(&key), serde_json::to_vec(&many).unwrap()).unwrap();
+    b.client.refresh().await.unwrap();
+    let note = b
+        .wait_text("[data-testid=confusion-not-drawn]", SECONDS(20), |_| true)
+        .await;
+    assert!(note.contains("300 classes"), "{note}");
+    assert_eq!(b.count("[data-testid=confusion-matrix] table").await, 1);
+
     // Try it: rows in, the Function URL's predictions out, as `mmp invoke` gets them.
     b.goto(&page("#/endpoint")).await;
     b.wait_text("tr[data-dataset=breast-cancer]", SECONDS(20), |t| {
