@@ -94,8 +94,31 @@ fn cell_value(cell: Option<&Cell>) -> Value<'_> {
     }
 }
 
+/// The most class probabilities one request may ask for (rows × classes). A request is
+/// bounded in bytes (6 MB, tens of thousands of rows), but each row's answer has a
+/// probability per class: 60,000 rows to a model of 3,000 classes would be 180 million
+/// labelled probabilities, gigabytes of memory, for a response SageMaker could not return
+/// (6 MB).
+pub const MAX_PROBABILITIES: usize = 1_000_000;
+
 impl Model for ServedModel {
     fn predict(&self, rows: &Rows) -> Result<Vec<Prediction>, InputError> {
+        if let Some(labels) = &self.labels {
+            let asked = rows.rows.len().saturating_mul(labels.len());
+            if asked > MAX_PROBABILITIES {
+                return Err(InputError {
+                    row: None,
+                    column: None,
+                    message: format!(
+                        "{} rows × {} classes is {asked} probabilities, more than the {MAX_PROBABILITIES} \
+                         one request may ask for: send at most {} rows at a time",
+                        rows.rows.len(),
+                        labels.len(),
+                        MAX_PROBABILITIES / labels.len(),
+                    ),
+                });
+            }
+        }
         let n_features = self.feature_names.len();
         let positions = rows
             .columns

@@ -212,6 +212,51 @@ fn bad_rows_are_named_by_row_and_column() {
         .starts_with("the request has no column `mean texture`"));
 }
 
+/// Each row's answer has a probability per class: a request of many rows to a model of many
+/// classes is refused, naming how many rows it may send, before any is predicted.
+#[test]
+fn a_request_asking_for_too_many_probabilities_is_refused_naming_the_rows_it_may_send() {
+    let classes = 500;
+    let mut csv = String::from("a,y\n");
+    for i in 0..2 * classes {
+        csv.push_str(&format!("{},c{}\n", i % classes, i % classes));
+    }
+    let table = Table::from_reader(std::path::Path::new("many.csv"), csv.as_bytes()).unwrap();
+    let data = TrainingData::from_table(&table, "y", None).unwrap();
+    let hp = HyperParams::default();
+    let estimator = from_hyperparams(Algorithm::NaiveBayes, &hp).unwrap();
+    let model = MlModel::fit(estimator.as_ref(), &data, hp.to_map(), 42).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    model.save(dir.path()).unwrap();
+    let served = MmpModelLoader.load(dir.path()).unwrap();
+    let rows = |n: usize| Rows {
+        columns: None,
+        rows: (0..n)
+            .map(|i| vec![Cell::Number((i % classes) as f64)])
+            .collect(),
+    };
+    let most = mmp_container::serving::MAX_PROBABILITIES / classes;
+    let answered = served.predict(&rows(most)).unwrap();
+    assert_eq!(answered.len(), most);
+    let err = served.predict(&rows(most + 1)).unwrap_err();
+    assert_eq!((err.row, err.column.as_deref()), (None, None));
+    assert!(
+        err.message.contains(&format!(
+            "{} rows × 500 classes is {} probabilities",
+            most + 1,
+            (most + 1) * classes
+        )),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.message
+            .contains(&format!("send at most {most} rows at a time")),
+        "{}",
+        err.message
+    );
+}
+
 #[test]
 fn a_folder_without_a_model_is_a_load_error() {
     let empty = tempfile::tempdir().unwrap();
