@@ -141,8 +141,8 @@ pub trait Estimator: std::fmt::Debug + Send + Sync {
         None
     }
     /// What a fit holds per row for each output of a model of more than two classes (one
-    /// per class), beyond the rows themselves: the cross-validation's `fold_bytes` counts it. Every
-    /// family predicts its held-out rows' probabilities, 8 bytes each.
+    /// per class), beyond the rows themselves: the cross-validation's `fold_bytes` counts
+    /// it. Every family predicts its held-out rows' probabilities, 8 bytes each.
     fn row_output_bytes(&self) -> u64 {
         8
     }
