@@ -58,6 +58,8 @@ pub const HP_CV_FOLDS: &str = "cv-folds";
 /// one intermediate objective value, so a fold is one epoch of resource. Same meaning as
 /// [`HP_CV_FOLDS`]; a job given both with different values fails.
 pub const HP_EPOCHS: &str = "n-epochs";
+/// A trial's folds when neither [`HP_EPOCHS`] nor [`HP_CV_FOLDS`] is given.
+pub const DEFAULT_CV_FOLDS: usize = 5;
 /// Seeds every fit.
 pub const HP_RANDOM_STATE: &str = "random-state";
 /// Optional: `binary`, `multiclass` or `regression`; detected from the target when absent.

@@ -5,6 +5,7 @@ mod common;
 
 use common::{preprocess, Root, DATASETS};
 use mmp_pipeline::contract::{METRIC_REGEX, ORIGINAL_METRIC_REGEX};
+use mmp_pipeline::memory::{SplitShape, SPLIT_SHAPE_FILE};
 use regex::Regex;
 
 use mmp_ml::estimators::Algorithm;
@@ -75,6 +76,31 @@ fn preprocess_is_deterministic_and_stratified() {
         a.read("processing/test/dataset.csv"),
         c.read("processing/test/dataset.csv")
     );
+}
+
+#[test]
+fn preprocess_writes_the_train_splits_rows_and_classes_beside_it() {
+    for (dataset, target, classes) in [
+        ("breast-cancer", "CLASS", 2),
+        ("wine", "CLASS", 3),
+        ("diabetes", "progression", 0),
+    ] {
+        let root = Root::new();
+        preprocess(&root, dataset, target);
+        let rows = root.read("processing/train/dataset.csv").lines().count() as u64 - 1;
+        let written = root.read(&format!("processing/train/{SPLIT_SHAPE_FILE}"));
+        let shape: SplitShape = serde_json::from_str(&written).unwrap();
+        assert_eq!(shape, SplitShape { rows, classes }, "{dataset}");
+        if dataset == "breast-cancer" {
+            // In the train channel beside the split, a job not told the file's name still
+            // finds its one data file.
+            root.write(&format!("input/data/train/{SPLIT_SHAPE_FILE}"), written);
+            let mut hp = trial_hyperparameters("NaiveBayes", target, "roc_auc");
+            hp.retain(|(name, _)| *name != "train-file");
+            root.hyperparameters(&hp, false);
+            assert!(root.ok(&["train"]).contains("mmp-val-score"));
+        }
+    }
 }
 
 #[test]

@@ -14,6 +14,7 @@ use crate::folds::{folds, Fold};
 use crate::model::TrainingData;
 use crate::scorer::{Scored, Scorer};
 use crate::target::Target;
+use mmp_pipeline::memory::row_output_bytes;
 
 /// A cross-validation's scores.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,14 +132,15 @@ fn mean(scores: &[f64]) -> f64 {
 /// What one fold holds while it fits, at most: its copy of the rows (train and test together
 /// are every row), as much again for what an estimator builds from them (binned codes,
 /// gradients, a forest's trees), and with more than two classes, what it holds per row and
-/// class ([`Estimator::row_output_bytes`]; docs/benchmarks.md measures both).
+/// class ([`row_output_bytes`] of its family; docs/benchmarks.md measures both). The local
+/// executor admits a train job by the same count (`mmp_pipeline::memory::train_estimate`).
 pub fn fold_bytes(data: &TrainingData, estimator: &dyn Estimator) -> u64 {
     let matrix = (data.x.len() as u64).saturating_mul(std::mem::size_of::<f64>() as u64);
     let outputs = match &data.target {
         Target::Classes { labels, .. } if labels.len() > 2 => labels.len() as u64,
         _ => 1,
     };
-    let per_row = outputs.saturating_mul(estimator.row_output_bytes());
+    let per_row = outputs.saturating_mul(row_output_bytes(estimator.family()));
     matrix
         .saturating_mul(2)
         .saturating_add((data.x.nrows() as u64).saturating_mul(per_row))
@@ -587,10 +589,6 @@ mod tests {
     impl Estimator for Counting {
         fn family(&self) -> Algorithm {
             self.inner.family()
-        }
-
-        fn row_output_bytes(&self) -> u64 {
-            self.inner.row_output_bytes()
         }
 
         fn fit(

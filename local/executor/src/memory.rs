@@ -1,8 +1,10 @@
 //! The memory every running job of an executor shares: a job starts only when its estimate
-//! ([`mmp_pipeline::memory::job_estimate`]) fits beside the jobs running, so the executor runs
-//! as many jobs at once as memory allows as well as cores allow. A job larger than the whole
-//! budget runs alone rather than never.
+//! ([`job_needs`]) fits beside the jobs running, so the executor runs as many jobs at once as
+//! memory allows as well as cores allow. A job larger than the whole budget runs alone rather
+//! than never.
 
+use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
@@ -79,8 +81,57 @@ pub(crate) fn available() -> u64 {
     mmp_pipeline::memory::machine_available().unwrap_or(u64::MAX)
 }
 
+/// The most of a job's small JSON files (its hyperparameters, the split's shape) read for an
+/// estimate: the shape comes from a job's output, so it is read bounded.
+const MAX_ESTIMATE_FILE_BYTES: u64 = 1 << 20;
+
+/// The memory the job of `command` in folder `dir` needs by its estimate, once its inputs are
+/// in place: from their size ([`mmp_pipeline::memory::job_estimate`]), and for a train job
+/// also from the train split's rows and classes when the preprocess job wrote them, with the
+/// family and folds its hyperparameters name ([`mmp_pipeline::memory::train_estimate`]).
+pub(crate) fn job_needs(dir: &Path, command: &str) -> u64 {
+    use mmp_pipeline::contract::{CHANNELS_DIR, CMD_TRAIN, HYPERPARAMETERS_FILE, TRAIN_CHANNEL};
+    use mmp_pipeline::memory::{job_estimate, train_estimate, TrainFits, SPLIT_SHAPE_FILE};
+    let input = input_bytes(dir);
+    if command != CMD_TRAIN {
+        return job_estimate(command, input);
+    }
+    let shape_file = dir
+        .join(CHANNELS_DIR)
+        .join(TRAIN_CHANNEL)
+        .join(SPLIT_SHAPE_FILE);
+    // Without a shape (a split written by an earlier version), the inputs' size alone.
+    let Some(shape) = read_small_json(&shape_file) else {
+        return job_estimate(command, input);
+    };
+    let hyperparameters: BTreeMap<String, String> =
+        read_small_json(&dir.join(HYPERPARAMETERS_FILE)).unwrap_or_default();
+    train_estimate(input, &TrainFits::new(&hyperparameters, shape))
+}
+
+/// `path` parsed as JSON, `None` when it is missing, larger than
+/// [`MAX_ESTIMATE_FILE_BYTES`] or not what `T` reads.
+fn read_small_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut text = Vec::new();
+    file.take(MAX_ESTIMATE_FILE_BYTES + 1)
+        .read_to_end(&mut text)
+        .ok()?;
+    if text.len() as u64 > MAX_ESTIMATE_FILE_BYTES {
+        tracing::warn!(path = %path.display(), "larger than an estimate reads: ignored");
+        return None;
+    }
+    match serde_json::from_slice(&text) {
+        Ok(value) => Some(value),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "unreadable: ignored for the estimate");
+            None
+        }
+    }
+}
+
 /// Bytes of the files under `dir` (a job's folder holds only its inputs when it starts).
-pub(crate) fn input_bytes(dir: &Path) -> u64 {
+fn input_bytes(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
@@ -149,5 +200,49 @@ mod tests {
         std::fs::write(dir.path().join("input/data/train/a.csv"), [0u8; 300]).unwrap();
         std::fs::write(dir.path().join("b.json"), [0u8; 12]).unwrap();
         assert_eq!(input_bytes(dir.path()), 312);
+    }
+
+    #[test]
+    fn a_train_jobs_estimate_counts_the_classes_its_split_names() {
+        use mmp_pipeline::memory::{job_estimate, train_estimate, SplitShape, TrainFits};
+        let dir = tempfile::tempdir().unwrap();
+        let channel = dir.path().join("input/data/train");
+        std::fs::create_dir_all(&channel).unwrap();
+        std::fs::write(channel.join("dataset.csv"), vec![b'1'; 3 << 20]).unwrap();
+        let hyperparameters = dir.path().join("input/config/hyperparameters.json");
+        std::fs::create_dir_all(hyperparameters.parent().unwrap()).unwrap();
+        let hp = r#"{"algorithm": "\"XGBoost\"", "cross-validation": "true"}"#;
+        std::fs::write(&hyperparameters, hp).unwrap();
+        let before = input_bytes(dir.path());
+        // A split written without its shape: the inputs' size alone.
+        assert_eq!(
+            job_needs(dir.path(), "train"),
+            job_estimate("train", before)
+        );
+        let shape = SplitShape {
+            rows: 16_000,
+            classes: 500,
+        };
+        let shape_file = channel.join(".shape.json");
+        std::fs::write(&shape_file, serde_json::to_vec(&shape).unwrap()).unwrap();
+        let input = input_bytes(dir.path());
+        let map = serde_json::from_str(hp).unwrap();
+        let needs = job_needs(dir.path(), "train");
+        assert_eq!(needs, train_estimate(input, &TrainFits::new(&map, shape)));
+        assert!(needs > 2_000_000_000, "5 folds of 500 classes: {needs}");
+        // Processing jobs are estimated by their inputs whatever lies beside them.
+        assert_eq!(
+            job_needs(dir.path(), "evaluate"),
+            job_estimate("evaluate", input)
+        );
+        // A shape that is not one, or is too large to read, is left out of the estimate.
+        for bad in [
+            b"{\"rows\": -1}".to_vec(),
+            vec![b' '; (MAX_ESTIMATE_FILE_BYTES + 1) as usize],
+        ] {
+            std::fs::write(&shape_file, &bad).unwrap();
+            let input = input_bytes(dir.path());
+            assert_eq!(job_needs(dir.path(), "train"), job_estimate("train", input));
+        }
     }
 }

@@ -548,25 +548,43 @@ fn trials_run_at_once_only_as_far_as_memory_allows() {
     // Room for two trials' estimates (their inputs are a few hundred bytes) but not three,
     // on four workers.
     let markers = tempfile::tempdir().unwrap();
+    let h = within_two_trials_memory(&markers, &[("FAKE_SLEEP_MS", "500")]);
+    assert_eq!(most_trials_at_once(&h, "4", markers.path()), 2);
+}
+
+#[test]
+fn trials_of_many_classes_are_admitted_by_what_their_classes_hold() {
+    // Room for two trials by their inputs, but each names 2,000 classes: 5 folds × 142 rows
+    // × 2,000 classes × 56 bytes is 79 MB more than the inputs alone, so one runs at a time.
+    let markers = tempfile::tempdir().unwrap();
+    let env = [("FAKE_SLEEP_MS", "300"), ("FAKE_CLASSES", "2000")];
+    let h = within_two_trials_memory(&markers, &env);
+    assert_eq!(most_trials_at_once(&h, "4", markers.path()), 1);
+}
+
+/// An executor of four workers whose memory budget holds two small trials' estimates, its
+/// jobs given `env` and recording in `markers` how many run at once.
+fn within_two_trials_memory(markers: &tempfile::TempDir, env: &[(&str, &str)]) -> Harness {
     let dir = tempfile::tempdir().unwrap();
+    let mut job_env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    job_env.push((
+        "FAKE_PARALLEL_DIR".into(),
+        markers.path().display().to_string(),
+    ));
     let config = ExecutorConfig {
         memory_budget: 2 * mmp_pipeline::memory::BASE_BYTES + (1 << 20),
-        job_env: vec![
-            ("FAKE_SLEEP_MS".into(), "500".into()),
-            (
-                "FAKE_PARALLEL_DIR".into(),
-                markers.path().display().to_string(),
-            ),
-        ],
+        job_env,
         ..config(dir.path(), 4, &[])
     };
     let hooks = Arc::new(Hooks::default());
-    let h = Harness {
+    Harness {
         exec: Executor::open(config, hooks.clone()).unwrap(),
         hooks,
         dir,
-    };
-    assert_eq!(most_trials_at_once(&h, "4", markers.path()), 2);
+    }
 }
 
 /// Runs a wine execution to success; returns the most trials the fake container saw at once.

@@ -1,10 +1,12 @@
 //! The preprocess job: the uploaded CSV → `train/` and `test/` splits.
 
+use anyhow::Context;
 use mmp_ml::error::MlError;
 use mmp_ml::index::{RecordIndex, MAX_RECORD_BYTES};
 use mmp_ml::split::train_test_split;
 use mmp_ml::target::{read_target, Target, Task};
 use mmp_pipeline::contract::{PROCESSING_INPUT_DATA, PROCESSING_TEST, PROCESSING_TRAIN};
+use mmp_pipeline::memory::{SplitShape, SPLIT_SHAPE_FILE};
 
 use crate::paths::{data_file, MlRoot};
 
@@ -74,6 +76,18 @@ pub fn run(root: &MlRoot, args: &PreprocessArgs) -> anyhow::Result<PreprocessSum
         &root.path(PROCESSING_TEST).join(&args.file_name),
         &split.test,
     )?;
+    // The local executor's estimate of a train job's memory counts the classes (see
+    // `mmp_pipeline::memory`); the split's size alone does not show them.
+    let shape = SplitShape {
+        rows: split.train.len() as u64,
+        classes: match &target {
+            Target::Classes { labels, .. } => labels.len() as u64,
+            Target::Values(_) => 0,
+        },
+    };
+    let shape_file = root.path(PROCESSING_TRAIN).join(SPLIT_SHAPE_FILE);
+    std::fs::write(&shape_file, serde_json::to_vec(&shape)?)
+        .with_context(|| format!("cannot write {}", shape_file.display()))?;
     Ok(PreprocessSummary {
         task,
         train_rows: split.train.len(),

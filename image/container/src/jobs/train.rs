@@ -17,9 +17,10 @@ use mmp_ml::model::{read_archive, Model, TrainingData};
 use mmp_ml::scorer::Scorer;
 use mmp_ml::target::{Target, Task};
 use mmp_pipeline::contract::{
-    metric_line, BEST_TRIAL_CHANNEL, CHANNELS_DIR, HP_ALGORITHM, HP_CROSS_VALIDATION, HP_CV_FOLDS,
-    HP_CV_SCORER, HP_EPOCHS, HP_RANDOM_STATE, HP_TARGET, HP_TASK, HP_TRAIN_FILE,
-    HYPERPARAMETERS_FILE, MODEL_ARCHIVE, MODEL_DIR, ORIGINAL_METRIC_PREFIX, TRAIN_CHANNEL,
+    metric_line, BEST_TRIAL_CHANNEL, CHANNELS_DIR, DEFAULT_CV_FOLDS, HP_ALGORITHM,
+    HP_CROSS_VALIDATION, HP_CV_FOLDS, HP_CV_SCORER, HP_EPOCHS, HP_RANDOM_STATE, HP_TARGET, HP_TASK,
+    HP_TRAIN_FILE, HYPERPARAMETERS_FILE, MODEL_ARCHIVE, MODEL_DIR, ORIGINAL_METRIC_PREFIX,
+    TRAIN_CHANNEL,
 };
 use mmp_pipeline::parameters::DEFAULT_TARGET_COLUMN;
 use serde_json::json;
@@ -28,8 +29,6 @@ use crate::paths::{data_file, MlRoot};
 
 /// The file every trial (and the refit) writes into `model/`: algorithm and hyperparameters.
 pub const TRIAL_FILE: &str = "trial.json";
-/// Folds when neither `n-epochs` nor `cv-folds` is given.
-pub const DEFAULT_CV_FOLDS: usize = 5;
 /// `random-state` when not given (the pipeline's default RandomState).
 pub const DEFAULT_RANDOM_STATE: u64 = 42;
 /// Hyperparameters that describe the job rather than the family: a refit keeps its own.

@@ -71,7 +71,7 @@ use super::gblinear::{self, LinearConfig};
 use super::tree_ensemble::TreeEnsemble;
 use super::{
     boosted_trees_floor, check_rows, check_targets, Algorithm, Estimator, Fitted, LeastBytes,
-    Predictor, Stepwise, TrainTarget, BOOSTED_ROW_OUTPUT_BYTES,
+    Predictor, Stepwise, TrainTarget,
 };
 use crate::error::{MlError, Result};
 
@@ -303,10 +303,6 @@ impl Estimator for BoostParams {
             return None; // one set of weights, however many rounds
         }
         Some(boosted_trees_floor(self.n_estimators, outputs))
-    }
-
-    fn row_output_bytes(&self) -> u64 {
-        BOOSTED_ROW_OUTPUT_BYTES
     }
 }
 

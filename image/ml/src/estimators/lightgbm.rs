@@ -209,7 +209,6 @@ mod native {
     };
     use super::super::{
         boosted_trees_floor, Algorithm, Estimator, Fitted, LeastBytes, LibraryModel, TrainTarget,
-        BOOSTED_ROW_OUTPUT_BYTES,
     };
     use crate::error::{MlError, Result};
 
@@ -315,10 +314,6 @@ mod native {
                 .and_then(Value::as_u64)
                 .map_or(100, |r| usize::try_from(r).unwrap_or(usize::MAX));
             Some(boosted_trees_floor(rounds, outputs))
-        }
-
-        fn row_output_bytes(&self) -> u64 {
-            BOOSTED_ROW_OUTPUT_BYTES
         }
 
         fn fit(&self, x: ArrayView2<f64>, y: TrainTarget<'_>, seed: u64) -> Result<Fitted> {

@@ -140,20 +140,7 @@ pub trait Estimator: std::fmt::Debug + Send + Sync {
         let _ = (features, outputs);
         None
     }
-    /// What a fit holds per row for each output of a model of more than two classes (one
-    /// per class), beyond the rows themselves: the cross-validation's `fold_bytes` counts
-    /// it. Every family predicts its held-out rows' probabilities, 8 bytes each.
-    fn row_output_bytes(&self) -> u64 {
-        8
-    }
 }
-
-/// [`Estimator::row_output_bytes`] of a booster: a round's gradients (16 bytes) and the
-/// margins (8) of every row and class, each tree's update of its rows' margins (8, held for a
-/// round's trees together), the held-out margins and probabilities (16), and the rest of
-/// what a fit allocates. Measured on a 500-class trial: 43 bytes a row and class for
-/// XGBoost's objective, 53 for LightGBM's (docs/benchmarks.md).
-pub(crate) const BOOSTED_ROW_OUTPUT_BYTES: u64 = 56;
 
 /// A floor on a fit's memory ([`Estimator::least_bytes`]) and the hyperparameter it follows from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -530,12 +530,6 @@ impl Estimator for MlpValidParams {
             bytes: weights.saturating_mul(4 * std::mem::size_of::<f64>() as u64),
         })
     }
-
-    /// A batch's outputs and their gradients, and an epoch's probabilities of the rows it
-    /// scores: 16 bytes a row and class measured on a 500-class trial (docs/benchmarks.md).
-    fn row_output_bytes(&self) -> u64 {
-        16
-    }
 }
 
 /// A fit taken an epoch a step, the first step standardizing a copy of its rows.

@@ -284,7 +284,6 @@ mod native {
     };
     use super::super::{
         boosted_trees_floor, Algorithm, Estimator, Fitted, LeastBytes, LibraryModel, TrainTarget,
-        BOOSTED_ROW_OUTPUT_BYTES,
     };
     use crate::error::{MlError, Result};
 
@@ -404,10 +403,6 @@ mod native {
             // gblinear holds one set of weights however many rounds.
             let linear = self.params.contains(&("booster", "gblinear".to_string()));
             (!linear).then(|| boosted_trees_floor(self.rounds, outputs))
-        }
-
-        fn row_output_bytes(&self) -> u64 {
-            BOOSTED_ROW_OUTPUT_BYTES
         }
 
         fn fit(&self, x: ArrayView2<f64>, y: TrainTarget<'_>, seed: u64) -> Result<Fitted> {

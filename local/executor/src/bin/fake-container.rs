@@ -5,7 +5,8 @@
 //! (the evaluation's register_metric value, default 0.9), `FAKE_SLEEP_MS` (each training job
 //! sleeps), `FAKE_PARALLEL_DIR` (training jobs record how many of them run at once),
 //! `FAKE_EPOCH_MS` (a trial given `n-epochs` or `cv-folds` = k prints k metric lines, rising to
-//! its score, this long apart, as mmp-container prints one per fold).
+//! its score, this long apart, as mmp-container prints one per fold), `FAKE_CLASSES` (the
+//! classes the train split's shape names, instead of the target's distinct values).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -14,6 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use mmp_pipeline::contract as c;
+use mmp_pipeline::memory::{SplitShape, SPLIT_SHAPE_FILE};
 
 fn main() -> ExitCode {
     let root =
@@ -101,6 +103,27 @@ fn preprocess(root: &Path, args: &[String]) -> Result<(), String> {
         &body(train),
     )?;
     write(&root.join(c::PROCESSING_TEST).join(file_name), &body(test))?;
+    let column = header
+        .split(',')
+        .position(|h| h.trim() == target)
+        .ok_or("no target column")?;
+    let distinct: std::collections::BTreeSet<&str> = train
+        .iter()
+        .filter_map(|row| row.split(',').nth(column))
+        .collect();
+    let classes = match std::env::var("FAKE_CLASSES") {
+        Ok(v) => v.parse().map_err(|_| "bad FAKE_CLASSES")?,
+        Err(_) => distinct.len() as u64,
+    };
+    let shape = SplitShape {
+        rows: train.len() as u64,
+        classes,
+    };
+    let shape = serde_json::to_string(&shape).map_err(|e| e.to_string())?;
+    write(
+        &root.join(c::PROCESSING_TRAIN).join(SPLIT_SHAPE_FILE),
+        &shape,
+    )?;
     println!(
         "split {} rows into {} train and {} test",
         rows.len(),

@@ -13,7 +13,6 @@ use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use mmp_pipeline::contract;
-use mmp_pipeline::memory::job_estimate as memory_estimate;
 use serde_json::{json, Value};
 
 use crate::condition;
@@ -131,7 +130,7 @@ impl<'a> Job<'a> {
         let config = &inner.config;
         // The folder holds only the job's inputs yet: its estimate is from their size.
         let command = args.first().map_or("", String::as_str);
-        let needed = memory_estimate(command, memory::input_bytes(&self.dir));
+        let needed = memory::job_needs(&self.dir, command);
         let Some(_memory) = inner.memory.reserve(needed, &self.run.stop) else {
             return JobEnd::Stopped;
         };
