@@ -21,7 +21,7 @@ use linfa_bayes::GaussianNb;
 use ndarray::{Array1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use super::linear::softmax_in_place;
+use super::linear::exp_normalize_in_place;
 use super::{check_spreads, Algorithm, Estimator, Fitted, ParamGuard, Predictor, TrainTarget};
 use crate::error::{MlError, Result};
 use crate::hyperparams::HyperParams;
@@ -149,7 +149,7 @@ impl Predictor for GaussianNbModel {
                 .sum();
             *o = self.constants[c] - 0.5 * quad;
         }
-        softmax_in_place(out);
+        exp_normalize_in_place(out);
     }
 }
 
