@@ -629,18 +629,23 @@ mod tests {
         }
     }
 
+    /// A training CSV of 300 classes, two rows each, the class a function of `a`.
+    fn three_hundred_classes() -> String {
+        let mut train = String::from("a,y\n");
+        for i in 0..600 {
+            train.push_str(&format!("{},class{:03}\n", i % 300, i % 300));
+        }
+        train
+    }
+
     /// A model of 300 classes meets a class it has not seen: the error names it and a few of
     /// the known ones, not all 300 (it listed each, 20 KB twice over at 3,000 classes, for a
     /// FailureReason SageMaker cuts at 1,024 characters).
     #[test]
     fn an_unseen_class_among_many_is_named_with_a_short_list_of_the_known() {
         let dir = tempfile::tempdir().unwrap();
-        let mut train = String::from("a,y\n");
-        for i in 0..600 {
-            train.push_str(&format!("{},class{}\n", i % 300, i % 300));
-        }
-        let (model, path) = model_and_file(dir.path(), &train, Task::Multiclass);
-        std::fs::write(&path, "a,y\n1,class1\n2,class9999\n").unwrap();
+        let (model, path) = model_and_file(dir.path(), &three_hundred_classes(), Task::Multiclass);
+        std::fs::write(&path, "a,y\n1,class001\n2,class9999\n").unwrap();
         let (new, old) = both_ways(&model, &path, RegisterMetric::Accuracy);
         assert_eq!(new, old);
         assert!(new.contains("row 3, column `y`"), "{new}");
@@ -657,11 +662,7 @@ mod tests {
     #[test]
     fn the_confusion_of_many_classes_holds_only_the_cells_that_are_not_zero() {
         let dir = tempfile::tempdir().unwrap();
-        let mut train = String::from("a,y\n");
-        for i in 0..600 {
-            train.push_str(&format!("{},class{:03}\n", i % 300, i % 300));
-        }
-        let (model, path) = model_and_file(dir.path(), &train, Task::Multiclass);
+        let (model, path) = model_and_file(dir.path(), &three_hundred_classes(), Task::Multiclass);
         let mut test = String::from("a,y\n");
         for i in 0..40 {
             test.push_str(&format!("{},class{:03}\n", i * 7 % 300, i * 7 % 300 / 2));

@@ -1005,9 +1005,15 @@ fn data_loss(out: ArrayView2<f64>, y: ArrayView2<f64>, output: Output) -> f64 {
         Output::Logistic => ndarray::Zip::from(&out).and(&y).fold(0.0, |s, &p, &t| {
             s - (t * clip(p).ln() + (1.0 - t) * (1.0 - clip(p)).ln())
         }),
-        Output::Softmax => ndarray::Zip::from(&out)
-            .and(&y)
-            .fold(0.0, |s, &p, &t| s - t * clip(p).ln()),
+        // A zero target adds nothing (`0 × ln p` is a zero): only the row's own class takes a
+        // logarithm, and the sum is the same to the bit.
+        Output::Softmax => ndarray::Zip::from(&out).and(&y).fold(0.0, |s, &p, &t| {
+            if t == 0.0 {
+                s
+            } else {
+                s - t * clip(p).ln()
+            }
+        }),
         Output::Identity => {
             ndarray::Zip::from(&out)
                 .and(&y)

@@ -1297,25 +1297,23 @@ mod tests {
         // And it is written again in the sparse layout, which reads back the same.
         assert_eq!(reload(forest).unwrap(), fitted);
 
-        let short = dense.replace("0.0,1.0,0.0]", "0.0,1.0]");
-        let err = Fitted::from_payload("model.json", short.as_bytes())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("tree 0: 8 values for 3 nodes of 3 outputs"),
-            "{err}"
+        let refused = |payload: String, expected: &str| {
+            let err = Fitted::from_payload("model.json", payload.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{err}");
+        };
+        refused(
+            dense.replace("0.0,1.0,0.0]", "0.0,1.0]"),
+            "tree 0: 8 values for 3 nodes of 3 outputs",
         );
-        let half = dense.replacen(
-            r#""right":[2,0,0],"#,
-            r#""right":[2,0,0],"at":[0,0,0,0],"#,
-            1,
-        );
-        let err = Fitted::from_payload("model.json", half.as_bytes())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("tree 0 has only one of `at` and `output`"),
-            "{err}"
+        refused(
+            dense.replacen(
+                r#""right":[2,0,0],"#,
+                r#""right":[2,0,0],"at":[0,0,0,0],"#,
+                1,
+            ),
+            "tree 0 has only one of `at` and `output`",
         );
     }
 
