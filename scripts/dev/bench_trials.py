@@ -10,7 +10,7 @@ longer dominates.
 Usage (from the repository root, after `cargo build --release -p mmp-container` and
 `pip install scikit-learn==1.5.2 xgboost lightgbm pandas`):
     python3 scripts/dev/bench_trials.py [--runs 5] [--python python3] [--synthetic 100000]
-        [--classes 500] [--only XGBoost,LightGBM] [--binary [LABEL=]PATH ...] [--cpus 0]
+        [--classes 500 [--integer-labels]] [--only XGBoost,LightGBM] [--binary [LABEL=]PATH ...] [--cpus 0]
 Several --binary compare builds side by side in one run (runs interleaved); --cpus pins every
 process, ours and Python's, to those CPUs (one CPU: the per-core comparison).
 The image's build (real XGBoost and LightGBM) is `--features native-boosting`; run it with
@@ -48,17 +48,19 @@ SYNTHETIC_TRIALS = [
 SCORE = re.compile(r"Cross-Validation Score: ([0-9.]+)")
 
 
-def synthetic_csv(path, rows, classes=2):
+def synthetic_csv(path, rows, classes=2, integer_labels=False):
     """20 numeric features on different scales; CLASS from a noisy non-linear rule. With more
-    than 2 classes, CLASS is one of `classes` labels drawn alike, and each feature is noise
-    around a centre that grows with the class: classes overlap, so trees grow deep."""
+    than 2 classes, CLASS is one of `classes` labels drawn alike (`c0`, `c1`, ..., or 0, 1, ...
+    with `integer_labels`: the original's XGBoost script refuses labels that are not 0 to K-1),
+    and each feature is noise around a centre that grows with the class: classes overlap, so
+    trees grow deep."""
     rng = random.Random(7)
     with open(path, "w") as f:
         f.write(",".join(f"x{i}" for i in range(20)) + ",CLASS\n")
         for _ in range(rows if classes > 2 else 0):
             c = rng.randrange(classes)
             x = [rng.gauss(c / 100, 1) * (1 + i) for i in range(20)]
-            f.write(",".join(f"{v:.6g}" for v in x) + f",c{c}\n")
+            f.write(",".join(f"{v:.6g}" for v in x) + f",{'' if integer_labels else 'c'}{c}\n")
         for _ in range(rows if classes <= 2 else 0):
             x = [rng.gauss(0, 1) * (1 + i) for i in range(20)]
             z = x[0] - 0.5 * x[1] + 0.3 * x[2] * x[3] / 12 + (x[4] > 2) - 0.2 * x[5] ** 2 / 36
@@ -90,6 +92,8 @@ def main():
                          "side by side in one run (default: target/release/mmp-container)")
     ap.add_argument("--classes", type=int, default=2,
                     help="with --synthetic: this many target classes (more than 2: scored by accuracy)")
+    ap.add_argument("--integer-labels", action="store_true",
+                    help="with --classes: labels 0 to K-1 (the original's XGBoost takes no other)")
     ap.add_argument("--cpus", default="", help="pin every process to these CPUs (taskset -c), e.g. 0 for one core")
     args = ap.parse_args()
     binaries = [b.split("=", 1) if "=" in b else [os.path.basename(b), b] for b in args.binary or [BINARY]]
@@ -99,7 +103,7 @@ def main():
     os.makedirs(os.path.join(root, "input/data/train"))
     train = os.path.join(root, "input/data/train/dataset.csv")
     if args.synthetic:
-        synthetic_csv(train, args.synthetic, args.classes)
+        synthetic_csv(train, args.synthetic, args.classes, args.integer_labels)
         trials, data = SYNTHETIC_TRIALS, f"{args.synthetic:,} synthetic rows"
         if args.classes > 2:
             data += f", {args.classes} classes"
@@ -117,6 +121,8 @@ def main():
     for algorithm, extra in trials:
         hp = {"algorithm": algorithm, "target": "CLASS", "cross-validation": "true",
               "cv-scorer": "roc_auc" if args.classes <= 2 else "accuracy", "random-state": "42", **extra}
+        if args.integer_labels:
+            hp["task"] = "multiclass"  # many numbers would otherwise read as a regression target
         with open(os.path.join(root, "input/config/hyperparameters.json"), "w") as f:
             json.dump({k: json.dumps(v) for k, v in hp.items()}, f)
         sides = [(label, pin + [path, "train"]) for label, path in binaries]

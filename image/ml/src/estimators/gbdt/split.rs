@@ -97,16 +97,20 @@ impl Grower<'_> {
                     left_g[j][i] = left[j].g;
                     left_h[j][i] = left[j].h;
                 }
-                let gains = &mut gains[..splits];
-                let (left_g, left_h) = (&left_g[j][..splits], &left_h[j][..splits]);
+                // Only the bins whose both sides reach `min_h` can split, and they are a run:
+                // the left side's hessian only grows from bin to bin. A node of little hessian
+                // (a class's tree of many classes) allows a few bins of its 256.
+                let (lo, hi) = allowed_bins(&left_h[j][..splits], total.h, min_h);
+                let gains = &mut gains[lo..hi];
+                let (left_g, left_h) = (&left_g[j][lo..hi], &left_h[j][lo..hi]);
                 // Of a run of bins that hold none of the node's rows, every split parts the
                 // rows alike. Only one is a candidate: the lowest for XGBoost (it keeps the
                 // first of equal gains from the bottom), the highest for LightGBM (it keeps
                 // the first from the top). The cell that must hold rows is the bin's own, or
                 // the next one's.
                 let cells = match config.ties {
-                    Ties::XGBoost => &cells[j][..splits],
-                    Ties::LightGBM => &cells[j][1..=splits],
+                    Ties::XGBoost => &cells[j][lo..hi],
+                    Ties::LightGBM => &cells[j][lo + 1..=hi],
                 };
                 if plain {
                     let score = |s: Sums| s.g * s.g / (s.h + lambda);
@@ -128,14 +132,15 @@ impl Grower<'_> {
                     Ties::XGBoost => gains.iter().position(|&g| f64::from(g as f32) == top),
                     Ties::LightGBM => gains.iter().rposition(|&g| g == top),
                 };
-                if let Some(bin) = found {
+                if let Some(at) = found {
+                    let bin = lo + at;
                     best = Some(Candidate {
                         feature: f,
                         bin: u8::try_from(bin).unwrap_or(u8::MAX),
                         gain: top,
                         left: Sums {
-                            g: left_g[bin],
-                            h: left_h[bin],
+                            g: left_g[at],
+                            h: left_h[at],
                         },
                     });
                 }
@@ -166,6 +171,19 @@ pub(super) fn maximum(values: &[f64]) -> f64 {
         .iter()
         .chain(rest)
         .fold(f64::NEG_INFINITY, |top, &v| if v > top { v } else { top })
+}
+
+/// The bins `lo..hi` whose splits leave both sides at least `min_h` of hessian, from the left
+/// sides' running sums `left_h` and the node's `total`: exactly the bins [`split_gains`] allows
+/// by hessian, since `left_h` never falls and `total − left_h` never rises (sums of hessians,
+/// which are not negative, rounded either way). All of them if `total` is not a number.
+fn allowed_bins(left_h: &[f64], total: f64, min_h: f64) -> (usize, usize) {
+    if !total.is_finite() {
+        return (0, left_h.len());
+    }
+    let lo = left_h.partition_point(|&h| h < min_h);
+    let hi = left_h.partition_point(|&h| total - h >= min_h);
+    (lo, hi.max(lo))
 }
 
 /// Each split's gain (`NEG_INFINITY` where it is not allowed): the left side takes a bin and
